@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Every target: Swift 6 language mode plus the upcoming features swift-log adopts, so
+// imports stay explicit and no C type leaks through a public API by accident.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "PrivacyKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Sodium", targets: ["Sodium"]),
+        .library(name: "PrivacyKit", targets: ["PrivacyKit"]),
+        .executable(name: "privacyctl", targets: ["privacyctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(
+            name: "Sodium",
+            dependencies: ["CSodium"],
+            swiftSettings: strictSettings
+        ),
+        // Turns the repository's top-level Policies/ into Swift source at build time, so
+        // the default policy set ships inside the library and there is one copy of it.
+        .executableTarget(
+            name: "embed-policies",
+            swiftSettings: strictSettings
+        ),
+        .plugin(
+            name: "EmbedPolicies",
+            capability: .buildTool(),
+            dependencies: ["embed-policies"]
+        ),
+        .target(
+            name: "PrivacyKit",
+            dependencies: [
+                "Sodium",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedPolicies"]
+        ),
+        .executableTarget(
+            name: "privacyctl",
+            dependencies: [
+                "PrivacyKit",
+                "Sodium",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SodiumTests",
+            dependencies: ["Sodium"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PrivacyKitTests",
+            dependencies: ["PrivacyKit", "Sodium"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PrivacyctlTests",
+            dependencies: ["privacyctl", "PrivacyKit", "Sodium"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
