@@ -1,0 +1,181 @@
+import Foundation
+public import Sodium
+
+/// What a key in the keyring is for.
+public enum KeyRole: String, Sendable, Codable, CaseIterable {
+    /// Key-encryption key: wraps every subject key (versioned, rotatable).
+    case kek
+    /// Root of the per-field blind-index keys.
+    case blindIndexRoot = "blind-index-root"
+    /// Ed25519 seed that signs audit checkpoints, receipts and backup manifests.
+    case auditSigning = "audit-signing"
+    /// Keys the subject pseudonyms in the audit log.
+    case auditMAC = "audit-mac"
+    /// Wraps the random key of each backup.
+    case backup
+}
+
+/// The identity of a vault: 16 random bytes, shown as 32 hex digits.
+public struct VaultID: Sendable, Hashable, CustomStringConvertible {
+    public let bytes: [UInt8]
+
+    public static let byteCount = 16
+
+    public init(bytes: [UInt8]) throws {
+        guard bytes.count == Self.byteCount else {
+            throw PrivacyKitError(.invalidInput, "a vault id is \(Self.byteCount) bytes, got \(bytes.count)")
+        }
+        self.bytes = bytes
+    }
+
+    public init(hex: String) throws {
+        guard let bytes = try? Hex.decode(hex) else {
+            throw PrivacyKitError(.invalidInput, "a vault id is 32 hex digits")
+        }
+        try self.init(bytes: bytes)
+    }
+
+    static func random() -> VaultID {
+        VaultID(unchecked: Random.bytes(count: byteCount))
+    }
+
+    private init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+}
+
+/// What `keys status` shows of a key: never its bytes.
+public struct KeyInfo: Sendable, Codable, Equatable {
+    public let role: KeyRole
+    public let version: Int
+    /// When the key was created (ISO 8601, UTC).
+    public let createdAt: String
+    /// 32 hex digits that identify the key without revealing it: a keyed BLAKE2b of a fixed
+    /// label under the key (symmetric keys), or the BLAKE2b of the public key (Ed25519).
+    public let fingerprint: String
+    /// The Ed25519 public key, base64url, for the audit signing key.
+    public let publicKey: String?
+
+    enum CodingKeys: String, CodingKey {
+        case role, version, fingerprint
+        case createdAt = "created_at"
+        case publicKey = "public_key"
+    }
+}
+
+/// A key taken out of the keyring, in protected memory.
+struct UnsealedKey: Sendable {
+    let info: KeyInfo
+    let secret: SecureBytes
+    /// The signing pair, for ``KeyRole/auditSigning``.
+    let signingPair: Ed25519.KeyPair?
+}
+
+/// How the keyring's root secret is turned into the key that unwraps it.
+public struct RootHeader: Sendable, Equatable, Codable {
+    public let kind: RootKey.Kind
+    /// `argon2id13` for a passphrase; absent for a raw key.
+    public let kdf: String?
+    public let limits: Argon2id.Limits?
+    let salt: String?
+
+    static let argon2id = "argon2id13"
+
+    enum CodingKeys: String, CodingKey { case kind, kdf, salt, opslimit, memlimit }
+
+    init(kind: RootKey.Kind, limits: Argon2id.Limits?, salt: [UInt8]?) {
+        self.kind = kind
+        self.kdf = kind == .passphrase ? Self.argon2id : nil
+        self.limits = limits
+        self.salt = salt.map(Base64URL.encode)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(RootKey.Kind.self, forKey: .kind)
+        kdf = try c.decodeIfPresent(String.self, forKey: .kdf)
+        salt = try c.decodeIfPresent(String.self, forKey: .salt)
+        if let ops = try c.decodeIfPresent(UInt64.self, forKey: .opslimit),
+           let mem = try c.decodeIfPresent(UInt64.self, forKey: .memlimit) {
+            limits = try Argon2id.Limits(opsLimit: ops, memLimit: mem)
+        } else {
+            limits = nil
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(kdf, forKey: .kdf)
+        try c.encodeIfPresent(salt, forKey: .salt)
+        try c.encodeIfPresent(limits?.opsLimit, forKey: .opslimit)
+        try c.encodeIfPresent(limits?.memLimit, forKey: .memlimit)
+    }
+
+    func append(to canonical: inout Canonical) {
+        canonical.append(kind.rawValue)
+        canonical.append(kdf ?? "")
+        canonical.append(salt ?? "")
+        canonical.append(limits?.opsLimit ?? 0)
+        canonical.append(limits?.memLimit ?? 0)
+    }
+}
+
+/// The vault's keys, unsealed, in protected memory.
+///
+/// Every key is versioned; ``current(_:)`` is the newest version of a role, the one new
+/// data is written under. Nothing here exposes key bytes outside the library.
+public struct Keyring: Sendable {
+    public let vaultID: VaultID
+    /// When the keyring (the vault) was created.
+    public let createdAt: String
+    /// How the keyring is sealed now (root kind and Argon2id limits).
+    public let root: RootHeader
+    let keys: [UnsealedKey]
+
+    /// Role, version, creation time and fingerprint of every key, by role then version.
+    public var status: [KeyInfo] { keys.map(\.info) }
+
+    /// The newest version of `role`.
+    func current(_ role: KeyRole) -> UnsealedKey? {
+        keys.filter { $0.info.role == role }.max { $0.info.version < $1.info.version }
+    }
+
+    func key(_ role: KeyRole, version: Int) -> UnsealedKey? {
+        keys.first { $0.info.role == role && $0.info.version == version }
+    }
+
+    /// The audit public key: all an auditor needs to verify signatures.
+    public var auditPublicKey: Ed25519.PublicKey? { current(.auditSigning)?.signingPair?.publicKey }
+
+    /// A fresh keyring for a new vault: KEK v1, blind-index root v1, audit signing and MAC
+    /// keys, backup key.
+    static func generate(vaultID: VaultID, createdAt: String, root: RootHeader) throws -> Keyring {
+        let keys = try KeyRole.allCases.map { role in
+            try Keyring.makeKey(role: role, version: 1, createdAt: createdAt, secret: SecureBytes.random(count: 32))
+        }
+        return Keyring(vaultID: vaultID, createdAt: createdAt, root: root, keys: keys)
+    }
+
+    static func makeKey(role: KeyRole, version: Int, createdAt: String, secret: SecureBytes) throws -> UnsealedKey {
+        if role == .auditSigning {
+            let pair = try Ed25519.KeyPair(seed: secret)
+            let fingerprint = Hex.encode(try BLAKE2b.hash(pair.publicKey.bytes, outputByteCount: 16))
+            let info = KeyInfo(role: role, version: version, createdAt: createdAt, fingerprint: fingerprint,
+                               publicKey: Base64URL.encode(pair.publicKey.bytes))
+            return UnsealedKey(info: info, secret: secret, signingPair: pair)
+        }
+        let info = KeyInfo(role: role, version: version, createdAt: createdAt,
+                           fingerprint: try symmetricFingerprint(secret), publicKey: nil)
+        return UnsealedKey(info: info, secret: secret, signingPair: nil)
+    }
+
+    static func symmetricFingerprint(_ secret: SecureBytes) throws -> String {
+        Hex.encode(try BLAKE2b.hash(Array("privacykit.key-fingerprint.v1".utf8), key: secret, outputByteCount: 16))
+    }
+
+    func with(root: RootHeader) -> Keyring {
+        Keyring(vaultID: vaultID, createdAt: createdAt, root: root, keys: keys)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+
+/// What every store backend offers. SQLite (``SQLiteStore``) is the embedded default;
+/// later backends (PostgreSQL) implement the same protocol.
+public protocol Store: Sendable {
+    /// The vault id, store format version and creation time written when the vault was made.
+    func metadata() throws -> StoreMetadata
+}
+
+public struct StoreMetadata: Sendable, Equatable {
+    public let vaultID: VaultID
+    public let formatVersion: Int
+    public let createdAt: String
+}
+
+/// The embedded store: one SQLite file through GRDB.
+///
+/// WAL mode (a `DatabasePool`, so readers never block the writer), foreign keys on,
+/// `secure_delete` on every connection (deleted rows are overwritten, which crypto-shredding
+/// relies on), a busy timeout instead of "database is locked", and named migrations that
+/// are frozen once shipped.
+public final class SQLiteStore: Store {
+    /// The GRDB pool; capabilities run their transactions through it.
+    let pool: DatabasePool
+    public let path: String
+
+    /// Store format version this build writes. A store stamped with a higher one, or
+    /// holding migrations this build does not know, was written by a newer PrivacyKit.
+    public static let formatVersion = 1
+
+    private init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-vault-meta") { db in
+            try db.create(table: "vault_meta") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        return config
+    }
+
+    /// Creates a new store file for `vaultID`. The file must not exist.
+    static func create(at path: String, vaultID: VaultID, createdAt: String) throws -> SQLiteStore {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw PrivacyKitError(.alreadyExists, "\(path) already exists")
+        }
+        let store = try wrap(path) {
+            let pool = try DatabasePool(path: path, configuration: configuration())
+            try migrator.migrate(pool)
+            try pool.write { db in
+                for (key, value) in [("vault_id", vaultID.hex), ("format_version", String(formatVersion)), ("created_at", createdAt)] {
+                    try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [key, value])
+                }
+            }
+            return SQLiteStore(pool: pool, path: path)
+        }
+        // The store holds ciphertexts and metadata; nobody but the owner reads it. SQLite
+        // gives its -wal and -shm files the same mode.
+        chmod(path, 0o600)
+        return store
+    }
+
+    /// Opens an existing store, refusing one written by a newer PrivacyKit before it
+    /// changes anything, then applies this build's pending migrations.
+    static func open(at path: String) throws -> SQLiteStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PrivacyKitError(.notFound, "the store \(path) does not exist")
+        }
+        return try wrap(path) {
+            // Inspect before migrating: a newer store must not be changed at all. (Not a
+            // read-only connection: SQLite cannot open a WAL file read-only once its -shm
+            // file is gone; this connection only reads.)
+            let reader = try DatabaseQueue(path: path, configuration: configuration())
+            let superseded = try reader.read { db in try migrator.hasBeenSuperseded(db) }
+            let version = try reader.read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'format_version'")
+            }
+            try reader.close()
+            if superseded || (version.flatMap(Int.init) ?? 0) > formatVersion {
+                throw PrivacyKitError(
+                    .unsupportedVersion,
+                    "the store \(path) was written by a newer PrivacyKit (format \(version ?? "?")); this build reads up to \(formatVersion): upgrade PrivacyKit")
+            }
+            let pool = try DatabasePool(path: path, configuration: configuration())
+            try migrator.migrate(pool)
+            return SQLiteStore(pool: pool, path: path)
+        }
+    }
+
+    public func metadata() throws -> StoreMetadata {
+        try Self.wrap(path) {
+            let rows = try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta")
+            }
+            var values: [String: String] = [:]
+            for row in rows { values[row["key"]] = row["value"] }
+            guard let id = values["vault_id"], let vaultID = try? VaultID(hex: id),
+                  let version = values["format_version"].flatMap(Int.init), let created = values["created_at"]
+            else {
+                throw PrivacyKitError(.integrity, "the store \(path) has incomplete vault metadata")
+            }
+            return StoreMetadata(vaultID: vaultID, formatVersion: version, createdAt: created)
+        }
+    }
+
+    /// Closes every connection (needed before the store file is moved).
+    func close() throws {
+        try Self.wrap(path) { try pool.close() }
+    }
+
+    /// Turns GRDB errors into PrivacyKit errors that name the file. GRDB's descriptions
+    /// hide statement arguments, so no value leaks through the cause.
+    static func wrap<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PrivacyKitError {
+            throw error
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                throw PrivacyKitError(.integrity, "the store \(path) is not a valid SQLite database", cause: error)
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw PrivacyKitError(.busy, "the store \(path) is busy", cause: error)
+            default:
+                throw PrivacyKitError(.io, "the store \(path) failed: \(error.resultCode)", cause: error)
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// File operations for secret and must-not-tear files: permission checks on read, and
+/// write-new-then-rename with fsync so a crash leaves the old file or the new one, never a
+/// mix.
+enum SecureFiles {
+    /// Reads a file holding a secret (key file, passphrase file).
+    ///
+    /// Refuses a file that group or others may read or write: a secret that is already
+    /// exposed protects nothing, and failing loudly is how the operator finds out.
+    static func readSecret(at path: String, what: String, maxBytes: Int = 64 * 1024) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let err = errno
+            if err == ENOENT {
+                throw PrivacyKitError(.notFound, "\(what) \(path) does not exist")
+            }
+            throw PrivacyKitError(.io, "cannot open \(what) \(path): \(String(cString: strerror(err)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw PrivacyKitError(.io, "cannot stat \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw PrivacyKitError(.invalidInput, "\(what) \(path) is not a regular file")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw PrivacyKitError(
+                .insecurePermissions,
+                "\(what) \(path) has mode \(String(mode, radix: 8)); it must not be readable or writable by group or others (chmod 600 \(path))")
+        }
+        guard info.st_size <= maxBytes else {
+            throw PrivacyKitError(.invalidInput, "\(what) \(path) is \(info.st_size) bytes; at most \(maxBytes) are accepted")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PrivacyKitError(.io, "cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return Array(bytes.prefix(offset))
+    }
+
+    /// Test hooks for simulating a crash inside ``replace(_:at:mode:hooks:)``.
+    struct WriteHooks: Sendable {
+        var afterTempWritten: (@Sendable () throws -> Void)? = nil
+        var afterRename: (@Sendable () throws -> Void)? = nil
+        static let none = WriteHooks()
+    }
+
+    /// The name of the temporary file ``replace(_:at:mode:hooks:)`` writes first.
+    static func pendingPath(for path: String) -> String { path + ".new" }
+
+    /// Atomically replaces (or creates) `path` with `contents`, file mode `mode`.
+    ///
+    /// Writes `path.new`, fsyncs it, renames it over `path`, then fsyncs the directory.
+    /// A crash before the rename leaves the old file; after it, the new one. A stale
+    /// `path.new` from an earlier crash is discarded first.
+    static func replace(
+        _ contents: [UInt8], at path: String, mode: mode_t = 0o600, hooks: WriteHooks = .none
+    ) throws {
+        let temp = pendingPath(for: path)
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            throw PrivacyKitError(.io, "cannot create \(temp): \(String(cString: strerror(errno)))")
+        }
+        do {
+            defer { close(fd) }
+            // The umask may have narrowed the mode; never widen it, but make it exact.
+            fchmod(fd, mode)
+            var offset = 0
+            while offset < contents.count {
+                let n = contents.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw PrivacyKitError(.io, "cannot write \(temp): \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+            guard fsync(fd) == 0 else {
+                throw PrivacyKitError(.io, "cannot fsync \(temp): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        try hooks.afterTempWritten?()
+        guard rename(temp, path) == 0 else {
+            let message = String(cString: strerror(errno))
+            unlink(temp)
+            throw PrivacyKitError(.io, "cannot rename \(temp) to \(path): \(message)")
+        }
+        try hooks.afterRename?()
+        try syncDirectory(containing: path)
+    }
+
+    /// fsyncs the directory that holds `path`, so a rename or create in it is durable.
+    static func syncDirectory(containing path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    static func syncDirectory(_ directory: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw PrivacyKitError(.io, "cannot open directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else {
+            throw PrivacyKitError(.io, "cannot fsync directory \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Creates a directory with `mode` (0700 for anything that holds secrets).
+    static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        guard mkdir(path, mode) == 0 else {
+            let err = errno
+            if err == EEXIST {
+                throw PrivacyKitError(.alreadyExists, "\(path) already exists")
+            }
+            throw PrivacyKitError(.io, "cannot create directory \(path): \(String(cString: strerror(err)))")
+        }
+        chmod(path, mode)
+    }
+
+    /// The file's permission bits, or nil when it does not exist.
+    static func mode(of path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & 0o7777
+    }
+}
+
+/// An exclusive advisory lock on a file (`flock`), held until ``unlock()`` or deinit.
+///
+/// Keeps two processes from rewriting the keyring at once; the kernel drops the lock if
+/// the process dies, so a crash never leaves the vault locked.
+final class FileLock {
+    private var fd: Int32
+
+    init(path: String, what: String) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw PrivacyKitError(.io, "cannot open lock file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            fd = -1
+            throw PrivacyKitError(.busy, "\(what) is being changed by another process (lock \(path)); try again when it has finished")
+        }
+    }
+
+    func unlock() {
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { unlock() }
+}
