@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+
+extension Privacyctl {
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Create a new vault: store, sealed keyring and default policies.",
+            discussion: """
+                The directory must not exist, or be empty. With a passphrase, the keyring is
+                sealed with Argon2id (--kdf, MODERATE by default); with --key-file, under the
+                32-byte key in that file (see `privacyctl keys generate-key-file`).
+                """
+        )
+
+        @OptionGroup var vaultOptions: VaultOptions
+        @OptionGroup var rootKeyOptions: RootKeyOptions
+        @Option(name: .long, help: "Argon2id cost for a passphrase: moderate, interactive, sensitive, or minimum (tests only).")
+        var kdf: KDFProfile = .moderate
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try Output.run(json: output.json) {
+                let directory = try vaultOptions.directory()
+                let rootKey = try rootKeyOptions.resolve(confirm: true)
+                if rootKey.kind == .passphrase { kdf.warnIfWeak() }
+                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits)
+                let report = KeyReport(vault)
+                if output.json {
+                    try Output.json(report)
+                } else {
+                    Output.standardOutput("Created vault \(vault.id) at \(vault.directory.path)\n")
+                    Output.standardOutput(report.text)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+import Sodium
+
+/// `--vault DIR`, falling back to `PRIVACYKIT_VAULT`.
+struct VaultOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The vault directory (default: $PRIVACYKIT_VAULT).", valueName: "dir"))
+    var vault: String?
+
+    func directory() throws -> URL {
+        guard let path = vault ?? Environment.value("PRIVACYKIT_VAULT") else {
+            throw CLIError(.usage, "no vault given: pass --vault DIR or set PRIVACYKIT_VAULT")
+        }
+        return URL(fileURLWithPath: path)
+    }
+}
+
+/// Where the root secret comes from: `--key-file`, `--passphrase-file`,
+/// `PRIVACYKIT_KEY_FILE`, `PRIVACYKIT_PASSPHRASE`, else the terminal, in that order.
+struct RootKeyOptions: ParsableArguments {
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the 32-byte root key (mode 0600).", valueName: "file"))
+    var keyFile: String?
+
+    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("A file holding the passphrase (mode 0600).", valueName: "file"))
+    var passphraseFile: String?
+
+    func validate() throws {
+        if keyFile != nil && passphraseFile != nil {
+            throw ValidationError("--key-file and --passphrase-file cannot be used together")
+        }
+    }
+
+    /// The root key; `confirm` asks twice when prompting (a new secret).
+    func resolve(confirm: Bool = false) throws -> RootKey {
+        try RootKeyOptions.resolve(
+            keyFile: keyFile, passphraseFile: passphraseFile,
+            keyFileVariable: "PRIVACYKIT_KEY_FILE", passphraseVariable: "PRIVACYKIT_PASSPHRASE",
+            prompt: "Vault passphrase: ", confirm: confirm,
+            missing: "no root secret given: pass --key-file or --passphrase-file, or set PRIVACYKIT_KEY_FILE or PRIVACYKIT_PASSPHRASE (no terminal to ask on)")
+    }
+
+    static func resolve(
+        keyFile: String?, passphraseFile: String?, keyFileVariable: String, passphraseVariable: String,
+        prompt: String, confirm: Bool, missing: String
+    ) throws -> RootKey {
+        if let keyFile { return try .keyFile(at: keyFile) }
+        if let passphraseFile { return try .passphraseFile(at: passphraseFile) }
+        if let path = Environment.value(keyFileVariable) { return try .keyFile(at: path) }
+        if let passphrase = Environment.value(passphraseVariable) { return try .passphrase(passphrase) }
+        guard let first = try Terminal.readSecret(prompt: prompt) else {
+            throw CLIError(.usage, missing)
+        }
+        if confirm {
+            guard let second = try Terminal.readSecret(prompt: "Repeat it: "), second == first else {
+                throw CLIError(.invalidInput, "the two passphrases differ")
+            }
+        }
+        return try .passphrase(first)
+    }
+}
+
+/// Argon2id cost for a new passphrase.
+enum KDFProfile: String, ExpressibleByArgument, CaseIterable {
+    case moderate, interactive, sensitive, minimum
+
+    var limits: Argon2id.Limits {
+        switch self {
+        case .moderate: .moderate
+        case .interactive: .interactive
+        case .sensitive: .sensitive
+        case .minimum: .minimum
+        }
+    }
+
+    func warnIfWeak() {
+        if self == .minimum {
+            Output.standardError("privacyctl: warning: --kdf minimum offers no protection against passphrase guessing; use it for tests only")
+        }
+    }
+}
+
+enum Environment {
+    /// A non-empty environment variable.
+    static func value(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+}

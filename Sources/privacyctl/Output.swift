@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+
+/// `--json`: shared by every command.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON object on standard output instead of text.")
+    var json = false
+}
+
+enum Output {
+    static func standardError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func standardOutput(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func json(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// Runs a command body, turning every failure into a message on standard error (and a
+    /// JSON error object with `--json`) and the documented exit code.
+    static func run(json: Bool, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as CLIError {
+            throw report(status: error.status, code: error.status.name, message: error.message, json: json)
+        } catch let error as PrivacyKitError {
+            throw report(status: ExitStatus(error.code), code: error.code.name, message: error.description, json: json)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw report(status: .failure, code: "failure", message: "unexpected error: \(error)", json: json)
+        }
+    }
+
+    private struct ErrorReport: Encodable {
+        struct Body: Encodable {
+            let code: String
+            let exitCode: Int32
+            let message: String
+            enum CodingKeys: String, CodingKey {
+                case code, message
+                case exitCode = "exit_code"
+            }
+        }
+        let ok = false
+        let error: Body
+    }
+
+    private static func report(status: ExitStatus, code: String, message: String, json: Bool) -> ExitCode {
+        standardError("privacyctl: error: \(message)")
+        if json {
+            try? Output.json(ErrorReport(error: .init(code: code, exitCode: status.rawValue, message: message)))
+        }
+        return ExitCode(status.rawValue)
+    }
+}
