@@ -26,8 +26,8 @@ public struct SecureBytes: Sendable, Equatable, CustomStringConvertible,
             guard let pointer = sodium_malloc(count) else {
                 throw SodiumError(.outOfMemory, "sodium_malloc could not allocate \(count) locked bytes")
             }
-            self.pointer = pointer
-            self.count = count
+            // Fill before the properties are set: once they are, a throw would run deinit
+            // and free the pointer a second time.
             do {
                 try initializer(UnsafeMutableRawBufferPointer(start: pointer, count: count))
             } catch {
@@ -35,6 +35,8 @@ public struct SecureBytes: Sendable, Equatable, CustomStringConvertible,
                 throw error
             }
             sodium_mprotect_readonly(pointer)
+            self.pointer = pointer
+            self.count = count
         }
 
         deinit {

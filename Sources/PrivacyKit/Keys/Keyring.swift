@@ -132,7 +132,18 @@ public struct Keyring: Sendable {
     public let createdAt: String
     /// How the keyring is sealed now (root kind and Argon2id limits).
     public let root: RootHeader
+    /// By role (in ``KeyRole`` order), then version.
     let keys: [UnsealedKey]
+
+    init(vaultID: VaultID, createdAt: String, root: RootHeader, keys: [UnsealedKey]) {
+        self.vaultID = vaultID
+        self.createdAt = createdAt
+        self.root = root
+        let order = Dictionary(uniqueKeysWithValues: KeyRole.allCases.enumerated().map { ($1, $0) })
+        self.keys = keys.sorted {
+            (order[$0.info.role] ?? 0, $0.info.version) < (order[$1.info.role] ?? 0, $1.info.version)
+        }
+    }
 
     /// Role, version, creation time and fingerprint of every key, by role then version.
     public var status: [KeyInfo] { keys.map(\.info) }

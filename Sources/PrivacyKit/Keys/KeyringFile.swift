@@ -177,7 +177,6 @@ enum KeyringFile {
         for role in KeyRole.allCases where !keys.contains(where: { $0.info.role == role }) {
             throw PrivacyKitError(.integrity, "\(path): the keyring has no \(role.rawValue) key")
         }
-        keys.sort { ($0.info.role.rawValue, $0.info.version) < ($1.info.role.rawValue, $1.info.version) }
         return Keyring(vaultID: vaultID, createdAt: document.createdAt, root: root, keys: keys)
     }
 

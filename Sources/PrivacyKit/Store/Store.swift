@@ -76,9 +76,10 @@ public final class SQLiteStore: Store {
         return store
     }
 
-    /// Opens an existing store, refusing one written by a newer PrivacyKit before it
-    /// changes anything, then applies this build's pending migrations.
-    static func open(at path: String) throws -> SQLiteStore {
+    /// Opens an existing store, refusing one written by a newer PrivacyKit or belonging to
+    /// another vault before it changes anything, then applies this build's pending
+    /// migrations.
+    static func open(at path: String, expecting vaultID: VaultID) throws -> SQLiteStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw PrivacyKitError(.notFound, "the store \(path) does not exist")
         }
@@ -88,14 +89,23 @@ public final class SQLiteStore: Store {
             // file is gone; this connection only reads.)
             let reader = try DatabaseQueue(path: path, configuration: configuration())
             let superseded = try reader.read { db in try migrator.hasBeenSuperseded(db) }
-            let version = try reader.read { db in
-                try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'format_version'")
+            let meta = try reader.read { db -> [String: String] in
+                guard try db.tableExists("vault_meta") else { return [:] }
+                let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta")
+                return Dictionary(rows.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { a, _ in a })
             }
             try reader.close()
+            let version = meta["format_version"]
             if superseded || (version.flatMap(Int.init) ?? 0) > formatVersion {
                 throw PrivacyKitError(
                     .unsupportedVersion,
                     "the store \(path) was written by a newer PrivacyKit (format \(version ?? "?")); this build reads up to \(formatVersion): upgrade PrivacyKit")
+            }
+            guard let storedID = meta["vault_id"] else {
+                throw PrivacyKitError(.integrity, "the store \(path) has no vault id; it is not a PrivacyKit store")
+            }
+            guard storedID == vaultID.hex else {
+                throw PrivacyKitError(.integrity, "the store \(path) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
             }
             let pool = try DatabasePool(path: path, configuration: configuration())
             try migrator.migrate(pool)

@@ -120,7 +120,7 @@ public final class Vault: Sendable {
         finished = true
         try SecureFiles.syncDirectory(parent)
 
-        let store = try SQLiteStore.open(at: target + "/" + storeFileName)
+        let store = try SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
         return Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
                      keyringDigest: try BLAKE2b.hash(bytes))
     }
@@ -147,11 +147,7 @@ public final class Vault: Sendable {
         let bytes = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
         let keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
 
-        let store = try SQLiteStore.open(at: path + "/" + storeFileName)
-        let meta = try store.metadata()
-        guard meta.vaultID == keyring.vaultID else {
-            throw PrivacyKitError(.integrity, "the store belongs to vault \(meta.vaultID) but the keyring to vault \(keyring.vaultID)")
-        }
+        let store = try SQLiteStore.open(at: path + "/" + storeFileName, expecting: keyring.vaultID)
         return Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
                      keyringDigest: try BLAKE2b.hash(bytes))
     }

@@ -1,0 +1,73 @@
+import Foundation
+@testable import PrivacyKit
+import Sodium
+import Testing
+
+/// A temporary directory removed when the test's scope ends.
+final class TempDirectory {
+    let url: URL
+    var path: String { url.path }
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("privacykit-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Writes `bytes` to `path` with `mode`.
+func writeFile(_ path: String, _ bytes: [UInt8], mode: Int = 0o600) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+}
+
+func readBytes(_ path: String) throws -> [UInt8] {
+    [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+/// Every file under `directory` with its bytes, to prove an operation changed nothing.
+func snapshot(_ directory: String) throws -> [String: [UInt8]] {
+    var result: [String: [UInt8]] = [:]
+    let enumerator = FileManager.default.enumerator(atPath: directory)
+    while let relative = enumerator?.nextObject() as? String {
+        var isDirectory: ObjCBool = false
+        let full = directory + "/" + relative
+        if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
+            result[relative] = try readBytes(full)
+        }
+    }
+    return result
+}
+
+func mode(_ path: String) throws -> Int {
+    (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+}
+
+/// A fast passphrase root key for tests (Argon2id at libsodium's minimum limits).
+func testPassphrase(_ text: String = "correct horse battery staple") throws -> RootKey {
+    try RootKey.passphrase(text)
+}
+
+let fastLimits = Argon2id.Limits.minimum
+
+/// Asserts `body` throws a PrivacyKitError with `code`, and returns it.
+@discardableResult
+func expectError<T>(
+    _ code: PrivacyKitError.Code, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws -> T
+) -> PrivacyKitError? {
+    do {
+        _ = try body()
+        Issue.record("expected a \(code) error, but it succeeded", sourceLocation: sourceLocation)
+    } catch let error as PrivacyKitError {
+        #expect(error.code == code, "got \(error.code): \(error.message)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected PrivacyKitError \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
