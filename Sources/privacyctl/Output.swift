@@ -56,9 +56,12 @@ enum Output {
 
     private static func report(status: ExitStatus, code: String, message: String, json: Bool) -> ExitCode {
         standardError("privacyctl: error: \(message)")
-        if json {
-            try? Output.json(ErrorReport(error: .init(code: code, exitCode: status.rawValue, message: message)))
-        }
+        if json { jsonError(status: status, code: code, message: message) }
         return ExitCode(status.rawValue)
+    }
+
+    /// `{"ok": false, "error": {"code", "exit_code", "message"}}` on standard output.
+    static func jsonError(status: ExitStatus, code: String, message: String) {
+        try? Output.json(ErrorReport(error: .init(code: code, exitCode: status.rawValue, message: message)))
     }
 }

@@ -15,4 +15,21 @@ struct Privacyctl: ParsableCommand {
         version: "0.1.0",
         subcommands: [Init.self, Keys.self]
     )
+
+    /// argument-parser's `main`, plus a JSON error object for parse and validation errors
+    /// when `--json` was asked for, so scripts get JSON whatever went wrong.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            // ExitCode errors come from Output.run, which has reported them already.
+            if !(error is ExitCode), code != .success, CommandLine.arguments.contains("--json") {
+                let status = ExitStatus(rawValue: code.rawValue) ?? .failure
+                Output.jsonError(status: status, code: status.name, message: message(for: error))
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -17,9 +17,11 @@ enum Terminal {
         var quiet = saved
         quiet.c_lflag &= ~tcflag_t(ECHO)
         quiet.c_lflag |= tcflag_t(ECHONL)
-        _ = prompt.withCString { write(fd, $0, strlen($0)) }
+        // Echo goes off before the prompt appears, so nothing typed in answer to it is
+        // ever echoed; TCSAFLUSH drops anything typed (and echoed) before the prompt.
         tcsetattr(fd, TCSAFLUSH, &quiet)
         defer { tcsetattr(fd, TCSAFLUSH, &saved) }
+        _ = prompt.withCString { write(fd, $0, strlen($0)) }
 
         var line = [UInt8]()
         line.reserveCapacity(1025)

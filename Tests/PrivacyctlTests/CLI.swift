@@ -28,6 +28,51 @@ enum CLI {
     /// Runs `privacyctl arguments…` detached from any terminal (through `setsid`, so it can
     /// never prompt), with only `environment` plus PATH and HOME set.
     static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Result {
+        try launch(arguments, environment: environment, in: directory)
+    }
+
+    /// Runs `privacyctl arguments…` on a pseudo-terminal (through `script`) and plays a
+    /// dialogue: wait until the output contains each prompt, then type its answer. Waiting
+    /// for the prompt matters: input typed earlier is flushed when echo is turned off.
+    static func converse(_ arguments: [String], dialogue: [(prompt: String, answer: String)]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        let command = ([binary.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        process.arguments = ["-qec", command, "/dev/null"]
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory(), "TERM": "dumb"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Never hang a test run: end the conversation after 60 s whatever happens.
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        defer { watchdog.cancel() }
+
+        var transcript = Data()
+        var searchFrom = 0
+        for step in dialogue {
+            while true {
+                let seen = String(decoding: transcript[searchFrom...], as: UTF8.self)
+                if let range = seen.range(of: step.prompt) {
+                    searchFrom += seen[..<range.upperBound].utf8.count
+                    break
+                }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }  // EOF: the program ended before the prompt
+                transcript.append(chunk)
+            }
+            try input.fileHandleForWriting.write(contentsOf: Data((step.answer + "\n").utf8))
+        }
+        try input.fileHandleForWriting.close()
+        transcript.append(output.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: transcript, as: UTF8.self), stderr: "")
+    }
+
+    private static func launch(_ arguments: [String], environment: [String: String], in directory: String?) throws -> Result {
         let process = Process()
         let setsid = "/usr/bin/setsid"
         if FileManager.default.isExecutableFile(atPath: setsid) {

@@ -160,6 +160,11 @@ struct PrivacyctlTests {
         let unknown = try CLI.run(["keys", "status", "--vault", v.vault, "--key-file", v.keyFile, "--frobnicate"])
         #expect(unknown.status == Exit.usage)
         #expect(unknown.stderr.contains("--frobnicate"))
+        let unknownJSON = try CLI.run(["keys", "status", "--vault", v.vault, "--frobnicate", "--json"])
+        #expect(unknownJSON.status == Exit.usage)
+        let error = try #require(try unknownJSON.json()["error"] as? [String: Any])
+        #expect(error["code"] as? String == "usage")
+        #expect((error["message"] as? String)?.contains("--frobnicate") == true)
         let both = try CLI.run(["keys", "status", "--vault", v.vault, "--key-file", v.keyFile, "--passphrase-file", v.keyFile])
         #expect(both.status == Exit.usage)
         let noVault = try CLI.run(["keys", "status", "--key-file", v.keyFile])
@@ -224,6 +229,30 @@ struct PrivacyctlTests {
         try Data("{".utf8).write(to: URL(fileURLWithPath: path))
         let broken = try CLI.run(["keys", "status", "--vault", v.vault, "--key-file", v.keyFile])
         #expect(broken.status == Exit.invalidInput)
+    }
+
+    /// The terminal prompt: `script` gives privacyctl a pseudo-terminal and types the
+    /// passphrase into it. Echo is off, so the passphrase must not come back in the output.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func passphraseAskedOnTheTerminalWithoutEcho() throws {
+        let scratch = try Scratch()
+        let vault = scratch.file("vault")
+        let secret = "typed-on-the-terminal-42"
+        let made = try CLI.converse(["init", "--vault", vault, "--kdf", "minimum"],
+                                    dialogue: [("passphrase:", secret), ("Repeat it:", secret)])
+        #expect(made.status == 0, "\(made.stdout)")
+        #expect(made.stdout.contains("Created vault"))
+        #expect(!made.stdout.contains(secret), "the passphrase was echoed")
+        let opened = try CLI.converse(["keys", "status", "--vault", vault], dialogue: [("passphrase:", secret)])
+        #expect(opened.status == 0, "\(opened.stdout)")
+        #expect(opened.stdout.contains("blind-index-root"))
+        #expect(!opened.stdout.contains(secret))
+        let wrong = try CLI.converse(["keys", "status", "--vault", vault], dialogue: [("passphrase:", "not it")])
+        #expect(wrong.status == Exit.wrongKey)
+        let mismatch = try CLI.converse(["init", "--vault", scratch.file("other"), "--kdf", "minimum"],
+                                        dialogue: [("passphrase:", "one-passphrase"), ("Repeat it:", "two-passphrase")])
+        #expect(mismatch.status == Exit.invalidInput, "\(mismatch.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("other")))
     }
 
     @Test func initLeavesNothingBehindWhenItFails() throws {
