@@ -60,10 +60,11 @@ public enum Base64URL {
         let variant = Int32(pk_base64_urlsafe_no_padding_variant())
         var out = [UInt8](repeating: 0, count: input.count * 3 / 4 + 1)
         var written = 0
-        var end: UnsafePointer<CChar>? = nil
+        // No end pointer: libsodium then fails unless the whole input is valid, instead
+        // of stopping at the first bad character and reporting success for the prefix.
         let status = input.withUnsafeBufferPointer { inBuf -> Int32 in
             inBuf.withMemoryRebound(to: CChar.self) { chars in
-                sodium_base642bin(&out, out.count, chars.baseAddress!, chars.count, nil, &written, &end, variant)
+                sodium_base642bin(&out, out.count, chars.baseAddress!, chars.count, nil, &written, nil, variant)
             }
         }
         guard status == 0 else {

@@ -10,7 +10,7 @@ public enum KDF {
     public static let minSubkeyByteCount = Int(crypto_kdf_bytes_min())
     public static let maxSubkeyByteCount = Int(crypto_kdf_bytes_max())
 
-    /// Derives subkey `subkeyID` for `context` (exactly 8 ASCII bytes, e.g. `"blindidx"`)
+    /// Derives subkey `subkeyID` for `context` (exactly 8 bytes of UTF-8, e.g. `"blindidx"`)
     /// into protected memory.
     public static func deriveKey(
         from masterKey: SecureBytes, subkeyID: UInt64, context: String,
