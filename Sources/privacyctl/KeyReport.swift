@@ -37,7 +37,8 @@ struct KeyReport: Encodable {
     var text: String {
         var lines = ["vault     \(vault)", "vault id  \(vaultID)", "created   \(createdAt)"]
         if let kdf = root.kdf, let ops = root.opslimit, let mem = root.memlimit {
-            lines.append("root      passphrase (\(kdf), opslimit \(ops), memlimit \(mem / 1024 / 1024) MiB)")
+            let memory = mem >= 1 << 20 ? "\(mem >> 20) MiB" : "\(mem >> 10) KiB"
+            lines.append("root      passphrase (\(kdf), opslimit \(ops), memlimit \(memory))")
         } else {
             lines.append("root      key file")
         }

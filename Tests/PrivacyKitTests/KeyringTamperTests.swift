@@ -244,3 +244,21 @@ struct KeyringTamperTests {
         #expect(error?.message.contains(f.vaultID.hex) == true)
     }
 }
+
+extension KeyringTamperTests {
+    @Test func truncatedVerifierIsAnIntegrityFailure() throws {
+        let f = try Fixture()
+        try f.editKeyring { object in
+            var verifier = try #require(object["verifier"] as? [String: Any])
+            verifier["ciphertext"] = Base64URL.encode([1, 2, 3])
+            object["verifier"] = verifier
+        }
+        try f.expectOpenFails(.integrity)
+    }
+
+    @Test func vaultIDThatIsNotHex() throws {
+        let f = try Fixture()
+        try f.editKeyring { $0["vault_id"] = "not hex at all" }
+        try f.expectOpenFails(.integrity)
+    }
+}

@@ -203,6 +203,13 @@ struct PrivacyctlTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: scratch.file("k"))
         #expect(attributes[.posixPermissions] as? Int == 0o600)
         #expect(try scratch.bytes("k").count == 43)
+        // A bare one-letter name in the working directory, and a stale "<name>.new"
+        // that must be left alone.
+        try Data("unrelated".utf8).write(to: URL(fileURLWithPath: scratch.file("j.new")))
+        let bare = try CLI.run(["keys", "generate-key-file", "j"], in: scratch.path)
+        #expect(bare.status == 0, "\(bare.stderr)")
+        #expect(try scratch.bytes("j").count == 43)
+        #expect(try scratch.bytes("j.new") == Data("unrelated".utf8))
     }
 
     @Test func tamperedAndNewerKeyrings() throws {

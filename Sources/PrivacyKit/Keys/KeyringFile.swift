@@ -129,7 +129,9 @@ enum KeyringFile {
         } catch {
             throw PrivacyKitError(.integrity, "\(path) is damaged: \(describe(error))")
         }
-        let vaultID = try VaultID(hex: document.vaultID)
+        guard let vaultID = try? VaultID(hex: document.vaultID) else {
+            throw PrivacyKitError(.integrity, "\(path): the vault id is not 32 hex digits")
+        }
         let root = document.root
         guard root.kind == rootKey.kind else {
             let wanted = root.kind == .passphrase ? "a passphrase" : "a key file"
@@ -145,6 +147,8 @@ enum KeyringFile {
             }
         } catch let error as SodiumError where error.code == .authenticationFailed {
             throw PrivacyKitError(.wrongKey, "the \(root.kind == .passphrase ? "passphrase" : "key file") does not open the keyring \(path) (wrong secret, or its header was altered)")
+        } catch let error as SodiumError {
+            throw PrivacyKitError(.integrity, "\(path): the verifier entry is malformed", cause: error)
         }
 
         var keys: [UnsealedKey] = []

@@ -98,13 +98,10 @@ public struct RootKey: Sendable {
     /// Writes a new random key file at `path` (mode 0600, base64url text), refusing to
     /// overwrite an existing file.
     public static func generateKeyFile(at path: String) throws {
-        if SecureFiles.mode(of: path) != nil {
-            throw PrivacyKitError(.alreadyExists, "\(path) already exists; refusing to overwrite a key file")
-        }
         let key = try SecureBytes.random(count: keyByteCount)
         var text = key.withUnsafeBytes { Base64URL.encode(bytes: $0) }
         defer { wipe(&text) }
-        try SecureFiles.replace(text, at: path, mode: 0o600)
+        try SecureFiles.createNew(text, at: path, mode: 0o600)
     }
 }
 

@@ -81,15 +81,7 @@ enum SecureFiles {
             defer { close(fd) }
             // The umask may have narrowed the mode; never widen it, but make it exact.
             fchmod(fd, mode)
-            var offset = 0
-            while offset < contents.count {
-                let n = contents.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw PrivacyKitError(.io, "cannot write \(temp): \(String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
+            try writeAll(contents, to: fd, path: temp)
             guard fsync(fd) == 0 else {
                 throw PrivacyKitError(.io, "cannot fsync \(temp): \(String(cString: strerror(errno)))")
             }
@@ -109,8 +101,52 @@ enum SecureFiles {
 
     /// fsyncs the directory that holds `path`, so a rename or create in it is durable.
     static func syncDirectory(containing path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try syncDirectory(directory.isEmpty ? "." : directory)
+        try syncDirectory(parent(of: path))
+    }
+
+    /// The directory part of `path` ("." for a bare name, "/" for a file in the root).
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let directory = String(path[..<slash])
+        return directory.isEmpty ? "/" : directory
+    }
+
+    /// Creates `path` with `contents` and `mode`, failing if anything exists there: the
+    /// existence check and the creation are one system call (`O_EXCL`), so nothing is
+    /// ever overwritten.
+    static func createNew(_ contents: [UInt8], at path: String, mode: mode_t = 0o600) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            let err = errno
+            if err == EEXIST {
+                throw PrivacyKitError(.alreadyExists, "\(path) already exists; refusing to overwrite it")
+            }
+            throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(err)))")
+        }
+        do {
+            defer { close(fd) }
+            fchmod(fd, mode)
+            try writeAll(contents, to: fd, path: path)
+            guard fsync(fd) == 0 else {
+                throw PrivacyKitError(.io, "cannot fsync \(path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(path)
+            throw error
+        }
+        try syncDirectory(containing: path)
+    }
+
+    private static func writeAll(_ contents: [UInt8], to fd: Int32, path: String) throws {
+        var offset = 0
+        while offset < contents.count {
+            let n = contents.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PrivacyKitError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
     }
 
     static func syncDirectory(_ directory: String) throws {
