@@ -16,6 +16,7 @@ extension Privacyctl {
 
         @OptionGroup var vaultOptions: VaultOptions
         @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var contextOptions: ContextOptions
         @Option(name: .long, help: "Argon2id cost for a passphrase: moderate, interactive, sensitive, or minimum (tests only).")
         var kdf: KDFProfile = .moderate
         @OptionGroup var output: OutputOptions
@@ -25,7 +26,7 @@ extension Privacyctl {
                 let directory = try vaultOptions.directory()
                 let rootKey = try rootKeyOptions.resolve(confirm: true)
                 if rootKey.kind == .passphrase { kdf.warnIfWeak() }
-                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits)
+                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits, context: contextOptions.context)
                 let report = KeyReport(vault)
                 if output.json {
                     try Output.json(report)

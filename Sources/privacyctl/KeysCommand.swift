@@ -21,11 +21,12 @@ extension Privacyctl.Keys {
 
         @OptionGroup var vaultOptions: VaultOptions
         @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var contextOptions: ContextOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             try Output.run(json: output.json) {
-                let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKeyOptions.resolve())
+                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
                 let report = KeyReport(vault)
                 if output.json { try Output.json(report) } else { Output.standardOutput(report.text) }
             }
@@ -47,6 +48,7 @@ extension Privacyctl.Keys {
 
         @OptionGroup var vaultOptions: VaultOptions
         @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var contextOptions: ContextOptions
         @Option(name: .customLong("new-key-file"), help: ArgumentHelp("A file holding the new 32-byte root key (mode 0600).", valueName: "file"))
         var newKeyFile: String?
         @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("A file holding the new passphrase (mode 0600).", valueName: "file"))
@@ -63,14 +65,15 @@ extension Privacyctl.Keys {
 
         func run() throws {
             try Output.run(json: output.json) {
-                let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKeyOptions.resolve())
+                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
                 let newKey = try RootKeyOptions.resolve(
                     keyFile: newKeyFile, passphraseFile: newPassphraseFile,
                     keyFileVariable: "PRIVACYKIT_NEW_KEY_FILE", passphraseVariable: "PRIVACYKIT_NEW_PASSPHRASE",
                     prompt: "New vault passphrase: ", confirm: true,
                     missing: "no new root secret given: pass --new-key-file or --new-passphrase-file, or set PRIVACYKIT_NEW_KEY_FILE or PRIVACYKIT_NEW_PASSPHRASE")
                 if newKey.kind == .passphrase { kdf.warnIfWeak() }
-                try vault.rotateRoot(to: newKey, kdfLimits: kdf.limits)
+                try vault.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: contextOptions.context)
+                try vault.checkpointIfNeeded()
                 let report = KeyReport(vault)
                 if output.json {
                     try Output.json(report)

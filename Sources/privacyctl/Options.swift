@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PrivacyKit
 import Sodium
 
@@ -77,6 +80,32 @@ enum KDFProfile: String, ExpressibleByArgument, CaseIterable {
         if self == .minimum {
             Output.standardError("privacyctl: warning: --kdf minimum offers no protection against passphrase guessing; use it for tests only")
         }
+    }
+}
+
+/// Who runs the command: recorded in every audit event it writes.
+struct ContextOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Who is acting, as recorded in the audit log (default: $PRIVACYKIT_ACTOR, else the OS user).", valueName: "name"))
+    var actor: String?
+
+    @Option(name: .long, help: ArgumentHelp("The role acted in (recorded now; enforced by the access policy in a later version).", valueName: "role"))
+    var role: String = "admin"
+
+    @Option(name: .long, help: ArgumentHelp("The purpose acted for, if any.", valueName: "purpose"))
+    var purpose: String?
+
+    var context: AccessContext {
+        AccessContext(actor: actor ?? ContextOptions.defaultActor, role: role, purpose: purpose)
+    }
+
+    /// `PRIVACYKIT_ACTOR`, else the name of the effective OS user, else `uid:N`.
+    static var defaultActor: String {
+        if let actor = Environment.value("PRIVACYKIT_ACTOR") { return actor }
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name {
+            let user = String(cString: name)
+            if !user.isEmpty { return user }
+        }
+        return "uid:\(geteuid())"
     }
 }
 

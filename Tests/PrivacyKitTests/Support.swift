@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import PrivacyKit
 import Sodium
 import Testing
@@ -30,10 +31,13 @@ func readBytes(_ path: String) throws -> [UInt8] {
 }
 
 /// Every file under `directory` with its bytes, to prove an operation changed nothing.
-func snapshot(_ directory: String) throws -> [String: [UInt8]] {
+/// With `exceptStore`, the store's files are left out: a failed unlock appends its audit
+/// event there, and nowhere else.
+func snapshot(_ directory: String, exceptStore: Bool = false) throws -> [String: [UInt8]] {
     var result: [String: [UInt8]] = [:]
     let enumerator = FileManager.default.enumerator(atPath: directory)
     while let relative = enumerator?.nextObject() as? String {
+        if exceptStore && relative.hasPrefix("vault.sqlite") { continue }
         var isDirectory: ObjCBool = false
         let full = directory + "/" + relative
         if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -70,4 +74,14 @@ func expectError<T>(
         Issue.record("expected PrivacyKitError \(code), got \(error)", sourceLocation: sourceLocation)
     }
     return nil
+}
+
+/// The last audit event in the store at `vault`, read with plain SQL (no key needed).
+func lastAuditEvent(_ vault: String) throws -> (action: String, outcome: String, actor: String)? {
+    let queue = try DatabaseQueue(path: vault + "/vault.sqlite")
+    defer { try? queue.close() }
+    return try queue.read { db in
+        try Row.fetchOne(db, sql: "SELECT action, outcome, actor FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .map { ($0[0], $0[1], $0[2]) }
+    }
 }

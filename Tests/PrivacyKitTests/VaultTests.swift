@@ -121,11 +121,16 @@ struct VaultTests {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
         _ = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
-        let before = try snapshot(url.path)
+        let before = try snapshot(url.path, exceptStore: true)
         let keyringBefore = try readBytes(Vault.keyringPath(url.path))
-        expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("wrong horse")) }
+        let intruder = AccessContext(actor: "mallory", role: "admin")
+        expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("wrong horse"), context: intruder) }
         #expect(try readBytes(Vault.keyringPath(url.path)) == keyringBefore)
-        #expect(try snapshot(url.path) == before)
+        #expect(try snapshot(url.path, exceptStore: true) == before)
+        // The failed attempt is in the audit chain, which still verifies.
+        let last = try #require(try lastAuditEvent(url.path))
+        #expect(last.action == "vault.unlock" && last.outcome == "failed" && last.actor == "mallory")
+        #expect(try Vault.open(at: url, rootKey: testPassphrase()).verifyAudit().ok)
     }
 
     @Test func wrongKeyFileAndWrongKindOfSecretFail() throws {
@@ -134,11 +139,12 @@ struct VaultTests {
         try RootKey.generateKeyFile(at: dir.file("wrong.key"))
         let url = dir.url.appendingPathComponent("vault")
         _ = try Vault.create(at: url, rootKey: .keyFile(at: dir.file("right.key")))
-        let before = try snapshot(url.path)
+        let before = try snapshot(url.path, exceptStore: true)
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: .keyFile(at: dir.file("wrong.key"))) }
         let kind = expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase()) }
         #expect(kind?.message.contains("sealed with a key file") == true)
-        #expect(try snapshot(url.path) == before)
+        #expect(try snapshot(url.path, exceptStore: true) == before)
+        #expect(try lastAuditEvent(url.path)?.action == "vault.unlock")
     }
 
     // MARK: key files

@@ -194,6 +194,14 @@ enum KeyringFile {
         return try? JSONDecoder().decode(Peek.self, from: Data(bytes)).vaultID
     }
 
+    /// The audit signing public key a keyring file records, read without any secret.
+    static func peekAuditPublicKey(_ bytes: [UInt8]) -> String? {
+        guard let document = try? JSONDecoder().decode(Document.self, from: Data(bytes)) else { return nil }
+        return document.keys
+            .filter { $0.role == KeyRole.auditSigning.rawValue }
+            .max { $0.version < $1.version }?.publicKey
+    }
+
     // MARK: - Helpers
 
     private static func deriveWrapKey(rootKey: RootKey, header: RootHeader) throws -> SecureBytes {

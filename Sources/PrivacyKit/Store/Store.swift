@@ -42,6 +42,43 @@ public final class SQLiteStore: Store {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v2-audit") { db in
+            // seq is the rowid: appends are cheap and reading in order needs no index.
+            try db.execute(sql: """
+                CREATE TABLE audit_events (
+                    seq INTEGER PRIMARY KEY,
+                    time TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT,
+                    fields TEXT NOT NULL,
+                    purpose TEXT,
+                    outcome TEXT NOT NULL,
+                    reason TEXT,
+                    request_id TEXT,
+                    prev_hash BLOB NOT NULL,
+                    hash BLOB NOT NULL
+                );
+                CREATE INDEX audit_events_subject ON audit_events(subject) WHERE subject IS NOT NULL;
+                CREATE TABLE audit_checkpoints (
+                    seq INTEGER PRIMARY KEY,
+                    chain_hash BLOB NOT NULL,
+                    time TEXT NOT NULL,
+                    key_fingerprint TEXT NOT NULL,
+                    signature BLOB NOT NULL
+                );
+                """)
+            // History is append-only at the SQL level: no code path can rewrite it.
+            for table in ["audit_events", "audit_checkpoints"] {
+                for operation in ["UPDATE", "DELETE"] {
+                    try db.execute(sql: """
+                        CREATE TRIGGER \(table)_no_\(operation.lowercased()) BEFORE \(operation) ON \(table)
+                        BEGIN SELECT RAISE(ABORT, '\(table) is append-only'); END
+                        """)
+                }
+            }
+        }
         return migrator
     }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import GRDB
 public import Sodium
 import Synchronization
 
@@ -34,6 +35,7 @@ public final class Vault: Sendable {
     public let directory: URL
     public let id: VaultID
     public let store: SQLiteStore
+    let audit: AuditLog
 
     private struct State: Sendable {
         var keyring: Keyring
@@ -43,10 +45,18 @@ public final class Vault: Sendable {
     }
     private let state: Mutex<State>
 
-    private init(directory: URL, store: SQLiteStore, keyring: Keyring, keyringDigest: [UInt8]) {
+    /// The audit public key: what an auditor needs to verify this vault's log.
+    public let auditPublicKey: Ed25519.PublicKey
+
+    private init(directory: URL, store: SQLiteStore, keyring: Keyring, keyringDigest: [UInt8]) throws {
+        guard let publicKey = keyring.auditPublicKey else {
+            throw PrivacyKitError(.integrity, "the keyring has no audit signing key")
+        }
         self.directory = directory
         self.id = keyring.vaultID
         self.store = store
+        self.auditPublicKey = publicKey
+        self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
         self.state = Mutex(State(keyring: keyring, keyringDigest: keyringDigest))
     }
 
@@ -79,7 +89,8 @@ public final class Vault: Sendable {
     /// - Throws: ``PrivacyKitError`` `.alreadyExists` if `directory` is a file or a
     ///   non-empty directory, `.notFound` if its parent does not exist.
     public static func create(
-        at directory: URL, rootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate
+        at directory: URL, rootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate,
+        context: AccessContext = .library
     ) throws -> Vault {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
@@ -111,6 +122,15 @@ public final class Vault: Sendable {
         try SecureFiles.replace(bytes, at: keyringPath(staging), mode: 0o600)
 
         let staged = try SQLiteStore.create(at: staging + "/" + storeFileName, vaultID: vaultID, createdAt: createdAt)
+        // The vault's first event, and a signed checkpoint over it, go in before the vault
+        // appears at its path.
+        let stagedAudit = AuditLog(vaultID: vaultID, keyring: keyring)
+        try SQLiteStore.wrap(staged.path) {
+            try staged.pool.write { db in
+                try stagedAudit.append([AuditEntry(.vaultCreate, reason: "root secret: \(rootKey.kind.rawValue)")], context: context, db: db)
+                try stagedAudit.checkpoint(db: db)
+            }
+        }
         try staged.close()
 
         // rename(2) moves the finished vault into place, replacing an empty directory.
@@ -121,8 +141,40 @@ public final class Vault: Sendable {
         try SecureFiles.syncDirectory(parent)
 
         let store = try SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
-        return Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
+        return try Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
                      keyringDigest: try BLAKE2b.hash(bytes))
+    }
+
+    // MARK: - Reading without the root secret
+
+    /// The audit public key recorded in the vault's keyring file, read without any secret
+    /// (for `audit verify` and `audit public-key`). A keyring can be swapped by whoever can
+    /// write the vault: an auditor should compare it with a copy kept elsewhere.
+    public static func recordedAuditPublicKey(at directory: URL) throws -> Ed25519.PublicKey {
+        let path = keyringPath(directory.standardizedFileURL.path)
+        let bytes = try readKeyringWithoutSecret(path)
+        guard let text = KeyringFile.peekAuditPublicKey(bytes), let raw = try? Base64URL.decode(text),
+              let key = try? Ed25519.PublicKey(bytes: raw)
+        else {
+            throw PrivacyKitError(.integrity, "\(path) records no valid audit public key")
+        }
+        return key
+    }
+
+    /// The vault id recorded in the keyring file, read without any secret.
+    public static func recordedVaultID(at directory: URL) throws -> VaultID {
+        let path = keyringPath(directory.standardizedFileURL.path)
+        guard let text = KeyringFile.peekVaultID(try readKeyringWithoutSecret(path)), let id = try? VaultID(hex: text) else {
+            throw PrivacyKitError(.integrity, "\(path) records no valid vault id")
+        }
+        return id
+    }
+
+    private static func readKeyringWithoutSecret(_ path: String) throws -> [UInt8] {
+        guard SecureFiles.mode(of: path) != nil else {
+            throw PrivacyKitError(.notFound, "no keyring at \(path); is it a vault?")
+        }
+        return try SecureFiles.readSecret(at: path, what: "keyring", maxBytes: 4 << 20)
     }
 
     // MARK: - Open
@@ -134,7 +186,7 @@ public final class Vault: Sendable {
     ///   or store, or a keyring and store from different vaults), `.unsupportedVersion`
     ///   (written by a newer PrivacyKit), `.insecurePermissions` (keyring readable by
     ///   others). Nothing on disk is changed when it throws.
-    public static func open(at directory: URL, rootKey: RootKey) throws -> Vault {
+    public static func open(at directory: URL, rootKey: RootKey, context: AccessContext = .library) throws -> Vault {
         let path = directory.standardizedFileURL.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -145,11 +197,148 @@ public final class Vault: Sendable {
             throw PrivacyKitError(.notFound, "\(path) has no keyring (\(keysDirectoryName)/\(keyringFileName)); is it a vault?")
         }
         let bytes = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
-        let keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
+        let keyring: Keyring
+        do {
+            keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
+        } catch let error as PrivacyKitError where error.code == .wrongKey {
+            recordFailedUnlock(directory: path, keyringBytes: bytes, context: context)
+            throw error
+        }
 
         let store = try SQLiteStore.open(at: path + "/" + storeFileName, expecting: keyring.vaultID)
-        return Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
+        return try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
                      keyringDigest: try BLAKE2b.hash(bytes))
+    }
+
+    /// Appends a `vault.unlock` / `failed` event to the store's chain. Needs no key (the
+    /// event names no subject and is not signed); never touches the keyring. Best effort:
+    /// if the store cannot take it (missing, from another vault, newer), the wrong-key
+    /// error still stands.
+    private static func recordFailedUnlock(directory: String, keyringBytes: [UInt8], context: AccessContext) {
+        guard let claimed = KeyringFile.peekVaultID(keyringBytes), let vaultID = try? VaultID(hex: claimed),
+              let store = try? SQLiteStore.open(at: directory + "/" + storeFileName, expecting: vaultID)
+        else { return }
+        let log = AuditLog(vaultID: vaultID, keyring: nil)
+        _ = try? store.pool.write { db in
+            try log.append([AuditEntry(.vaultUnlock, outcome: .failed, reason: "wrong root secret")], context: context, db: db)
+        }
+        try? store.close()
+    }
+
+    // MARK: - Audited operations
+
+    /// Runs `body` and appends the events it records in one immediate transaction: the
+    /// operation and its audit events commit together or not at all. If an event cannot be
+    /// written, the whole operation rolls back and the error is thrown.
+    func perform<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
+        try SQLiteStore.wrap(store.path) {
+            try store.pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    let transaction = AuditedTransaction(db: db)
+                    result = try body(transaction)
+                    try audit.append(transaction.entries, context: context, db: db)
+                    return .commit
+                }
+                guard let result else {
+                    throw PrivacyKitError(.internal, "an audited transaction produced no result")
+                }
+                return result
+            }
+        }
+    }
+
+    /// Records events in their own transaction: for services that act on data outside the
+    /// vault (a ciphertext they keep, say) and must still leave an audit trail.
+    public func record(_ entries: [AuditEntry], context: AccessContext) throws {
+        try perform(context) { transaction in
+            for entry in entries { transaction.record(entry) }
+        }
+    }
+
+    /// Signs a checkpoint over the current head of the audit log (or returns the existing
+    /// one if nothing was appended since).
+    @discardableResult
+    public func checkpoint() throws -> AuditCheckpoint {
+        try SQLiteStore.wrap(store.path) {
+            try store.pool.write { db in try audit.checkpoint(db: db) }
+        }
+    }
+
+    /// Signs a checkpoint if events were appended since the last one. The CLI calls this
+    /// at the end of every command.
+    @discardableResult
+    public func checkpointIfNeeded() throws -> AuditCheckpoint? {
+        try SQLiteStore.wrap(store.path) {
+            try store.pool.write { db in
+                let last = try AuditLog.lastSeq(db: db)
+                if let signed = try AuditLog.lastCheckpointSeq(db: db), signed >= last { return nil }
+                return try audit.checkpoint(db: db)
+            }
+        }
+    }
+
+    /// Verifies the audit log against the vault's public key and, optionally, a witness
+    /// file's checkpoints.
+    public func verifyAudit(witness: [AuditCheckpoint] = []) throws -> AuditReport {
+        try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in
+                try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: witness)
+            }
+        }
+    }
+
+    /// Events matching `query`, oldest first. Reading the log is itself recorded
+    /// (`audit.query`).
+    public func auditEvents(matching query: AuditQuery, context: AccessContext) throws -> [AuditEvent] {
+        let subject = try query.subjectID.map { id -> String in
+            guard let key = keyring.current(.auditMAC)?.secret else {
+                throw PrivacyKitError(.internal, "the keyring has no audit MAC key")
+            }
+            return try AuditChain.pseudonym(subjectID: id, key: key)
+        }
+        try perform(context) { $0.record(AuditEntry(.auditQuery, subjectID: query.subjectID)) }
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let subject { conditions.append("subject = ?"); arguments.append(subject) }
+        if let actor = query.actor { conditions.append("actor = ?"); arguments.append(actor) }
+        if let action = query.action { conditions.append("action = ?"); arguments.append(action) }
+        if let since = query.since { conditions.append("time >= ?"); arguments.append(since) }
+        if let until = query.until { conditions.append("time < ?"); arguments.append(until) }
+        if let after = query.afterSeq { conditions.append("seq > ?"); arguments.append(after) }
+        var sql = "SELECT \(AuditLog.selectColumns) FROM audit_events"
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += " ORDER BY seq"
+        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
+        let statementArguments = StatementArguments(arguments)
+        return try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditLog.event(from:))
+            }
+        }
+    }
+
+    /// Streams every event after `afterSeq`, oldest first, to `handle` (for a SIEM). The
+    /// export is recorded first (`audit.export`), then read from one consistent snapshot.
+    ///
+    /// - Returns: the number of events handed over.
+    @discardableResult
+    public func exportAudit(
+        afterSeq: Int64 = 0, context: AccessContext, _ handle: (AuditEvent) throws -> Void
+    ) throws -> Int64 {
+        try perform(context) { $0.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
+        return try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in
+                var count: Int64 = 0
+                let cursor = try Row.fetchCursor(
+                    db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+                while let row = try cursor.next() {
+                    try handle(AuditLog.event(from: row))
+                    count += 1
+                }
+                return count
+            }
+        }
     }
 
     // MARK: - Root rotation
@@ -162,20 +351,31 @@ public final class Vault: Sendable {
     ///
     /// - Throws: `.busy` if another process is changing the keyring, `.integrity` if the
     ///   keyring file changed since this vault was opened.
-    public func rotateRoot(to newRootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate) throws {
-        try rotateRoot(to: newRootKey, kdfLimits: kdfLimits, hooks: .none)
+    public func rotateRoot(
+        to newRootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate, context: AccessContext = .library
+    ) throws {
+        try rotateRoot(to: newRootKey, kdfLimits: kdfLimits, context: context, hooks: .none)
     }
 
-    func rotateRoot(to newRootKey: RootKey, kdfLimits: Argon2id.Limits, hooks: SecureFiles.WriteHooks) throws {
-        try rewriteKeyring(hooks: hooks) { keyring in
+    func rotateRoot(
+        to newRootKey: RootKey, kdfLimits: Argon2id.Limits, context: AccessContext = .library,
+        hooks: SecureFiles.WriteHooks
+    ) throws {
+        let entry = AuditEntry(.keysRotateRoot, reason: "new root secret: \(newRootKey.kind.rawValue)")
+        try rewriteKeyring(context: context, entry: entry, hooks: hooks) { keyring in
             try KeyringFile.seal(keyring, rootKey: newRootKey, limits: kdfLimits)
         }
     }
 
     /// Rewrites the keyring file under the keyring lock, after checking that it is still
     /// the file this vault read.
+    ///
+    /// The audit event and the file replacement share one store transaction: the event
+    /// is inserted, the file replaced, then the transaction commits. If the file cannot be
+    /// replaced, nothing is recorded; if the event cannot be written, the file is not
+    /// touched.
     private func rewriteKeyring(
-        hooks: SecureFiles.WriteHooks,
+        context: AccessContext, entry: AuditEntry, hooks: SecureFiles.WriteHooks,
         _ makeNew: (Keyring) throws -> (bytes: [UInt8], keyring: Keyring)
     ) throws {
         let lock = try FileLock(path: directory.path + "/" + Self.keysDirectoryName + "/.keyring.lock", what: "the keyring")
@@ -186,7 +386,15 @@ public final class Vault: Sendable {
             throw PrivacyKitError(.integrity, "\(keyringPath) changed since this vault was opened (another process rotated it?); open the vault again")
         }
         let (bytes, updated) = try makeNew(keyring)
-        try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600, hooks: hooks)
+        try SQLiteStore.wrap(store.path) {
+            try store.pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try audit.append([entry], context: context, db: db)
+                    try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600, hooks: hooks)
+                    return .commit
+                }
+            }
+        }
         let newDigest = try BLAKE2b.hash(bytes)
         state.withLock { $0 = State(keyring: updated, keyringDigest: newDigest) }
     }

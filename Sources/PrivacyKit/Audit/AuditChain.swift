@@ -1,0 +1,179 @@
+import Foundation
+public import Sodium
+
+/// The hash chain's canonical encoding, version 1 (documented in `docs/formats.md`).
+///
+/// An event's hash is BLAKE2b-256 over: the label `privacykit.audit.event.v1`, then seq,
+/// time, actor, role, action, subject, fields, purpose, outcome, reason, request id and
+/// the previous hash, each length-prefixed (``Canonical``); optional values carry a
+/// presence byte, so "absent" and "empty" differ. The first event links to a genesis hash
+/// bound to the vault id, so no log can be moved to another vault.
+public enum AuditChain {
+    public static let version = 1
+    static let eventLabel = "privacykit.audit.event.v1"
+    static let genesisLabel = "privacykit.audit.genesis.v1"
+    static let checkpointLabel = "privacykit.audit.checkpoint.v1"
+    static let subjectLabel = "privacykit.audit.subject.v1"
+
+    /// The hash the first event links to.
+    public static func genesis(vaultID: VaultID) -> [UInt8] {
+        var c = Canonical(genesisLabel)
+        c.append(vaultID.bytes)
+        // BLAKE2b with a valid output length cannot fail.
+        return (try? BLAKE2b.hash(c.bytes)) ?? []
+    }
+
+    /// The bytes an audit checkpoint signature covers.
+    public static func checkpointMessage(vaultID: VaultID, seq: Int64, chainHash: [UInt8], time: String) -> [UInt8] {
+        var c = Canonical(checkpointLabel)
+        c.append(vaultID.bytes)
+        c.append(UInt64(seq))
+        c.append(chainHash)
+        c.append(time)
+        return c.bytes
+    }
+
+    /// The pseudonym that stands for a subject id in the log: keyed BLAKE2b-128 under the
+    /// audit MAC key, as 32 hex digits.
+    static func pseudonym(subjectID: String, key: SecureBytes) throws -> String {
+        var c = Canonical(subjectLabel)
+        c.append(subjectID)
+        return Hex.encode(try BLAKE2b.hash(c.bytes, key: key, outputByteCount: 16))
+    }
+}
+
+/// Computes event hashes with one reused buffer, so hashing a long log allocates almost
+/// nothing per event.
+struct AuditHasher {
+    private var buffer: [UInt8] = []
+
+    init() { buffer.reserveCapacity(512) }
+
+    mutating func hash(
+        seq: Int64, time: String, actor: String, role: String, action: String,
+        subject: String?, fields: String, purpose: String?, outcome: String,
+        reason: String?, requestID: String?, prevHash: UnsafeRawBufferPointer
+    ) throws -> [UInt8] {
+        buffer.removeAll(keepingCapacity: true)
+        appendField(Array(AuditChain.eventLabel.utf8))
+        var s = UInt64(bitPattern: seq).bigEndian
+        withUnsafeBytes(of: &s) { appendField($0) }
+        appendString(time)
+        appendString(actor)
+        appendString(role)
+        appendString(action)
+        appendOptional(subject)
+        appendString(fields)
+        appendOptional(purpose)
+        appendString(outcome)
+        appendOptional(reason)
+        appendOptional(requestID)
+        appendField(prevHash)
+        return try buffer.withUnsafeBytes { try BLAKE2b.hash(bytes: $0) }
+    }
+
+    private mutating func appendLength(_ n: Int) {
+        let v = UInt32(n)
+        buffer.append(UInt8(v >> 24))
+        buffer.append(UInt8(v >> 16 & 0xff))
+        buffer.append(UInt8(v >> 8 & 0xff))
+        buffer.append(UInt8(v & 0xff))
+    }
+
+    private mutating func appendField(_ bytes: UnsafeRawBufferPointer) {
+        appendLength(bytes.count)
+        buffer.append(contentsOf: bytes)
+    }
+
+    private mutating func appendField(_ bytes: [UInt8]) {
+        appendLength(bytes.count)
+        buffer.append(contentsOf: bytes)
+    }
+
+    private mutating func appendString(_ string: String) {
+        var string = string
+        string.withUTF8 { appendField(UnsafeRawBufferPointer($0)) }
+    }
+
+    private mutating func appendOptional(_ string: String?) {
+        if let string {
+            buffer.append(contentsOf: [0, 0, 0, 1, 1])
+            appendString(string)
+        } else {
+            buffer.append(contentsOf: [0, 0, 0, 1, 0])
+        }
+    }
+}
+
+/// A signed statement that the log had `seq` events with chain hash `chainHash` at `time`.
+/// Exported to a witness file (one JSON object per line) that the vault host cannot
+/// rewrite, it later proves the log was not cut or replaced.
+public struct AuditCheckpoint: Sendable, Equatable, Codable {
+    public var format = "privacykit-audit-checkpoint"
+    public var version = AuditChain.version
+    public let vaultID: String
+    public let seq: Int64
+    /// Hex.
+    public let chainHash: String
+    public let time: String
+    /// Fingerprint of the audit signing key (see ``KeyInfo/fingerprint``).
+    public let keyFingerprint: String
+    /// Base64url.
+    public let signature: String
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, seq, time, signature
+        case vaultID = "vault_id"
+        case chainHash = "chain_hash"
+        case keyFingerprint = "key_fingerprint"
+    }
+
+    public init(vaultID: String, seq: Int64, chainHash: String, time: String, keyFingerprint: String, signature: String) {
+        self.vaultID = vaultID
+        self.seq = seq
+        self.chainHash = chainHash
+        self.time = time
+        self.keyFingerprint = keyFingerprint
+        self.signature = signature
+    }
+
+    /// Checks the signature against `publicKey`.
+    public func verifySignature(publicKey: Ed25519.PublicKey) -> Bool {
+        guard let id = try? VaultID(hex: vaultID), let hash = try? Hex.decode(chainHash),
+              let sig = try? Base64URL.decode(signature)
+        else { return false }
+        let message = AuditChain.checkpointMessage(vaultID: id, seq: seq, chainHash: hash, time: time)
+        return publicKey.isValidSignature(sig, for: message)
+    }
+
+    /// One line of a witness file.
+    public func jsonLine() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Reads a witness file: one checkpoint per line; blank lines are skipped. The error
+    /// names the line.
+    public static func readWitnessFile(at path: String) throws -> [AuditCheckpoint] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PrivacyKitError(.notFound, "witness file \(path) does not exist or cannot be read")
+        }
+        var result: [AuditCheckpoint] = []
+        let decoder = JSONDecoder()
+        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let checkpoint = try? decoder.decode(AuditCheckpoint.self, from: Data(trimmed.utf8)),
+                  checkpoint.format == "privacykit-audit-checkpoint"
+            else {
+                throw PrivacyKitError(.invalidInput, "\(path): line \(index + 1) is not an audit checkpoint")
+            }
+            guard checkpoint.version <= AuditChain.version else {
+                throw PrivacyKitError(.unsupportedVersion, "\(path): line \(index + 1) has checkpoint version \(checkpoint.version); upgrade PrivacyKit")
+            }
+            result.append(checkpoint)
+        }
+        return result
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import GRDB
+import Sodium
+
+/// Writes the audit log: events appended in the caller's transaction, and signed
+/// checkpoints. Owned by a ``Vault``; holds the audit keys when the vault is unlocked, and
+/// none when it records a failed unlock.
+struct AuditLog: Sendable {
+    let vaultID: VaultID
+    /// Keys subject pseudonyms; nil only for the keyless log of a failed unlock.
+    let macKey: SecureBytes?
+    let signer: Ed25519.KeyPair?
+    let signerFingerprint: String?
+    /// A checkpoint is signed inside the append that crosses every multiple of this.
+    let checkpointInterval: Int64
+
+    static let defaultCheckpointInterval: Int64 = 10_000
+
+    init(vaultID: VaultID, keyring: Keyring?, checkpointInterval: Int64 = defaultCheckpointInterval) {
+        self.vaultID = vaultID
+        self.macKey = keyring?.current(.auditMAC)?.secret
+        let signing = keyring?.current(.auditSigning)
+        self.signer = signing?.signingPair
+        self.signerFingerprint = signing?.info.fingerprint
+        self.checkpointInterval = checkpointInterval
+    }
+
+    static let insertSQL = """
+        INSERT INTO audit_events (seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// Appends `entries` in the current transaction of `db`. Throws (and so rolls the
+    /// caller's transaction back) if any event cannot be written.
+    ///
+    /// - Returns: the sequence numbers written.
+    @discardableResult
+    func append(_ entries: [AuditEntry], context: AccessContext, db: Database) throws -> ClosedRange<Int64>? {
+        guard !entries.isEmpty else { return nil }
+        guard db.isInsideTransaction else {
+            throw PrivacyKitError(.internal, "audit events must be appended inside a transaction")
+        }
+        for text in [context.actor, context.role] where text.isEmpty {
+            throw PrivacyKitError(.invalidInput, "an audit event needs a non-empty actor and role")
+        }
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        var seq: Int64 = head?[0] ?? 0
+        var prev: Data = head?[1] ?? Data(AuditChain.genesis(vaultID: vaultID))
+        let first = seq + 1
+        let time = Timestamp.precise(Date())
+        let statement = try db.cachedStatement(sql: Self.insertSQL)
+        var hasher = AuditHasher()
+        for entry in entries {
+            seq += 1
+            let subject: String? = try entry.subjectID.map { id in
+                guard let macKey else {
+                    throw PrivacyKitError(.internal, "cannot record a subject without the audit MAC key")
+                }
+                return try AuditChain.pseudonym(subjectID: id, key: macKey)
+            }
+            for field in entry.fields where !Self.isFieldName(field) {
+                throw PrivacyKitError(.invalidInput, "audit event \(entry.action.rawValue): field names are letters, digits, '_', '-' and '.' (got a name of \(field.count) characters that is not)")
+            }
+            let fields = entry.fields.joined(separator: ",")
+            let purpose = entry.purpose ?? context.purpose
+            let hash = try prev.withUnsafeBytes { prevBytes in
+                try hasher.hash(
+                    seq: seq, time: time, actor: context.actor, role: context.role, action: entry.action.rawValue,
+                    subject: subject, fields: fields, purpose: purpose, outcome: entry.outcome.rawValue,
+                    reason: entry.reason, requestID: context.requestID, prevHash: prevBytes)
+            }
+            let hashData = Data(hash)
+            try statement.execute(arguments: [
+                seq, time, context.actor, context.role, entry.action.rawValue, subject, fields, purpose,
+                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData,
+            ])
+            prev = hashData
+        }
+        if signer != nil, (first - 1) / checkpointInterval != seq / checkpointInterval {
+            try checkpoint(db: db)
+        }
+        return first...seq
+    }
+
+    static func isFieldName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+        }
+    }
+
+    /// Signs the current head of the log and stores the checkpoint (once per sequence
+    /// number: asking again without new events returns the stored one).
+    @discardableResult
+    func checkpoint(db: Database) throws -> AuditCheckpoint {
+        guard let signer, let signerFingerprint else {
+            throw PrivacyKitError(.internal, "cannot sign a checkpoint without the audit signing key")
+        }
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        let seq: Int64 = head?[0] ?? 0
+        if let existing = try Self.storedCheckpoint(db: db, seq: seq, vaultID: vaultID) {
+            return existing
+        }
+        let chainHash: [UInt8] = head.map { [UInt8]($0[1] as Data) } ?? AuditChain.genesis(vaultID: vaultID)
+        let time = Timestamp.precise(Date())
+        let signature = try signer.sign(AuditChain.checkpointMessage(vaultID: vaultID, seq: seq, chainHash: chainHash, time: time))
+        try db.execute(
+            sql: "INSERT INTO audit_checkpoints (seq, chain_hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?)",
+            arguments: [seq, Data(chainHash), time, signerFingerprint, Data(signature)])
+        return AuditCheckpoint(vaultID: vaultID.hex, seq: seq, chainHash: Hex.encode(chainHash), time: time,
+                               keyFingerprint: signerFingerprint, signature: Base64URL.encode(signature))
+    }
+
+    static func storedCheckpoint(db: Database, seq: Int64, vaultID: VaultID) throws -> AuditCheckpoint? {
+        try Row.fetchOne(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints WHERE seq = ?", arguments: [seq])
+            .map { checkpoint(from: $0, vaultID: vaultID) }
+    }
+
+    static func checkpoint(from row: Row, vaultID: VaultID) -> AuditCheckpoint {
+        AuditCheckpoint(
+            vaultID: vaultID.hex, seq: row[0], chainHash: Hex.encode([UInt8](row[1] as Data)), time: row[2],
+            keyFingerprint: row[3], signature: Base64URL.encode([UInt8](row[4] as Data)))
+    }
+
+    /// The sequence number of the newest checkpoint, or nil when there is none.
+    static func lastCheckpointSeq(db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoints")
+    }
+
+    static func lastSeq(db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_events") ?? 0
+    }
+
+    // MARK: - Reading
+
+    static let selectColumns = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
+
+    static func event(from row: Row) -> AuditEvent {
+        let fields: String = row[6]
+        return AuditEvent(
+            seq: row[0], time: row[1], actor: row[2], role: row[3], action: row[4], subject: row[5],
+            fields: fields.isEmpty ? [] : fields.split(separator: ",").map(String.init),
+            purpose: row[7], outcome: row[8], reason: row[9], requestID: row[10],
+            prevHash: Hex.encode([UInt8](row[11] as Data)), hash: Hex.encode([UInt8](row[12] as Data)))
+    }
+}
+
+/// Filters for ``Vault/auditEvents(matching:)``.
+public struct AuditQuery: Sendable {
+    /// The real subject id; matched through its pseudonym.
+    public var subjectID: String?
+    public var actor: String?
+    public var action: String?
+    /// Inclusive bounds on the event time (ISO 8601 UTC; a date alone means its midnight).
+    public var since: String?
+    public var until: String?
+    public var afterSeq: Int64?
+    public var limit: Int?
+
+    public init(subjectID: String? = nil, actor: String? = nil, action: String? = nil, since: String? = nil,
+                until: String? = nil, afterSeq: Int64? = nil, limit: Int? = nil) {
+        self.subjectID = subjectID
+        self.actor = actor
+        self.action = action
+        self.since = since
+        self.until = until
+        self.afterSeq = afterSeq
+        self.limit = limit
+    }
+}
+
+extension Timestamp {
+    /// UTC with milliseconds, for audit events and checkpoints.
+    static func precise(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC") ?? .current))
+    }
+}

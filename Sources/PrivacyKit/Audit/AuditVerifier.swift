@@ -1,0 +1,191 @@
+import Foundation
+import GRDB
+public import Sodium
+
+/// What `audit verify` found.
+public struct AuditReport: Sendable, Encodable, Equatable {
+    /// The first thing wrong, with the sequence number where it shows.
+    public struct Problem: Sendable, Codable, Equatable {
+        public let seq: Int64?
+        /// `missing`, `link`, `altered`, `malformed`, `checkpoint-signature`,
+        /// `checkpoint-mismatch`, `checkpoint-beyond-end`, `witness-signature`,
+        /// `witness-mismatch`, `witness-beyond-end`, `witness-foreign`.
+        public let kind: String
+        public let message: String
+    }
+
+    public var ok: Bool { problem == nil }
+    public let vaultID: String
+    public let events: Int64
+    public let lastSeq: Int64
+    /// Hex of the last event's hash (the genesis hash for an empty log).
+    public let headHash: String
+    public let checkpointsVerified: Int
+    public let witnessCheckpointsVerified: Int
+    /// Events after the newest verified checkpoint: covered by the chain, not yet signed.
+    public let unsignedTail: Int64
+    public let publicKeyFingerprint: String
+    public let problem: Problem?
+
+    enum CodingKeys: String, CodingKey {
+        case ok, events, problem
+        case vaultID = "vault_id"
+        case lastSeq = "last_seq"
+        case headHash = "head_hash"
+        case checkpointsVerified = "checkpoints_verified"
+        case witnessCheckpointsVerified = "witness_checkpoints_verified"
+        case unsignedTail = "unsigned_tail"
+        case publicKeyFingerprint = "public_key_fingerprint"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(vaultID, forKey: .vaultID)
+        try c.encode(events, forKey: .events)
+        try c.encode(lastSeq, forKey: .lastSeq)
+        try c.encode(headHash, forKey: .headHash)
+        try c.encode(checkpointsVerified, forKey: .checkpointsVerified)
+        try c.encode(witnessCheckpointsVerified, forKey: .witnessCheckpointsVerified)
+        try c.encode(unsignedTail, forKey: .unsignedTail)
+        try c.encode(publicKeyFingerprint, forKey: .publicKeyFingerprint)
+        try c.encodeIfPresent(problem, forKey: .problem)
+    }
+}
+
+/// Verifies an audit log with nothing but the audit public key: recomputes the chain,
+/// checks every stored checkpoint's signature and chain hash, and, given a witness file
+/// (earlier exported checkpoints), that each is still a prefix of the log.
+///
+/// Reads the events in order through a cursor, so memory stays flat however long the log.
+public enum AuditVerifier {
+    /// Verifies the log in the SQLite store at `storePath` (a live vault's or a copy).
+    public static func verify(
+        storePath: String, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint] = []
+    ) throws -> AuditReport {
+        guard FileManager.default.fileExists(atPath: storePath) else {
+            throw PrivacyKitError(.notFound, "the store \(storePath) does not exist")
+        }
+        return try SQLiteStore.wrap(storePath) {
+            let queue = try DatabaseQueue(path: storePath, configuration: SQLiteStore.configuration())
+            defer { try? queue.close() }
+            return try queue.read { db in
+                guard let id = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'"),
+                      let vaultID = try? VaultID(hex: id)
+                else {
+                    throw PrivacyKitError(.integrity, "the store \(storePath) has no vault id; it is not a PrivacyKit store")
+                }
+                return try verify(db: db, vaultID: vaultID, publicKey: publicKey, witness: witness)
+            }
+        }
+    }
+
+    static func verify(
+        db: Database, vaultID: VaultID, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint]
+    ) throws -> AuditReport {
+        let keyFingerprint = Hex.encode(try BLAKE2b.hash(publicKey.bytes, outputByteCount: 16))
+        var problem: AuditReport.Problem?
+        func fail(_ seq: Int64?, _ kind: String, _ message: String) {
+            if problem == nil { problem = .init(seq: seq, kind: kind, message: message) }
+        }
+
+        // Stored checkpoints by seq (one per command or per 10,000 events: small).
+        var stored: [Int64: AuditCheckpoint] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints ORDER BY seq") {
+            let checkpoint = AuditLog.checkpoint(from: row, vaultID: vaultID)
+            stored[checkpoint.seq] = checkpoint
+        }
+        // Witness checkpoints must belong to this vault and carry valid signatures.
+        var witnessBySeq: [Int64: AuditCheckpoint] = [:]
+        for checkpoint in witness {
+            guard checkpoint.vaultID == vaultID.hex else {
+                fail(checkpoint.seq, "witness-foreign", "witness checkpoint at seq \(checkpoint.seq) is for vault \(checkpoint.vaultID), not \(vaultID.hex)")
+                continue
+            }
+            guard checkpoint.verifySignature(publicKey: publicKey) else {
+                fail(checkpoint.seq, "witness-signature", "witness checkpoint at seq \(checkpoint.seq): the signature does not verify with the audit public key")
+                continue
+            }
+            witnessBySeq[checkpoint.seq] = checkpoint
+        }
+
+        var verifiedCheckpoints = 0
+        var verifiedWitness = 0
+        var lastVerifiedCheckpoint: Int64 = -1
+
+        func checkAt(_ seq: Int64, chainHash: [UInt8]) {
+            if let checkpoint = stored[seq] {
+                if checkpoint.chainHash != Hex.encode(chainHash) {
+                    fail(seq, "checkpoint-mismatch", "checkpoint at seq \(seq) signs a chain hash the log does not have at that point")
+                } else if !checkpoint.verifySignature(publicKey: publicKey) {
+                    fail(seq, "checkpoint-signature", "checkpoint at seq \(seq): the signature does not verify with the audit public key \(keyFingerprint)")
+                } else {
+                    verifiedCheckpoints += 1
+                    lastVerifiedCheckpoint = max(lastVerifiedCheckpoint, seq)
+                }
+            }
+            if let checkpoint = witnessBySeq[seq] {
+                if checkpoint.chainHash != Hex.encode(chainHash) {
+                    fail(seq, "witness-mismatch", "the log at seq \(seq) is not the one the witness checkpoint signed (rewritten or replaced)")
+                } else {
+                    verifiedWitness += 1
+                    lastVerifiedCheckpoint = max(lastVerifiedCheckpoint, seq)
+                }
+            }
+        }
+
+        let genesis = AuditChain.genesis(vaultID: vaultID)
+        var previous = genesis
+        var expected: Int64 = 1
+        var count: Int64 = 0
+        checkAt(0, chainHash: genesis)
+        var hasher = AuditHasher()
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events ORDER BY seq")
+        while problem == nil, let row = try cursor.next() {
+            let seq: Int64 = row[0]
+            guard seq == expected else {
+                if seq > expected {
+                    fail(expected, "missing", "event \(expected) is missing (deleted); the log jumps from \(expected - 1) to \(seq)")
+                } else {
+                    fail(seq, "malformed", "event \(seq) is out of order")
+                }
+                break
+            }
+            guard let prevData = row[11] as Data?, let hashData = row[12] as Data? else {
+                fail(seq, "malformed", "event \(seq) has no hash")
+                break
+            }
+            guard prevData.elementsEqual(previous) else {
+                fail(seq, "link", "event \(seq) does not link to event \(seq - 1) (an event was inserted, removed or reordered here)")
+                break
+            }
+            let recomputed = try prevData.withUnsafeBytes { prevBytes in
+                try hasher.hash(
+                    seq: seq, time: row[1], actor: row[2], role: row[3], action: row[4], subject: row[5],
+                    fields: row[6], purpose: row[7], outcome: row[8], reason: row[9], requestID: row[10],
+                    prevHash: prevBytes)
+            }
+            guard hashData.elementsEqual(recomputed) else {
+                fail(seq, "altered", "event \(seq) was altered: its content does not match its hash")
+                break
+            }
+            previous = recomputed
+            count += 1
+            expected += 1
+            checkAt(seq, chainHash: recomputed)
+        }
+        let lastSeq = expected - 1
+        if problem == nil {
+            if let beyond = stored.keys.filter({ $0 > lastSeq }).min() {
+                fail(beyond, "checkpoint-beyond-end", "a checkpoint covers seq \(beyond) but the log ends at \(lastSeq): its tail was cut")
+            } else if let beyond = witnessBySeq.keys.filter({ $0 > lastSeq }).min() {
+                fail(beyond, "witness-beyond-end", "the witness has a checkpoint at seq \(beyond) but the log ends at \(lastSeq): its tail was cut")
+            }
+        }
+        return AuditReport(
+            vaultID: vaultID.hex, events: count, lastSeq: lastSeq, headHash: Hex.encode(previous),
+            checkpointsVerified: verifiedCheckpoints, witnessCheckpointsVerified: verifiedWitness,
+            unsignedTail: lastSeq - max(lastVerifiedCheckpoint, 0), publicKeyFingerprint: keyFingerprint,
+            problem: problem)
+    }
+}

@@ -1,0 +1,311 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+import Sodium
+
+extension Privacyctl {
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "audit",
+            abstract: "Verify, checkpoint, query and export the tamper-evident audit log.",
+            subcommands: [Verify.self, Checkpoint.self, PublicKey.self, Query.self, Export.self]
+        )
+    }
+}
+
+extension Privacyctl.Audit {
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify",
+            abstract: "Recompute the audit chain and check every checkpoint's signature.",
+            discussion: """
+                Needs no root secret: only the audit public key, taken from --public-key or, by
+                default, from the vault's keyring file (pass --public-key from a trusted copy to
+                rule out a keyring swapped along with the log). --store verifies a copy of a
+                store. With --against FILE (a witness file written by `audit checkpoint
+                --export`), also checks that every checkpoint in it is still a prefix of the log,
+                which detects a cut tail and a log replaced wholesale. On failure, prints the
+                first bad sequence number and what is wrong, and exits 69.
+                """
+        )
+
+        @OptionGroup var vaultOptions: VaultOptions
+        @Option(name: .long, help: ArgumentHelp("A witness file of earlier checkpoints.", valueName: "file"))
+        var against: String?
+        @Option(name: .customLong("public-key"), help: ArgumentHelp("The audit public key (base64url), from `audit public-key`.", valueName: "key"))
+        var publicKey: String?
+        @Option(name: .long, help: ArgumentHelp("Verify this store file (a copy) instead of the vault's.", valueName: "file"))
+        var store: String?
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try Output.run(json: output.json) {
+                let key: Ed25519.PublicKey
+                let storePath: String
+                if let store {
+                    guard let publicKey else {
+                        throw CLIError(.usage, "--store needs --public-key: a copied store carries no trusted key")
+                    }
+                    key = try AuditKeys.parse(publicKey)
+                    storePath = store
+                } else {
+                    let directory = try vaultOptions.directory()
+                    key = try publicKey.map(AuditKeys.parse) ?? Vault.recordedAuditPublicKey(at: directory)
+                    storePath = directory.path + "/" + Vault.storeFileName
+                }
+                let witness = try against.map(AuditCheckpoint.readWitnessFile(at:)) ?? []
+                let report = try AuditVerifier.verify(storePath: storePath, publicKey: key, witness: witness)
+                if output.json {
+                    try Output.json(report)
+                } else if let problem = report.problem {
+                    Output.standardOutput("audit log FAILED at seq \(problem.seq.map(String.init) ?? "?"): \(problem.message) [\(problem.kind)]")
+                } else {
+                    Output.standardOutput("""
+                        audit log OK: \(report.events) events, chain head \(report.headHash.prefix(16))…
+                        \(report.checkpointsVerified) stored checkpoints and \(report.witnessCheckpointsVerified) witness checkpoints verified (key \(report.publicKeyFingerprint))
+                        \(report.unsignedTail) events after the last verified checkpoint
+                        """)
+                }
+                if let problem = report.problem {
+                    Output.standardError("privacyctl: audit verify: integrity failure at seq \(problem.seq.map(String.init) ?? "?"): \(problem.message)")
+                    throw ExitCode(ExitStatus.integrity.rawValue)
+                }
+            }
+        }
+    }
+
+    struct Checkpoint: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint",
+            abstract: "Sign a checkpoint of the audit log now; with --export, append it to a witness file.",
+            discussion: "Keep the witness file where the vault host cannot rewrite it (another host, write-once storage): `audit verify --against` uses it to detect a cut or replaced log."
+        )
+
+        @OptionGroup var vaultOptions: VaultOptions
+        @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var contextOptions: ContextOptions
+        @Option(name: .long, help: ArgumentHelp("Append the checkpoint to this witness file.", valueName: "file"))
+        var export: String?
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try Output.run(json: output.json) {
+                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
+                let checkpoint = try vault.checkpoint()
+                if let export { try AuditKeys.appendLine(try checkpoint.jsonLine(), to: export) }
+                if output.json {
+                    try Output.json(checkpoint)
+                } else {
+                    Output.standardOutput("checkpoint at seq \(checkpoint.seq), chain hash \(checkpoint.chainHash), \(checkpoint.time)")
+                    if let export { Output.standardOutput("appended to \(export)") }
+                }
+            }
+        }
+    }
+
+    struct PublicKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "public-key",
+            abstract: "Print the audit public key an auditor needs (no root secret needed)."
+        )
+
+        @OptionGroup var vaultOptions: VaultOptions
+        @OptionGroup var output: OutputOptions
+
+        struct Result: Encodable {
+            let ok = true
+            let vaultID: String
+            let publicKey: String
+            let fingerprint: String
+            enum CodingKeys: String, CodingKey {
+                case ok, fingerprint
+                case vaultID = "vault_id"
+                case publicKey = "public_key"
+            }
+        }
+
+        func run() throws {
+            try Output.run(json: output.json) {
+                let directory = try vaultOptions.directory()
+                let key = try Vault.recordedAuditPublicKey(at: directory)
+                let result = Result(
+                    vaultID: try Vault.recordedVaultID(at: directory).hex, publicKey: Base64URL.encode(key.bytes),
+                    fingerprint: Hex.encode(try BLAKE2b.hash(key.bytes, outputByteCount: 16)))
+                if output.json { try Output.json(result) } else { Output.standardOutput(result.publicKey) }
+            }
+        }
+    }
+
+    struct Query: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "query",
+            abstract: "List audit events by subject, actor, action or time.",
+            discussion: """
+                --subject takes the real subject id; the log holds only its pseudonym, which this
+                computes with the vault's audit key. --since is inclusive and --until exclusive,
+                both UTC ISO 8601 (a date, or a date and time). Here --actor filters; the reader
+                is recorded as $PRIVACYKIT_ACTOR or the OS user, with --role.
+                """
+        )
+
+        @OptionGroup var vaultOptions: VaultOptions
+        @OptionGroup var rootKeyOptions: RootKeyOptions
+        @Option(name: .long, help: ArgumentHelp("Events about this subject id.", valueName: "id")) var subject: String?
+        @Option(name: .long, help: ArgumentHelp("Events by this actor.", valueName: "name")) var actor: String?
+        @Option(name: .long, help: ArgumentHelp("Events with this action (e.g. vault.unlock).", valueName: "action")) var action: String?
+        @Option(name: .long, help: ArgumentHelp("Events at or after this time.", valueName: "time")) var since: String?
+        @Option(name: .long, help: ArgumentHelp("Events before this time.", valueName: "time")) var until: String?
+        @Option(name: .long, help: ArgumentHelp("At most this many events.", valueName: "n")) var limit: Int?
+        @Option(name: .long, help: ArgumentHelp("The role the reader acts in.", valueName: "role")) var role: String = "admin"
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if let action, AuditAction(rawValue: action) == nil {
+                throw ValidationError("unknown action '\(action)'; actions are: \(AuditAction.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            for (name, value) in [("--since", since), ("--until", until)] {
+                if let value, !AuditKeys.isTimestamp(value) {
+                    throw ValidationError("\(name) must be a UTC ISO 8601 date or time (2026-11-23 or 2026-11-23T10:00:00Z), got '\(value)'")
+                }
+            }
+            if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        }
+
+        struct Result: Encodable {
+            let ok = true
+            let count: Int
+            let events: [AuditEvent]
+        }
+
+        func run() throws {
+            try Output.run(json: output.json) {
+                let context = AccessContext(actor: ContextOptions.defaultActor, role: role)
+                let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKeyOptions.resolve(), context: context)
+                let events = try vault.auditEvents(
+                    matching: AuditQuery(subjectID: subject, actor: actor, action: action, since: since, until: until, limit: limit),
+                    context: context)
+                try vault.checkpointIfNeeded()
+                if output.json {
+                    try Output.json(Result(count: events.count, events: events))
+                } else {
+                    for e in events {
+                        let fields = e.fields.isEmpty ? "" : " fields=\(e.fields.joined(separator: ","))"
+                        let subject = e.subject.map { " subject=\($0)" } ?? ""
+                        let reason = e.reason.map { " reason=\"\($0)\"" } ?? ""
+                        Output.standardOutput("\(e.seq)  \(e.time)  \(e.actor)/\(e.role)  \(e.action)  \(e.outcome)\(subject)\(fields)\(reason)")
+                    }
+                    Output.standardError("\(events.count) events")
+                }
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Export audit events as JSON Lines for a SIEM.",
+            discussion: "One event per line, oldest first, on standard output or into --output (a new file, mode 0600). The export itself is recorded as an audit.export event."
+        )
+
+        @OptionGroup var vaultOptions: VaultOptions
+        @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var contextOptions: ContextOptions
+        @Option(name: .long, help: "Output format: jsonl.") var format: String = "jsonl"
+        @Option(name: .long, help: ArgumentHelp("Only events with this sequence number or later.", valueName: "seq")) var since: Int64 = 1
+        @Option(name: .long, help: ArgumentHelp("Write to this new file instead of standard output.", valueName: "file")) var output: String?
+        @OptionGroup var outputOptions: OutputOptions
+
+        func validate() throws {
+            guard format == "jsonl" else { throw ValidationError("--format supports only 'jsonl', got '\(format)'") }
+            guard since >= 1 else { throw ValidationError("--since must be 1 or more") }
+        }
+
+        struct Summary: Encodable {
+            let ok = true
+            let events: Int64
+            let output: String
+        }
+
+        func run() throws {
+            try Output.run(json: outputOptions.json) {
+                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let sink = try output.map { try JSONLinesFile(path: $0) }
+                var buffer = Data()
+                let count = try vault.exportAudit(afterSeq: since - 1, context: contextOptions.context) { event in
+                    buffer.append(try encoder.encode(event))
+                    buffer.append(0x0a)
+                    if buffer.count >= 1 << 16 {
+                        try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+                try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
+                try sink?.close()
+                try vault.checkpointIfNeeded()
+                if let output {
+                    if outputOptions.json {
+                        try Output.json(Summary(events: count, output: output))
+                    } else {
+                        Output.standardOutput("exported \(count) events to \(output)")
+                    }
+                } else {
+                    Output.standardError("exported \(count) events")
+                }
+            }
+        }
+    }
+}
+
+/// Small helpers of the audit commands.
+enum AuditKeys {
+    static func parse(_ text: String) throws -> Ed25519.PublicKey {
+        guard let bytes = try? Base64URL.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let key = try? Ed25519.PublicKey(bytes: bytes)
+        else {
+            throw CLIError(.invalidInput, "--public-key must be a 32-byte Ed25519 key in base64url (as `audit public-key` prints)")
+        }
+        return key
+    }
+
+    static func isTimestamp(_ text: String) -> Bool {
+        let pattern = #"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$"#
+        return text.range(of: pattern, options: .regularExpression) != nil
+    }
+
+    /// Appends one line to a witness file (created 0644 if missing), fsynced.
+    static func appendLine(_ line: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CLIError(.io, "cannot open witness file \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array((line + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            throw CLIError(.io, "cannot append to witness file \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// A new file (never overwriting one) for exports, mode 0600.
+final class JSONLinesFile {
+    private let handle: FileHandle
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let status: ExitStatus = errno == EEXIST ? .alreadyExists : .io
+            throw CLIError(status, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    func write(_ data: Data) throws { try handle.write(contentsOf: data) }
+
+    func close() throws {
+        try handle.synchronize()
+        try handle.close()
+    }
+}
