@@ -63,6 +63,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Release-mode benchmarks (`swift run -c release privacykit-bench`); see Benchmarks/README.md.
+        .executableTarget(
+            name: "privacykit-bench",
+            dependencies: ["PrivacyKit", "Sodium"],
+            path: "Benchmarks/PrivacyKitBench",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SodiumTests",
             dependencies: ["Sodium"],
@@ -75,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyctlTests",
-            dependencies: ["privacyctl", "PrivacyKit", "Sodium"],
+            dependencies: ["privacyctl", "PrivacyKit", "Sodium", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
     ]

@@ -32,7 +32,7 @@ extension Privacyctl.Audit {
         @OptionGroup var vaultOptions: VaultOptions
         @Option(name: .long, help: ArgumentHelp("A witness file of earlier checkpoints.", valueName: "file"))
         var against: String?
-        @Option(name: .customLong("public-key"), help: ArgumentHelp("The audit public key (base64url), from `audit public-key`.", valueName: "key"))
+        @Option(name: .customLong("public-key"), help: ArgumentHelp("The audit public key (base64url), from `audit public-key`. Write --public-key=KEY: a key can start with '-'.", valueName: "key"))
         var publicKey: String?
         @Option(name: .long, help: ArgumentHelp("Verify this store file (a copy) instead of the vault's.", valueName: "file"))
         var store: String?

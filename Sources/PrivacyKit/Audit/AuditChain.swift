@@ -43,7 +43,7 @@ public enum AuditChain {
 }
 
 /// Computes event hashes with one reused buffer, so hashing a long log allocates almost
-/// nothing per event.
+/// nothing per event. Appending and verifying go through the same primitives.
 struct AuditHasher {
     private var buffer: [UInt8] = []
 
@@ -54,21 +54,58 @@ struct AuditHasher {
         subject: String?, fields: String, purpose: String?, outcome: String,
         reason: String?, requestID: String?, prevHash: UnsafeRawBufferPointer
     ) throws -> [UInt8] {
+        begin(seq: seq)
+        field(time)
+        field(actor)
+        field(role)
+        field(action)
+        optional(subject)
+        field(fields)
+        optional(purpose)
+        field(outcome)
+        optional(reason)
+        optional(requestID)
+        return try finish(prevHash: prevHash)
+    }
+
+    /// Starts an event: the version label and the sequence number.
+    mutating func begin(seq: Int64) {
         buffer.removeAll(keepingCapacity: true)
-        appendField(Array(AuditChain.eventLabel.utf8))
+        Self.label.withUnsafeBytes { field(bytes: $0) }
         var s = UInt64(bitPattern: seq).bigEndian
-        withUnsafeBytes(of: &s) { appendField($0) }
-        appendString(time)
-        appendString(actor)
-        appendString(role)
-        appendString(action)
-        appendOptional(subject)
-        appendString(fields)
-        appendOptional(purpose)
-        appendString(outcome)
-        appendOptional(reason)
-        appendOptional(requestID)
-        appendField(prevHash)
+        withUnsafeBytes(of: &s) { field(bytes: $0) }
+    }
+
+    private static let label: [UInt8] = Array(AuditChain.eventLabel.utf8)
+
+    mutating func field(bytes: UnsafeRawBufferPointer) {
+        appendLength(bytes.count)
+        buffer.append(contentsOf: bytes)
+    }
+
+    mutating func field(_ string: String) {
+        var string = string
+        string.withUTF8 { field(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// An optional value: a one-byte presence field, then the value when present.
+    mutating func optional(bytes: UnsafeRawBufferPointer?) {
+        if let bytes {
+            buffer.append(contentsOf: [0, 0, 0, 1, 1])
+            field(bytes: bytes)
+        } else {
+            buffer.append(contentsOf: [0, 0, 0, 1, 0])
+        }
+    }
+
+    mutating func optional(_ string: String?) {
+        guard var string else { return optional(bytes: nil) }
+        string.withUTF8 { optional(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Ends the event with the previous hash and returns BLAKE2b-256 of it all.
+    mutating func finish(prevHash: UnsafeRawBufferPointer) throws -> [UInt8] {
+        field(bytes: prevHash)
         return try buffer.withUnsafeBytes { try BLAKE2b.hash(bytes: $0) }
     }
 
@@ -78,30 +115,6 @@ struct AuditHasher {
         buffer.append(UInt8(v >> 16 & 0xff))
         buffer.append(UInt8(v >> 8 & 0xff))
         buffer.append(UInt8(v & 0xff))
-    }
-
-    private mutating func appendField(_ bytes: UnsafeRawBufferPointer) {
-        appendLength(bytes.count)
-        buffer.append(contentsOf: bytes)
-    }
-
-    private mutating func appendField(_ bytes: [UInt8]) {
-        appendLength(bytes.count)
-        buffer.append(contentsOf: bytes)
-    }
-
-    private mutating func appendString(_ string: String) {
-        var string = string
-        string.withUTF8 { appendField(UnsafeRawBufferPointer($0)) }
-    }
-
-    private mutating func appendOptional(_ string: String?) {
-        if let string {
-            buffer.append(contentsOf: [0, 0, 0, 1, 1])
-            appendString(string)
-        } else {
-            buffer.append(contentsOf: [0, 0, 0, 1, 0])
-        }
     }
 }
 

@@ -15,6 +15,9 @@ struct AuditLog: Sendable {
     let checkpointInterval: Int64
 
     static let defaultCheckpointInterval: Int64 = 10_000
+    /// Events per segment of the subject index (`seq / 65536`): must match the migration.
+    static let subjectSegment: Int64 = 65536
+    static let headSQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 
     init(vaultID: VaultID, keyring: Keyring?, checkpointInterval: Int64 = defaultCheckpointInterval) {
         self.vaultID = vaultID
@@ -43,7 +46,7 @@ struct AuditLog: Sendable {
         for text in [context.actor, context.role] where text.isEmpty {
             throw PrivacyKitError(.invalidInput, "an audit event needs a non-empty actor and role")
         }
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        let head = try Row.fetchOne(db.cachedStatement(sql: Self.headSQL))
         var seq: Int64 = head?[0] ?? 0
         var prev: Data = head?[1] ?? Data(AuditChain.genesis(vaultID: vaultID))
         let first = seq + 1
@@ -96,7 +99,7 @@ struct AuditLog: Sendable {
         guard let signer, let signerFingerprint else {
             throw PrivacyKitError(.internal, "cannot sign a checkpoint without the audit signing key")
         }
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        let head = try Row.fetchOne(db.cachedStatement(sql: Self.headSQL))
         let seq: Int64 = head?[0] ?? 0
         if let existing = try Self.storedCheckpoint(db: db, seq: seq, vaultID: vaultID) {
             return existing
@@ -104,16 +107,17 @@ struct AuditLog: Sendable {
         let chainHash: [UInt8] = head.map { [UInt8]($0[1] as Data) } ?? AuditChain.genesis(vaultID: vaultID)
         let time = Timestamp.precise(Date())
         let signature = try signer.sign(AuditChain.checkpointMessage(vaultID: vaultID, seq: seq, chainHash: chainHash, time: time))
-        try db.execute(
-            sql: "INSERT INTO audit_checkpoints (seq, chain_hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?)",
-            arguments: [seq, Data(chainHash), time, signerFingerprint, Data(signature)])
+        try db.cachedStatement(sql: "INSERT INTO audit_checkpoints (seq, chain_hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [seq, Data(chainHash), time, signerFingerprint, Data(signature)])
         return AuditCheckpoint(vaultID: vaultID.hex, seq: seq, chainHash: Hex.encode(chainHash), time: time,
                                keyFingerprint: signerFingerprint, signature: Base64URL.encode(signature))
     }
 
     static func storedCheckpoint(db: Database, seq: Int64, vaultID: VaultID) throws -> AuditCheckpoint? {
-        try Row.fetchOne(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints WHERE seq = ?", arguments: [seq])
-            .map { checkpoint(from: $0, vaultID: vaultID) }
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints WHERE seq = ?"),
+            arguments: [seq]
+        ).map { checkpoint(from: $0, vaultID: vaultID) }
     }
 
     static func checkpoint(from row: Row, vaultID: VaultID) -> AuditCheckpoint {
@@ -124,11 +128,11 @@ struct AuditLog: Sendable {
 
     /// The sequence number of the newest checkpoint, or nil when there is none.
     static func lastCheckpointSeq(db: Database) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoints")
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_checkpoints"))
     }
 
     static func lastSeq(db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_events") ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_events")) ?? 0
     }
 
     // MARK: - Reading

@@ -60,7 +60,11 @@ public final class SQLiteStore: Store {
                     prev_hash BLOB NOT NULL,
                     hash BLOB NOT NULL
                 );
-                CREATE INDEX audit_events_subject ON audit_events(subject) WHERE subject IS NOT NULL;
+                -- Pseudonyms are random, so a plain index on subject takes every insert to a
+                -- random page and bulk appends slow down as the log grows (measured: 108k/s
+                -- fresh, 33k/s at 1M events). Leading with the seq segment keeps inserts in
+                -- one small, cached subtree; a subject lookup probes each segment.
+                CREATE INDEX audit_events_subject ON audit_events(seq / 65536, subject) WHERE subject IS NOT NULL;
                 CREATE TABLE audit_checkpoints (
                     seq INTEGER PRIMARY KEY,
                     chain_hash BLOB NOT NULL,

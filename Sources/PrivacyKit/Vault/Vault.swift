@@ -300,7 +300,13 @@ public final class Vault: Sendable {
         try perform(context) { $0.record(AuditEntry(.auditQuery, subjectID: query.subjectID)) }
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
-        if let subject { conditions.append("subject = ?"); arguments.append(subject) }
+        if let subject {
+            // Probe every seq segment of the subject index (see the v2-audit migration).
+            let last = try SQLiteStore.wrap(store.path) { try store.pool.read { db in try AuditLog.lastSeq(db: db) } }
+            let segments = (0...(last / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
+            conditions.append("seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ?")
+            arguments.append(subject)
+        }
         if let actor = query.actor { conditions.append("actor = ?"); arguments.append(actor) }
         if let action = query.action { conditions.append("action = ?"); arguments.append(action) }
         if let since = query.since { conditions.append("time >= ?"); arguments.append(since) }
