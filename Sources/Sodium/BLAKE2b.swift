@@ -43,6 +43,27 @@ public enum BLAKE2b {
         return out
     }
 
+    /// Keyed BLAKE2b of `message` into `output` (16…64 bytes) without allocating: for
+    /// blind indexes in bulk.
+    public static func hash(
+        bytes message: UnsafeRawBufferPointer, key: some SecretKeyStorage, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        Library.ensure()
+        guard (minOutputByteCount...maxOutputByteCount).contains(output.count) else {
+            throw SodiumError.length("BLAKE2b output", in: minOutputByteCount...maxOutputByteCount, got: output.count)
+        }
+        guard (minKeyByteCount...maxKeyByteCount).contains(key.count) else {
+            throw SodiumError.length("BLAKE2b key", in: minKeyByteCount...maxKeyByteCount, got: key.count)
+        }
+        let status = withNonNullBytes(message) { m, mn in
+            key.withUnsafeBytes { k in
+                crypto_generichash(output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, m, UInt64(mn),
+                                   k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
+            }
+        }
+        guard status == 0 else { throw SodiumError(.operationFailed, "BLAKE2b failed") }
+    }
+
     static func withKeyPointer<R>(
         _ key: SecureBytes?, _ body: (UnsafePointer<UInt8>?, Int) -> R
     ) -> R {

@@ -36,6 +36,8 @@ public enum XChaCha20Poly1305 {
         }
 
         private init(unchecked bytes: [UInt8]) { self.bytes = bytes }
+
+        init(uncheckedBytes bytes: [UInt8]) { self.bytes = bytes }
     }
 
     /// A nonce and the ciphertext with its 16-byte tag appended.
@@ -115,9 +117,70 @@ public enum XChaCha20Poly1305 {
         }
     }
 
+    // MARK: - Buffers, for hot paths
+
+    /// Seals `plaintext` into `output` (`plaintext.count + tagByteCount` bytes) without any
+    /// allocation: for per-field encryption in bulk. Every length is checked.
+    public static func seal(
+        plaintext: UnsafeRawBufferPointer, key: some SecretKeyStorage, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        Library.ensure()
+        try checkKey(key)
+        guard nonce.count == nonceByteCount else {
+            throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
+        }
+        guard output.count == plaintext.count + tagByteCount else {
+            throw SodiumError.length("XChaCha20-Poly1305 output", expected: plaintext.count + tagByteCount, got: output.count)
+        }
+        var written: UInt64 = 0
+        key.withUnsafeBytes { k in
+            withNonNullBytes(plaintext) { p, pn in
+                withNonNullBytes(associatedData) { ad, adn in
+                    _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                        output.baseAddress!.assumingMemoryBound(to: UInt8.self), &written, p, UInt64(pn), ad, UInt64(adn), nil,
+                        nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+        }
+    }
+
+    /// Opens `ciphertext` (with its tag) into `output` (`ciphertext.count - tagByteCount`
+    /// bytes, which may be a ``SecureBuffer``'s): no allocation.
+    public static func open(
+        ciphertext: UnsafeRawBufferPointer, key: some SecretKeyStorage, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        Library.ensure()
+        try checkKey(key)
+        guard nonce.count == nonceByteCount else {
+            throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
+        }
+        guard ciphertext.count >= tagByteCount, output.count == ciphertext.count - tagByteCount else {
+            throw SodiumError(.invalidLength, "XChaCha20-Poly1305: a \(ciphertext.count)-byte ciphertext needs a \(max(0, ciphertext.count - tagByteCount))-byte output, got \(output.count)")
+        }
+        var scratch: UInt8 = 0
+        var written: UInt64 = 0
+        let status = key.withUnsafeBytes { k in
+            withNonNullBytes(ciphertext) { c, cn in
+                withNonNullBytes(associatedData) { ad, adn in
+                    withUnsafeMutablePointer(to: &scratch) { fallback in
+                        crypto_aead_xchacha20poly1305_ietf_decrypt(
+                            output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback, &written, nil, c, UInt64(cn),
+                            ad, UInt64(adn), nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
+                }
+            }
+        }
+        guard status == 0 else {
+            throw SodiumError(.authenticationFailed, "XChaCha20-Poly1305: wrong key, or the ciphertext, nonce or associated data was altered")
+        }
+    }
+
     // MARK: - C calls
 
-    private static func checkKey(_ key: SecureBytes) throws {
+    private static func checkKey(_ key: some SecretKeyStorage) throws {
         guard key.count == keyByteCount else {
             throw SodiumError.length("XChaCha20-Poly1305 key", expected: keyByteCount, got: key.count)
         }
