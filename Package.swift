@@ -44,10 +44,18 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["embed-policies"]
         ),
+        // Google's libphonenumber (Debian libphonenumber-dev) behind a plain C interface.
+        // Warnings from the library's headers are silenced with pragmas around their
+        // #includes (not unsafeFlags, which would stop other packages depending on this one).
+        .target(
+            name: "CPhoneNumber",
+            linkerSettings: [.linkedLibrary("phonenumber")]
+        ),
         .target(
             name: "PrivacyKit",
             dependencies: [
                 "Sodium",
+                "CPhoneNumber",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -85,5 +93,6 @@ let package = Package(
             dependencies: ["privacyctl", "PrivacyKit", "Sodium", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )
