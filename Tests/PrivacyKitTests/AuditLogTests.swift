@@ -112,7 +112,7 @@ struct AuditLogTests {
         try f.vault.store.pool.write { db in
             for _ in 0..<250 { try log.append([AuditEntry(.recordRead, subjectID: "s")], context: f.context, db: db) }
         }
-        try f.vault.store.pool.write { db in
+        _ = try f.vault.store.pool.write { db in
             try log.append((0..<120).map { _ in AuditEntry(.recordRead) }, context: f.context, db: db)
         }
         let seqs = try f.vault.store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM audit_checkpoints ORDER BY seq") }
@@ -273,7 +273,7 @@ extension AuditLogTests {
         #expect(plan.contains("audit_events_subject"), "\(plan)")
         // And events past the first segment are still found.
         let log = AuditLog(vaultID: f.vault.id, keyring: f.vault.keyring)
-        try f.vault.store.pool.write { db in
+        _ = try f.vault.store.pool.write { db in
             try log.append((0..<70_000).map { i in AuditEntry(.recordRead, subjectID: i == 69_999 ? "late" : nil) }, context: f.context, db: db)
         }
         let found = try f.vault.auditEvents(matching: AuditQuery(subjectID: "late"), context: f.context)

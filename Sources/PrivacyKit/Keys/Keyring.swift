@@ -135,10 +135,15 @@ public struct Keyring: Sendable {
     /// By role (in ``KeyRole`` order), then version.
     let keys: [UnsealedKey]
 
-    init(vaultID: VaultID, createdAt: String, root: RootHeader, keys: [UnsealedKey]) {
+    /// The key that wraps every entry, derived from the root secret when the keyring was
+    /// sealed or opened: lets the vault add or retire keys without asking for the secret.
+    let wrapKey: SecureBytes?
+
+    init(vaultID: VaultID, createdAt: String, root: RootHeader, keys: [UnsealedKey], wrapKey: SecureBytes? = nil) {
         self.vaultID = vaultID
         self.createdAt = createdAt
         self.root = root
+        self.wrapKey = wrapKey
         let order = Dictionary(uniqueKeysWithValues: KeyRole.allCases.enumerated().map { ($1, $0) })
         self.keys = keys.sorted {
             (order[$0.info.role] ?? 0, $0.info.version) < (order[$1.info.role] ?? 0, $1.info.version)
@@ -186,7 +191,25 @@ public struct Keyring: Sendable {
         Hex.encode(try BLAKE2b.hash(Array("privacykit.key-fingerprint.v1".utf8), key: secret, outputByteCount: 16))
     }
 
-    func with(root: RootHeader) -> Keyring {
-        Keyring(vaultID: vaultID, createdAt: createdAt, root: root, keys: keys)
+    func with(root: RootHeader, wrapKey: SecureBytes) -> Keyring {
+        Keyring(vaultID: vaultID, createdAt: createdAt, root: root, keys: keys, wrapKey: wrapKey)
+    }
+
+    /// The versions of `role`, oldest first.
+    func versions(_ role: KeyRole) -> [Int] {
+        keys.filter { $0.info.role == role }.map(\.info.version).sorted()
+    }
+
+    /// A copy with a new random key of `role`, one version above the newest.
+    func addingKey(_ role: KeyRole, createdAt: String) throws -> Keyring {
+        let version = (versions(role).last ?? 0) + 1
+        let key = try Keyring.makeKey(role: role, version: version, createdAt: createdAt, secret: SecureBytes.random(count: 32))
+        return Keyring(vaultID: vaultID, createdAt: self.createdAt, root: root, keys: keys + [key], wrapKey: wrapKey)
+    }
+
+    /// A copy without the given versions of `role` (retired keys).
+    func removingKeys(_ role: KeyRole, versions: Set<Int>) -> Keyring {
+        Keyring(vaultID: vaultID, createdAt: createdAt, root: root,
+                keys: keys.filter { !($0.info.role == role && versions.contains($0.info.version)) }, wrapKey: wrapKey)
     }
 }

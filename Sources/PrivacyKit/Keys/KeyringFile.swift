@@ -79,6 +79,17 @@ enum KeyringFile {
             header = RootHeader(kind: .key, limits: nil, salt: nil)
         }
         let wrapKey = try deriveWrapKey(rootKey: rootKey, header: header)
+        let sealedKeyring = keyring.with(root: header, wrapKey: wrapKey)
+        return (try reseal(sealedKeyring), sealedKeyring)
+    }
+
+    /// Seals `keyring` again under the wrap key and header it was opened or sealed with
+    /// (fresh nonces): for adding or retiring keys without the root secret.
+    static func reseal(_ keyring: Keyring) throws -> [UInt8] {
+        guard let wrapKey = keyring.wrapKey else {
+            throw PrivacyKitError(.internal, "this keyring has no wrap key to be re-sealed with")
+        }
+        let header = keyring.root
         let verifier = try XChaCha20Poly1305.seal(
             verifierPlaintext, using: wrapKey,
             authenticating: verifierAD(vaultID: keyring.vaultID, header: header))
@@ -98,7 +109,7 @@ enum KeyringFile {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var bytes = [UInt8](try encoder.encode(document))
         bytes.append(UInt8(ascii: "\n"))
-        return (bytes, keyring.with(root: header))
+        return bytes
     }
 
     // MARK: - Unsealing
@@ -181,7 +192,7 @@ enum KeyringFile {
         for role in KeyRole.allCases where !keys.contains(where: { $0.info.role == role }) {
             throw PrivacyKitError(.integrity, "\(path): the keyring has no \(role.rawValue) key")
         }
-        return Keyring(vaultID: vaultID, createdAt: document.createdAt, root: root, keys: keys)
+        return Keyring(vaultID: vaultID, createdAt: document.createdAt, root: root, keys: keys, wrapKey: wrapKey)
     }
 
     /// The vault id a keyring file claims, read without any secret (for error messages and

@@ -83,6 +83,32 @@ public final class SQLiteStore: Store {
                 }
             }
         }
+        migrator.registerMigration("v3-records") { db in
+            // One row per subject: the wrapped subject key, the encrypted fields as one blob
+            // (see RecordStore.encodeSealed), the plain fields as JSON.
+            try db.execute(sql: """
+                CREATE TABLE subjects (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    kek_version INTEGER NOT NULL,
+                    key_version INTEGER NOT NULL,
+                    wrapped_key BLOB NOT NULL,
+                    sealed BLOB NOT NULL,
+                    plain TEXT NOT NULL,
+                    invalid TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX subjects_kek ON subjects(kek_version);
+                CREATE TABLE blind_index (
+                    field TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    hash BLOB NOT NULL,
+                    subject_id TEXT NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+                    PRIMARY KEY (field, version, hash, subject_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX blind_index_subject ON blind_index(subject_id);
+                """)
+        }
         return migrator
     }
 

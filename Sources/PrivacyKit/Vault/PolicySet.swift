@@ -43,6 +43,14 @@ public enum PolicySet {
         }
     }
 
+    /// The YAML node tree of a policy file (already checked by ``validate(_:name:)``).
+    static func compose(_ contents: Data, name: String) throws -> Node {
+        guard let text = String(data: contents, encoding: .utf8), let node = try? Yams.compose(yaml: text) else {
+            throw PrivacyKitError(.invalidInput, "\(name): not valid YAML")
+        }
+        return node
+    }
+
     /// Writes the default set into `directory` (which must exist).
     static func writeDefaults(to directory: String) throws {
         let files = defaultFiles

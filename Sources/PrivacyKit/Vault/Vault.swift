@@ -39,6 +39,7 @@ public final class Vault: Sendable {
 
     private struct State: Sendable {
         var keyring: Keyring
+        var indexer: BlindIndexer
         /// BLAKE2b of the keyring file as last read or written: a rewrite first checks the
         /// file is still this one, so two processes cannot silently undo each other.
         var keyringDigest: [UInt8]
@@ -47,6 +48,8 @@ public final class Vault: Sendable {
 
     /// The audit public key: what an auditor needs to verify this vault's log.
     public let auditPublicKey: Ed25519.PublicKey
+    /// The record schema, from the vault's `Policies/schema.yaml`.
+    public let schema: Schema
 
     private init(directory: URL, store: SQLiteStore, keyring: Keyring, keyringDigest: [UInt8]) throws {
         guard let publicKey = keyring.auditPublicKey else {
@@ -56,12 +59,16 @@ public final class Vault: Sendable {
         self.id = keyring.vaultID
         self.store = store
         self.auditPublicKey = publicKey
+        self.schema = try Schema.load(from: directory.path + "/" + Self.policiesDirectoryName)
         self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
-        self.state = Mutex(State(keyring: keyring, keyringDigest: keyringDigest))
+        self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest))
     }
 
     /// The unsealed keyring.
     public var keyring: Keyring { state.withLock { $0.keyring } }
+
+    /// Blind indexes under the keyring's current index keys.
+    var indexer: BlindIndexer { state.withLock { $0.indexer } }
 
     public var keyringPath: String { Self.keyringPath(directory.path) }
     public var storePath: String { directory.path + "/" + Self.storeFileName }
@@ -380,7 +387,7 @@ public final class Vault: Sendable {
     /// is inserted, the file replaced, then the transaction commits. If the file cannot be
     /// replaced, nothing is recorded; if the event cannot be written, the file is not
     /// touched.
-    private func rewriteKeyring(
+    func rewriteKeyring(
         context: AccessContext, entry: AuditEntry, hooks: SecureFiles.WriteHooks,
         _ makeNew: (Keyring) throws -> (bytes: [UInt8], keyring: Keyring)
     ) throws {
@@ -402,7 +409,7 @@ public final class Vault: Sendable {
             }
         }
         let newDigest = try BLAKE2b.hash(bytes)
-        state.withLock { $0 = State(keyring: updated, keyringDigest: newDigest) }
+        state.withLock { $0 = State(keyring: updated, indexer: BlindIndexer(keyring: updated), keyringDigest: newDigest) }
     }
 }
 

@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+
+/// Per-field data quality, computed without decrypting anything: which fields a record
+/// has is visible from the store's layout, invalid values are flagged when written, and
+/// duplicates are equal blind indexes.
+public struct QualityReport: Sendable, Codable, Equatable {
+    public struct FieldQuality: Sendable, Codable, Equatable {
+        public let field: String
+        public let present: Int
+        public let missing: Int
+        /// present / subjects, 0…1.
+        public let completeness: Double
+        public let invalid: Int
+        /// Clusters of two or more subjects sharing the field's normalized value.
+        public let duplicateClusters: Int?
+        public let subjectsInDuplicateClusters: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case field, present, missing, completeness, invalid
+            case duplicateClusters = "duplicate_clusters"
+            case subjectsInDuplicateClusters = "subjects_in_duplicate_clusters"
+        }
+    }
+
+    public let subjects: Int
+    public let fields: [FieldQuality]
+}
+
+/// Subjects that share one normalized value of an indexed field.
+public struct DuplicateCluster: Sendable, Codable, Equatable {
+    public let field: String
+    public let subjects: [String]
+}
+
+extension Vault {
+    /// Completeness, invalid counts and duplicate clusters per field.
+    public func qualityReport(context: AccessContext) throws -> QualityReport {
+        try perform(context) { tx in
+            var present: [String: Int] = [:]
+            var invalid: [String: Int] = [:]
+            var subjects = 0
+            let cursor = try Row.fetchCursor(tx.db, sql: "SELECT id, sealed, plain, invalid FROM subjects")
+            while let row = try cursor.next() {
+                subjects += 1
+                let id: String = row[0]
+                for name in try RecordStore.decodeSealed([UInt8](row[1] as Data), subjectID: id).keys { present[name, default: 0] += 1 }
+                let plainText: String = row[2]
+                if let plain = try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8)) {
+                    for name in plain.keys { present[name, default: 0] += 1 }
+                }
+                let flagged: String = row[3]
+                for name in flagged.split(separator: ",") { invalid[String(name), default: 0] += 1 }
+            }
+            let clusters = try duplicateClusters(db: tx.db, field: nil)
+            let fields = schema.fields.map { spec -> QualityReport.FieldQuality in
+                let count = present[spec.name] ?? 0
+                let mine = clusters.filter { $0.field == spec.name }
+                return .init(
+                    field: spec.name, present: count, missing: subjects - count,
+                    completeness: subjects == 0 ? 0 : Double(count) / Double(subjects), invalid: invalid[spec.name] ?? 0,
+                    duplicateClusters: spec.blindIndexBits == nil ? nil : mine.count,
+                    subjectsInDuplicateClusters: spec.blindIndexBits == nil ? nil : mine.reduce(0) { $0 + $1.subjects.count })
+            }
+            tx.record(AuditEntry(.recordLookup, reason: "quality report"))
+            return QualityReport(subjects: subjects, fields: fields)
+        }
+    }
+
+    /// Subjects that share a normalized value of an indexed field (all indexed fields when
+    /// `field` is nil), found through the blind indexes.
+    public func duplicates(field: String? = nil, context: AccessContext) throws -> [DuplicateCluster] {
+        if let field {
+            guard let spec = schema[field], spec.blindIndexBits != nil else {
+                throw PrivacyKitError(.invalidInput, "field \(field) has no blind index; duplicates are found through blind indexes")
+            }
+        }
+        return try perform(context) { tx in
+            let clusters = try duplicateClusters(db: tx.db, field: field)
+            tx.record(AuditEntry(.recordLookup, fields: field.map { [$0] } ?? [], reason: "duplicates: \(clusters.count) clusters"))
+            return clusters
+        }
+    }
+
+    private func duplicateClusters(db: Database, field: String?) throws -> [DuplicateCluster] {
+        var sql = """
+            SELECT field, group_concat(subject_id, char(10)) FROM blind_index WHERE version = ?
+            """
+        var arguments: [(any DatabaseValueConvertible)?] = [indexer.currentVersion]
+        if let field { sql += " AND field = ?"; arguments.append(field) }
+        sql += " GROUP BY field, hash HAVING COUNT(*) > 1 ORDER BY field, MIN(subject_id)"
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+            let ids: String = row[1]
+            return DuplicateCluster(field: row[0], subjects: ids.split(separator: "\n").map(String.init).sorted())
+        }
+    }
+}

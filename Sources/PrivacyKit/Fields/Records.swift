@@ -1,0 +1,240 @@
+import Foundation
+import GRDB
+import Sodium
+
+/// The outcome of writing one record.
+public enum RecordChange: String, Sendable, Codable {
+    case created, updated, unchanged
+}
+
+public struct PutResult: Sendable, Codable, Equatable {
+    public let subject: String
+    public let change: RecordChange
+    /// Fields whose value changed (names only).
+    public let changedFields: [String]
+    /// Lenient fields stored as given because their normalizer rejected the value.
+    public let invalidFields: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case subject, change
+        case changedFields = "changed_fields"
+        case invalidFields = "invalid_fields"
+    }
+}
+
+/// Reading and writing customer records: encrypted fields under the subject's key, plain
+/// fields as JSON, blind indexes for the indexed fields.
+struct RecordStore {
+    let vault: Vault
+    var schema: Schema { vault.schema }
+
+    static let maxSubjectLength = 128
+
+    static func checkSubjectID(_ id: String) throws {
+        guard !id.isEmpty, id.count <= maxSubjectLength, !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw PrivacyKitError(.invalidInput, "a subject id is 1 to \(maxSubjectLength) characters without control characters")
+        }
+    }
+
+    struct Stored {
+        var kekVersion: Int
+        var keyVersion: Int
+        var wrappedKey: [UInt8]
+        var sealed: [String: [UInt8]]
+        var plain: [String: String]
+        var invalid: Set<String>
+    }
+
+    func load(_ db: Database, subjectID: String) throws -> Stored? {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT kek_version, key_version, wrapped_key, sealed, plain, invalid FROM subjects WHERE id = ?"),
+            arguments: [subjectID])
+        else { return nil }
+        let sealedData: Data = row[3]
+        let plainText: String = row[4]
+        let invalidText: String = row[5]
+        guard let plain = try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8)) else {
+            throw PrivacyKitError(.integrity, "the plain fields of subject \(subjectID) are damaged")
+        }
+        return Stored(
+            kekVersion: row[0], keyVersion: row[1], wrappedKey: [UInt8](row[2] as Data),
+            sealed: try Self.decodeSealed([UInt8](sealedData), subjectID: subjectID), plain: plain,
+            invalid: Set(invalidText.split(separator: ",").map(String.init)))
+    }
+
+    /// Unwraps the subject's key into the cipher's buffer.
+    func unlock(_ stored: Stored, subjectID: String, cipher: FieldCipher) throws {
+        guard let kek = vault.keyring.key(.kek, version: stored.kekVersion) else {
+            throw PrivacyKitError(.integrity, "subject \(subjectID) is wrapped under KEK v\(stored.kekVersion), which the keyring does not have")
+        }
+        try cipher.unwrapSubjectKey(stored.wrappedKey, subjectID: subjectID, kek: kek.secret, kekVersion: stored.kekVersion)
+    }
+
+    /// Normalizes `values` for the record; a strict field's invalid value throws, a
+    /// lenient one is kept as given and reported.
+    func normalize(_ values: [String: String], subjectID: String, existingRegion: String?) throws
+        -> (values: [String: NormalizedValue], invalid: Set<String>, removed: Set<String>)
+    {
+        var region = existingRegion
+        if let regionField = schema.regionField, let raw = values[regionField], !raw.isEmpty,
+           case .success(let country) = Normalizer.normalize(raw, as: .country) {
+            region = country.stored
+        }
+        var result: [String: NormalizedValue] = [:]
+        var invalid: Set<String> = []
+        var removed: Set<String> = []
+        for (name, raw) in values {
+            guard let spec = schema[name] else {
+                throw PrivacyKitError(.invalidInput, "subject \(subjectID): '\(name)' is not a field of the schema")
+            }
+            let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty {
+                removed.insert(name)
+                continue
+            }
+            switch Normalizer.normalize(trimmed, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) {
+            case .success(let value):
+                result[name] = value
+            case .failure(let error):
+                guard spec.validation == .lenient else {
+                    throw PrivacyKitError(.invalidInput, "field \(name) of subject \(subjectID): \(error.reason)")
+                }
+                result[name] = NormalizedValue(stored: trimmed, key: trimmed)
+                invalid.insert(name)
+            }
+        }
+        return (result, invalid, removed)
+    }
+
+    /// Creates or updates one record in the current transaction. Re-writing the same
+    /// values changes nothing (so an import can be run again).
+    func upsert(_ db: Database, subjectID: String, values raw: [String: String], cipher: FieldCipher) throws -> PutResult {
+        try Self.checkSubjectID(subjectID)
+        defer { cipher.wipe() }
+        let existing = try load(db, subjectID: subjectID)
+        let regionField = schema.regionField
+        let (values, invalidNow, removed) = try normalize(
+            raw, subjectID: subjectID, existingRegion: regionField.flatMap { existing?.plain[$0] })
+        let now = Timestamp.now()
+        guard var stored = existing else {
+            cipher.newSubjectKey()
+            let kek = try currentKEK()
+            var record = Stored(kekVersion: kek.version, keyVersion: 1,
+                                wrappedKey: try cipher.wrapSubjectKey(subjectID: subjectID, kek: kek.secret, kekVersion: kek.version),
+                                sealed: [:], plain: [:], invalid: invalidNow)
+            for (name, value) in values {
+                try set(&record, name: name, value: value, subjectID: subjectID, cipher: cipher)
+            }
+            try db.cachedStatement(sql: """
+                INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    subjectID, record.kekVersion, record.keyVersion, Data(record.wrappedKey), Data(Self.encodeSealed(record.sealed)),
+                    try Self.json(record.plain), record.invalid.sorted().joined(separator: ","), now, now,
+                ])
+            try writeIndexes(db, subjectID: subjectID, values: values, invalid: invalidNow, fields: Set(values.keys), isNew: true)
+            return PutResult(subject: subjectID, change: .created, changedFields: values.keys.sorted(), invalidFields: invalidNow.sorted())
+        }
+        try unlock(stored, subjectID: subjectID, cipher: cipher)
+        var changed: Set<String> = []
+        for (name, value) in values {
+            let spec = schema[name]!  // normalize() checked every name
+            let current: String? = spec.encrypted
+                ? try stored.sealed[name].map { try cipher.open($0, field: name, subjectID: subjectID) }
+                : stored.plain[name]
+            let wasInvalid = stored.invalid.contains(name)
+            if current == value.stored && wasInvalid == invalidNow.contains(name) { continue }
+            try set(&stored, name: name, value: value, subjectID: subjectID, cipher: cipher)
+            if invalidNow.contains(name) { stored.invalid.insert(name) } else { stored.invalid.remove(name) }
+            changed.insert(name)
+        }
+        for name in removed where stored.sealed[name] != nil || stored.plain[name] != nil {
+            stored.sealed[name] = nil
+            stored.plain[name] = nil
+            stored.invalid.remove(name)
+            changed.insert(name)
+        }
+        guard !changed.isEmpty else {
+            return PutResult(subject: subjectID, change: .unchanged, changedFields: [], invalidFields: invalidNow.sorted())
+        }
+        try db.cachedStatement(sql: "UPDATE subjects SET sealed = ?, plain = ?, invalid = ?, updated_at = ? WHERE id = ?")
+            .execute(arguments: [Data(Self.encodeSealed(stored.sealed)), try Self.json(stored.plain),
+                                 stored.invalid.sorted().joined(separator: ","), now, subjectID])
+        try writeIndexes(db, subjectID: subjectID, values: values, invalid: stored.invalid, fields: changed)
+        return PutResult(subject: subjectID, change: .updated, changedFields: changed.sorted(), invalidFields: invalidNow.sorted())
+    }
+
+    private func currentKEK() throws -> (version: Int, secret: SecureBytes) {
+        guard let kek = vault.keyring.current(.kek) else {
+            throw PrivacyKitError(.integrity, "the keyring has no KEK")
+        }
+        return (kek.info.version, kek.secret)
+    }
+
+    private func set(_ record: inout Stored, name: String, value: NormalizedValue, subjectID: String, cipher: FieldCipher) throws {
+        guard let spec = schema[name] else { return }
+        if spec.encrypted {
+            record.sealed[name] = try cipher.seal(value.stored, field: name, subjectID: subjectID, keyVersion: record.keyVersion)
+        } else {
+            record.plain[name] = value.stored
+        }
+    }
+
+    /// Replaces the blind-index entries of `fields` with those of their new values, under
+    /// the current index version (invalid values get none).
+    private func writeIndexes(
+        _ db: Database, subjectID: String, values: [String: NormalizedValue], invalid: Set<String>, fields: Set<String>,
+        isNew: Bool = false
+    ) throws {
+        let version = vault.indexer.currentVersion
+        for name in fields.sorted() {
+            guard let spec = schema[name], spec.blindIndexBits != nil else { continue }
+            if !isNew {
+                try db.cachedStatement(sql: "DELETE FROM blind_index WHERE subject_id = ? AND field = ?").execute(arguments: [subjectID, name])
+            }
+            guard let value = values[name], !invalid.contains(name) else { continue }
+            let hash = try vault.indexer.index(value.key, field: spec, version: version)
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [name, version, hash, subjectID])
+        }
+    }
+
+    // MARK: Encoding
+
+    /// Encrypted fields: `[u8 name length][name][u32 BE envelope length][envelope]…`.
+    static func encodeSealed(_ sealed: [String: [UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (name, envelope) in sealed.sorted(by: { $0.key < $1.key }) {
+            let nameBytes = Array(name.utf8)
+            out.append(UInt8(nameBytes.count))
+            out += nameBytes
+            let n = UInt32(envelope.count)
+            out += [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
+            out += envelope
+        }
+        return out
+    }
+
+    static func decodeSealed(_ bytes: [UInt8], subjectID: String) throws -> [String: [UInt8]] {
+        var result: [String: [UInt8]] = [:]
+        var i = 0
+        func damaged() -> PrivacyKitError { PrivacyKitError(.integrity, "the encrypted fields of subject \(subjectID) are damaged") }
+        while i < bytes.count {
+            let nameLength = Int(bytes[i]); i += 1
+            guard i + nameLength + 4 <= bytes.count, let name = String(validating: bytes[i..<(i + nameLength)], as: UTF8.self) else { throw damaged() }
+            i += nameLength
+            let n = Int(UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3]))
+            i += 4
+            guard i + n <= bytes.count else { throw damaged() }
+            result[name] = Array(bytes[i..<(i + n)])
+            i += n
+        }
+        return result
+    }
+
+    static func json(_ plain: [String: String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(plain), as: UTF8.self)
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import Sodium
+
+/// Customer records. Every call takes an access context and writes its audit event in the
+/// same transaction as the work (the context is recorded; the access policy enforces it in
+/// a later version).
+extension Vault {
+    /// Creates or updates a subject's fields. Values are normalized by the schema; an
+    /// empty value removes the field. Writing the same values again changes nothing.
+    ///
+    /// - Throws: `.invalidInput` naming the field and subject (never the value) for an
+    ///   unknown field or a value a strict field's normalizer rejects.
+    @discardableResult
+    public func put(subject: String, values: [String: String], context: AccessContext) throws -> PutResult {
+        let cipher = try FieldCipher(vaultID: id)
+        return try perform(context) { tx in
+            let result = try RecordStore(vault: self).upsert(tx.db, subjectID: subject, values: values, cipher: cipher)
+            if result.change != .unchanged {
+                tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: result.changedFields, reason: result.change.rawValue))
+            }
+            return result
+        }
+    }
+
+    /// Decrypts the chosen fields of a subject (all fields when `fields` is nil).
+    ///
+    /// - Throws: `.notFound` for an unknown subject, `.invalidInput` for an unknown field,
+    ///   `.integrity` if a ciphertext was altered or moved.
+    public func get(subject: String, fields: [String]? = nil, context: AccessContext) throws -> [String: String] {
+        try RecordStore.checkSubjectID(subject)
+        for name in fields ?? [] where schema[name] == nil {
+            throw PrivacyKitError(.invalidInput, "'\(name)' is not a field of the schema")
+        }
+        let cipher = try FieldCipher(vaultID: id)
+        defer { cipher.wipe() }
+        return try perform(context) { tx in
+            let store = RecordStore(vault: self)
+            guard let stored = try store.load(tx.db, subjectID: subject) else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            try store.unlock(stored, subjectID: subject, cipher: cipher)
+            var result: [String: String] = [:]
+            for spec in schema.fields where fields?.contains(spec.name) ?? true {
+                if let envelope = stored.sealed[spec.name] {
+                    result[spec.name] = try cipher.open(envelope, field: spec.name, subjectID: subject)
+                } else if let value = stored.plain[spec.name] {
+                    result[spec.name] = value
+                }
+            }
+            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: result.keys.sorted()))
+            return result
+        }
+    }
+
+    /// The subjects whose `field` equals `value` after normalization, exactly: blind-index
+    /// candidates (every live index version) are decrypted and compared.
+    public func find(field: String, value: String, context: AccessContext) throws -> [String] {
+        guard let spec = schema[field] else {
+            throw PrivacyKitError(.invalidInput, "'\(field)' is not a field of the schema")
+        }
+        let key: String
+        switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
+        case .success(let normalized): key = normalized.key
+        case .failure(let error): throw PrivacyKitError(.invalidInput, "the value to find in \(field): \(error.reason)")
+        }
+        let cipher = try FieldCipher(vaultID: id)
+        defer { cipher.wipe() }
+        return try perform(context) { tx in
+            var matches: [String] = []
+            if spec.encrypted {
+                guard spec.blindIndexBits != nil else {
+                    throw PrivacyKitError(.invalidInput, "field \(field) is encrypted without a blind index; it cannot be searched")
+                }
+                var candidates: [String] = []
+                for version in indexer.versions {
+                    let hash = try indexer.index(key, field: spec, version: version)
+                    candidates += try String.fetchAll(
+                        tx.db.cachedStatement(sql: "SELECT subject_id FROM blind_index WHERE field = ? AND version = ? AND hash = ?"),
+                        arguments: [field, version, hash])
+                }
+                let store = RecordStore(vault: self)
+                for subject in Set(candidates).sorted() {
+                    guard let stored = try store.load(tx.db, subjectID: subject), let envelope = stored.sealed[field] else { continue }
+                    try store.unlock(stored, subjectID: subject, cipher: cipher)
+                    let plain = try cipher.open(envelope, field: field, subjectID: subject)
+                    cipher.wipe()
+                    let region = schema.regionField.flatMap { stored.plain[$0] }
+                    if case .success(let candidate) = Normalizer.normalize(plain, as: spec.kind, region: region, defaultRegion: schema.defaultRegion),
+                       candidate.key == key {
+                        matches.append(subject)
+                    }
+                }
+            } else {
+                let candidates = try Row.fetchAll(tx.db, sql: "SELECT id, plain FROM subjects WHERE json_extract(plain, '$.' || ?) IS NOT NULL", arguments: [field])
+                for row in candidates {
+                    let plain = (try? JSONDecoder().decode([String: String].self, from: Data((row["plain"] as String).utf8))) ?? [:]
+                    if let stored = plain[field],
+                       case .success(let candidate) = Normalizer.normalize(stored, as: spec.kind, defaultRegion: schema.defaultRegion),
+                       candidate.key == key {
+                        matches.append(row["id"])
+                    }
+                }
+            }
+            tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches"))
+            return matches
+        }
+    }
+
+    /// Removes fields of a subject (their ciphertexts and index entries).
+    public func deleteFields(subject: String, fields: [String], context: AccessContext) throws -> PutResult {
+        try put(subject: subject, values: Dictionary(uniqueKeysWithValues: fields.map { ($0, "") }), context: context)
+    }
+
+    /// Subject ids in order, a page at a time (`after` the last id of the previous page).
+    public func listSubjects(after: String? = nil, limit: Int = 100, context: AccessContext) throws -> [String] {
+        try perform(context) { tx in
+            let ids = try String.fetchAll(
+                tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", max(0, limit)])
+            tx.record(AuditEntry(.recordLookup, reason: "list \(ids.count) subjects"))
+            return ids
+        }
+    }
+
+    // MARK: Library mode: ciphertexts that services keep
+
+    /// Encrypts one value of `field` for `subject` and returns a text envelope (`pk1.…`)
+    /// for a service to keep in its own database. The value is normalized and validated as
+    /// the schema says; the subject's key stays in the vault, so erasing the subject makes
+    /// every such envelope unreadable.
+    public func encrypt(_ value: String, field: String, subject: String, context: AccessContext) throws -> String {
+        guard let spec = schema[field], spec.encrypted else {
+            throw PrivacyKitError(.invalidInput, "'\(field)' is not an encrypted field of the schema")
+        }
+        try RecordStore.checkSubjectID(subject)
+        let stored: String
+        switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
+        case .success(let normalized): stored = normalized.stored
+        case .failure(let error):
+            guard spec.validation == .lenient else {
+                throw PrivacyKitError(.invalidInput, "field \(field) of subject \(subject): \(error.reason)")
+            }
+            stored = value
+        }
+        let cipher = try FieldCipher(vaultID: id)
+        defer { cipher.wipe() }
+        return try perform(context) { tx in
+            let store = RecordStore(vault: self)
+            if let existing = try store.load(tx.db, subjectID: subject) {
+                try store.unlock(existing, subjectID: subject, cipher: cipher)
+                tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: [field], reason: "encrypted for a service"))
+                return FieldCipher.text(try cipher.seal(stored, field: field, subjectID: subject, keyVersion: existing.keyVersion))
+            }
+            _ = try store.upsert(tx.db, subjectID: subject, values: [:], cipher: cipher)
+            guard let created = try store.load(tx.db, subjectID: subject) else {
+                throw PrivacyKitError(.internal, "subject \(subject) vanished while being created")
+            }
+            try store.unlock(created, subjectID: subject, cipher: cipher)
+            tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: [field], reason: "encrypted for a service"))
+            return FieldCipher.text(try cipher.seal(stored, field: field, subjectID: subject, keyVersion: created.keyVersion))
+        }
+    }
+
+    /// Decrypts a text envelope that ``encrypt(_:field:subject:context:)`` made.
+    ///
+    /// - Throws: `.notFound` if the subject is unknown or was erased (its key is gone),
+    ///   `.integrity` if the envelope was altered or belongs to another field, subject or
+    ///   vault.
+    public func decrypt(_ envelope: String, field: String, subject: String, context: AccessContext) throws -> String {
+        let bytes = try FieldCipher.binary(fromText: envelope)
+        let cipher = try FieldCipher(vaultID: id)
+        defer { cipher.wipe() }
+        return try perform(context) { tx in
+            let store = RecordStore(vault: self)
+            guard let stored = try store.load(tx.db, subjectID: subject) else {
+                throw PrivacyKitError(.notFound, "no key for subject \(subject) (unknown or erased)")
+            }
+            try store.unlock(stored, subjectID: subject, cipher: cipher)
+            let value = try cipher.open(bytes, field: field, subjectID: subject)
+            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: [field], reason: "decrypted for a service"))
+            return value
+        }
+    }
+
+    /// The blind index of `value` for `field` (hex), under the current index version: what
+    /// a service stores beside a ciphertext to find it again by value.
+    public func blindIndex(_ value: String, field: String) throws -> String {
+        guard let spec = schema[field], spec.blindIndexBits != nil else {
+            throw PrivacyKitError(.invalidInput, "field \(field) has no blind index")
+        }
+        switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
+        case .success(let normalized):
+            return Hex.encode([UInt8](try indexer.index(normalized.key, field: spec, version: indexer.currentVersion)))
+        case .failure(let error):
+            throw PrivacyKitError(.invalidInput, "the value for \(field): \(error.reason)")
+        }
+    }
+}

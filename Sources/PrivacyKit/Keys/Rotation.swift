@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+
+/// What a KEK or blind-index rotation did.
+public struct RotationSummary: Sendable, Codable, Equatable {
+    public let role: KeyRole
+    /// The version everything is now under.
+    public let version: Int
+    /// True when this run finished an interrupted rotation instead of starting one.
+    public let resumed: Bool
+    /// Subjects re-wrapped (KEK) or re-indexed (blind index).
+    public let processed: Int
+    /// Versions removed from the keyring because nothing uses them any more.
+    public let retired: [Int]
+}
+
+extension Vault {
+    /// Adds a KEK version and re-wraps every subject key under it (no field is
+    /// re-encrypted), in batches, each batch one audited transaction; then retires the old
+    /// versions. Run again after a crash, it resumes: while any subject is still wrapped
+    /// under an older version, no new version is added.
+    ///
+    /// - Parameter progress: (done, total) after every batch.
+    public func rotateKEK(
+        context: AccessContext, batchSize: Int = 1000, progress: ((Int, Int) -> Void)? = nil
+    ) throws -> RotationSummary {
+        try rotateKEK(context: context, batchSize: batchSize, progress: progress, stopAfterBatches: nil)
+    }
+
+    func rotateKEK(
+        context: AccessContext, batchSize: Int, progress: ((Int, Int) -> Void)?, stopAfterBatches: Int?
+    ) throws -> RotationSummary {
+        let behind = { (version: Int) in
+            try self.store.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [version]) ?? 0
+            }
+        }
+        var target = keyring.versions(.kek).last ?? 1
+        let resumed = try behind(target) > 0
+        if !resumed {
+            try rewriteKeyring(context: context, entry: AuditEntry(.keysRotateKEK, reason: "added KEK v\(target + 1)"), hooks: .none) { keyring in
+                let updated = try keyring.addingKey(.kek, createdAt: Timestamp.now())
+                return (try KeyringFile.reseal(updated), updated)
+            }
+            target += 1
+        }
+        guard let newKEK = keyring.key(.kek, version: target) else {
+            throw PrivacyKitError(.internal, "KEK v\(target) is missing after being added")
+        }
+        let total = try behind(target)
+        let cipher = try FieldCipher(vaultID: id)
+        defer { cipher.wipe() }
+        var done = 0
+        var batches = 0
+        while true {
+            let moved = try perform(context) { tx -> Int in
+                let rows = try Row.fetchAll(
+                    tx.db, sql: "SELECT id, kek_version, wrapped_key FROM subjects WHERE kek_version < ? LIMIT ?",
+                    arguments: [target, max(1, batchSize)])
+                for row in rows {
+                    let subject: String = row[0]
+                    let version: Int = row[1]
+                    guard let old = keyring.key(.kek, version: version) else {
+                        throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(version), which the keyring does not have")
+                    }
+                    try cipher.unwrapSubjectKey([UInt8](row[2] as Data), subjectID: subject, kek: old.secret, kekVersion: version)
+                    let wrapped = try cipher.wrapSubjectKey(subjectID: subject, kek: newKEK.secret, kekVersion: target)
+                    cipher.wipe()
+                    try tx.db.cachedStatement(sql: "UPDATE subjects SET kek_version = ?, wrapped_key = ? WHERE id = ?")
+                        .execute(arguments: [target, Data(wrapped), subject])
+                }
+                if !rows.isEmpty {
+                    tx.record(AuditEntry(.keysRotateKEK, reason: "re-wrapped \(rows.count) subject keys under KEK v\(target)"))
+                }
+                return rows.count
+            }
+            if moved == 0 { break }
+            done += moved
+            batches += 1
+            progress?(done, total)
+            if let stopAfterBatches, batches >= stopAfterBatches {
+                throw PrivacyKitError(.internal, "KEK rotation stopped after \(batches) batches (test hook)")
+            }
+        }
+        let retired = Set(keyring.versions(.kek).filter { $0 < target })
+        if !retired.isEmpty {
+            try rewriteKeyring(context: context, entry: AuditEntry(.keysRotateKEK, reason: "retired KEK v\(retired.sorted().map(String.init).joined(separator: ", v"))"), hooks: .none) { keyring in
+                let updated = keyring.removingKeys(.kek, versions: retired)
+                return (try KeyringFile.reseal(updated), updated)
+            }
+        }
+        return RotationSummary(role: .kek, version: target, resumed: resumed, processed: done, retired: retired.sorted())
+    }
+
+    /// Adds a blind-index key version and rebuilds every blind index under it, in batches
+    /// (resumable: the position is kept in the store), while lookups keep asking every
+    /// live version; then drops the old indexes and retires the old key.
+    public func rotateIndex(
+        context: AccessContext, batchSize: Int = 500, progress: ((Int, Int) -> Void)? = nil
+    ) throws -> RotationSummary {
+        try rotateIndex(context: context, batchSize: batchSize, progress: progress, stopAfterBatches: nil)
+    }
+
+    static let rebuildCursorKey = "blind_index_rebuild_after"
+
+    func rotateIndex(
+        context: AccessContext, batchSize: Int, progress: ((Int, Int) -> Void)?, stopAfterBatches: Int?
+    ) throws -> RotationSummary {
+        let resumed = keyring.versions(.blindIndexRoot).count > 1
+        if !resumed {
+            let next = (keyring.versions(.blindIndexRoot).last ?? 0) + 1
+            try rewriteKeyring(context: context, entry: AuditEntry(.keysRotateIndex, reason: "added blind-index key v\(next)"), hooks: .none) { keyring in
+                let updated = try keyring.addingKey(.blindIndexRoot, createdAt: Timestamp.now())
+                return (try KeyringFile.reseal(updated), updated)
+            }
+        }
+        let target = keyring.versions(.blindIndexRoot).last ?? 1
+        let indexer = self.indexer
+        let indexed = schema.indexedFields
+        let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0 }
+        let cipher = try FieldCipher(vaultID: id)
+        defer { cipher.wipe() }
+        var done = 0
+        var batches = 0
+        while true {
+            let count = try perform(context) { tx -> Int in
+                let after = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey]) ?? ""
+                let ids = try String.fetchAll(tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, max(1, batchSize)])
+                let store = RecordStore(vault: self)
+                for subject in ids {
+                    guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
+                    let fields = indexed.filter { stored.sealed[$0.name] != nil && !stored.invalid.contains($0.name) }
+                    guard !fields.isEmpty else { continue }
+                    try store.unlock(stored, subjectID: subject, cipher: cipher)
+                    defer { cipher.wipe() }
+                    let region = schema.regionField.flatMap { stored.plain[$0] }
+                    for spec in fields {
+                        let value = try cipher.open(stored.sealed[spec.name]!, field: spec.name, subjectID: subject)
+                        guard case .success(let normalized) = Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) else { continue }
+                        try tx.db.cachedStatement(sql: "INSERT OR IGNORE INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?)")
+                            .execute(arguments: [spec.name, target, try indexer.index(normalized.key, field: spec, version: target), subject])
+                    }
+                }
+                if let last = ids.last {
+                    try tx.db.execute(sql: "INSERT OR REPLACE INTO vault_meta (key, value) VALUES (?, ?)", arguments: [Self.rebuildCursorKey, last])
+                    tx.record(AuditEntry(.keysRotateIndex, reason: "re-indexed \(ids.count) subjects under blind-index key v\(target)"))
+                }
+                return ids.count
+            }
+            if count == 0 { break }
+            done += count
+            batches += 1
+            progress?(done, total)
+            if let stopAfterBatches, batches >= stopAfterBatches {
+                throw PrivacyKitError(.internal, "index rebuild stopped after \(batches) batches (test hook)")
+            }
+        }
+        let retired = Set(keyring.versions(.blindIndexRoot).filter { $0 < target })
+        try perform(context) { tx in
+            try tx.db.execute(sql: "DELETE FROM blind_index WHERE version < ?", arguments: [target])
+            try tx.db.execute(sql: "DELETE FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey])
+            tx.record(AuditEntry(.keysRotateIndex, reason: "dropped blind indexes older than v\(target)"))
+        }
+        if !retired.isEmpty {
+            try rewriteKeyring(context: context, entry: AuditEntry(.keysRotateIndex, reason: "retired blind-index key v\(retired.sorted().map(String.init).joined(separator: ", v"))"), hooks: .none) { keyring in
+                let updated = keyring.removingKeys(.blindIndexRoot, versions: retired)
+                return (try KeyringFile.reseal(updated), updated)
+            }
+        }
+        return RotationSummary(role: .blindIndexRoot, version: target, resumed: resumed, processed: done, retired: retired.sorted())
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+
+extension Privacyctl {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Import a CRM export (CSV) into the vault, encrypting as it goes.",
+            discussion: """
+                RFC 4180 CSV in UTF-8 (a BOM is fine) with a header row. Columns named like schema
+                fields map by themselves; --map COLUMN=FIELD maps others; columns that map to no
+                field are listed in the summary and skipped, never stored. A bad row is rejected
+                (line, column and reason, never the value, in the reject report) and the import
+                goes on. Running the same import again changes nothing; an interrupted import can
+                simply be run again. Exits 0 even with rejected rows: read "rejected" in the summary.
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The CSV file.", valueName: "file.csv")) var file: String
+        @Option(name: .long, help: ArgumentHelp("Map a column to a field (repeat for more).", valueName: "column=field"))
+        var map: [String] = []
+        @Option(name: .customLong("id-column"), help: ArgumentHelp("The column of subject ids (default: id, subject_id or customer_id).", valueName: "column"))
+        var idColumn: String?
+        @Option(name: .customLong("reject-report"), help: ArgumentHelp("Where to write the reject report (default: the vault's Reports/).", valueName: "file"))
+        var rejectReport: String?
+        @Option(name: .customLong("batch-size"), help: "Rows per transaction.") var batchSize: Int = 500
+        @OptionGroup var options: RecordsOptions
+
+        func validate() throws {
+            for m in map where !m.contains("=") { throw ValidationError("--map takes COLUMN=FIELD") }
+            guard (1...100_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 100000") }
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                var columnMap: [String: String] = [:]
+                for m in map {
+                    let parts = m.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    columnMap[String(parts[0])] = String(parts[1])
+                }
+                let vault = try options.open()
+                let progress = Progress(label: "import")
+                let summary = try vault.importCSV(
+                    at: file,
+                    options: ImportOptions(columnMap: columnMap, idColumn: idColumn, batchSize: batchSize, rejectReportPath: rejectReport),
+                    context: options.context.context
+                ) { progress.update("\($0.rows) rows: \($0.created) created, \($0.updated) updated, \($0.unchanged) unchanged, \($0.rejected) rejected") }
+                progress.finish()
+                try vault.checkpointIfNeeded()
+                if options.output.json {
+                    try Output.json(summary)
+                } else {
+                    Output.standardOutput("""
+                        \(summary.rows) rows: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged, \(summary.rejected) rejected
+                        """)
+                    if !summary.unknownColumns.isEmpty {
+                        Output.standardOutput("skipped columns (no such field): \(summary.unknownColumns.joined(separator: ", "))")
+                    }
+                    if let report = summary.rejectReport {
+                        Output.standardOutput("reject report: \(report)")
+                        for r in summary.rejects.prefix(10) {
+                            Output.standardOutput("  line \(r.line)\(r.column.map { ", column \($0)" } ?? ""): \(r.reason)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A one-line progress display on standard error, only when it is a terminal.
+final class Progress {
+    private let label: String
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private var last = ContinuousClock.now
+    private var shown = false
+
+    init(label: String) { self.label = label }
+
+    func update(_ text: String) {
+        guard enabled, ContinuousClock.now - last > .milliseconds(200) else { return }
+        last = ContinuousClock.now
+        shown = true
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(text)".utf8))
+    }
+
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

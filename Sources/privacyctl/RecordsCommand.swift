@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+
+extension Privacyctl {
+    struct Records: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "records",
+            abstract: "Put, get, find and list customer records (encrypted field by field).",
+            subcommands: [Put.self, Get.self, Find.self, List.self, Delete.self]
+        )
+    }
+}
+
+/// The options every records command shares.
+struct RecordsOptions: ParsableArguments {
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var rootKey: RootKeyOptions
+    @OptionGroup var context: ContextOptions
+    @OptionGroup var output: OutputOptions
+
+    func open() throws -> Vault { try VaultSession.open(vault, rootKey, context) }
+}
+
+extension Privacyctl.Records {
+    struct Put: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or update a subject's fields.",
+            discussion: "Values are normalized and validated by the schema; an empty value (--set city=) removes the field. Note that values given on the command line are visible to other users of this machine (ps); prefer `privacyctl import` for bulk data."
+        )
+        @OptionGroup var options: RecordsOptions
+        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .customLong("set"), help: ArgumentHelp("A field and its value (repeat for more).", valueName: "field=value"))
+        var assignments: [String] = []
+
+        func validate() throws {
+            guard !assignments.isEmpty else { throw ValidationError("give at least one --set FIELD=VALUE") }
+            for a in assignments where !a.contains("=") {
+                throw ValidationError("--set takes FIELD=VALUE (got an argument without '=')")
+            }
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                var values: [String: String] = [:]
+                for a in assignments {
+                    let parts = a.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+                }
+                let vault = try options.open()
+                let result = try vault.put(subject: subject, values: values, context: options.context.context)
+                try vault.checkpointIfNeeded()
+                if options.output.json {
+                    try Output.json(result)
+                } else {
+                    var line = "\(result.change.rawValue) \(subject)"
+                    if !result.changedFields.isEmpty { line += ": \(result.changedFields.joined(separator: ", "))" }
+                    if !result.invalidFields.isEmpty { line += " (stored as given, invalid: \(result.invalidFields.joined(separator: ", ")))" }
+                    Output.standardOutput(line)
+                }
+            }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decrypt and print a subject's fields.")
+        @OptionGroup var options: RecordsOptions
+        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"))
+        var field: [String] = []
+
+        struct Result: Encodable {
+            let ok = true
+            let subject: String
+            let fields: [String: String]
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let values = try vault.get(subject: subject, fields: field.isEmpty ? nil : field, context: options.context.context)
+                try vault.checkpointIfNeeded()
+                if options.output.json {
+                    try Output.json(Result(subject: subject, fields: values))
+                } else {
+                    for spec in vault.schema.fields { if let v = values[spec.name] { Output.standardOutput("\(spec.name): \(v)") } }
+                }
+            }
+        }
+    }
+
+    struct Find: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find subjects by a field's value (through its blind index, exactly).")
+        @OptionGroup var options: RecordsOptions
+        @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field")) var field: String
+        @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values).", valueName: "value")) var value: String
+
+        struct Result: Encodable {
+            let ok = true
+            let field: String
+            let matches: [String]
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let matches = try vault.find(field: field, value: value, context: options.context.context)
+                try vault.checkpointIfNeeded()
+                if options.output.json {
+                    try Output.json(Result(field: field, matches: matches))
+                } else {
+                    for m in matches { Output.standardOutput(m) }
+                    Output.standardError("\(matches.count) matching subjects")
+                }
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List subject ids, a page at a time.")
+        @OptionGroup var options: RecordsOptions
+        @Option(name: .long, help: ArgumentHelp("Start after this subject id.", valueName: "id")) var after: String?
+        @Option(name: .long, help: "Page size.") var limit: Int = 100
+
+        struct Result: Encodable {
+            let ok = true
+            let subjects: [String]
+            let next: String?
+        }
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1 to 10000") }
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let ids = try vault.listSubjects(after: after, limit: limit, context: options.context.context)
+                try vault.checkpointIfNeeded()
+                let next = ids.count == limit ? ids.last : nil
+                if options.output.json {
+                    try Output.json(Result(subjects: ids, next: next))
+                } else {
+                    for id in ids { Output.standardOutput(id) }
+                    if let next { Output.standardError("more: --after \(next)") }
+                }
+            }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove fields of a subject.")
+        @OptionGroup var options: RecordsOptions
+        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .long, help: ArgumentHelp("A field to remove (repeat for more).", valueName: "field")) var field: [String] = []
+
+        func validate() throws {
+            guard !field.isEmpty else { throw ValidationError("give at least one --field") }
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let result = try vault.deleteFields(subject: subject, fields: field, context: options.context.context)
+                try vault.checkpointIfNeeded()
+                if options.output.json { try Output.json(result) } else { Output.standardOutput("\(result.change.rawValue) \(subject)") }
+            }
+        }
+    }
+}

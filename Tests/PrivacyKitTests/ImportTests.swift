@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+@testable import PrivacyKit
+import Sodium
+import Testing
+
+@Suite("Import")
+struct ImportTests {
+    let ctx = AccessContext(actor: "importer", role: "admin")
+
+    struct Setup {
+        let dir: TempDirectory
+        let vault: Vault
+
+        init() throws {
+            dir = try TempDirectory()
+            try RootKey.generateKeyFile(at: dir.file("root.key"))
+            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+        }
+
+        func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+            let path = dir.file(name)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+    }
+
+    /// Every fault of the import issue, one per row, with a BOM, CRLF line ends, quoted
+    /// fields with commas, doubled quotes and an embedded newline, an unknown column.
+    static let messy: [UInt8] = {
+        var b: [UInt8] = [0xEF, 0xBB, 0xBF]
+        func line(_ s: String) { b += Array(s.utf8) + [0x0D, 0x0A] }
+        line("id,full_name,E-Mail,phone,country,loyalty_notes")                      // 1 header
+        line("c1,\"Doe, Jane\",JANE@Example.com,020 7946 0958,GB,UNKNOWNCOL-CANARY-1") // 2 ok
+        line("c2,\"Wang \"\"Xiaoming\"\"\",wang@example.cn,138 0013 8000,CN,")        // 3 ok
+        line("c3,\"Multi")                                                             // 4 ok (spans 2 lines)
+        line("Line\",multi@example.de,030 123456,DE,")                                 // 5
+        line("c4,Too,Few")                                                             // 6 wrong column count
+        b += Array("c5,Bad \u{0}".utf8).dropLast(1) + [0xFF, 0xFE] + Array(",bad@example.com,,US,".utf8) + [0x0D, 0x0A] // 7 invalid UTF-8
+        line(",No Id,noid@example.com,,US,")                                           // 8 missing id
+        line("c6,REJECTED-CANARY-NAME,not-an-email,,US,")                              // 9 strict invalid e-mail
+        line("c7,Ok Again,ok@example.com,(415) 555-0100,US,")                          // 10 ok
+        line("c8,Bad Phone,badphone@example.com,12,US,")                               // 11 strict invalid phone
+        return b
+    }()
+
+    @Test func messyFileGivesExactCountsAndARejectReport() throws {
+        let s = try Setup()
+        let path = try s.write("messy.csv", Self.messy)
+        let summary = try s.vault.importCSV(at: path, context: ctx)
+        #expect(summary.rows == 9)  // records, not physical lines
+        #expect(summary.created == 4)
+        #expect(summary.updated == 0 && summary.unchanged == 0)
+        #expect(summary.rejected == 5)
+        #expect(summary.unknownColumns == ["loyalty_notes"])
+        let byLine = Dictionary(uniqueKeysWithValues: summary.rejects.map { ($0.line, $0) })
+        #expect(Set(byLine.keys) == [6, 7, 8, 9, 11])
+        #expect(byLine[6]?.reason.contains("columns") == true)
+        #expect(byLine[7]?.reason == "invalid UTF-8" && byLine[7]?.column == "full_name")
+        #expect(byLine[8]?.column == "id")
+        #expect(byLine[9]?.column == "E-Mail")
+        #expect(byLine[11]?.column == "phone")
+        // The report file has the same rejects, and no value.
+        let reportPath = try #require(summary.rejectReport)
+        #expect(try mode(reportPath) == 0o600)
+        let report = try String(contentsOfFile: reportPath, encoding: .utf8)
+        #expect(report.split(separator: "\n").count == 6)
+        for canary in ["REJECTED-CANARY", "not-an-email", "bad@example.com", "noid@example.com", "badphone"] {
+            #expect(!report.contains(canary))
+            #expect(!summary.rejects.contains { $0.reason.contains(canary) })
+        }
+        // What was imported is right; nothing of a rejected row exists.
+        #expect(try s.vault.get(subject: "c1", context: ctx) == ["full_name": "Doe, Jane", "email": "jane@example.com", "phone": "+442079460958", "country": "GB"])
+        #expect(try s.vault.get(subject: "c2", fields: ["full_name"], context: ctx)["full_name"] == "Wang \"Xiaoming\"")
+        #expect(try s.vault.get(subject: "c3", fields: ["full_name", "phone"], context: ctx) == ["full_name": "Multi Line", "phone": "+4930123456"])
+        for rejected in ["c4", "c5", "c6", "c8"] {
+            expectError(.notFound) { try s.vault.get(subject: rejected, context: ctx) }
+        }
+        #expect(try s.vault.listSubjects(context: ctx) == ["c1", "c2", "c3", "c7"])
+        let store = try Data(contentsOf: URL(fileURLWithPath: s.vault.storePath))
+        for canary in ["UNKNOWNCOL-CANARY", "REJECTED-CANARY", "loyalty"] {
+            #expect(store.range(of: Data(canary.utf8)) == nil)
+        }
+        #expect(try s.vault.verifyAudit().ok)
+    }
+
+    @Test func runningTheSameImportAgainChangesNothing() throws {
+        let s = try Setup()
+        let path = try s.write("messy.csv", Self.messy)
+        _ = try s.vault.importCSV(at: path, context: ctx)
+        let seq = try s.vault.store.pool.read { db in try AuditLog.lastSeq(db: db) }
+        let again = try s.vault.importCSV(at: path, context: ctx)
+        #expect(again.created == 0 && again.updated == 0 && again.unchanged == 4 && again.rejected == 5)
+        #expect(try s.vault.store.pool.read { db in try AuditLog.lastSeq(db: db) } == seq)
+    }
+
+    @Test func anImportKilledHalfWayThenRunAgainEndsLikeOneRun() throws {
+        var text = "id,full_name,email,phone,country,segment\n"
+        for i in 0..<40 {
+            text += "cust-\(i),Person \(i),p\(i)@example.com,+1 415 555 \(String(format: "%04d", i)),US,\(i % 3 == 0 ? "lead" : "customer")\n"
+        }
+        text += "cust-3,Person Three Updated,p3@example.com,,US,customer\n"  // a later row updates an earlier one
+        let interrupted = try Setup()
+        let path = try interrupted.write("customers.csv", Array(text.utf8))
+        #expect(throws: PrivacyKitError.self) {
+            try interrupted.vault.importCSV(at: path, options: ImportOptions(batchSize: 7), context: ctx, progress: nil, stopAfterBatches: 3)
+        }
+        #expect(try interrupted.vault.listSubjects(limit: 1000, context: ctx).count == 21)
+        let rerun = try interrupted.vault.importCSV(at: path, options: ImportOptions(batchSize: 7), context: ctx)
+        #expect(rerun.rejected == 0)
+
+        let straight = try Setup()
+        let path2 = try straight.write("customers.csv", Array(text.utf8))
+        _ = try straight.vault.importCSV(at: path2, context: ctx)
+        let ids = try straight.vault.listSubjects(limit: 1000, context: ctx)
+        #expect(ids.count == 40)
+        #expect(try interrupted.vault.listSubjects(limit: 1000, context: ctx) == ids)
+        for id in ids {
+            #expect(try interrupted.vault.get(subject: id, context: ctx) == (try straight.vault.get(subject: id, context: ctx)))
+        }
+        #expect(try interrupted.vault.get(subject: "cust-3", fields: ["full_name"], context: ctx)["full_name"] == "Person Three Updated")
+        #expect(try interrupted.vault.verifyAudit().ok)
+    }
+
+    @Test func mappingAndIdColumn() throws {
+        let s = try Setup()
+        let path = try s.write("crm.csv", Array("Customer No,Mail Address,Name\nA-1,a@example.com,Ann\n".utf8))
+        let summary = try s.vault.importCSV(
+            at: path, options: ImportOptions(columnMap: ["Mail Address": "email", "Name": "full_name"], idColumn: "Customer No"), context: ctx)
+        #expect(summary.created == 1 && summary.unknownColumns.isEmpty)
+        #expect(try s.vault.find(field: "email", value: "A@example.com", context: ctx) == ["A-1"])
+        expectError(.invalidInput) { try s.vault.importCSV(at: path, context: ctx) }  // no id column
+        expectError(.invalidInput) {
+            try s.vault.importCSV(at: path, options: ImportOptions(columnMap: ["Name": "shoe_size"], idColumn: "Customer No"), context: ctx)
+        }
+        expectError(.notFound) { try s.vault.importCSV(at: s.dir.file("missing.csv"), context: ctx) }
+    }
+}

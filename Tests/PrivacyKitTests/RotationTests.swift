@@ -1,0 +1,95 @@
+import Foundation
+import GRDB
+@testable import PrivacyKit
+import Sodium
+import Testing
+
+@Suite("Key rotation")
+struct RotationTests {
+    let ctx = AccessContext(actor: "ops", role: "admin")
+
+    struct Setup {
+        let dir: TempDirectory
+        let vault: Vault
+        let ctx = AccessContext(actor: "ops", role: "admin")
+
+        init(subjects: Int) throws {
+            dir = try TempDirectory()
+            try RootKey.generateKeyFile(at: dir.file("root.key"))
+            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            for i in 0..<subjects {
+                try vault.put(subject: String(format: "s%03d", i), values: [
+                    "email": "person\(i)@example.com", "phone": "+1 415 555 \(String(format: "%04d", i))", "full_name": "Person \(i)",
+                ], context: ctx)
+            }
+        }
+
+        func reopen() throws -> Vault { try Vault.open(at: vault.directory, rootKey: .keyFile(at: dir.file("root.key"))) }
+
+        func everyRecordDecrypts(_ v: Vault, count: Int) throws {
+            for i in 0..<count {
+                #expect(try v.get(subject: String(format: "s%03d", i), fields: ["email"], context: ctx)["email"] == "person\(i)@example.com")
+            }
+        }
+    }
+
+    @Test func rotateKEKRewrapsEverySubjectAndRetiresTheOldKey() throws {
+        let s = try Setup(subjects: 25)
+        let summary = try s.vault.rotateKEK(context: ctx, batchSize: 10)
+        #expect(summary == RotationSummary(role: .kek, version: 2, resumed: false, processed: 25, retired: [1]))
+        #expect(s.vault.keyring.versions(.kek) == [2])
+        try s.everyRecordDecrypts(s.vault, count: 25)
+        let reopened = try s.reopen()
+        #expect(reopened.keyring.versions(.kek) == [2])
+        try s.everyRecordDecrypts(reopened, count: 25)
+        #expect(try reopened.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version <> 2") } == 0)
+        // New subjects are wrapped under the new KEK.
+        try reopened.put(subject: "new", values: ["email": "n@example.com"], context: ctx)
+        #expect(try reopened.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT kek_version FROM subjects WHERE id = 'new'") } == 2)
+        #expect(try reopened.verifyAudit().ok)
+    }
+
+    @Test func aKEKRotationInterruptedIsResumedNotRestarted() throws {
+        let s = try Setup(subjects: 25)
+        #expect(throws: PrivacyKitError.self) {
+            try s.vault.rotateKEK(context: ctx, batchSize: 10, progress: nil, stopAfterBatches: 1)
+        }
+        // Half way: both versions live, every record still decrypts.
+        let mid = try s.reopen()
+        #expect(mid.keyring.versions(.kek) == [1, 2])
+        try s.everyRecordDecrypts(mid, count: 25)
+        let summary = try mid.rotateKEK(context: ctx, batchSize: 10)
+        #expect(summary.resumed && summary.version == 2 && summary.processed == 15 && summary.retired == [1])
+        try s.everyRecordDecrypts(try s.reopen(), count: 25)
+    }
+
+    @Test func findsWorkBeforeDuringAndAfterAnIndexRebuild() throws {
+        let s = try Setup(subjects: 30)
+        #expect(try s.vault.find(field: "email", value: "person7@example.com", context: ctx) == ["s007"])
+        #expect(throws: PrivacyKitError.self) {
+            try s.vault.rotateIndex(context: ctx, batchSize: 8, progress: nil, stopAfterBatches: 2)
+        }
+        let mid = try s.reopen()
+        #expect(mid.keyring.versions(.blindIndexRoot) == [1, 2])
+        // Subjects re-indexed (s000…s015) and not yet (s016…) are both found.
+        for i in [3, 20, 29] {
+            #expect(try mid.find(field: "email", value: "PERSON\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
+            #expect(try mid.find(field: "phone", value: "(415) 555-\(String(format: "%04d", i))", context: ctx) == [String(format: "s%03d", i)])
+        }
+        // A write during the rebuild indexes under the new version and is found.
+        try mid.put(subject: "s005", values: ["email": "changed@example.com"], context: ctx)
+        #expect(try mid.find(field: "email", value: "changed@example.com", context: ctx) == ["s005"])
+        #expect(try mid.find(field: "email", value: "person5@example.com", context: ctx).isEmpty)
+        let summary = try mid.rotateIndex(context: ctx, batchSize: 8)
+        #expect(summary.resumed && summary.version == 2 && summary.retired == [1])
+        let after = try s.reopen()
+        #expect(after.keyring.versions(.blindIndexRoot) == [2])
+        #expect(try after.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blind_index WHERE version <> 2") } == 0)
+        for i in [3, 20, 29] {
+            #expect(try after.find(field: "email", value: "person\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
+        }
+        #expect(try after.find(field: "email", value: "changed@example.com", context: ctx) == ["s005"])
+        #expect(try after.duplicates(context: ctx).isEmpty)
+        #expect(try after.verifyAudit().ok)
+    }
+}

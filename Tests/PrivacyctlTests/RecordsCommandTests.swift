@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// `privacyctl import / records / quality / keys rotate-*` end to end.
+@Suite("privacyctl records")
+struct RecordsCommandTests {
+    typealias Exit = PrivacyctlTests.Exit
+
+    @Test func importPutGetFindQualityAndRotations() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let csv = v.scratch.file("crm.csv")
+        try Data("""
+            id,full_name,email,phone,country,notes\r
+            c1,Ann Lee,ann@example.com,020 7946 0958,GB,vip\r
+            c2,Bo Chen,ANN@example.com ,138 0013 8000,CN,\r
+            c3,Bad Row,not-an-email,,US,\r
+
+            """.utf8).write(to: URL(fileURLWithPath: csv))
+        let imported = try CLI.run(["import", csv, "--json"], environment: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let summary = try imported.json()
+        #expect(summary["created"] as? Int == 2 && summary["rejected"] as? Int == 1)
+        #expect(summary["unknown_columns"] as? [String] == ["notes"])
+        let again = try CLI.run(["import", csv, "--json"], environment: env).json()
+        #expect(again["unchanged"] as? Int == 2 && again["created"] as? Int == 0)
+
+        let put = try CLI.run(["records", "put", "--subject", "c4", "--set", "email=Dee@Example.com", "--set", "country=de", "--json"], environment: env)
+        #expect(put.status == 0, "\(put.stderr)")
+        #expect(try put.json()["change"] as? String == "created")
+        let get = try CLI.run(["records", "get", "--subject", "c4", "--json"], environment: env)
+        #expect((try get.json()["fields"] as? [String: String]) == ["email": "dee@example.com", "country": "DE"])
+        let find = try CLI.run(["records", "find", "--field", "email", "--value", "ann@EXAMPLE.com", "--json"], environment: env)
+        #expect(try find.json()["matches"] as? [String] == ["c1", "c2"])
+        let list = try CLI.run(["records", "list", "--json"], environment: env)
+        #expect(try list.json()["subjects"] as? [String] == ["c1", "c2", "c4"])
+        let bad = try CLI.run(["records", "put", "--subject", "c5", "--set", "email=nope"], environment: env)
+        #expect(bad.status == Exit.invalidInput)
+        #expect(bad.stderr.contains("field email of subject c5") && !bad.stderr.contains("nope"))
+        #expect(try CLI.run(["records", "get", "--subject", "zz"], environment: env).status == Exit.notFound)
+
+        let dupes = try CLI.run(["quality", "duplicates", "--json"], environment: env).json()
+        let clusters = try #require(dupes["clusters"] as? [[String: Any]])
+        #expect(clusters.count == 1 && clusters[0]["subjects"] as? [String] == ["c1", "c2"])
+        let quality = try CLI.run(["quality", "report", "--json"], environment: env).json()
+        #expect(quality["subjects"] as? Int == 3)
+
+        let kek = try CLI.run(["keys", "rotate-kek", "--json"], environment: env)
+        #expect(kek.status == 0, "\(kek.stderr)")
+        let index = try CLI.run(["keys", "rotate-index", "--json"], environment: env)
+        #expect(index.status == 0, "\(index.stderr)")
+        #expect(try CLI.run(["records", "find", "--field", "phone", "--value", "+86 138 0013 8000", "--json"], environment: env).json()["matches"] as? [String] == ["c2"])
+        let verify = try CLI.run(["audit", "verify", "--json"], environment: env)
+        #expect(try verify.json()["unsigned_tail"] as? Int == 0)
+    }
+
+    /// Canary values go in through import and put, then through every command that does
+    /// not print values; no file in the vault and no such output may hold them.
+    @Test func canariesNeverLeakIntoFilesOrOutput() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let canaries = ["qzcanary1@example.org", "Qzcanaryname Vexwold", "Z9CANARY77", "qzcanary-rejected", "QZCANARYCOLUMN"]
+        let csv = v.scratch.file("c.csv")
+        try Data("""
+            id,full_name,email,national_id,phone,extra
+            k1,\(canaries[1]),\(canaries[0]),\(canaries[2]),+44 20 7946 0999,\(canaries[4])
+            k2,Other,\(canaries[3]),,,
+            k3,"Broken,row
+
+            """.utf8).write(to: URL(fileURLWithPath: csv))
+        var outputs: [CLI.Result] = []
+        outputs.append(try CLI.run(["import", csv], environment: env))
+        outputs.append(try CLI.run(["import", csv, "--json"], environment: env))
+        outputs.append(try CLI.run(["records", "put", "--subject", "k4", "--set", "email=qzcanary4@example.org"], environment: env))
+        outputs.append(try CLI.run(["records", "put", "--subject", "k5", "--set", "email=qzcanary-bad"], environment: env))
+        outputs.append(try CLI.run(["records", "find", "--field", "email", "--value", canaries[0]], environment: env))
+        outputs.append(try CLI.run(["records", "find", "--field", "national_id", "--value", canaries[2], "--json"], environment: env))
+        outputs.append(try CLI.run(["records", "list"], environment: env))
+        outputs.append(try CLI.run(["quality", "report"], environment: env))
+        outputs.append(try CLI.run(["quality", "duplicates", "--json"], environment: env))
+        outputs.append(try CLI.run(["keys", "rotate-kek"], environment: env))
+        outputs.append(try CLI.run(["keys", "rotate-index"], environment: env))
+        outputs.append(try CLI.run(["audit", "export"], environment: env))
+        outputs.append(try CLI.run(["audit", "query", "--subject", "k1", "--json"], environment: env))
+        // Asked for explicitly: this one may print values, and must still find them.
+        let get = try CLI.run(["records", "get", "--subject", "k1", "--json"], environment: env)
+        #expect(get.stdout.contains(canaries[0]))
+        for output in outputs {
+            for canary in canaries + ["qzcanary", "QZCANARY", "Z9CANARY", "Vexwold"] {
+                #expect(!output.stdout.localizedCaseInsensitiveContains(canary) && !output.stderr.localizedCaseInsensitiveContains(canary),
+                        "output holds \(canary): \(output.stdout.prefix(200)) \(output.stderr.prefix(200))")
+            }
+        }
+        let files = try FileManager.default.subpathsOfDirectory(atPath: v.vault)
+        #expect(files.contains { $0.hasPrefix("Reports/") })
+        for file in files {
+            let path = v.vault + "/" + file
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            for canary in canaries + ["qzcanary", "QZCANARY", "Z9CANARY", "Vexwold", "vexwold"] {
+                #expect(data.range(of: Data(canary.utf8)) == nil, "\(file) holds \(canary)")
+            }
+        }
+    }
+}
