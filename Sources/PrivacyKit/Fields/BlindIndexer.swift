@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 import Sodium
 import Synchronization
 
@@ -6,7 +6,7 @@ import Synchronization
 /// configured bits, under a per-field key derived (`crypto_kdf`) from the blind-index root
 /// key of a given version. Equal values give equal indexes, so records are found and
 /// duplicates grouped without decrypting; the index alone reveals nothing without the key.
-final class BlindIndexer: Sendable {
+package final class BlindIndexer: Sendable {
     static let kdfContext = "pkblindx"
     private let keyring: Keyring
     private let keys = Mutex<[String: SecureBytes]>([:])
@@ -19,10 +19,10 @@ final class BlindIndexer: Sendable {
     }
 
     /// The version new writes use.
-    var currentVersion: Int { versions.last ?? 1 }
+    package var currentVersion: Int { versions.last ?? 1 }
 
     /// The index of a normalized `key` value for `field`, under root key `version`.
-    func index(_ key: String, field: FieldSpec, version: Int) throws -> Data {
+    package func index(_ key: String, field: FieldSpec, version: Int) throws -> Data {
         guard let bits = field.blindIndexBits else {
             throw PrivacyKitError(.invalidInput, "field \(field.name) has no blind index")
         }

@@ -1,5 +1,5 @@
 import Foundation
-import Sodium
+package import Sodium
 
 /// Field encryption for one thread of work: subject keys unwrapped into one reused locked
 /// buffer, nonces from a bulk pool, associated data built in a reused scratch buffer.
@@ -11,7 +11,7 @@ import Sodium
 ///
 /// - Warning: Not thread-safe; make one per thread. Call ``wipe()`` when done with a
 ///   subject (the vault does this after every record).
-final class FieldCipher {
+package final class FieldCipher {
     static let formatVersion: UInt8 = 1
     static let headerByteCount = 1 + 4 + XChaCha20Poly1305.nonceByteCount
     static let wrappedKeyByteCount = XChaCha20Poly1305.nonceByteCount + 32 + XChaCha20Poly1305.tagByteCount
@@ -22,7 +22,7 @@ final class FieldCipher {
     private let nonces = NoncePool()
     private var ad: [UInt8] = []
 
-    init(vaultID: VaultID) throws {
+    package init(vaultID: VaultID) throws {
         self.vaultID = vaultID
         subjectKey = try SecureBuffer(count: 32)
         ad.reserveCapacity(256)
@@ -31,15 +31,15 @@ final class FieldCipher {
     deinit { subjectKey.wipe() }
 
     /// Zeroes the current subject key.
-    func wipe() { subjectKey.wipe() }
+    package func wipe() { subjectKey.wipe() }
 
     // MARK: Subject keys
 
     /// A fresh random subject key in the buffer.
-    func newSubjectKey() { subjectKey.fillRandom() }
+    package func newSubjectKey() { subjectKey.fillRandom() }
 
     /// The current subject key wrapped under `kek`: nonce ‖ ciphertext ‖ tag.
-    func wrapSubjectKey(subjectID: String, kek: SecureBytes, kekVersion: Int) throws -> [UInt8] {
+    package func wrapSubjectKey(subjectID: String, kek: SecureBytes, kekVersion: Int) throws -> [UInt8] {
         buildKeyAD(subjectID: subjectID, kekVersion: kekVersion)
         var out = [UInt8](repeating: 0, count: Self.wrappedKeyByteCount)
         let n = XChaCha20Poly1305.nonceByteCount
@@ -60,7 +60,7 @@ final class FieldCipher {
     ///
     /// - Throws: `.integrity` if the wrapped key does not open (wrong KEK, or moved from
     ///   another subject).
-    func unwrapSubjectKey(_ wrapped: [UInt8], subjectID: String, kek: SecureBytes, kekVersion: Int) throws {
+    package func unwrapSubjectKey(_ wrapped: [UInt8], subjectID: String, kek: SecureBytes, kekVersion: Int) throws {
         guard wrapped.count == Self.wrappedKeyByteCount else {
             throw PrivacyKitError(.integrity, "the wrapped key of subject \(subjectID) is \(wrapped.count) bytes, not \(Self.wrappedKeyByteCount)")
         }
@@ -85,7 +85,7 @@ final class FieldCipher {
     // MARK: Fields
 
     /// Encrypts `value` of `field` for `subjectID` under the current subject key.
-    func seal(_ value: String, field: String, subjectID: String, keyVersion: Int) throws -> [UInt8] {
+    package func seal(_ value: String, field: String, subjectID: String, keyVersion: Int) throws -> [UInt8] {
         buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
         var value = value
         return try value.withUTF8 { plain in
@@ -116,7 +116,7 @@ final class FieldCipher {
     ///
     /// - Throws: `.integrity` naming the field and subject (never the value) when the
     ///   envelope is malformed, from another format, or does not authenticate here.
-    func open(_ envelope: [UInt8], field: String, subjectID: String) throws -> String {
+    package func open(_ envelope: [UInt8], field: String, subjectID: String) throws -> String {
         guard let keyVersion = Self.keyVersion(of: envelope) else {
             throw PrivacyKitError(.integrity, "field \(field) of subject \(subjectID): not a format-\(Self.formatVersion) envelope")
         }

@@ -65,9 +65,9 @@ public struct KeyInfo: Sendable, Codable, Equatable {
 }
 
 /// A key taken out of the keyring, in protected memory.
-struct UnsealedKey: Sendable {
-    let info: KeyInfo
-    let secret: SecureBytes
+package struct UnsealedKey: Sendable {
+    package let info: KeyInfo
+    package let secret: SecureBytes
     /// The signing pair, for ``KeyRole/auditSigning``.
     let signingPair: Ed25519.KeyPair?
 }
@@ -154,7 +154,7 @@ public struct Keyring: Sendable {
     public var status: [KeyInfo] { keys.map(\.info) }
 
     /// The newest version of `role`.
-    func current(_ role: KeyRole) -> UnsealedKey? {
+    package func current(_ role: KeyRole) -> UnsealedKey? {
         keys.filter { $0.info.role == role }.max { $0.info.version < $1.info.version }
     }
 

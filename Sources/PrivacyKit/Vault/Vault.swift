@@ -68,7 +68,7 @@ public final class Vault: Sendable {
     public var keyring: Keyring { state.withLock { $0.keyring } }
 
     /// Blind indexes under the keyring's current index keys.
-    var indexer: BlindIndexer { state.withLock { $0.indexer } }
+    package var indexer: BlindIndexer { state.withLock { $0.indexer } }
 
     public var keyringPath: String { Self.keyringPath(directory.path) }
     public var storePath: String { directory.path + "/" + Self.storeFileName }
