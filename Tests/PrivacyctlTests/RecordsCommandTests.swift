@@ -104,3 +104,45 @@ struct RecordsCommandTests {
         }
     }
 }
+
+extension RecordsCommandTests {
+    /// A real `privacyctl import` killed with SIGKILL part-way, then run again, ends in the
+    /// same state as an uninterrupted import into another vault.
+    @Test func importKilledWithSIGKILLThenRerunEndsLikeOneRun() throws {
+        var text = "id,full_name,email,phone,country\n"
+        for i in 0..<3000 {
+            text += "k\(String(format: "%05d", i)),Name \(i),n\(i)@example.com,+1 415 555 \(String(format: "%04d", i % 10000)),US\n"
+        }
+        let killed = try PrivacyctlTests.KeyFileVault()
+        let csv = killed.scratch.file("big.csv")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: csv))
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["import", csv, "--batch-size", "25", "--vault", killed.vault, "--key-file", killed.keyFile]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.6)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let env = ["PRIVACYKIT_VAULT": killed.vault, "PRIVACYKIT_KEY_FILE": killed.keyFile]
+        let rerun = try CLI.run(["import", csv, "--batch-size", "25", "--json"], environment: env)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let summary = try rerun.json()
+        #expect((summary["created"] as? Int ?? 0) + (summary["unchanged"] as? Int ?? 0) == 3000)
+        #expect(summary["updated"] as? Int == 0 && summary["rejected"] as? Int == 0)
+
+        let straight = try PrivacyctlTests.KeyFileVault()
+        let env2 = ["PRIVACYKIT_VAULT": straight.vault, "PRIVACYKIT_KEY_FILE": straight.keyFile]
+        #expect(try CLI.run(["import", csv], environment: env2).status == 0)
+        let a = try CLI.run(["records", "list", "--limit", "10000", "--json"], environment: env).json()["subjects"] as? [String]
+        let b = try CLI.run(["records", "list", "--limit", "10000", "--json"], environment: env2).json()["subjects"] as? [String]
+        #expect(a?.count == 3000 && a == b)
+        for id in ["k00000", "k01499", "k02999"] {
+            let x = try CLI.run(["records", "get", "--subject", id, "--json"], environment: env).json()["fields"] as? [String: String]
+            let y = try CLI.run(["records", "get", "--subject", id, "--json"], environment: env2).json()["fields"] as? [String: String]
+            #expect(x != nil && x == y)
+        }
+        #expect(try CLI.run(["audit", "verify", "--json"], environment: env).json()["ok"] as? Bool == true)
+    }
+}
