@@ -193,3 +193,24 @@ struct RecordsTests {
         }
     }
 }
+
+extension RecordsTests {
+    /// Locked memory is allocated once, not per call: a returned cipher is lent again,
+    /// wiped.
+    @Test func fieldCiphersAreReusedNotReallocated() throws {
+        let (dir, v) = try vault()
+        defer { withExtendedLifetime(dir) {} }
+        let first = try v.borrowCipher()
+        first.newSubjectKey()
+        v.returnCipher(first)
+        let second = try v.borrowCipher()
+        #expect(second === first)
+        // Wiped on return: sealing now uses an all-zero key, which a fresh random key never is.
+        let zeroKey = try FieldCipher(vaultID: v.id)
+        let a = try second.seal("x", field: "email", subjectID: "s", keyVersion: 1)
+        #expect(try zeroKey.open(a, field: "email", subjectID: "s") == "x")
+        v.returnCipher(second)
+        for i in 0..<20 { try v.put(subject: "p\(i)", values: ["email": "p\(i)@example.com"], context: ctx) }
+        #expect(try v.borrowCipher() === first)
+    }
+}

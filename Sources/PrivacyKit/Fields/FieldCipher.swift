@@ -11,7 +11,9 @@ package import Sodium
 ///
 /// - Warning: Not thread-safe; make one per thread. Call ``wipe()`` when done with a
 ///   subject (the vault does this after every record).
-package final class FieldCipher {
+// @unchecked: mutable, but only ever used by one caller at a time (a vault lends each
+// cipher from its pool to one operation and takes it back after).
+package final class FieldCipher: @unchecked Sendable {
     static let formatVersion: UInt8 = 1
     static let headerByteCount = 1 + 4 + XChaCha20Poly1305.nonceByteCount
     static let wrappedKeyByteCount = XChaCha20Poly1305.nonceByteCount + 32 + XChaCha20Poly1305.tagByteCount

@@ -13,7 +13,8 @@ extension Vault {
     ///   unknown field or a value a strict field's normalizer rejects.
     @discardableResult
     public func put(subject: String, values: [String: String], context: AccessContext) throws -> PutResult {
-        let cipher = try FieldCipher(vaultID: id)
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         return try perform(context) { tx in
             let result = try RecordStore(vault: self).upsert(tx.db, subjectID: subject, values: values, cipher: cipher)
             if result.change != .unchanged {
@@ -32,8 +33,8 @@ extension Vault {
         for name in fields ?? [] where schema[name] == nil {
             throw PrivacyKitError(.invalidInput, "'\(name)' is not a field of the schema")
         }
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         return try perform(context) { tx in
             let store = RecordStore(vault: self)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
@@ -64,8 +65,8 @@ extension Vault {
         case .success(let normalized): key = normalized.key
         case .failure(let error): throw PrivacyKitError(.invalidInput, "the value to find in \(field): \(error.reason)")
         }
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         return try perform(context) { tx in
             var matches: [String] = []
             if spec.encrypted {
@@ -142,8 +143,8 @@ extension Vault {
             }
             stored = value
         }
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         return try perform(context) { tx in
             let store = RecordStore(vault: self)
             if let existing = try store.load(tx.db, subjectID: subject) {
@@ -168,8 +169,8 @@ extension Vault {
     ///   vault.
     public func decrypt(_ envelope: String, field: String, subject: String, context: AccessContext) throws -> String {
         let bytes = try FieldCipher.binary(fromText: envelope)
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         return try perform(context) { tx in
             let store = RecordStore(vault: self)
             guard let stored = try store.load(tx.db, subjectID: subject) else {

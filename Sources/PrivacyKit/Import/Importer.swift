@@ -80,8 +80,8 @@ extension Vault {
         summary.unknownColumns = plan.unknownColumns
         var rejects = RejectReport(path: options.rejectReportPath ?? defaultRejectReportPath())
         defer { rejects.close() }
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         var batches = 0
         var batch: [(line: Int, fields: [String])] = []
         func flush() throws {

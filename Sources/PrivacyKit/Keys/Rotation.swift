@@ -48,8 +48,8 @@ extension Vault {
             throw PrivacyKitError(.internal, "KEK v\(target) is missing after being added")
         }
         let total = try behind(target)
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         var done = 0
         var batches = 0
         while true {
@@ -118,8 +118,8 @@ extension Vault {
         let indexer = self.indexer
         let indexed = schema.indexedFields
         let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0 }
-        let cipher = try FieldCipher(vaultID: id)
-        defer { cipher.wipe() }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
         var done = 0
         var batches = 0
         while true {

@@ -45,6 +45,9 @@ public final class Vault: Sendable {
         var keyringDigest: [UInt8]
     }
     private let state: Mutex<State>
+    /// Field ciphers ready for reuse: each holds one locked buffer (`sodium_malloc` costs
+    /// tens of microseconds, too much to pay per call).
+    private let cipherPool = Mutex<[FieldCipher]>([])
 
     /// The audit public key: what an auditor needs to verify this vault's log.
     public let auditPublicKey: Ed25519.PublicKey
@@ -62,6 +65,20 @@ public final class Vault: Sendable {
         self.schema = try Schema.load(from: directory.path + "/" + Self.policiesDirectoryName)
         self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
         self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest))
+    }
+
+    /// A field cipher for one operation: from the pool, or new. Give it back with
+    /// ``returnCipher(_:)`` (it is wiped then).
+    func borrowCipher() throws -> FieldCipher {
+        if let cipher = cipherPool.withLock({ $0.popLast() }) { return cipher }
+        return try FieldCipher(vaultID: id)
+    }
+
+    func returnCipher(_ cipher: FieldCipher) {
+        cipher.wipe()
+        cipherPool.withLock { pool in
+            if pool.count < 8 { pool.append(cipher) }
+        }
     }
 
     /// The unsealed keyring.
