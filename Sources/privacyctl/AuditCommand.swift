@@ -19,12 +19,12 @@ extension Privacyctl.Audit {
             commandName: "verify",
             abstract: "Recompute the audit chain and check every checkpoint's signature.",
             discussion: """
-                Needs no root secret: only the audit public key, taken from --public-key or, by
-                default, from the vault's keyring file (pass --public-key from a trusted copy to
-                rule out a keyring swapped along with the log). --store verifies a copy of a
-                store. With --against FILE (a witness file written by `audit checkpoint
-                --export`), also checks that every checkpoint in it is still a prefix of the log,
-                which detects a cut tail and a log replaced wholesale. On failure, prints the
+                Needs no root secret: only the audit public key, taken from --public-key or, by \
+                default, from the vault's keyring file (pass --public-key from a trusted copy to \
+                rule out a keyring swapped along with the log). --store verifies a copy of a \
+                store. With --against FILE (a witness file written by `audit checkpoint \
+                --export`), also checks that every checkpoint in it is still a prefix of the log, \
+                which detects a cut tail and a log replaced wholesale. On failure, prints the \
                 first bad sequence number and what is wrong, and exits 69.
                 """
         )
@@ -141,9 +141,9 @@ extension Privacyctl.Audit {
             commandName: "query",
             abstract: "List audit events by subject, actor, action or time.",
             discussion: """
-                --subject takes the real subject id; the log holds only its pseudonym, which this
-                computes with the vault's audit key. --since is inclusive and --until exclusive,
-                both UTC ISO 8601 (a date, or a date and time). Here --actor filters; the reader
+                --subject takes the real subject id; the log holds only its pseudonym, which this \
+                computes with the vault's audit key. --since is inclusive and --until exclusive, \
+                both UTC ISO 8601 (a date, or a date and time). Here --actor filters; the reader \
                 is recorded as $PRIVACYKIT_ACTOR or the OS user, with --role.
                 """
         )

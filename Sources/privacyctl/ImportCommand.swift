@@ -8,11 +8,11 @@ extension Privacyctl {
             commandName: "import",
             abstract: "Import a CRM export (CSV) into the vault, encrypting as it goes.",
             discussion: """
-                RFC 4180 CSV in UTF-8 (a BOM is fine) with a header row. Columns named like schema
-                fields map by themselves; --map COLUMN=FIELD maps others; columns that map to no
-                field are listed in the summary and skipped, never stored. A bad row is rejected
-                (line, column and reason, never the value, in the reject report) and the import
-                goes on. Running the same import again changes nothing; an interrupted import can
+                RFC 4180 CSV in UTF-8 (a BOM is fine) with a header row. Columns named like schema \
+                fields map by themselves; --map COLUMN=FIELD maps others; columns that map to no \
+                field are listed in the summary and skipped, never stored. A bad row is rejected \
+                (line, column and reason, never the value, in the reject report) and the import \
+                goes on. Running the same import again changes nothing; an interrupted import can \
                 simply be run again. Exits 0 even with rejected rows: read "rejected" in the summary.
                 """
         )

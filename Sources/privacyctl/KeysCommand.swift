@@ -38,10 +38,10 @@ extension Privacyctl.Keys {
             commandName: "rotate-root",
             abstract: "Re-seal the keyring under a new passphrase or key file.",
             discussion: """
-                The keys inside do not change, so no data is re-encrypted. The new keyring is
-                written beside the old one, synced, and renamed over it: a crash leaves either
-                the old or the new keyring, each usable with its own secret. The new secret
-                comes from --new-key-file, --new-passphrase-file, PRIVACYKIT_NEW_PASSPHRASE, or
+                The keys inside do not change, so no data is re-encrypted. The new keyring is \
+                written beside the old one, synced, and renamed over it: a crash leaves either \
+                the old or the new keyring, each usable with its own secret. The new secret \
+                comes from --new-key-file, --new-passphrase-file, PRIVACYKIT_NEW_PASSPHRASE, or \
                 the terminal.
                 """
         )
