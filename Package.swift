@@ -74,7 +74,7 @@ let package = Package(
         // Release-mode benchmarks (`swift run -c release privacykit-bench`); see Benchmarks/README.md.
         .executableTarget(
             name: "privacykit-bench",
-            dependencies: ["PrivacyKit", "Sodium"],
+            dependencies: ["PrivacyKit", "Sodium", "CSodium", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/PrivacyKitBench",
             swiftSettings: strictSettings
         ),

@@ -21,7 +21,7 @@ struct Options {
     private var flags: Set<String> = []
 
     /// Options that take no value.
-    static let flagNames: Set<String> = ["keep", "help"]
+    static let flagNames: Set<String> = ["keep", "help", "pooled", "check", "existing"]
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]

@@ -31,7 +31,7 @@ let usage = """
 func run(_ options: Options) throws {
     switch options.command {
     case "help":
-        print(usage)
+        print(usage + recordsUsage)
     case "all":
         try runAll(options)
     case "append-bulk":
@@ -124,6 +124,7 @@ func run(_ options: Options) throws {
         print(String(decoding: try encoder.encode(result), as: UTF8.self))
         if !result.ok { exit(3) }
     default:
+        if try runRecordsCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")
     }
 }
