@@ -7,7 +7,7 @@ import PrivacyKit
 let recordsUsage = """
 
     customer records (see README, "Customer records"):
-      records-all       everything below, then a summary (1M customers: ~8–9 min here)
+      records-all       everything below, then a summary (1M customers: 10–11 min here)
                           --customers 1000000 --batch 500 --finds 2000 --misses 20
                           --rounds 9 --crypto-customers 20000 --iterations 20000
                           --baseline-runs 1 [--keep]
@@ -102,7 +102,7 @@ func runRecordsCommand(_ options: Options) throws -> Bool {
 }
 
 func printImportRun(_ run: ImportRun) {
-    print("\(run.mode): \(grouped(Double(run.customers))) customers in \(fmt(run.seconds, 1)) s = \(grouped(run.customersPerSecond))/s; created \(run.created), rejected \(run.rejected); max RSS \(mib(run.maxRSSKB)) MiB (VmHWM \(mib(run.vmHWMKB)), \(mib(run.startMaxRSSKB)) before); store \(fmt(Double(run.storeBytes) / 1e6, 0)) MB")
+    print("\(run.mode): \(grouped(Double(run.customers))) customers in \(fmt(run.seconds, 1)) s = \(grouped(run.customersPerSecond))/s; created \(run.created), rejected \(run.rejected); max RSS \(mib(run.maxRSSKB)) MiB (VmHWM \(mib(run.vmHWMKB)), \(mib(run.startMaxRSSKB)) before); store \(fmt(Double(run.storeBytes) / 1e6, 0)) MB; storage read \(fmt(Double(run.storageReadBytes) / 1e6, 0)) MB, written \(fmt(Double(run.storageWriteBytes) / 1e6, 0)) MB")
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     print(String(decoding: (try? encoder.encode(run)) ?? Data(), as: UTF8.self))
