@@ -177,7 +177,8 @@ package final class FieldCipher: @unchecked Sendable {
         appendField((0..<8).reversed().map { UInt8(v >> (UInt64($0) * 8) & 0xff) })
     }
 
-    private func appendField(_ bytes: [UInt8]) {
+    /// One Canonical field (4-byte big-endian length, then the bytes), appended in place.
+    private func appendField(_ bytes: some Collection<UInt8>) {
         let n = UInt32(bytes.count)
         ad.append(UInt8(n >> 24)); ad.append(UInt8(n >> 16 & 0xff)); ad.append(UInt8(n >> 8 & 0xff)); ad.append(UInt8(n & 0xff))
         ad.append(contentsOf: bytes)
@@ -185,10 +186,6 @@ package final class FieldCipher: @unchecked Sendable {
 
     private func appendField(_ string: String) {
         var string = string
-        string.withUTF8 { bytes in
-            let n = UInt32(bytes.count)
-            ad.append(UInt8(n >> 24)); ad.append(UInt8(n >> 16 & 0xff)); ad.append(UInt8(n >> 8 & 0xff)); ad.append(UInt8(n & 0xff))
-            ad.append(contentsOf: bytes)
-        }
+        string.withUTF8 { appendField($0) }
     }
 }
