@@ -48,18 +48,30 @@ public enum BLAKE2b {
     public static func hash(
         bytes message: UnsafeRawBufferPointer, key: some SecretKeyStorage, into output: UnsafeMutableRawBufferPointer
     ) throws {
+        try key.withUnsafeBytes { try hash(bytes: message, rawKey: $0, into: output) }
+    }
+
+    /// The same with a ``SecureBytes`` key: a concrete call, without the generic dispatch
+    /// that costs as much as hashing a short value.
+    public static func hash(
+        bytes message: UnsafeRawBufferPointer, key: SecureBytes, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try key.withUnsafeBytes { try hash(bytes: message, rawKey: $0, into: output) }
+    }
+
+    private static func hash(
+        bytes message: UnsafeRawBufferPointer, rawKey k: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
         Library.ensure()
         guard (minOutputByteCount...maxOutputByteCount).contains(output.count) else {
             throw SodiumError.length("BLAKE2b output", in: minOutputByteCount...maxOutputByteCount, got: output.count)
         }
-        guard (minKeyByteCount...maxKeyByteCount).contains(key.count) else {
-            throw SodiumError.length("BLAKE2b key", in: minKeyByteCount...maxKeyByteCount, got: key.count)
+        guard (minKeyByteCount...maxKeyByteCount).contains(k.count) else {
+            throw SodiumError.length("BLAKE2b key", in: minKeyByteCount...maxKeyByteCount, got: k.count)
         }
         let status = withNonNullBytes(message) { m, mn in
-            key.withUnsafeBytes { k in
-                crypto_generichash(output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, m, UInt64(mn),
-                                   k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
-            }
+            crypto_generichash(output.baseAddress!.assumingMemoryBound(to: UInt8.self), output.count, m, UInt64(mn),
+                               k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
         }
         guard status == 0 else { throw SodiumError(.operationFailed, "BLAKE2b failed") }
     }

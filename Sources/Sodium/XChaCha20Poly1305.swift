@@ -125,23 +125,32 @@ public enum XChaCha20Poly1305 {
         plaintext: UnsafeRawBufferPointer, key: some SecretKeyStorage, nonce: UnsafeRawBufferPointer,
         associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
     ) throws {
-        Library.ensure()
-        try checkKey(key)
-        guard nonce.count == nonceByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
+        try key.withUnsafeBytes { k in
+            try seal(plaintext: plaintext, rawKey: k, nonce: nonce, associatedData: associatedData, into: output)
         }
-        guard output.count == plaintext.count + tagByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 output", expected: plaintext.count + tagByteCount, got: output.count)
+    }
+
+    // The concrete overloads below exist for speed: a generic `some SecretKeyStorage`
+    // call from another module goes through witness tables and metadata lookups, which
+    // cost as much as a small seal's arithmetic.
+
+    /// ``seal(plaintext:key:nonce:associatedData:into:)`` with a ``SecureBuffer`` key.
+    public static func seal(
+        plaintext: UnsafeRawBufferPointer, key: SecureBuffer, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try key.withUnsafeBytes { k in
+            try seal(plaintext: plaintext, rawKey: k, nonce: nonce, associatedData: associatedData, into: output)
         }
-        var written: UInt64 = 0
-        key.withUnsafeBytes { k in
-            withNonNullBytes(plaintext) { p, pn in
-                withNonNullBytes(associatedData) { ad, adn in
-                    _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                        output.baseAddress!.assumingMemoryBound(to: UInt8.self), &written, p, UInt64(pn), ad, UInt64(adn), nil,
-                        nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), k.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
-            }
+    }
+
+    /// ``seal(plaintext:key:nonce:associatedData:into:)`` with a ``SecureBytes`` key.
+    public static func seal(
+        plaintext: UnsafeRawBufferPointer, key: SecureBytes, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try key.withUnsafeBytes { k in
+            try seal(plaintext: plaintext, rawKey: k, nonce: nonce, associatedData: associatedData, into: output)
         }
     }
 
@@ -151,30 +160,82 @@ public enum XChaCha20Poly1305 {
         ciphertext: UnsafeRawBufferPointer, key: some SecretKeyStorage, nonce: UnsafeRawBufferPointer,
         associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
     ) throws {
-        Library.ensure()
-        try checkKey(key)
-        guard nonce.count == nonceByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
+        try key.withUnsafeBytes { k in
+            try open(ciphertext: ciphertext, rawKey: k, nonce: nonce, associatedData: associatedData, into: output)
         }
+    }
+
+    /// ``open(ciphertext:key:nonce:associatedData:into:)`` with a ``SecureBuffer`` key.
+    public static func open(
+        ciphertext: UnsafeRawBufferPointer, key: SecureBuffer, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try key.withUnsafeBytes { k in
+            try open(ciphertext: ciphertext, rawKey: k, nonce: nonce, associatedData: associatedData, into: output)
+        }
+    }
+
+    /// ``open(ciphertext:key:nonce:associatedData:into:)`` with a ``SecureBytes`` key.
+    public static func open(
+        ciphertext: UnsafeRawBufferPointer, key: SecureBytes, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try key.withUnsafeBytes { k in
+            try open(ciphertext: ciphertext, rawKey: k, nonce: nonce, associatedData: associatedData, into: output)
+        }
+    }
+
+    private static func seal(
+        plaintext: UnsafeRawBufferPointer, rawKey k: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try checkBuffers(key: k, nonce: nonce)
+        guard output.count == plaintext.count + tagByteCount else {
+            throw SodiumError.length("XChaCha20-Poly1305 output", expected: plaintext.count + tagByteCount, got: output.count)
+        }
+        var written: UInt64 = 0
+        withNonNullBytes(plaintext) { p, pn in
+            withNonNullBytes(associatedData) { ad, adn in
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    output.baseAddress!.assumingMemoryBound(to: UInt8.self), &written, p, UInt64(pn), ad, UInt64(adn), nil,
+                    nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+    }
+
+    private static func open(
+        ciphertext: UnsafeRawBufferPointer, rawKey k: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try checkBuffers(key: k, nonce: nonce)
         guard ciphertext.count >= tagByteCount, output.count == ciphertext.count - tagByteCount else {
             throw SodiumError(.invalidLength, "XChaCha20-Poly1305: a \(ciphertext.count)-byte ciphertext needs a \(max(0, ciphertext.count - tagByteCount))-byte output, got \(output.count)")
         }
         var scratch: UInt8 = 0
         var written: UInt64 = 0
-        let status = key.withUnsafeBytes { k in
-            withNonNullBytes(ciphertext) { c, cn in
-                withNonNullBytes(associatedData) { ad, adn in
-                    withUnsafeMutablePointer(to: &scratch) { fallback in
-                        crypto_aead_xchacha20poly1305_ietf_decrypt(
-                            output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback, &written, nil, c, UInt64(cn),
-                            ad, UInt64(adn), nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                            k.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                    }
+        let status = withNonNullBytes(ciphertext) { c, cn in
+            withNonNullBytes(associatedData) { ad, adn in
+                withUnsafeMutablePointer(to: &scratch) { fallback in
+                    crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback, &written, nil, c, UInt64(cn),
+                        ad, UInt64(adn), nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        k.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }
         guard status == 0 else {
             throw SodiumError(.authenticationFailed, "XChaCha20-Poly1305: wrong key, or the ciphertext, nonce or associated data was altered")
+        }
+    }
+
+    /// The length checks the buffer forms share.
+    private static func checkBuffers(key: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer) throws {
+        Library.ensure()
+        guard key.count == keyByteCount else {
+            throw SodiumError.length("XChaCha20-Poly1305 key", expected: keyByteCount, got: key.count)
+        }
+        guard nonce.count == nonceByteCount else {
+            throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
         }
     }
 

@@ -68,3 +68,30 @@ struct RandomTests {
         }
     }
 }
+
+@Suite("SecureRandomPool")
+struct SecureRandomPoolTests {
+    /// Keys from the pool are full-width, never repeat, and keep coming across refills.
+    @Test func keysAreDistinctAcrossRefills() throws {
+        let pool = try SecureRandomPool(byteCount: 100)  // 3 keys per refill: many refills
+        let buffer = try SecureBuffer(count: 32)
+        var seen: Set<[UInt8]> = []
+        for _ in 0..<200 {
+            buffer.fillRandom(from: pool)
+            let key = buffer.withUnsafeBytes { Array($0) }
+            #expect(key.contains { $0 != 0 })
+            #expect(seen.insert(key).inserted)
+        }
+    }
+
+    @Test func aRequestLargerThanThePoolIsServedInFull() throws {
+        let pool = try SecureRandomPool(byteCount: 16)
+        var big = [UInt8](repeating: 0, count: 64)
+        big.withUnsafeMutableBytes { pool.next(into: $0) }
+        #expect(big[..<32].contains { $0 != 0 } && big[32...].contains { $0 != 0 })
+    }
+
+    @Test func aZeroSizedPoolIsRefused() {
+        #expect(throws: SodiumError.self) { try SecureRandomPool(byteCount: 0) }
+    }
+}
