@@ -135,4 +135,43 @@ struct ImportTests {
         }
         expectError(.notFound) { try s.vault.importCSV(at: s.dir.file("missing.csv"), context: ctx) }
     }
+
+    /// The preparer works ahead of the writer, assuming unseen subjects are new; the
+    /// store decides. A subject repeated in the same batch or in a later one, or already in
+    /// the vault, is updated through the full path, with the stored record's region.
+    @Test func repeatedAndExistingSubjectsAreUpdatedWhateverTheBatching() throws {
+        for batchSize in [1, 2, 500] {
+            let s = try Setup()
+            // Already in the vault, in Taiwan: a local Taiwanese mobile number is valid for it
+            // (and invalid under the default region, US, which a new subject would get).
+            try s.vault.put(subject: "tw-old", values: ["full_name": "Old", "country": "TW"], context: ctx)
+            let text = """
+                id,full_name,email,phone,country
+                a,Ann,ann@example.com,,US
+                tw-new,New,new@example.tw,,TW
+                tw-new,,,0912 345 678,
+                a,Ann Updated,,,
+                tw-old,,,0912 345 679,
+                a,Ann Updated,,,
+                us-bad,,,0912 345 670,
+
+                """
+            let path = try s.write("repeat.csv", Array(text.utf8))
+            let summary = try s.vault.importCSV(at: path, options: ImportOptions(batchSize: batchSize), context: ctx)
+            #expect(summary.rows == 7, "batch \(batchSize)")
+            #expect(summary.created == 2, "batch \(batchSize)")
+            #expect(summary.updated == 3, "batch \(batchSize)")
+            #expect(summary.unchanged == 1, "batch \(batchSize)")
+            #expect(summary.rejects.map(\.line) == [8] && summary.rejects.first?.column == "phone", "batch \(batchSize)")
+            #expect(try s.vault.get(subject: "tw-new", context: ctx)["phone"] == "+886912345678", "batch \(batchSize)")
+            #expect(try s.vault.get(subject: "tw-old", context: ctx)["phone"] == "+886912345679", "batch \(batchSize)")
+            #expect(try s.vault.get(subject: "a", context: ctx) == ["full_name": "Ann Updated", "email": "ann@example.com", "country": "US"])
+            #expect(try s.vault.find(field: "phone", value: "+886 912 345 678", context: ctx) == ["tw-new"])
+            expectError(.notFound) { try s.vault.get(subject: "us-bad", context: ctx) }
+            // One event per change, none for the unchanged row.
+            let imports = try s.vault.auditEvents(matching: AuditQuery(action: AuditAction.recordImport.rawValue), context: ctx)
+            #expect(imports.count == 5, "batch \(batchSize)")
+            #expect(try s.vault.verifyAudit().ok)
+        }
+    }
 }

@@ -9,7 +9,7 @@ import Synchronization
 package final class BlindIndexer: Sendable {
     static let kdfContext = "pkblindx"
     private let keyring: Keyring
-    private let keys = Mutex<[String: SecureBytes]>([:])
+    private let keys = Mutex<[KeyName: SecureBytes]>([:])
 
     init(keyring: Keyring) { self.keyring = keyring }
 
@@ -26,20 +26,47 @@ package final class BlindIndexer: Sendable {
         guard let bits = field.blindIndexBits else {
             throw PrivacyKitError(.invalidInput, "field \(field.name) has no blind index")
         }
-        let fieldKey = try self.fieldKey(field.name, version: version)
-        var out = [UInt8](repeating: 0, count: 32)
-        var key = key
-        try key.withUTF8 { value in
-            try out.withUnsafeMutableBytes { buffer in
-                try BLAKE2b.hash(bytes: UnsafeRawBufferPointer(value), key: fieldKey, into: buffer)
+        return try Self.index(key, fieldKey: fieldKey(field.name, version: version), byteCount: bits / 8)
+    }
+
+    /// The key and width of one field's index under one version, resolved once for a run
+    /// of values (an import resolves each indexed field once per batch).
+    package struct FieldIndex: Sendable {
+        let key: SecureBytes
+        let byteCount: Int
+
+        package func index(_ value: String) throws -> Data {
+            try BlindIndexer.index(value, fieldKey: key, byteCount: byteCount)
+        }
+    }
+
+    package func fieldIndex(_ field: FieldSpec, version: Int) throws -> FieldIndex {
+        guard let bits = field.blindIndexBits else {
+            throw PrivacyKitError(.invalidInput, "field \(field.name) has no blind index")
+        }
+        return FieldIndex(key: try fieldKey(field.name, version: version), byteCount: bits / 8)
+    }
+
+    private static func index(_ value: String, fieldKey: SecureBytes, byteCount: Int) throws -> Data {
+        // The full 32-byte hash, truncated: the output length is a BLAKE2b parameter, so
+        // hashing straight to `byteCount` bytes would give other (incompatible) indexes.
+        var value = value
+        return try value.withUTF8 { utf8 in
+            try withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { out in
+                try BLAKE2b.hash(bytes: UnsafeRawBufferPointer(utf8), key: fieldKey, into: out)
+                return Data(bytes: out.baseAddress!, count: min(byteCount, 32))
             }
         }
-        return Data(out.prefix(bits / 8))
+    }
+
+    private struct KeyName: Hashable {
+        let field: String
+        let version: Int
     }
 
     /// The per-field key: derived once per field and version, then kept (locked memory).
     private func fieldKey(_ field: String, version: Int) throws -> SecureBytes {
-        let name = "\(field)#\(version)"
+        let name = KeyName(field: field, version: version)
         if let key = keys.withLock({ $0[name] }) { return key }
         guard let root = keyring.key(.blindIndexRoot, version: version)?.secret else {
             throw PrivacyKitError(.notFound, "the keyring has no blind-index root key v\(version)")

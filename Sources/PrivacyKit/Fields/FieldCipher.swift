@@ -22,12 +22,25 @@ package final class FieldCipher: @unchecked Sendable {
     let vaultID: VaultID
     private let subjectKey: SecureBuffer
     private let nonces = NoncePool()
-    private var ad: [UInt8] = []
+    private let keyRandom: SecureRandomPool
+    /// The associated data of the current call, built in place. The constant prefixes
+    /// (label, format, vault id) are encoded once here; each call appends only what varies.
+    private let ad: ScratchBuffer
+    private let fieldADPrefix: [UInt8]
+    private let keyADPrefix: [UInt8]
 
     package init(vaultID: VaultID) throws {
         self.vaultID = vaultID
         subjectKey = try SecureBuffer(count: 32)
-        ad.reserveCapacity(256)
+        keyRandom = try SecureRandomPool()
+        ad = ScratchBuffer(capacity: 1024)
+        var field = Canonical("privacykit.field.v1")
+        field.append([0, 0, 0, 0, 0, 0, 0, Self.formatVersion])
+        field.append(vaultID.bytes)
+        fieldADPrefix = field.bytes
+        var key = Canonical("privacykit.subject-key.v1")
+        key.append(vaultID.bytes)
+        keyADPrefix = key.bytes
     }
 
     deinit { subjectKey.wipe() }
@@ -38,24 +51,22 @@ package final class FieldCipher: @unchecked Sendable {
     // MARK: Subject keys
 
     /// A fresh random subject key in the buffer.
-    package func newSubjectKey() { subjectKey.fillRandom() }
+    package func newSubjectKey() { subjectKey.fillRandom(from: keyRandom) }
 
     /// The current subject key wrapped under `kek`: nonce ‖ ciphertext ‖ tag.
     package func wrapSubjectKey(subjectID: String, kek: SecureBytes, kekVersion: Int) throws -> [UInt8] {
-        buildKeyAD(subjectID: subjectID, kekVersion: kekVersion)
-        var out = [UInt8](repeating: 0, count: Self.wrappedKeyByteCount)
+        let adBytes = buildKeyAD(subjectID: subjectID, kekVersion: kekVersion)
         let n = XChaCha20Poly1305.nonceByteCount
-        try out.withUnsafeMutableBytes { buffer in
+        return try [UInt8](unsafeUninitializedCapacity: Self.wrappedKeyByteCount) { out, initialized in
+            let buffer = UnsafeMutableRawBufferPointer(out)
             nonces.next(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]))
             try subjectKey.withUnsafeBytes { key in
-                try ad.withUnsafeBytes { adBytes in
-                    try XChaCha20Poly1305.seal(
-                        plaintext: key, key: kek, nonce: UnsafeRawBufferPointer(rebasing: buffer[0..<n]),
-                        associatedData: adBytes, into: UnsafeMutableRawBufferPointer(rebasing: buffer[n...]))
-                }
+                try XChaCha20Poly1305.seal(
+                    plaintext: key, key: kek, nonce: UnsafeRawBufferPointer(rebasing: buffer[0..<n]),
+                    associatedData: adBytes, into: UnsafeMutableRawBufferPointer(rebasing: buffer[n...]))
             }
+            initialized = Self.wrappedKeyByteCount
         }
-        return out
     }
 
     /// Unwraps a subject key into the buffer.
@@ -66,16 +77,14 @@ package final class FieldCipher: @unchecked Sendable {
         guard wrapped.count == Self.wrappedKeyByteCount else {
             throw PrivacyKitError(.integrity, "the wrapped key of subject \(subjectID) is \(wrapped.count) bytes, not \(Self.wrappedKeyByteCount)")
         }
-        buildKeyAD(subjectID: subjectID, kekVersion: kekVersion)
+        let adBytes = buildKeyAD(subjectID: subjectID, kekVersion: kekVersion)
         let n = XChaCha20Poly1305.nonceByteCount
         do {
             try wrapped.withUnsafeBytes { buffer in
                 try subjectKey.withUnsafeMutableBytes { key in
-                    try ad.withUnsafeBytes { adBytes in
-                        try XChaCha20Poly1305.open(
-                            ciphertext: UnsafeRawBufferPointer(rebasing: buffer[n...]), key: kek,
-                            nonce: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), associatedData: adBytes, into: key)
-                    }
+                    try XChaCha20Poly1305.open(
+                        ciphertext: UnsafeRawBufferPointer(rebasing: buffer[n...]), key: kek,
+                        nonce: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), associatedData: adBytes, into: key)
                 }
             }
         } catch let error as SodiumError {
@@ -88,23 +97,40 @@ package final class FieldCipher: @unchecked Sendable {
 
     /// Encrypts `value` of `field` for `subjectID` under the current subject key.
     package func seal(_ value: String, field: String, subjectID: String, keyVersion: Int) throws -> [UInt8] {
-        buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
+        var out: [UInt8] = []
+        try seal(value, field: field, subjectID: subjectID, keyVersion: keyVersion, appendingTo: &out)
+        return out
+    }
+
+    /// The byte count of the envelope of a `plaintextCount`-byte value.
+    static func envelopeByteCount(plaintextCount: Int) -> Int {
+        headerByteCount + plaintextCount + XChaCha20Poly1305.tagByteCount
+    }
+
+    /// Seals `value` as ``seal(_:field:subjectID:keyVersion:)`` does, appending the
+    /// envelope to `out` (a bulk writer concatenates envelopes without a copy each).
+    package func seal(_ value: String, field: String, subjectID: String, keyVersion: Int, appendingTo out: inout [UInt8]) throws {
+        let adBytes = buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
         var value = value
-        return try value.withUTF8 { plain in
-            var out = [UInt8](repeating: 0, count: Self.headerByteCount + plain.count + XChaCha20Poly1305.tagByteCount)
-            try out.withUnsafeMutableBytes { buffer in
+        try value.withUTF8 { plain in
+            let total = Self.envelopeByteCount(plaintextCount: plain.count)
+            let start = out.count
+            out.reserveCapacity(start + total)
+            // Appended uninitialized in effect: every byte is written below before use.
+            out.append(contentsOf: repeatElement(0, count: total))
+            try out.withUnsafeMutableBytes { whole in
+                let buffer = UnsafeMutableRawBufferPointer(rebasing: whole[start...])
                 buffer[0] = Self.formatVersion
-                let v = UInt32(keyVersion).bigEndian
-                withUnsafeBytes(of: v) { buffer.baseAddress!.advanced(by: 1).copyMemory(from: $0.baseAddress!, byteCount: 4) }
+                buffer[1] = UInt8(truncatingIfNeeded: keyVersion >> 24)
+                buffer[2] = UInt8(truncatingIfNeeded: keyVersion >> 16)
+                buffer[3] = UInt8(truncatingIfNeeded: keyVersion >> 8)
+                buffer[4] = UInt8(truncatingIfNeeded: keyVersion)
                 let nonce = UnsafeMutableRawBufferPointer(rebasing: buffer[5..<Self.headerByteCount])
                 nonces.next(into: nonce)
-                try ad.withUnsafeBytes { adBytes in
-                    try XChaCha20Poly1305.seal(
-                        plaintext: UnsafeRawBufferPointer(plain), key: subjectKey, nonce: UnsafeRawBufferPointer(nonce),
-                        associatedData: adBytes, into: UnsafeMutableRawBufferPointer(rebasing: buffer[Self.headerByteCount...]))
-                }
+                try XChaCha20Poly1305.seal(
+                    plaintext: UnsafeRawBufferPointer(plain), key: subjectKey, nonce: UnsafeRawBufferPointer(nonce),
+                    associatedData: adBytes, into: UnsafeMutableRawBufferPointer(rebasing: buffer[Self.headerByteCount...]))
             }
-            return out
         }
     }
 
@@ -122,19 +148,17 @@ package final class FieldCipher: @unchecked Sendable {
         guard let keyVersion = Self.keyVersion(of: envelope) else {
             throw PrivacyKitError(.integrity, "field \(field) of subject \(subjectID): not a format-\(Self.formatVersion) envelope")
         }
-        buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
+        let adBytes = buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
         let count = envelope.count - Self.headerByteCount - XChaCha20Poly1305.tagByteCount
         var plain = [UInt8](repeating: 0, count: max(count, 1))
         defer { Memory.wipe(&plain) }
         do {
             try envelope.withUnsafeBytes { buffer in
                 try plain.withUnsafeMutableBytes { out in
-                    try ad.withUnsafeBytes { adBytes in
-                        try XChaCha20Poly1305.open(
-                            ciphertext: UnsafeRawBufferPointer(rebasing: buffer[Self.headerByteCount...]), key: subjectKey,
-                            nonce: UnsafeRawBufferPointer(rebasing: buffer[5..<Self.headerByteCount]), associatedData: adBytes,
-                            into: UnsafeMutableRawBufferPointer(rebasing: out[0..<count]))
-                    }
+                    try XChaCha20Poly1305.open(
+                        ciphertext: UnsafeRawBufferPointer(rebasing: buffer[Self.headerByteCount...]), key: subjectKey,
+                        nonce: UnsafeRawBufferPointer(rebasing: buffer[5..<Self.headerByteCount]), associatedData: adBytes,
+                        into: UnsafeMutableRawBufferPointer(rebasing: out[0..<count]))
                 }
             }
         } catch let error as SodiumError {
@@ -157,35 +181,84 @@ package final class FieldCipher: @unchecked Sendable {
 
     // MARK: Associated data
 
+    // Both are the `Canonical` encoding of (label, [format,] vault id, [field,] subject id,
+    // version); the tests check them against `Canonical` itself. They return a view of the
+    // scratch buffer, valid until the next call.
 
-    private func buildKeyAD(subjectID: String, kekVersion: Int) {
-        var c = Canonical("privacykit.subject-key.v1")
-        c.append(vaultID.bytes)
-        c.append(subjectID)
-        c.append(UInt64(kekVersion))
-        ad = c.bytes
+    func buildKeyAD(subjectID: String, kekVersion: Int) -> UnsafeRawBufferPointer {
+        ad.reset(to: keyADPrefix)
+        ad.appendField(subjectID)
+        ad.appendField(UInt64(kekVersion))
+        return ad.bytes
     }
 
-    private func buildFieldAD(field: String, subjectID: String, keyVersion: Int) {
-        ad.removeAll(keepingCapacity: true)
-        appendField(Array("privacykit.field.v1".utf8))
-        appendField([0, 0, 0, 0, 0, 0, 0, Self.formatVersion])
-        appendField(vaultID.bytes)
-        appendField(field)
-        appendField(subjectID)
-        let v = UInt64(keyVersion)
-        appendField((0..<8).reversed().map { UInt8(v >> (UInt64($0) * 8) & 0xff) })
+    func buildFieldAD(field: String, subjectID: String, keyVersion: Int) -> UnsafeRawBufferPointer {
+        ad.reset(to: fieldADPrefix)
+        ad.appendField(field)
+        ad.appendField(subjectID)
+        ad.appendField(UInt64(keyVersion))
+        return ad.bytes
+    }
+}
+
+/// A growable byte buffer that is never shrunk or freed while in use, for associated
+/// data built per call (an `Array` here costs exclusivity checks and reallocation).
+final class ScratchBuffer {
+    private var pointer: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(16, capacity)
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
     }
 
-    /// One Canonical field (4-byte big-endian length, then the bytes), appended in place.
-    private func appendField(_ bytes: some Collection<UInt8>) {
-        let n = UInt32(bytes.count)
-        ad.append(UInt8(n >> 24)); ad.append(UInt8(n >> 16 & 0xff)); ad.append(UInt8(n >> 8 & 0xff)); ad.append(UInt8(n & 0xff))
-        ad.append(contentsOf: bytes)
+    deinit { pointer.deallocate() }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
+
+    func reset(to prefix: [UInt8]) {
+        count = 0
+        prefix.withUnsafeBytes { append($0) }
     }
 
-    private func appendField(_ string: String) {
+    private func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        let newCapacity = max(capacity * 2, count + extra)
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+        grown.copyMemory(from: pointer, byteCount: count)
+        pointer.deallocate()
+        pointer = grown
+        capacity = newCapacity
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (pointer + count).copyMemory(from: base, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    private func appendLength(_ n: Int) {
+        reserve(4)
+        let p = (pointer + count).assumingMemoryBound(to: UInt8.self)
+        p[0] = UInt8(truncatingIfNeeded: n >> 24); p[1] = UInt8(truncatingIfNeeded: n >> 16)
+        p[2] = UInt8(truncatingIfNeeded: n >> 8); p[3] = UInt8(truncatingIfNeeded: n)
+        count += 4
+    }
+
+    /// One `Canonical` field: the 4-byte big-endian length, then the UTF-8 bytes.
+    func appendField(_ string: String) {
         var string = string
-        string.withUTF8 { appendField($0) }
+        string.withUTF8 { utf8 in
+            appendLength(utf8.count)
+            append(UnsafeRawBufferPointer(utf8))
+        }
+    }
+
+    /// One `Canonical` field holding a 64-bit big-endian number.
+    func appendField(_ number: UInt64) {
+        appendLength(8)
+        withUnsafeBytes(of: number.bigEndian) { append($0) }
     }
 }

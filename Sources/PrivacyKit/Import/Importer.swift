@@ -80,36 +80,40 @@ extension Vault {
         summary.unknownColumns = plan.unknownColumns
         var rejects = RejectReport(path: options.rejectReportPath ?? defaultRejectReportPath())
         defer { rejects.close() }
-        let cipher = try borrowCipher()
-        defer { returnCipher(cipher) }
+
+        // Two stages on two threads: a preparer reads, maps, normalizes, encrypts and
+        // indexes batch n+1 while this thread writes batch n. The preparer's work is most
+        // of an import's CPU time; the writer's is SQLite's.
+        let prepareCipher = try borrowCipher()
+        let writeCipher = try borrowCipher()
+        defer { returnCipher(writeCipher) }
+        let handoff = Handoff<PreparedBatch>(capacity: 2)
+        let preparer = ImportPreparer(vault: self, reader: reader, plan: plan, cipher: prepareCipher, batchSize: max(1, options.batchSize))
+        let preparerDone = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            preparer.run(into: handoff)
+            returnCipher(prepareCipher)
+            preparerDone.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        defer {
+            handoff.cancel()
+            preparerDone.wait()
+        }
+
         var batches = 0
-        var batch: [(line: Int, fields: [String])] = []
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let rows = batch
-            batch.removeAll(keepingCapacity: true)
-            var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
-            try perform(context) { tx in
-                let store = RecordStore(vault: self)
-                for row in rows {
-                    let (subject, values) = plan.values(of: row.fields)
-                    do {
-                        var result: PutResult?
-                        try tx.db.inSavepoint {
-                            result = try store.upsert(tx.db, subjectID: subject, values: values, cipher: cipher)
-                            return .commit
-                        }
-                        if let result {
-                            if result.change != .unchanged {
-                                tx.record(AuditEntry(.recordImport, subjectID: subject, fields: result.changedFields, reason: result.change.rawValue))
-                            }
-                            outcomes.append((row.line, .success(result)))
-                        }
-                    } catch let error as PrivacyKitError where error.code == .invalidInput || error.code == .integrity {
-                        outcomes.append((row.line, .failure(error)))
-                    }
-                }
-            }
+        func reject(_ r: ImportReject) throws {
+            summary.rejected += 1
+            if summary.rejects.count < 100 { summary.rejects.append(r) }
+            try rejects.write(r)
+        }
+        while let item = handoff.take() {
+            let batch = try item.get()
+            summary.rows += batch.rowsRead
+            for r in batch.rejects { try reject(r) }
+            guard !batch.rows.isEmpty else { continue }
+            let outcomes = try write(batch.rows, context: context, cipher: writeCipher)
             for outcome in outcomes {
                 switch outcome.result {
                 case .success(let result):
@@ -128,29 +132,52 @@ extension Vault {
                 throw PrivacyKitError(.internal, "import stopped after \(batches) batches (test hook)")
             }
         }
-        func reject(_ r: ImportReject) throws {
-            summary.rejected += 1
-            if summary.rejects.count < 100 { summary.rejects.append(r) }
-            try rejects.write(r)
-        }
-        while let row = try reader.next() {
-            summary.rows += 1
-            switch row {
-            case .malformed(let line, let column, let reason):
-                try reject(ImportReject(line: line, column: column.flatMap { plan.header.indices.contains($0 - 1) ? plan.header[$0 - 1] : nil }, reason: reason))
-            case .record(let line, let fields):
-                if let problem = plan.problem(with: fields) {
-                    try reject(ImportReject(line: line, column: problem.column, reason: problem.reason))
-                } else {
-                    batch.append((line, fields))
-                    if batch.count >= max(1, options.batchSize) { try flush() }
-                }
-            }
-        }
-        try flush()
         summary.rejectReport = rejects.finish()
         summary.rejects.sort { $0.line < $1.line }
         return summary
+    }
+
+    /// Writes one prepared batch in one audited transaction. The store decides: a row
+    /// whose subject exists by now (written by an earlier batch, another process, or
+    /// earlier in this batch) goes through the full upsert, whatever the preparer saw.
+    private func write(
+        _ rows: [PreparedRow], context: AccessContext, cipher: FieldCipher
+    ) throws -> [(line: Int, result: Result<PutResult, PrivacyKitError>)] {
+        try perform(context) { tx in
+            let store = RecordStore(vault: self)
+            let now = Timestamp.now()
+            var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
+            var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
+            outcomes.reserveCapacity(rows.count)
+            for row in rows {
+                let result: Result<PutResult, PrivacyKitError>
+                if !existing.contains(row.subject), case .new(let prepared) = row.state {
+                    result = .success(try store.insert(tx.db, prepared, now: now))
+                } else if !existing.contains(row.subject), case .invalid(let error) = row.state {
+                    result = .failure(error)
+                } else {
+                    do {
+                        var put: PutResult?
+                        try tx.db.inSavepoint {
+                            put = try store.upsert(tx.db, subjectID: row.subject, values: row.raw, cipher: cipher, now: now)
+                            return .commit
+                        }
+                        guard let put else { throw PrivacyKitError(.internal, "an upsert produced no result") }
+                        result = .success(put)
+                    } catch let error as PrivacyKitError where error.code == .invalidInput || error.code == .integrity {
+                        result = .failure(error)
+                    }
+                }
+                if case .success(let put) = result {
+                    existing.insert(row.subject)
+                    if put.change != .unchanged {
+                        tx.record(AuditEntry(.recordImport, subjectID: row.subject, fields: put.changedFields, reason: put.change.rawValue))
+                    }
+                }
+                outcomes.append((row.line, result))
+            }
+            return outcomes
+        }
     }
 
     private func defaultRejectReportPath() -> String {
@@ -159,8 +186,162 @@ extension Vault {
     }
 }
 
+/// A row on its way from the preparer to the writer.
+struct PreparedRow: Sendable {
+    enum State: Sendable {
+        /// A subject the store did not have when the batch was prepared.
+        case new(RecordStore.PreparedRecord)
+        /// Rejected on the assumption that the subject is new (a strict field's value is
+        /// invalid).
+        case invalid(PrivacyKitError)
+        /// The subject existed: the writer updates it.
+        case existing
+    }
+
+    let line: Int
+    let subject: String
+    /// The mapped values as read, for the writer's full upsert.
+    let raw: [String: String]
+    let state: State
+}
+
+struct PreparedBatch: Sendable {
+    var rowsRead = 0
+    var rejects: [ImportReject] = []
+    var rows: [PreparedRow] = []
+}
+
+/// The first stage of an import: reads rows, rejects malformed ones, and prepares new
+/// subjects' rows. Runs on its own thread; owns the reader and its cipher until it ends.
+// @unchecked: its mutable parts (reader, cipher) are used by the preparer thread only.
+final class ImportPreparer: @unchecked Sendable {
+    private let vault: Vault
+    private let reader: CSVReader
+    private let plan: ImportPlan
+    private let cipher: FieldCipher
+    private let batchSize: Int
+
+    init(vault: Vault, reader: CSVReader, plan: ImportPlan, cipher: FieldCipher, batchSize: Int) {
+        self.vault = vault
+        self.reader = reader
+        self.plan = plan
+        self.cipher = cipher
+        self.batchSize = batchSize
+    }
+
+    func run(into handoff: Handoff<PreparedBatch>) {
+        do {
+            var batch = PreparedBatch()
+            var pending: [(line: Int, subject: String, values: [String: String])] = []
+            while let row = try reader.next() {
+                batch.rowsRead += 1
+                switch row {
+                case .malformed(let line, let column, let reason):
+                    batch.rejects.append(ImportReject(
+                        line: line, column: column.flatMap { plan.header.indices.contains($0 - 1) ? plan.header[$0 - 1] : nil }, reason: reason))
+                case .record(let line, let fields):
+                    if let problem = plan.problem(with: fields) {
+                        batch.rejects.append(ImportReject(line: line, column: problem.column, reason: problem.reason))
+                    } else {
+                        let (subject, values) = plan.values(of: fields)
+                        pending.append((line, subject, values))
+                    }
+                }
+                if pending.count >= batchSize {
+                    batch.rows = try prepare(pending)
+                    pending.removeAll(keepingCapacity: true)
+                    guard handoff.put(.success(batch)) else { return }
+                    batch = PreparedBatch()
+                }
+            }
+            batch.rows = try prepare(pending)
+            if batch.rowsRead > 0 { _ = handoff.put(.success(batch)) }
+            handoff.finish()
+        } catch {
+            _ = handoff.put(.failure(error))
+            handoff.finish()
+        }
+    }
+
+    private func prepare(_ pending: [(line: Int, subject: String, values: [String: String])]) throws -> [PreparedRow] {
+        guard !pending.isEmpty else { return [] }
+        let store = RecordStore(vault: vault)
+        let keys = try RecordStore.PreparationKeys(vault: vault)
+        let existing = try SQLiteStore.wrap(vault.store.path) {
+            try vault.store.pool.read { db in try RecordStore.existingSubjects(db, among: pending.map(\.subject)) }
+        }
+        var rows: [PreparedRow] = []
+        rows.reserveCapacity(pending.count)
+        for row in pending {
+            let state: PreparedRow.State
+            if existing.contains(row.subject) {
+                state = .existing
+            } else {
+                do {
+                    state = .new(try store.prepareNew(subjectID: row.subject, values: row.values, cipher: cipher, keys: keys))
+                } catch let error as PrivacyKitError where error.code == .invalidInput {
+                    state = .invalid(error)
+                }
+            }
+            rows.append(PreparedRow(line: row.line, subject: row.subject, raw: row.values, state: state))
+        }
+        return rows
+    }
+}
+
+/// A bounded hand-off between one producer thread and one consumer.
+// @unchecked: every field is guarded by `condition`.
+final class Handoff<Item: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Result<Item, any Error>] = []
+    private let capacity: Int
+    private var finished = false
+    private var cancelled = false
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Waits for room. Returns false (and drops the item) once the consumer has cancelled.
+    func put(_ item: Result<Item, any Error>) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// The producer has no more items.
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next item, or nil when the producer has finished and everything was taken.
+    func take() -> Result<Item, any Error>? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !finished && !cancelled { condition.wait() }
+        guard !cancelled, !items.isEmpty else { return nil }
+        let item = items.removeFirst()
+        condition.broadcast()
+        return item
+    }
+
+    /// The consumer stops: a waiting producer wakes and gives up.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        items.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
 /// How the columns of one CSV file map to the schema.
-struct ImportPlan {
+struct ImportPlan: Sendable {
     let header: [String]
     let idIndex: Int
     /// Column index → field name.
@@ -204,10 +385,10 @@ struct ImportPlan {
         guard fields.count == header.count else {
             return (nil, "has \(fields.count) columns, the header has \(header.count)")
         }
-        if fields[idIndex].trimmingCharacters(in: .whitespaces).isEmpty {
+        if Trim.whitespace(fields[idIndex]).isEmpty {
             return (header[idIndex], "missing subject id")
         }
-        if (try? RecordStore.checkSubjectID(fields[idIndex].trimmingCharacters(in: .whitespaces))) == nil {
+        if (try? RecordStore.checkSubjectID(Trim.whitespace(fields[idIndex]))) == nil {
             return (header[idIndex], "invalid subject id (1 to \(RecordStore.maxSubjectLength) characters, no control characters)")
         }
         return nil
@@ -218,9 +399,9 @@ struct ImportPlan {
         for (index, field) in mapped {
             let value = fields[index]
             // An empty cell means "no value here", not "remove the field".
-            if !value.trimmingCharacters(in: .whitespaces).isEmpty { values[field] = value }
+            if !Trim.whitespace(value).isEmpty { values[field] = value }
         }
-        return (fields[idIndex].trimmingCharacters(in: .whitespaces), values)
+        return (Trim.whitespace(fields[idIndex]), values)
     }
 
     /// The column of the field an error message names ("field F of subject …").
