@@ -57,6 +57,8 @@ let package = Package(
                 "Sodium",
                 "CPhoneNumber",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // GRDB's own SQLite module: for the WAL hook (Store/WALCheckpointer.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings,

@@ -82,6 +82,26 @@ struct VaultTests {
         #expect(applied.contains("v1-vault-meta"))
     }
 
+    /// Past 1,000 WAL pages the checkpoint runs on the background queue (commits only ask
+    /// for it), and the store stays consistent.
+    @Test func walCheckpointsRunInTheBackground() throws {
+        let dir = try TempDirectory()
+        let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let context = AccessContext(actor: "t", role: "admin")
+        #expect(vault.store.checkpointer.completed == 0)
+        let entries = (0..<5000).map { AuditEntry(.recordRead, subjectID: "cust-\($0)", fields: ["email", "phone", "address"]) }
+        var pages = 0
+        for _ in 0..<10 where vault.store.checkpointer.completed == 0 {
+            try vault.record(entries, context: context)
+            pages = try vault.store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while vault.store.checkpointer.completed == 0 && Date() < deadline { usleep(10_000) }
+        #expect(vault.store.checkpointer.completed > 0, "no background checkpoint after \(pages) pages")
+        #expect(try vault.verifyAudit().ok)
+        try vault.store.close()
+    }
+
     @Test func createRefusesANonEmptyDirectoryAndChangesNothing() throws {
         let dir = try TempDirectory()
         let target = dir.url.appendingPathComponent("taken")

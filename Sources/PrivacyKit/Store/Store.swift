@@ -24,14 +24,17 @@ public final class SQLiteStore: Store {
     /// The GRDB pool; capabilities run their transactions through it.
     let pool: DatabasePool
     public let path: String
+    /// Takes WAL checkpoints off the commit path (see ``WALCheckpointer``).
+    let checkpointer: WALCheckpointer
 
     /// Store format version this build writes. A store stamped with a higher one, or
     /// holding migrations this build does not know, was written by a newer PrivacyKit.
     public static let formatVersion = 1
 
-    private init(pool: DatabasePool, path: String) {
+    private init(pool: DatabasePool, path: String, checkpointer: WALCheckpointer) {
         self.pool = pool
         self.path = path
+        self.checkpointer = checkpointer
     }
 
     static var migrator: DatabaseMigrator {
@@ -112,12 +115,14 @@ public final class SQLiteStore: Store {
         return migrator
     }
 
-    static func configuration() -> Configuration {
+    static func configuration(checkpointer: WALCheckpointer? = nil) -> Configuration {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // Only the writer ever commits, so only its hook ever fires.
+            checkpointer?.install(on: db)
         }
         return config
     }
@@ -128,14 +133,15 @@ public final class SQLiteStore: Store {
             throw PrivacyKitError(.alreadyExists, "\(path) already exists")
         }
         let store = try wrap(path) {
-            let pool = try DatabasePool(path: path, configuration: configuration())
+            let checkpointer = WALCheckpointer(path: path)
+            let pool = try DatabasePool(path: path, configuration: configuration(checkpointer: checkpointer))
             try migrator.migrate(pool)
             try pool.write { db in
                 for (key, value) in [("vault_id", vaultID.hex), ("format_version", String(formatVersion)), ("created_at", createdAt)] {
                     try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [key, value])
                 }
             }
-            return SQLiteStore(pool: pool, path: path)
+            return SQLiteStore(pool: pool, path: path, checkpointer: checkpointer)
         }
         // The store holds ciphertexts and metadata; nobody but the owner reads it. SQLite
         // gives its -wal and -shm files the same mode.
@@ -174,9 +180,10 @@ public final class SQLiteStore: Store {
             guard storedID == vaultID.hex else {
                 throw PrivacyKitError(.integrity, "the store \(path) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
             }
-            let pool = try DatabasePool(path: path, configuration: configuration())
+            let checkpointer = WALCheckpointer(path: path)
+            let pool = try DatabasePool(path: path, configuration: configuration(checkpointer: checkpointer))
             try migrator.migrate(pool)
-            return SQLiteStore(pool: pool, path: path)
+            return SQLiteStore(pool: pool, path: path, checkpointer: checkpointer)
         }
     }
 
@@ -198,6 +205,7 @@ public final class SQLiteStore: Store {
 
     /// Closes every connection (needed before the store file is moved).
     func close() throws {
+        checkpointer.close()
         try Self.wrap(path) { try pool.close() }
     }
 
