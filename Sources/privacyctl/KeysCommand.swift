@@ -129,13 +129,8 @@ extension Privacyctl.Keys {
         @Option(name: .customLong("batch-size"), help: "Subjects per transaction.") var batchSize: Int = 1000
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let progress = Progress(label: "rotate-kek")
-                let summary = try vault.rotateKEK(context: options.context.context, batchSize: batchSize) { progress.update("\($0)/\($1) subjects re-wrapped") }
-                progress.finish()
-                try vault.checkpointIfNeeded()
-                try RotationReport.print(summary, json: options.output.json)
+            try RotationReport.run("rotate-kek", doing: "re-wrapped", options: options) { vault, context, progress in
+                try vault.rotateKEK(context: context, batchSize: batchSize, progress: progress)
             }
         }
     }
@@ -150,13 +145,8 @@ extension Privacyctl.Keys {
         @Option(name: .customLong("batch-size"), help: "Subjects per transaction.") var batchSize: Int = 500
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let progress = Progress(label: "rotate-index")
-                let summary = try vault.rotateIndex(context: options.context.context, batchSize: batchSize) { progress.update("\($0)/\($1) subjects re-indexed") }
-                progress.finish()
-                try vault.checkpointIfNeeded()
-                try RotationReport.print(summary, json: options.output.json)
+            try RotationReport.run("rotate-index", doing: "re-indexed", options: options) { vault, context, progress in
+                try vault.rotateIndex(context: context, batchSize: batchSize, progress: progress)
             }
         }
     }
@@ -166,6 +156,22 @@ enum RotationReport {
     struct JSON: Encodable {
         let ok = true
         let summary: RotationSummary
+    }
+
+    /// What both rotations do around the library call: open, show progress, sign a
+    /// checkpoint, report.
+    static func run(
+        _ label: String, doing verb: String, options: RecordsOptions,
+        _ rotate: (Vault, AccessContext, @escaping (Int, Int) -> Void) throws -> RotationSummary
+    ) throws {
+        try Output.run(json: options.output.json) {
+            let vault = try options.open()
+            let progress = Progress(label: label)
+            let summary = try rotate(vault, options.context.context) { progress.update("\($0)/\($1) subjects \(verb)") }
+            progress.finish()
+            try vault.checkpointIfNeeded()
+            try print(summary, json: options.output.json)
+        }
     }
 
     static func print(_ summary: RotationSummary, json: Bool) throws {
