@@ -321,12 +321,15 @@ public final class Vault: Sendable {
             }
             return try AuditChain.pseudonym(subjectID: id, key: key)
         }
-        try perform(context) { $0.record(AuditEntry(.auditQuery, subjectID: query.subjectID)) }
+        // The seq of this query's own event: the newest the read below can see.
+        let last = try perform(context) { tx in
+            tx.record(AuditEntry(.auditQuery, subjectID: query.subjectID))
+            return try AuditLog.lastSeq(db: tx.db) + 1
+        }
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let subject {
             // Probe every seq segment of the subject index (see the v2-audit migration).
-            let last = try SQLiteStore.wrap(store.path) { try store.pool.read { db in try AuditLog.lastSeq(db: db) } }
             let segments = (0...(last / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
             conditions.append("seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ?")
             arguments.append(subject)
