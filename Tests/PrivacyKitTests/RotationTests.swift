@@ -92,4 +92,35 @@ struct RotationTests {
         #expect(try after.duplicates(context: ctx).isEmpty)
         #expect(try after.verifyAudit().ok)
     }
+
+    /// A vault opened before another process rotated the keyring must not go on with the
+    /// old keys: a subject key wrapped under a retired KEK would be lost, a lookup under a
+    /// dropped index version would miss. Every audited call refuses, nothing changes, and a vault opened
+    /// again works.
+    @Test(arguments: ["kek", "index"])
+    func aVaultOpenedBeforeAnotherRotatedRefusesToWrite(_ role: String) throws {
+        let s = try Setup(subjects: 3)
+        let other = try s.reopen()  // another process, as far as the keyring goes
+        if role == "kek" { _ = try other.rotateKEK(context: ctx) } else { _ = try other.rotateIndex(context: ctx) }
+        expectError(.integrity) { try s.vault.listSubjects(context: ctx) }
+        expectError(.integrity) { try s.vault.put(subject: "late", values: ["email": "late@example.com"], context: ctx) }
+        expectError(.integrity) { try s.vault.find(field: "email", value: "person1@example.com", context: ctx) }
+        #expect(try other.listSubjects(context: ctx).count == 3)
+        let fresh = try s.reopen()
+        try fresh.put(subject: "late", values: ["email": "late@example.com"], context: ctx)
+        #expect(try fresh.find(field: "email", value: "late@example.com", context: ctx) == ["late"])
+        #expect(try other.find(field: "email", value: "person1@example.com", context: ctx) == ["s001"])
+        try s.everyRecordDecrypts(fresh, count: 3)
+    }
+
+    /// Only the contents count: a keyring file rewritten with the same bytes (a restore
+    /// from a copy, `touch`) does not stop the vault.
+    @Test func theSameKeyringRewrittenIsNotAChange() throws {
+        let s = try Setup(subjects: 1)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: s.vault.keyringPath))
+        usleep(20_000)
+        try SecureFiles.replace([UInt8](bytes), at: s.vault.keyringPath, mode: 0o600)
+        try s.vault.put(subject: "after", values: ["email": "after@example.com"], context: ctx)
+        #expect(try s.vault.find(field: "email", value: "after@example.com", context: ctx) == ["after"])
+    }
 }

@@ -84,7 +84,16 @@ extension Vault {
         }
         let retired = Set(keyring.versions(.kek).filter { $0 < target })
         if !retired.isEmpty {
-            try rewriteKeyring(context: context, entry: AuditEntry(.keysRotateKEK, reason: "retired KEK v\(retired.sorted().map(String.init).joined(separator: ", v"))"), hooks: .none) { keyring in
+            try rewriteKeyring(
+                context: context, entry: AuditEntry(.keysRotateKEK, reason: "retired KEK v\(retired.sorted().map(String.init).joined(separator: ", v"))"), hooks: .none,
+                check: { db in
+                    // A KEK is dropped only if, under the write lock, no subject key uses it.
+                    let still = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [target]) ?? 0
+                    guard still == 0 else {
+                        throw PrivacyKitError(.busy, "\(still) subject keys were written under an older KEK during the rotation; run the rotation again")
+                    }
+                }
+            ) { keyring in
                 let updated = keyring.removingKeys(.kek, versions: retired)
                 return (try KeyringFile.reseal(updated), updated)
             }

@@ -43,6 +43,8 @@ public final class Vault: Sendable {
         /// BLAKE2b of the keyring file as last read or written: a rewrite first checks the
         /// file is still this one, so two processes cannot silently undo each other.
         var keyringDigest: [UInt8]
+        /// The keyring file's identity when its digest was last confirmed.
+        var keyringIdentity: SecureFiles.Identity?
     }
     private let state: Mutex<State>
     /// Field ciphers ready for reuse: each holds one locked buffer (`sodium_malloc` costs
@@ -64,7 +66,10 @@ public final class Vault: Sendable {
         self.auditPublicKey = publicKey
         self.schema = try Schema.load(from: directory.path + "/" + Self.policiesDirectoryName)
         self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
-        self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest))
+        // Taken after the bytes were read: if the file was replaced in between, the first
+        // check finds another identity, compares contents, and refuses.
+        self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest,
+                                 keyringIdentity: SecureFiles.Identity(path: Self.keyringPath(directory.path))))
     }
 
     /// A field cipher for one operation: from the pool, or new. Give it back with
@@ -259,6 +264,9 @@ public final class Vault: Sendable {
             try store.pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
+                    // Under the write lock, which a keyring rewrite also holds: no
+                    // operation uses keys another process has rotated away.
+                    try ensureKeyringCurrent()
                     let transaction = AuditedTransaction(db: db)
                     result = try body(transaction)
                     try audit.append(transaction.entries, context: context, db: db)
@@ -270,6 +278,25 @@ public final class Vault: Sendable {
                 return result
             }
         }
+    }
+
+    /// Refuses to go on if another process replaced the keyring since this vault read it
+    /// (a KEK or index rotation, a root-secret change): new subject keys wrapped under a
+    /// retired KEK, or lookups under a dropped index version, would lose data or miss it.
+    /// A `stat` per transaction; the file is read again only if its identity changed.
+    func ensureKeyringCurrent() throws {
+        let now = SecureFiles.Identity(path: keyringPath)
+        let (known, digest) = state.withLock { ($0.keyringIdentity, $0.keyringDigest) }
+        if let now, now == known { return }
+        let bytes = try? SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        guard let bytes, let current = try? BLAKE2b.hash(bytes), ConstantTime.equals(current, digest) else {
+            throw Self.keyringChanged(keyringPath)
+        }
+        state.withLock { $0.keyringIdentity = now }
+    }
+
+    static func keyringChanged(_ path: String) -> PrivacyKitError {
+        PrivacyKitError(.integrity, "\(path) changed since this vault was opened (another process rotated it?); open the vault again")
     }
 
     /// Records events in their own transaction: for services that act on data outside the
@@ -409,6 +436,7 @@ public final class Vault: Sendable {
     /// touched.
     func rewriteKeyring(
         context: AccessContext, entry: AuditEntry, hooks: SecureFiles.WriteHooks,
+        check: (Database) throws -> Void = { _ in },
         _ makeNew: (Keyring) throws -> (bytes: [UInt8], keyring: Keyring)
     ) throws {
         let lock = try FileLock(path: directory.path + "/" + Self.keysDirectoryName + "/.keyring.lock", what: "the keyring")
@@ -416,20 +444,28 @@ public final class Vault: Sendable {
         let current = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
         let (keyring, digest) = state.withLock { ($0.keyring, $0.keyringDigest) }
         guard ConstantTime.equals(try BLAKE2b.hash(current), digest) else {
-            throw PrivacyKitError(.integrity, "\(keyringPath) changed since this vault was opened (another process rotated it?); open the vault again")
+            throw Self.keyringChanged(keyringPath)
         }
         let (bytes, updated) = try makeNew(keyring)
+        let newDigest = try BLAKE2b.hash(bytes)
         try SQLiteStore.wrap(store.path) {
             try store.pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    // Checked under the write lock: nothing can start using what is being
+                    // retired between this check and the new keyring.
+                    try check(db)
                     try audit.append([entry], context: context, db: db)
                     try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600, hooks: hooks)
+                    // Before the lock is released, so no transaction of this process sees
+                    // the new file with the old state.
+                    state.withLock {
+                        $0 = State(keyring: updated, indexer: BlindIndexer(keyring: updated), keyringDigest: newDigest,
+                                   keyringIdentity: SecureFiles.Identity(path: keyringPath))
+                    }
                     return .commit
                 }
             }
         }
-        let newDigest = try BLAKE2b.hash(bytes)
-        state.withLock { $0 = State(keyring: updated, indexer: BlindIndexer(keyring: updated), keyringDigest: newDigest) }
     }
 }
 
