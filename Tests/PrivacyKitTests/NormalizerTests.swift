@@ -502,3 +502,310 @@ struct NormalizerTests {
         }
     }
 }
+
+// MARK: - ASCII fast paths
+
+/// SplitMix64 with a fixed seed, so the generated inputs are the same on every run.
+private struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Generated inputs for the differential test: mostly ASCII (the fast paths' domain), with
+/// now and then one of the invisible characters, which every kind drops first.
+private struct ASCIIInputs {
+    var g: SeededGenerator
+
+    static let invisibles: [Unicode.Scalar] = ["\u{200B}", "\u{2060}", "\u{FEFF}"]
+    static let lower = Array("abcdefghijklmnopqrstuvwxyz".unicodeScalars)
+    static let upper = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ".unicodeScalars)
+    static let digits = Array("0123456789".unicodeScalars)
+    static let common = lower + upper + digits + Array(" \t@.-+()/".unicodeScalars)
+    /// Every ASCII scalar (controls, CR, LF, all punctuation) and the invisibles.
+    static let any = (0..<128).map { Unicode.Scalar(UInt8($0)) } + invisibles
+    static let whitespace = Array(" \t\n\r\u{B}\u{C}".unicodeScalars)
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &g) }
+    mutating func chance(_ percent: Int) -> Bool { int(0...99) < percent }
+    mutating func pick<T>(_ items: [T]) -> T { items.randomElement(using: &g)! }
+
+    mutating func word(_ alphabet: [Unicode.Scalar], _ length: ClosedRange<Int>) -> String {
+        var s = String.UnicodeScalarView()
+        for _ in 0..<int(length) { s.append(pick(alphabet)) }
+        return String(s)
+    }
+
+    /// Random mixes of letters, digits, white space and `@ . - + ( ) /`, with a few of any
+    /// other ASCII character and the invisibles.
+    mutating func noise(_ length: ClosedRange<Int> = 0...24) -> String {
+        var s = String.UnicodeScalarView()
+        for _ in 0..<int(length) { s.append(chance(10) ? pick(Self.any) : pick(Self.common)) }
+        return String(s)
+    }
+
+    /// White space (and sometimes an invisible) at either end, and sometimes one stray
+    /// character inserted or one removed.
+    mutating func perturbed(_ value: String) -> String {
+        var scalars = Array(value.unicodeScalars)
+        if chance(15) { scalars.insert(pick(Self.any), at: int(0...scalars.count)) }
+        if chance(5), !scalars.isEmpty { scalars.remove(at: int(0...scalars.count - 1)) }
+        if chance(5) { scalars.insert(pick(Self.invisibles), at: int(0...scalars.count)) }
+        var s = String(String.UnicodeScalarView(scalars))
+        if chance(25) { s = word(Self.whitespace, 1...3) + s }
+        if chance(25) { s += word(Self.whitespace, 1...3) }
+        return s
+    }
+
+    mutating func email() -> String {
+        let localChars = Self.lower + Self.upper + Self.digits + Array("._+-'".unicodeScalars)
+        let labelChars = Self.lower + Self.upper + Self.digits + ["-"]
+        let local = chance(5) ? word(Self.lower, 63...66) : word(localChars, 0...12)
+        var labels: [String] = []
+        for _ in 0..<int(0...3) { labels.append(chance(3) ? word(Self.lower, 62...64) : word(labelChars, 0...9)) }
+        labels.append(chance(50)
+            ? pick(["com", "COM", "de", "Org", "c", "123", "x1", "xn--p1ai", "XN--P1AI", "xn--", "xn--1", "co", ""])
+            : word(labelChars, 0...6))
+        let at = chance(90) ? "@" : pick(["", "@@", " @", "@ ", "."])
+        return perturbed(local + at + labels.joined(separator: chance(95) ? "." : pick(["..", "-", " "])))
+    }
+
+    mutating func phone() -> String {
+        if chance(2) { return String(repeating: "1", count: int(240...260)) }
+        let realistic = ["+1 415 555 0100", "(415) 555-0100", "415.555.0100", "0912-345-678", "020 7946 0958",
+                         "+44 (0)20 7946 0958", "+49 30 1234567", "030/1234567", "138 0013 8000", "+886 912-345-678",
+                         "011 44 20 7946 0958", "[02] 2345 6789", "+ - ( )", "555-0100"]
+        if chance(40) { return perturbed(pick(realistic)) }
+        var s = pick(["", "+", "+1 ", "+44 (0)", "00", "011 ", "(", "1-", "+886 ", "0"])
+        let separators = [" ", "-", ".", "/", "(", ")", "[", "]", "  ", "\t", ""]
+        for i in 0..<int(1...5) {
+            if i > 0 { s += pick(separators) }
+            s += word(Self.digits, 1...5)
+        }
+        return perturbed(s)
+    }
+
+    mutating func region() -> String? {
+        pick([nil, "", " ", "US", "us", " gb ", "TW", "tw", "De", "XX", "TWN", "1A", "U", "Tw\t", "\u{200B}US", "ｔｗ"])
+    }
+
+    mutating func name() -> String {
+        if chance(3) { return word(Self.lower + [" "], 195...205) }
+        let nameChars = Self.lower + Self.upper + Array("'-.".unicodeScalars)
+        var s = ""
+        for i in 0..<int(1...4) {
+            if i > 0 { s += chance(70) ? " " : word(Self.whitespace, 1...3) }
+            s += word(nameChars, 1...9)
+        }
+        return perturbed(s)
+    }
+
+    mutating func nationalID() -> String {
+        let idChars = Self.upper + Self.lower + Self.digits
+        var s = ""
+        for i in 0..<int(1...5) {
+            if i > 0 { s += pick(["", "-", ".", "/", " ", "\t", "--"]) }
+            s += word(idChars, 0...9)
+        }
+        return perturbed(s)
+    }
+
+    mutating func date() -> String {
+        func two(_ range: ClosedRange<Int>, _ gen: inout ASCIIInputs) -> String {
+            let n = gen.int(range)
+            return n < 10 ? "0\(n)" : "\(n)"
+        }
+        var s = "\(int(1790...2210))-\(two(0...13, &self))-\(two(0...32, &self))"
+        if chance(40) {
+            s += pick(["T", "t", " ", "X", ""]) + two(0...25, &self) + pick([":", "", "-"]) + two(0...61, &self)
+            if chance(50) { s += ":" + two(0...61, &self) + (chance(30) ? pick([".", ","]) + word(Self.digits, 0...4) : "") }
+            if chance(50) { s += pick(["Z", "z", "+08:00", "-0500", "+8", "+08", "-05:0", " junk", "Z!"]) }
+        }
+        if chance(10) { s = s.replacingOccurrences(of: "-", with: pick(["/", "", "--"])) }
+        return perturbed(s)
+    }
+
+    mutating func country() -> String {
+        perturbed(word(Self.lower + Self.upper + (chance(10) ? Self.digits : []), 0...3))
+    }
+
+    mutating func text() -> String {
+        var s = ""
+        for i in 0..<int(0...6) {
+            if i > 0 { s += chance(60) ? " " : word(Self.whitespace, 1...3) }
+            s += word(Self.common, 0...8)
+        }
+        return perturbed(s)
+    }
+
+    mutating func value(for kind: FieldKind) -> String {
+        switch kind {
+        case .email: email()
+        case .phone: phone()
+        case .name: name()
+        case .nationalID: nationalID()
+        case .date: date()
+        case .country: country()
+        case .text: text()
+        }
+    }
+}
+
+/// Realistic values (mostly from the tests above), tried as every kind.
+private let realisticSamples: [String] = [
+    "alice.smith@example.com", "  Alice.Smith@Example.COM \n", "BOB+News@Mail.Example.co.UK", "\u{FEFF}carol@example.org",
+    "o'brien@example.ie", "first_last-1@sub-domain.example-1.com", "info@xn--bcher-kva.de", "a@b.xn--p1ai",
+    "alice@@example.com", "alice@example", "alice smith@example.com", "Alice <alice@example.com>", "alice@example.com\u{0}",
+    "@example.com", "alice@", "alice@example.c", "alice@example.123", "alice@-example.com", "alice@example..com",
+    ".alice@example.com", "al..ice@example.com", "al(ice)@example.com", "alice@exa_mple.com", "alice@example.com:25",
+    String(repeating: "x", count: 64) + "@example.com", String(repeating: "x", count: 65) + "@example.com",
+    "alice@" + String(repeating: "a", count: 64) + ".com",
+    "0912-345-678", "(+886) 912 345 678", "+886-2-2345-6789", "138-0013-8000", "(415) 555-0100", "1 (415) 555 0100",
+    "+44 (0) 20 7946 0958", "030/1234567", "  \u{200B}415 555 0100", "415-555-0100 ext. 12", "1-800-FLOWERS",
+    "415#555#0100", "415\u{0}5550100", "+ - ( )", String(repeating: "1", count: 300),
+    "Jose Garcia", "  Anna   Maria\tMuller \n", "Anna-Maria Muller", "STRASSE", "Zoe O'Brien", "Mo\u{200B}hammed",
+    "Bob\u{7}by", "Bob\u{1B}[31m", "Bob\u{7F}", "\r\n", "a\r\nb", String(repeating: "e", count: 201),
+    "A123456789", "123-45-6789", "AB 12 34 56 C", "12.345.678/0001-95", "11010119900307447x", "ABC#1234", "ABC_1234",
+    "ABC\u{7}1234", " - / . ", "12-3", String(repeating: "9", count: 33),
+    "2023-05-17", "  2023-05-17 ", "2024-02-29", "2023-05-17T10:20:30Z", "2023-05-17T23:30:00-05:00",
+    "2023-05-17t10:20:30.123+0800", "2023-05-17T10:20:30,5", "2023-05-17 08:00", "2016-12-31T23:59:60Z",
+    "1900-02-29", "2023-13-01", "1799-12-31", "17/05/2023", "20230517", "2023-05-17T", "2023-05-17T10:20Z junk",
+    "2023-05-170", "tw", " gb\n", "De", "US", "TWN", "T", "1A", "G B", "U.S.", " ",
+    "  hello   world ", "line one\nline two\r\n\tline three", "bell\u{7}", "nul\u{0}", "", "\u{200B}", "\t\u{B}\u{C}",
+]
+
+/// A normalization result compared byte for byte (`NormalizedValue`'s `==` compares strings
+/// canonically, which would hide a change between NFC and NFD bytes).
+private enum Outcome: Equatable {
+    case value(stored: [UInt8], key: [UInt8])
+    case error(FieldKind, String)
+
+    init(_ result: Result<NormalizedValue, NormalizationError>) {
+        switch result {
+        case .success(let v): self = .value(stored: Array(v.stored.utf8), key: Array(v.key.utf8))
+        case .failure(let e): self = .error(e.kind, e.reason)
+        }
+    }
+
+    var succeeded: Bool { if case .value = self { true } else { false } }
+}
+
+@Suite("Normalizer ASCII fast paths")
+struct NormalizerFastPathTests {
+    /// The ASCII fast paths must give exactly what the general (Unicode) path gives: the
+    /// same bytes, or the same failure with the same reason.
+    @Test(arguments: FieldKind.allCases)
+    func fastPathsMatchTheGeneralPath(kind: FieldKind) {
+        var inputs = ASCIIInputs(g: SeededGenerator(seed: 0x5EED_0000 + UInt64(FieldKind.allCases.firstIndex(of: kind)!)))
+        var cases: [(value: String, region: String?, defaultRegion: String)] = []
+        let generated = kind == .phone ? 2_000 : 3_000 // libphonenumber is the slow part
+        for _ in 0..<generated { cases.append((inputs.value(for: kind), inputs.region(), inputs.pick(["US", "GB", "tw", "", "ZZZ"]))) }
+        for _ in 0..<1_000 { cases.append((inputs.noise(), inputs.region(), "US")) }
+        for sample in realisticSamples { cases.append((sample, inputs.region(), "US")) }
+
+        var mismatches: [String] = []
+        var asciiCount = 0
+        var successes = 0
+        for (value, region, defaultRegion) in cases {
+            if value.unicodeScalars.allSatisfy({ $0.isASCII || ASCIIInputs.invisibles.contains($0) }) { asciiCount += 1 }
+            let fast = Outcome(Normalizer.normalize(value, as: kind, region: region, defaultRegion: defaultRegion, asciiFastPaths: true))
+            let general = Outcome(Normalizer.normalize(value, as: kind, region: region, defaultRegion: defaultRegion, asciiFastPaths: false))
+            if fast.succeeded { successes += 1 }
+            if fast != general {
+                mismatches.append("\(value.debugDescription) [\(region?.debugDescription ?? "nil")/\(defaultRegion)]: fast \(fast), general \(general)")
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) of \(cases.count) differ, e.g.\n\(mismatches.prefix(10).joined(separator: "\n"))")
+        // The inputs must exercise the fast paths, and both outcomes.
+        #expect(asciiCount > cases.count * 9 / 10)
+        #expect(successes > cases.count / 20, "\(successes) of \(cases.count) succeeded")
+        #expect(successes < cases.count * 19 / 20, "\(successes) of \(cases.count) succeeded")
+    }
+
+    /// The phone region takes a fast path of its own (regions are ASCII codes).
+    @Test func phoneRegionFastPathMatchesTheGeneralPath() {
+        var inputs = ASCIIInputs(g: SeededGenerator(seed: 0x5EED_4E61))
+        var regions: [String?] = [nil]
+        for _ in 0..<3_000 { regions.append(inputs.perturbed(inputs.word(ASCIIInputs.common, 0...3))) }
+        for _ in 0..<500 { regions.append(inputs.word(ASCIIInputs.any, 0...3)) }
+        for region in regions {
+            let fast = Normalizer.phoneRegion(region, asciiFastPaths: true)
+            let general = Normalizer.phoneRegion(region, asciiFastPaths: false)
+            #expect(fast.map { Array($0.utf8) } == general.map { Array($0.utf8) }, "\(region.debugDescription)")
+        }
+    }
+
+    @Test func asciiCharacterClassesMatchUnicodeProperties() {
+        for byte in UInt8(0)..<128 {
+            let scalar = Unicode.Scalar(byte)
+            #expect(Normalizer.isASCIIWhitespace(byte) == scalar.properties.isWhitespace, "\(byte)")
+            #expect(Normalizer.isASCIIControl(byte) == (scalar.properties.generalCategory == .control), "\(byte)")
+        }
+    }
+
+    @Test func isASCIIChecksEveryByte() {
+        #expect(Normalizer.isASCII(""))
+        for length in 1...40 {
+            let plain = String(repeating: "a", count: length)
+            #expect(Normalizer.isASCII(plain))
+            #expect(Normalizer.isASCII(String(repeating: "\u{7F}", count: length)))
+            for position in 0..<length {
+                for other in ["é", "\u{80}", "\u{200B}", "😀"] {
+                    var scalars = Array(plain.unicodeScalars)
+                    scalars[position] = other.unicodeScalars.first!
+                    #expect(!Normalizer.isASCII(String(String.UnicodeScalarView(scalars))), "\(length) \(position)")
+                }
+            }
+        }
+    }
+
+    // MARK: Blank and trimming helpers
+
+    @Test(arguments: [
+        ("", true), (" ", true), (" \t\n\r\u{B}\u{C}", true), ("\u{A0}\u{3000}\u{2028}\u{85}\u{1680}", true),
+        ("\u{200B}", true), (" \u{FEFF} \u{2060} ", true),
+        ("a", false), (" a ", false), ("\u{0}", false), ("\u{7}", false), ("\u{200C}", false), ("\u{200D}", false),
+        ("\u{180E}", false), // MONGOLIAN VOWEL SEPARATOR: not White_Space since Unicode 6.3
+        (" é ", false), ("\u{301}", false),
+    ])
+    func isBlank(input: String, expected: Bool) {
+        #expect(Normalizer.isBlank(input) == expected)
+    }
+
+    @Test(arguments: [
+        ("", ""), ("   ", ""), ("abc", "abc"), ("  abc  ", "abc"), ("\t a b \n", "a b"), ("\r\nx\r\n", "x"),
+        ("\u{3000}山田 太郎\u{A0}", "山田 太郎"), ("\u{2028}é\u{85}", "é"),
+        ("\u{200B} a \u{FEFF}", "\u{200B} a \u{FEFF}"), // invisibles are not white space
+        (" e\u{301} ", "e\u{301}"), ("\u{301} ", "\u{301}"), // a leading combining mark stays
+    ])
+    func trimmedWhitespace(input: String, expected: String) {
+        #expect(Array(Normalizer.trimmedWhitespace(input).utf8) == Array(expected.utf8))
+    }
+
+    @Test func blankAndTrimmingMatchAScalarByScalarReference() {
+        let alphabet: [Unicode.Scalar] = ["a", "Z", "0", "-", "@", " ", "\t", "\n", "\r", "\u{B}", "\u{C}", "\u{0}", "\u{7F}",
+                                          "\u{85}", "\u{A0}", "\u{1680}", "\u{2000}", "\u{200A}", "\u{2028}", "\u{2029}",
+                                          "\u{202F}", "\u{205F}", "\u{3000}", "\u{200B}", "\u{2060}", "\u{FEFF}", "\u{180E}",
+                                          "é", "e", "\u{301}", "山", "😀"]
+        let invisibles: Set<Unicode.Scalar> = ["\u{200B}", "\u{2060}", "\u{FEFF}"]
+        var g = SeededGenerator(seed: 0xB1A4C)
+        for _ in 0..<5_000 {
+            var scalars = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 0...8, using: &g) { scalars.append(alphabet.randomElement(using: &g)!) }
+            let s = String(scalars)
+            let blank = s.unicodeScalars.allSatisfy { $0.properties.isWhitespace || invisibles.contains($0) }
+            #expect(Normalizer.isBlank(s) == blank, "\(s.debugDescription)")
+            let u = Array(s.unicodeScalars)
+            let first = u.firstIndex { !$0.properties.isWhitespace }
+            let last = u.lastIndex { !$0.properties.isWhitespace }
+            let trimmed = first.map { String(String.UnicodeScalarView(u[$0...last!])) } ?? ""
+            #expect(Array(Normalizer.trimmedWhitespace(s).utf8) == Array(trimmed.utf8), "\(s.debugDescription)")
+        }
+    }
+}

@@ -101,24 +101,71 @@ public enum Normalizer {
         region: String? = nil,
         defaultRegion: String = "US"
     ) -> Result<NormalizedValue, NormalizationError> {
-        switch kind {
-        case .email: email(value)
-        case .phone: phone(value, region: region, defaultRegion: defaultRegion)
-        case .name: name(value)
-        case .nationalID: nationalID(value)
-        case .date: date(value)
-        case .country: country(value)
-        case .text: text(value)
+        normalize(value, as: kind, region: region, defaultRegion: defaultRegion, asciiFastPaths: true)
+    }
+
+    /// ``normalize(_:as:region:defaultRegion:)``, with the ASCII fast paths optionally off.
+    ///
+    /// Every kind first drops the invisible characters; when what is left is pure ASCII
+    /// (the common case: e-mails, phone numbers, dates, ids, codes, most Latin names) it is
+    /// handled byte by byte, without Foundation's Unicode normalization (NFKC, NFC and case
+    /// folding change nothing in ASCII but upper-case letters). Otherwise, or with
+    /// `asciiFastPaths` off, the general Unicode path runs. Both must give identical
+    /// results, byte for byte and reason for reason; tests turn the fast paths off to
+    /// check that.
+    static func normalize(
+        _ value: String,
+        as kind: FieldKind,
+        region: String?,
+        defaultRegion: String,
+        asciiFastPaths: Bool
+    ) -> Result<NormalizedValue, NormalizationError> {
+        let valueIsASCII = isASCII(value)
+        let cleaned = valueIsASCII ? value : withoutInvisibles(value)
+        // Dropping invisibles can leave ASCII behind; if nothing was dropped, it did not.
+        let ascii = asciiFastPaths
+            && (valueIsASCII || (cleaned.utf8.count != value.utf8.count && isASCII(cleaned)))
+        return switch kind {
+        case .email: ascii ? asciiEmail(cleaned) : email(cleaned)
+        case .phone: phone(cleaned, ascii: ascii, region: region, defaultRegion: defaultRegion, asciiFastPaths: asciiFastPaths)
+        case .name: ascii ? asciiName(cleaned) : name(cleaned)
+        case .nationalID: ascii ? asciiNationalID(cleaned) : nationalID(cleaned)
+        case .date: date(cleaned, ascii: ascii)
+        case .country: ascii ? asciiCountry(cleaned) : country(cleaned)
+        case .text: ascii ? asciiText(cleaned) : text(cleaned)
         }
+    }
+
+    /// True when `text` is empty or holds only white space (Unicode `White_Space`) and the
+    /// invisible characters U+200B, U+2060 and U+FEFF. Fast for ASCII.
+    package static func isBlank(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { isWhitespace($0) || isInvisible($0) }
+    }
+
+    /// `text` without Unicode `White_Space` at either end (invisible characters are kept).
+    /// Fast for ASCII, and returns `text` itself when there is nothing to trim.
+    package static func trimmedWhitespace(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end, isWhitespace(scalars[start]) { scalars.formIndex(after: &start) }
+        while start < end {
+            let before = scalars.index(before: end)
+            guard isWhitespace(scalars[before]) else { break }
+            end = before
+        }
+        if start == scalars.startIndex && end == scalars.endIndex { return text }
+        return String(scalars[start..<end])
     }
 
     // MARK: E-mail
 
+    /// The general path; `value` is already without invisible characters.
     private static func email(_ value: String) -> Result<NormalizedValue, NormalizationError> {
         func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
             .failure(NormalizationError(.email, reason))
         }
-        let folded = nfkc(withoutInvisibles(value)).lowercased().precomposedStringWithCanonicalMapping
+        let folded = nfkc(value).lowercased().precomposedStringWithCanonicalMapping
         let address = trimmed(folded)
         if address.isEmpty { return fail("is empty") }
         if containsControl(address, allowingWhitespace: false) { return fail("contains control characters") }
@@ -169,22 +216,33 @@ public enum Normalizer {
 
     // MARK: Phone
 
+    /// `value` is already without invisible characters; `ascii` says it is pure ASCII and
+    /// may take the byte-wise checks.
     private static func phone(
-        _ value: String, region: String?, defaultRegion: String
+        _ value: String, ascii: Bool, region: String?, defaultRegion: String, asciiFastPaths: Bool
     ) -> Result<NormalizedValue, NormalizationError> {
         func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
             .failure(NormalizationError(.phone, reason))
         }
-        let number = trimmed(withoutInvisibles(value))
-        if number.isEmpty { return fail("is empty") }
-        // libphonenumber refuses more than 250 bytes too; stop before copying into C.
-        if number.utf8.count > 250 { return fail("is too long to be a phone number") }
-        if !number.unicodeScalars.allSatisfy(isPhoneCharacter) {
-            return fail("contains characters that are not part of a phone number (letters, extensions and vanity numbers are not accepted)")
+        let number: String
+        if ascii {
+            switch asciiPhoneNumber(value) {
+            case .success(let checked): number = checked
+            case .failure(let error): return .failure(error)
+            }
+        } else {
+            number = trimmed(value)
+            if number.isEmpty { return fail("is empty") }
+            // libphonenumber refuses more than 250 bytes too; stop before copying into C.
+            if number.utf8.count > 250 { return fail("is too long to be a phone number") }
+            if !number.unicodeScalars.allSatisfy(isPhoneCharacter) {
+                return fail(phoneCharactersReason)
+            }
+            if !number.unicodeScalars.contains(where: isDecimalDigit) { return fail("has no digits") }
         }
-        if !number.unicodeScalars.contains(where: isDecimalDigit) { return fail("has no digits") }
 
-        let regionCode = phoneRegion(region) ?? phoneRegion(defaultRegion) ?? "ZZ"
+        let regionCode = phoneRegion(region, asciiFastPaths: asciiFastPaths)
+            ?? phoneRegion(defaultRegion, asciiFastPaths: asciiFastPaths) ?? "ZZ"
         let (code, e164) = libphonenumberE164(number, region: regionCode)
         switch code {
         case PK_PHONE_OK:
@@ -219,10 +277,23 @@ public enum Normalizer {
         }
     }
 
+    private static let phoneCharactersReason: StaticString =
+        "contains characters that are not part of a phone number (letters, extensions and vanity numbers are not accepted)"
+
     /// `region` as an upper-case two-letter code; `nil` when blank. A malformed region
     /// becomes libphonenumber's unknown region "ZZ".
-    private static func phoneRegion(_ region: String?) -> String? {
+    static func phoneRegion(_ region: String?, asciiFastPaths: Bool) -> String? {
         guard let region else { return nil }
+        if asciiFastPaths && isASCII(region) {
+            return withUTF8(region) { bytes in
+                let range = asciiTrimmedRange(bytes)
+                if range.isEmpty { return nil }
+                guard range.count == 2, isASCIILetter(bytes[range.lowerBound]),
+                      isASCIILetter(bytes[range.lowerBound + 1])
+                else { return "ZZ" }
+                return asciiString(bytes, range, .upper)
+            }
+        }
         let code = asciiUppercased(trimmed(nfkc(region)))
         if code.isEmpty { return nil }
         return isAlpha2(code) ? code : "ZZ"
@@ -246,11 +317,11 @@ public enum Normalizer {
 
     // MARK: Name
 
-    private static func name(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+    /// The general path; `value` is already without invisible characters.
+    private static func name(_ cleaned: String) -> Result<NormalizedValue, NormalizationError> {
         func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
             .failure(NormalizationError(.name, reason))
         }
-        let cleaned = withoutInvisibles(value)
         if containsControl(cleaned, allowingWhitespace: true) { return fail("contains control characters") }
         let stored = collapsingWhitespace(nfkc(cleaned))
         if stored.isEmpty { return fail("is empty") }
@@ -270,11 +341,12 @@ public enum Normalizer {
 
     // MARK: National ID
 
+    /// The general path; `value` is already without invisible characters.
     private static func nationalID(_ value: String) -> Result<NormalizedValue, NormalizationError> {
         func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
             .failure(NormalizationError(.nationalID, reason))
         }
-        let folded = trimmed(nfkc(withoutInvisibles(value)))
+        let folded = trimmed(nfkc(value))
         if folded.isEmpty { return fail("is empty") }
         if containsControl(folded, allowingWhitespace: true) { return fail("contains control characters") }
         var id = String.UnicodeScalarView()
@@ -295,13 +367,19 @@ public enum Normalizer {
 
     // MARK: Date
 
-    private static func date(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+    /// `value` is already without invisible characters; `ascii` says it is pure ASCII (then
+    /// NFKC would leave it as it is).
+    private static func date(_ value: String, ascii: Bool) -> Result<NormalizedValue, NormalizationError> {
         func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
             .failure(NormalizationError(.date, reason))
         }
-        let text = trimmed(nfkc(withoutInvisibles(value)))
-        if text.isEmpty { return fail("is empty") }
-        let b = Array(text.utf8)
+        let b: [UInt8]
+        if ascii {
+            b = withUTF8(value) { Array(UnsafeBufferPointer(rebasing: $0[asciiTrimmedRange($0)])) }
+        } else {
+            b = Array(trimmed(nfkc(value)).utf8)
+        }
+        if b.isEmpty { return fail("is empty") }
         guard b.count >= 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
               let year = number(b[0..<4]), let month = number(b[5..<7]), let day = number(b[8..<10])
         else { return fail("is not an ISO 8601 date (YYYY-MM-DD)") }
@@ -367,8 +445,9 @@ public enum Normalizer {
 
     // MARK: Country
 
+    /// The general path; `value` is already without invisible characters.
     private static func country(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        let code = asciiUppercased(trimmed(nfkc(withoutInvisibles(value))))
+        let code = asciiUppercased(trimmed(nfkc(value)))
         if code.isEmpty { return .failure(NormalizationError(.country, "is empty")) }
         guard isAlpha2(code) else {
             return .failure(NormalizationError(.country, "is not a two-letter ISO 3166-1 alpha-2 code"))
@@ -378,8 +457,8 @@ public enum Normalizer {
 
     // MARK: Text
 
-    private static func text(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        let cleaned = withoutInvisibles(value)
+    /// The general path; `value` is already without invisible characters.
+    private static func text(_ cleaned: String) -> Result<NormalizedValue, NormalizationError> {
         if containsControl(cleaned, allowingWhitespace: true) {
             return .failure(NormalizationError(.text, "contains control characters"))
         }
@@ -387,6 +466,285 @@ public enum Normalizer {
         if result.isEmpty { return .failure(NormalizationError(.text, "is empty")) }
         return .success(NormalizedValue(result))
     }
+
+    // MARK: ASCII fast paths
+
+    // Each mirrors its kind's general path for pure-ASCII input (already without the
+    // invisibles, which are not ASCII), with the same checks in the same order. In ASCII,
+    // NFKC and NFC change nothing, lower-casing and case folding map A–Z to a–z, the
+    // `White_Space` characters are tab, LF, VT, FF, CR and space, the control characters
+    // (Cc) are 0x00–0x1F and 0x7F, the letters are A–Z and a–z, the decimal digits 0–9,
+    // the only dash punctuation is "-", there are no combining marks, and only CR LF is a
+    // grapheme cluster of more than one scalar.
+
+    private static func asciiEmail(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
+            .failure(NormalizationError(.email, reason))
+        }
+        return withUTF8(value) { b in
+            let address = asciiTrimmedRange(b)
+            if address.isEmpty { return fail("is empty") }
+            var hasControl = false, hasSpace = false, hasUpper = false
+            var at = -1, atCount = 0
+            for i in address {
+                let c = b[i]
+                if isASCIIControl(c) { hasControl = true }
+                else if c == 0x20 { hasSpace = true }
+                else if c == UInt8(ascii: "@") { atCount += 1; if at < 0 { at = i } }
+                else if isASCIIUpper(c) { hasUpper = true }
+            }
+            if hasControl { return fail("contains control characters") }
+            if hasSpace { return fail("contains white space") }
+            guard atCount == 1 else { return atCount < 1 ? fail("has no @") : fail("has more than one @") }
+
+            let local = address.lowerBound..<at
+            let domain = (at + 1)..<address.upperBound
+            if local.isEmpty { return fail("has an empty local part") }
+            if local.count > 64 { return fail("has a local part longer than 64 bytes") }
+            for i in local {
+                switch b[i] {
+                case UInt8(ascii: "\""), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ","),
+                     UInt8(ascii: ":"), UInt8(ascii: ";"), UInt8(ascii: "<"), UInt8(ascii: ">"),
+                     UInt8(ascii: "["), UInt8(ascii: "\\"), UInt8(ascii: "]"):
+                    return fail("has a local part with characters allowed only in quotes")
+                default: continue
+                }
+            }
+            let dot = UInt8(ascii: ".")
+            if b[local.lowerBound] == dot || b[local.upperBound - 1] == dot
+                || local.dropLast().contains(where: { b[$0] == dot && b[$0 + 1] == dot }) {
+                return fail("has a local part with a leading, trailing or doubled dot")
+            }
+
+            if domain.isEmpty { return fail("has no domain") }
+            if domain.count > 253 { return fail("has a domain longer than 253 characters") }
+            if !domain.contains(where: { b[$0] == dot }) { return fail("has a domain without a top-level domain") }
+            var labelStart = domain.lowerBound
+            var tld = domain
+            while labelStart <= domain.upperBound {
+                var labelEnd = labelStart
+                while labelEnd < domain.upperBound, b[labelEnd] != dot { labelEnd += 1 }
+                let label = labelStart..<labelEnd
+                if label.isEmpty { return fail("has a domain with an empty label") }
+                if label.count > 63 { return fail("has a domain label longer than 63 characters") }
+                let hyphen = UInt8(ascii: "-")
+                if b[label.lowerBound] == hyphen || b[label.upperBound - 1] == hyphen {
+                    return fail("has a domain label that starts or ends with a hyphen")
+                }
+                if !label.allSatisfy({ isASCIILetter(b[$0]) || isASCIIDigit(b[$0]) || b[$0] == hyphen }) {
+                    return fail("has a domain with characters other than letters, digits and hyphens")
+                }
+                tld = label
+                labelStart = labelEnd + 1
+            }
+            // The labels are now letters, digits and inner hyphens.
+            let tldIsLetters = tld.count >= 2 && tld.allSatisfy { isASCIILetter(b[$0]) }
+            let tldIsACE = tld.count > 4
+                && b[tld.lowerBound] | 0x20 == UInt8(ascii: "x") && b[tld.lowerBound + 1] | 0x20 == UInt8(ascii: "n")
+                && b[tld.lowerBound + 2] == UInt8(ascii: "-") && b[tld.lowerBound + 3] == UInt8(ascii: "-")
+            if !tldIsLetters && !tldIsACE { return fail("has a top-level domain that is not at least two letters") }
+
+            if !hasUpper && address.count == b.count { return .success(NormalizedValue(value)) }
+            return .success(NormalizedValue(asciiString(b, address, .lower)))
+        }
+    }
+
+    /// The checked, trimmed number to hand to libphonenumber.
+    private static func asciiPhoneNumber(_ value: String) -> Result<String, NormalizationError> {
+        func fail(_ reason: StaticString) -> Result<String, NormalizationError> {
+            .failure(NormalizationError(.phone, reason))
+        }
+        return withUTF8(value) { b in
+            let number = asciiTrimmedRange(b)
+            if number.isEmpty { return fail("is empty") }
+            if number.count > 250 { return fail("is too long to be a phone number") }
+            var hasDigit = false
+            for i in number {
+                let c = b[i]
+                if isASCIIDigit(c) { hasDigit = true; continue }
+                switch c {
+                case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "("), UInt8(ascii: ")"),
+                     UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "/"):
+                    continue
+                default:
+                    if !isASCIIWhitespace(c) { return fail(phoneCharactersReason) }
+                }
+            }
+            if !hasDigit { return fail("has no digits") }
+            return .success(number.count == b.count ? value : asciiString(b, number, .keep))
+        }
+    }
+
+    private static func asciiName(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
+            .failure(NormalizationError(.name, reason))
+        }
+        let hasUpper: Bool? = withUTF8(value) { b in
+            var upper = false
+            for c in b {
+                if isASCIIControl(c) && !isASCIIWhitespace(c) { return nil }
+                if isASCIIUpper(c) { upper = true }
+            }
+            return upper
+        }
+        guard let hasUpper else { return fail("contains control characters") }
+        let stored = asciiCollapsingWhitespace(value)
+        if stored.isEmpty { return fail("is empty") }
+        // No CR is left, so every character is one byte.
+        if stored.utf8.count > maximumNameLength { return fail("is longer than 200 characters") }
+        let key = hasUpper ? withUTF8(stored) { asciiString($0, 0..<$0.count, .lower) } : stored
+        return .success(NormalizedValue(stored: stored, key: key))
+    }
+
+    private static func asciiNationalID(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
+            .failure(NormalizationError(.nationalID, reason))
+        }
+        return withUTF8(value) { b in
+            let folded = asciiTrimmedRange(b)
+            if folded.isEmpty { return fail("is empty") }
+            if folded.contains(where: { isASCIIControl(b[$0]) && !isASCIIWhitespace(b[$0]) }) {
+                return fail("contains control characters")
+            }
+            var count = 0
+            for i in folded {
+                let c = b[i]
+                if isASCIILetter(c) || isASCIIDigit(c) { count += 1; continue }
+                if isASCIIWhitespace(c) || c == UInt8(ascii: ".") || c == UInt8(ascii: "/") || c == UInt8(ascii: "-") {
+                    continue
+                }
+                return fail("may contain only ASCII letters and digits besides separators")
+            }
+            guard (4...32).contains(count) else { return fail("must have 4 to 32 letters or digits") }
+            let id = String(unsafeUninitializedCapacity: count) { out in
+                var n = 0
+                for i in folded {
+                    let c = b[i]
+                    guard isASCIILetter(c) || isASCIIDigit(c) else { continue }
+                    out[n] = isASCIILower(c) ? c - 0x20 : c
+                    n += 1
+                }
+                return n
+            }
+            return .success(NormalizedValue(id))
+        }
+    }
+
+    private static func asciiCountry(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+        withUTF8(value) { b in
+            let code = asciiTrimmedRange(b)
+            if code.isEmpty { return .failure(NormalizationError(.country, "is empty")) }
+            guard code.count == 2, isASCIILetter(b[code.lowerBound]), isASCIILetter(b[code.lowerBound + 1]) else {
+                return .failure(NormalizationError(.country, "is not a two-letter ISO 3166-1 alpha-2 code"))
+            }
+            return .success(NormalizedValue(asciiString(b, code, .upper)))
+        }
+    }
+
+    private static func asciiText(_ value: String) -> Result<NormalizedValue, NormalizationError> {
+        let hasControl = withUTF8(value) { b in b.contains { isASCIIControl($0) && !isASCIIWhitespace($0) } }
+        if hasControl { return .failure(NormalizationError(.text, "contains control characters")) }
+        let result = asciiCollapsingWhitespace(value)
+        if result.isEmpty { return .failure(NormalizationError(.text, "is empty")) }
+        return .success(NormalizedValue(result))
+    }
+
+    /// ``collapsingWhitespace(_:)`` for ASCII `text`; `text` itself when nothing changes.
+    private static func asciiCollapsingWhitespace(_ text: String) -> String {
+        withUTF8(text) { b in
+            var changes = false
+            var afterSpace = true // at the start, a space would be dropped
+            for c in b {
+                if isASCIIWhitespace(c) {
+                    if c != 0x20 || afterSpace { changes = true; break }
+                    afterSpace = true
+                } else {
+                    afterSpace = false
+                }
+            }
+            if !changes, let last = b.last, isASCIIWhitespace(last) { changes = true }
+            if !changes { return text }
+            return String(unsafeUninitializedCapacity: b.count) { out in
+                var n = 0
+                var pendingSpace = false
+                for c in b {
+                    if isASCIIWhitespace(c) {
+                        pendingSpace = n > 0
+                    } else {
+                        if pendingSpace { out[n] = 0x20; n += 1 }
+                        pendingSpace = false
+                        out[n] = c
+                        n += 1
+                    }
+                }
+                return n
+            }
+        }
+    }
+
+    /// True when every byte of `text` is ASCII; a word at a time.
+    static func isASCII(_ text: String) -> Bool {
+        withUTF8(text) { bytes in
+            guard let base = bytes.baseAddress else { return true }
+            let raw = UnsafeRawPointer(base)
+            var bits: UInt64 = 0
+            var i = 0
+            while i + 8 <= bytes.count {
+                bits |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            while i < bytes.count {
+                bits |= UInt64(bytes[i])
+                i += 1
+            }
+            return bits & 0x8080_8080_8080_8080 == 0
+        }
+    }
+
+    /// Calls `body` with `text`'s UTF-8 bytes, without copying a native string.
+    @inline(__always)
+    private static func withUTF8<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = text
+        return copy.withUTF8(body)
+    }
+
+    /// `bytes` without ASCII white space at either end.
+    private static func asciiTrimmedRange(_ bytes: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        var start = 0
+        var end = bytes.count
+        while start < end, isASCIIWhitespace(bytes[start]) { start += 1 }
+        while end > start, isASCIIWhitespace(bytes[end - 1]) { end -= 1 }
+        return start..<end
+    }
+
+    private enum ASCIICase { case keep, lower, upper }
+
+    /// `bytes[range]` (ASCII) as a string, letters mapped to `letterCase`.
+    private static func asciiString(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ letterCase: ASCIICase) -> String {
+        if range.isEmpty { return "" }
+        return String(unsafeUninitializedCapacity: range.count) { out in
+            var n = 0
+            for i in range {
+                let c = bytes[i]
+                switch letterCase {
+                case .keep: out[n] = c
+                case .lower: out[n] = isASCIIUpper(c) ? c + 0x20 : c
+                case .upper: out[n] = isASCIILower(c) ? c - 0x20 : c
+                }
+                n += 1
+            }
+            return n
+        }
+    }
+
+    /// Unicode `White_Space` among ASCII bytes: tab, LF, VT, FF, CR, space.
+    static func isASCIIWhitespace(_ c: UInt8) -> Bool { c == 0x20 || (0x09...0x0D).contains(c) }
+    /// General category Cc among ASCII bytes.
+    static func isASCIIControl(_ c: UInt8) -> Bool { c < 0x20 || c == 0x7F }
+    private static func isASCIIUpper(_ c: UInt8) -> Bool { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(c) }
+    private static func isASCIILower(_ c: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c) }
+    private static func isASCIILetter(_ c: UInt8) -> Bool { isASCIIUpper(c) || isASCIILower(c) }
 
     // MARK: Characters
 
@@ -398,7 +756,9 @@ public enum Normalizer {
         text.precomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
     }
 
-    private static func isWhitespace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace }
+    private static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
+        s.isASCII ? isASCIIWhitespace(UInt8(truncatingIfNeeded: s.value)) : s.properties.isWhitespace
+    }
 
     /// Invisible characters that copy-and-paste leaves in values; ZWJ and ZWNJ are kept,
     /// since some scripts need them.
@@ -438,17 +798,12 @@ public enum Normalizer {
     }
 
     private static func withoutInvisibles(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isInvisible) else { return text }
+        // The invisibles are not ASCII; most values are.
+        guard !isASCII(text), text.unicodeScalars.contains(where: isInvisible) else { return text }
         return String(String.UnicodeScalarView(text.unicodeScalars.filter { !isInvisible($0) }))
     }
 
-    private static func trimmed(_ text: String) -> String {
-        let scalars = text.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !isWhitespace($0) }),
-              let last = scalars.lastIndex(where: { !isWhitespace($0) })
-        else { return "" }
-        return String(scalars[first...last])
-    }
+    private static func trimmed(_ text: String) -> String { trimmedWhitespace(text) }
 
     /// Trimmed, with every run of white space replaced by one U+0020 SPACE.
     private static func collapsingWhitespace(_ text: String) -> String {
