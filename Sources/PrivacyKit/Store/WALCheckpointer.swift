@@ -14,7 +14,7 @@ import Synchronization
 /// committing connection checkpoints itself, as SQLite would.
 final class WALCheckpointer: Sendable {
     static let thresholdPages: Int32 = 1000
-    static let hardLimitPages: Int32 = 20_000
+    static let hardLimitPages: Int32 = 4000
 
     private let path: String
     private let queue = DispatchQueue(label: "privacykit.wal-checkpoint", qos: .utility)
