@@ -95,6 +95,7 @@ extension Privacyctl.Records {
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field")) var field: String
         @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values).", valueName: "value")) var value: String
+        @Option(name: .long, help: ArgumentHelp("The country of a phone number written without its country code (default: the schema's default region).", valueName: "code")) var region: String?
 
         struct Result: Encodable {
             let ok = true
@@ -105,7 +106,7 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let matches = try vault.find(field: field, value: value, context: options.context.context)
+                let matches = try vault.find(field: field, value: value, region: region, context: options.context.context)
                 try vault.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(Result(field: field, matches: matches))

@@ -69,6 +69,11 @@ struct RecordsTests {
         #expect(try v.find(field: "phone", value: "415.555.0100", context: ctx) == ["a", "c"])
         #expect(try v.find(field: "email", value: "nobody@example.com", context: ctx).isEmpty)
         #expect(try v.find(field: "country", value: "us", context: ctx) == ["c"])
+        // A local number of another country: found with its region, invalid without.
+        try v.put(subject: "tw", values: ["phone": "(02) 2920-6532", "country": "TW"], context: ctx)
+        #expect(try v.find(field: "phone", value: "02 2920 6532", region: "TW", context: ctx) == ["tw"])
+        #expect(try v.find(field: "phone", value: "+886 2 2920 6532", context: ctx) == ["tw"])
+        expectError(.invalidInput) { try v.find(field: "phone", value: "02 2920 6532", context: ctx) }
         expectError(.invalidInput) { try v.find(field: "address", value: "x", context: ctx) }
         expectError(.invalidInput) { try v.find(field: "email", value: "not an email", context: ctx) }
         #expect(try v.duplicates(field: "email", context: ctx) == [DuplicateCluster(field: "email", subjects: ["a", "b"])])

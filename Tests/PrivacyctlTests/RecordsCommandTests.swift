@@ -50,6 +50,7 @@ struct RecordsCommandTests {
         let index = try CLI.run(["keys", "rotate-index", "--json"], environment: env)
         #expect(index.status == 0, "\(index.stderr)")
         #expect(try CLI.run(["records", "find", "--field", "phone", "--value", "+86 138 0013 8000", "--json"], environment: env).json()["matches"] as? [String] == ["c2"])
+        #expect(try CLI.run(["records", "find", "--field", "phone", "--value", "138 0013 8000", "--region", "CN", "--json"], environment: env).json()["matches"] as? [String] == ["c2"])
         let verify = try CLI.run(["audit", "verify", "--json"], environment: env)
         #expect(try verify.json()["unsigned_tail"] as? Int == 0)
     }

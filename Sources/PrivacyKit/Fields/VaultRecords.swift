@@ -56,12 +56,15 @@ extension Vault {
 
     /// The subjects whose `field` equals `value` after normalization, exactly: blind-index
     /// candidates (every live index version) are decrypted and compared.
-    public func find(field: String, value: String, context: AccessContext) throws -> [String] {
+    ///
+    /// - Parameter region: for a phone number written without its country code, the
+    ///   country (ISO 3166-1 alpha-2) it belongs to; the schema's default region otherwise.
+    public func find(field: String, value: String, region: String? = nil, context: AccessContext) throws -> [String] {
         guard let spec = schema[field] else {
             throw PrivacyKitError(.invalidInput, "'\(field)' is not a field of the schema")
         }
         let key: String
-        switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
+        switch Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) {
         case .success(let normalized): key = normalized.key
         case .failure(let error): throw PrivacyKitError(.invalidInput, "the value to find in \(field): \(error.reason)")
         }
