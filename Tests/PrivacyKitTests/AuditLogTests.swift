@@ -167,7 +167,7 @@ struct AuditLogTests {
         }
         let before = try f.lastSeq()
         #expect(throws: (any Error).self) {
-            try f.vault.perform(f.context) { tx in
+            try f.vault.perform(f.context, AccessRequest(.write, event: .recordWrite)) { tx, _ in
                 try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES ('probe', 'written by the operation')")
                 tx.record(AuditEntry(.recordWrite, subjectID: "cust-9", fields: ["email"]))
             }
@@ -177,7 +177,7 @@ struct AuditLogTests {
         #expect(try f.lastSeq() == before)
         // Once events can be written again, the same operation goes through with its event.
         try f.tamper { db in try db.execute(sql: "DROP TRIGGER audit_fail") }
-        try f.vault.perform(f.context) { tx in
+        try f.vault.perform(f.context, AccessRequest(.write, event: .recordWrite)) { tx, _ in
             try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES ('probe', 'written by the operation')")
             tx.record(AuditEntry(.recordWrite, subjectID: "cust-9", fields: ["email"]))
         }
@@ -190,7 +190,7 @@ struct AuditLogTests {
         try f.tamper { db in
             try db.execute(sql: "CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END")
         }
-        #expect(throws: (any Error).self) { try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits) }
+        #expect(throws: (any Error).self) { try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
         #expect(try readBytes(f.vault.keyringPath) == keyringBefore)
         #expect(!FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: f.vault.keyringPath)))
         _ = try Vault.open(at: f.vault.directory, rootKey: .keyFile(at: f.dir.file("root.key")))
@@ -202,7 +202,7 @@ struct AuditLogTests {
         struct DiskFull: Error {}
         let hooks = SecureFiles.WriteHooks(afterTempWritten: { throw DiskFull() })
         #expect(throws: DiskFull.self) {
-            try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, hooks: hooks)
+            try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
         }
         #expect(try f.lastSeq() == before)
     }

@@ -8,7 +8,7 @@ import Testing
 struct AuditFixture {
     let dir: TempDirectory
     let vault: Vault
-    let context = AccessContext(actor: "tester", role: "admin", purpose: "testing")
+    let context = AccessContext(actor: "tester", role: "admin", purpose: "privacy-compliance")
 
     /// Creates a vault (seq 1, checkpointed), then appends `events` more, one per
     /// transaction, for subjects `subject-2`, `subject-3`, …

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Import")
 struct ImportTests {
-    let ctx = AccessContext(actor: "importer", role: "admin")
+    let ctx = AccessContext(actor: "importer", role: "admin", purpose: "privacy-compliance")
 
     struct Setup {
         let dir: TempDirectory

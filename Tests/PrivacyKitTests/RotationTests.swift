@@ -6,12 +6,12 @@ import Testing
 
 @Suite("Key rotation")
 struct RotationTests {
-    let ctx = AccessContext(actor: "ops", role: "admin")
+    let ctx = AccessContext(actor: "ops", role: "admin", purpose: "privacy-compliance")
 
     struct Setup {
         let dir: TempDirectory
         let vault: Vault
-        let ctx = AccessContext(actor: "ops", role: "admin")
+        let ctx = AccessContext(actor: "ops", role: "admin", purpose: "privacy-compliance")
 
         init(subjects: Int) throws {
             dir = try TempDirectory()

@@ -85,3 +85,6 @@ func lastAuditEvent(_ vault: String) throws -> (action: String, outcome: String,
             .map { ($0[0], $0[1], $0[2]) }
     }
 }
+
+/// The context of tests that change keys.
+let keysAdmin = AccessContext(actor: "ops", role: "admin", purpose: "privacy-compliance")

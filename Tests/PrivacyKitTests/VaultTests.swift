@@ -270,7 +270,7 @@ struct VaultTests {
         let vault = try Vault.create(at: url, rootKey: testPassphrase("old secret"), kdfLimits: fastLimits)
         let statusBefore = vault.keyStatus()
         let kekBefore = try #require(vault.keyring.current(.kek)).secret
-        try vault.rotateRoot(to: testPassphrase("new secret"), kdfLimits: fastLimits)
+        try vault.rotateRoot(to: testPassphrase("new secret"), kdfLimits: fastLimits, context: keysAdmin)
         #expect(try mode(vault.keyringPath) == 0o600)
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("old secret")) }
         let reopened = try Vault.open(at: url, rootKey: testPassphrase("new secret"))
@@ -278,7 +278,7 @@ struct VaultTests {
         #expect(try #require(reopened.keyring.current(.kek)).secret == kekBefore)
         #expect(!FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: vault.keyringPath)))
         // The same Vault value can rotate again (it tracks the file it wrote).
-        try vault.rotateRoot(to: testPassphrase("third secret"), kdfLimits: fastLimits)
+        try vault.rotateRoot(to: testPassphrase("third secret"), kdfLimits: fastLimits, context: keysAdmin)
         _ = try Vault.open(at: url, rootKey: testPassphrase("third secret"))
     }
 
@@ -287,11 +287,11 @@ struct VaultTests {
         try RootKey.generateKeyFile(at: dir.file("root.key"))
         let url = dir.url.appendingPathComponent("vault")
         let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
-        try vault.rotateRoot(to: .keyFile(at: dir.file("root.key")))
+        try vault.rotateRoot(to: .keyFile(at: dir.file("root.key")), context: keysAdmin)
         let byKey = try Vault.open(at: url, rootKey: .keyFile(at: dir.file("root.key")))
         #expect(byKey.keyring.root.kind == .key)
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase()) }
-        try byKey.rotateRoot(to: testPassphrase("back again"), kdfLimits: fastLimits)
+        try byKey.rotateRoot(to: testPassphrase("back again"), kdfLimits: fastLimits, context: keysAdmin)
         #expect(try Vault.open(at: url, rootKey: testPassphrase("back again")).keyring.root.kind == .passphrase)
     }
 
@@ -300,7 +300,7 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let before = try readBytes(vault.keyringPath)
-        try vault.rotateRoot(to: testPassphrase(), kdfLimits: fastLimits)  // same passphrase
+        try vault.rotateRoot(to: testPassphrase(), kdfLimits: fastLimits, context: keysAdmin)  // same passphrase
         let after = try readBytes(vault.keyringPath)
         let a = try JSONDecoder().decode(KeyringFile.Document.self, from: Data(before))
         let b = try JSONDecoder().decode(KeyringFile.Document.self, from: Data(after))
@@ -318,7 +318,7 @@ struct VaultTests {
         let before = try readBytes(vault.keyringPath)
         let hooks = SecureFiles.WriteHooks(afterTempWritten: { throw SimulatedCrash() })
         #expect(throws: SimulatedCrash.self) {
-            try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, hooks: hooks)
+            try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
         }
         // The new keyring was fully written beside the old one, but never renamed.
         #expect(FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: vault.keyringPath)))
@@ -327,7 +327,7 @@ struct VaultTests {
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("new")) }
         // A later rotation replaces the leftover and succeeds.
         let again = try Vault.open(at: url, rootKey: testPassphrase("old"))
-        try again.rotateRoot(to: testPassphrase("newer"), kdfLimits: fastLimits)
+        try again.rotateRoot(to: testPassphrase("newer"), kdfLimits: fastLimits, context: keysAdmin)
         _ = try Vault.open(at: url, rootKey: testPassphrase("newer"))
         #expect(!FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: vault.keyringPath)))
     }
@@ -338,7 +338,7 @@ struct VaultTests {
         let vault = try Vault.create(at: url, rootKey: testPassphrase("old"), kdfLimits: fastLimits)
         let hooks = SecureFiles.WriteHooks(afterRename: { throw SimulatedCrash() })
         #expect(throws: SimulatedCrash.self) {
-            try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, hooks: hooks)
+            try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
         }
         _ = try Vault.open(at: url, rootKey: testPassphrase("new"))
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("old")) }
@@ -349,9 +349,9 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         let first = try Vault.create(at: url, rootKey: testPassphrase("one"), kdfLimits: fastLimits)
         let second = try Vault.open(at: url, rootKey: testPassphrase("one"))
-        try second.rotateRoot(to: testPassphrase("two"), kdfLimits: fastLimits)
+        try second.rotateRoot(to: testPassphrase("two"), kdfLimits: fastLimits, context: keysAdmin)
         let before = try readBytes(first.keyringPath)
-        expectError(.integrity) { try first.rotateRoot(to: testPassphrase("three"), kdfLimits: fastLimits) }
+        expectError(.integrity) { try first.rotateRoot(to: testPassphrase("three"), kdfLimits: fastLimits, context: keysAdmin) }
         #expect(try readBytes(first.keyringPath) == before)
         _ = try Vault.open(at: url, rootKey: testPassphrase("two"))
     }
@@ -361,8 +361,8 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let lock = try FileLock(path: url.path + "/Keys/.keyring.lock", what: "the keyring")
-        expectError(.busy) { try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits) }
+        expectError(.busy) { try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
         lock.unlock()
-        try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits)
+        try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin)
     }
 }

@@ -36,7 +36,8 @@ public struct DuplicateCluster: Sendable, Codable, Equatable {
 extension Vault {
     /// Completeness, invalid counts and duplicate clusters per field.
     public func qualityReport(context: AccessContext) throws -> QualityReport {
-        try perform(context) { tx in
+        // Counts reveal no value, but the clusters are built from every indexed field.
+        try perform(context, AccessRequest(.read, event: .recordLookup, fields: schema.indexedFields.map(\.name))) { tx, _ in
             var present: [String: Int] = [:]
             var invalid: [String: Int] = [:]
             var subjects = 0
@@ -75,7 +76,8 @@ extension Vault {
                 throw PrivacyKitError(.invalidInput, "field \(field) has no blind index; duplicates are found through blind indexes")
             }
         }
-        return try perform(context) { tx in
+        let fields = field.map { [$0] } ?? schema.indexedFields.map(\.name)
+        return try perform(context, AccessRequest(.read, event: .recordLookup, fields: fields)) { tx, _ in
             let clusters = try duplicateClusters(db: tx.db, field: field)
             tx.record(AuditEntry(.recordLookup, fields: field.map { [$0] } ?? [], reason: "duplicates: \(clusters.count) clusters"))
             return clusters

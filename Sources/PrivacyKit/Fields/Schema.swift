@@ -54,7 +54,7 @@ public struct Schema: Sendable {
     public static func parse(_ data: Data, name: String) throws -> Schema {
         try PolicySet.validate(data, name: name)
         let root = try PolicySet.compose(data, name: name)
-        var reader = PolicyReader(file: name)
+        let reader = PolicyReader(file: name)
         let top = try reader.mapping(root, key: nil)
         try reader.onlyKeys(top, ["version", "default_region", "region_field", "fields"], at: nil, node: root)
         let region = try reader.string(top["default_region"], key: "default_region", node: root) ?? "US"

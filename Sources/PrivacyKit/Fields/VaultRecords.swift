@@ -3,8 +3,7 @@ import GRDB
 import Sodium
 
 /// Customer records. Every call takes an access context and writes its audit event in the
-/// same transaction as the work (the context is recorded; the access policy enforces it in
-/// a later version).
+/// same transaction as the work, and is checked against the access policy first.
 extension Vault {
     /// Creates or updates a subject's fields. Values are normalized by the schema; an
     /// empty value removes the field. Writing the same values again changes nothing.
@@ -15,7 +14,7 @@ extension Vault {
     public func put(subject: String, values: [String: String], context: AccessContext) throws -> PutResult {
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        return try perform(context) { tx in
+        return try perform(context, AccessRequest(.write, event: .recordWrite, subject: subject)) { tx, _ in
             let result = try RecordStore(vault: self).upsert(tx.db, subjectID: subject, values: values, cipher: cipher)
             if result.change != .unchanged {
                 tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: result.changedFields, reason: result.change.rawValue))
@@ -24,10 +23,13 @@ extension Vault {
         }
     }
 
-    /// Decrypts the chosen fields of a subject (all fields when `fields` is nil).
+    /// Decrypts the chosen fields of a subject (when `fields` is nil: every field the
+    /// caller's role may read). A field the role reads only masked comes back masked by its
+    /// schema rule; the full value never leaves the library.
     ///
     /// - Throws: `.notFound` for an unknown subject, `.invalidInput` for an unknown field,
-    ///   `.integrity` if a ciphertext was altered or moved.
+    ///   `.denied` for a field the role may not read, `.integrity` if a ciphertext was
+    ///   altered or moved.
     public func get(subject: String, fields: [String]? = nil, context: AccessContext) throws -> [String: String] {
         try RecordStore.checkSubjectID(subject)
         for name in fields ?? [] where schema[name] == nil {
@@ -35,21 +37,27 @@ extension Vault {
         }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        return try perform(context) { tx in
+        let request = AccessRequest(.read, event: .recordRead, subject: subject, fields: fields, allReadableFields: fields == nil)
+        return try perform(context, request) { tx, grant in
             let store = RecordStore(vault: self)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
-            try store.unlock(stored, subjectID: subject, cipher: cipher)
             var result: [String: String] = [:]
-            for spec in schema.fields where fields?.contains(spec.name) ?? true {
-                if let envelope = stored.sealed[spec.name] {
-                    result[spec.name] = try cipher.open(envelope, field: spec.name, subjectID: subject)
-                } else if let value = stored.plain[spec.name] {
-                    result[spec.name] = value
-                }
+            var masked: [String] = []
+            let wanted = schema.fields.filter { grant.view($0.name) != nil && (stored.sealed[$0.name] != nil || stored.plain[$0.name] != nil) }
+            if wanted.contains(where: { stored.sealed[$0.name] != nil }) {
+                try store.unlock(stored, subjectID: subject, cipher: cipher)
             }
-            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: result.keys.sorted()))
+            for spec in wanted {
+                let value = try stored.sealed[spec.name].map { try cipher.open($0, field: spec.name, subjectID: subject) } ?? stored.plain[spec.name]
+                guard let value else { continue }
+                result[spec.name] = grant.present(value, field: spec)
+                if grant.view(spec.name) == .masked { masked.append(spec.name) }
+            }
+            cipher.wipe()
+            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: result.keys.sorted(),
+                                 reason: masked.isEmpty ? nil : "masked: \(masked.joined(separator: ","))"))
             return result
         }
     }
@@ -70,7 +78,7 @@ extension Vault {
         }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        return try perform(context) { tx in
+        return try perform(context, AccessRequest(.read, event: .recordLookup, fields: [field])) { tx, _ in
             var matches: [String] = []
             if spec.encrypted {
                 guard spec.blindIndexBits != nil else {
@@ -118,7 +126,7 @@ extension Vault {
 
     /// Subject ids in order, a page at a time (`after` the last id of the previous page).
     public func listSubjects(after: String? = nil, limit: Int = 100, context: AccessContext) throws -> [String] {
-        try perform(context) { tx in
+        try perform(context, AccessRequest(.read, event: .recordLookup)) { tx, _ in
             let ids = try String.fetchAll(
                 tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", max(0, limit)])
             tx.record(AuditEntry(.recordLookup, reason: "list \(ids.count) subjects"))
@@ -148,7 +156,7 @@ extension Vault {
         }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        return try perform(context) { tx in
+        return try perform(context, AccessRequest(.write, event: .recordWrite, subject: subject)) { tx, _ in
             let store = RecordStore(vault: self)
             if let existing = try store.load(tx.db, subjectID: subject) {
                 try store.unlock(existing, subjectID: subject, cipher: cipher)
@@ -174,15 +182,19 @@ extension Vault {
         let bytes = try FieldCipher.binary(fromText: envelope)
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        return try perform(context) { tx in
+        guard let spec = schema[field] else {
+            throw PrivacyKitError(.invalidInput, "'\(field)' is not a field of the schema")
+        }
+        return try perform(context, AccessRequest(.read, event: .recordRead, subject: subject, fields: [field])) { tx, grant in
             let store = RecordStore(vault: self)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no key for subject \(subject) (unknown or erased)")
             }
             try store.unlock(stored, subjectID: subject, cipher: cipher)
             let value = try cipher.open(bytes, field: field, subjectID: subject)
-            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: [field], reason: "decrypted for a service"))
-            return value
+            let view = grant.view(field) ?? .masked
+            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: [field], reason: "decrypted for a service" + (view == .masked ? " (masked)" : "")))
+            return grant.present(value, field: spec) ?? Masking.mask(value, rule: .hidden)
         }
     }
 

@@ -76,6 +76,8 @@ extension Vault {
             throw PrivacyKitError(.invalidInput, "\(path): the header row cannot be read")
         }
         let plan = try ImportPlan(header: header, schema: schema, options: options, file: path)
+        // Refused before anything is read further (each batch is checked again).
+        _ = try authorize(AccessRequest(.write, event: .recordImport), context: context)
         var summary = ImportSummary()
         summary.unknownColumns = plan.unknownColumns
         var rejects = RejectReport(path: options.rejectReportPath ?? defaultRejectReportPath())
@@ -143,7 +145,7 @@ extension Vault {
     private func write(
         _ rows: [PreparedRow], context: AccessContext, cipher: FieldCipher
     ) throws -> [(line: Int, result: Result<PutResult, PrivacyKitError>)] {
-        try perform(context) { tx in
+        try perform(context, AccessRequest(.write, event: .recordImport)) { tx, _ in
             let store = RecordStore(vault: self)
             let now = Timestamp.now()
             var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))

@@ -30,6 +30,7 @@ extension Vault {
     func rotateKEK(
         context: AccessContext, batchSize: Int, progress: ((Int, Int) -> Void)?, stopAfterBatches: Int?
     ) throws -> RotationSummary {
+        _ = try authorize(AccessRequest(.keys, event: .keysRotateKEK), context: context)
         let behind = { (version: Int) in
             try self.store.pool.read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [version]) ?? 0
@@ -53,7 +54,7 @@ extension Vault {
         var done = 0
         var batches = 0
         while true {
-            let moved = try perform(context) { tx -> Int in
+            let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
                 let rows = try Row.fetchAll(
                     tx.db, sql: "SELECT id, kek_version, wrapped_key FROM subjects WHERE kek_version < ? LIMIT ?",
                     arguments: [target, max(1, batchSize)])
@@ -115,6 +116,7 @@ extension Vault {
     func rotateIndex(
         context: AccessContext, batchSize: Int, progress: ((Int, Int) -> Void)?, stopAfterBatches: Int?
     ) throws -> RotationSummary {
+        _ = try authorize(AccessRequest(.keys, event: .keysRotateIndex), context: context)
         let resumed = keyring.versions(.blindIndexRoot).count > 1
         if !resumed {
             let next = (keyring.versions(.blindIndexRoot).last ?? 0) + 1
@@ -132,7 +134,7 @@ extension Vault {
         var done = 0
         var batches = 0
         while true {
-            let count = try perform(context) { tx -> Int in
+            let count = try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ -> Int in
                 let after = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey]) ?? ""
                 let ids = try String.fetchAll(tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, max(1, batchSize)])
                 let store = RecordStore(vault: self)
@@ -165,7 +167,7 @@ extension Vault {
             }
         }
         let retired = Set(keyring.versions(.blindIndexRoot).filter { $0 < target })
-        try perform(context) { tx in
+        try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ in
             try tx.db.execute(sql: "DELETE FROM blind_index WHERE version < ?", arguments: [target])
             try tx.db.execute(sql: "DELETE FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey])
             tx.record(AuditEntry(.keysRotateIndex, reason: "dropped blind indexes older than v\(target)"))

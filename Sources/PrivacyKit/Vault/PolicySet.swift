@@ -1,4 +1,5 @@
 public import Foundation
+import Sodium
 import Yams
 
 /// The policy files of a vault (`Policies/`): schema, purposes, retention, access.
@@ -41,6 +42,53 @@ public enum PolicySet {
             let line = version.mark.map { "line \($0.line): " } ?? ""
             throw PrivacyKitError(.invalidInput, "\(name): \(line)key \"version\" must be 1")
         }
+    }
+
+    /// Checks every policy file of a directory and returns every error found (the schema
+    /// and purposes stop at their first error; access reports one per role), each naming
+    /// the file, line and key. Empty: the set loads.
+    public static func check(directory: String) -> [PrivacyKitError] {
+        var errors: [PrivacyKitError] = []
+        func attempt<T>(_ body: () throws -> T) -> T? {
+            do { return try body() } catch let error as PrivacyKitError { errors.append(error) } catch {
+                errors.append(PrivacyKitError(.invalidInput, "\(directory): \(error)"))
+            }
+            return nil
+        }
+        for name in requiredFiles {
+            _ = attempt { try validate(try read(directory, name), name: directory + "/" + name) }
+        }
+        guard errors.isEmpty else { return errors }
+        let schema = attempt { try Schema.load(from: directory) }
+        let purposes = attempt { try PurposeSet.load(from: directory) }
+        if let schema, let purposes, let data = attempt({ try read(directory, "access.yaml") }) {
+            errors += AccessPolicy.check(data, name: directory + "/access.yaml", schema: schema, purposes: purposes).1
+        } else {
+            errors.append(PrivacyKitError(.invalidInput, "\(directory)/access.yaml: not checked, because it refers to schema.yaml and purposes.yaml, which have errors"))
+        }
+        return errors
+    }
+
+    /// A digest of every `.yaml` file of a policy directory (names and contents): what the
+    /// vault compares to notice that its policies changed.
+    static func digest(of directory: String) throws -> String {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.sorted()
+        var canonical = Canonical("privacykit.policy-set.v1")
+        for name in names {
+            canonical.append(name)
+            canonical.append([UInt8](try read(directory, name)))
+        }
+        return Hex.encode(try BLAKE2b.hash(canonical.bytes))
+    }
+
+    /// The bytes of one policy file of a directory.
+    static func read(_ directory: String, _ name: String) throws -> Data {
+        let path = directory + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PrivacyKitError(.notFound, "policy file \(path) is missing")
+        }
+        return data
     }
 
     /// The YAML node tree of a policy file (already checked by ``validate(_:name:)``).

@@ -55,8 +55,26 @@ public final class Vault: Sendable {
     public let auditPublicKey: Ed25519.PublicKey
     /// The record schema, from the vault's `Policies/schema.yaml`.
     public let schema: Schema
+    /// The purposes, from `Policies/purposes.yaml`.
+    public let purposes: PurposeSet
+    /// Roles, from `Policies/access.yaml`: every capability is checked against it.
+    public let access: AccessPolicy
 
-    private init(directory: URL, store: SQLiteStore, keyring: Keyring, keyringDigest: [UInt8]) throws {
+    /// The parsed policy files of a vault directory.
+    struct Policies {
+        let schema: Schema
+        let purposes: PurposeSet
+        let access: AccessPolicy
+
+        init(vaultDirectory: String) throws {
+            let directory = vaultDirectory + "/" + Vault.policiesDirectoryName
+            schema = try Schema.load(from: directory)
+            purposes = try PurposeSet.load(from: directory)
+            access = try AccessPolicy.load(from: directory, schema: schema, purposes: purposes)
+        }
+    }
+
+    private init(directory: URL, store: SQLiteStore, keyring: Keyring, keyringDigest: [UInt8], policies: Policies) throws {
         guard let publicKey = keyring.auditPublicKey else {
             throw PrivacyKitError(.integrity, "the keyring has no audit signing key")
         }
@@ -64,7 +82,9 @@ public final class Vault: Sendable {
         self.id = keyring.vaultID
         self.store = store
         self.auditPublicKey = publicKey
-        self.schema = try Schema.load(from: directory.path + "/" + Self.policiesDirectoryName)
+        self.schema = policies.schema
+        self.purposes = policies.purposes
+        self.access = policies.access
         self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
         // Taken after the bytes were read: if the file was replaced in between, the first
         // check finds another identity, compares contents, and refuses.
@@ -155,7 +175,9 @@ public final class Vault: Sendable {
         // appears at its path.
         let stagedAudit = AuditLog(vaultID: vaultID, keyring: keyring)
         try SQLiteStore.wrap(staged.path) {
+            let policies = try PolicySet.digest(of: staging + "/" + policiesDirectoryName)
             try staged.pool.write { db in
+                try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [policyDigestKey, policies])
                 try stagedAudit.append([AuditEntry(.vaultCreate, reason: "root secret: \(rootKey.kind.rawValue)")], context: context, db: db)
                 try stagedAudit.checkpoint(db: db)
             }
@@ -169,9 +191,10 @@ public final class Vault: Sendable {
         finished = true
         try SecureFiles.syncDirectory(parent)
 
+        let policies = try Policies(vaultDirectory: target)
         let store = try SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
         return try Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
-                     keyringDigest: try BLAKE2b.hash(bytes))
+                         keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
     }
 
     // MARK: - Reading without the root secret
@@ -234,9 +257,28 @@ public final class Vault: Sendable {
             throw error
         }
 
+        // Policies first: a vault whose policy files do not load is not touched at all.
+        let policies = try Policies(vaultDirectory: path)
         let store = try SQLiteStore.open(at: path + "/" + storeFileName, expecting: keyring.vaultID)
-        return try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
-                     keyringDigest: try BLAKE2b.hash(bytes))
+        let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
+                              keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
+        try vault.recordPolicyChange(context: context)
+        return vault
+    }
+
+    static let policyDigestKey = "policy_digest"
+
+    /// Records a `policy.change` event (old and new digest of `Policies/`) when the policy
+    /// files differ from those the vault last loaded. Runs at every open, after the files
+    /// were parsed: a policy that does not load never gets this far.
+    private func recordPolicyChange(context: AccessContext) throws {
+        let current = try PolicySet.digest(of: policiesPath)
+        try performAudited(context) { tx in
+            let previous = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey])
+            guard previous != current else { return }
+            try tx.db.execute(sql: "INSERT OR REPLACE INTO vault_meta (key, value) VALUES (?, ?)", arguments: [Self.policyDigestKey, current])
+            tx.record(AuditEntry(.policyChange, reason: "policy set \(previous ?? "unknown") -> \(current)"))
+        }
     }
 
     /// Appends a `vault.unlock` / `failed` event to the store's chain. Needs no key (the
@@ -259,7 +301,18 @@ public final class Vault: Sendable {
     /// Runs `body` and appends the events it records in one immediate transaction: the
     /// operation and its audit events commit together or not at all. If an event cannot be
     /// written, the whole operation rolls back and the error is thrown.
-    func perform<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
+    ///
+    /// Every capability comes through here with what it is about to do: the access policy
+    /// decides first (``authorize(_:context:)``), and `body` gets the grant (how each field
+    /// may be seen). No access check is written anywhere else.
+    func perform<T>(_ context: AccessContext, _ request: AccessRequest, _ body: (AuditedTransaction, AccessGrant) throws -> T) throws -> T {
+        let grant = try authorize(request, context: context)
+        return try performAudited(context) { try body($0, grant) }
+    }
+
+    /// The transaction of ``perform(_:_:_:)`` without the access check: for the vault's own
+    /// bookkeeping (recording a denial, a policy change).
+    private func performAudited<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
         try SQLiteStore.wrap(store.path) {
             try store.pool.writeWithoutTransaction { db in
                 var result: T?
@@ -278,6 +331,54 @@ public final class Vault: Sendable {
                 return result
             }
         }
+    }
+
+    /// The access decision for `request`: the grant, or a denial that is written to the
+    /// audit log (outcome `denied`, with the rule that decided) before it is thrown.
+    ///
+    /// - Throws: `.denied` naming the rule; `.invalidInput` for a role or purpose the
+    ///   policy does not define (also recorded as a denial).
+    func authorize(_ request: AccessRequest, context: AccessContext) throws -> AccessGrant {
+        var views: [String: FieldView] = [:]
+        do {
+            guard let action = request.action else {
+                _ = try access.decide(role: context.role, action: .audit, purpose: context.purpose)  // role and purpose exist
+                return AccessGrant(views: [:])
+            }
+            let decision = try access.decide(role: context.role, action: action, purpose: context.purpose)
+            guard decision.isAllowed else { throw deny(request, context: context, fields: request.fields ?? [], rule: decision.rule) }
+            if action == .read || action == .export {
+                let names = request.fields ?? (request.allReadableFields ? schema.fields.map(\.name) : [])
+                for name in names {
+                    let decision = try access.decide(role: context.role, action: action, field: name, purpose: context.purpose)
+                    switch decision.outcome {
+                    case .allowed: views[name] = .full
+                    case .masked: views[name] = .masked
+                    case .denied:
+                        // Asked for by name: refused. Part of "everything": left out.
+                        if request.fields != nil { throw deny(request, context: context, fields: [name], rule: decision.rule) }
+                    }
+                }
+            }
+        } catch let error as PrivacyKitError where error.code == .invalidInput {
+            _ = deny(request, context: context, fields: request.fields ?? [], rule: error.message)
+            throw error
+        }
+        return AccessGrant(views: views)
+    }
+
+    private func deny(_ request: AccessRequest, context: AccessContext, fields: [String], rule: String) -> PrivacyKitError {
+        let entry = AuditEntry(request.event, subjectID: request.subject, fields: fields.filter(AuditLog.isFieldName),
+                               outcome: .denied, reason: rule)
+        do {
+            try performAudited(context) { $0.record(entry) }
+        } catch let error as PrivacyKitError {
+            // No denial without its event either: the caller learns the event failed.
+            return PrivacyKitError(.denied, "denied (\(rule)), and the denial could not be recorded", cause: error)
+        } catch {
+            return PrivacyKitError(.denied, "denied (\(rule)), and the denial could not be recorded")
+        }
+        return PrivacyKitError(.denied, "role \(context.role)\(context.purpose.map { " for purpose \($0)" } ?? ""): \(request.action?.rawValue ?? "call") denied: \(rule)")
     }
 
     /// Refuses to go on if another process replaced the keyring since this vault read it
@@ -302,7 +403,8 @@ public final class Vault: Sendable {
     /// Records events in their own transaction: for services that act on data outside the
     /// vault (a ciphertext they keep, say) and must still leave an audit trail.
     public func record(_ entries: [AuditEntry], context: AccessContext) throws {
-        try perform(context) { transaction in
+        // Logging, not access: the role and purpose must exist, no action is needed.
+        try perform(context, AccessRequest(nil, event: entries.first?.action ?? .auditQuery)) { transaction, _ in
             for entry in entries { transaction.record(entry) }
         }
     }
@@ -349,7 +451,7 @@ public final class Vault: Sendable {
             return try AuditChain.pseudonym(subjectID: id, key: key)
         }
         // The seq of this query's own event: the newest the read below can see.
-        let last = try perform(context) { tx in
+        let last = try perform(context, AccessRequest(.audit, event: .auditQuery, subject: query.subjectID)) { tx, _ in
             tx.record(AuditEntry(.auditQuery, subjectID: query.subjectID))
             return try AuditLog.lastSeq(db: tx.db) + 1
         }
@@ -386,7 +488,7 @@ public final class Vault: Sendable {
     public func exportAudit(
         afterSeq: Int64 = 0, context: AccessContext, _ handle: (AuditEvent) throws -> Void
     ) throws -> Int64 {
-        try perform(context) { $0.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
+        try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
         return try SQLiteStore.wrap(store.path) {
             try store.pool.read { db in
                 var count: Int64 = 0
@@ -412,15 +514,16 @@ public final class Vault: Sendable {
     /// - Throws: `.busy` if another process is changing the keyring, `.integrity` if the
     ///   keyring file changed since this vault was opened.
     public func rotateRoot(
-        to newRootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate, context: AccessContext = .library
+        to newRootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate, context: AccessContext
     ) throws {
         try rotateRoot(to: newRootKey, kdfLimits: kdfLimits, context: context, hooks: .none)
     }
 
     func rotateRoot(
-        to newRootKey: RootKey, kdfLimits: Argon2id.Limits, context: AccessContext = .library,
+        to newRootKey: RootKey, kdfLimits: Argon2id.Limits, context: AccessContext,
         hooks: SecureFiles.WriteHooks
     ) throws {
+        _ = try authorize(AccessRequest(.keys, event: .keysRotateRoot), context: context)
         let entry = AuditEntry(.keysRotateRoot, reason: "new root secret: \(newRootKey.kind.rawValue)")
         try rewriteKeyring(context: context, entry: entry, hooks: hooks) { keyring in
             try KeyringFile.seal(keyring, rootKey: newRootKey, limits: kdfLimits)
