@@ -233,7 +233,7 @@ extension Privacyctl.Audit {
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 let sink = try output.map { try JSONLinesFile(path: $0) }
                 var buffer = Data()
-                let count = try vault.exportAudit(afterSeq: since - 1, context: contextOptions.context) { event in
+                let count = try vault.exportAudit(afterSeq: since - 1, context: contextOptions.resolved(vaultOptions)) { event in
                     buffer.append(try encoder.encode(event))
                     buffer.append(0x0a)
                     if buffer.count >= 1 << 16 {

@@ -44,7 +44,7 @@ extension Privacyctl {
                 let summary = try vault.importCSV(
                     at: file,
                     options: ImportOptions(columnMap: columnMap, idColumn: idColumn, batchSize: batchSize, rejectReportPath: rejectReport),
-                    context: options.context.context
+                    context: options.accessContext()
                 ) { progress.update("\($0.rows) rows: \($0.created) created, \($0.updated) updated, \($0.unchanged) unchanged, \($0.rejected) rejected") }
                 progress.finish()
                 try vault.checkpointIfNeeded()

@@ -26,7 +26,12 @@ extension Privacyctl {
                 let directory = try vaultOptions.directory()
                 let rootKey = try rootKeyOptions.resolve(confirm: true)
                 if rootKey.kind == .passphrase { kdf.warnIfWeak() }
-                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits, context: contextOptions.context)
+                let context = try contextOptions.resolved(vaultOptions)
+                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits, context: context)
+                // Whoever creates the vault administers it: later commands act as this role
+                // (for privacy compliance) unless told otherwise.
+                try OperatorDefaults(role: contextOptions.role ?? "admin", purpose: contextOptions.purpose ?? "privacy-compliance")
+                    .write(vaultDirectory: vault.directory)
                 let report = KeyReport(vault)
                 if output.json {
                     try Output.json(report)

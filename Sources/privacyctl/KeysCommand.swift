@@ -72,7 +72,7 @@ extension Privacyctl.Keys {
                     prompt: "New vault passphrase: ", confirm: true,
                     missing: "no new root secret given: pass --new-key-file or --new-passphrase-file, or set PRIVACYKIT_NEW_KEY_FILE or PRIVACYKIT_NEW_PASSPHRASE")
                 if newKey.kind == .passphrase { kdf.warnIfWeak() }
-                try vault.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: contextOptions.context)
+                try vault.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: contextOptions.resolved(vaultOptions))
                 try vault.checkpointIfNeeded()
                 let report = KeyReport(vault)
                 if output.json {
@@ -167,7 +167,7 @@ enum RotationReport {
         try Output.run(json: options.output.json) {
             let vault = try options.open()
             let progress = Progress(label: label)
-            let summary = try rotate(vault, options.context.context) { progress.update("\($0)/\($1) subjects \(verb)") }
+            let summary = try rotate(vault, options.accessContext()) { progress.update("\($0)/\($1) subjects \(verb)") }
             progress.finish()
             try vault.checkpointIfNeeded()
             try print(summary, json: options.output.json)

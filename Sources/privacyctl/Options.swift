@@ -88,14 +88,18 @@ struct ContextOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Who is acting, as recorded in the audit log (default: $PRIVACYKIT_ACTOR, else the OS user).", valueName: "name"))
     var actor: String?
 
-    @Option(name: .long, help: ArgumentHelp("The role acted in (recorded now; enforced by the access policy in a later version).", valueName: "role"))
-    var role: String = "admin"
+    @Option(name: .long, help: ArgumentHelp("The role acted in, from the vault's access.yaml (default: the vault's privacyctl.yaml, else admin).", valueName: "role"))
+    var role: String?
 
-    @Option(name: .long, help: ArgumentHelp("The purpose acted for, if any.", valueName: "purpose"))
+    @Option(name: .long, help: ArgumentHelp("The purpose acted for, from purposes.yaml (default: the vault's privacyctl.yaml); reading or writing customer data needs one.", valueName: "purpose"))
     var purpose: String?
 
-    var context: AccessContext {
-        AccessContext(actor: actor ?? ContextOptions.defaultActor, role: role, purpose: purpose)
+    /// The identity of this command: the options, else the vault's defaults file, else the
+    /// OS user in role admin with no purpose.
+    func resolved(_ vault: VaultOptions) throws -> AccessContext {
+        let defaults = try (try? vault.directory()).map { try OperatorDefaults.load(vaultDirectory: $0) } ?? OperatorDefaults()
+        return AccessContext(actor: actor ?? defaults.actor ?? ContextOptions.defaultActor, role: role ?? defaults.role ?? "admin",
+                             purpose: purpose ?? defaults.purpose)
     }
 
     /// `PRIVACYKIT_ACTOR`, else the name of the effective OS user, else `uid:N`.

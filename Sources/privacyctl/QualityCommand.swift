@@ -20,7 +20,7 @@ extension Privacyctl.Quality {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let report = try vault.qualityReport(context: options.context.context)
+                let report = try vault.qualityReport(context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 if options.output.json { try Output.json(report); return }
                 Output.standardOutput("\(report.subjects) subjects\n")
@@ -50,7 +50,7 @@ extension Privacyctl.Quality {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let clusters = try vault.duplicates(field: field, context: options.context.context)
+                let clusters = try vault.duplicates(field: field, context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 if options.output.json { try Output.json(Result(clusters: clusters)); return }
                 for c in clusters { Output.standardOutput("\(c.field): \(c.subjects.joined(separator: ", "))") }

@@ -20,6 +20,9 @@ struct RecordsOptions: ParsableArguments {
     @OptionGroup var output: OutputOptions
 
     func open() throws -> Vault { try VaultSession.open(vault, rootKey, context) }
+
+    /// Who acts (see ``ContextOptions/resolved(_:)``).
+    func accessContext() throws -> AccessContext { try context.resolved(vault) }
 }
 
 extension Privacyctl.Records {
@@ -48,7 +51,7 @@ extension Privacyctl.Records {
                     values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
                 }
                 let vault = try options.open()
-                let result = try vault.put(subject: subject, values: values, context: options.context.context)
+                let result = try vault.put(subject: subject, values: values, context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(result)
@@ -78,7 +81,7 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let values = try vault.get(subject: subject, fields: field.isEmpty ? nil : field, context: options.context.context)
+                let values = try vault.get(subject: subject, fields: field.isEmpty ? nil : field, context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(Result(subject: subject, fields: values))
@@ -106,7 +109,7 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let matches = try vault.find(field: field, value: value, region: region, context: options.context.context)
+                let matches = try vault.find(field: field, value: value, region: region, context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(Result(field: field, matches: matches))
@@ -137,7 +140,7 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let ids = try vault.listSubjects(after: after, limit: limit, context: options.context.context)
+                let ids = try vault.listSubjects(after: after, limit: limit, context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 let next = ids.count == limit ? ids.last : nil
                 if options.output.json {
@@ -163,7 +166,7 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let result = try vault.deleteFields(subject: subject, fields: field, context: options.context.context)
+                let result = try vault.deleteFields(subject: subject, fields: field, context: options.accessContext())
                 try vault.checkpointIfNeeded()
                 if options.output.json { try Output.json(result) } else { Output.standardOutput("\(result.change.rawValue) \(subject)") }
             }

@@ -10,6 +10,7 @@ struct PrivacyctlTests {
         static let invalidInput: Int32 = 65
         static let notFound: Int32 = 66
         static let wrongKey: Int32 = 67
+        static let denied: Int32 = 68
         static let integrity: Int32 = 69
         static let unsupportedVersion: Int32 = 70
         static let insecurePermissions: Int32 = 71
