@@ -431,6 +431,9 @@ struct FindResult {
     let blindIndexPart: Stats
     let auditPart: Stats
     let cipherInitPart: Stats
+    /// The access checks of one find (the action with its purpose, then the field), in ns:
+    /// the overhead of enforcement per call.
+    let accessCheckNs: Stats
 }
 
 /// Bytes this process has read from storage (page-cache misses) and caused to be written
@@ -476,16 +479,23 @@ func benchFind(vault: Vault, customers: Int, count: Int, misses missCount: Int, 
     let (first, firstRead) = try pass(withMisses: true)
     let (again, againRead) = try pass(withMisses: false)
     // Pieces of a find, measured alone.
-    var bi: [Double] = [], audit: [Double] = [], cipher: [Double] = []
+    var bi: [Double] = [], audit: [Double] = [], cipher: [Double] = [], access: [Double] = []
     let entry = [AuditEntry(.recordLookup, fields: ["email"], reason: "1 matches")]
     for q in queries.prefix(500) {
         bi.append(try measure { _ = try vault.blindIndex(q, field: "email") } * 1e6)
         audit.append(try measure { try vault.record(entry, context: benchContext) } * 1e6)
         cipher.append(try measure { _ = try FieldCipher(vaultID: vault.id) } * 1e6)
+        access.append(try measure {
+            for _ in 0..<100 {
+                _ = try vault.access.decide(role: benchContext.role, action: .read, purpose: benchContext.purpose)
+                _ = try vault.access.decide(role: benchContext.role, action: .read, field: "email", purpose: benchContext.purpose)
+            }
+        } * 1e9 / 100)
     }
     return FindResult(hits: first, repeatHits: again, misses: Stats(misses.isEmpty ? [0] : misses), wrong: wrong,
                       storageReadBytes: firstRead, repeatStorageReadBytes: againRead,
-                      blindIndexPart: Stats(bi), auditPart: Stats(audit), cipherInitPart: Stats(cipher))
+                      blindIndexPart: Stats(bi), auditPart: Stats(audit), cipherInitPart: Stats(cipher),
+                      accessCheckNs: Stats(access))
 }
 
 /// `vault.encrypt` (library mode, public API) for existing subjects: per-call µs.
