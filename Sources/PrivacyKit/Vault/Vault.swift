@@ -273,6 +273,10 @@ public final class Vault: Sendable {
     /// were parsed: a policy that does not load never gets this far.
     private func recordPolicyChange(context: AccessContext) throws {
         let current = try PolicySet.digest(of: policiesPath)
+        let stored = try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey]) }
+        }
+        guard stored != current else { return }  // the usual case: no write transaction at open
         try performAudited(context) { tx in
             let previous = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey])
             guard previous != current else { return }
