@@ -65,7 +65,7 @@ extension Privacyctl {
 
         struct Validate: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Check every file in the vault's Policies/ and report all errors at once.",
+                abstract: "Check every file in the vault's Policies/ (and its privacyctl.yaml) and report all errors at once.",
                 discussion: "Reads only the policy files (no root secret). Exit status 0 when the set loads, 65 otherwise. Give --directory to check a policy directory that is not (yet) a vault's."
             )
             @OptionGroup var vault: VaultOptions
@@ -82,7 +82,14 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: output.json) {
                     let path = try directory ?? (vault.directory().path + "/" + Vault.policiesDirectoryName)
-                    let errors = PolicySet.check(directory: path)
+                    var errors = PolicySet.check(directory: path)
+                    // The vault's operator defaults must name a role and purpose that exist.
+                    if directory == nil, errors.isEmpty, let vaultDirectory = try? vault.directory() {
+                        let schema = try Schema.load(from: path)
+                        let purposes = try PurposeSet.load(from: path)
+                        let access = try AccessPolicy.load(from: path, schema: schema, purposes: purposes)
+                        errors += OperatorDefaults.check(vaultDirectory: vaultDirectory, access: access)
+                    }
                     if output.json {
                         try Output.json(Result(ok: errors.isEmpty, directory: path, errors: errors.map(\.message)))
                     } else if errors.isEmpty {

@@ -55,6 +55,16 @@ struct AccessCommandTests {
         // Options win over the file.
         let admin = try CLI.run(["records", "get", "--subject", "S1", "--role", "admin", "--purpose", "privacy-compliance", "--json"], environment: env)
         #expect((try admin.json()["fields"] as? [String: String])?["phone"] == "+14155550123")
+        // An unknown role or purpose in the defaults is a policy error with its place.
+        try "# defaults\nrole: root\npurpose: fun\n".write(toFile: defaults, atomically: true, encoding: .utf8)
+        let validate = try CLI.run(["policy", "validate", "--json"], environment: ["PRIVACYKIT_VAULT": v.vault])
+        #expect(validate.status == Exit.invalidInput)
+        let errors = try #require(validate.json()["errors"] as? [String])
+        #expect(errors.count == 2)
+        #expect(errors.contains { $0.hasSuffix("privacyctl.yaml: line 2: key 'role' unknown role 'root' (access.yaml has admin, analyst, auditor, marketer, privacy-officer, service, support-agent)") })
+        #expect(errors.contains { $0.contains("privacyctl.yaml: line 3: key 'purpose' unknown purpose 'fun'") })
+        let refused = try CLI.run(["records", "list"], environment: env)
+        #expect(refused.status == Exit.invalidInput && refused.stderr.contains("role 'root' is not defined"))
         try "role: [admin\n".write(toFile: defaults, atomically: true, encoding: .utf8)
         let broken = try CLI.run(["records", "list"], environment: env)
         #expect(broken.status == Exit.invalidInput && broken.stderr.contains("privacyctl.yaml"))

@@ -46,6 +46,30 @@ public struct OperatorDefaults: Sendable, Equatable {
             purpose: try reader.string(mapping["purpose"], key: "purpose", node: node))
     }
 
+    /// Checks the vault's defaults file against the access policy: a role or purpose it
+    /// names must exist. Errors name the file, the line and the key; none without a file.
+    public static func check(vaultDirectory: URL, access: AccessPolicy) -> [PrivacyKitError] {
+        let path = vaultDirectory.path + "/" + fileName
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        do {
+            _ = try load(vaultDirectory: vaultDirectory)
+        } catch let error as PrivacyKitError {
+            return [error]
+        } catch {
+            return [PrivacyKitError(.invalidInput, "\(path): not valid")]
+        }
+        guard let text = String(data: data, encoding: .utf8), let node = try? Yams.compose(yaml: text), let mapping = node.mapping else { return [] }
+        let reader = PolicyReader(file: path)
+        var errors: [PrivacyKitError] = []
+        if let roleNode = mapping["role"], let role = roleNode.string, access.roles[role] == nil {
+            errors.append(reader.error(roleNode, key: "role", "unknown role '\(role)' (access.yaml has \(access.roleNames.joined(separator: ", ")))"))
+        }
+        if let purposeNode = mapping["purpose"], let purpose = purposeNode.string, access.purposes[purpose] == nil {
+            errors.append(reader.error(purposeNode, key: "purpose", "unknown purpose '\(purpose)' (purposes.yaml has \(access.purposes.ids.joined(separator: ", ")))"))
+        }
+        return errors
+    }
+
     /// Writes the defaults file (mode 0600, like everything in the vault directory).
     public func write(vaultDirectory: URL) throws {
         var text = "# Defaults for privacyctl on this vault; --actor, --role and --purpose override them.\n"
