@@ -29,15 +29,17 @@ extension Privacyctl.Records {
     struct Put: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or update a subject's fields.",
-            discussion: "Values are normalized and validated by the schema; an empty value (--set city=) removes the field. Note that values given on the command line are visible to other users of this machine (ps); prefer `privacyctl import` for bulk data."
+            discussion: "Values are normalized and validated by the schema; an empty value (--set city=) removes the field. Values given with --set are visible to other users of this machine (ps): pass personal data with --values-file FILE (or - for standard input), one FIELD=VALUE per line, and use `privacyctl import` for bulk data."
         )
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .customLong("set"), help: ArgumentHelp("A field and its value (repeat for more).", valueName: "field=value"))
         var assignments: [String] = []
+        @Option(name: .customLong("values-file"), help: ArgumentHelp("Read FIELD=VALUE lines from this file, or - for standard input (not visible in ps).", valueName: "file"))
+        var valuesFile: String?
 
         func validate() throws {
-            guard !assignments.isEmpty else { throw ValidationError("give at least one --set FIELD=VALUE") }
+            guard !assignments.isEmpty || valuesFile != nil else { throw ValidationError("give at least one --set FIELD=VALUE, or --values-file") }
             for a in assignments where !a.contains("=") {
                 throw ValidationError("--set takes FIELD=VALUE (got an argument without '=')")
             }
@@ -46,9 +48,23 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 var values: [String: String] = [:]
-                for a in assignments {
-                    let parts = a.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                    values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+                var lines: [(where: String, text: String)] = assignments.map { ("--set", $0) }
+                if let valuesFile {
+                    let data = valuesFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: valuesFile)
+                    guard let data else { throw CLIError(.notFound, "--values-file \(valuesFile) cannot be read") }
+                    guard let text = String(data: data, encoding: .utf8) else {
+                        throw CLIError(.invalidInput, "--values-file \(valuesFile): not UTF-8 text")
+                    }
+                    // "\r\n" is one Character in Swift: split on both forms.
+                    for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
+                        if line.isEmpty || line.hasPrefix("#") { continue }
+                        lines.append(("\(valuesFile) line \(index + 1)", String(line)))
+                    }
+                }
+                for (source, line) in lines {
+                    // The message names the place, never the line itself: it holds a value.
+                    guard let equals = line.firstIndex(of: "=") else { throw CLIError(.invalidInput, "\(source): expected FIELD=VALUE") }
+                    values[String(line[..<equals])] = String(line[line.index(after: equals)...])
                 }
                 let vault = try options.open()
                 let result = try vault.put(subject: subject, values: values, context: options.accessContext())

@@ -127,4 +127,21 @@ struct AccessCommandTests {
         let syntax = try CLI.run(["policy", "validate"], environment: ["PRIVACYKIT_VAULT": v.vault])
         #expect(syntax.status == Exit.invalidInput && syntax.stderr.contains("access.yaml: line 3"))
     }
+
+    /// Values can come from a file or standard input instead of the command line (where
+    /// other users see them in ps).
+    @Test func putReadsValuesFromAFileOrStandardInput() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let file = v.scratch.file("values.txt")
+        try "# a customer\nemail=Jane@Example.com\r\nnational_id=123-45-6789\n\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let put = try CLI.run(["records", "put", "--subject", "S9", "--values-file", file, "--json"], environment: env)
+        #expect(put.status == 0, "\(put.stderr)")
+        #expect(try put.json()["changed_fields"] as? [String] == ["email", "national_id"])
+        let get = try CLI.run(["records", "get", "--subject", "S9", "--json"], environment: env)
+        #expect(try get.json()["fields"] as? [String: String] == ["email": "jane@example.com", "national_id": "123456789"])
+        try "email=jane@example.com\nSECRET-CANARY-no-equals\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["records", "put", "--subject", "S9", "--values-file", file], environment: env)
+        #expect(bad.status == Exit.invalidInput && bad.stderr.contains("line 2: expected FIELD=VALUE") && !bad.stderr.contains("CANARY"))
+    }
 }
