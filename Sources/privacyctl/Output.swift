@@ -24,6 +24,13 @@ enum Output {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
+    /// One JSON object on one line (for streams of JSON lines).
+    static func jsonLine(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
     /// Runs a command body, turning every failure into a message on standard error (and a
     /// JSON error object with `--json`) and the documented exit code.
     static func run(json: Bool, _ body: () throws -> Void) throws {

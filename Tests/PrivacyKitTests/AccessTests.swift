@@ -27,7 +27,7 @@ enum DefaultPolicy {
         "marketer": RoleRow(actions: [.read], full: ["email"], masked: [], purposes: ["marketing-email"]),
         "analyst": RoleRow(actions: [.read], full: ["country", "segment", "created_at", "last_interaction"], masked: [], purposes: ["profiling"]),
         "auditor": RoleRow(actions: [.audit], full: [], masked: [], purposes: ["privacy-compliance"]),
-        "service": RoleRow(actions: [.read, .write, .export], full: Set(fields), masked: [], purposes: ["customer-support", "order-fulfilment"]),
+        "service": RoleRow(actions: [.read, .write, .export, .consent], full: Set(fields), masked: [], purposes: ["customer-support", "order-fulfilment"]),
     ]
 
     static func expected(role: String, action: AccessAction, field: String?, purpose: String?) -> AccessDecision.Outcome {
@@ -57,6 +57,11 @@ struct AccessTests {
             try RootKey.generateKeyFile(at: dir.file("root.key"))
             vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
             try vault.put(subject: "c1", values: Self.record, context: Self.admin)
+            // Consent for every purpose that needs it: these tests are about roles (the
+            // consent suite is about consent).
+            for purpose in ["marketing-email", "marketing-sms", "profiling"] {
+                try vault.recordConsent(ConsentChange(.grant, purpose: purpose, channel: .webForm), subject: "c1", context: Self.admin)
+            }
         }
 
         func deniedEvents() throws -> Int {

@@ -48,6 +48,8 @@ struct AccessCommandTests {
         let (v, env) = try vaultWithCustomer()
         let defaults = v.vault + "/privacyctl.yaml"
         #expect(try String(contentsOfFile: defaults, encoding: .utf8).contains("role: admin"))
+        let grant = try CLI.run(["consent", "grant", "--subject", "S1", "--purpose", "marketing-email", "--channel", "web-form"], environment: env)
+        #expect(grant.status == 0, "\(grant.stderr)")
         try "role: marketer\npurpose: marketing-email\n".write(toFile: defaults, atomically: true, encoding: .utf8)
         let email = try CLI.run(["records", "get", "--subject", "S1", "--json"], environment: env)
         #expect(try email.json()["fields"] as? [String: String] == ["email": "jane.doe@example.com"])

@@ -23,11 +23,28 @@ public enum LawfulBasis: String, Sendable, Codable, CaseIterable {
     case legitimateInterests = "legitimate-interests"
 }
 
+/// Whether processing for a purpose needs the subject's say.
+public enum ConsentModel: String, Sendable, Codable, CaseIterable {
+    /// Allowed only under a live grant.
+    case optIn = "opt-in"
+    /// Allowed until the subject objects (a Global Privacy Control signal is an objection).
+    case optOut = "opt-out"
+    /// No consent involved (contract, legal obligation, …).
+    case notRequired = "not-required"
+}
+
 /// One purpose of `Policies/purposes.yaml`.
 public struct Purpose: Sendable, Equatable {
     public let id: String
     public let description: String
     public let lawfulBasis: LawfulBasis
+    public let consent: ConsentModel
+    /// How long a grant stays valid, in days (nil: until withdrawn).
+    public let validForDays: Int?
+    /// The notice (privacy policy) version in force, if the purpose has one.
+    public let noticeVersion: String?
+    /// Whether a grant under an older notice version stops counting.
+    public let reconsentOnNoticeChange: Bool
 }
 
 /// The purposes personal data is processed for (`Policies/purposes.yaml`).
@@ -56,10 +73,32 @@ public struct PurposeSet: Sendable {
             }
             let path = "purposes.\(id)"
             let spec = try reader.mapping(specNode, key: path)
-            try reader.onlyKeys(spec, ["description", "lawful_basis"], at: path, node: specNode)
+            try reader.onlyKeys(spec, ["description", "lawful_basis", "consent", "valid_for_days", "notice_version", "reconsent_on_notice_change"],
+                                at: path, node: specNode)
             let description = try reader.string(spec["description"], key: "\(path).description", node: specNode) ?? ""
             let basis: LawfulBasis = try reader.choice(spec["lawful_basis"], key: "\(path).lawful_basis", node: specNode)
-            purposes[id] = Purpose(id: id, description: description, lawfulBasis: basis)
+            let consent: ConsentModel = try reader.choice(
+                spec["consent"], key: "\(path).consent", node: specNode, default: basis == .consent ? .optIn : .notRequired)
+            if basis == .consent && consent == .notRequired {
+                throw reader.error(spec["consent"] ?? specNode, key: "\(path).consent", "a purpose whose lawful basis is consent needs consent (opt-in or opt-out)")
+            }
+            var days: Int?
+            if let node = spec["valid_for_days"] {
+                guard let value = node.int, value > 0, value <= 36_500 else {
+                    throw reader.error(node, key: "\(path).valid_for_days", "must be a number of days from 1 to 36500")
+                }
+                guard consent != .notRequired else {
+                    throw reader.error(node, key: "\(path).valid_for_days", "applies only to purposes that need consent")
+                }
+                days = value
+            }
+            let notice = try reader.string(spec["notice_version"], key: "\(path).notice_version", node: specNode)
+            let reconsent = try reader.bool(spec["reconsent_on_notice_change"], key: "\(path).reconsent_on_notice_change", node: specNode) ?? false
+            if reconsent && notice == nil {
+                throw reader.error(spec["reconsent_on_notice_change"] ?? specNode, key: "\(path).reconsent_on_notice_change", "needs a notice_version")
+            }
+            purposes[id] = Purpose(id: id, description: description, lawfulBasis: basis, consent: consent, validForDays: days,
+                                   noticeVersion: notice, reconsentOnNoticeChange: reconsent)
         }
         guard !purposes.isEmpty else { throw reader.error(list, key: "purposes", "must list at least one purpose") }
         return PurposeSet(purposes: purposes)

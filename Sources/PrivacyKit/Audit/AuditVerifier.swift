@@ -9,7 +9,7 @@ public struct AuditReport: Sendable, Encodable, Equatable {
         public let seq: Int64?
         /// `missing`, `link`, `altered`, `malformed`, `checkpoint-signature`,
         /// `checkpoint-mismatch`, `checkpoint-beyond-end`, `witness-signature`,
-        /// `witness-mismatch`, `witness-beyond-end`, `witness-foreign`.
+        /// `witness-mismatch`, `witness-beyond-end`, `witness-foreign`, `consent-ledger`.
         public let kind: String
         public let message: String
     }
@@ -77,6 +77,38 @@ public enum AuditVerifier {
                 }
                 return try verify(db: db, vaultID: vaultID, publicKey: publicKey, witness: witness)
             }
+        }
+    }
+
+    /// Every consent ledger row must match the audit event it names (same kind and subject,
+    /// and the row's digest in the event's reason, which the chain covers), and every
+    /// consent event must have its row. Streams the ledger.
+    private static func checkConsentLedger(db: Database, fail: (Int64?, String, String) -> Void) throws {
+        let event = try db.makeStatement(sql: "SELECT action, subject, reason FROM audit_events WHERE seq = ?")
+        let cursor = try Row.fetchCursor(db, sql: """
+            SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq
+            FROM consent_ledger ORDER BY id
+            """)
+        while let row = try cursor.next() {
+            let id: Int64 = row[0]
+            let seq: Int64 = row[11]
+            let kind: String = row[3]
+            let digest = try ConsentRules.digest(
+                subject: row[1], purpose: row[2], kind: kind, time: row[4], channel: row[5], notice: row[6], evidence: row[7],
+                note: (row[8] as Data?).map { [UInt8]($0) }, actor: row[9], expires: row[10])
+            guard let audited = try Row.fetchOne(event, arguments: [seq]),
+                  audited[0] as String == "consent.\(kind)", audited[1] as String? == row[1] as String,
+                  (audited[2] as String?)?.hasSuffix("ledger \(digest)") == true
+            else {
+                fail(seq, "consent-ledger", "consent ledger event #\(id) does not match audit event \(seq) (altered, or not written by PrivacyKit)")
+                return
+            }
+        }
+        if let orphan = try Int64.fetchOne(db, sql: """
+            SELECT seq FROM audit_events WHERE action IN ('consent.grant', 'consent.withdraw', 'consent.object')
+            AND seq NOT IN (SELECT audit_seq FROM consent_ledger) ORDER BY seq LIMIT 1
+            """) {
+            fail(orphan, "consent-ledger", "audit event \(orphan) records a consent change the consent ledger does not have (a row was removed)")
         }
     }
 
@@ -199,6 +231,9 @@ public enum AuditVerifier {
             } else if let beyond = witnessBySeq.keys.filter({ $0 > lastSeq }).min() {
                 fail(beyond, "witness-beyond-end", "the witness has a checkpoint at seq \(beyond) but the log ends at \(lastSeq): its tail was cut")
             }
+        }
+        if problem == nil, try db.tableExists("consent_ledger") {
+            try checkConsentLedger(db: db, fail: fail)
         }
         return AuditReport(
             vaultID: vaultID.hex, events: count, lastSeq: lastSeq, headHash: Hex.encode(previous),

@@ -114,7 +114,10 @@ extension Vault {
                     }
                 }
             }
-            tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches"))
+            // For a purpose that rests on consent, only subjects whose consent is live.
+            let withheld = try matches.filter { try consentCheck(subject: $0, purpose: context.purpose, db: tx.db)?.allowed == false }
+            matches.removeAll { withheld.contains($0) }
+            tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches" + (withheld.isEmpty ? "" : ", \(withheld.count) without consent left out")))
             return matches
         }
     }

@@ -112,6 +112,46 @@ public final class SQLiteStore: Store {
                 CREATE INDEX blind_index_subject ON blind_index(subject_id);
                 """)
         }
+        migrator.registerMigration("v4-consent") { db in
+            // The ledger: append-only, keyed by the subject's pseudonym (as in the audit
+            // log), so proof of consent can outlive an erased subject without naming them.
+            // consent_state is derived from it (the last event per subject and purpose),
+            // holds the real subject id for audiences, and goes with the subject.
+            try db.execute(sql: """
+                CREATE TABLE consent_ledger (
+                    id INTEGER PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('grant', 'withdraw', 'object')),
+                    time TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    notice_version TEXT,
+                    evidence_hash TEXT,
+                    note BLOB,
+                    actor TEXT NOT NULL,
+                    expires_at TEXT,
+                    audit_seq INTEGER NOT NULL
+                );
+                CREATE INDEX consent_ledger_subject ON consent_ledger(subject, purpose, id);
+                CREATE TABLE consent_state (
+                    purpose TEXT NOT NULL,
+                    subject_id TEXT NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    event_id INTEGER NOT NULL,
+                    time TEXT NOT NULL,
+                    notice_version TEXT,
+                    expires_at TEXT,
+                    PRIMARY KEY (purpose, subject_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX consent_state_subject ON consent_state(subject_id);
+                """)
+            for operation in ["UPDATE", "DELETE"] {
+                try db.execute(sql: """
+                    CREATE TRIGGER consent_ledger_no_\(operation.lowercased()) BEFORE \(operation) ON consent_ledger
+                    BEGIN SELECT RAISE(ABORT, 'consent_ledger is append-only'); END
+                    """)
+            }
+        }
         return migrator
     }
 

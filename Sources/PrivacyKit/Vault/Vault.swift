@@ -363,12 +363,28 @@ public final class Vault: Sendable {
                         if request.fields != nil { throw deny(request, context: context, fields: [name], rule: decision.rule) }
                     }
                 }
+                // Reading a subject for a purpose that rests on consent needs that
+                // subject's live consent (an opt-out purpose: no objection).
+                if let subject = request.subject, let answer = try consentCheck(subject: subject, purpose: context.purpose), !answer.allowed {
+                    throw deny(request, context: context, fields: request.fields ?? [], rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
+                }
             }
         } catch let error as PrivacyKitError where error.code == .invalidInput {
             _ = deny(request, context: context, fields: request.fields ?? [], rule: error.message)
             throw error
         }
         return AccessGrant(views: views)
+    }
+
+    /// The consent answer when `purpose` needs consent; nil when it does not.
+    func consentCheck(subject: String, purpose purposeID: String?, db: Database? = nil) throws -> ConsentAnswer? {
+        guard let purposeID, let purpose = purposes[purposeID], purpose.consent != .notRequired else { return nil }
+        let now = Timestamp.precise(Date())
+        func answer(_ db: Database) throws -> ConsentAnswer {
+            ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purposeID, at: nil), at: now)
+        }
+        if let db { return try answer(db) }
+        return try SQLiteStore.wrap(store.path) { try store.pool.read(answer) }
     }
 
     private func deny(_ request: AccessRequest, context: AccessContext, fields: [String], rule: String) -> PrivacyKitError {

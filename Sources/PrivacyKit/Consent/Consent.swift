@@ -1,0 +1,414 @@
+public import Foundation
+import GRDB
+import Sodium
+
+/// What a ledger event says.
+public enum ConsentKind: String, Sendable, Codable, CaseIterable {
+    case grant, withdraw, object
+
+    var auditAction: AuditAction {
+        switch self {
+        case .grant: .consentGrant
+        case .withdraw: .consentWithdraw
+        case .object: .consentObject
+        }
+    }
+}
+
+/// Where a consent event came from.
+public enum ConsentChannel: String, Sendable, Codable, CaseIterable {
+    case webForm = "web-form", store, callCentre = "call-centre", app, `import`, api
+    /// A Global Privacy Control signal (an objection to every opt-out purpose).
+    case gpc
+}
+
+/// One event of the consent ledger. `subject` is the subject's pseudonym, as in the audit
+/// log: the ledger never names anyone.
+public struct ConsentEvent: Sendable, Codable, Equatable {
+    public let id: Int64
+    public let subject: String
+    public let purpose: String
+    public let kind: ConsentKind
+    public let time: String
+    public let channel: String
+    public let noticeVersion: String?
+    public let evidenceHash: String?
+    public let hasNote: Bool
+    public let actor: String
+    public let expiresAt: String?
+    /// The audit event that recorded this change (its place in the hash chain).
+    public let auditSeq: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, subject, purpose, kind, time, channel, actor
+        case noticeVersion = "notice_version"
+        case evidenceHash = "evidence_hash"
+        case hasNote = "has_note"
+        case expiresAt = "expires_at"
+        case auditSeq = "audit_seq"
+    }
+}
+
+/// The state of a subject's consent for a purpose.
+public enum ConsentState: String, Sendable, Codable, CaseIterable {
+    /// A live grant.
+    case granted
+    /// The purpose needs no consent.
+    case notRequired = "not-required"
+    /// An opt-out purpose the subject has not objected to.
+    case notObjected = "not-objected"
+    case neverAsked = "never-asked"
+    case withdrawn, expired
+    /// Granted under a notice version that no longer counts.
+    case noticeChanged = "notice-changed"
+    case objected
+
+    public var allows: Bool { self == .granted || self == .notRequired || self == .notObjected }
+}
+
+/// The answer to "may this subject be processed for this purpose at this time", and why.
+public struct ConsentAnswer: Sendable, Encodable, Equatable {
+    public let subject: String
+    public let purpose: String
+    public let state: ConsentState
+    public var allowed: Bool { state.allows }
+    /// In words: "granted on …, under notice …, expires …", "withdrawn on …", …
+    public let reason: String
+    /// The ledger event the answer rests on.
+    public let eventID: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case subject, purpose, state, allowed, reason
+        case eventID = "event_id"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(purpose, forKey: .purpose)
+        try c.encode(state, forKey: .state)
+        try c.encode(allowed, forKey: .allowed)
+        try c.encode(reason, forKey: .reason)
+        try c.encodeIfPresent(eventID, forKey: .eventID)
+    }
+}
+
+/// What to record.
+public struct ConsentChange: Sendable {
+    public var kind: ConsentKind
+    public var purpose: String
+    public var channel: ConsentChannel
+    /// Default: the purpose's notice version in force.
+    public var noticeVersion: String?
+    /// A hash of the signed form or recording (hex), kept as evidence.
+    public var evidenceHash: String?
+    /// A free-text note, stored encrypted under the subject's key.
+    public var note: String?
+    /// An expiry of this grant, if earlier than the purpose's validity.
+    public var expiresAt: Date?
+
+    public init(_ kind: ConsentKind, purpose: String, channel: ConsentChannel, noticeVersion: String? = nil,
+                evidenceHash: String? = nil, note: String? = nil, expiresAt: Date? = nil) {
+        self.kind = kind
+        self.purpose = purpose
+        self.channel = channel
+        self.noticeVersion = noticeVersion
+        self.evidenceHash = evidenceHash
+        self.note = note
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The last event of a subject for a purpose, as the state table (or a replay of the
+/// ledger) gives it.
+struct ConsentRow {
+    let kind: ConsentKind
+    let eventID: Int64
+    let time: String
+    let noticeVersion: String?
+    let expiresAt: String?
+}
+
+enum ConsentRules {
+    /// The digest of a ledger row's content, written into its audit event's reason: the
+    /// hash chain then covers the row, and `audit verify` catches a row edited, added or
+    /// removed behind the library's back.
+    static func digest(subject: String, purpose: String, kind: String, time: String, channel: String, notice: String?,
+                       evidence: String?, note: [UInt8]?, actor: String, expires: String?) throws -> String {
+        var c = Canonical("privacykit.consent-ledger.v1")
+        for text in [subject, purpose, kind, time, channel, notice ?? "", evidence ?? ""] { c.append(text) }
+        c.append(note ?? [])
+        c.append(actor)
+        c.append(expires ?? "")
+        return Hex.encode(try BLAKE2b.hash(c.bytes, outputByteCount: 16))
+    }
+
+    /// Decides from the last event before `at` (nil: none). Times are compared as
+    /// ISO 8601 UTC strings of one fixed format, which sort like the instants they name.
+    static func answer(subject: String, purpose: Purpose, last: ConsentRow?, at: String) -> ConsentAnswer {
+        func make(_ state: ConsentState, _ reason: String) -> ConsentAnswer {
+            ConsentAnswer(subject: subject, purpose: purpose.id, state: state, reason: reason, eventID: last?.eventID)
+        }
+        switch purpose.consent {
+        case .notRequired:
+            return make(.notRequired, "lawful basis \(purpose.lawfulBasis.rawValue): no consent needed")
+        case .optOut:
+            guard let last, last.kind != .grant else {
+                return make(.notObjected, last.map { "opted back in on \($0.time)" } ?? "opt-out purpose: no objection recorded")
+            }
+            return make(.objected, "\(last.kind == .object ? "objected" : "withdrawn") on \(last.time)")
+        case .optIn:
+            guard let last else { return make(.neverAsked, "never asked: no consent recorded") }
+            switch last.kind {
+            case .withdraw: return make(.withdrawn, "withdrawn on \(last.time)")
+            case .object: return make(.objected, "objected on \(last.time)")
+            case .grant:
+                if let expires = last.expiresAt, at >= expires {
+                    return make(.expired, "granted on \(last.time), expired on \(expires)")
+                }
+                if purpose.reconsentOnNoticeChange, let current = purpose.noticeVersion, last.noticeVersion != current {
+                    return make(.noticeChanged, "granted on \(last.time) under notice \(last.noticeVersion ?? "none"); notice \(current) requires fresh consent")
+                }
+                var reason = "granted on \(last.time)"
+                if let notice = last.noticeVersion { reason += " under notice \(notice)" }
+                if let expires = last.expiresAt { reason += ", expires \(expires)" }
+                return make(.granted, reason)
+            }
+        }
+    }
+}
+
+extension Vault {
+    // MARK: Recording
+
+    /// Appends one event to the consent ledger (with its audit event, in one transaction)
+    /// and updates the derived state. The subject must exist.
+    ///
+    /// - Throws: `.invalidInput` for an unknown purpose, a grant for a purpose that needs no
+    ///   consent, or a malformed evidence hash; `.notFound` for an unknown subject.
+    @discardableResult
+    public func recordConsent(_ change: ConsentChange, subject: String, at time: Date = Date(), context: AccessContext) throws -> ConsentEvent {
+        try recordConsent([change], subject: subject, at: time, context: context)[0]
+    }
+
+    /// A Global Privacy Control signal: an objection to every opt-out purpose.
+    @discardableResult
+    public func recordGPC(subject: String, at time: Date = Date(), context: AccessContext) throws -> [ConsentEvent] {
+        let changes = purposes.purposes.values.filter { $0.consent == .optOut }.sorted { $0.id < $1.id }
+            .map { ConsentChange(.object, purpose: $0.id, channel: .gpc) }
+        return try recordConsent(changes, subject: subject, at: time, context: context)
+    }
+
+    func recordConsent(_ changes: [ConsentChange], subject: String, at time: Date, context: AccessContext) throws -> [ConsentEvent] {
+        try RecordStore.checkSubjectID(subject)
+        for change in changes {
+            guard let purpose = purposes[change.purpose] else {
+                throw PrivacyKitError(.invalidInput, "purpose '\(change.purpose)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
+            }
+            if change.kind == .grant && purpose.consent == .notRequired {
+                throw PrivacyKitError(.invalidInput, "purpose \(purpose.id) needs no consent (lawful basis \(purpose.lawfulBasis.rawValue)): nothing to grant")
+            }
+            if let hash = change.evidenceHash, !(16...128).contains(hash.count) || !hash.allSatisfy(\.isHexDigit) {
+                throw PrivacyKitError(.invalidInput, "the evidence hash must be 16 to 128 hex digits")
+            }
+        }
+        guard let first = changes.first else { return [] }
+        let cipher = try borrowCipher()
+        defer { returnCipher(cipher) }
+        let stamp = Timestamp.precise(time)
+        return try perform(context, AccessRequest(.consent, event: first.kind.auditAction, subject: subject)) { tx, _ in
+            let store = RecordStore(vault: self)
+            guard let stored = try store.load(tx.db, subjectID: subject) else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            let pseudonym = try subjectPseudonym(subject)
+            var events: [ConsentEvent] = []
+            for change in changes {
+                let purpose = purposes[change.purpose]!  // checked above
+                let notice = change.noticeVersion ?? purpose.noticeVersion
+                var expires: String?
+                if change.kind == .grant {
+                    let byPolicy = purpose.validForDays.map { time.addingTimeInterval(Double($0) * 86_400) }
+                    let earliest = [byPolicy, change.expiresAt].compactMap { $0 }.min()
+                    expires = earliest.map(Timestamp.precise)
+                }
+                var note: Data?
+                if let text = change.note, !text.isEmpty {
+                    try store.unlock(stored, subjectID: subject, cipher: cipher)
+                    note = Data(try cipher.seal(text, field: "consent_note", subjectID: subject, keyVersion: stored.keyVersion))
+                    cipher.wipe()
+                }
+                // The audit event goes in first: the ledger row records its place in the chain,
+                // and the event the row's digest.
+                let evidence = change.evidenceHash?.lowercased()
+                let digest = try ConsentRules.digest(
+                    subject: pseudonym, purpose: purpose.id, kind: change.kind.rawValue, time: stamp, channel: change.channel.rawValue,
+                    notice: notice, evidence: evidence, note: note.map { [UInt8]($0) }, actor: context.actor, expires: expires)
+                let reason = "\(purpose.id) via \(change.channel.rawValue)" + (notice.map { ", notice \($0)" } ?? "") + ", ledger \(digest)"
+                guard let seq = try audit.append(
+                    [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: tx.db)?.lowerBound
+                else { throw PrivacyKitError(.internal, "no audit event for a consent change") }
+                try tx.db.execute(sql: """
+                    INSERT INTO consent_ledger (subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [pseudonym, purpose.id, change.kind.rawValue, stamp, change.channel.rawValue, notice,
+                                     evidence, note, context.actor, expires, seq])
+                let id = tx.db.lastInsertedRowID
+                try tx.db.execute(sql: """
+                    INSERT OR REPLACE INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [purpose.id, subject, change.kind.rawValue, id, stamp, notice, expires])
+                events.append(ConsentEvent(id: id, subject: pseudonym, purpose: purpose.id, kind: change.kind, time: stamp,
+                                           channel: change.channel.rawValue, noticeVersion: notice, evidenceHash: change.evidenceHash?.lowercased(),
+                                           hasNote: note != nil, actor: context.actor, expiresAt: expires, auditSeq: seq))
+            }
+            return events
+        }
+    }
+
+    func subjectPseudonym(_ subject: String) throws -> String {
+        guard let key = keyring.current(.auditMAC)?.secret else {
+            throw PrivacyKitError(.internal, "the keyring has no audit MAC key")
+        }
+        return try AuditChain.pseudonym(subjectID: subject, key: key)
+    }
+
+    // MARK: Answers
+
+    /// May `subject` be processed for `purpose` at `time` (default: now)? With the reason.
+    /// Not itself an audit event (it reveals no field value, and services ask it often);
+    /// the reads it allows are.
+    public func consent(subject: String, purpose: String, at time: Date? = nil, context: AccessContext) throws -> ConsentAnswer {
+        try consent(subjects: [subject], purpose: purpose, at: time, context: context)[0]
+    }
+
+    /// ``consent(subject:purpose:at:context:)`` for many subjects in one read.
+    public func consent(subjects: [String], purpose purposeID: String, at time: Date? = nil, context: AccessContext) throws -> [ConsentAnswer] {
+        guard let purpose = purposes[purposeID] else {
+            throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
+        }
+        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)
+        let stamp = Timestamp.precise(time ?? Date())
+        return try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in
+                try subjects.map { subject in
+                    ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: time == nil ? nil : stamp), at: stamp)
+                }
+            }
+        }
+    }
+
+    /// The last event of `subject` for `purpose`: from the state table for now, from the
+    /// ledger (events up to `at`) for another time.
+    func lastConsent(_ db: Database, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
+        let row: Row?
+        if let at {
+            row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT kind, id, time, notice_version, expires_at FROM consent_ledger WHERE subject = ? AND purpose = ? AND time <= ? ORDER BY id DESC LIMIT 1"),
+                arguments: [try subjectPseudonym(subject), purpose, at])
+        } else {
+            row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ? AND subject_id = ?"),
+                arguments: [purpose, subject])
+        }
+        guard let row, let kind = ConsentKind(rawValue: row[0]) else { return nil }
+        return ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
+    }
+
+    /// Every ledger event of a subject, oldest first (recorded as a read of the subject).
+    public func consentHistory(subject: String, purpose: String? = nil, context: AccessContext) throws -> [ConsentEvent] {
+        try RecordStore.checkSubjectID(subject)
+        let pseudonym = try subjectPseudonym(subject)
+        return try perform(context, AccessRequest(.consent, event: .recordRead, subject: subject)) { tx, _ in
+            var sql = "SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq FROM consent_ledger WHERE subject = ?"
+            var arguments: [(any DatabaseValueConvertible)?] = [pseudonym]
+            if let purpose { sql += " AND purpose = ?"; arguments.append(purpose) }
+            let events = try Row.fetchAll(tx.db, sql: sql + " ORDER BY id", arguments: StatementArguments(arguments)).map(Self.event)
+            tx.record(AuditEntry(.recordRead, subjectID: subject, reason: "consent history: \(events.count) events"))
+            return events
+        }
+    }
+
+    static func event(_ row: Row) -> ConsentEvent {
+        ConsentEvent(id: row[0], subject: row[1], purpose: row[2], kind: ConsentKind(rawValue: row[3]) ?? .withdraw, time: row[4], channel: row[5],
+                     noticeVersion: row[6], evidenceHash: row[7], hasNote: row[8], actor: row[9], expiresAt: row[10], auditSeq: row[11])
+    }
+
+    /// The audience of a purpose: every subject that may be processed for it now, streamed
+    /// in id order (memory stays flat however many there are). The caller's role must hold
+    /// the purpose. Returns the count; the lookup is one audit event.
+    @discardableResult
+    public func audience(purpose purposeID: String, context: AccessContext, _ each: (String) throws -> Void) throws -> Int {
+        guard let purpose = purposes[purposeID] else {
+            throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
+        }
+        let holds = try access.decide(role: context.role, action: .read, purpose: purposeID)
+        guard holds.isAllowed else {
+            _ = try authorize(AccessRequest(.read, event: .recordLookup), context: AccessContext(actor: context.actor, role: context.role, purpose: purposeID, requestID: context.requestID))
+            throw PrivacyKitError(.denied, holds.rule)
+        }
+        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)
+        let now = Timestamp.precise(Date())
+        let sql: String
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        switch purpose.consent {
+        case .notRequired:
+            sql = "SELECT id FROM subjects ORDER BY id"
+        case .optOut:
+            sql = """
+                SELECT id FROM subjects WHERE NOT EXISTS (
+                    SELECT 1 FROM consent_state c WHERE c.purpose = ? AND c.subject_id = subjects.id AND c.kind != 'grant')
+                ORDER BY id
+                """
+            arguments = [purpose.id]
+        case .optIn:
+            var condition = "purpose = ? AND kind = 'grant' AND (expires_at IS NULL OR expires_at > ?)"
+            arguments = [purpose.id, now]
+            if purpose.reconsentOnNoticeChange, let notice = purpose.noticeVersion {
+                condition += " AND notice_version = ?"
+                arguments.append(notice)
+            }
+            sql = "SELECT subject_id FROM consent_state WHERE \(condition) ORDER BY subject_id"
+        }
+        let count = try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db -> Int in
+                var count = 0
+                let cursor = try String.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+                while let id = try cursor.next() {
+                    try each(id)
+                    count += 1
+                }
+                return count
+            }
+        }
+        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects", purpose: purpose.id)], context: context)
+        return count
+    }
+
+    /// How many subjects are in each state, per purpose that needs consent.
+    public func consentCounts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
+        _ = try authorize(AccessRequest(.consent, event: .recordLookup), context: context)
+        let now = Timestamp.precise(Date())
+        return try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in
+                let subjects = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
+                var result: [String: [ConsentState: Int]] = [:]
+                for purpose in purposes.purposes.values where purpose.consent != .notRequired {
+                    var counts: [ConsentState: Int] = [:]
+                    var seen = 0
+                    let cursor = try Row.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
+                    while let row = try cursor.next() {
+                        guard let kind = ConsentKind(rawValue: row[0]) else { continue }
+                        let last = ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
+                        counts[ConsentRules.answer(subject: "", purpose: purpose, last: last, at: now).state, default: 0] += 1
+                        seen += 1
+                    }
+                    let untouched = ConsentRules.answer(subject: "", purpose: purpose, last: nil, at: now).state
+                    counts[untouched, default: 0] += subjects - seen
+                    result[purpose.id] = counts
+                }
+                return result
+            }
+        }
+    }
+}

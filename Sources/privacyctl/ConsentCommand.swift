@@ -1,0 +1,245 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+
+extension Privacyctl {
+    struct Consent: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record and answer consent: grants, withdrawals, objections, state, history, audiences.",
+            subcommands: [Grant.self, Withdraw.self, Object.self, Status.self, History.self, Audience.self, Counts.self]
+        )
+    }
+}
+
+/// The options every consent command shares. `--purpose` names the purpose consented to,
+/// so the purpose the operator acts for is `--acting-for` (default: the vault's
+/// privacyctl.yaml).
+struct ConsentOptions: ParsableArguments {
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var rootKey: RootKeyOptions
+    @Option(name: .long, help: ArgumentHelp("Who is acting (default: $PRIVACYKIT_ACTOR, else the OS user).", valueName: "name"))
+    var actor: String?
+    @Option(name: .long, help: ArgumentHelp("The role acted in (default: the vault's privacyctl.yaml, else admin).", valueName: "role"))
+    var role: String?
+    @Option(name: .customLong("acting-for"), help: ArgumentHelp("The purpose the operator acts for (default: the vault's privacyctl.yaml).", valueName: "purpose"))
+    var actingFor: String?
+    @OptionGroup var output: OutputOptions
+
+    func open() throws -> Vault {
+        try Vault.open(at: vault.directory(), rootKey: rootKey.resolve(), context: accessContext())
+    }
+
+    func accessContext(defaultPurpose: String? = nil) throws -> AccessContext {
+        let defaults = try (try? vault.directory()).map { try OperatorDefaults.load(vaultDirectory: $0) } ?? OperatorDefaults()
+        return AccessContext(actor: actor ?? defaults.actor ?? ContextOptions.defaultActor, role: role ?? defaults.role ?? "admin",
+                             purpose: actingFor ?? defaultPurpose ?? defaults.purpose)
+    }
+}
+
+/// The options of grant, withdraw and object.
+struct ConsentChangeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+    @Option(name: .long, help: ArgumentHelp("The purpose (purposes.yaml).", valueName: "purpose")) var purpose: String?
+    @Option(name: .long, help: ArgumentHelp("Where it came from: \(ConsentChannel.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "channel"))
+    var channel: String = ConsentChannel.api.rawValue
+    @Option(name: .customLong("notice-version"), help: ArgumentHelp("The notice version shown (default: the one in force).", valueName: "version"))
+    var noticeVersion: String?
+    @Option(name: .customLong("evidence-hash"), help: ArgumentHelp("Hash (hex) of the signed form or recording.", valueName: "hex"))
+    var evidenceHash: String?
+    @Option(name: .customLong("note-file"), help: ArgumentHelp("A free-text note (stored encrypted), from a file or - for standard input.", valueName: "file"))
+    var noteFile: String?
+    @Option(name: .long, help: ArgumentHelp("An expiry (ISO 8601) earlier than the purpose's validity.", valueName: "time"))
+    var expires: String?
+
+    func change(_ kind: ConsentKind, purpose: String) throws -> ConsentChange {
+        guard let channel = ConsentChannel(rawValue: channel) else {
+            throw CLIError(.invalidInput, "unknown --channel '\(channel)' (one of \(ConsentChannel.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var note: String?
+        if let noteFile {
+            let data = noteFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: noteFile)
+            guard let data, let text = String(data: data, encoding: .utf8) else { throw CLIError(.invalidInput, "--note-file \(noteFile) cannot be read as UTF-8 text") }
+            note = text
+        }
+        var expiry: Date?
+        if let expires {
+            guard let date = ISO8601DateFormatter().date(from: expires) else { throw CLIError(.invalidInput, "--expires takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
+            expiry = date
+        }
+        return ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: noticeVersion, evidenceHash: evidenceHash, note: note, expiresAt: expiry)
+    }
+}
+
+enum ConsentOutput {
+    struct Events: Encodable {
+        let ok = true
+        let events: [ConsentEvent]
+    }
+
+    /// grant and withdraw: one event for one purpose.
+    static func record(_ kind: ConsentKind, options: ConsentOptions, change: ConsentChangeOptions) throws {
+        try Output.run(json: options.output.json) {
+            guard let purpose = change.purpose else { throw CLIError(.usage, "give --purpose") }
+            let vault = try options.open()
+            let event = try vault.recordConsent(try change.change(kind, purpose: purpose), subject: change.subject, context: options.accessContext())
+            try vault.checkpointIfNeeded()
+            try print([event], json: options.output.json)
+        }
+    }
+
+    static func print(_ events: [ConsentEvent], json: Bool) throws {
+        if json { try Output.json(Events(events: events)); return }
+        for e in events {
+            var line = "#\(e.id)  \(e.time)  \(e.kind.rawValue)  \(e.purpose)  via \(e.channel)"
+            if let notice = e.noticeVersion { line += "  notice \(notice)" }
+            if let expires = e.expiresAt { line += "  expires \(expires)" }
+            if e.evidenceHash != nil { line += "  evidence" }
+            if e.hasNote { line += "  note" }
+            Output.standardOutput(line + "  by \(e.actor)  (audit seq \(e.auditSeq))")
+        }
+    }
+}
+
+extension Privacyctl.Consent {
+    struct Grant: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record that a subject agreed to a purpose.")
+        @OptionGroup var options: ConsentOptions
+        @OptionGroup var change: ConsentChangeOptions
+
+        func run() throws { try ConsentOutput.record(.grant, options: options, change: change) }
+    }
+
+    struct Withdraw: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record that a subject withdrew a consent (it stays withdrawn until a new grant).")
+        @OptionGroup var options: ConsentOptions
+        @OptionGroup var change: ConsentChangeOptions
+
+        func run() throws { try ConsentOutput.record(.withdraw, options: options, change: change) }
+    }
+
+    struct Object: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record an objection to a purpose, or with --gpc a Global Privacy Control signal (an objection to every opt-out purpose).")
+        @OptionGroup var options: ConsentOptions
+        @OptionGroup var change: ConsentChangeOptions
+        @Flag(name: .long, help: "A Global Privacy Control signal: object to every opt-out purpose.") var gpc = false
+
+        func validate() throws {
+            if gpc == (change.purpose != nil) { throw ValidationError("give either --purpose or --gpc") }
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let events = gpc
+                    ? try vault.recordGPC(subject: change.subject, context: options.accessContext())
+                    : [try vault.recordConsent(try change.change(.object, purpose: change.purpose!), subject: change.subject, context: options.accessContext())]
+                try vault.checkpointIfNeeded()
+                try ConsentOutput.print(events, json: options.output.json)
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "May a subject be processed for a purpose (now, or --at a time)? With the reason.",
+            discussion: "Without --purpose: every purpose. Exit status 0 whatever the answer; read `allowed` in --json.")
+        @OptionGroup var options: ConsentOptions
+        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
+        @Option(name: .long, help: ArgumentHelp("The time to answer for (ISO 8601; default: now).", valueName: "time")) var at: String?
+
+        struct Result: Encodable {
+            let ok = true
+            let answers: [ConsentAnswer]
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                var time: Date?
+                if let at {
+                    guard let date = ISO8601DateFormatter().date(from: at) else { throw CLIError(.invalidInput, "--at takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
+                    time = date
+                }
+                let vault = try options.open()
+                let ids = purpose.map { [$0] } ?? vault.purposes.ids
+                let answers = try ids.map { try vault.consent(subject: subject, purpose: $0, at: time, context: options.accessContext()) }
+                if options.output.json {
+                    try Output.json(Result(answers: answers))
+                } else {
+                    for a in answers { Output.standardOutput("\(a.purpose): \(a.allowed ? "allowed" : "not allowed") (\(a.state.rawValue)): \(a.reason)") }
+                }
+            }
+        }
+    }
+
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every consent event of a subject, oldest first.")
+        @OptionGroup var options: ConsentOptions
+        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let events = try vault.consentHistory(subject: subject, purpose: purpose, context: options.accessContext())
+                try vault.checkpointIfNeeded()
+                try ConsentOutput.print(events, json: options.output.json)
+            }
+        }
+    }
+
+    struct Audience: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every subject that may be processed for a purpose now, one id per line (streamed).",
+            discussion: "With --json, one JSON object per line ({\"subject\": …}), then a summary line.")
+        @OptionGroup var options: ConsentOptions
+        @Option(name: .long, help: ArgumentHelp("The purpose.", valueName: "purpose")) var purpose: String
+
+        struct Line: Encodable { let subject: String }
+        struct Summary: Encodable {
+            let ok = true
+            let purpose: String
+            let count: Int
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let json = options.output.json
+                // Acting for the audience's purpose unless told otherwise.
+                let count = try vault.audience(purpose: purpose, context: options.accessContext(defaultPurpose: purpose)) { id in
+                    if json { try Output.jsonLine(Line(subject: id)) } else { Output.standardOutput(id) }
+                }
+                try vault.checkpointIfNeeded()
+                if json { try Output.jsonLine(Summary(purpose: purpose, count: count)) } else { Output.standardError("\(count) subjects") }
+            }
+        }
+    }
+
+    struct Counts: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "How many subjects are in each consent state, per purpose that needs consent.")
+        @OptionGroup var options: ConsentOptions
+
+        struct Result: Encodable {
+            let ok = true
+            let purposes: [String: [String: Int]]
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let counts = try vault.consentCounts(context: options.accessContext())
+                let plain = counts.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }
+                if options.output.json {
+                    try Output.json(Result(purposes: plain))
+                } else {
+                    for purpose in plain.keys.sorted() {
+                        let states = plain[purpose]!.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                        Output.standardOutput("\(purpose): \(states)")
+                    }
+                }
+            }
+        }
+    }
+}

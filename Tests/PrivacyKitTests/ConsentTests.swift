@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+@testable import PrivacyKit
+import Testing
+
+@Suite("Consent")
+struct ConsentTests {
+    static let admin = AccessContext(actor: "dpo", role: "admin", purpose: "privacy-compliance")
+
+    struct Setup {
+        let dir: TempDirectory
+        let vault: Vault
+
+        init(subjects: [String] = ["s1"]) throws {
+            dir = try TempDirectory()
+            try RootKey.generateKeyFile(at: dir.file("root.key"))
+            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            for s in subjects { try vault.put(subject: s, values: ["email": "\(s)@example.com"], context: ConsentTests.admin) }
+        }
+
+        @discardableResult
+        func record(_ kind: ConsentKind, _ purpose: String, subject: String = "s1", at: Date = Date(), notice: String? = nil,
+                    expires: Date? = nil, channel: ConsentChannel = .webForm, note: String? = nil) throws -> ConsentEvent {
+            try vault.recordConsent(ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: notice, note: note, expiresAt: expires),
+                                    subject: subject, at: at, context: ConsentTests.admin)
+        }
+
+        func state(_ purpose: String, subject: String = "s1", at: Date? = nil) throws -> ConsentAnswer {
+            try vault.consent(subject: subject, purpose: purpose, at: at, context: ConsentTests.admin)
+        }
+    }
+
+    static let t0 = Date(timeIntervalSince1970: 1_780_000_000)  // 2026-05-28T20:26:40Z
+
+    @Test func optInTransitionsAndTheirReasons() throws {
+        let s = try Setup()
+        let never = try s.state("marketing-email")
+        #expect(never.state == .neverAsked && !never.allowed && never.reason == "never asked: no consent recorded" && never.eventID == nil)
+        let grant = try s.record(.grant, "marketing-email", at: Self.t0)
+        var answer = try s.state("marketing-email", at: Self.t0.addingTimeInterval(60))
+        #expect(answer.state == .granted && answer.allowed && answer.eventID == grant.id)
+        #expect(answer.reason == "granted on 2026-05-28T20:26:40.000Z under notice 2026-01, expires 2028-05-27T20:26:40.000Z")
+        try s.record(.withdraw, "marketing-email", at: Self.t0.addingTimeInterval(120))
+        answer = try s.state("marketing-email", at: Self.t0.addingTimeInterval(180))
+        #expect(answer.state == .withdrawn && answer.reason == "withdrawn on 2026-05-28T20:28:40.000Z")
+        // Stays withdrawn until a new grant; the state at an earlier time is still the grant.
+        #expect(try s.state("marketing-email", at: Self.t0.addingTimeInterval(100)).state == .granted)
+        #expect(try s.state("marketing-email", at: Self.t0.addingTimeInterval(-1)).state == .neverAsked)
+        try s.record(.grant, "marketing-email", at: Self.t0.addingTimeInterval(240))
+        #expect(try s.state("marketing-email", at: Self.t0.addingTimeInterval(300)).state == .granted)
+        try s.record(.object, "marketing-email", at: Self.t0.addingTimeInterval(360))
+        #expect(try s.state("marketing-email", at: Self.t0.addingTimeInterval(400)).reason == "objected on 2026-05-28T20:32:40.000Z")
+        // A purpose that needs no consent.
+        let contract = try s.state("order-fulfilment")
+        #expect(contract.state == .notRequired && contract.allowed && contract.reason == "lawful basis contract: no consent needed")
+        expectError(.invalidInput) { try s.record(.grant, "order-fulfilment") }
+        expectError(.invalidInput) { try s.record(.grant, "astrology") }
+        expectError(.notFound) { try s.record(.grant, "marketing-email", subject: "nobody") }
+    }
+
+    @Test func expiryAtTheBoundaryInstant() throws {
+        let s = try Setup()
+        let expires = Self.t0.addingTimeInterval(3600)
+        let grant = try s.record(.grant, "marketing-email", at: Self.t0, expires: expires)
+        #expect(grant.expiresAt == "2026-05-28T21:26:40.000Z")  // earlier than the policy's 730 days: it wins
+        #expect(try s.state("marketing-email", at: expires.addingTimeInterval(-0.001)).state == .granted)
+        let at = try s.state("marketing-email", at: expires)
+        #expect(at.state == .expired && at.reason == "granted on 2026-05-28T20:26:40.000Z, expired on 2026-05-28T21:26:40.000Z")
+        // The policy's validity (marketing-sms: 365 days) when no earlier expiry is given.
+        let sms = try s.record(.grant, "marketing-sms", at: Self.t0)
+        #expect(sms.expiresAt == "2027-05-28T20:26:40.000Z")
+        #expect(try s.state("marketing-sms", at: Self.t0.addingTimeInterval(365 * 86_400 - 1)).state == .granted)
+        #expect(try s.state("marketing-sms", at: Self.t0.addingTimeInterval(365 * 86_400)).state == .expired)
+    }
+
+    @Test func noticeChangesThatDoAndDoNotRequireReconsent() throws {
+        let s = try Setup()
+        // marketing-sms: reconsent_on_notice_change, notice 2026-01 in force.
+        try s.record(.grant, "marketing-sms", notice: "2025-06")
+        let old = try s.state("marketing-sms")
+        #expect(old.state == .noticeChanged && !old.allowed)
+        #expect(old.reason.hasSuffix("under notice 2025-06; notice 2026-01 requires fresh consent"))
+        try s.record(.grant, "marketing-sms")  // the notice in force by default
+        #expect(try s.state("marketing-sms").state == .granted)
+        // marketing-email: a new notice does not require fresh consent.
+        try s.record(.grant, "marketing-email", notice: "2025-06")
+        let email = try s.state("marketing-email")
+        #expect(email.state == .granted && email.reason.contains("under notice 2025-06"))
+    }
+
+    @Test func optOutAndGlobalPrivacyControl() throws {
+        let s = try Setup()
+        let before = try s.state("sale-or-sharing")
+        #expect(before.state == .notObjected && before.allowed && before.reason == "opt-out purpose: no objection recorded")
+        let events = try s.vault.recordGPC(subject: "s1", context: Self.admin)
+        #expect(events.map(\.purpose) == ["sale-or-sharing"] && events.allSatisfy { $0.kind == .object && $0.channel == "gpc" })
+        let after = try s.state("sale-or-sharing")
+        #expect(after.state == .objected && !after.allowed && after.reason.hasPrefix("objected on "))
+        try s.record(.grant, "sale-or-sharing")  // opting back in
+        #expect(try s.state("sale-or-sharing").state == .notObjected)
+    }
+
+    /// The same marketer reads an e-mail while consent is live, and is refused (and
+    /// audited) once it is withdrawn; finds leave out subjects without consent.
+    @Test func consentIsEnforcedWhenReading() throws {
+        let s = try Setup(subjects: ["s1", "s2"])
+        let marketer = AccessContext(actor: "m", role: "marketer", purpose: "marketing-email")
+        try s.record(.grant, "marketing-email")
+        #expect(try s.vault.get(subject: "s1", fields: ["email"], context: marketer) == ["email": "s1@example.com"])
+        #expect(try s.vault.find(field: "email", value: "s1@example.com", context: marketer) == ["s1"])
+        expectError(.denied) { try s.vault.get(subject: "s2", fields: ["email"], context: marketer) }
+        #expect(try s.vault.find(field: "email", value: "s2@example.com", context: marketer).isEmpty)
+        try s.record(.withdraw, "marketing-email")
+        let denied = expectError(.denied) { try s.vault.get(subject: "s1", fields: ["email"], context: marketer) }
+        #expect(denied?.message.contains("consent of the subject for marketing-email: withdrawn on ") == true)
+        let last = try #require(try s.vault.store.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT action, outcome, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
+        })
+        #expect(last["action"] as String == "record.read" && last["outcome"] as String == "denied")
+        #expect((last["reason"] as String).contains("withdrawn"))
+        // Purposes without consent are not affected.
+        let agent = AccessContext(actor: "a", role: "support-agent", purpose: "customer-support")
+        #expect(try s.vault.get(subject: "s1", fields: ["email"], context: agent) == ["email": "s1@example.com"])
+    }
+
+    @Test func audienceHistoryAndCounts() throws {
+        let s = try Setup(subjects: ["a", "b", "c", "d"])
+        try s.record(.grant, "marketing-email", subject: "a")
+        try s.record(.grant, "marketing-email", subject: "b")
+        try s.record(.withdraw, "marketing-email", subject: "b")
+        try s.record(.grant, "marketing-email", subject: "c", expires: Date().addingTimeInterval(-1))  // already expired
+        try s.vault.recordGPC(subject: "d", context: Self.admin)
+        let marketer = AccessContext(actor: "m", role: "marketer", purpose: "marketing-email")
+        var seen: [String] = []
+        #expect(try s.vault.audience(purpose: "marketing-email", context: marketer) { seen.append($0) } == 1)
+        #expect(seen == ["a"])
+        seen = []
+        #expect(try s.vault.audience(purpose: "sale-or-sharing", context: Self.admin) { seen.append($0) } == 3)
+        #expect(seen == ["a", "b", "c"])
+        expectError(.denied) { try s.vault.audience(purpose: "sale-or-sharing", context: marketer) { _ in } }
+        let counts = try s.vault.consentCounts(context: Self.admin)
+        #expect(counts["marketing-email"] == [.granted: 1, .withdrawn: 1, .expired: 1, .neverAsked: 1])
+        #expect(counts["sale-or-sharing"] == [.notObjected: 3, .objected: 1])
+        #expect(counts["order-fulfilment"] == nil)
+        let history = try s.vault.consentHistory(subject: "b", context: Self.admin)
+        #expect(history.map(\.kind) == [.grant, .withdraw])
+        #expect(history.allSatisfy { $0.subject.count == 32 && $0.subject != "b" && $0.actor == "dpo" })
+        #expect(history[0].auditSeq < history[1].auditSeq)
+    }
+
+    @Test func notesAreEncryptedAndTheLedgerHoldsNoSubjectID() throws {
+        let s = try Setup(subjects: ["cust-CANARY-ID"])
+        try s.record(.grant, "marketing-email", subject: "cust-CANARY-ID", note: "NOTE-CANARY said yes on the phone")
+        try s.vault.store.close()
+        for file in try FileManager.default.contentsOfDirectory(atPath: s.vault.directory.path) where file.hasPrefix("vault.sqlite") {
+            let bytes = try Data(contentsOf: s.vault.directory.appendingPathComponent(file))
+            #expect(bytes.range(of: Data("NOTE-CANARY".utf8)) == nil)
+        }
+        let reopened = try Vault.open(at: s.vault.directory, rootKey: .keyFile(at: s.dir.file("root.key")))
+        let ledgerSubjects = try reopened.store.pool.read { db in try String.fetchAll(db, sql: "SELECT subject FROM consent_ledger") }
+        #expect(ledgerSubjects.count == 1 && !ledgerSubjects[0].contains("CANARY"))
+        #expect(try reopened.consentHistory(subject: "cust-CANARY-ID", context: Self.admin).first?.hasNote == true)
+    }
+
+    @Test func theLedgerIsAppendOnlyAndEditsBehindTheLibrarysBackAreCaught() throws {
+        let s = try Setup(subjects: ["a", "b"])
+        try s.record(.grant, "marketing-email", subject: "a")
+        try s.record(.grant, "marketing-email", subject: "b")
+        #expect(try s.vault.verifyAudit().ok)
+        for sql in ["UPDATE consent_ledger SET kind = 'withdraw'", "DELETE FROM consent_ledger"] {
+            #expect(throws: (any Error).self) { try s.vault.store.pool.write { db in try db.execute(sql: sql) } }
+        }
+        // Behind the library's back: triggers dropped, a row edited.
+        try s.vault.store.pool.write { db in
+            try db.execute(sql: "DROP TRIGGER consent_ledger_no_update")
+            try db.execute(sql: "UPDATE consent_ledger SET notice_version = '1999-01' WHERE id = 2")
+        }
+        let edited = try s.vault.verifyAudit()
+        #expect(!edited.ok && edited.problem?.kind == "consent-ledger" && edited.problem?.message.contains("#2") == true)
+        // A row removed: its audit event has no row.
+        try s.vault.store.pool.write { db in
+            try db.execute(sql: "UPDATE consent_ledger SET notice_version = '2026-01' WHERE id = 2")
+            try db.execute(sql: "DROP TRIGGER consent_ledger_no_delete")
+            try db.execute(sql: "DELETE FROM consent_ledger WHERE id = 1")
+        }
+        let removed = try s.vault.verifyAudit()
+        #expect(!removed.ok && removed.problem?.kind == "consent-ledger" && removed.problem?.message.contains("was removed") == true)
+    }
+}

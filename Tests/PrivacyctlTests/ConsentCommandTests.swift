@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// `privacyctl consent …` end to end.
+@Suite("privacyctl consent")
+struct ConsentCommandTests {
+    typealias Exit = PrivacyctlTests.Exit
+
+    @Test func grantStatusWithdrawHistoryAudienceCounts() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        for id in ["S1", "S2"] {
+            #expect(try CLI.run(["records", "put", "--subject", id, "--set", "email=\(id)@example.com"], environment: env).status == 0)
+        }
+        let grant = try CLI.run(["consent", "grant", "--subject", "S1", "--purpose", "marketing-email", "--channel", "web-form",
+                                 "--evidence-hash", String(repeating: "ab", count: 16), "--json"], environment: env)
+        #expect(grant.status == 0, "\(grant.stderr)")
+        let event = try #require((try grant.json()["events"] as? [[String: Any]])?.first)
+        #expect(event["kind"] as? String == "grant" && event["notice_version"] as? String == "2026-01" && event["channel"] as? String == "web-form")
+
+        let status = try CLI.run(["consent", "status", "--subject", "S1", "--purpose", "marketing-email", "--json"], environment: env)
+        let answer = try #require((try status.json()["answers"] as? [[String: Any]])?.first)
+        #expect(answer["allowed"] as? Bool == true && answer["state"] as? String == "granted")
+        let all = try CLI.run(["consent", "status", "--subject", "S2"], environment: env)
+        #expect(all.status == 0 && all.stdout.contains("marketing-email: not allowed (never-asked)") && all.stdout.contains("order-fulfilment: allowed (not-required)"))
+
+        let audience = try CLI.run(["consent", "audience", "--purpose", "marketing-email"], environment: env)
+        #expect(audience.status == 0 && audience.stdout == "S1\n" && audience.stderr.contains("1 subjects"))
+        #expect(try CLI.run(["consent", "object", "--subject", "S2", "--gpc"], environment: env).status == 0)
+        let optOut = try CLI.run(["consent", "audience", "--purpose", "sale-or-sharing", "--json"], environment: env)
+        #expect(optOut.stdout.split(separator: "\n").first == #"{"subject":"S1"}"#)
+
+        #expect(try CLI.run(["consent", "withdraw", "--subject", "S1", "--purpose", "marketing-email"], environment: env).status == 0)
+        let history = try CLI.run(["consent", "history", "--subject", "S1", "--json"], environment: env)
+        #expect((try history.json()["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } == ["grant", "withdraw"])
+        let counts = try CLI.run(["consent", "counts", "--json"], environment: env).json()
+        let purposes = try #require(counts["purposes"] as? [String: [String: Int]])
+        #expect(purposes["marketing-email"] == ["withdrawn": 1, "never-asked": 1])
+        #expect(purposes["sale-or-sharing"] == ["not-objected": 1, "objected": 1])
+
+        // The marketer's read follows the consent.
+        let read = try CLI.run(["records", "get", "--subject", "S1", "--field", "email", "--role", "marketer", "--purpose", "marketing-email"], environment: env)
+        #expect(read.status == Exit.denied && read.stderr.contains("withdrawn on"))
+
+        // Bad input: a clear message and a non-zero exit.
+        #expect(try CLI.run(["consent", "grant", "--subject", "S1", "--purpose", "order-fulfilment"], environment: env).status == Exit.invalidInput)
+        #expect(try CLI.run(["consent", "grant", "--subject", "S1", "--purpose", "marketing-email", "--channel", "carrier-pigeon"], environment: env).status == Exit.invalidInput)
+        #expect(try CLI.run(["consent", "grant", "--subject", "S9", "--purpose", "marketing-email"], environment: env).status == Exit.notFound)
+        #expect(try CLI.run(["consent", "object", "--subject", "S1"], environment: env).status == Exit.usage)
+        #expect(try CLI.run(["audit", "verify", "--json"], environment: env).json()["ok"] as? Bool == true)
+    }
+}
