@@ -6,7 +6,7 @@ extension Privacyctl {
     struct Consent: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record and answer consent: grants, withdrawals, objections, state, history, audiences.",
-            subcommands: [Grant.self, Withdraw.self, Object.self, Status.self, History.self, Audience.self, Counts.self]
+            subcommands: [Grant.self, Withdraw.self, Object.self, Status.self, History.self, Audience.self, Counts.self, Receipt.self, VerifyReceipt.self]
         )
     }
 }
@@ -239,6 +239,57 @@ extension Privacyctl.Consent {
                         Output.standardOutput("\(purpose): \(states)")
                     }
                 }
+            }
+        }
+    }
+}
+
+extension Privacyctl.Consent {
+    struct Receipt: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a signed consent receipt (JSON, Kantara Consent Receipt fields) for a subject to standard output.",
+            discussion: "Every purpose that needs consent, or --purpose. Signed with the vault's Ed25519 audit key; check it with `consent verify-receipt`.")
+        @OptionGroup var options: ConsentOptions
+        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .long, help: ArgumentHelp("One purpose (default: every purpose that needs consent).", valueName: "purpose")) var purpose: String?
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let vault = try options.open()
+                let receipt = try vault.consentReceipt(subject: subject, purpose: purpose, context: options.accessContext())
+                try vault.checkpointIfNeeded()
+                FileHandle.standardOutput.write(try receipt.json())
+            }
+        }
+    }
+
+    struct VerifyReceipt: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-receipt",
+            abstract: "Check a consent receipt offline, and say exactly what it proves.",
+            discussion: "Needs no root secret. The key is --public-key (from `audit public-key`), else the one recorded in --vault's keyring file, else only the receipt's own key (integrity, not origin). Exit status 0 when valid, 69 when not.")
+        @Argument(help: ArgumentHelp("The receipt file (- for standard input).", valueName: "file")) var file: String
+        @Option(name: .customLong("public-key"), help: ArgumentHelp("The vault's audit public key (base64url). Write --public-key=KEY: a key can start with '-'.", valueName: "key"))
+        var publicKey: String?
+        @Option(name: .long, help: ArgumentHelp("The subject the receipt must be about.", valueName: "id")) var subject: String?
+        @OptionGroup var vault: VaultOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try Output.run(json: output.json) {
+                let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+                guard let data else { throw CLIError(.notFound, "\(file) cannot be read") }
+                let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try Vault.recordedAuditPublicKey(at: $0) }
+                let result = ConsentReceipt.verify(data, publicKey: key, subject: subject)
+                if output.json {
+                    try Output.json(result)
+                } else if result.valid {
+                    Output.standardOutput("valid receipt (key \(result.keyFingerprint ?? "?")). It proves:")
+                    for line in result.proves { Output.standardOutput("- " + line) }
+                } else {
+                    Output.standardError("privacyctl: invalid receipt: \(result.problem ?? "?")")
+                }
+                if !result.valid { throw ExitCode(ExitStatus.integrity.rawValue) }
             }
         }
     }

@@ -187,3 +187,54 @@ struct ConsentTests {
         #expect(!removed.ok && removed.problem?.kind == "consent-ledger" && removed.problem?.message.contains("was removed") == true)
     }
 }
+
+@Suite("Consent receipts")
+struct ConsentReceiptTests {
+    @Test func aReceiptRoundTripsAndTamperingIsCaught() throws {
+        let s = try ConsentTests.Setup(subjects: ["s1", "s2"])
+        try s.record(.grant, "marketing-email", at: ConsentTests.t0)
+        try s.record(.withdraw, "marketing-sms", at: ConsentTests.t0)
+        let receipt = try s.vault.consentReceipt(subject: "s1", context: ConsentTests.admin)
+        #expect(receipt.piiPrincipalId == "s1" && receipt.version == "KI-CR-v1.1.0")
+        #expect(receipt.privacykit.purposes.map(\.purpose) == ["marketing-email", "marketing-sms", "profiling", "sale-or-sharing"])
+        let email = try #require(receipt.privacykit.purposes.first)
+        #expect(email.state == "granted" && email.events.count == 1 && email.events[0].auditHash.count == 64)
+        #expect(receipt.consentTimestamp == Int64(ConsentTests.t0.timeIntervalSince1970) && receipt.collectionMethod == "web-form")
+        let data = try receipt.json()
+        let ok = ConsentReceipt.verify(data, publicKey: s.vault.auditPublicKey, subject: "s1")
+        #expect(ok.valid && ok.problem == nil)
+        #expect(ok.proves.first?.contains("signed this receipt for subject s1") == true)
+        #expect(ok.proves.contains { $0.contains("#1 grant 2026-05-28T20:26:40.000Z via web-form under notice 2026-01") })
+        #expect(ok.proves.last?.contains("does not prove that the ledger still holds") == true)
+
+        // One byte changed: a digit of the time in the ledger part.
+        var bytes = [UInt8](data)
+        let range = try #require(data.range(of: Data("2026-05-28T20:26:40.000Z".utf8)))
+        bytes[range.lowerBound + 3] = UInt8(ascii: "7")
+        let altered = ConsentReceipt.verify(Data(bytes), publicKey: s.vault.auditPublicKey)
+        #expect(!altered.valid && altered.problem?.contains("altered after signing") == true)
+        // Any single byte of content flipped is caught (parse error or signature). The
+        // signature covers the content, not the layout: white space between tokens is free.
+        for offset in stride(from: 0, to: data.count, by: max(1, data.count / 64)) where ![0x20, 0x0A].contains(data[offset]) {
+            var copy = [UInt8](data)
+            copy[offset] ^= 0x01
+            #expect(!ConsentReceipt.verify(Data(copy), publicKey: s.vault.auditPublicKey).valid, "byte \(offset) \(data[offset]): \(String(decoding: data[max(0, offset - 30)..<min(data.count, offset + 10)], as: UTF8.self))")
+        }
+        // Another vault's key.
+        let other = try ConsentTests.Setup()
+        let foreign = ConsentReceipt.verify(data, publicKey: other.vault.auditPublicKey)
+        #expect(!foreign.valid && foreign.problem?.contains("signed by another key") == true)
+        // Another subject.
+        let wrongSubject = ConsentReceipt.verify(data, publicKey: s.vault.auditPublicKey, subject: "s2")
+        #expect(!wrongSubject.valid && wrongSubject.problem == "the receipt is about another subject, not s2")
+        // Re-signed with another vault's key but still claiming this vault: caught by the key.
+        #expect(!ConsentReceipt.verify(Data("{}".utf8)).valid)
+        // Without a key: valid, and says what is not established.
+        let unanchored = ConsentReceipt.verify(data)
+        #expect(unanchored.valid && unanchored.proves.contains { $0.contains("Without --public-key") })
+        // One purpose only.
+        let one = try s.vault.consentReceipt(subject: "s1", purpose: "marketing-email", context: ConsentTests.admin)
+        #expect(one.privacykit.purposes.map(\.purpose) == ["marketing-email"] && one.services[0].purposes[0].primaryPurpose)
+        expectError(.notFound) { try s.vault.consentReceipt(subject: "nobody", context: ConsentTests.admin) }
+    }
+}

@@ -49,4 +49,28 @@ struct ConsentCommandTests {
         #expect(try CLI.run(["consent", "object", "--subject", "S1"], environment: env).status == Exit.usage)
         #expect(try CLI.run(["audit", "verify", "--json"], environment: env).json()["ok"] as? Bool == true)
     }
+
+    @Test func receiptWrittenAndVerifiedOffline() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        #expect(try CLI.run(["records", "put", "--subject", "S1", "--set", "email=s1@example.com"], environment: env).status == 0)
+        #expect(try CLI.run(["consent", "grant", "--subject", "S1", "--purpose", "marketing-email", "--channel", "store"], environment: env).status == 0)
+        let receipt = try CLI.run(["consent", "receipt", "--subject", "S1", "--purpose", "marketing-email"], environment: env)
+        #expect(receipt.status == 0, "\(receipt.stderr)")
+        let file = v.scratch.file("receipt.json")
+        try Data(receipt.stdout.utf8).write(to: URL(fileURLWithPath: file))
+        let key = try #require(try CLI.run(["audit", "public-key", "--vault", v.vault, "--json"]).json()["public_key"] as? String)
+        // Offline: no vault, no secret; the key from a trusted copy.
+        let ok = try CLI.run(["consent", "verify-receipt", file, "--public-key=\(key)", "--subject", "S1"])
+        #expect(ok.status == 0 && ok.stdout.contains("valid receipt") && ok.stdout.contains("#1 grant"), "\(ok.stderr)")
+        let json = try CLI.run(["consent", "verify-receipt", file, "--public-key=\(key)", "--json"]).json()
+        #expect(json["valid"] as? Bool == true && (json["proves"] as? [String])?.isEmpty == false)
+        let other = try CLI.run(["consent", "verify-receipt", file, "--public-key=\(key)", "--subject", "S2"])
+        #expect(other.status == PrivacyctlTests.Exit.integrity && other.stderr.contains("about another subject"))
+        let tampered = receipt.stdout.replacingOccurrences(of: "\"store\"", with: "\"app\"")
+        #expect(tampered != receipt.stdout)
+        try Data(tampered.utf8).write(to: URL(fileURLWithPath: file))
+        let bad = try CLI.run(["consent", "verify-receipt", file, "--vault", v.vault])
+        #expect(bad.status == PrivacyctlTests.Exit.integrity && bad.stderr.contains("altered after signing"))
+    }
 }

@@ -1,0 +1,212 @@
+public import Foundation
+import GRDB
+public import Sodium
+
+/// A signed consent receipt: what a subject agreed to, when, under which notice, as the
+/// vault's ledger held it when the receipt was issued. The fields follow the Kantara
+/// Initiative Consent Receipt specification (v1.1) where they apply; `privacykit` adds the
+/// ledger events with their place in the audit chain. Signed with the vault's Ed25519
+/// audit key over the receipt's canonical JSON (sorted keys, `signature` left out).
+public struct ConsentReceipt: Codable, Sendable, Equatable {
+    public struct Service: Codable, Sendable, Equatable {
+        public let service: String
+        public let purposes: [PurposeEntry]
+    }
+
+    /// One purpose, in Kantara's terms.
+    public struct PurposeEntry: Codable, Sendable, Equatable {
+        public let purpose: String
+        public let purposeCategory: [String]
+        public let consentType: String
+        public let primaryPurpose: Bool
+        public let termination: String
+        public let thirdPartyDisclosure: Bool
+    }
+
+    /// PrivacyKit's own part: the ledger behind each purpose.
+    public struct Ledger: Codable, Sendable, Equatable {
+        public struct Event: Codable, Sendable, Equatable {
+            public let id: Int64
+            public let kind: String
+            public let time: String
+            public let channel: String
+            public let noticeVersion: String?
+            public let evidenceHash: String?
+            public let expiresAt: String?
+            /// The audit event that recorded it, and that event's hash (hex).
+            public let auditSeq: Int64
+            public let auditHash: String
+        }
+
+        public struct PurposeState: Codable, Sendable, Equatable {
+            public let purpose: String
+            public let state: String
+            public let allowed: Bool
+            public let reason: String
+            public let events: [Event]
+        }
+
+        public let vaultID: String
+        public let subjectPseudonym: String
+        public let issuedAt: String
+        public let purposes: [PurposeState]
+    }
+
+    public struct Signature: Codable, Sendable, Equatable {
+        public let algorithm: String
+        /// base64url
+        public let value: String
+        /// BLAKE2b-128 of the public key (hex), as `audit public-key` shows it.
+        public let keyFingerprint: String
+    }
+
+    public let version: String
+    public let consentReceiptID: String
+    public let consentTimestamp: Int64
+    public let collectionMethod: String
+    public let piiPrincipalId: String
+    public let publicKey: String
+    public let services: [Service]
+    public let sensitive: Bool
+    public let spiCat: [String]
+    public let privacykit: Ledger
+    public var signature: Signature?
+
+    /// The bytes the signature covers.
+    func signedBytes() throws -> [UInt8] {
+        var unsigned = self
+        unsigned.signature = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [UInt8](try encoder.encode(unsigned))
+    }
+
+    /// The receipt as a JSON document (pretty-printed, sorted keys).
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+}
+
+/// What verifying a receipt established.
+public struct ReceiptVerification: Sendable, Encodable, Equatable {
+    public let valid: Bool
+    /// Why it is not valid (nil when valid).
+    public let problem: String?
+    /// What a valid receipt proves, and what it does not, in words.
+    public let proves: [String]
+    public let keyFingerprint: String?
+}
+
+extension ConsentReceipt {
+    /// Checks a receipt offline. With `publicKey` (the vault's audit public key, from
+    /// `privacyctl audit public-key` or a witness), the signature must be that key's; without
+    /// it, only the receipt's own key is checked, which proves integrity but not origin.
+    /// With `subject`, the receipt must be about that subject.
+    public static func verify(_ data: Data, publicKey: Ed25519.PublicKey? = nil, subject: String? = nil) -> ReceiptVerification {
+        func invalid(_ problem: String, _ fingerprint: String? = nil) -> ReceiptVerification {
+            ReceiptVerification(valid: false, problem: problem, proves: [], keyFingerprint: fingerprint)
+        }
+        guard let receipt = try? JSONDecoder().decode(ConsentReceipt.self, from: data) else {
+            return invalid("not a PrivacyKit consent receipt (the JSON does not parse as one)")
+        }
+        guard let signature = receipt.signature, signature.algorithm == "Ed25519",
+              let signatureBytes = try? Base64URL.decode(signature.value) else {
+            return invalid("the receipt has no Ed25519 signature")
+        }
+        guard let embeddedBytes = try? Base64URL.decode(receipt.publicKey), let embedded = try? Ed25519.PublicKey(bytes: embeddedBytes) else {
+            return invalid("the receipt's publicKey is not an Ed25519 public key")
+        }
+        let fingerprint = (try? BLAKE2b.hash(embedded.bytes, outputByteCount: 16)).map(Hex.encode)
+        // The signature block is not itself signed: its fingerprint must match the key.
+        guard signature.keyFingerprint == fingerprint else {
+            return invalid("the signature names key \(signature.keyFingerprint), but the receipt's public key is \(fingerprint ?? "?")", fingerprint)
+        }
+        if let publicKey, publicKey != embedded {
+            return invalid("the receipt is signed by another key (\(fingerprint ?? "?")), not the vault key given", fingerprint)
+        }
+        guard let message = try? receipt.signedBytes() else { return invalid("the receipt cannot be re-encoded") }
+        do {
+            try embedded.verify(signatureBytes, for: message)
+        } catch {
+            return invalid("the signature does not verify: the receipt was altered after signing, or signed with another key", fingerprint)
+        }
+        if let subject, subject != receipt.piiPrincipalId {
+            return invalid("the receipt is about another subject, not \(subject)", fingerprint)
+        }
+        var proves = [
+            "The holder of the Ed25519 key \(fingerprint ?? "?") (the audit key of vault \(receipt.privacykit.vaultID)) signed this receipt for subject \(receipt.piiPrincipalId) at \(receipt.privacykit.issuedAt); it has not been altered since.",
+        ]
+        for p in receipt.privacykit.purposes {
+            let events = p.events.map { "#\($0.id) \($0.kind) \($0.time) via \($0.channel)\($0.noticeVersion.map { " under notice \($0)" } ?? "") (audit seq \($0.auditSeq))" }
+            proves.append("For \(p.purpose), the vault's consent ledger then held: \(events.isEmpty ? "no event" : events.joined(separator: "; ")); state \(p.state): \(p.reason).")
+        }
+        if publicKey == nil {
+            proves.append("Without --public-key, that the key is this vault's is not checked: compare \(fingerprint ?? "?") with the vault's published audit key.")
+        }
+        proves.append("It does not prove that the ledger still holds these events, or anything after \(receipt.privacykit.issuedAt): the audit log (audit verify, and the audit hashes listed) does.")
+        return ReceiptVerification(valid: true, problem: nil, proves: proves, keyFingerprint: fingerprint)
+    }
+}
+
+extension Vault {
+    /// Issues a signed consent receipt for a subject: every purpose that needs consent, or
+    /// the one given, with its ledger events and current state. Audited as a consent read.
+    public func consentReceipt(subject: String, purpose purposeID: String? = nil, context: AccessContext) throws -> ConsentReceipt {
+        try RecordStore.checkSubjectID(subject)
+        let chosen: [Purpose]
+        if let purposeID {
+            guard let purpose = purposes[purposeID] else {
+                throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
+            }
+            chosen = [purpose]
+        } else {
+            chosen = purposes.purposes.values.filter { $0.consent != .notRequired }.sorted { $0.id < $1.id }
+        }
+        guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
+        let pseudonym = try subjectPseudonym(subject)
+        let now = Date()
+        let issued = Timestamp.precise(now)
+        return try perform(context, AccessRequest(.consent, event: .recordRead, subject: subject)) { tx, _ in
+            guard try Bool.fetchOne(tx.db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [subject]) == true else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            var states: [ConsentReceipt.Ledger.PurposeState] = []
+            var entries: [ConsentReceipt.PurposeEntry] = []
+            var firstGrant: ConsentReceipt.Ledger.Event?
+            var channel = "none"
+            for purpose in chosen {
+                let rows = try Row.fetchAll(tx.db, sql: """
+                    SELECT l.id, l.kind, l.time, l.channel, l.notice_version, l.evidence_hash, l.expires_at, l.audit_seq, a.hash
+                    FROM consent_ledger l JOIN audit_events a ON a.seq = l.audit_seq
+                    WHERE l.subject = ? AND l.purpose = ? ORDER BY l.id
+                    """, arguments: [pseudonym, purpose.id])
+                let events = rows.map { row in
+                    ConsentReceipt.Ledger.Event(id: row[0], kind: row[1], time: row[2], channel: row[3], noticeVersion: row[4], evidenceHash: row[5],
+                                                expiresAt: row[6], auditSeq: row[7], auditHash: Hex.encode([UInt8](row[8] as Data)))
+                }
+                let last = try lastConsent(tx.db, subject: subject, purpose: purpose.id, at: nil)
+                let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: issued)
+                states.append(.init(purpose: purpose.id, state: answer.state.rawValue, allowed: answer.allowed, reason: answer.reason, events: events))
+                if let grant = events.last(where: { $0.kind == "grant" }) {
+                    if firstGrant == nil || grant.time < firstGrant!.time { firstGrant = grant; channel = grant.channel }
+                }
+                entries.append(.init(purpose: purpose.description, purposeCategory: [purpose.id],
+                                     consentType: purpose.consent == .optOut ? "OPT-OUT" : "EXPLICIT", primaryPurpose: purposeID != nil,
+                                     termination: last?.expiresAt.map { "expires \($0)" } ?? "until withdrawn",
+                                     thirdPartyDisclosure: purpose.id == "sale-or-sharing"))
+            }
+            let timestamp = firstGrant.flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0.time) } ?? now
+            var receipt = ConsentReceipt(
+                version: "KI-CR-v1.1.0", consentReceiptID: UUID().uuidString.lowercased(), consentTimestamp: Int64(timestamp.timeIntervalSince1970),
+                collectionMethod: channel, piiPrincipalId: subject, publicKey: Base64URL.encode(signer.publicKey.bytes),
+                services: [.init(service: "PrivacyKit vault \(id.hex)", purposes: entries)], sensitive: false, spiCat: [],
+                privacykit: .init(vaultID: id.hex, subjectPseudonym: pseudonym, issuedAt: issued, purposes: states), signature: nil)
+            let fingerprint = Hex.encode(try BLAKE2b.hash(signer.publicKey.bytes, outputByteCount: 16))
+            receipt.signature = .init(algorithm: "Ed25519", value: Base64URL.encode(try signer.sign(try receipt.signedBytes())), keyFingerprint: fingerprint)
+            tx.record(AuditEntry(.recordRead, subjectID: subject, reason: "consent receipt \(receipt.consentReceiptID)"))
+            return receipt
+        }
+    }
+}
