@@ -13,7 +13,7 @@ extension Privacyctl {
                 field are listed in the summary and skipped, never stored. A bad row is rejected \
                 (line, column and reason, never the value, in the reject report) and the import \
                 goes on. Running the same import again changes nothing; an interrupted import can \
-                simply be run again. Exits 0 even with rejected rows: read "rejected" in the summary.
+                simply be run again. Exits 0 even with rejected rows: read "rejected" in the summary.                 --consent-column COLUMN=PURPOSE reads a consent column (yes/no; empty records                 nothing) into the consent ledger with channel import, under --consent-notice-version                 (default: the purpose's notice in force).
                 """
         )
 
@@ -25,10 +25,15 @@ extension Privacyctl {
         @Option(name: .customLong("reject-report"), help: ArgumentHelp("Where to write the reject report (default: the vault's Reports/).", valueName: "file"))
         var rejectReport: String?
         @Option(name: .customLong("batch-size"), help: "Rows per transaction.") var batchSize: Int = 500
+        @Option(name: .customLong("consent-column"), help: ArgumentHelp("A consent column and its purpose (repeat for more).", valueName: "column=purpose"))
+        var consentColumn: [String] = []
+        @Option(name: .customLong("consent-notice-version"), help: ArgumentHelp("The notice version the imported consents were given under.", valueName: "version"))
+        var consentNoticeVersion: String?
         @OptionGroup var options: RecordsOptions
 
         func validate() throws {
             for m in map where !m.contains("=") { throw ValidationError("--map takes COLUMN=FIELD") }
+            for c in consentColumn where !c.contains("=") { throw ValidationError("--consent-column takes COLUMN=PURPOSE") }
             guard (1...100_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 100000") }
         }
 
@@ -39,11 +44,17 @@ extension Privacyctl {
                     let parts = m.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                     columnMap[String(parts[0])] = String(parts[1])
                 }
+                var consentColumns: [String: String] = [:]
+                for c in consentColumn {
+                    let parts = c.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    consentColumns[String(parts[0])] = String(parts[1])
+                }
                 let vault = try options.open()
                 let progress = Progress(label: "import")
                 let summary = try vault.importCSV(
                     at: file,
-                    options: ImportOptions(columnMap: columnMap, idColumn: idColumn, batchSize: batchSize, rejectReportPath: rejectReport),
+                    options: ImportOptions(columnMap: columnMap, idColumn: idColumn, batchSize: batchSize, rejectReportPath: rejectReport,
+                                           consentColumns: consentColumns, consentNoticeVersion: consentNoticeVersion),
                     context: options.accessContext()
                 ) { progress.update("\($0.rows) rows: \($0.created) created, \($0.updated) updated, \($0.unchanged) unchanged, \($0.rejected) rejected") }
                 progress.finish()
@@ -54,6 +65,7 @@ extension Privacyctl {
                     Output.standardOutput("""
                         \(summary.rows) rows: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged, \(summary.rejected) rejected
                         """)
+                    if !consentColumn.isEmpty { Output.standardOutput("consent events recorded: \(summary.consentEvents)") }
                     if !summary.unknownColumns.isEmpty {
                         Output.standardOutput("skipped columns (no such field): \(summary.unknownColumns.joined(separator: ", "))")
                     }

@@ -238,3 +238,43 @@ struct ConsentReceiptTests {
         expectError(.notFound) { try s.vault.consentReceipt(subject: "nobody", context: ConsentTests.admin) }
     }
 }
+
+@Suite("Consent import")
+struct ConsentImportTests {
+    @Test func aConsentColumnIsImportedOnceAndBadValuesAreRejected() throws {
+        let s = try ConsentTests.Setup(subjects: [])
+        let csv = s.dir.file("crm.csv")
+        try """
+            id,email,marketing_consent,sms_opt_in
+            a,a@example.com,yes,
+            b,b@example.com,no,YES
+            c,c@example.com,,n
+            d,d@example.com,maybe-CANARY,
+            a,a@example.com,Y,
+
+            """.write(toFile: csv, atomically: true, encoding: .utf8)
+        let options = ImportOptions(consentColumns: ["marketing_consent": "marketing-email", "sms_opt_in": "marketing-sms"], consentNoticeVersion: "2025-11")
+        let summary = try s.vault.importCSV(at: csv, options: options, context: ConsentTests.admin)
+        #expect(summary.created == 3 && summary.rejected == 1 && summary.unknownColumns.isEmpty)
+        #expect(summary.rejects.first?.line == 5 && summary.rejects.first?.column == "marketing_consent")
+        #expect(summary.rejects.first?.reason == "a consent value is yes or no (or empty)")
+        #expect(summary.consentEvents == 4)  // a grant, b withdraw, b sms grant, c sms withdraw; the second "a" row repeats
+        #expect(try s.state("marketing-email", subject: "a").state == .granted)
+        #expect(try s.state("marketing-email", subject: "b").state == .withdrawn)
+        #expect(try s.state("marketing-email", subject: "c").state == .neverAsked)
+        // marketing-sms needs fresh consent under the notice in force (2026-01): 2025-11 no longer counts.
+        #expect(try s.state("marketing-sms", subject: "b").state == .noticeChanged)
+        let history = try s.vault.consentHistory(subject: "a", context: ConsentTests.admin)
+        #expect(history.count == 1 && history[0].channel == "import" && history[0].noticeVersion == "2025-11")
+        // Running it again records nothing.
+        let again = try s.vault.importCSV(at: csv, options: options, context: ConsentTests.admin)
+        #expect(again.consentEvents == 0 && again.created == 0)
+        #expect(try s.vault.verifyAudit().ok)
+        expectError(.invalidInput) {
+            try s.vault.importCSV(at: csv, options: ImportOptions(consentColumns: ["marketing_consent": "order-fulfilment"]), context: ConsentTests.admin)
+        }
+        expectError(.invalidInput) {
+            try s.vault.importCSV(at: csv, options: ImportOptions(consentColumns: ["nope": "marketing-email"]), context: ConsentTests.admin)
+        }
+    }
+}

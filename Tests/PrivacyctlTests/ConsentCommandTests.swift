@@ -73,4 +73,16 @@ struct ConsentCommandTests {
         let bad = try CLI.run(["consent", "verify-receipt", file, "--vault", v.vault])
         #expect(bad.status == PrivacyctlTests.Exit.integrity && bad.stderr.contains("altered after signing"))
     }
+
+    @Test func importReadsAConsentColumn() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let csv = v.scratch.file("crm.csv")
+        try "id,email,marketing_consent\nA1,a1@example.com,yes\nA2,a2@example.com,no\nA3,a3@example.com,\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let imported = try CLI.run(["import", csv, "--consent-column", "marketing_consent=marketing-email", "--consent-notice-version", "2026-01", "--json"], environment: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try imported.json()["consent_events"] as? Int == 2 && imported.json()["unknown_columns"] as? [String] == [])
+        let audience = try CLI.run(["consent", "audience", "--purpose", "marketing-email"], environment: env)
+        #expect(audience.stdout == "A1\n")
+    }
 }

@@ -215,7 +215,6 @@ extension Vault {
         guard let first = changes.first else { return [] }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        let stamp = Timestamp.precise(time)
         return try perform(context, AccessRequest(.consent, event: first.kind.auditAction, subject: subject)) { tx, _ in
             let store = RecordStore(vault: self)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
@@ -224,46 +223,62 @@ extension Vault {
             let pseudonym = try subjectPseudonym(subject)
             var events: [ConsentEvent] = []
             for change in changes {
-                let purpose = purposes[change.purpose]!  // checked above
-                let notice = change.noticeVersion ?? purpose.noticeVersion
-                var expires: String?
-                if change.kind == .grant {
-                    let byPolicy = purpose.validForDays.map { time.addingTimeInterval(Double($0) * 86_400) }
-                    let earliest = [byPolicy, change.expiresAt].compactMap { $0 }.min()
-                    expires = earliest.map(Timestamp.precise)
-                }
-                var note: Data?
-                if let text = change.note, !text.isEmpty {
-                    try store.unlock(stored, subjectID: subject, cipher: cipher)
-                    note = Data(try cipher.seal(text, field: "consent_note", subjectID: subject, keyVersion: stored.keyVersion))
-                    cipher.wipe()
-                }
-                // The audit event goes in first: the ledger row records its place in the chain,
-                // and the event the row's digest.
-                let evidence = change.evidenceHash?.lowercased()
-                let digest = try ConsentRules.digest(
-                    subject: pseudonym, purpose: purpose.id, kind: change.kind.rawValue, time: stamp, channel: change.channel.rawValue,
-                    notice: notice, evidence: evidence, note: note.map { [UInt8]($0) }, actor: context.actor, expires: expires)
-                let reason = "\(purpose.id) via \(change.channel.rawValue)" + (notice.map { ", notice \($0)" } ?? "") + ", ledger \(digest)"
-                guard let seq = try audit.append(
-                    [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: tx.db)?.lowerBound
-                else { throw PrivacyKitError(.internal, "no audit event for a consent change") }
-                try tx.db.execute(sql: """
-                    INSERT INTO consent_ledger (subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [pseudonym, purpose.id, change.kind.rawValue, stamp, change.channel.rawValue, notice,
-                                     evidence, note, context.actor, expires, seq])
-                let id = tx.db.lastInsertedRowID
-                try tx.db.execute(sql: """
-                    INSERT OR REPLACE INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [purpose.id, subject, change.kind.rawValue, id, stamp, notice, expires])
-                events.append(ConsentEvent(id: id, subject: pseudonym, purpose: purpose.id, kind: change.kind, time: stamp,
-                                           channel: change.channel.rawValue, noticeVersion: notice, evidenceHash: change.evidenceHash?.lowercased(),
-                                           hasNote: note != nil, actor: context.actor, expiresAt: expires, auditSeq: seq))
+                events.append(try appendConsent(tx.db, change, subject: subject, pseudonym: pseudonym, stored: stored, time: time, context: context, cipher: cipher))
             }
             return events
         }
+    }
+
+    /// Appends one consent event (its audit event, the ledger row, the derived state) in
+    /// the caller's transaction.
+    func appendConsent(
+        _ db: Database, _ change: ConsentChange, subject: String, pseudonym: String, stored: RecordStore.Stored?,
+        time: Date, context: AccessContext, cipher: FieldCipher
+    ) throws -> ConsentEvent {
+        let store = RecordStore(vault: self)
+        guard let purpose = purposes[change.purpose] else {
+            throw PrivacyKitError(.invalidInput, "purpose '\(change.purpose)' is not defined in purposes.yaml")
+        }
+        let stamp = Timestamp.precise(time)
+        let notice = change.noticeVersion ?? purpose.noticeVersion
+        var expires: String?
+        if change.kind == .grant {
+            let byPolicy = purpose.validForDays.map { time.addingTimeInterval(Double($0) * 86_400) }
+            let earliest = [byPolicy, change.expiresAt].compactMap { $0 }.min()
+            expires = earliest.map(Timestamp.precise)
+        }
+        var note: Data?
+        if let text = change.note, !text.isEmpty {
+            guard let stored = try stored ?? store.load(db, subjectID: subject) else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            try store.unlock(stored, subjectID: subject, cipher: cipher)
+            note = Data(try cipher.seal(text, field: "consent_note", subjectID: subject, keyVersion: stored.keyVersion))
+            cipher.wipe()
+        }
+        // The audit event goes in first: the ledger row records its place in the chain,
+        // and the event the row's digest.
+        let evidence = change.evidenceHash?.lowercased()
+        let digest = try ConsentRules.digest(
+            subject: pseudonym, purpose: purpose.id, kind: change.kind.rawValue, time: stamp, channel: change.channel.rawValue,
+            notice: notice, evidence: evidence, note: note.map { [UInt8]($0) }, actor: context.actor, expires: expires)
+        let reason = "\(purpose.id) via \(change.channel.rawValue)" + (notice.map { ", notice \($0)" } ?? "") + ", ledger \(digest)"
+        guard let seq = try audit.append(
+            [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: db)?.lowerBound
+        else { throw PrivacyKitError(.internal, "no audit event for a consent change") }
+        try db.execute(sql: """
+            INSERT INTO consent_ledger (subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [pseudonym, purpose.id, change.kind.rawValue, stamp, change.channel.rawValue, notice,
+                             evidence, note, context.actor, expires, seq])
+        let id = db.lastInsertedRowID
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [purpose.id, subject, change.kind.rawValue, id, stamp, notice, expires])
+        return ConsentEvent(id: id, subject: pseudonym, purpose: purpose.id, kind: change.kind, time: stamp,
+                                   channel: change.channel.rawValue, noticeVersion: notice, evidenceHash: change.evidenceHash?.lowercased(),
+                                   hasNote: note != nil, actor: context.actor, expiresAt: expires, auditSeq: seq)
     }
 
     func subjectPseudonym(_ subject: String) throws -> String {

@@ -12,12 +12,19 @@ public struct ImportOptions: Sendable {
     public var batchSize: Int
     /// Where the reject report goes (default: the vault's `Reports/`).
     public var rejectReportPath: String?
+    /// Column → purpose, for columns holding consent (`yes`/`no`, empty: nothing recorded).
+    public var consentColumns: [String: String]
+    /// The notice version the imported consents were given under (default: the purpose's).
+    public var consentNoticeVersion: String?
 
-    public init(columnMap: [String: String] = [:], idColumn: String? = nil, batchSize: Int = 500, rejectReportPath: String? = nil) {
+    public init(columnMap: [String: String] = [:], idColumn: String? = nil, batchSize: Int = 500, rejectReportPath: String? = nil,
+                consentColumns: [String: String] = [:], consentNoticeVersion: String? = nil) {
         self.columnMap = columnMap
         self.idColumn = idColumn
         self.batchSize = batchSize
         self.rejectReportPath = rejectReportPath
+        self.consentColumns = consentColumns
+        self.consentNoticeVersion = consentNoticeVersion
     }
 }
 
@@ -34,6 +41,9 @@ public struct ImportSummary: Sendable, Codable, Equatable {
     public var updated = 0
     public var unchanged = 0
     public var rejected = 0
+    /// Consent events recorded from consent columns (grants and withdrawals that changed
+    /// something).
+    public var consentEvents = 0
     /// Columns that map to no field: skipped, never stored.
     public var unknownColumns: [String] = []
     /// The reject report file, when rows were rejected.
@@ -43,6 +53,7 @@ public struct ImportSummary: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case rows, created, updated, unchanged, rejected, rejects
+        case consentEvents = "consent_events"
         case unknownColumns = "unknown_columns"
         case rejectReport = "reject_report"
     }
@@ -75,9 +86,12 @@ extension Vault {
         guard case .record(_, let header) = headerRow else {
             throw PrivacyKitError(.invalidInput, "\(path): the header row cannot be read")
         }
-        let plan = try ImportPlan(header: header, schema: schema, options: options, file: path)
+        let plan = try ImportPlan(header: header, schema: schema, purposes: purposes, options: options, file: path)
         // Refused before anything is read further (each batch is checked again).
         _ = try authorize(AccessRequest(.write, event: .recordImport), context: context)
+        if !plan.consentColumns.isEmpty {
+            _ = try authorize(AccessRequest(.consent, event: .consentGrant), context: context)
+        }
         var summary = ImportSummary()
         summary.unknownColumns = plan.unknownColumns
         var rejects = RejectReport(path: options.rejectReportPath ?? defaultRejectReportPath())
@@ -115,7 +129,8 @@ extension Vault {
             summary.rows += batch.rowsRead
             for r in batch.rejects { try reject(r) }
             guard !batch.rows.isEmpty else { continue }
-            let outcomes = try write(batch.rows, context: context, cipher: writeCipher)
+            let (outcomes, consents) = try write(batch.rows, context: context, cipher: writeCipher, notice: options.consentNoticeVersion)
+            summary.consentEvents += consents
             for outcome in outcomes {
                 switch outcome.result {
                 case .success(let result):
@@ -143,9 +158,10 @@ extension Vault {
     /// whose subject exists by now (written by an earlier batch, another process, or
     /// earlier in this batch) goes through the full upsert, whatever the preparer saw.
     private func write(
-        _ rows: [PreparedRow], context: AccessContext, cipher: FieldCipher
-    ) throws -> [(line: Int, result: Result<PutResult, PrivacyKitError>)] {
+        _ rows: [PreparedRow], context: AccessContext, cipher: FieldCipher, notice: String?
+    ) throws -> (outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)], consents: Int) {
         try perform(context, AccessRequest(.write, event: .recordImport)) { tx, _ in
+            var consents = 0
             let store = RecordStore(vault: self)
             let now = Timestamp.now()
             var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
@@ -175,11 +191,35 @@ extension Vault {
                     if put.change != .unchanged {
                         tx.record(AuditEntry(.recordImport, subjectID: row.subject, fields: put.changedFields, reason: put.change.rawValue))
                     }
+                    consents += try importConsents(tx.db, row: row, notice: notice, context: context, cipher: cipher)
                 }
                 outcomes.append((row.line, result))
             }
-            return outcomes
+            return (outcomes, consents)
         }
+    }
+
+    /// Records a row's consent columns, unless the ledger already says the same (so running
+    /// the import again records nothing).
+    private func importConsents(_ db: Database, row: PreparedRow, notice: String?, context: AccessContext, cipher: FieldCipher) throws -> Int {
+        guard !row.consents.isEmpty else { return 0 }
+        var recorded = 0
+        var pseudonym: String?
+        for (purposeID, kind) in row.consents {
+            guard let purpose = purposes[purposeID] else { continue }
+            let last = try lastConsent(db, subject: row.subject, purpose: purposeID, at: nil)
+            let version = notice ?? purpose.noticeVersion
+            switch kind {
+            case .grant where last?.kind == .grant && last?.noticeVersion == version: continue
+            case .withdraw where last != nil && last?.kind != .grant: continue
+            default: break
+            }
+            if pseudonym == nil { pseudonym = try subjectPseudonym(row.subject) }
+            _ = try appendConsent(db, ConsentChange(kind, purpose: purposeID, channel: .import, noticeVersion: version),
+                                  subject: row.subject, pseudonym: pseudonym!, stored: nil, time: Date(), context: context, cipher: cipher)
+            recorded += 1
+        }
+        return recorded
     }
 
     private func defaultRejectReportPath() -> String {
@@ -205,6 +245,8 @@ struct PreparedRow: Sendable {
     /// The mapped values as read, for the writer's full upsert.
     let raw: [String: String]
     let state: State
+    /// From consent columns: purpose and what to record.
+    var consents: [(purpose: String, kind: ConsentKind)] = []
 }
 
 struct PreparedBatch: Sendable {
@@ -234,7 +276,7 @@ final class ImportPreparer: @unchecked Sendable {
     func run(into handoff: Handoff<PreparedBatch>) {
         do {
             var batch = PreparedBatch()
-            var pending: [(line: Int, subject: String, values: [String: String])] = []
+            var pending: [(line: Int, subject: String, values: [String: String], consents: [(purpose: String, kind: ConsentKind)])] = []
             while let row = try reader.next() {
                 batch.rowsRead += 1
                 switch row {
@@ -245,8 +287,13 @@ final class ImportPreparer: @unchecked Sendable {
                     if let problem = plan.problem(with: fields) {
                         batch.rejects.append(ImportReject(line: line, column: problem.column, reason: problem.reason))
                     } else {
-                        let (subject, values) = plan.values(of: fields)
-                        pending.append((line, subject, values))
+                        switch plan.consents(of: fields) {
+                        case .failure(let problem):
+                            batch.rejects.append(ImportReject(line: line, column: problem.column, reason: problem.reason))
+                        case .success(let consents):
+                            let (subject, values) = plan.values(of: fields)
+                            pending.append((line, subject, values, consents))
+                        }
                     }
                 }
                 if pending.count >= batchSize {
@@ -265,7 +312,7 @@ final class ImportPreparer: @unchecked Sendable {
         }
     }
 
-    private func prepare(_ pending: [(line: Int, subject: String, values: [String: String])]) throws -> [PreparedRow] {
+    private func prepare(_ pending: [(line: Int, subject: String, values: [String: String], consents: [(purpose: String, kind: ConsentKind)])]) throws -> [PreparedRow] {
         guard !pending.isEmpty else { return [] }
         let store = RecordStore(vault: vault)
         let keys = try RecordStore.PreparationKeys(vault: vault)
@@ -285,7 +332,7 @@ final class ImportPreparer: @unchecked Sendable {
                     state = .invalid(error)
                 }
             }
-            rows.append(PreparedRow(line: row.line, subject: row.subject, raw: row.values, state: state))
+            rows.append(PreparedRow(line: row.line, subject: row.subject, raw: row.values, state: state, consents: row.consents))
         }
         return rows
     }
@@ -342,6 +389,11 @@ final class Handoff<Item: Sendable>: @unchecked Sendable {
     }
 }
 
+struct ImportProblem: Error {
+    let column: String?
+    let reason: String
+}
+
 /// How the columns of one CSV file map to the schema.
 struct ImportPlan: Sendable {
     let header: [String]
@@ -349,8 +401,10 @@ struct ImportPlan: Sendable {
     /// Column index → field name.
     let mapped: [(index: Int, field: String)]
     let unknownColumns: [String]
+    /// Column index → purpose, for consent columns.
+    let consentColumns: [(index: Int, column: String, purpose: String)]
 
-    init(header: [String], schema: Schema, options: ImportOptions, file: String) throws {
+    init(header: [String], schema: Schema, purposes: PurposeSet, options: ImportOptions, file: String) throws {
         self.header = header
         // "E-Mail", "e_mail" and "Email" all name `email`: compare letters and digits only.
         func key(_ s: String) -> String {
@@ -368,10 +422,24 @@ struct ImportPlan: Sendable {
             throw PrivacyKitError(.invalidInput, "\(file) has no subject id column (\(idCandidates.joined(separator: ", "))); name one with --id-column")
         }
         self.idIndex = idIndex
+        var consentColumns: [(Int, String, String)] = []
+        for (column, purposeID) in options.consentColumns.sorted(by: { $0.key < $1.key }) {
+            guard let index = header.firstIndex(of: column) else {
+                throw PrivacyKitError(.invalidInput, "--consent-column names column '\(column)', which \(file) does not have")
+            }
+            guard let purpose = purposes[purposeID] else {
+                throw PrivacyKitError(.invalidInput, "--consent-column \(column)=\(purposeID): '\(purposeID)' is not a purpose of purposes.yaml")
+            }
+            guard purpose.consent != .notRequired else {
+                throw PrivacyKitError(.invalidInput, "--consent-column \(column)=\(purposeID): purpose \(purposeID) needs no consent")
+            }
+            consentColumns.append((index, column, purposeID))
+        }
+        self.consentColumns = consentColumns
         var mapped: [(Int, String)] = []
         var unknown: [String] = []
         var seen: Set<String> = []
-        for (index, column) in header.enumerated() where index != idIndex {
+        for (index, column) in header.enumerated() where index != idIndex && !consentColumns.contains(where: { $0.0 == index }) {
             let field = options.columnMap[column] ?? fieldsByKey[key(column)]
             guard let field else { unknown.append(column); continue }
             guard seen.insert(field).inserted else {
@@ -404,6 +472,21 @@ struct ImportPlan: Sendable {
             if !Trim.whitespace(value).isEmpty { values[field] = value }
         }
         return (Trim.whitespace(fields[idIndex]), values)
+    }
+
+    /// The consent columns of a row: yes/y/true/1 grants, no/n/false/0 withdraws, empty
+    /// records nothing; anything else rejects the row (the value is not echoed).
+    func consents(of fields: [String]) -> Result<[(purpose: String, kind: ConsentKind)], ImportProblem> {
+        var result: [(purpose: String, kind: ConsentKind)] = []
+        for (index, column, purpose) in consentColumns {
+            switch Trim.whitespace(fields[index]).lowercased() {
+            case "": continue
+            case "yes", "y", "true", "1": result.append((purpose, .grant))
+            case "no", "n", "false", "0": result.append((purpose, .withdraw))
+            default: return .failure(ImportProblem(column: column, reason: "a consent value is yes or no (or empty)"))
+            }
+        }
+        return .success(result)
     }
 
     /// The column of the field an error message names ("field F of subject …").
