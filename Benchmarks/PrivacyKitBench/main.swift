@@ -31,7 +31,7 @@ let usage = """
 func run(_ options: Options) throws {
     switch options.command {
     case "help":
-        print(usage + recordsUsage)
+        print(usage + recordsUsage + consentUsage)
     case "all":
         try runAll(options)
     case "append-bulk":
@@ -123,6 +123,8 @@ func run(_ options: Options) throws {
         encoder.outputFormatting = [.sortedKeys]
         print(String(decoding: try encoder.encode(result), as: UTF8.self))
         if !result.ok { exit(3) }
+    case "consent-all":
+        try consentAll(options)
     default:
         if try runRecordsCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")

@@ -72,10 +72,35 @@ public struct ConsentAnswer: Sendable, Encodable, Equatable {
     public let purpose: String
     public let state: ConsentState
     public var allowed: Bool { state.allows }
-    /// In words: "granted on …, under notice …, expires …", "withdrawn on …", …
-    public let reason: String
     /// The ledger event the answer rests on.
     public let eventID: Int64?
+    // What the reason is made of, kept as values: building the sentence for every check
+    // would cost more than the check (services ask hundreds of thousands at a time).
+    let lawfulBasis: LawfulBasis
+    let lastKind: ConsentKind?
+    let lastTime: String?
+    let lastNotice: String?
+    let expiresAt: String?
+    let currentNotice: String?
+
+    /// In words: "granted on …, under notice …, expires …", "withdrawn on …", …
+    public var reason: String {
+        switch state {
+        case .notRequired: return "lawful basis \(lawfulBasis.rawValue): no consent needed"
+        case .notObjected: return lastTime.map { "opted back in on \($0)" } ?? "opt-out purpose: no objection recorded"
+        case .neverAsked: return "never asked: no consent recorded"
+        case .withdrawn: return "withdrawn on \(lastTime ?? "?")"
+        case .objected: return "\(lastKind == .withdraw ? "withdrawn" : "objected") on \(lastTime ?? "?")"
+        case .expired: return "granted on \(lastTime ?? "?"), expired on \(expiresAt ?? "?")"
+        case .noticeChanged:
+            return "granted on \(lastTime ?? "?") under notice \(lastNotice ?? "none"); notice \(currentNotice ?? "?") requires fresh consent"
+        case .granted:
+            var reason = "granted on \(lastTime ?? "?")"
+            if let notice = lastNotice { reason += " under notice \(notice)" }
+            if let expires = expiresAt { reason += ", expires \(expires)" }
+            return reason
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case subject, purpose, state, allowed, reason
@@ -146,33 +171,27 @@ enum ConsentRules {
     /// Decides from the last event before `at` (nil: none). Times are compared as
     /// ISO 8601 UTC strings of one fixed format, which sort like the instants they name.
     static func answer(subject: String, purpose: Purpose, last: ConsentRow?, at: String) -> ConsentAnswer {
-        func make(_ state: ConsentState, _ reason: String) -> ConsentAnswer {
-            ConsentAnswer(subject: subject, purpose: purpose.id, state: state, reason: reason, eventID: last?.eventID)
-        }
+        ConsentAnswer(subject: subject, purpose: purpose.id, state: state(purpose: purpose, last: last, at: at), eventID: last?.eventID,
+                      lawfulBasis: purpose.lawfulBasis, lastKind: last?.kind, lastTime: last?.time, lastNotice: last?.noticeVersion,
+                      expiresAt: last?.expiresAt, currentNotice: purpose.noticeVersion)
+    }
+
+    static func state(purpose: Purpose, last: ConsentRow?, at: String) -> ConsentState {
         switch purpose.consent {
         case .notRequired:
-            return make(.notRequired, "lawful basis \(purpose.lawfulBasis.rawValue): no consent needed")
+            return .notRequired
         case .optOut:
-            guard let last, last.kind != .grant else {
-                return make(.notObjected, last.map { "opted back in on \($0.time)" } ?? "opt-out purpose: no objection recorded")
-            }
-            return make(.objected, "\(last.kind == .object ? "objected" : "withdrawn") on \(last.time)")
+            guard let last, last.kind != .grant else { return .notObjected }
+            return .objected
         case .optIn:
-            guard let last else { return make(.neverAsked, "never asked: no consent recorded") }
+            guard let last else { return .neverAsked }
             switch last.kind {
-            case .withdraw: return make(.withdrawn, "withdrawn on \(last.time)")
-            case .object: return make(.objected, "objected on \(last.time)")
+            case .withdraw: return .withdrawn
+            case .object: return .objected
             case .grant:
-                if let expires = last.expiresAt, at >= expires {
-                    return make(.expired, "granted on \(last.time), expired on \(expires)")
-                }
-                if purpose.reconsentOnNoticeChange, let current = purpose.noticeVersion, last.noticeVersion != current {
-                    return make(.noticeChanged, "granted on \(last.time) under notice \(last.noticeVersion ?? "none"); notice \(current) requires fresh consent")
-                }
-                var reason = "granted on \(last.time)"
-                if let notice = last.noticeVersion { reason += " under notice \(notice)" }
-                if let expires = last.expiresAt { reason += ", expires \(expires)" }
-                return make(.granted, reason)
+                if let expires = last.expiresAt, at >= expires { return .expired }
+                if purpose.reconsentOnNoticeChange, let current = purpose.noticeVersion, last.noticeVersion != current { return .noticeChanged }
+                return .granted
             }
         }
     }
@@ -306,9 +325,29 @@ extension Vault {
         let stamp = Timestamp.precise(time ?? Date())
         return try SQLiteStore.wrap(store.path) {
             try store.pool.read { db in
-                try subjects.map { subject in
-                    ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: time == nil ? nil : stamp), at: stamp)
+                guard time == nil else {
+                    return try subjects.map { subject in
+                        ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
+                    }
                 }
+                // Now: one prepared lookup in the state table per subject.
+                let statement = try db.makeStatement(sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ? AND subject_id = ?")
+                var answers: [ConsentAnswer] = []
+                answers.reserveCapacity(subjects.count)
+                for subject in subjects {
+                    statement.setUncheckedArguments([purpose.id, subject])
+                    var last: ConsentRow?
+                    // A cursor's row is a view on the statement (no copy per lookup), valid
+                    // only while the cursor lives.
+                    let cursor = try Row.fetchCursor(statement)
+                    try withExtendedLifetime(cursor) {
+                        if let row = try cursor.next(), let kind = (row[0] as String?).flatMap(ConsentKind.init(rawValue:)) {
+                            last = ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
+                        }
+                    }
+                    answers.append(ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: stamp))
+                }
+                return answers
             }
         }
     }
@@ -415,10 +454,10 @@ extension Vault {
                     while let row = try cursor.next() {
                         guard let kind = ConsentKind(rawValue: row[0]) else { continue }
                         let last = ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
-                        counts[ConsentRules.answer(subject: "", purpose: purpose, last: last, at: now).state, default: 0] += 1
+                        counts[ConsentRules.state(purpose: purpose, last: last, at: now), default: 0] += 1
                         seen += 1
                     }
-                    let untouched = ConsentRules.answer(subject: "", purpose: purpose, last: nil, at: now).state
+                    let untouched = ConsentRules.state(purpose: purpose, last: nil, at: now)
                     counts[untouched, default: 0] += subjects - seen
                     result[purpose.id] = counts
                 }
