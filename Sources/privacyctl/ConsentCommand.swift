@@ -29,10 +29,10 @@ struct ConsentOptions: ParsableArguments {
         try Vault.open(at: vault.directory(), rootKey: rootKey.resolve(), context: accessContext())
     }
 
-    func accessContext(defaultPurpose: String? = nil) throws -> AccessContext {
+    func accessContext() throws -> AccessContext {
         let defaults = try (try? vault.directory()).map { try OperatorDefaults.load(vaultDirectory: $0) } ?? OperatorDefaults()
         return AccessContext(actor: actor ?? defaults.actor ?? ContextOptions.defaultActor, role: role ?? defaults.role ?? "admin",
-                             purpose: actingFor ?? defaultPurpose ?? defaults.purpose)
+                             purpose: actingFor ?? defaults.purpose)
     }
 }
 
@@ -207,8 +207,8 @@ extension Privacyctl.Consent {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
                 let json = options.output.json
-                // Acting for the audience's purpose unless told otherwise.
-                let count = try vault.audience(purpose: purpose, context: options.accessContext(defaultPurpose: purpose)) { id in
+                // The library acts for the audience's purpose (the role must hold it).
+                let count = try vault.audience(purpose: purpose, context: options.accessContext()) { id in
                     if json { try Output.jsonLine(Line(subject: id)) } else { Output.standardOutput(id) }
                 }
                 try vault.checkpointIfNeeded()

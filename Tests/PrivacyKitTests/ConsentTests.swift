@@ -123,6 +123,23 @@ struct ConsentTests {
         #expect(try s.vault.get(subject: "s1", fields: ["email"], context: agent) == ["email": "s1@example.com"])
     }
 
+    /// Many subjects in one call: answers in the order asked, duplicates and unknown ids
+    /// included, the same as one at a time.
+    @Test func batchAnswersMatchSingleAnswers() throws {
+        let ids = (0..<1200).map { String(format: "s%04d", $0) }
+        let s = try Setup(subjects: Array(ids.prefix(10)))
+        try s.record(.grant, "marketing-email", subject: "s0003")
+        try s.record(.withdraw, "marketing-email", subject: "s0007")
+        let asked = ["s0007", "s0003", "nobody", "s0003"] + ids.reversed()
+        let batch = try s.vault.consent(subjects: asked, purpose: "marketing-email", context: ConsentTests.admin)
+        #expect(batch.map(\.subject) == asked)
+        for (i, answer) in batch.enumerated() where i < 14 {
+            #expect(answer == (try s.state("marketing-email", subject: asked[i])))
+        }
+        #expect(batch.filter(\.allowed).map(\.subject) == ["s0003", "s0003", "s0003"])
+        #expect(batch[0].state == .withdrawn && batch[2].state == .neverAsked)
+    }
+
     @Test func audienceHistoryAndCounts() throws {
         let s = try Setup(subjects: ["a", "b", "c", "d"])
         try s.record(.grant, "marketing-email", subject: "a")

@@ -330,23 +330,29 @@ extension Vault {
                         ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
                     }
                 }
-                // Now: one prepared lookup in the state table per subject.
-                let statement = try db.makeStatement(sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ? AND subject_id = ?")
-                var answers: [ConsentAnswer] = []
-                answers.reserveCapacity(subjects.count)
-                for subject in subjects {
-                    statement.setUncheckedArguments([purpose.id, subject])
-                    var last: ConsentRow?
-                    // A cursor's row is a view on the statement (no copy per lookup), valid
-                    // only while the cursor lives.
-                    let cursor = try Row.fetchCursor(statement)
-                    try withExtendedLifetime(cursor) {
-                        if let row = try cursor.next(), let kind = (row[0] as String?).flatMap(ConsentKind.init(rawValue:)) {
-                            last = ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
-                        }
+                // Now: the state table, a sorted chunk of subjects per query (one index walk
+                // in key order instead of a statement execution per subject).
+                var last: [String: ConsentRow] = [:]
+                last.reserveCapacity(subjects.count)
+                let sorted = Array(Set(subjects)).sorted()
+                var start = 0
+                while start < sorted.count {
+                    let chunk = sorted[start..<min(start + 500, sorted.count)]
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    let statement = try db.cachedStatement(sql: """
+                        SELECT subject_id, kind, event_id, time, notice_version, expires_at FROM consent_state
+                        WHERE purpose = ? AND subject_id IN (\(marks))
+                        """)
+                    var arguments: [(any DatabaseValueConvertible)?] = [purpose.id]
+                    arguments.append(contentsOf: chunk.map { $0 })
+                    let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+                    while let row = try cursor.next() {
+                        guard let kind = (row[1] as String?).flatMap(ConsentKind.init(rawValue:)) else { continue }
+                        last[row[0]] = ConsentRow(kind: kind, eventID: row[2], time: row[3], noticeVersion: row[4], expiresAt: row[5])
                     }
-                    answers.append(ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: stamp))
+                    start += chunk.count
                 }
+                let answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
                 return answers
             }
         }
@@ -396,12 +402,10 @@ extension Vault {
         guard let purpose = purposes[purposeID] else {
             throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
         }
-        let holds = try access.decide(role: context.role, action: .read, purpose: purposeID)
-        guard holds.isAllowed else {
-            _ = try authorize(AccessRequest(.read, event: .recordLookup), context: AccessContext(actor: context.actor, role: context.role, purpose: purposeID, requestID: context.requestID))
-            throw PrivacyKitError(.denied, holds.rule)
-        }
-        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)
+        // Reading the audience is acting for its purpose: the role must hold that purpose.
+        var acting = context
+        acting.purpose = purposeID
+        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
         let now = Timestamp.precise(Date())
         let sql: String
         var arguments: [(any DatabaseValueConvertible)?] = []
@@ -435,7 +439,7 @@ extension Vault {
                 return count
             }
         }
-        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects", purpose: purpose.id)], context: context)
+        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects")], context: acting)
         return count
     }
 
