@@ -151,6 +151,10 @@ extension Vault {
         }
         summary.rejectReport = rejects.finish()
         summary.rejects.sort { $0.line < $1.line }
+        // A bulk write leaves up to thousands of pages in the WAL, which every later read
+        // has to look through: fold them into the database now (best effort: if a reader
+        // holds an old snapshot, the background checkpoints finish the job).
+        try? SQLiteStore.wrap(store.path) { try store.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) } }
         return summary
     }
 
