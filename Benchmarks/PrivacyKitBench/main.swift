@@ -125,6 +125,8 @@ func run(_ options: Options) throws {
         if !result.ok { exit(3) }
     case "consent-all":
         try consentAll(options)
+    case "consent-may":
+        try consentMay(options)
     default:
         if try runRecordsCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")
