@@ -45,7 +45,7 @@ func syntheticConsents(_ n: Int) -> (email: String, sms: String, profiling: Stri
 }
 
 func writeConsentCSV(to path: String, count: Int, later: Bool) throws {
-    FileManager.default.createFile(atPath: path, contents: nil)
+    guard FileManager.default.createFile(atPath: path, contents: nil) else { throw UsageError("cannot create \(path)") }
     guard let handle = FileHandle(forWritingAtPath: path) else { throw UsageError("cannot write \(path)") }
     defer { try? handle.close() }
     var buffer = "id,email,marketing_consent,sms_opt_in,profiling_ok\n"

@@ -52,6 +52,14 @@ public struct PurposeSet: Sendable {
     public let purposes: [String: Purpose]
 
     public subscript(id: String) -> Purpose? { purposes[id] }
+
+    /// The purpose `id`, or an error naming it and the purposes there are.
+    public func require(_ id: String) throws -> Purpose {
+        guard let purpose = purposes[id] else {
+            throw PrivacyKitError(.invalidInput, "purpose '\(id)' is not defined in purposes.yaml (purposes: \(ids.joined(separator: ", ")))")
+        }
+        return purpose
+    }
     public var ids: [String] { purposes.keys.sorted() }
 
     public static func load(from directory: String) throws -> PurposeSet {
@@ -268,9 +276,7 @@ public struct AccessPolicy: Sendable {
         guard let role = roles[roleName] else {
             throw PrivacyKitError(.invalidInput, "role '\(roleName)' is not defined in access.yaml (roles: \(roleNames.joined(separator: ", ")))")
         }
-        if let purpose, purposes[purpose] == nil {
-            throw PrivacyKitError(.invalidInput, "purpose '\(purpose)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
-        }
+        if let purpose { _ = try purposes.require(purpose) }
         let path = "roles.\(roleName)"
         guard role.actions.contains(action) else {
             return AccessDecision(outcome: .denied, rule: "\(path).actions does not include \(action.rawValue)")

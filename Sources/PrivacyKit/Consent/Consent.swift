@@ -221,9 +221,7 @@ extension Vault {
     func recordConsent(_ changes: [ConsentChange], subject: String, at time: Date, context: AccessContext) throws -> [ConsentEvent] {
         try RecordStore.checkSubjectID(subject)
         for change in changes {
-            guard let purpose = purposes[change.purpose] else {
-                throw PrivacyKitError(.invalidInput, "purpose '\(change.purpose)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
-            }
+            let purpose = try purposes.require(change.purpose)
             if change.kind == .grant && purpose.consent == .notRequired {
                 throw PrivacyKitError(.invalidInput, "purpose \(purpose.id) needs no consent (lawful basis \(purpose.lawfulBasis.rawValue)): nothing to grant")
             }
@@ -255,9 +253,7 @@ extension Vault {
         time: Date, context: AccessContext, cipher: FieldCipher
     ) throws -> ConsentEvent {
         let store = RecordStore(vault: self)
-        guard let purpose = purposes[change.purpose] else {
-            throw PrivacyKitError(.invalidInput, "purpose '\(change.purpose)' is not defined in purposes.yaml")
-        }
+        let purpose = try purposes.require(change.purpose)
         let stamp = Timestamp.precise(time)
         let notice = change.noticeVersion ?? purpose.noticeVersion
         var expires: String?
@@ -318,9 +314,7 @@ extension Vault {
 
     /// ``consent(subject:purpose:at:context:)`` for many subjects in one read.
     public func consent(subjects: [String], purpose purposeID: String, at time: Date? = nil, context: AccessContext) throws -> [ConsentAnswer] {
-        guard let purpose = purposes[purposeID] else {
-            throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
-        }
+        let purpose = try purposes.require(purposeID)
         _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)
         let stamp = Timestamp.precise(time ?? Date())
         return try SQLiteStore.wrap(store.path) {
@@ -399,9 +393,7 @@ extension Vault {
     /// the purpose. Returns the count; the lookup is one audit event.
     @discardableResult
     public func audience(purpose purposeID: String, context: AccessContext, _ each: (String) throws -> Void) throws -> Int {
-        guard let purpose = purposes[purposeID] else {
-            throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
-        }
+        let purpose = try purposes.require(purposeID)
         // Reading the audience is acting for its purpose: the role must hold that purpose.
         var acting = context
         acting.purpose = purposeID

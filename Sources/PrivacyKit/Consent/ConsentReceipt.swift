@@ -157,10 +157,7 @@ extension Vault {
         try RecordStore.checkSubjectID(subject)
         let chosen: [Purpose]
         if let purposeID {
-            guard let purpose = purposes[purposeID] else {
-                throw PrivacyKitError(.invalidInput, "purpose '\(purposeID)' is not defined in purposes.yaml (purposes: \(purposes.ids.joined(separator: ", ")))")
-            }
-            chosen = [purpose]
+            chosen = [try purposes.require(purposeID)]
         } else {
             chosen = purposes.purposes.values.filter { $0.consent != .notRequired }.sorted { $0.id < $1.id }
         }
