@@ -60,8 +60,25 @@ extension Privacyctl {
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Work with the vault's policy files.",
-            subcommands: [Validate.self]
+            subcommands: [Validate.self, Default.self]
         )
+
+        struct Default: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "default",
+                abstract: "Print one of the default policy files this build ships (the ones `init` copies into a vault).",
+                discussion: "For a vault made by an older version whose policy files lack what this version needs (roles, purposes): review the default, then merge it into the vault's Policies/.")
+            @Argument(help: ArgumentHelp("The file: \(PolicySet.requiredFiles.joined(separator: ", ")).", valueName: "name")) var name: String
+
+            func run() throws {
+                try Output.run(json: false) {
+                    guard let file = PolicySet.defaultFiles.first(where: { $0.name == name }) else {
+                        throw CLIError(.notFound, "no default policy file '\(name)' (there are \(PolicySet.defaultFiles.map(\.name).sorted().joined(separator: ", ")))")
+                    }
+                    FileHandle.standardOutput.write(file.contents)
+                }
+            }
+        }
 
         struct Validate: ParsableCommand {
             static let configuration = CommandConfiguration(

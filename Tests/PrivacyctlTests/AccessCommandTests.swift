@@ -124,6 +124,14 @@ struct AccessCommandTests {
         let get = try CLI.run(["records", "get", "--subject", "S1"], environment: env)
         #expect(get.status == Exit.invalidInput && get.stderr.contains("access.yaml: line 4"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: v.vault + "/vault.sqlite")) == before)
+        // The default file, to merge from.
+        let defaults = try CLI.run(["policy", "default", "access.yaml"])
+        #expect(defaults.status == 0 && defaults.stdout.contains("support-agent:") && defaults.stdout.hasPrefix("# PrivacyKit default policy: access.yaml"))
+        #expect(try CLI.run(["policy", "default", "nope.yaml"]).status == PrivacyctlTests.Exit.notFound)
+        // A file from before access control names the way out.
+        try "version: 1\n".write(toFile: access, atomically: true, encoding: .utf8)
+        let old = try CLI.run(["policy", "validate"], environment: ["PRIVACYKIT_VAULT": v.vault])
+        #expect(old.status == Exit.invalidInput && old.stderr.contains("key 'roles' is missing") && old.stderr.contains("privacyctl policy default access.yaml"))
         // A YAML syntax error is named too.
         try "version: 1\nroles: [\n".write(toFile: access, atomically: true, encoding: .utf8)
         let syntax = try CLI.run(["policy", "validate"], environment: ["PRIVACYKIT_VAULT": v.vault])

@@ -73,7 +73,9 @@ public struct PurposeSet: Sendable {
         let reader = PolicyReader(file: name)
         let top = try reader.mapping(root, key: nil)
         try reader.onlyKeys(top, ["version", "purposes"], at: nil, node: root)
-        guard let list = top["purposes"] else { throw reader.error(root, key: "purposes", "is missing") }
+        guard let list = top["purposes"] else {
+            throw reader.error(root, key: "purposes", "is missing (a file from before access control? `privacyctl policy default purposes.yaml` prints the default)")
+        }
         var purposes: [String: Purpose] = [:]
         for (keyNode, specNode) in try reader.mapping(list, key: "purposes") {
             guard let id = keyNode.string, AccessPolicy.isValidName(id) else {
@@ -177,7 +179,9 @@ public struct AccessPolicy: Sendable {
             root = try PolicySet.compose(data, name: name)
             top = try reader.mapping(root, key: nil)
             try reader.onlyKeys(top, ["version", "roles"], at: nil, node: root)
-            guard let rolesNode = top["roles"] else { throw reader.error(root, key: "roles", "is missing") }
+            guard let rolesNode = top["roles"] else {
+                throw reader.error(root, key: "roles", "is missing (a file from before access control? `privacyctl policy default access.yaml` prints the default)")
+            }
             rolesMapping = try reader.mapping(rolesNode, key: "roles")
             guard !rolesMapping.isEmpty else { throw reader.error(rolesNode, key: "roles", "must list at least one role") }
         } catch {
