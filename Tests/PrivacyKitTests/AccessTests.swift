@@ -158,6 +158,24 @@ struct AccessTests {
         #expect(try s.vault.get(subject: "c1", fields: ["email"], context: Setup.admin)["email"] == "jane.doe@example.com")
     }
 
+    /// The analyst sees subjects only by pseudonym: lists, finds, clusters and audiences
+    /// give it the audit log's keyed pseudonym, never the subject id.
+    @Test func theAnalystSeesPseudonymsOnly() throws {
+        let s = try Setup()
+        let analyst = AccessContext(actor: "a", role: "analyst", purpose: "profiling")
+        let pseudonym = try s.vault.subjectPseudonym("c1")
+        #expect(pseudonym.count == 32 && pseudonym != "c1")
+        #expect(try s.vault.listSubjects(context: analyst) == [pseudonym])
+        #expect(try s.vault.find(field: "country", value: "us", context: analyst) == [pseudonym])
+        var audience: [String] = []
+        try s.vault.audience(purpose: "profiling", context: analyst) { audience.append($0) }
+        #expect(audience == [pseudonym])
+        expectError(.invalidInput) { try s.vault.listSubjects(after: "c0", context: analyst) }
+        // Other roles still see ids.
+        #expect(try s.vault.listSubjects(context: Setup.admin) == ["c1"])
+        #expect(s.vault.access.roles["analyst"]?.pseudonymousIDs == true && s.vault.access.roles["admin"]?.pseudonymousIDs == false)
+    }
+
     /// A role or purpose the policy does not define is an error (recorded as a denial),
     /// never a silent allow or deny.
     @Test func unknownRolesAndPurposesAreErrors() throws {
@@ -190,6 +208,7 @@ struct AccessTests {
         ("version: 1\nroles:\n  x:\n    colour: red\n", "line 4", "roles.x.colour", "not a known key"),
         ("version: 1\nroles: [\n", "line 3", "column 1", "did not find expected node content"),
         ("version: 1\n", "line 1", "roles", "is missing"),
+        ("version: 1\nroles:\n  x:\n    actions: [audit]\n    subject_ids: masked\n", "line 5", "roles.x.subject_ids", "must be real or pseudonymous"),
     ])
     func policyErrorsNameFileLineAndKey(_ yaml: String, _ line: String, _ key: String, _ problem: String) throws {
         let error = try #require(try policyError(yaml))

@@ -125,6 +125,10 @@ public struct Role: Sendable, Equatable {
     /// Fields read masked (never also in `fullFields`).
     public let maskedFields: Set<String>
     public let purposes: Set<String>
+    /// Whether the role sees subjects only by pseudonym (`subject_ids: pseudonymous`): lists,
+    /// finds, duplicate clusters and audiences give it the keyed pseudonym (as in the audit
+    /// log) instead of the subject id.
+    public let pseudonymousIDs: Bool
 }
 
 /// How a role sees one field.
@@ -205,7 +209,7 @@ public struct AccessPolicy: Sendable {
     private static func parseRole(_ name: String, _ node: Node, reader: PolicyReader, schema: Schema, purposes: PurposeSet) throws -> Role {
         let path = "roles.\(name)"
         let spec = try reader.mapping(node, key: path)
-        try reader.onlyKeys(spec, ["description", "actions", "read", "read_masked", "purposes"], at: path, node: node)
+        try reader.onlyKeys(spec, ["description", "actions", "read", "read_masked", "purposes", "subject_ids"], at: path, node: node)
         let description = try reader.string(spec["description"], key: "\(path).description", node: node) ?? ""
         var actions: Set<AccessAction> = []
         for item in try list(spec["actions"], key: "\(path).actions", reader: reader) {
@@ -255,7 +259,16 @@ public struct AccessPolicy: Sendable {
         if actions.contains(where: \.needsPurpose) && held.isEmpty {
             throw reader.error(node, key: "\(path).purposes", "is empty, but the role's actions on customer data need a purpose")
         }
-        return Role(name: name, description: description, actions: actions, fullFields: full, maskedFields: masked, purposes: held)
+        var pseudonymous = false
+        if let node = spec["subject_ids"] {
+            switch node.string {
+            case "real": pseudonymous = false
+            case "pseudonymous": pseudonymous = true
+            default: throw reader.error(node, key: "\(path).subject_ids", "must be real or pseudonymous")
+            }
+        }
+        return Role(name: name, description: description, actions: actions, fullFields: full, maskedFields: masked, purposes: held,
+                     pseudonymousIDs: pseudonymous)
     }
 
     private static func list(_ node: Node?, key: String, reader: PolicyReader) throws -> [Node] {

@@ -420,12 +420,13 @@ extension Vault {
             }
             sql = "SELECT subject_id FROM consent_state WHERE \(condition) ORDER BY subject_id"
         }
+        let pseudonymous = access.roles[context.role]?.pseudonymousIDs == true
         let count = try SQLiteStore.wrap(store.path) {
             try store.pool.read { db -> Int in
                 var count = 0
                 let cursor = try String.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
                 while let id = try cursor.next() {
-                    try each(id)
+                    try each(pseudonymous ? try subjectPseudonym(id) : id)
                     count += 1
                 }
                 return count

@@ -80,7 +80,7 @@ extension Vault {
         return try perform(context, AccessRequest(.read, event: .recordLookup, fields: fields)) { tx, _ in
             let clusters = try duplicateClusters(db: tx.db, field: field)
             tx.record(AuditEntry(.recordLookup, fields: field.map { [$0] } ?? [], reason: "duplicates: \(clusters.count) clusters"))
-            return clusters
+            return try clusters.map { DuplicateCluster(field: $0.field, subjects: try visibleIDs($0.subjects, context: context)) }
         }
     }
 

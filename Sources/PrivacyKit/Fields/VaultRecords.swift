@@ -118,7 +118,7 @@ extension Vault {
             let withheld = try matches.filter { try consentCheck(subject: $0, purpose: context.purpose, db: tx.db)?.allowed == false }
             matches.removeAll { withheld.contains($0) }
             tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches" + (withheld.isEmpty ? "" : ", \(withheld.count) without consent left out")))
-            return matches
+            return try visibleIDs(matches, context: context)
         }
     }
 
@@ -128,12 +128,17 @@ extension Vault {
     }
 
     /// Subject ids in order, a page at a time (`after` the last id of the previous page).
+    /// A role that sees subjects by pseudonym gets pseudonyms, and cannot page (`after`
+    /// takes an id it never sees).
     public func listSubjects(after: String? = nil, limit: Int = 100, context: AccessContext) throws -> [String] {
-        try perform(context, AccessRequest(.read, event: .recordLookup)) { tx, _ in
+        if after != nil, access.roles[context.role]?.pseudonymousIDs == true {
+            throw PrivacyKitError(.invalidInput, "role \(context.role) sees subjects by pseudonym: it lists without --after")
+        }
+        return try perform(context, AccessRequest(.read, event: .recordLookup)) { tx, _ in
             let ids = try String.fetchAll(
                 tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", max(0, limit)])
             tx.record(AuditEntry(.recordLookup, reason: "list \(ids.count) subjects"))
-            return ids
+            return try visibleIDs(ids, context: context)
         }
     }
 

@@ -376,6 +376,13 @@ public final class Vault: Sendable {
         return AccessGrant(views: views)
     }
 
+    /// Subject ids as the caller's role may see them: the ids, or for a role with
+    /// `subject_ids: pseudonymous` their keyed pseudonyms (as in the audit log).
+    func visibleIDs(_ ids: [String], context: AccessContext) throws -> [String] {
+        guard access.roles[context.role]?.pseudonymousIDs == true else { return ids }
+        return try ids.map(subjectPseudonym)
+    }
+
     /// The consent answer when `purpose` needs consent; nil when it does not.
     func consentCheck(subject: String, purpose purposeID: String?, db: Database? = nil) throws -> ConsentAnswer? {
         guard let purposeID, let purpose = purposes[purposeID], purpose.consent != .notRequired else { return nil }
