@@ -30,9 +30,7 @@ struct ConsentOptions: ParsableArguments {
     }
 
     func accessContext() throws -> AccessContext {
-        let defaults = try (try? vault.directory()).map { try OperatorDefaults.load(vaultDirectory: $0) } ?? OperatorDefaults()
-        return AccessContext(actor: actor ?? defaults.actor ?? ContextOptions.defaultActor, role: role ?? defaults.role ?? "admin",
-                             purpose: actingFor ?? defaults.purpose)
+        try ContextOptions.resolve(actor: actor, role: role, purpose: actingFor, vault: vault)
     }
 }
 

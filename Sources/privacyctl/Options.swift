@@ -97,8 +97,13 @@ struct ContextOptions: ParsableArguments {
     /// The identity of this command: the options, else the vault's defaults file, else the
     /// OS user in role admin with no purpose.
     func resolved(_ vault: VaultOptions) throws -> AccessContext {
+        try Self.resolve(actor: actor, role: role, purpose: purpose, vault: vault)
+    }
+
+    /// The given options, else the vault's defaults file, else the OS user in role admin.
+    static func resolve(actor: String?, role: String?, purpose: String?, vault: VaultOptions) throws -> AccessContext {
         let defaults = try (try? vault.directory()).map { try OperatorDefaults.load(vaultDirectory: $0) } ?? OperatorDefaults()
-        return AccessContext(actor: actor ?? defaults.actor ?? ContextOptions.defaultActor, role: role ?? defaults.role ?? "admin",
+        return AccessContext(actor: actor ?? defaults.actor ?? defaultActor, role: role ?? defaults.role ?? "admin",
                              purpose: purpose ?? defaults.purpose)
     }
 

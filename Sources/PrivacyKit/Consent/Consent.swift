@@ -152,6 +152,21 @@ struct ConsentRow {
     let time: String
     let noticeVersion: String?
     let expiresAt: String?
+
+    init(kind: ConsentKind, eventID: Int64, time: String, noticeVersion: String?, expiresAt: String?) {
+        self.kind = kind
+        self.eventID = eventID
+        self.time = time
+        self.noticeVersion = noticeVersion
+        self.expiresAt = expiresAt
+    }
+
+    /// From the columns kind, event id, time, notice version, expiry, starting at `first`
+    /// (the order every consent query selects them in).
+    init?(_ row: Row, from first: Int = 0) {
+        guard let kind = (row[first] as String?).flatMap(ConsentKind.init(rawValue:)) else { return nil }
+        self.init(kind: kind, eventID: row[first + 1], time: row[first + 2], noticeVersion: row[first + 3], expiresAt: row[first + 4])
+    }
 }
 
 enum ConsentRules {
@@ -341,8 +356,7 @@ extension Vault {
                     arguments.append(contentsOf: chunk.map { $0 })
                     let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
                     while let row = try cursor.next() {
-                        guard let kind = (row[1] as String?).flatMap(ConsentKind.init(rawValue:)) else { continue }
-                        last[row[0]] = ConsentRow(kind: kind, eventID: row[2], time: row[3], noticeVersion: row[4], expiresAt: row[5])
+                        if let consent = ConsentRow(row, from: 1) { last[row[0]] = consent }
                     }
                     start += chunk.count
                 }
@@ -365,8 +379,7 @@ extension Vault {
                 db.cachedStatement(sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ? AND subject_id = ?"),
                 arguments: [purpose, subject])
         }
-        guard let row, let kind = ConsentKind(rawValue: row[0]) else { return nil }
-        return ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
+        return row.flatMap { ConsentRow($0) }
     }
 
     /// Every ledger event of a subject, oldest first (recorded as a read of the subject).
@@ -449,8 +462,7 @@ extension Vault {
                     var seen = 0
                     let cursor = try Row.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
                     while let row = try cursor.next() {
-                        guard let kind = ConsentKind(rawValue: row[0]) else { continue }
-                        let last = ConsentRow(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
+                        guard let last = ConsentRow(row) else { continue }
                         counts[ConsentRules.state(purpose: purpose, last: last, at: now), default: 0] += 1
                         seen += 1
                     }
