@@ -13,7 +13,10 @@ struct Privacyctl: ParsableCommand {
             scripts; diagnostics go to standard error. Exit codes are listed in the README.
             """,
         version: "0.1.0",
-        subcommands: [Init.self, Keys.self, Import.self, Records.self, Quality.self, Consent.self, Audit.self, Access.self, Policy.self]
+        subcommands: [
+            Init.self, Keys.self, Import.self, Records.self, Quality.self, Consent.self, Audit.self, Access.self, Policy.self,
+            Holds.self, Erase.self, Restrict.self, Sweep.self, Retention.self, Requests.self, Export.self, Breach.self,
+        ]
     )
 
     /// argument-parser's `main`, plus a JSON error object for parse and validation errors

@@ -8,9 +8,9 @@ import Testing
 /// behaviour with this table.
 enum DefaultPolicy {
     static let fields = ["full_name", "email", "phone", "birth_date", "national_id", "address", "city", "country",
-                         "created_at", "last_interaction", "segment"]
+                         "created_at", "last_interaction", "closed_at", "segment"]
     static let purposes = ["customer-support", "order-fulfilment", "marketing-email", "marketing-sms", "profiling",
-                           "sale-or-sharing", "legal-obligation", "privacy-compliance"]
+                           "sale-or-sharing", "legal-obligation", "privacy-compliance", "legal-claims"]
     struct RoleRow {
         let actions: Set<AccessAction>
         let full: Set<String>
@@ -19,8 +19,8 @@ enum DefaultPolicy {
     }
     static let roles: [String: RoleRow] = [
         "admin": RoleRow(actions: Set(AccessAction.allCases), full: Set(fields), masked: [], purposes: Set(purposes)),
-        "privacy-officer": RoleRow(actions: [.read, .export, .erase, .consent, .retention, .hold, .audit, .policy], full: Set(fields), masked: [],
-                                   purposes: ["privacy-compliance", "legal-obligation", "customer-support"]),
+        "privacy-officer": RoleRow(actions: [.read, .export, .erase, .consent, .retention, .hold, .audit, .policy, .requests, .breach, .restrict],
+                                   full: Set(fields), masked: [], purposes: ["privacy-compliance", "legal-obligation", "legal-claims", "customer-support"]),
         "support-agent": RoleRow(actions: [.read, .write, .consent],
                                  full: ["email", "phone", "address", "city", "country", "segment", "created_at", "last_interaction"],
                                  masked: ["full_name", "national_id", "birth_date"], purposes: ["customer-support"]),
@@ -49,7 +49,7 @@ struct AccessTests {
         static let record: [String: String] = [
             "full_name": "Jane Doe", "email": "jane.doe@example.com", "phone": "+1 415 555 0123", "birth_date": "1990-04-01",
             "national_id": "123-45-6789", "address": "1 Main St, Springfield", "city": "Springfield", "country": "US",
-            "created_at": "2024-01-02", "last_interaction": "2025-06-07", "segment": "vip",
+            "created_at": "2024-01-02", "last_interaction": "2025-06-07", "closed_at": "2025-09-30", "segment": "vip",
         ]
 
         init() throws {
@@ -88,7 +88,8 @@ struct AccessTests {
                 }
             }
         }
-        #expect(checked == 7 * 12 * 12 * 9)
+        #expect(checked == DefaultPolicy.roles.count * AccessAction.allCases.count * (DefaultPolicy.fields.count + 1) * (DefaultPolicy.purposes.count + 1))
+        #expect(checked == 7 * 15 * 13 * 10)
     }
 
     /// Through the library: every role reading every field for every purpose gets the full

@@ -4,6 +4,12 @@ import Yams
 /// What a role may be allowed to do (`actions:` in `Policies/access.yaml`).
 public enum AccessAction: String, Sendable, Codable, CaseIterable {
     case read, write, export, erase, consent, retention, hold, backup, restore, keys, audit, policy
+    /// Data-subject requests: open, verify, extend, close (and read their register).
+    case requests
+    /// Personal-data breaches: record incidents, list affected subjects.
+    case breach
+    /// Restricting a subject's processing (GDPR art. 18) and lifting it.
+    case restrict
 
     /// Actions on customer data: they need a purpose the role holds.
     public var needsPurpose: Bool {

@@ -15,6 +15,9 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case recordLookup = "record.lookup"
     case recordExport = "record.export"
     case recordErase = "record.erase"
+    /// Processing restricted (GDPR art. 18) / restriction lifted.
+    case recordRestrict = "record.restrict"
+    case recordUnrestrict = "record.unrestrict"
     // Consent
     case consentGrant = "consent.grant"
     case consentWithdraw = "consent.withdraw"
@@ -28,6 +31,13 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     // Data-subject requests
     case requestOpen = "request.open"
     case requestClose = "request.close"
+    /// Identity verified, deadline extended, or another change to an open request.
+    case requestUpdate = "request.update"
+    // Personal-data breaches (GDPR art. 33/34)
+    case breachOpen = "breach.open"
+    case breachClose = "breach.close"
+    /// Listing the subjects a breach affected (reads the log, maps pseudonyms to ids).
+    case breachAffected = "breach.affected"
     // Backups
     case backupCreate = "backup.create"
     case backupVerify = "backup.verify"

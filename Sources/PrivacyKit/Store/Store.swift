@@ -152,6 +152,64 @@ public final class SQLiteStore: Store {
                     """)
             }
         }
+        migrator.registerMigration("v5-retention") { db in
+            // Tombstones outlive the subject on purpose: they are what keeps an erased
+            // subject erased (a restore replays them, an import refuses the id). The signed
+            // receipt is kept so erasing again returns the same proof.
+            try db.execute(sql: """
+                CREATE TABLE tombstones (
+                    subject_id TEXT PRIMARY KEY NOT NULL,
+                    erased_at TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    request_id TEXT,
+                    rule TEXT,
+                    actor TEXT NOT NULL,
+                    audit_seq INTEGER NOT NULL,
+                    receipt TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE legal_holds (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    subject_id TEXT,
+                    category TEXT,
+                    reason TEXT NOT NULL,
+                    placed_by TEXT NOT NULL,
+                    placed_at TEXT NOT NULL,
+                    until TEXT,
+                    released_at TEXT,
+                    released_by TEXT,
+                    release_reason TEXT,
+                    CHECK ((subject_id IS NULL) <> (category IS NULL))
+                ) WITHOUT ROWID;
+                CREATE INDEX legal_holds_subject ON legal_holds(subject_id) WHERE subject_id IS NOT NULL;
+                CREATE TABLE restrictions (
+                    subject_id TEXT PRIMARY KEY NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+                    reason TEXT NOT NULL,
+                    placed_by TEXT NOT NULL,
+                    placed_at TEXT NOT NULL,
+                    request_id TEXT
+                ) WITHOUT ROWID;
+                -- What anonymization keeps: non-identifying fields, with no link to the subject.
+                CREATE TABLE anonymized_records (
+                    id INTEGER PRIMARY KEY,
+                    rule TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    anonymized_at TEXT NOT NULL,
+                    plain TEXT NOT NULL
+                );
+                -- One row per sweep run: an unfinished row is a sweep that died.
+                CREATE TABLE sweep_runs (
+                    id INTEGER PRIMARY KEY,
+                    started_at TEXT NOT NULL,
+                    clock TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    finished_at TEXT,
+                    summary TEXT
+                );
+                """)
+        }
+        migrator.registerMigration("v6-requests") { db in try RequestsSchema.create(db) }
+        migrator.registerMigration("v7-breaches") { db in try BreachSchema.create(db) }
         return migrator
     }
 
