@@ -274,21 +274,8 @@ extension Privacyctl.Consent {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try Output.run(json: output.json) {
-                let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-                guard let data else { throw CLIError(.notFound, "\(file) cannot be read") }
-                let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try Vault.recordedAuditPublicKey(at: $0) }
-                let result = ConsentReceipt.verify(data, publicKey: key, subject: subject)
-                if output.json {
-                    try Output.json(result)
-                } else if result.valid {
-                    Output.standardOutput("valid receipt (key \(result.keyFingerprint ?? "?")). It proves:")
-                    for line in result.proves { Output.standardOutput("- " + line) }
-                } else {
-                    Output.standardError("privacyctl: invalid receipt: \(result.problem ?? "?")")
-                }
-                if !result.valid { throw ExitCode(ExitStatus.integrity.rawValue) }
-            }
+            try ReceiptCheck.run(file: file, publicKey: publicKey, subject: subject, vault: vault, output: output, kind: "receipt",
+                                 verify: ConsentReceipt.verify)
         }
     }
 }

@@ -25,6 +25,8 @@ enum ExitStatus: Int32, CaseIterable {
     case insecurePermissions = 71
     /// Something that must be new already exists.
     case alreadyExists = 72
+    /// A legal hold blocks the erasure (or a retention action failed: see the summary).
+    case held = 73
     /// File system or database I/O failed.
     case io = 74
     /// Another process holds a lock this operation needs; retry later.
@@ -41,6 +43,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .insecurePermissions: self = .insecurePermissions
         case .alreadyExists: self = .alreadyExists
         case .busy: self = .busy
+        case .held: self = .held
         case .io: self = .io
         default: self = .failure
         }
@@ -61,6 +64,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .alreadyExists: "already-exists"
         case .io: "io"
         case .busy: "busy"
+        case .held: "held"
         }
     }
 }

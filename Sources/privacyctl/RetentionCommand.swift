@@ -1,19 +1,384 @@
 import ArgumentParser
+import Foundation
+import PrivacyKit
+import Sodium
+
+/// Times on the command line: an ISO 8601 date (midnight UTC) or time (with a zone).
+enum CLITime {
+    static func parse(_ text: String, option: String) throws -> Date {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        if text.count == 10, let date = try? Date.ISO8601FormatStyle().parse(text + "T00:00:00Z") { return date }
+        throw CLIError(.invalidInput, "\(option) takes an ISO 8601 date or time such as 2027-01-31 or 2027-01-31T09:00:00Z (got '\(text)')")
+    }
+}
+
+/// `verify-receipt` of consent and erasure receipts: read the file, find the key, verify,
+/// say what it proves; exit 69 when it does not verify.
+enum ReceiptCheck {
+    static func run(
+        file: String, publicKey: String?, subject: String?, vault: VaultOptions, output: OutputOptions, kind: String,
+        verify: (Data, Ed25519.PublicKey?, String?) -> ReceiptVerification
+    ) throws {
+        try Output.run(json: output.json) {
+            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+            guard let data else { throw CLIError(.notFound, "\(file) cannot be read") }
+            let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try Vault.recordedAuditPublicKey(at: $0) }
+            let result = verify(data, key, subject)
+            if output.json {
+                try Output.json(result)
+            } else if result.valid {
+                Output.standardOutput("valid \(kind) (key \(result.keyFingerprint ?? "?")). It proves:")
+                for line in result.proves { Output.standardOutput("- " + line) }
+            } else {
+                Output.standardError("privacyctl: invalid \(kind): \(result.problem ?? "?")")
+            }
+            if !result.valid { throw ExitCode(ExitStatus.integrity.rawValue) }
+        }
+    }
+}
+
+/// The options of every command here that opens the vault.
+struct VaultCommandOptions: ParsableArguments {
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var rootKey: RootKeyOptions
+    @OptionGroup var context: ContextOptions
+    @OptionGroup var output: OutputOptions
+
+    func open() throws -> Vault { try VaultSession.open(vault, rootKey, context) }
+
+    func accessContext(request: String? = nil) throws -> AccessContext {
+        var resolved = try context.resolved(vault)
+        resolved.requestID = request
+        return resolved
+    }
+}
 
 extension Privacyctl {
     struct Holds: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Legal holds (not built yet).")
+        static let configuration = CommandConfiguration(
+            abstract: "Legal holds: while active, they block every erasure and retention action on what they cover (GDPR art. 17(3)).",
+            subcommands: [Place.self, Release.self, List.self])
+
+        struct Place: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Place a hold on a subject or on a retention category.")
+            @Option(name: .long, help: ArgumentHelp("The subject held.", valueName: "id")) var subject: String?
+            @Option(name: .long, help: ArgumentHelp("The retention category held (retention.yaml).", valueName: "category")) var category: String?
+            @Option(name: .long, help: ArgumentHelp("Why: the case, claim or obligation.", valueName: "text")) var reason: String
+            @Option(name: .long, help: ArgumentHelp("When it ends by itself (ISO 8601); default: until released.", valueName: "time")) var until: String?
+            @OptionGroup var options: VaultCommandOptions
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    guard (subject == nil) != (category == nil) else { throw CLIError(.usage, "give --subject or --category (one of them)") }
+                    let end = try until.map { try CLITime.parse($0, option: "--until") }
+                    let vault = try options.open()
+                    let hold = try vault.placeHold(subject: subject, category: category, reason: reason, until: end, context: options.accessContext())
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(HoldResult(ok: true, hold: hold)) } else { Output.standardOutput("placed \(describe(hold))") }
+                }
+            }
+        }
+
+        struct Release: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Release a hold (it stays listed with who released it and why).")
+            @Argument(help: ArgumentHelp("The hold id (hold-…).", valueName: "id")) var id: String
+            @Option(name: .long, help: ArgumentHelp("Why it is released.", valueName: "text")) var reason: String
+            @OptionGroup var options: VaultCommandOptions
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let hold = try vault.releaseHold(id: id, reason: reason, context: options.accessContext())
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(HoldResult(ok: true, hold: hold)) } else { Output.standardOutput("released \(describe(hold))") }
+                }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the active holds (with --all, released and ended ones too).")
+            @Flag(name: .long, help: "Include released and ended holds.") var all = false
+            @OptionGroup var options: VaultCommandOptions
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let holds = try vault.holds(includeReleased: all, context: options.accessContext())
+                    if options.output.json {
+                        try Output.json(HoldList(ok: true, holds: holds))
+                    } else if holds.isEmpty {
+                        Output.standardOutput("no \(all ? "" : "active ")holds")
+                    } else {
+                        for hold in holds { Output.standardOutput(describe(hold)) }
+                    }
+                }
+            }
+        }
+
+        struct HoldResult: Encodable { let ok: Bool; let hold: LegalHold }
+        struct HoldList: Encodable { let ok: Bool; let holds: [LegalHold] }
+
+        static func describe(_ hold: LegalHold) -> String {
+            var text = "\(hold.id) on \(hold.subject.map { "subject \($0)" } ?? "category \(hold.category ?? "?")"): \(hold.reason) (placed by \(hold.placedBy) at \(hold.placedAt)"
+            if let until = hold.until { text += ", until \(until)" }
+            if let released = hold.releasedAt { text += "; released by \(hold.releasedBy ?? "?") at \(released): \(hold.releaseReason ?? "")" }
+            return text + ")"
+        }
     }
+
     struct Erase: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Erase a subject (not built yet).")
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a subject by crypto-shredding, and work with erasure receipts.",
+            subcommands: [Subject.self, VerifyReceipt.self, List.self],
+            defaultSubcommand: Subject.self)
+
+        struct Subject: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Erase one subject: `privacyctl erase SUBJECT --reason R` (refused, exit 73, under a legal hold).",
+                discussion: "Destroys the subject's key, ciphertexts, blind indexes and consent state in one transaction; keeps a tombstone and prints the signed erasure receipt (--receipt FILE also writes it). Erasing an erased subject prints the first receipt again. A subject id that collides with a subcommand name is given as `erase subject ID`.")
+            @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
+            @Option(name: .long, help: ArgumentHelp("Why (the request or obligation): kept in the tombstone and receipt.", valueName: "text")) var reason: String
+            @Option(name: .long, help: ArgumentHelp("The data-subject request id it answers.", valueName: "id")) var request: String?
+            @Option(name: .long, help: ArgumentHelp("Also write the receipt to this file.", valueName: "file")) var receipt: String?
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable {
+                let ok: Bool
+                let alreadyErased: Bool
+                let walScrubbed: Bool
+                let receipt: ErasureReceipt
+                enum CodingKeys: String, CodingKey {
+                    case ok, receipt
+                    case alreadyErased = "already_erased", walScrubbed = "wal_scrubbed"
+                }
+            }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let result = try vault.erase(subject: subject, reason: reason, context: options.accessContext(request: request))
+                    try vault.checkpointIfNeeded()
+                    if let receipt {
+                        try result.receipt.json().write(to: URL(fileURLWithPath: receipt), options: .atomic)
+                    }
+                    if options.output.json {
+                        try Output.json(Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, receipt: result.receipt))
+                    } else {
+                        let r = result.receipt
+                        Output.standardOutput(result.alreadyErased
+                            ? "subject \(subject) was already erased at \(r.erasedAt); receipt \(r.receiptID)"
+                            : "erased subject \(subject): key destroyed, \(r.destroyed.encryptedFields) encrypted and \(r.destroyed.plainFields) plain fields, \(r.destroyed.blindIndexEntries) index entries, \(r.destroyed.consentStates) consent states; receipt \(r.receiptID) (audit seq \(r.auditSeq))")
+                        if !result.walScrubbed { Output.standardError("privacyctl: note: the write-ahead log was busy; its old pages go at the next checkpoint") }
+                    }
+                }
+            }
+        }
+
+        struct VerifyReceipt: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "verify-receipt",
+                abstract: "Check an erasure receipt offline, and say what it proves.",
+                discussion: "Needs no root secret. The key is --public-key, else the one in --vault's keyring file, else only the receipt's own. Exit status 0 when valid, 69 when not.")
+            @Argument(help: ArgumentHelp("The receipt file (- for standard input).", valueName: "file")) var file: String
+            @Option(name: .customLong("public-key"), help: ArgumentHelp("The vault's audit public key (base64url); write --public-key=KEY.", valueName: "key"))
+            var publicKey: String?
+            @Option(name: .long, help: ArgumentHelp("The subject the receipt must be about.", valueName: "id")) var subject: String?
+            @OptionGroup var vault: VaultOptions
+            @OptionGroup var output: OutputOptions
+
+            func run() throws {
+                try ReceiptCheck.run(file: file, publicKey: publicKey, subject: subject, vault: vault, output: output, kind: "erasure receipt",
+                                     verify: ErasureReceipt.verify)
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the tombstones of erased subjects (their receipts), oldest first.")
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let erased: [ErasureReceipt] }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let receipts = try vault.tombstones(context: options.accessContext())
+                    if options.output.json {
+                        try Output.json(Result(ok: true, erased: receipts))
+                    } else {
+                        for r in receipts { Output.standardOutput("\(r.subject)  erased \(r.erasedAt) by \(r.actor)\(r.rule.map { " (rule \($0))" } ?? ""): \(r.reason)") }
+                        if receipts.isEmpty { Output.standardOutput("no subject has been erased") }
+                    }
+                }
+            }
+        }
     }
+
     struct Restrict: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restrict processing (not built yet).")
+        static let configuration = CommandConfiguration(
+            abstract: "Restrict a subject's processing (GDPR art. 18): stored, not used, except as access.yaml's `restricted:` allows.",
+            subcommands: [Place.self, Lift.self, List.self],
+            defaultSubcommand: Place.self)
+
+        struct Place: ParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "place", abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.")
+            @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
+            @Option(name: .long, help: ArgumentHelp("Why (contested accuracy, pending objection, …).", valueName: "text")) var reason: String
+            @Option(name: .long, help: ArgumentHelp("The data-subject request id.", valueName: "id")) var request: String?
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let restriction: Restriction }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let restriction = try vault.restrict(subject: subject, reason: reason, context: options.accessContext(request: request))
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(Result(ok: true, restriction: restriction)) } else {
+                        Output.standardOutput("subject \(subject) restricted since \(restriction.placedAt) (by \(restriction.placedBy))")
+                    }
+                }
+            }
+        }
+
+        struct Lift: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Lift a restriction (tell the subject first, GDPR art. 18(3)).")
+            @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
+            @Option(name: .long, help: ArgumentHelp("Why it is lifted.", valueName: "text")) var reason: String
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let subject: String }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    try vault.liftRestriction(subject: subject, reason: reason, context: options.accessContext())
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(Result(ok: true, subject: subject)) } else { Output.standardOutput("restriction of \(subject) lifted") }
+                }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List restricted subjects.")
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let restrictions: [Restriction] }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let list = try vault.restrictions(context: options.accessContext())
+                    if options.output.json { try Output.json(Result(ok: true, restrictions: list)) } else {
+                        for r in list { Output.standardOutput("\(r.subject)  since \(r.placedAt) by \(r.placedBy): \(r.reason)") }
+                        if list.isEmpty { Output.standardOutput("no subject is restricted") }
+                    }
+                }
+            }
+        }
     }
+
     struct Sweep: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Retention sweep (not built yet).")
+        static let configuration = CommandConfiguration(
+            abstract: "Apply the retention policy: erase, erase fields or anonymize what is due, skipping held subjects.",
+            discussion: """
+                Idempotent and resumable: run it nightly (docs/operations.md has a systemd timer and a cron line); a sweep \
+                that died is finished by the next. One sweep per vault at a time (exit 75 if another runs). Exit status 0 when \
+                every action succeeded, 1 when some failed (the summary says which rule), 73 never (held subjects are skipped \
+                and counted).
+                """)
+        @Flag(name: .customLong("dry-run"), help: "List what would be done; change nothing.") var dryRun = false
+        @Option(name: .long, help: ArgumentHelp("Evaluate the rules at this time instead of now (ISO 8601).", valueName: "time")) var now: String?
+        @Option(name: .long, help: ArgumentHelp("At most this many actions; the rest wait for the next run.", valueName: "n")) var limit: Int?
+        @Option(name: .customLong("batch-size"), help: ArgumentHelp("Subjects examined per transaction.", valueName: "n")) var batchSize = 500
+        @OptionGroup var options: VaultCommandOptions
+
+        struct Result: Encodable {
+            let ok: Bool
+            let summary: SweepSummary
+            let actions: [SweepAction]?
+        }
+
+        /// Debug builds only (the test suite's crash tests): PRIVACYKIT_TEST_KILL_SWEEP=inside:N
+        /// or after:N makes the process SIGKILL itself inside, or right after, batch N.
+        static func faultInjection() -> SweepHooks {
+            var hooks = SweepHooks()
+            #if DEBUG
+            if let spec = Environment.value("PRIVACYKIT_TEST_KILL_SWEEP") {
+                let parts = spec.split(separator: ":")
+                if parts.count == 2, let n = Int(parts[1]) {
+                    let die: @Sendable (Int) throws -> Void = { if $0 == n { kill(getpid(), SIGKILL) } }
+                    if parts[0] == "inside" { hooks.insideTransaction = die } else { hooks.afterBatch = die }
+                }
+            }
+            #endif
+            return hooks
+        }
+
+        func run() throws {
+            try Output.run(json: options.output.json) {
+                let clock = try now.map { try CLITime.parse($0, option: "--now") } ?? Date()
+                guard batchSize > 0, limit.map({ $0 >= 0 }) ?? true else { throw CLIError(.invalidInput, "--batch-size must be positive and --limit not negative") }
+                let vault = try options.open()
+                let progress = Progress(label: "sweep")
+                var listed: [SweepAction] = []
+                let json = options.output.json
+                let summary = try vault.sweep(
+                    SweepOptions(now: clock, dryRun: dryRun, limit: limit, batchSize: batchSize), context: options.accessContext(),
+                    hooks: Self.faultInjection(),
+                    onAction: { action in
+                        if json {
+                            if dryRun || action.outcome == .failed || action.outcome == .held { listed.append(action) }
+                        } else if dryRun || action.outcome != .done {
+                            Output.standardOutput("\(action.outcome.rawValue): \(action.rule) \(action.action.rawValue) \(action.subject)"
+                                                  + (action.fields.isEmpty ? "" : " [\(action.fields.joined(separator: ","))]") + (action.detail.map { " (\($0))" } ?? ""))
+                        }
+                    },
+                    progress: { p in progress.update("\(p.rule): \(p.summary.acted) acted, \(p.summary.held) held, \(p.summary.failed) failed") })
+                progress.finish()
+                try vault.checkpointIfNeeded()
+                if json {
+                    try Output.json(Result(ok: summary.failed == 0, summary: summary, actions: listed))
+                } else {
+                    let verb = dryRun ? "would act on" : "acted on"
+                    Output.standardOutput("sweep at \(summary.clock)\(dryRun ? " (dry run: nothing changed)" : ""): \(summary.due) due, \(verb) \(summary.acted), \(summary.held) held, \(summary.failed) failed, \(summary.deferred) left for the next run (\(String(format: "%.1f", summary.seconds)) s)")
+                    for (rule, counts) in summary.byRule.sorted(by: { $0.key < $1.key }) {
+                        Output.standardOutput("  \(rule): due \(counts.due), acted \(counts.acted), held \(counts.held), failed \(counts.failed), deferred \(counts.deferred)")
+                    }
+                    if let resumed = summary.resumedRun { Output.standardOutput("  finished the work of sweep \(resumed), which was interrupted") }
+                }
+                if summary.failed > 0 { throw ExitCode(ExitStatus.failure.rawValue) }
+            }
+        }
     }
+
     struct Retention: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Retention report (not built yet).")
+        static let configuration = CommandConfiguration(abstract: "Retention reports.", subcommands: [Report.self])
+
+        struct Report: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Per rule: what is due now (and held), and what falls due in the next days.")
+            @Option(name: .long, help: ArgumentHelp("Evaluate at this time instead of now (ISO 8601).", valueName: "time")) var now: String?
+            @Option(name: .long, help: ArgumentHelp("The look-ahead in days.", valueName: "n")) var days = 30
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let report: RetentionReport }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let clock = try now.map { try CLITime.parse($0, option: "--now") } ?? Date()
+                    let vault = try options.open()
+                    let report = try vault.retentionReport(now: clock, horizonDays: days, context: options.accessContext())
+                    if options.output.json {
+                        try Output.json(Result(ok: true, report: report))
+                    } else {
+                        Output.standardOutput("retention at \(report.clock); due in the next \(report.horizonDays) days:")
+                        if report.rules.isEmpty { Output.standardOutput("  retention.yaml has no rules: nothing is ever due") }
+                        for r in report.rules {
+                            Output.standardOutput("  \(r.rule) (\(r.category), \(r.action.rawValue) \(r.period) after \(r.from)): due now \(r.dueNow), held \(r.heldNow), next \(report.horizonDays) days \(r.dueSoon)")
+                        }
+                    }
+                }
+            }
+        }
     }
 }

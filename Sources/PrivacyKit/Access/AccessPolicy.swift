@@ -39,6 +39,18 @@ public enum ConsentModel: String, Sendable, Codable, CaseIterable {
     case notRequired = "not-required"
 }
 
+extension ConsentModel {
+    /// Consent for a consent-based purpose; the right to object (GDPR art. 21) for one
+    /// resting on legitimate interests or a public task; nothing otherwise.
+    static func `default`(for basis: LawfulBasis) -> ConsentModel {
+        switch basis {
+        case .consent: .optIn
+        case .legitimateInterests, .publicTask: .optOut
+        default: .notRequired
+        }
+    }
+}
+
 /// One purpose of `Policies/purposes.yaml`.
 public struct Purpose: Sendable, Equatable {
     public let id: String
@@ -94,7 +106,7 @@ public struct PurposeSet: Sendable {
             let description = try reader.string(spec["description"], key: "\(path).description", node: specNode) ?? ""
             let basis: LawfulBasis = try reader.choice(spec["lawful_basis"], key: "\(path).lawful_basis", node: specNode)
             let consent: ConsentModel = try reader.choice(
-                spec["consent"], key: "\(path).consent", node: specNode, default: basis == .consent ? .optIn : .notRequired)
+                spec["consent"], key: "\(path).consent", node: specNode, default: ConsentModel.default(for: basis))
             if basis == .consent && consent == .notRequired {
                 throw reader.error(spec["consent"] ?? specNode, key: "\(path).consent", "a purpose whose lawful basis is consent needs consent (opt-in or opt-out)")
             }
@@ -161,6 +173,21 @@ public struct AccessDecision: Sendable, Equatable {
 public struct AccessPolicy: Sendable {
     public let roles: [String: Role]
     public let purposes: PurposeSet
+    /// Who may still read a subject whose processing is restricted (GDPR art. 18), from
+    /// `restricted:`: a role in `roles` acting for a purpose in `purposes`. Absent: nobody.
+    public var restrictedRoles: Set<String> = []
+    public var restrictedPurposes: Set<String> = []
+
+    init(roles: [String: Role], purposes: PurposeSet) {
+        self.roles = roles
+        self.purposes = purposes
+    }
+
+    /// Whether `context` may process a restricted subject.
+    public func mayProcessRestricted(role: String, purpose: String?) -> Bool {
+        guard let purpose else { return false }
+        return restrictedRoles.contains(role) && restrictedPurposes.contains(purpose)
+    }
 
     public var roleNames: [String] { roles.keys.sorted() }
 
@@ -188,7 +215,7 @@ public struct AccessPolicy: Sendable {
             try PolicySet.validate(data, name: name)
             root = try PolicySet.compose(data, name: name)
             top = try reader.mapping(root, key: nil)
-            try reader.onlyKeys(top, ["version", "roles"], at: nil, node: root)
+            try reader.onlyKeys(top, ["version", "roles", "restricted"], at: nil, node: root)
             guard let rolesNode = top["roles"] else {
                 throw reader.error(root, key: "roles", "is missing (a file from before access control? `privacyctl policy default access.yaml` prints the default)")
             }
@@ -209,7 +236,28 @@ public struct AccessPolicy: Sendable {
                 errors.append(error as? PrivacyKitError ?? PrivacyKitError(.invalidInput, "\(name): role \(keyNode.string ?? "?") is not valid"))
             }
         }
-        return (errors.isEmpty ? AccessPolicy(roles: roles, purposes: purposes) : nil, errors)
+        var policy = AccessPolicy(roles: roles, purposes: purposes)
+        if let node = top["restricted"] {
+            do {
+                let spec = try reader.mapping(node, key: "restricted")
+                try reader.onlyKeys(spec, ["roles", "purposes"], at: "restricted", node: node)
+                for item in try list(spec["roles"], key: "restricted.roles", reader: reader) {
+                    guard let text = item.string, rolesMapping.contains(where: { $0.key.string == text }) else {
+                        throw reader.error(item, key: "restricted.roles", "'\(item.string ?? "?")' is not a role of this file")
+                    }
+                    policy.restrictedRoles.insert(text)
+                }
+                for item in try list(spec["purposes"], key: "restricted.purposes", reader: reader) {
+                    guard let text = item.string, purposes[text] != nil else {
+                        throw reader.error(item, key: "restricted.purposes", "'\(item.string ?? "?")' is not a purpose of purposes.yaml")
+                    }
+                    policy.restrictedPurposes.insert(text)
+                }
+            } catch {
+                errors.append(error as? PrivacyKitError ?? PrivacyKitError(.invalidInput, "\(name): restricted is not valid"))
+            }
+        }
+        return (errors.isEmpty ? policy : nil, errors)
     }
 
     private static func parseRole(_ name: String, _ node: Node, reader: PolicyReader, schema: Schema, purposes: PurposeSet) throws -> Role {

@@ -62,6 +62,8 @@ public enum ConsentState: String, Sendable, Codable, CaseIterable {
     /// Granted under a notice version that no longer counts.
     case noticeChanged = "notice-changed"
     case objected
+    /// The subject's processing is restricted (GDPR art. 18): stored, not used.
+    case restricted
 
     public var allows: Bool { self == .granted || self == .notRequired || self == .notObjected }
 }
@@ -91,6 +93,7 @@ public struct ConsentAnswer: Sendable, Encodable, Equatable {
         case .neverAsked: return "never asked: no consent recorded"
         case .withdrawn: return "withdrawn on \(lastTime ?? "?")"
         case .objected: return "\(lastKind == .withdraw ? "withdrawn" : "objected") on \(lastTime ?? "?")"
+        case .restricted: return "processing of the subject is restricted (GDPR art. 18)"
         case .expired: return "granted on \(lastTime ?? "?"), expired on \(expiresAt ?? "?")"
         case .noticeChanged:
             return "granted on \(lastTime ?? "?") under notice \(lastNotice ?? "none"); notice \(currentNotice ?? "?") requires fresh consent"
@@ -335,6 +338,7 @@ extension Vault {
         return try SQLiteStore.wrap(store.path) {
             try store.pool.read { db in
                 guard time == nil else {
+                    // At another time: the ledger's answer (restrictions have no history).
                     return try subjects.map { subject in
                         ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
                     }
@@ -360,7 +364,13 @@ extension Vault {
                     }
                     start += chunk.count
                 }
-                let answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
+                var answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
+                if !access.mayProcessRestricted(role: context.role, purpose: purpose.id) {
+                    let restricted = try restrictedSubjects(db, among: sorted)
+                    if !restricted.isEmpty {
+                        answers = answers.map { restricted.contains($0.subject) ? $0.restricted() : $0 }
+                    }
+                }
                 return answers
             }
         }
@@ -387,6 +397,9 @@ extension Vault {
         try RecordStore.checkSubjectID(subject)
         let pseudonym = try subjectPseudonym(subject)
         return try perform(context, AccessRequest(.consent, event: .recordRead, subject: subject)) { tx, _ in
+            // The ledger outlives an erased subject as pseudonymous proof; it is not read
+            // back by the subject's id.
+            try RecordStore.refuseErased(tx.db, subjectID: subject, code: .notFound)
             var sql = "SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq FROM consent_ledger WHERE subject = ?"
             var arguments: [(any DatabaseValueConvertible)?] = [pseudonym]
             if let purpose { sql += " AND purpose = ?"; arguments.append(purpose) }
@@ -434,11 +447,15 @@ extension Vault {
             sql = "SELECT subject_id FROM consent_state WHERE \(condition) ORDER BY subject_id"
         }
         let pseudonymous = access.roles[context.role]?.pseudonymousIDs == true
+        // A restricted subject is in no audience the policy does not allow.
+        let excludeRestricted = !access.mayProcessRestricted(role: context.role, purpose: purpose.id)
         let count = try SQLiteStore.wrap(store.path) {
             try store.pool.read { db -> Int in
                 var count = 0
+                let restricted = excludeRestricted ? try Set(String.fetchAll(db, sql: "SELECT subject_id FROM restrictions")) : []
                 let cursor = try String.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
                 while let id = try cursor.next() {
+                    if restricted.contains(id) { continue }
                     try each(pseudonymous ? try subjectPseudonym(id) : id)
                     count += 1
                 }

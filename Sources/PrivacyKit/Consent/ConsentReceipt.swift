@@ -52,13 +52,7 @@ public struct ConsentReceipt: Codable, Sendable, Equatable {
         public let purposes: [PurposeState]
     }
 
-    public struct Signature: Codable, Sendable, Equatable {
-        public let algorithm: String
-        /// base64url
-        public let value: String
-        /// BLAKE2b-128 of the public key (hex), as `audit public-key` shows it.
-        public let keyFingerprint: String
-    }
+    public typealias Signature = ReceiptSignature
 
     public let version: String
     public let consentReceiptID: String
@@ -72,6 +66,31 @@ public struct ConsentReceipt: Codable, Sendable, Equatable {
     public let privacykit: Ledger
     public var signature: Signature?
 
+}
+
+extension ConsentReceipt: SignedReceipt {
+    /// The receipt as a JSON document (pretty-printed, sorted keys).
+    public func json() throws -> Data { try receiptJSON() }
+}
+
+/// The Ed25519 signature of a receipt.
+public struct ReceiptSignature: Codable, Sendable, Equatable {
+    public let algorithm: String
+    /// base64url
+    public let value: String
+    /// BLAKE2b-128 of the public key (hex), as `audit public-key` shows it.
+    public let keyFingerprint: String
+}
+
+/// A receipt signed with the vault's audit key over its canonical JSON (sorted keys,
+/// `signature` left out), carrying the public key it was signed with.
+protocol SignedReceipt: Codable {
+    var signature: ReceiptSignature? { get set }
+    /// The signing public key, base64url.
+    var publicKey: String { get }
+}
+
+extension SignedReceipt {
     /// The bytes the signature covers.
     func signedBytes() throws -> [UInt8] {
         var unsigned = self
@@ -82,10 +101,43 @@ public struct ConsentReceipt: Codable, Sendable, Equatable {
     }
 
     /// The receipt as a JSON document (pretty-printed, sorted keys).
-    public func json() throws -> Data {
+    func receiptJSON() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    /// Signs the receipt (whose `publicKey` must be `signer`'s).
+    mutating func sign(with signer: Ed25519.KeyPair) throws {
+        let fingerprint = Hex.encode(try BLAKE2b.hash(signer.publicKey.bytes, outputByteCount: 16))
+        signature = nil
+        signature = ReceiptSignature(algorithm: "Ed25519", value: Base64URL.encode(try signer.sign(try signedBytes())), keyFingerprint: fingerprint)
+    }
+
+    /// Checks the signature against the receipt's own key and, when given, the vault key:
+    /// the problem (nil: it verifies) and the key's fingerprint.
+    func signatureProblem(publicKey: Ed25519.PublicKey?) -> (problem: String?, fingerprint: String?) {
+        guard let signature, signature.algorithm == "Ed25519", let signatureBytes = try? Base64URL.decode(signature.value) else {
+            return ("the receipt has no Ed25519 signature", nil)
+        }
+        guard let embeddedBytes = try? Base64URL.decode(self.publicKey), let embedded = try? Ed25519.PublicKey(bytes: embeddedBytes) else {
+            return ("the receipt's publicKey is not an Ed25519 public key", nil)
+        }
+        let fingerprint = (try? BLAKE2b.hash(embedded.bytes, outputByteCount: 16)).map(Hex.encode)
+        // The signature block is not itself signed: its fingerprint must match the key.
+        guard signature.keyFingerprint == fingerprint else {
+            return ("the signature names key \(signature.keyFingerprint), but the receipt's public key is \(fingerprint ?? "?")", fingerprint)
+        }
+        if let publicKey, publicKey != embedded {
+            return ("the receipt is signed by another key (\(fingerprint ?? "?")), not the vault key given", fingerprint)
+        }
+        guard let message = try? signedBytes() else { return ("the receipt cannot be re-encoded", fingerprint) }
+        do {
+            try embedded.verify(signatureBytes, for: message)
+        } catch {
+            return ("the signature does not verify: the receipt was altered after signing, or signed with another key", fingerprint)
+        }
+        return (nil, fingerprint)
     }
 }
 
@@ -111,27 +163,8 @@ extension ConsentReceipt {
         guard let receipt = try? JSONDecoder().decode(ConsentReceipt.self, from: data) else {
             return invalid("not a PrivacyKit consent receipt (the JSON does not parse as one)")
         }
-        guard let signature = receipt.signature, signature.algorithm == "Ed25519",
-              let signatureBytes = try? Base64URL.decode(signature.value) else {
-            return invalid("the receipt has no Ed25519 signature")
-        }
-        guard let embeddedBytes = try? Base64URL.decode(receipt.publicKey), let embedded = try? Ed25519.PublicKey(bytes: embeddedBytes) else {
-            return invalid("the receipt's publicKey is not an Ed25519 public key")
-        }
-        let fingerprint = (try? BLAKE2b.hash(embedded.bytes, outputByteCount: 16)).map(Hex.encode)
-        // The signature block is not itself signed: its fingerprint must match the key.
-        guard signature.keyFingerprint == fingerprint else {
-            return invalid("the signature names key \(signature.keyFingerprint), but the receipt's public key is \(fingerprint ?? "?")", fingerprint)
-        }
-        if let publicKey, publicKey != embedded {
-            return invalid("the receipt is signed by another key (\(fingerprint ?? "?")), not the vault key given", fingerprint)
-        }
-        guard let message = try? receipt.signedBytes() else { return invalid("the receipt cannot be re-encoded") }
-        do {
-            try embedded.verify(signatureBytes, for: message)
-        } catch {
-            return invalid("the signature does not verify: the receipt was altered after signing, or signed with another key", fingerprint)
-        }
+        let (problem, fingerprint) = receipt.signatureProblem(publicKey: publicKey)
+        if let problem { return invalid(problem, fingerprint) }
         if let subject, subject != receipt.piiPrincipalId {
             return invalid("the receipt is about another subject, not \(subject)", fingerprint)
         }
@@ -200,8 +233,7 @@ extension Vault {
                 collectionMethod: channel, piiPrincipalId: subject, publicKey: Base64URL.encode(signer.publicKey.bytes),
                 services: [.init(service: "PrivacyKit vault \(id.hex)", purposes: entries)], sensitive: false, spiCat: [],
                 privacykit: .init(vaultID: id.hex, subjectPseudonym: pseudonym, issuedAt: issued, purposes: states), signature: nil)
-            let fingerprint = Hex.encode(try BLAKE2b.hash(signer.publicKey.bytes, outputByteCount: 16))
-            receipt.signature = .init(algorithm: "Ed25519", value: Base64URL.encode(try signer.sign(try receipt.signedBytes())), keyFingerprint: fingerprint)
+            try receipt.sign(with: signer)
             tx.record(AuditEntry(.recordRead, subjectID: subject, reason: "consent receipt \(receipt.consentReceiptID)"))
             return receipt
         }

@@ -64,13 +64,35 @@ struct RecordStore {
 
     /// The ids among `ids` that have a record.
     static func existingSubjects(_ db: Database, among ids: [String]) throws -> Set<String> {
+        try present(db, among: ids, query: "SELECT id FROM subjects WHERE id IN")
+    }
+
+    /// The ids among `ids` that were erased (have a tombstone).
+    static func erasedSubjects(_ db: Database, among ids: [String]) throws -> Set<String> {
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tombstones)")) == true else { return [] }
+        return try present(db, among: ids, query: "SELECT subject_id FROM tombstones WHERE subject_id IN")
+    }
+
+    /// An erased subject is never re-created under its id: an old export imported again, or
+    /// a service writing to a stale id, must not bring the person back.
+    static func refuseErased(_ db: Database, subjectID: String, code: PrivacyKitError.Code = .invalidInput) throws {
+        if let erasedAt = try String.fetchOne(db.cachedStatement(sql: "SELECT erased_at FROM tombstones WHERE subject_id = ?"), arguments: [subjectID]) {
+            throw erasedError(subjectID, at: erasedAt, code: code)
+        }
+    }
+
+    static func erasedError(_ subjectID: String, at erasedAt: String? = nil, code: PrivacyKitError.Code = .invalidInput) -> PrivacyKitError {
+        PrivacyKitError(code, "subject \(subjectID) was erased\(erasedAt.map { " at \($0)" } ?? ""); an erased subject is not re-created (give a returning customer a new id)")
+    }
+
+    static func present(_ db: Database, among ids: [String], query: String) throws -> Set<String> {
         var found: Set<String> = []
         var start = ids.startIndex
         while start < ids.endIndex {
             // Bounded so a large batch stays well under SQLite's bound-parameter limit.
             let chunk = ids[start..<min(start + 500, ids.endIndex)]
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let statement = try db.cachedStatement(sql: "SELECT id FROM subjects WHERE id IN (\(marks))")
+            let statement = try db.cachedStatement(sql: "\(query) (\(marks))")
             found.formUnion(try String.fetchAll(statement, arguments: StatementArguments(Array(chunk))))
             start = chunk.endIndex
         }
@@ -225,6 +247,7 @@ struct RecordStore {
         try Self.checkSubjectID(subjectID)
         defer { cipher.wipe() }
         guard let existing = try load(db, subjectID: subjectID) else {
+            try Self.refuseErased(db, subjectID: subjectID)
             let prepared = try prepareNew(subjectID: subjectID, values: raw, cipher: cipher, keys: PreparationKeys(vault: vault))
             return try insert(db, prepared, now: now)
         }

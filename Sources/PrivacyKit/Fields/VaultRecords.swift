@@ -114,10 +114,15 @@ extension Vault {
                     }
                 }
             }
-            // For a purpose that rests on consent, only subjects whose consent is live.
-            let withheld = try matches.filter { try consentCheck(subject: $0, purpose: context.purpose, db: tx.db)?.allowed == false }
+            // For a purpose that rests on consent, only subjects whose consent is live; a
+            // restricted subject only for what the policy allows.
+            let restricted = access.mayProcessRestricted(role: context.role, purpose: context.purpose)
+                ? [] : try restrictedSubjects(tx.db, among: matches)
+            let withheld = try matches.filter {
+                try restricted.contains($0) || consentCheck(subject: $0, purpose: context.purpose, db: tx.db)?.allowed == false
+            }
             matches.removeAll { withheld.contains($0) }
-            tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches" + (withheld.isEmpty ? "" : ", \(withheld.count) without consent left out")))
+            tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches" + (withheld.isEmpty ? "" : ", \(withheld.count) without consent or restricted left out")))
             return try visibleIDs(matches, context: context)
         }
     }

@@ -169,11 +169,14 @@ extension Vault {
             let store = RecordStore(vault: self)
             let now = Timestamp.now()
             var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
+            let erased = try RecordStore.erasedSubjects(tx.db, among: rows.map(\.subject))
             var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
             outcomes.reserveCapacity(rows.count)
             for row in rows {
                 let result: Result<PutResult, PrivacyKitError>
-                if !existing.contains(row.subject), case .new(let prepared) = row.state {
+                if erased.contains(row.subject) {
+                    result = .failure(RecordStore.erasedError(row.subject))
+                } else if !existing.contains(row.subject), case .new(let prepared) = row.state {
                     result = .success(try store.insert(tx.db, prepared, now: now))
                 } else if !existing.contains(row.subject), case .invalid(let error) = row.state {
                     result = .failure(error)

@@ -16,6 +16,7 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
             case insecurePermissions = "insecure-permissions"
             case alreadyExists = "already-exists"
             case busy = "busy"
+            case held = "held"
             case io = "io"
             case `internal` = "internal"
         }
@@ -40,6 +41,8 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
         public static let alreadyExists = Code(.alreadyExists)
         /// Another process holds what this operation needs.
         public static let busy = Code(.busy)
+        /// A legal hold blocks the erasure or retention action (the message names the hold).
+        public static let held = Code(.held)
         /// The file system or database failed.
         public static let io = Code(.io)
         /// A bug: an invariant of PrivacyKit itself did not hold.

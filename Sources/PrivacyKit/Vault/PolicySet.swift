@@ -63,8 +63,11 @@ public enum PolicySet {
         let purposes = attempt { try PurposeSet.load(from: directory) }
         if let schema, let purposes, let data = attempt({ try read(directory, "access.yaml") }) {
             errors += AccessPolicy.check(data, name: directory + "/access.yaml", schema: schema, purposes: purposes).1
+            _ = attempt { try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes) }
         } else {
-            errors.append(PrivacyKitError(.invalidInput, "\(directory)/access.yaml: not checked, because it refers to schema.yaml and purposes.yaml, which have errors"))
+            for name in ["access.yaml", "retention.yaml"] {
+                errors.append(PrivacyKitError(.invalidInput, "\(directory)/\(name): not checked, because it refers to schema.yaml and purposes.yaml, which have errors"))
+            }
         }
         return errors
     }

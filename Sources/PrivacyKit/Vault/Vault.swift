@@ -59,18 +59,22 @@ public final class Vault: Sendable {
     public let purposes: PurposeSet
     /// Roles, from `Policies/access.yaml`: every capability is checked against it.
     public let access: AccessPolicy
+    /// Categories and rules, from `Policies/retention.yaml`: what sweeps apply.
+    public let retention: RetentionPolicy
 
     /// The parsed policy files of a vault directory.
     struct Policies {
         let schema: Schema
         let purposes: PurposeSet
         let access: AccessPolicy
+        let retention: RetentionPolicy
 
         init(vaultDirectory: String) throws {
             let directory = vaultDirectory + "/" + Vault.policiesDirectoryName
             schema = try Schema.load(from: directory)
             purposes = try PurposeSet.load(from: directory)
             access = try AccessPolicy.load(from: directory, schema: schema, purposes: purposes)
+            retention = try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes)
         }
     }
 
@@ -85,6 +89,7 @@ public final class Vault: Sendable {
         self.schema = policies.schema
         self.purposes = policies.purposes
         self.access = policies.access
+        self.retention = policies.retention
         self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
         // Taken after the bytes were read: if the file was replaced in between, the first
         // check finds another identity, compares contents, and refuses.
@@ -362,6 +367,13 @@ public final class Vault: Sendable {
                         // Asked for by name: refused. Part of "everything": left out.
                         if request.fields != nil { throw deny(request, context: context, fields: [name], rule: decision.rule) }
                     }
+                }
+                // A restricted subject (GDPR art. 18) is read only for what the policy's
+                // `restricted:` allows.
+                if let subject = request.subject, !access.mayProcessRestricted(role: context.role, purpose: context.purpose),
+                   try isRestricted(subject) {
+                    throw deny(request, context: context, fields: request.fields ?? [],
+                               rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
                 }
                 // Reading a subject for a purpose that rests on consent needs that
                 // subject's live consent (an opt-out purpose: no objection).

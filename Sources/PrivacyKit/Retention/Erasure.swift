@@ -1,0 +1,319 @@
+public import Foundation
+import GRDB
+public import Sodium
+
+/// A legal hold (GDPR art. 17(3)): while active it blocks every erasure and retention action
+/// on the subject, or on every subject of the category, it covers.
+public struct LegalHold: Sendable, Codable, Equatable {
+    public let id: String
+    /// The subject held, or nil for a category hold.
+    public let subject: String?
+    /// The retention category held, or nil for a subject hold.
+    public let category: String?
+    public let reason: String
+    public let placedBy: String
+    public let placedAt: String
+    /// When it ends by itself (nil: until released).
+    public let until: String?
+    public let releasedAt: String?
+    public let releasedBy: String?
+    public let releaseReason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, subject, category, reason, until
+        case placedBy = "placed_by", placedAt = "placed_at", releasedAt = "released_at", releasedBy = "released_by"
+        case releaseReason = "release_reason"
+    }
+
+    /// Whether it blocks actions at `time` (a ``Timestamp/precise(_:)`` string).
+    public func isActive(at time: String) -> Bool {
+        releasedAt == nil && (until.map { $0 > time } ?? true)
+    }
+
+    /// How an error names the hold: its id, what it covers, its reason and who placed it.
+    var summary: String {
+        "hold \(id) on \(subject.map { "subject \($0)" } ?? "category \(category ?? "?")") (\(reason); placed by \(placedBy) at \(placedAt)\(until.map { ", until \($0)" } ?? ""))"
+    }
+
+    static let columns = "id, subject_id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
+
+    init(row: Row) {
+        id = row[0]; subject = row[1]; category = row[2]; reason = row[3]; placedBy = row[4]; placedAt = row[5]
+        until = row[6]; releasedAt = row[7]; releasedBy = row[8]; releaseReason = row[9]
+    }
+}
+
+/// A signed erasure receipt: which subject was erased, when, why, and what was destroyed —
+/// field names and counts, never values. Signed with the vault's Ed25519 audit key.
+public struct ErasureReceipt: Codable, Sendable, Equatable {
+    public struct Destroyed: Codable, Sendable, Equatable {
+        /// 1: the subject's key, so every ciphertext of it (here, in backups, in services'
+        /// databases) is unreadable.
+        public let subjectKeys: Int
+        /// Records deleted (the subject's row).
+        public let records: Int
+        public let encryptedFields: Int
+        public let plainFields: Int
+        public let blindIndexEntries: Int
+        public let consentStates: Int
+    }
+
+    public let version: String
+    public let receiptID: String
+    public let vaultID: String
+    public let subject: String
+    /// The subject's pseudonym in the audit log and consent ledger (which remain).
+    public let subjectPseudonym: String
+    public let erasedAt: String
+    public let reason: String
+    public let requestID: String?
+    /// The retention rule, when a sweep erased the subject.
+    public let rule: String?
+    public let actor: String
+    /// The names of the fields the subject had.
+    public let fields: [String]
+    public let destroyed: Destroyed
+    /// The audit event that recorded the erasure.
+    public let auditSeq: Int64
+    public let publicKey: String
+    public var signature: ReceiptSignature?
+
+    public static let formatVersion = "privacykit.erasure-receipt.v1"
+
+    /// The receipt as a JSON document (pretty-printed, sorted keys).
+    public func json() throws -> Data { try receiptJSON() }
+
+    /// Checks a receipt offline, as ``ConsentReceipt/verify(_:publicKey:subject:)`` does.
+    public static func verify(_ data: Data, publicKey: Ed25519.PublicKey? = nil, subject: String? = nil) -> ReceiptVerification {
+        guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: data), receipt.version == formatVersion else {
+            return ReceiptVerification(valid: false, problem: "not a PrivacyKit erasure receipt (the JSON does not parse as one)", proves: [], keyFingerprint: nil)
+        }
+        let (problem, fingerprint) = receipt.signatureProblem(publicKey: publicKey)
+        if let problem { return ReceiptVerification(valid: false, problem: problem, proves: [], keyFingerprint: fingerprint) }
+        if let subject, subject != receipt.subject {
+            return ReceiptVerification(valid: false, problem: "the receipt is about another subject, not \(subject)", proves: [], keyFingerprint: fingerprint)
+        }
+        var proves = [
+            "The holder of the Ed25519 key \(fingerprint ?? "?") (the audit key of vault \(receipt.vaultID)) signed that subject \(receipt.subject) was erased at \(receipt.erasedAt) (\(receipt.reason)), recorded as audit event \(receipt.auditSeq); it has not been altered since.",
+            "Destroyed: the subject's key, \(receipt.destroyed.records) record with \(receipt.destroyed.encryptedFields) encrypted and \(receipt.destroyed.plainFields) plain fields (\(receipt.fields.joined(separator: ", "))), \(receipt.destroyed.blindIndexEntries) blind-index entries, \(receipt.destroyed.consentStates) consent states.",
+        ]
+        if publicKey == nil {
+            proves.append("Without --public-key, that the key is this vault's is not checked: compare \(fingerprint ?? "?") with the vault's published audit key.")
+        }
+        proves.append("It does not prove that no copy of the plaintext exists outside the vault; ciphertexts made by the vault no longer decrypt anywhere.")
+        return ReceiptVerification(valid: true, problem: nil, proves: proves, keyFingerprint: fingerprint)
+    }
+}
+
+extension ErasureReceipt: SignedReceipt {}
+
+/// What an erasure call did.
+public struct ErasureResult: Sendable {
+    public let receipt: ErasureReceipt
+    /// True when the subject had been erased before (the receipt is that erasure's).
+    public let alreadyErased: Bool
+    /// Whether the store's write-ahead log was checkpointed and emptied afterwards, so no
+    /// older page holding the subject's rows remains in it. False if a reader kept it busy:
+    /// the next checkpoint does it.
+    public let walScrubbed: Bool
+}
+
+/// What one subject's erasure destroyed, inside a transaction (for the caller's receipt).
+struct ErasedSubject {
+    let receipt: ErasureReceipt
+    let category: String?
+}
+
+extension Vault {
+    // MARK: - Categories and holds
+
+    /// The retention category of a record with these plain fields.
+    func retentionCategory(plain: [String: String]) -> String? {
+        retention.category(forValue: retention.categoryField.flatMap { plain[$0] })
+    }
+
+    /// Holds that are active at `now` and cover the subject or its category.
+    func activeHolds(_ db: Database, subject: String, category: String?, at now: String) throws -> [LegalHold] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT \(LegalHold.columns) FROM legal_holds
+                WHERE released_at IS NULL AND (until IS NULL OR until > ?) AND (subject_id = ? OR category = ?)
+                ORDER BY placed_at, id
+                """), arguments: [now, subject, category]
+        ).map(LegalHold.init(row:))
+    }
+
+    /// Places a legal hold on a subject or on a retention category. `until`: when it ends by
+    /// itself (nil: until released). Audited as `hold.place`.
+    public func placeHold(subject: String? = nil, category: String? = nil, reason: String, until: Date? = nil, context: AccessContext) throws -> LegalHold {
+        guard (subject == nil) != (category == nil) else {
+            throw PrivacyKitError(.invalidInput, "a hold covers either a subject or a category (give one of them)")
+        }
+        if let subject { try RecordStore.checkSubjectID(subject) }
+        if let category, retention.category(named: category) == nil {
+            throw PrivacyKitError(.invalidInput, "'\(category)' is not a category of retention.yaml (categories: \(retention.categories.map(\.name).joined(separator: ", ")))")
+        }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "a hold needs a reason (the case or obligation it serves)") }
+        let now = Date()
+        if let until, until <= now { throw PrivacyKitError(.invalidInput, "--until must be in the future") }
+        let id = "hold-" + Hex.encode(Random.bytes(count: 6))
+        let placedAt = Timestamp.precise(now)
+        return try perform(context, AccessRequest(.hold, event: .holdPlace, subject: subject)) { tx, _ in
+            try tx.db.execute(sql: """
+                INSERT INTO legal_holds (id, subject_id, category, reason, placed_by, placed_at, until) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, subject, category, reason, context.actor, placedAt, until.map(Timestamp.precise)])
+            // The reason is the operator's text: it stays in the hold, not in the log.
+            tx.record(AuditEntry(.holdPlace, subjectID: subject,
+                                 reason: "\(id)\(category.map { " on category \($0)" } ?? "")\(until.map { " until \(Timestamp.precise($0))" } ?? "")"))
+            return try Row.fetchOne(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:))!
+        }
+    }
+
+    /// Releases a hold (it stays listed, with who released it and why). Audited as
+    /// `hold.release`.
+    public func releaseHold(id: String, reason: String, context: AccessContext) throws -> LegalHold {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "releasing a hold needs a reason") }
+        let existing = try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:)) }
+        }
+        guard let existing else { throw PrivacyKitError(.notFound, "no hold \(id)") }
+        return try perform(context, AccessRequest(.hold, event: .holdRelease, subject: existing.subject)) { tx, _ in
+            let changed = try tx.db.cachedStatement(sql: "UPDATE legal_holds SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ? AND released_at IS NULL")
+            try changed.execute(arguments: [Timestamp.precise(Date()), context.actor, reason, id])
+            guard tx.db.changesCount == 1 else { throw PrivacyKitError(.invalidInput, "hold \(id) was already released") }
+            tx.record(AuditEntry(.holdRelease, subjectID: existing.subject, reason: id))
+            return try Row.fetchOne(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:))!
+        }
+    }
+
+    /// Every hold (released ones too when `includeReleased`), newest first.
+    public func holds(includeReleased: Bool = false, context: AccessContext) throws -> [LegalHold] {
+        let now = Timestamp.precise(Date())
+        return try perform(context, AccessRequest(.hold, event: .holdPlace)) { tx, _ in
+            try Row.fetchAll(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds ORDER BY placed_at DESC, id")
+                .map(LegalHold.init(row:))
+                .filter { includeReleased || $0.isActive(at: now) }
+        }
+    }
+
+    // MARK: - Erasure
+
+    /// Whether `subject` was erased (has a tombstone).
+    public func isErased(_ subject: String) throws -> Bool {
+        try SQLiteStore.wrap(store.path) {
+            try store.pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false }
+        }
+    }
+
+    /// Erases a subject by crypto-shredding, in one transaction: refuses if a legal hold
+    /// covers it (naming the hold); else deletes its wrapped key (with `secure_delete`, so the
+    /// bytes are overwritten), its ciphertexts, blind-index entries, consent state and
+    /// restriction, keeps a tombstone (id, time, reason, request id — the context's), and
+    /// records `record.erase`. Every ciphertext of the subject, wherever it was kept, stops
+    /// decrypting. Erasing an erased subject changes nothing and returns the first receipt.
+    ///
+    /// - Throws: `.held` naming the hold, `.notFound` for a subject that never existed,
+    ///   `.denied` for a role without `erase`.
+    public func erase(subject: String, reason: String, context: AccessContext) throws -> ErasureResult {
+        try RecordStore.checkSubjectID(subject)
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "an erasure needs a reason (the request or rule it answers)") }
+        enum Outcome { case erased(ErasureReceipt, already: Bool), held([LegalHold]) }
+        let outcome = try perform(context, AccessRequest(.erase, event: .recordErase, subject: subject)) { tx, _ -> Outcome in
+            if let receipt = try tombstoneReceipt(tx.db, subject: subject) {
+                tx.record(AuditEntry(.recordErase, subjectID: subject, reason: "already erased at \(receipt.erasedAt)"))
+                return .erased(receipt, already: true)
+            }
+            let now = Timestamp.precise(Date())
+            guard let stored = try RecordStore(vault: self).load(tx.db, subjectID: subject) else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            let holds = try activeHolds(tx.db, subject: subject, category: retentionCategory(plain: stored.plain), at: now)
+            if !holds.isEmpty {
+                // The refusal is recorded (and committed); the error follows.
+                tx.record(AuditEntry(.recordErase, subjectID: subject, outcome: .denied, reason: "legal hold \(holds.map(\.id).joined(separator: ","))"))
+                return .held(holds)
+            }
+            let erased = try eraseInTransaction(tx, subject: subject, stored: stored, reason: reason, rule: nil, context: context, now: now)
+            return .erased(erased.receipt, already: false)
+        }
+        switch outcome {
+        case .held(let holds):
+            throw PrivacyKitError(.held, "subject \(subject) is under legal hold and was not erased: \(holds.map(\.summary).joined(separator: "; "))")
+        case .erased(let receipt, let already):
+            return ErasureResult(receipt: receipt, alreadyErased: already, walScrubbed: already ? true : scrubWAL())
+        }
+    }
+
+    /// The receipt of an erased subject's tombstone, or nil if it was not erased.
+    func tombstoneReceipt(_ db: Database, subject: String) throws -> ErasureReceipt? {
+        guard let text = try String.fetchOne(db.cachedStatement(sql: "SELECT receipt FROM tombstones WHERE subject_id = ?"), arguments: [subject]) else {
+            return nil
+        }
+        guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: Data(text.utf8)) else {
+            throw PrivacyKitError(.integrity, "the tombstone of subject \(subject) holds a damaged receipt")
+        }
+        return receipt
+    }
+
+    /// The erasure itself, in the caller's audited transaction (holds already checked):
+    /// delete the row (its key and ciphertexts; blind indexes, consent state and restriction
+    /// go with it by foreign key), write the tombstone and the signed receipt, and record
+    /// `record.erase` — or, for a sweep, `retention.action`.
+    func eraseInTransaction(
+        _ tx: AuditedTransaction, subject: String, stored: RecordStore.Stored, reason: String, rule: String?,
+        context: AccessContext, now: String, event: AuditAction = .recordErase
+    ) throws -> ErasedSubject {
+        guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
+        let db = tx.db
+        let indexEntries = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM blind_index WHERE subject_id = ?"), arguments: [subject]) ?? 0
+        let consentStates = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM consent_state WHERE subject_id = ?"), arguments: [subject]) ?? 0
+        try db.cachedStatement(sql: "DELETE FROM subjects WHERE id = ?").execute(arguments: [subject])
+        guard db.changesCount == 1 else { throw PrivacyKitError(.internal, "subject \(subject) vanished while being erased") }
+        // The event's sequence number: the events this transaction recorded so far come first.
+        let seq = try AuditLog.lastSeq(db: db) + Int64(tx.entries.count) + 1
+        let fields = (Array(stored.sealed.keys) + Array(stored.plain.keys)).sorted()
+        var receipt = ErasureReceipt(
+            version: ErasureReceipt.formatVersion, receiptID: "er-" + Hex.encode(Random.bytes(count: 8)), vaultID: id.hex, subject: subject,
+            subjectPseudonym: try subjectPseudonym(subject), erasedAt: now, reason: reason, requestID: context.requestID, rule: rule,
+            actor: context.actor, fields: fields,
+            destroyed: .init(subjectKeys: 1, records: 1, encryptedFields: stored.sealed.count, plainFields: stored.plain.count,
+                             blindIndexEntries: indexEntries, consentStates: consentStates),
+            auditSeq: seq, publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
+        try receipt.sign(with: signer)
+        guard let receiptText = String(data: try receipt.receiptJSON(), encoding: .utf8) else {
+            throw PrivacyKitError(.internal, "an erasure receipt did not encode")
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO tombstones (subject_id, erased_at, reason, request_id, rule, actor, audit_seq, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [subject, now, reason, context.requestID, rule, context.actor, seq, receiptText])
+        let detail = rule.map { "rule \($0): " } ?? ""
+        tx.record(AuditEntry(event, subjectID: subject, fields: fields, reason: "\(detail)erased (\(receipt.receiptID))"))
+        return ErasedSubject(receipt: receipt, category: retentionCategory(plain: stored.plain))
+    }
+
+    /// Checkpoints the WAL and truncates it, so that no frame still holds a page as it was
+    /// before an erasure (`secure_delete` scrubs the database file, not the log). Best effort:
+    /// false if readers kept the log busy.
+    @discardableResult
+    func scrubWAL() -> Bool {
+        (try? store.pool.writeWithoutTransaction { db -> Bool in
+            let result = try db.checkpoint(.truncate)
+            return result.walFrameCount == result.checkpointedFrameCount
+        }) ?? false
+    }
+
+    /// The tombstones, oldest first (for replay after a restore, and reports).
+    public func tombstones(context: AccessContext) throws -> [ErasureReceipt] {
+        try perform(context, AccessRequest(.erase, event: .recordErase)) { tx, _ in
+            try String.fetchAll(tx.db, sql: "SELECT receipt FROM tombstones ORDER BY erased_at, subject_id").map { text in
+                guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: Data(text.utf8)) else {
+                    throw PrivacyKitError(.integrity, "a tombstone holds a damaged receipt")
+                }
+                return receipt
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+public import Foundation
+import GRDB
+
+/// A restriction of processing (GDPR art. 18): the subject's data stays stored, but is not
+/// read, exported, found or put in an audience except by the roles and purposes that
+/// `access.yaml`'s `restricted:` names (legal claims, the subject's own requests).
+public struct Restriction: Sendable, Codable, Equatable {
+    public let subject: String
+    public let reason: String
+    public let placedBy: String
+    public let placedAt: String
+    public let requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case subject, reason
+        case placedBy = "placed_by", placedAt = "placed_at", requestID = "request_id"
+    }
+}
+
+extension ConsentAnswer {
+    /// The same question, answered "no: restricted".
+    func restricted() -> ConsentAnswer {
+        ConsentAnswer(subject: subject, purpose: purpose, state: .restricted, eventID: eventID, lawfulBasis: lawfulBasis, lastKind: lastKind,
+                      lastTime: lastTime, lastNotice: lastNotice, expiresAt: expiresAt, currentNotice: currentNotice)
+    }
+}
+
+extension Vault {
+    /// Restricts a subject's processing. The reason is kept with the restriction; the audit
+    /// event (`record.restrict`) names the request, not the reason. Restricting a restricted
+    /// subject changes nothing.
+    @discardableResult
+    public func restrict(subject: String, reason: String, context: AccessContext) throws -> Restriction {
+        try RecordStore.checkSubjectID(subject)
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "a restriction needs a reason (contested accuracy, pending objection, …)") }
+        return try perform(context, AccessRequest(.restrict, event: .recordRestrict, subject: subject)) { tx, _ in
+            guard try Bool.fetchOne(tx.db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [subject]) == true else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            if let existing = try restriction(tx.db, subject: subject) { return existing }
+            try tx.db.execute(sql: "INSERT INTO restrictions (subject_id, reason, placed_by, placed_at, request_id) VALUES (?, ?, ?, ?, ?)",
+                              arguments: [subject, reason, context.actor, Timestamp.precise(Date()), context.requestID])
+            tx.record(AuditEntry(.recordRestrict, subjectID: subject))
+            return try restriction(tx.db, subject: subject)!
+        }
+    }
+
+    /// Lifts a restriction (GDPR art. 18(3): the subject is told before it is lifted).
+    /// Audited as `record.unrestrict` with `reason`.
+    public func liftRestriction(subject: String, reason: String, context: AccessContext) throws {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "lifting a restriction needs a reason") }
+        try perform(context, AccessRequest(.restrict, event: .recordUnrestrict, subject: subject)) { tx, _ in
+            try tx.db.execute(sql: "DELETE FROM restrictions WHERE subject_id = ?", arguments: [subject])
+            guard tx.db.changesCount == 1 else { throw PrivacyKitError(.notFound, "subject \(subject) is not restricted") }
+            tx.record(AuditEntry(.recordUnrestrict, subjectID: subject, reason: reason))
+        }
+    }
+
+    /// Every restriction, by subject id.
+    public func restrictions(context: AccessContext) throws -> [Restriction] {
+        try perform(context, AccessRequest(.restrict, event: .recordRestrict)) { tx, _ in
+            try Row.fetchAll(tx.db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions ORDER BY subject_id").map(Self.restriction)
+        }
+    }
+
+    private func restriction(_ db: Database, subject: String) throws -> Restriction? {
+        try Row.fetchOne(db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions WHERE subject_id = ?", arguments: [subject])
+            .map(Self.restriction)
+    }
+
+    private static func restriction(_ row: Row) -> Restriction {
+        Restriction(subject: row[0], reason: row[1], placedBy: row[2], placedAt: row[3], requestID: row[4])
+    }
+
+    /// Whether `subject` is restricted (a read outside a transaction, for the access check).
+    func isRestricted(_ subject: String, db: Database? = nil) throws -> Bool {
+        func check(_ db: Database) throws -> Bool {
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM restrictions WHERE subject_id = ?"), arguments: [subject]) ?? false
+        }
+        if let db { return try check(db) }
+        return try SQLiteStore.wrap(store.path) { try store.pool.read(check) }
+    }
+
+    /// The restricted subjects among `ids` (none without a query when nobody is restricted).
+    func restrictedSubjects(_ db: Database, among ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty, try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM restrictions)")) == true else { return [] }
+        return try RecordStore.present(db, among: ids, query: "SELECT subject_id FROM restrictions WHERE subject_id IN")
+    }
+}
