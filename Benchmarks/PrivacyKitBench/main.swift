@@ -31,7 +31,7 @@ let usage = """
 func run(_ options: Options) throws {
     switch options.command {
     case "help":
-        print(usage + recordsUsage + consentUsage)
+        print(usage + recordsUsage + consentUsage + retentionUsage)
     case "all":
         try runAll(options)
     case "append-bulk":
@@ -127,6 +127,10 @@ func run(_ options: Options) throws {
         try consentAll(options)
     case "consent-may":
         try consentMay(options)
+    case "retention-all":
+        try retentionAll(options)
+    case "retention-sweep":
+        try retentionSweepOnly(options)
     default:
         if try runRecordsCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")

@@ -385,7 +385,26 @@ struct RetentionTests {
         #expect(try s.exists("x"))
     }
 
-    // MARK: Restriction
+    // MARK: Restriction and objection
+
+    @Test func aPurposeOnLegitimateInterestsHonoursObjections() throws {
+        let yaml = """
+            version: 1
+            purposes:
+              fraud-scoring: {description: Scoring orders for fraud, lawful_basis: legitimate-interests}
+              tax: {description: Tax records, lawful_basis: legal-obligation}
+            """
+        let set = try PurposeSet.parse(Data(yaml.utf8), name: "purposes.yaml")
+        #expect(set["fraud-scoring"]?.consent == .optOut)  // GDPR art. 21: the subject may object
+        #expect(set["tax"]?.consent == .notRequired)
+        let none = ConsentRules.answer(subject: "s", purpose: set["fraud-scoring"]!, last: nil, at: "2026-01-01T00:00:00.000Z")
+        #expect(none.allowed && none.state == .notObjected)
+        let objected = ConsentRules.answer(subject: "s", purpose: set["fraud-scoring"]!,
+                                           last: ConsentRow(kind: .object, eventID: 1, time: "2025-12-01T00:00:00.000Z", noticeVersion: nil, expiresAt: nil),
+                                           at: "2026-01-01T00:00:00.000Z")
+        #expect(!objected.allowed && objected.state == .objected)
+    }
+
 
     @Test func aRestrictedSubjectIsStoredButNotProcessed() throws {
         let s = try Setup()
@@ -410,6 +429,9 @@ struct RetentionTests {
         var audience: [String] = []
         try s.vault.audience(purpose: "marketing-email", context: marketer) { audience.append($0) }
         #expect(audience == ["free"])
+        let service = AccessContext(actor: "crm", role: "service", purpose: "customer-support")
+        expectError(.denied) { try s.vault.exportSubject("r", to: s.dir.url.appendingPathComponent("export"), context: service) }
+        #expect(!FileManager.default.fileExists(atPath: s.dir.file("export")))
         // Storing is allowed.
         try s.vault.put(subject: "r", values: ["city": "Elsewhere"], context: Self.admin)
         try s.vault.liftRestriction(subject: "r", reason: "accuracy confirmed", context: Self.officer)

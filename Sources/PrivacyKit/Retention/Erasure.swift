@@ -166,7 +166,7 @@ extension Vault {
             // The reason is the operator's text: it stays in the hold, not in the log.
             tx.record(AuditEntry(.holdPlace, subjectID: subject,
                                  reason: "\(id)\(category.map { " on category \($0)" } ?? "")\(until.map { " until \(Timestamp.precise($0))" } ?? "")"))
-            return try Row.fetchOne(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:))!
+            return try hold(tx.db, id: id)
         }
     }
 
@@ -184,8 +184,15 @@ extension Vault {
             try changed.execute(arguments: [Timestamp.precise(Date()), context.actor, reason, id])
             guard tx.db.changesCount == 1 else { throw PrivacyKitError(.invalidInput, "hold \(id) was already released") }
             tx.record(AuditEntry(.holdRelease, subjectID: existing.subject, reason: id))
-            return try Row.fetchOne(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:))!
+            return try hold(tx.db, id: id)
         }
+    }
+
+    private func hold(_ db: Database, id: String) throws -> LegalHold {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]) else {
+            throw PrivacyKitError(.internal, "hold \(id) vanished inside its own transaction")
+        }
+        return LegalHold(row: row)
     }
 
     /// Every hold (released ones too when `includeReleased`), newest first.

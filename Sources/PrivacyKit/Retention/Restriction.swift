@@ -42,7 +42,10 @@ extension Vault {
             try tx.db.execute(sql: "INSERT INTO restrictions (subject_id, reason, placed_by, placed_at, request_id) VALUES (?, ?, ?, ?, ?)",
                               arguments: [subject, reason, context.actor, Timestamp.precise(Date()), context.requestID])
             tx.record(AuditEntry(.recordRestrict, subjectID: subject))
-            return try restriction(tx.db, subject: subject)!
+            guard let placed = try restriction(tx.db, subject: subject) else {
+                throw PrivacyKitError(.internal, "the restriction of \(subject) vanished inside its own transaction")
+            }
+            return placed
         }
     }
 

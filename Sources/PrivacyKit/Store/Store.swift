@@ -77,14 +77,8 @@ public final class SQLiteStore: Store {
                 );
                 """)
             // History is append-only at the SQL level: no code path can rewrite it.
-            for table in ["audit_events", "audit_checkpoints"] {
-                for operation in ["UPDATE", "DELETE"] {
-                    try db.execute(sql: """
-                        CREATE TRIGGER \(table)_no_\(operation.lowercased()) BEFORE \(operation) ON \(table)
-                        BEGIN SELECT RAISE(ABORT, '\(table) is append-only'); END
-                        """)
-                }
-            }
+            try appendOnly(db, "audit_events")
+            try appendOnly(db, "audit_checkpoints")
         }
         migrator.registerMigration("v3-records") { db in
             // One row per subject: the wrapped subject key, the encrypted fields as one blob
@@ -145,12 +139,7 @@ public final class SQLiteStore: Store {
                 ) WITHOUT ROWID;
                 CREATE INDEX consent_state_subject ON consent_state(subject_id);
                 """)
-            for operation in ["UPDATE", "DELETE"] {
-                try db.execute(sql: """
-                    CREATE TRIGGER consent_ledger_no_\(operation.lowercased()) BEFORE \(operation) ON consent_ledger
-                    BEGIN SELECT RAISE(ABORT, 'consent_ledger is append-only'); END
-                    """)
-            }
+            try appendOnly(db, "consent_ledger")
         }
         migrator.registerMigration("v5-retention") { db in
             // Tombstones outlive the subject on purpose: they are what keeps an erased
@@ -211,6 +200,17 @@ public final class SQLiteStore: Store {
         migrator.registerMigration("v6-requests") { db in try RequestsSchema.create(db) }
         migrator.registerMigration("v7-breaches") { db in try BreachSchema.create(db) }
         return migrator
+    }
+
+    /// Triggers that refuse every UPDATE and DELETE of `table` (the names and messages are
+    /// part of shipped migrations: they must not change).
+    private static func appendOnly(_ db: Database, _ table: String) throws {
+        for operation in ["UPDATE", "DELETE"] {
+            try db.execute(sql: """
+                CREATE TRIGGER \(table)_no_\(operation.lowercased()) BEFORE \(operation) ON \(table)
+                BEGIN SELECT RAISE(ABORT, '\(table) is append-only'); END
+                """)
+        }
     }
 
     static func configuration(checkpointer: WALCheckpointer? = nil) -> Configuration {
