@@ -15,7 +15,7 @@ struct Privacyctl: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Keys.self, Import.self, Records.self, Quality.self, Consent.self, Audit.self, Access.self, Policy.self,
-            Holds.self, Erase.self, Restrict.self, Sweep.self, Retention.self, Requests.self, Export.self, Breach.self,
+            Holds.self, Erase.self, Restrict.self, Sweep.self, Retention.self, Requests.self, Export.self, Breach.self, Backup.self,
         ]
     )
 

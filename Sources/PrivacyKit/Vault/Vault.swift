@@ -148,16 +148,7 @@ public final class Vault: Sendable {
     ) throws -> Vault {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: target, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue, (try? fm.contentsOfDirectory(atPath: target))?.isEmpty == true else {
-                throw PrivacyKitError(.alreadyExists, "\(target) already exists and is not an empty directory; choose a new path for the vault")
-            }
-        }
-        let parent = (target as NSString).deletingLastPathComponent
-        guard fm.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PrivacyKitError(.notFound, "the parent directory \(parent) does not exist")
-        }
+        let parent = try checkNewVaultPath(target, refusal: "choose a new path for the vault")
 
         let staging = parent + "/." + (target as NSString).lastPathComponent + ".creating-" + Hex.encode(Random.bytes(count: 4))
         try SecureFiles.makeDirectory(staging, mode: 0o700)
@@ -200,6 +191,23 @@ public final class Vault: Sendable {
         let store = try SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
         return try Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
                          keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
+    }
+
+    /// Checks that a vault can be made at `target` (absent, or an empty directory, with an
+    /// existing parent) and returns the parent.
+    static func checkNewVaultPath(_ target: String, refusal: String) throws -> String {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: target, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue, (try? fm.contentsOfDirectory(atPath: target))?.isEmpty == true else {
+                throw PrivacyKitError(.alreadyExists, "\(target) already exists and is not an empty directory; \(refusal)")
+            }
+        }
+        let parent = (target as NSString).deletingLastPathComponent
+        guard fm.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PrivacyKitError(.notFound, "the parent directory \(parent) does not exist")
+        }
+        return parent
     }
 
     // MARK: - Reading without the root secret
@@ -321,7 +329,7 @@ public final class Vault: Sendable {
 
     /// The transaction of ``perform(_:_:_:)`` without the access check: for the vault's own
     /// bookkeeping (recording a denial, a policy change).
-    private func performAudited<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
+    func performAudited<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
         try SQLiteStore.wrap(store.path) {
             try store.pool.writeWithoutTransaction { db in
                 var result: T?

@@ -1,0 +1,461 @@
+public import Foundation
+import GRDB
+public import Sodium
+
+// A backup file (`*.pkb`):
+//
+//   "PKBACKUP"  u32 BE header length  header JSON
+//   secretstream header (24 bytes)
+//   chunks: u32 BE length, ciphertext (64 KiB of plaintext each; the last tagged final)
+//   manifest JSON (signed)  u32 BE manifest length  "PKBKEND1"
+//
+// Every chunk authenticates the BLAKE2b-256 of the header bytes as associated data, so a
+// header, its stream and (by `headerHash` in it) its manifest cannot be mixed with another
+// backup's. See docs/formats.md "Backups".
+
+/// The signed manifest at the end of a backup file.
+public struct BackupManifest: Codable, Sendable, Equatable {
+    public let format: String
+    public let backupID: String
+    public let vaultID: String
+    public let createdAt: String
+    public let chunkSize: Int
+    public let chunks: Int
+    /// The store snapshot's size, and the encrypted stream's (header and chunk framing included).
+    public let plaintextBytes: Int64
+    public let ciphertextBytes: Int64
+    /// BLAKE2b-256 (hex) of the snapshot, and of the header bytes.
+    public let plaintextHash: String
+    public let headerHash: String
+    public let compressed: Bool
+    public let subjects: Int
+    public let tombstones: Int
+    public let consentEvents: Int
+    public let auditEvents: Int64
+    /// The audit chain head in the snapshot: its seq and hash (hex).
+    public let auditHeadSeq: Int64
+    public let auditHeadHash: String
+    public let publicKey: String
+    public var signature: ReceiptSignature?
+
+    public static let formatVersion = "privacykit.backup.v1"
+}
+
+extension BackupManifest: SignedReceipt {}
+
+/// The header at the start of a backup file: what is needed to get at the stream's key.
+struct BackupHeader: Codable {
+    let format: String
+    let backupID: String
+    let vaultID: String
+    let createdAt: String
+    let chunkSize: Int
+    /// The backup's random key, sealed (XChaCha20-Poly1305) under the keyring's backup key.
+    let backupKeyVersion: Int
+    let wrappedKey: String
+    /// The backup key and the keyring's keys, sealed (`crypto_box_seal`) to the recovery
+    /// public key, when one was given.
+    let recovery: String?
+    let recoveryKeyFingerprint: String?
+    /// The vault's keyring file as it was (still sealed under the root secret).
+    let keyring: String
+    /// The policy files, by name (base64url).
+    let policies: [String: String]
+    /// The vault's operator defaults (`privacyctl.yaml`), when it has them.
+    let operatorDefaults: String?
+    let auditPublicKey: String
+}
+
+/// What `createBackup` made.
+public struct BackupSummary: Sendable, Codable {
+    public let id: String
+    public let file: String
+    public let createdAt: String
+    public let plaintextBytes: Int64
+    public let ciphertextBytes: Int64
+    public let chunks: Int
+    public let recoverySealed: Bool
+    public let snapshotSeconds: Double
+    public let encryptSeconds: Double
+    public let manifest: BackupManifest
+}
+
+/// What verifying a backup found.
+public struct BackupVerification: Sendable, Codable {
+    public let ok: Bool
+    /// What is wrong and where (nil when ok).
+    public let problem: String?
+    public let file: String
+    public let manifest: BackupManifest?
+    public let chunksRead: Int
+    public let plaintextBytes: Int64
+}
+
+/// The key material that opens a backup.
+public enum BackupAccess: Sendable {
+    /// The vault's root secret (as it was when the backup was made).
+    case rootKey(RootKey)
+    /// The offline recovery private key (`privacyctl backup recovery-keypair`).
+    case recoveryKey(SealedBox.KeyPair)
+}
+
+enum BackupFile {
+    static let magic = Array("PKBACKUP".utf8)
+    static let trailer = Array("PKBKEND1".utf8)
+    static let chunkSize = 64 * 1024
+    static let maxHeaderBytes = 16 << 20
+    static let maxManifestBytes = 1 << 20
+
+    static func keyAD(vaultID: String, backupID: String, version: Int) -> [UInt8] {
+        var c = Canonical("privacykit.backup.key.v1")
+        c.append(vaultID)
+        c.append(backupID)
+        c.append(UInt64(version))
+        return c.bytes
+    }
+
+    static func be32(_ n: Int) -> [UInt8] { [UInt8(n >> 24 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] }
+
+    static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}
+
+/// Sequential reads of a file with a position, for parsing and reporting where it broke.
+final class BackupReader {
+    let path: String
+    private let fd: Int32
+    private(set) var offset: Int64 = 0
+    let size: Int64
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private var start = 0, end = 0
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PrivacyKitError(.notFound, "cannot read the backup \(path): \(String(cString: strerror(errno)))") }
+        var info = stat()
+        fstat(fd, &info)
+        size = Int64(info.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// Exactly `count` bytes, or nil at a clean end of file; throws on a short read.
+    func read(_ count: Int, what: String) throws -> [UInt8]? {
+        var out = [UInt8]()
+        out.reserveCapacity(count)
+        while out.count < count {
+            if start == end {
+                let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else {
+                    if out.isEmpty { return nil }
+                    throw PrivacyKitError(.integrity, "the backup is truncated: it ends inside \(what) at byte \(offset + Int64(out.count))")
+                }
+                start = 0
+                end = n
+            }
+            let take = min(count - out.count, end - start)
+            out += buffer[start..<start + take]
+            start += take
+        }
+        offset += Int64(count)
+        return out
+    }
+
+    func require(_ count: Int, what: String) throws -> [UInt8] {
+        guard let bytes = try read(count, what: what) else {
+            throw PrivacyKitError(.integrity, "the backup is truncated: it ends before \(what) at byte \(offset)")
+        }
+        return bytes
+    }
+
+    func length(what: String, max: Int) throws -> Int {
+        let b = try require(4, what: "the length of \(what)")
+        let n = Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3])
+        guard n <= max else { throw PrivacyKitError(.integrity, "\(what) at byte \(offset - 4) claims \(n) bytes (at most \(max)): the backup is damaged") }
+        return n
+    }
+}
+
+/// Buffered sequential writes to a new file (mode 0600), synced on `finish`.
+final class BackupWriter {
+    let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private(set) var written: Int64 = 0
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8]) throws {
+        buffer += bytes
+        written += Int64(bytes.count)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func flush() throws {
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+            guard n > 0 else { throw PrivacyKitError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func finish() throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw PrivacyKitError(.io, "cannot sync \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Overwrites a file with zeros, syncs, and removes it: for plaintext snapshots.
+func secureRemove(_ path: String) {
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    if fd >= 0 {
+        var info = stat()
+        fstat(fd, &info)
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var left = Int64(info.st_size)
+        while left > 0 {
+            let n = zeros.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, Int(min(left, Int64($0.count)))) }
+            if n <= 0 { break }
+            left -= Int64(n)
+        }
+        fsync(fd)
+        close(fd)
+    }
+    unlink(path)
+}
+
+extension Vault {
+    public static let backupsDirectoryName = "Backups"
+
+    public var backupsPath: String { directory.path + "/" + Self.backupsDirectoryName }
+
+    /// Makes an encrypted backup of the store (a consistent snapshot taken while the vault
+    /// stays usable) into `directory` (default `<vault>/Backups`), and records `backup.create`.
+    public func createBackup(
+        to directory: URL? = nil, recoveryKey: SealedBox.PublicKey? = nil, context: AccessContext,
+        progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil
+    ) throws -> BackupSummary {
+        _ = try authorize(AccessRequest(.backup, event: .backupCreate), context: context)
+        guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
+        guard let backupKeyEntry = keyring.current(.backup) else { throw PrivacyKitError(.integrity, "the keyring has no backup key") }
+        let target = directory?.standardizedFileURL.path ?? backupsPath
+        if !FileManager.default.fileExists(atPath: target) {
+            if directory == nil { try SecureFiles.makeDirectory(target, mode: 0o700) } else {
+                throw PrivacyKitError(.notFound, "the backup directory \(target) does not exist")
+            }
+        }
+        let backupID = "bk-" + Hex.encode(Random.bytes(count: 8))
+        let now = Date()
+        let createdAt = Timestamp.precise(now)
+        let stamp = now.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current)).replacingOccurrences(of: ":", with: "")
+        let finalPath = target + "/\(stamp)-\(backupID).pkb"
+        let partialPath = target + "/.\(backupID).pkb.partial"
+        let snapshotPath = self.directory.path + "/.backup-snapshot-\(backupID).sqlite"
+
+        // 1. Snapshot: SQLite's online backup inside one read transaction (consistent; writers go on).
+        let snapshotStart = Date()
+        let fd = Foundation.open(snapshotPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create the snapshot \(snapshotPath): \(String(cString: strerror(errno)))") }
+        close(fd)
+        defer { secureRemove(snapshotPath); unlink(snapshotPath + "-journal") }
+        var finished = false
+        defer { if !finished { unlink(partialPath) } }
+        let counts = try SQLiteStore.wrap(store.path) { () -> (Int, Int, Int, Int64, Int64, [UInt8]) in
+            let destination = try DatabaseQueue(path: snapshotPath)
+            try store.pool.backup(to: destination, pagesPerStep: 4096)
+            let counts = try destination.read { db in
+                let head = try Row.fetchOne(db, sql: AuditLog.headSQL)
+                return (try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0,
+                        try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0,
+                        try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0,
+                        try Int64.fetchOne(db, sql: "SELECT count(*) FROM audit_events") ?? 0,
+                        head?[0] as Int64? ?? 0, [UInt8](head?[1] as Data? ?? Data()))
+            }
+            try destination.close()
+            return counts
+        }
+        let snapshotSeconds = Date().timeIntervalSince(snapshotStart)
+
+        // 2. Keys: a random backup key, wrapped under the keyring's backup key and sealed to
+        // the recovery key with every key of the keyring.
+        let encryptStart = Date()
+        let backupKey = try SecureBytes.random(count: SecretStream.keyByteCount)
+        let wrapped = try XChaCha20Poly1305.seal(
+            backupKey, using: backupKeyEntry.secret,
+            authenticating: BackupFile.keyAD(vaultID: id.hex, backupID: backupID, version: backupKeyEntry.info.version))
+        var recovery: String?, recoveryFingerprint: String?
+        if let recoveryKey {
+            let blob = try RecoveryBlob.encode(backupKey: backupKey, keyring: keyring, backupID: backupID)
+            recovery = Base64URL.encode(try SealedBox.seal(blob, to: recoveryKey))
+            recoveryFingerprint = Hex.encode(try BLAKE2b.hash(recoveryKey.bytes, outputByteCount: 16))
+        }
+        var policies: [String: String] = [:]
+        for name in PolicySet.requiredFiles { policies[name] = Base64URL.encode([UInt8](try PolicySet.read(policiesPath, name))) }
+        let header = BackupHeader(
+            format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
+            backupKeyVersion: backupKeyEntry.info.version, wrappedKey: Base64URL.encode(wrapped.combined), recovery: recovery,
+            recoveryKeyFingerprint: recoveryFingerprint,
+            keyring: Base64URL.encode(try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)),
+            policies: policies,
+            operatorDefaults: FileManager.default.contents(atPath: self.directory.path + "/" + OperatorDefaults.fileName).map { Base64URL.encode([UInt8]($0)) },
+            auditPublicKey: Base64URL.encode(signer.publicKey.bytes))
+        let headerBytes = [UInt8](try BackupFile.encoder().encode(header))
+        let headerHash = try BLAKE2b.hash(headerBytes)
+
+        // 3. Stream: read the snapshot, hash it, encrypt it chunk by chunk.
+        let out = try BackupWriter(path: partialPath)
+        try out.write(BackupFile.magic + BackupFile.be32(headerBytes.count) + headerBytes)
+        let push = try SecretStream.Push(key: backupKey)
+        try out.write(push.header)
+        let input = try BackupReader(path: snapshotPath)
+        let hasher = try BLAKE2b.Hasher()
+        var chunks = 0
+        var next = try input.read(BackupFile.chunkSize, what: "the snapshot") ?? []
+        repeat {
+            let chunk = next
+            let following = input.offset < input.size ? try input.read(min(BackupFile.chunkSize, Int(input.size - input.offset)), what: "the snapshot") : nil
+            try hasher.update(chunk)
+            let sealed = try push.push(chunk, tag: following == nil ? .final : .message, additionalData: headerHash)
+            try out.write(BackupFile.be32(sealed.count) + sealed)
+            chunks += 1
+            progress?(input.offset, input.size)
+            next = following ?? []
+            if following == nil { break }
+        } while true
+        let plaintextHash = try hasher.finalize()
+        let streamBytes = out.written
+
+        var manifest = BackupManifest(
+            format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
+            chunks: chunks, plaintextBytes: input.size, ciphertextBytes: streamBytes, plaintextHash: Hex.encode(plaintextHash),
+            headerHash: Hex.encode(headerHash), compressed: false, subjects: counts.0, tombstones: counts.1, consentEvents: counts.2,
+            auditEvents: counts.3, auditHeadSeq: counts.4, auditHeadHash: Hex.encode(counts.5),
+            publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
+        try manifest.sign(with: signer)
+        let manifestBytes = [UInt8](try BackupFile.encoder().encode(manifest))
+        try out.write(manifestBytes + BackupFile.be32(manifestBytes.count) + BackupFile.trailer)
+        try out.finish()
+        let encryptSeconds = Date().timeIntervalSince(encryptStart)
+
+        // 4. Recorded, then put in place: no backup exists without its event.
+        try performAudited(context) { tx in
+            tx.record(AuditEntry(.backupCreate, reason: "\(backupID): \(chunks) chunks, \(input.size) bytes\(recovery == nil ? "" : ", sealed to recovery key \(recoveryFingerprint ?? "")")"))
+        }
+        guard rename(partialPath, finalPath) == 0 else {
+            throw PrivacyKitError(.io, "cannot move the backup into \(finalPath): \(String(cString: strerror(errno)))")
+        }
+        finished = true
+        try SecureFiles.syncDirectory(target)
+        return BackupSummary(id: backupID, file: finalPath, createdAt: createdAt, plaintextBytes: input.size,
+                             ciphertextBytes: Int64(streamBytes) + Int64(4 + manifestBytes.count + 8), chunks: chunks,
+                             recoverySealed: recovery != nil, snapshotSeconds: snapshotSeconds, encryptSeconds: encryptSeconds, manifest: manifest)
+    }
+
+    /// Reads and authenticates every chunk and the manifest of a backup of this vault;
+    /// restores nothing. Audited as `backup.verify`.
+    public func verifyBackup(at file: URL, context: AccessContext, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) throws -> BackupVerification {
+        _ = try authorize(AccessRequest(.backup, event: .backupVerify), context: context)
+        let result = BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: id.hex, progress: progress) { header in
+            guard let entry = keyring.key(.backup, version: header.backupKeyVersion) else {
+                throw PrivacyKitError(.wrongKey, "the backup's key is wrapped under backup key v\(header.backupKeyVersion), which this vault's keyring does not have")
+            }
+            return try BackupOpener.unwrap(header, with: entry.secret)
+        }
+        try performAudited(context) { tx in
+            tx.record(AuditEntry(.backupVerify, outcome: result.ok ? .allowed : .failed,
+                                 reason: "\(result.manifest?.backupID ?? (file.lastPathComponent)): \(result.ok ? "ok" : result.problem ?? "failed")"))
+        }
+        return result
+    }
+}
+
+/// The recovery blob: the backup key and every keyring key, for the offline recovery key.
+///
+/// `"PKRECOV1"`, vault id (16), created-at, backup id, backup key (32), then per key: role,
+/// version, created-at, secret — each as a `Canonical` field. Built and read in locked memory.
+enum RecoveryBlob {
+    static let label = "privacykit.backup.recovery.v1"
+
+    static func encode(backupKey: SecureBytes, keyring: Keyring, backupID: String) throws -> SecureBytes {
+        var parts: [[UInt8]] = [Array(label.utf8), keyring.vaultID.bytes, Array(keyring.createdAt.utf8), Array(backupID.utf8)]
+        var secrets: [SecureBytes] = [backupKey]
+        for key in keyring.keys {
+            parts.append(Array(key.info.role.rawValue.utf8))
+            parts.append(Array(String(key.info.version).utf8))
+            parts.append(Array(key.info.createdAt.utf8))
+            secrets.append(key.secret)
+        }
+        // Layout: the public parts (length-prefixed), then the secrets (length-prefixed) in order.
+        let publicBytes = parts.reduce(into: [UInt8]()) { $0 += BackupFile.be32($1.count) + $1 }
+        let total = 4 + publicBytes.count + secrets.reduce(0) { $0 + 4 + $1.count }
+        return try SecureBytes(count: total) { out in
+            var at = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                out.baseAddress!.advanced(by: at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                at += bytes.count
+            }
+            BackupFile.be32(parts.count).withUnsafeBytes(put)
+            publicBytes.withUnsafeBytes(put)
+            for secret in secrets {
+                BackupFile.be32(secret.count).withUnsafeBytes(put)
+                secret.withUnsafeBytes(put)
+            }
+        }
+    }
+
+    /// The backup key and a keyring rebuilt from the blob (with `root` as its root header).
+    static func decode(_ blob: SecureBytes, backupID: String, root: RootHeader) throws -> (SecureBytes, Keyring) {
+        func damaged() -> PrivacyKitError { PrivacyKitError(.integrity, "the backup's recovery blob is damaged") }
+        return try blob.withUnsafeBytes { raw -> (SecureBytes, Keyring) in
+            var at = 0
+            func field() throws -> UnsafeRawBufferPointer {
+                guard at + 4 <= raw.count else { throw damaged() }
+                let n = Int(raw[at]) << 24 | Int(raw[at + 1]) << 16 | Int(raw[at + 2]) << 8 | Int(raw[at + 3])
+                at += 4
+                guard n >= 0, at + n <= raw.count else { throw damaged() }
+                defer { at += n }
+                return UnsafeRawBufferPointer(rebasing: raw[at..<at + n])
+            }
+            guard at + 4 <= raw.count else { throw damaged() }
+            let count = Int(raw[0]) << 24 | Int(raw[1]) << 16 | Int(raw[2]) << 8 | Int(raw[3])
+            at = 4
+            var parts: [String] = []
+            var vaultBytes: [UInt8] = []
+            for i in 0..<count {
+                let f = try field()
+                if i == 1 { vaultBytes = Array(f) } else { parts.append(String(decoding: f, as: UTF8.self)) }
+            }
+            guard parts.count >= 3, parts[0] == label, (parts.count - 3) % 3 == 0 else { throw damaged() }
+            guard parts[2] == backupID else {
+                throw PrivacyKitError(.integrity, "the recovery blob belongs to backup \(parts[2]), not \(backupID)")
+            }
+            let vaultID = try VaultID(bytes: vaultBytes)
+            func secret() throws -> SecureBytes {
+                let f = try field()
+                return try SecureBytes(count: f.count) { $0.copyMemory(from: f) }
+            }
+            let backupKey = try secret()
+            var keys: [UnsealedKey] = []
+            var i = 3
+            while i < parts.count {
+                guard let role = KeyRole(rawValue: parts[i]), let version = Int(parts[i + 1]) else { throw damaged() }
+                keys.append(try Keyring.makeKey(role: role, version: version, createdAt: parts[i + 2], secret: try secret()))
+                i += 3
+            }
+            return (backupKey, Keyring(vaultID: vaultID, createdAt: parts[1], root: root, keys: keys))
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import ArgumentParser
+import Foundation
+import PrivacyKit
+import Sodium
+
+extension Privacyctl {
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Encrypted backups: create, list, verify, restore (keeping erased subjects erased), prune, and the erasure ledger.",
+            subcommands: [Create.self, List.self, Verify.self, Restore.self, Prune.self, ExportLedger.self, RecoveryKeypair.self])
+
+        /// `--recovery-key-file`: the offline recovery private key (for verify and restore).
+        struct RecoveryOptions: ParsableArguments {
+            @Option(name: .customLong("recovery-key-file"), help: ArgumentHelp("The offline recovery private key (from `backup recovery-keypair`) instead of the root secret.", valueName: "file"))
+            var recoveryKeyFile: String?
+        }
+
+        struct Create: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Back up the vault's store: a consistent snapshot, encrypted with a key of its own, with a signed manifest.",
+                discussion: "The vault stays usable meanwhile. With --recovery-key (a public key from `backup recovery-keypair`), the backup key and the keyring's keys are also sealed to it, so its private half alone can restore the backup.")
+            @Option(name: .long, help: ArgumentHelp("Where to write it (default: <vault>/Backups).", valueName: "dir")) var to: String?
+            @Option(name: .customLong("recovery-key"), help: ArgumentHelp("A recovery public key file to seal the backup's keys to.", valueName: "file")) var recoveryKey: String?
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let backup: BackupSummary }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let recipient = try recoveryKey.map { try SubjectExport.readPublicKey(at: $0) }
+                    let vault = try options.open()
+                    let progress = Progress(label: "backup")
+                    let summary = try vault.createBackup(to: to.map { URL(fileURLWithPath: $0) }, recoveryKey: recipient, context: options.accessContext()) { done, total in
+                        progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB")
+                    }
+                    progress.finish()
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(Result(ok: true, backup: summary)) } else {
+                        Output.standardOutput("backup \(summary.id): \(summary.file)")
+                        Output.standardOutput("  \(summary.plaintextBytes) bytes of store in \(summary.chunks) chunks (\(summary.manifest.subjects) subjects, \(summary.manifest.auditEvents) audit events, \(summary.manifest.tombstones) tombstones); snapshot \(String(format: "%.2f", summary.snapshotSeconds)) s, encryption \(String(format: "%.2f", summary.encryptSeconds)) s\(summary.recoverySealed ? "; sealed to the recovery key too" : "")")
+                    }
+                }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List backups (manifests are read without any secret).")
+            @Option(name: .long, help: ArgumentHelp("The backup directory (default: <vault>/Backups).", valueName: "dir")) var dir: String?
+            @OptionGroup var vault: VaultOptions
+            @OptionGroup var output: OutputOptions
+
+            struct Entry: Encodable { let file: String; let manifest: BackupManifest? }
+            struct Result: Encodable { let ok: Bool; let backups: [Entry] }
+
+            func run() throws {
+                try Output.run(json: output.json) {
+                    let directory = try dir ?? (vault.directory().path + "/" + Vault.backupsDirectoryName)
+                    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pkb") && !$0.hasPrefix(".") }.sorted(by: >)
+                    let entries = names.map { name -> Entry in
+                        let path = directory + "/" + name
+                        return Entry(file: path, manifest: try? BackupInfo.manifest(at: path))
+                    }
+                    if output.json { try Output.json(Result(ok: true, backups: entries)) } else {
+                        for e in entries {
+                            if let m = e.manifest {
+                                Output.standardOutput("\(m.backupID)  \(m.createdAt)  \(m.plaintextBytes) bytes  \(m.subjects) subjects  \(e.file)")
+                            } else {
+                                Output.standardOutput("?  (manifest unreadable: damaged or cut)  \(e.file)")
+                            }
+                        }
+                        if entries.isEmpty { Output.standardOutput("no backups in \(directory)") }
+                    }
+                }
+            }
+        }
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Read and authenticate every chunk and the manifest of a backup; restore nothing.",
+                discussion: "Exit status 0 when the backup is whole, 69 (integrity) or 67 (wrong key) with what is wrong and where.")
+            @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
+            @OptionGroup var recovery: RecoveryOptions
+            @OptionGroup var options: VaultCommandOptions
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let result: BackupVerification
+                    if let keyFile = recovery.recoveryKeyFile {
+                        let pair = try SubjectExport.readSecretKey(at: keyFile)
+                        result = Vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair)
+                    } else {
+                        let vault = try options.open()
+                        result = try vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), context: options.accessContext())
+                        try vault.checkpointIfNeeded()
+                    }
+                    if options.output.json { try Output.json(result) } else if result.ok, let m = result.manifest {
+                        Output.standardOutput("backup \(m.backupID) of vault \(m.vaultID) (\(m.createdAt)) is whole: \(result.chunksRead) chunks, \(result.plaintextBytes) bytes, manifest signature valid")
+                    }
+                    if !result.ok {
+                        if !options.output.json { Output.standardError("privacyctl: backup verify: \(result.problem ?? "?")") }
+                        throw ExitCode((result.problem ?? "").contains("key") && !(result.problem ?? "").contains("chunk") ? ExitStatus.wrongKey.rawValue : ExitStatus.integrity.rawValue)
+                    }
+                }
+            }
+        }
+
+        struct Restore: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Restore a backup into a new vault directory, replay erasures made since, and verify its audit log.",
+                discussion: """
+                    Never writes over a vault: --to must not exist or be empty. Erasures recorded after the backup come from \
+                    --vault (the live vault, the default when given) or --ledger FILE (from `backup export-ledger`); --no-ledger \
+                    only when neither exists. With --recovery-key-file the restored vault gets a new root secret \
+                    (--new-key-file / --new-passphrase-file).
+                    """)
+            @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
+            @Option(name: .long, help: ArgumentHelp("The new vault directory.", valueName: "dir")) var to: String
+            @Option(name: .long, help: ArgumentHelp("A signed erasure ledger to replay instead of the live vault's.", valueName: "file")) var ledger: String?
+            @Flag(name: .customLong("no-ledger"), help: "Replay no erasures (only when the live vault and every ledger are lost).") var noLedger = false
+            @Option(name: .customLong("new-key-file"), help: ArgumentHelp("The restored vault's root key file.", valueName: "file")) var newKeyFile: String?
+            @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("The restored vault's passphrase file.", valueName: "file")) var newPassphraseFile: String?
+            @OptionGroup var recovery: RecoveryOptions
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let restore: RestoreSummary }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let newRoot: RootKey? = try newKeyFile.map { try .keyFile(at: $0) } ?? newPassphraseFile.map { try .passphraseFile(at: $0) }
+                    let file = try BackupInfo.resolve(backup, vault: options.vault)
+                    let context = try options.accessContext()
+                    let access: BackupAccess
+                    var live: Vault?
+                    if let keyFile = recovery.recoveryKeyFile {
+                        access = .recoveryKey(try SubjectExport.readSecretKey(at: keyFile))
+                    } else {
+                        access = .rootKey(try options.rootKey.resolve())
+                    }
+                    let source: TombstoneSource
+                    if let ledger {
+                        source = .ledger(URL(fileURLWithPath: ledger))
+                    } else if noLedger {
+                        source = .none
+                    } else {
+                        guard (try? options.vault.directory()) != nil else {
+                            throw CLIError(.usage, "say where erasures since the backup come from: --vault (the live vault), --ledger FILE, or --no-ledger")
+                        }
+                        let vault = try options.open()
+                        live = vault
+                        source = .vault(vault)
+                    }
+                    let progress = Progress(label: "restore")
+                    let summary = try Vault.restoreBackup(from: file, to: URL(fileURLWithPath: to), access: access, newRootKey: newRoot,
+                                                          tombstones: source, context: context) { done, total in
+                        progress.update("\(done * 100 / max(total, 1))%")
+                    }
+                    progress.finish()
+                    try live?.checkpointIfNeeded()
+                    if options.output.json { try Output.json(Result(ok: true, restore: summary)) } else {
+                        Output.standardOutput("restored backup \(summary.backupID) into \(summary.directory): \(summary.subjects) subjects; \(summary.replayedErasures) erasures since the backup replayed, \(summary.tombstonesAdded) tombstones added; audit log verified")
+                    }
+                }
+            }
+        }
+
+        struct Prune: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete this vault's backups older than --keep-days (each deletion audited).")
+            @Option(name: .customLong("keep-days"), help: ArgumentHelp("Keep backups this many days old or newer.", valueName: "n")) var keepDays: Int
+            @Option(name: .long, help: ArgumentHelp("The backup directory (default: <vault>/Backups).", valueName: "dir")) var dir: String?
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let removed: [String] }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let removed = try vault.pruneBackups(in: dir.map { URL(fileURLWithPath: $0) }, keepDays: keepDays, context: options.accessContext())
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(Result(ok: true, removed: removed)) } else {
+                        for path in removed { Output.standardOutput("removed \(path)") }
+                        Output.standardOutput("\(removed.count) backups older than \(keepDays) days removed")
+                    }
+                }
+            }
+        }
+
+        struct ExportLedger: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "export-ledger",
+                abstract: "Write the vault's tombstones as a signed erasure ledger, for restoring a backup on another host.")
+            @Argument(help: ArgumentHelp("The file to write.", valueName: "file")) var file: String
+            @OptionGroup var options: VaultCommandOptions
+
+            struct Result: Encodable { let ok: Bool; let file: String; let tombstones: Int }
+
+            func run() throws {
+                try Output.run(json: options.output.json) {
+                    let vault = try options.open()
+                    let ledger = try vault.exportErasureLedger(context: options.accessContext())
+                    try ledger.json().write(to: URL(fileURLWithPath: file), options: .atomic)
+                    try vault.checkpointIfNeeded()
+                    if options.output.json { try Output.json(Result(ok: true, file: file, tombstones: ledger.tombstones.count)) } else {
+                        Output.standardOutput("wrote \(ledger.tombstones.count) tombstones to \(file) (signed)")
+                    }
+                }
+            }
+        }
+
+        struct RecoveryKeypair: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "recovery-keypair",
+                abstract: "Make an offline recovery key pair: PREFIX.pub for `backup create --recovery-key`, PREFIX.key (0600) to keep offline.")
+            @Option(name: .long, help: ArgumentHelp("Path prefix of the two files.", valueName: "prefix")) var out: String
+            @OptionGroup var output: OutputOptions
+
+            func run() throws {
+                try Output.run(json: output.json) {
+                    let files = try SubjectExport.generateKeyPair(prefix: out)
+                    if output.json { try Output.json(files) } else {
+                        Output.standardOutput("public key \(files.publicKeyPath), private key \(files.secretKeyPath) (fingerprint \(files.fingerprint)): keep the private key offline")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Backup ids and files on the command line.
+enum BackupInfo {
+    /// A file path, or a backup id found in `<vault>/Backups`.
+    static func resolve(_ text: String, vault: VaultOptions) throws -> URL {
+        if FileManager.default.fileExists(atPath: text) { return URL(fileURLWithPath: text) }
+        if text.hasPrefix("bk-"), let directory = try? vault.directory().path + "/" + Vault.backupsDirectoryName,
+           let name = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).first(where: { $0.hasSuffix("-\(text).pkb") }) {
+            return URL(fileURLWithPath: directory + "/" + name)
+        }
+        throw CLIError(.notFound, "no backup \(text) (a file, or an id in the vault's Backups/)")
+    }
+
+    static func manifest(at path: String) throws -> BackupManifest? { try Vault.backupManifest(at: URL(fileURLWithPath: path)) }
+}
