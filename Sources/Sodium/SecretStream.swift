@@ -106,6 +106,32 @@ public enum SecretStream {
             if tag == .final { isFinished = true }
             return out
         }
+        /// Encrypts `message` into `output` (at least `message.count + additionalByteCount`
+        /// bytes) without allocating: for streaming large files. Returns the bytes written.
+        public func push(
+            _ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, tag: Tag = .message,
+            additionalData: UnsafeRawBufferPointer
+        ) throws -> Int {
+            guard !isFinished else {
+                throw SodiumError(.streamFinished, "secretstream: push after the final chunk")
+            }
+            let outCount = message.count + SecretStream.additionalByteCount
+            guard output.count >= outCount, let out = output.baseAddress else {
+                throw SodiumError.length("secretstream output", expected: outCount, got: output.count)
+            }
+            var written: UInt64 = 0
+            let status = withNonNullBytes(message) { m, mn in
+                withNonNullBytes(additionalData) { ad, adn in
+                    crypto_secretstream_xchacha20poly1305_push(
+                        state.pointer, out.assumingMemoryBound(to: UInt8.self), &written, m, UInt64(mn), ad, UInt64(adn), tag.raw)
+                }
+            }
+            guard status == 0 else {
+                throw SodiumError(.operationFailed, "secretstream: push failed (chunk of \(message.count) bytes)")
+            }
+            if tag == .final { isFinished = true }
+            return outCount
+        }
     }
 
     /// Decrypts a stream. Not thread-safe: one reader owns it.
@@ -166,6 +192,37 @@ public enum SecretStream {
             chunkIndex += 1
             if tag == .final { isFinished = true }
             return (message, tag)
+        }
+
+        /// Authenticates and decrypts `chunk` into `output` (at least `chunk.count −
+        /// additionalByteCount` bytes) without allocating. Returns the plaintext length and tag.
+        public func pull(
+            _ chunk: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, additionalData: UnsafeRawBufferPointer
+        ) throws -> (count: Int, tag: Tag) {
+            guard !isFinished else {
+                throw SodiumError(.streamFinished, "secretstream: data after the final chunk (chunk \(chunkIndex))")
+            }
+            guard chunk.count >= SecretStream.additionalByteCount else {
+                throw SodiumError(.invalidLength, "secretstream: chunk \(chunkIndex) is \(chunk.count) bytes, shorter than its \(SecretStream.additionalByteCount)-byte overhead")
+            }
+            let outCount = chunk.count - SecretStream.additionalByteCount
+            guard output.count >= max(outCount, 1), let out = output.baseAddress else {
+                throw SodiumError.length("secretstream output", expected: outCount, got: output.count)
+            }
+            var rawTag: UInt8 = 0
+            var written: UInt64 = 0
+            let status = withNonNullBytes(chunk) { c, cn in
+                withNonNullBytes(additionalData) { ad, adn in
+                    crypto_secretstream_xchacha20poly1305_pull(
+                        state.pointer, out.assumingMemoryBound(to: UInt8.self), &written, &rawTag, c, UInt64(cn), ad, UInt64(adn))
+                }
+            }
+            guard status == 0, let tag = Tag(raw: rawTag) else {
+                throw SodiumError(.authenticationFailed, "secretstream: chunk \(chunkIndex) does not authenticate (altered, out of order, or wrong key)")
+            }
+            chunkIndex += 1
+            if tag == .final { isFinished = true }
+            return (outCount, tag)
         }
 
         /// Call when the input ends: throws ``SodiumError/Code/streamTruncated`` unless the

@@ -34,6 +34,44 @@ private struct Stream {
 
 @Suite("SecretStream")
 struct SecretStreamTests {
+    /// The buffer forms produce and accept exactly what the array forms do.
+    @Test func bufferFormsInteroperateWithArrayForms() throws {
+        let key = try SecureBytes.random(count: SecretStream.keyByteCount)
+        let ad: [UInt8] = [1, 2, 3]
+        let messages: [[UInt8]] = [Array(repeating: 7, count: 1000), [], Array(0..<200).map(UInt8.init)]
+        let push = try SecretStream.Push(key: key)
+        var chunks: [[UInt8]] = []
+        var out = [UInt8](repeating: 0, count: 1000 + SecretStream.additionalByteCount)
+        for (i, m) in messages.enumerated() {
+            let n = try m.withUnsafeBytes { mb in
+                try out.withUnsafeMutableBytes { ob in
+                    try ad.withUnsafeBytes { try push.push(mb, into: ob, tag: i == messages.count - 1 ? .final : .message, additionalData: $0) }
+                }
+            }
+            #expect(n == m.count + SecretStream.additionalByteCount)
+            chunks.append(Array(out[..<n]))
+        }
+        let pull = try SecretStream.Pull(key: key, header: push.header)
+        for (i, c) in chunks.enumerated() { #expect(try pull.pull(c, additionalData: ad).message == messages[i]) }
+        try pull.finish()
+        // And back: array-form chunks through the buffer-form pull; a flipped byte fails.
+        let pull2 = try SecretStream.Pull(key: key, header: push.header)
+        var plain = [UInt8](repeating: 0, count: 1000)
+        for (i, c) in chunks.enumerated() {
+            let (n, tag) = try c.withUnsafeBytes { cb in try plain.withUnsafeMutableBytes { pb in try ad.withUnsafeBytes { try pull2.pull(cb, into: pb, additionalData: $0) } } }
+            #expect(Array(plain[..<n]) == messages[i] && (tag == .final) == (i == 2))
+        }
+        var bad = chunks[0]
+        bad[5] ^= 1
+        let pull3 = try SecretStream.Pull(key: key, header: push.header)
+        #expect(throws: SodiumError.self) {
+            try bad.withUnsafeBytes { cb in try plain.withUnsafeMutableBytes { pb in try ad.withUnsafeBytes { try pull3.pull(cb, into: pb, additionalData: $0) } } }
+        }
+        #expect(throws: SodiumError.self) {
+            try messages[0].withUnsafeBytes { mb in try plain.withUnsafeMutableBytes { ob in try push.push(mb, into: ob, additionalData: UnsafeRawBufferPointer(start: nil, count: 0)) } }
+        }
+    }
+
     @Test func sizes() {
         #expect(SecretStream.keyByteCount == 32)
         #expect(SecretStream.headerByteCount == 24)

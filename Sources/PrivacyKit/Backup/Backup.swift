@@ -165,6 +165,26 @@ final class BackupReader {
         return out
     }
 
+    /// Exactly `count` bytes into `destination`, through the read buffer.
+    func fill(_ destination: UnsafeMutableRawPointer, count: Int, what: String) throws {
+        var copied = 0
+        while copied < count {
+            if start == end {
+                let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else {
+                    throw PrivacyKitError(.integrity, "the backup is truncated: it ends inside \(what) at byte \(offset + Int64(copied))")
+                }
+                start = 0
+                end = n
+            }
+            let take = min(count - copied, end - start)
+            buffer.withUnsafeBytes { destination.advanced(by: copied).copyMemory(from: $0.baseAddress! + start, byteCount: take) }
+            start += take
+            copied += take
+        }
+        offset += Int64(count)
+    }
+
     func require(_ count: Int, what: String) throws -> [UInt8] {
         guard let bytes = try read(count, what: what) else {
             throw PrivacyKitError(.integrity, "the backup is truncated: it ends before \(what) at byte \(offset)")
@@ -200,6 +220,18 @@ final class BackupWriter {
         buffer += bytes
         written += Int64(bytes.count)
         if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    /// Writes `bytes` straight to the file (after anything buffered): for large chunks.
+    func write(raw bytes: UnsafeRawBufferPointer) throws {
+        try flush()
+        var done = 0
+        while done < bytes.count {
+            let n = Foundation.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            guard n > 0 else { throw PrivacyKitError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+        written += Int64(bytes.count)
     }
 
     func flush() throws {
@@ -315,27 +347,38 @@ extension Vault {
         let headerBytes = [UInt8](try BackupFile.encoder().encode(header))
         let headerHash = try BLAKE2b.hash(headerBytes)
 
-        // 3. Stream: read the snapshot, hash it, encrypt it chunk by chunk.
+        // 3. Stream: encrypt the snapshot chunk by chunk while another thread hashes it (two
+        // passes over the same page-cached file, one per core).
         let out = try BackupWriter(path: partialPath)
         try out.write(BackupFile.magic + BackupFile.be32(headerBytes.count) + headerBytes)
         let push = try SecretStream.Push(key: backupKey)
         try out.write(push.header)
+        let hashing = ParallelFileHash(path: snapshotPath)
         let input = try BackupReader(path: snapshotPath)
-        let hasher = try BLAKE2b.Hasher()
+        let chunkSize = BackupFile.chunkSize
+        let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        let sealed = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 + chunkSize + SecretStream.additionalByteCount, alignment: 64)
+        defer {
+            plain.initializeMemory(as: UInt8.self, repeating: 0)
+            plain.deallocate()
+            sealed.deallocate()
+        }
         var chunks = 0
-        var next = try input.read(BackupFile.chunkSize, what: "the snapshot") ?? []
-        repeat {
-            let chunk = next
-            let following = input.offset < input.size ? try input.read(min(BackupFile.chunkSize, Int(input.size - input.offset)), what: "the snapshot") : nil
-            try hasher.update(chunk)
-            let sealed = try push.push(chunk, tag: following == nil ? .final : .message, additionalData: headerHash)
-            try out.write(BackupFile.be32(sealed.count) + sealed)
-            chunks += 1
-            progress?(input.offset, input.size)
-            next = following ?? []
-            if following == nil { break }
-        } while true
-        let plaintextHash = try hasher.finalize()
+        var finalSent = false
+        try headerHash.withUnsafeBytes { ad in
+            while !finalSent {
+                let n = Int(min(Int64(chunkSize), input.size - input.offset))
+                try input.fill(plain.baseAddress!, count: n, what: "the snapshot")
+                finalSent = input.offset == input.size
+                let count = try push.push(UnsafeRawBufferPointer(rebasing: plain[..<n]), into: UnsafeMutableRawBufferPointer(rebasing: sealed[4...]),
+                                          tag: finalSent ? .final : .message, additionalData: ad)
+                sealed[0] = UInt8(count >> 24 & 0xff); sealed[1] = UInt8(count >> 16 & 0xff); sealed[2] = UInt8(count >> 8 & 0xff); sealed[3] = UInt8(count & 0xff)
+                try out.write(raw: UnsafeRawBufferPointer(rebasing: sealed[..<(4 + count)]))
+                chunks += 1
+                progress?(input.offset, input.size)
+            }
+        }
+        let plaintextHash = try hashing.result()
         let streamBytes = out.written
 
         var manifest = BackupManifest(
@@ -457,5 +500,45 @@ enum RecoveryBlob {
             }
             return (backupKey, Keyring(vaultID: vaultID, createdAt: parts[1], root: root, keys: keys))
         }
+    }
+}
+
+/// BLAKE2b-256 of a file, computed on a thread of its own while the caller reads the same
+/// file for something else.
+final class ParallelFileHash: @unchecked Sendable {
+    // Written once by the hashing thread before `done` is signalled, read after it.
+    private var outcome: Result<[UInt8], PrivacyKitError> = .failure(PrivacyKitError(.internal, "the hash did not run"))
+    private let done = DispatchSemaphore(value: 0)
+
+    init(path: String) {
+        Thread.detachNewThread { [self] in
+            outcome = Result { () throws(PrivacyKitError) -> [UInt8] in
+                do {
+                    let fd = open(path, O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw PrivacyKitError(.io, "cannot read \(path) to hash it") }
+                    defer { close(fd) }
+                    let hasher = try BLAKE2b.Hasher()
+                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+                    defer { buffer.deallocate() }
+                    while true {
+                        let n = read(fd, buffer.baseAddress, buffer.count)
+                        guard n >= 0 else { throw PrivacyKitError(.io, "cannot read \(path) to hash it") }
+                        if n == 0 { break }
+                        try hasher.update(bytes: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                    }
+                    return try hasher.finalize()
+                } catch let error as PrivacyKitError {
+                    throw error
+                } catch {
+                    throw PrivacyKitError(.internal, "hashing \(path) failed: \(error)")
+                }
+            }
+            done.signal()
+        }
+    }
+
+    func result() throws -> [UInt8] {
+        done.wait()
+        return try outcome.get()
     }
 }

@@ -56,10 +56,13 @@ enum BackupOpener {
     }
 
     /// Authenticates the whole file with the key `key(header)` gives; `sink` receives the
-    /// plaintext in order. Every failure names what and where.
+    /// plaintext in order. With `hashPlaintext`, the snapshot's BLAKE2b is checked against the
+    /// manifest too (restore does; verify relies on the chunks' authentication, which already
+    /// covers every plaintext byte under a key only the vault holds). Every failure names
+    /// what and where.
     static func read(
-        path: String, expectVault: String?, key: (BackupHeader) throws -> SecureBytes,
-        progress: ((Int64, Int64) -> Void)?, sink: ([UInt8]) throws -> Void
+        path: String, expectVault: String?, hashPlaintext: Bool = true, key: (BackupHeader) throws -> SecureBytes,
+        progress: ((Int64, Int64) -> Void)?, sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> (Opened, Int, Int64) {
         let reader = try BackupReader(path: path)
         let (header, headerBytes) = try readHeader(reader)
@@ -69,24 +72,35 @@ enum BackupOpener {
         let backupKey = try key(header)
         let headerHash = try BLAKE2b.hash(headerBytes)
         let pull = try SecretStream.Pull(key: backupKey, header: try reader.require(SecretStream.headerByteCount, what: "the stream header"))
-        let hasher = try BLAKE2b.Hasher()
+        let hasher = hashPlaintext ? try BLAKE2b.Hasher() : nil
+        let maxChunk = BackupFile.chunkSize + SecretStream.additionalByteCount
+        let sealed = UnsafeMutableRawBufferPointer.allocate(byteCount: maxChunk, alignment: 64)
+        let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: BackupFile.chunkSize, alignment: 64)
+        defer {
+            sealed.deallocate()
+            plain.initializeMemory(as: UInt8.self, repeating: 0)
+            plain.deallocate()
+        }
         var plaintext: Int64 = 0
         var chunks = 0
-        while !pull.isFinished {
-            let at = reader.offset
-            let n = try reader.length(what: "chunk \(chunks)", max: BackupFile.chunkSize + SecretStream.additionalByteCount)
-            let sealed = try reader.require(n, what: "chunk \(chunks)")
-            let message: [UInt8]
-            do {
-                message = try pull.pull(sealed, additionalData: headerHash).message
-            } catch {
-                throw PrivacyKitError(.integrity, "chunk \(chunks) (at byte \(at)) does not authenticate: altered, removed, duplicated or reordered (or the header was changed)")
+        try headerHash.withUnsafeBytes { ad in
+            while !pull.isFinished {
+                let at = reader.offset
+                let n = try reader.length(what: "chunk \(chunks)", max: maxChunk)
+                try reader.fill(sealed.baseAddress!, count: n, what: "chunk \(chunks)")
+                let count: Int
+                do {
+                    count = try pull.pull(UnsafeRawBufferPointer(rebasing: sealed[..<n]), into: plain, additionalData: ad).count
+                } catch {
+                    throw PrivacyKitError(.integrity, "chunk \(chunks) (at byte \(at)) does not authenticate: altered, removed, duplicated or reordered (or the header was changed)")
+                }
+                let message = UnsafeRawBufferPointer(rebasing: plain[..<count])
+                try hasher?.update(bytes: message)
+                try sink(message)
+                plaintext += Int64(count)
+                chunks += 1
+                progress?(reader.offset, reader.size)
             }
-            try hasher.update(message)
-            try sink(message)
-            plaintext += Int64(message.count)
-            chunks += 1
-            progress?(reader.offset, reader.size)
         }
         // What follows the final chunk: the manifest, its length, the end marker, nothing else.
         let rest = reader.size - reader.offset
@@ -109,7 +123,7 @@ enum BackupOpener {
         guard manifest.backupID == header.backupID, manifest.vaultID == header.vaultID, manifest.headerHash == Hex.encode(headerHash) else {
             throw PrivacyKitError(.integrity, "the manifest belongs to backup \(manifest.backupID) of vault \(manifest.vaultID), not to this file's \(header.backupID): swapped")
         }
-        guard manifest.plaintextBytes == plaintext, manifest.chunks == chunks, manifest.plaintextHash == Hex.encode(try hasher.finalize()) else {
+        guard manifest.plaintextBytes == plaintext, manifest.chunks == chunks, try hasher.map({ Hex.encode(try $0.finalize()) == manifest.plaintextHash }) ?? true else {
             throw PrivacyKitError(.integrity, "the decrypted snapshot does not match the manifest's size, chunk count or hash")
         }
         return (Opened(header: header, headerBytes: headerBytes, manifest: manifest), chunks, plaintext)
@@ -119,7 +133,7 @@ enum BackupOpener {
         path: String, expectVault: String?, progress: ((Int64, Int64) -> Void)?, key: (BackupHeader) throws -> SecureBytes
     ) -> BackupVerification {
         do {
-            let (opened, chunks, bytes) = try read(path: path, expectVault: expectVault, key: key, progress: progress) { _ in }
+            let (opened, chunks, bytes) = try read(path: path, expectVault: expectVault, hashPlaintext: false, key: key, progress: progress) { _ in }
             return BackupVerification(ok: true, problem: nil, file: path, manifest: opened.manifest, chunksRead: chunks, plaintextBytes: bytes)
         } catch let error as PrivacyKitError {
             return BackupVerification(ok: false, problem: error.message, file: path, manifest: nil, chunksRead: 0, plaintextBytes: 0)
@@ -278,7 +292,7 @@ extension Vault {
 
         let storePath = staging + "/" + storeFileName
         let out = try BackupWriter(path: storePath)
-        let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.write($0) }
+        let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.write(raw: $0) }
         try out.finish()
 
         // Open the restored vault, replay erasures, verify, record.
