@@ -36,7 +36,7 @@ struct BackupCommandTests {
         let restored = try f.run(["backup", "restore", id, "--to", restoredDir, "--json"])
         #expect(restored.status == 0, "\(restored.stderr)")
         let summary = try restored.json()["restore"] as? [String: Any]
-        #expect(summary?["replayedErasures"] as? Int == 1)
+        #expect(summary?["replayed_erasures"] as? Int == 1)
         let subjects = try f.run(["records", "list", "--json"], extra: ["PRIVACYKIT_VAULT": restoredDir]).json()["subjects"] as? [String]
         #expect(subjects == ["b2"])
         #expect(try f.run(["audit", "verify"], extra: ["PRIVACYKIT_VAULT": restoredDir]).status == 0)

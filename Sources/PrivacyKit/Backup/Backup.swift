@@ -78,6 +78,12 @@ public struct BackupSummary: Sendable, Codable {
     public let snapshotSeconds: Double
     public let encryptSeconds: Double
     public let manifest: BackupManifest
+
+    enum CodingKeys: String, CodingKey {
+        case id, file, chunks, manifest
+        case createdAt = "created_at", plaintextBytes = "plaintext_bytes", ciphertextBytes = "ciphertext_bytes"
+        case recoverySealed = "recovery_sealed", snapshotSeconds = "snapshot_seconds", encryptSeconds = "encrypt_seconds"
+    }
 }
 
 /// What verifying a backup found.
@@ -89,6 +95,11 @@ public struct BackupVerification: Sendable, Codable {
     public let manifest: BackupManifest?
     public let chunksRead: Int
     public let plaintextBytes: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case ok, problem, file, manifest
+        case chunksRead = "chunks_read", plaintextBytes = "plaintext_bytes"
+    }
 }
 
 /// The key material that opens a backup.

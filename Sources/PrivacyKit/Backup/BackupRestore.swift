@@ -213,6 +213,12 @@ public struct RestoreSummary: Sendable, Codable {
     /// Tombstones added without a subject to erase (erased before, or never in the backup).
     public let tombstonesAdded: Int
     public let auditVerified: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case directory, subjects
+        case backupID = "backup_id", vaultID = "vault_id", replayedErasures = "replayed_erasures"
+        case tombstonesAdded = "tombstones_added", auditVerified = "audit_verified"
+    }
 }
 
 extension Vault {
