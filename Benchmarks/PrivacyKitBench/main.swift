@@ -31,7 +31,7 @@ let usage = """
 func run(_ options: Options) throws {
     switch options.command {
     case "help":
-        print(usage + recordsUsage + consentUsage + retentionUsage)
+        print(usage + recordsUsage + consentUsage + retentionUsage + backupUsage)
     case "all":
         try runAll(options)
     case "append-bulk":
@@ -131,6 +131,10 @@ func run(_ options: Options) throws {
         try retentionAll(options)
     case "retention-sweep":
         try retentionSweepOnly(options)
+    case "backup-all":
+        try backupAll(options)
+    case "backup-library":
+        try backupLibraryOnly(options)
     default:
         if try runRecordsCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")
