@@ -235,6 +235,31 @@ struct BackupTests {
         #expect(summary.subjects > 200)
     }
 
+    /// With the WAL held by another reader the store cannot be frozen: the backup copies it
+    /// (online backup) instead, and is just as whole; the temp copy is gone afterwards.
+    @Test func whenAnotherReaderHoldsTheWALTheBackupCopiesTheStore() throws {
+        let s = try Setup(subjects: 20)
+        #expect(try s.backup().snapshot == "frozen-file")
+        var config = Configuration()
+        config.readonly = true
+        config.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: s.vault.storePath, configuration: config)
+        try s.vault.put(subject: "before-read", values: ["email": "a@b.example"], context: Self.admin)
+        try other.inDatabase { db in
+            try db.execute(sql: "BEGIN DEFERRED")
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects")
+        }
+        try s.vault.put(subject: "after-read", values: ["email": "c@d.example"], context: Self.admin)
+        let copied = try s.backup()
+        #expect(copied.snapshot == "online-copy" && copied.manifest.subjects == 22)
+        try other.inDatabase { try $0.execute(sql: "ROLLBACK") }
+        try other.close()
+        #expect(try s.vault.verifyBackup(at: URL(fileURLWithPath: copied.file), context: Self.admin).ok)
+        let (summary, _) = try s.restore(copied.file, to: "restored")
+        #expect(summary.subjects == 22)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.vault.directory.path).filter { $0.contains("snapshot") }.isEmpty)
+    }
+
     @Test func pruneDeletesOldBackupsAndRecordsIt() throws {
         let s = try Setup(subjects: 2)
         let a = try s.backup()

@@ -77,10 +77,13 @@ public struct BackupSummary: Sendable, Codable {
     public let recoverySealed: Bool
     public let snapshotSeconds: Double
     public let encryptSeconds: Double
+    /// `frozen-file` (read straight from the store, no copy) or `online-copy` (SQLite's
+    /// online backup into a temp file, when another reader kept the WAL from emptying).
+    public let snapshot: String
     public let manifest: BackupManifest
 
     enum CodingKeys: String, CodingKey {
-        case id, file, chunks, manifest
+        case id, file, chunks, manifest, snapshot
         case createdAt = "created_at", plaintextBytes = "plaintext_bytes", ciphertextBytes = "ciphertext_bytes"
         case recoverySealed = "recovery_sealed", snapshotSeconds = "snapshot_seconds", encryptSeconds = "encrypt_seconds"
     }
@@ -143,13 +146,14 @@ final class BackupReader {
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     private var start = 0, end = 0
 
-    init(path: String) throws {
+    /// `limit`: read only the first `limit` bytes (a frozen database file's pages).
+    init(path: String, limit: Int64? = nil) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PrivacyKitError(.notFound, "cannot read the backup \(path): \(String(cString: strerror(errno)))") }
         var info = stat()
         fstat(fd, &info)
-        size = Int64(info.st_size)
+        size = min(Int64(info.st_size), limit ?? .max)
     }
 
     deinit { close(fd) }
@@ -308,28 +312,43 @@ extension Vault {
         let partialPath = target + "/.\(backupID).pkb.partial"
         let snapshotPath = self.directory.path + "/.backup-snapshot-\(backupID).sqlite"
 
-        // 1. Snapshot: SQLite's online backup inside one read transaction (consistent; writers go on).
+        // 1. Snapshot. Preferred, with no copy: under the write lock, checkpoint the WAL into
+        // the database file and empty it, then start a read transaction on a connection of
+        // our own. A reader that began on an empty WAL reads the database file alone, and
+        // SQLite writes no checkpoint into that file while such a reader lives: the file's
+        // first page_count pages are then a consistent snapshot, read straight from it, while
+        // writers go on appending to the WAL. If the WAL cannot be emptied (another
+        // process's reader), SQLite's online backup copies the store into a 0600 temp file
+        // inside one read transaction, overwritten and removed afterwards.
         let snapshotStart = Date()
-        let fd = Foundation.open(snapshotPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create the snapshot \(snapshotPath): \(String(cString: strerror(errno)))") }
-        close(fd)
-        defer { secureRemove(snapshotPath); unlink(snapshotPath + "-journal") }
         var finished = false
         defer { if !finished { unlink(partialPath) } }
-        let counts = try SQLiteStore.wrap(store.path) { () -> (Int, Int, Int, Int64, Int64, [UInt8]) in
-            let destination = try DatabaseQueue(path: snapshotPath)
-            try store.pool.backup(to: destination, pagesPerStep: 4096)
-            let counts = try destination.read { db in
-                let head = try Row.fetchOne(db, sql: AuditLog.headSQL)
-                return (try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0,
-                        try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0,
-                        try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0,
-                        try Int64.fetchOne(db, sql: "SELECT count(*) FROM audit_events") ?? 0,
-                        head?[0] as Int64? ?? 0, [UInt8](head?[1] as Data? ?? Data()))
+        let frozen = try FrozenStore.freeze(self)
+        defer { frozen?.release() }
+        let source: String
+        let sourceBytes: Int64
+        let counts: BackupCounts
+        if let frozen {
+            source = store.path
+            sourceBytes = frozen.bytes
+            counts = frozen.counts
+        } else {
+            let fd = Foundation.open(snapshotPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create the snapshot \(snapshotPath): \(String(cString: strerror(errno)))") }
+            close(fd)
+            source = snapshotPath
+            counts = try SQLiteStore.wrap(store.path) { () -> BackupCounts in
+                let destination = try DatabaseQueue(path: snapshotPath)
+                try store.pool.backup(to: destination, pagesPerStep: 4096)
+                let counts = try destination.read(BackupCounts.init(db:))
+                try destination.close()
+                return counts
             }
-            try destination.close()
-            return counts
+            var info = stat()
+            stat(snapshotPath, &info)
+            sourceBytes = Int64(info.st_size)
         }
+        defer { if frozen == nil { secureRemove(snapshotPath); unlink(snapshotPath + "-journal") } }
         let snapshotSeconds = Date().timeIntervalSince(snapshotStart)
 
         // 2. Keys: a random backup key, wrapped under the keyring's backup key and sealed to
@@ -364,8 +383,8 @@ extension Vault {
         try out.write(BackupFile.magic + BackupFile.be32(headerBytes.count) + headerBytes)
         let push = try SecretStream.Push(key: backupKey)
         try out.write(push.header)
-        let hashing = ParallelFileHash(path: snapshotPath)
-        let input = try BackupReader(path: snapshotPath)
+        let hashing = ParallelFileHash(path: source, bytes: sourceBytes)
+        let input = try BackupReader(path: source, limit: sourceBytes)
         let chunkSize = BackupFile.chunkSize
         let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         let sealed = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 + chunkSize + SecretStream.additionalByteCount, alignment: 64)
@@ -395,8 +414,9 @@ extension Vault {
         var manifest = BackupManifest(
             format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
             chunks: chunks, plaintextBytes: input.size, ciphertextBytes: streamBytes, plaintextHash: Hex.encode(plaintextHash),
-            headerHash: Hex.encode(headerHash), compressed: false, subjects: counts.0, tombstones: counts.1, consentEvents: counts.2,
-            auditEvents: counts.3, auditHeadSeq: counts.4, auditHeadHash: Hex.encode(counts.5),
+            headerHash: Hex.encode(headerHash), compressed: false, subjects: counts.subjects, tombstones: counts.tombstones,
+            consentEvents: counts.consentEvents, auditEvents: counts.auditEvents, auditHeadSeq: counts.auditHeadSeq,
+            auditHeadHash: Hex.encode(counts.auditHeadHash),
             publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
         try manifest.sign(with: signer)
         let manifestBytes = [UInt8](try BackupFile.encoder().encode(manifest))
@@ -415,7 +435,8 @@ extension Vault {
         try SecureFiles.syncDirectory(target)
         return BackupSummary(id: backupID, file: finalPath, createdAt: createdAt, plaintextBytes: input.size,
                              ciphertextBytes: Int64(streamBytes) + Int64(4 + manifestBytes.count + 8), chunks: chunks,
-                             recoverySealed: recovery != nil, snapshotSeconds: snapshotSeconds, encryptSeconds: encryptSeconds, manifest: manifest)
+                             recoverySealed: recovery != nil, snapshotSeconds: snapshotSeconds, encryptSeconds: encryptSeconds,
+                             snapshot: frozen == nil ? "online-copy" : "frozen-file", manifest: manifest)
     }
 
     /// Reads and authenticates every chunk and the manifest of a backup of this vault;
@@ -521,7 +542,7 @@ final class ParallelFileHash: @unchecked Sendable {
     private var outcome: Result<[UInt8], PrivacyKitError> = .failure(PrivacyKitError(.internal, "the hash did not run"))
     private let done = DispatchSemaphore(value: 0)
 
-    init(path: String) {
+    init(path: String, bytes limit: Int64) {
         Thread.detachNewThread { [self] in
             outcome = Result { () throws(PrivacyKitError) -> [UInt8] in
                 do {
@@ -531,11 +552,12 @@ final class ParallelFileHash: @unchecked Sendable {
                     let hasher = try BLAKE2b.Hasher()
                     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
                     defer { buffer.deallocate() }
-                    while true {
-                        let n = read(fd, buffer.baseAddress, buffer.count)
-                        guard n >= 0 else { throw PrivacyKitError(.io, "cannot read \(path) to hash it") }
-                        if n == 0 { break }
+                    var left = limit
+                    while left > 0 {
+                        let n = read(fd, buffer.baseAddress, Int(min(Int64(buffer.count), left)))
+                        guard n > 0 else { throw PrivacyKitError(.io, "cannot read \(path) to hash it (it ended early)") }
                         try hasher.update(bytes: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                        left -= Int64(n)
                     }
                     return try hasher.finalize()
                 } catch let error as PrivacyKitError {
@@ -551,5 +573,75 @@ final class ParallelFileHash: @unchecked Sendable {
     func result() throws -> [UInt8] {
         done.wait()
         return try outcome.get()
+    }
+}
+
+/// What the manifest counts, read in the snapshot's own transaction.
+struct BackupCounts {
+    let subjects: Int, tombstones: Int, consentEvents: Int
+    let auditEvents: Int64, auditHeadSeq: Int64
+    let auditHeadHash: [UInt8]
+
+    init(db: Database) throws {
+        let head = try Row.fetchOne(db, sql: AuditLog.headSQL)
+        subjects = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0
+        tombstones = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
+        consentEvents = try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0
+        auditEvents = try Int64.fetchOne(db, sql: "SELECT count(*) FROM audit_events") ?? 0
+        auditHeadSeq = head?[0] as Int64? ?? 0
+        auditHeadHash = [UInt8](head?[1] as Data? ?? Data())
+    }
+}
+
+/// A read transaction that began on an empty WAL, so the database file stays as it is (no
+/// checkpoint may write into it) until ``release()``.
+final class FrozenStore {
+    private let reader: DatabaseQueue
+    let bytes: Int64
+    let counts: BackupCounts
+
+    private init(reader: DatabaseQueue, bytes: Int64, counts: BackupCounts) {
+        self.reader = reader
+        self.bytes = bytes
+        self.counts = counts
+    }
+
+    /// Nil when the WAL could not be emptied (a reader elsewhere holds older frames).
+    static func freeze(_ vault: Vault) throws -> FrozenStore? {
+        try SQLiteStore.wrap(vault.store.path) {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(10)
+            // The read transaction is held open across accesses, on purpose, until release().
+            config.allowsUnsafeTransactions = true
+            let reader = try DatabaseQueue(path: vault.store.path, configuration: config)
+            let emptied = try vault.store.pool.writeWithoutTransaction { db -> Bool in
+                // Only a short wait: a reader elsewhere means the fallback, not a stall.
+                try db.execute(sql: "PRAGMA busy_timeout = 200")
+                defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
+                guard let result = try? db.checkpoint(.truncate), result.walFrameCount == 0 || result.walFrameCount == result.checkpointedFrameCount else {
+                    return false
+                }
+                // Still under the write lock: no frame can be appended before the read starts.
+                try reader.inDatabase { r in
+                    try r.execute(sql: "BEGIN DEFERRED")
+                    _ = try Int.fetchOne(r, sql: "SELECT count(*) FROM sqlite_master")
+                }
+                return true
+            }
+            guard emptied else {
+                try reader.close()
+                return nil
+            }
+            let (pages, size, counts) = try reader.inDatabase { r in
+                (try Int64.fetchOne(r, sql: "PRAGMA page_count") ?? 0, try Int64.fetchOne(r, sql: "PRAGMA page_size") ?? 0, try BackupCounts(db: r))
+            }
+            return FrozenStore(reader: reader, bytes: pages * size, counts: counts)
+        }
+    }
+
+    func release() {
+        try? reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
+        try? reader.close()
     }
 }
