@@ -51,11 +51,24 @@ let package = Package(
             name: "CPhoneNumber",
             linkerSettings: [.linkedLibrary("phonenumber")]
         ),
+        // O_DIRECT and sync_file_range, which need _GNU_SOURCE (Swift's Glibc module lacks
+        // them): backups are written past the page cache.
+        .target(name: "CFileIO"),
+        // Zstandard (Debian libzstd-dev): optional compression of a backup before encryption.
+        // A well-kept, fast compressor that Debian ships; a vault's store compresses to about
+        // half (its plain columns, JSON and page slack), ciphertexts not at all.
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
         .target(
             name: "PrivacyKit",
             dependencies: [
                 "Sodium",
                 "CPhoneNumber",
+                "CFileIO",
+                "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // GRDB's own SQLite module: for the WAL hook (Store/WALCheckpointer.swift).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

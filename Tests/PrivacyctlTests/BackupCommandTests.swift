@@ -1,4 +1,7 @@
 import Foundation
+import GRDB
+import PrivacyKit
+import Synchronization
 import Testing
 
 @Suite("privacyctl backup")
@@ -58,6 +61,79 @@ struct BackupCommandTests {
         let pruned = try f.run(["backup", "prune", "--keep-days", "0", "--json"])
         let removed = try pruned.json()["removed"] as? [String]
         #expect(pruned.status == 0 && removed == [file])
+    }
+
+    @Test func compressedBackupsFromTheCommandLine() throws {
+        let f = try Fixture()
+        let created = try f.run(["backup", "create", "--compress", "--compression-level", "3", "--json"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let manifest = try #require((try created.json()["backup"] as? [String: Any])?["manifest"] as? [String: Any])
+        let plain = try #require(manifest["plaintextBytes"] as? Int)
+        #expect(manifest["compressed"] as? Bool == true)
+        #expect(try #require(manifest["compressedBytes"] as? Int) < plain / 2)
+        let human = try f.run(["backup", "create", "--compress"])
+        #expect(human.status == 0 && human.stdout.contains("compressed to"))
+        let id = try #require(manifest["backupID"] as? String)
+        #expect(try f.run(["backup", "verify", id]).status == 0)
+        let restored = try f.run(["backup", "restore", id, "--to", f.v.scratch.file("r")])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        // A level without --compress is a usage error; a level zstd does not have, bad input.
+        #expect(try f.run(["backup", "create", "--compression-level", "3"]).status == 64)
+        let bad = try f.run(["backup", "create", "--compress", "--compression-level", "42"])
+        #expect(bad.status == 65 && bad.stderr.contains("compression level"))
+    }
+
+    /// One process imports in small transactions while another takes the backup: the backup
+    /// holds a prefix of the import, whole (every subject with its audit event and no event
+    /// without its subject), the restored log verifies, and the importer never saw a lock.
+    @Test func aBackupTakenWhileAnotherProcessImportsIsConsistent() throws {
+        let f = try Fixture()
+        let rows = 20_000
+        var csv = "id,full_name,email,city\n"
+        for i in 0..<rows { csv += "c\(i),Person \(i),p\(i)@canary.example,Town \(i % 50)\n" }
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: f.v.scratch.file("big.csv")))
+
+        let importResult = Mutex<CLI.Result?>(nil)
+        let (environment, csvPath) = (f.env, f.v.scratch.file("big.csv"))
+        let importer = Thread {
+            let result = try? CLI.run(["import", csvPath, "--batch-size", "50"], environment: environment)
+            importResult.withLock { $0 = result }
+        }
+        importer.start()
+        var config = Configuration()
+        config.readonly = true
+        let store = try DatabaseQueue(path: f.v.vault + "/vault.sqlite", configuration: config)
+        let deadline = Date().addingTimeInterval(120)
+        while try store.read({ try Int.fetchOne($0, sql: "SELECT count(*) FROM subjects") ?? 0 }) < 502, Date() < deadline { usleep(20_000) }
+        try store.close()
+
+        let created = try f.run(["backup", "create", "--json"])
+        #expect(created.status == 0, "\(created.stderr)")
+        while importResult.withLock({ $0 == nil }) && Date() < deadline { usleep(50_000) }
+        let imported = try #require(importResult.withLock { $0 })
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(!imported.stderr.contains("locked"))
+
+        let manifest = try #require(try created.json()["backup"] as? [String: Any])["manifest"] as? [String: Any]
+        let subjects = try #require(manifest?["subjects"] as? Int)
+        #expect(subjects >= 502 && subjects < rows + 2, "the backup was not taken during the import: \(subjects) subjects")
+        let file = try #require((try created.json()["backup"] as? [String: Any])?["file"] as? String)
+        let target = f.v.scratch.file("restored")
+        let restored = try f.run(["backup", "restore", file, "--to", target, "--json"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect((try restored.json()["restore"] as? [String: Any])?["audit_verified"] as? Bool == true)
+
+        let vault = try Vault.open(at: URL(fileURLWithPath: target), rootKey: .keyFile(at: f.v.keyFile))
+        let admin = AccessContext(actor: "test", role: "admin", purpose: "privacy-compliance")
+        let ids = try vault.listSubjects(limit: rows + 10, context: admin)
+        #expect(ids.count == subjects)
+        let events = try vault.auditEvents(matching: AuditQuery(action: "record.import"), context: admin)
+        #expect(events.count == ids.count, "one import event per subject (the fixture's two, then the big import's)")
+        #expect(Set(events.compactMap(\.subject)).count == ids.count)
+        #expect(try vault.verifyAudit().ok)
+        // A prefix: batches commit in file order, so the restored ids are c0 … c(n-1).
+        let imported2 = Set(ids.filter { $0.hasPrefix("c") })
+        #expect(imported2 == Set((0..<imported2.count).map { "c\($0)" }))
     }
 
     @Test func theRecoveryKeyRestoresWithoutTheRootSecret() throws {

@@ -28,6 +28,8 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public let plaintextHash: String
     public let headerHash: String
     public let compressed: Bool
+    /// With compression: the size of the compressed snapshot (the stream's plaintext).
+    public let compressedBytes: Int64?
     public let subjects: Int
     public let tombstones: Int
     public let consentEvents: Int
@@ -50,6 +52,8 @@ struct BackupHeader: Codable {
     let vaultID: String
     let createdAt: String
     let chunkSize: Int
+    /// `zstd` when the snapshot was compressed before encryption (one zstd frame), else absent.
+    let compression: String?
     /// The backup's random key, sealed (XChaCha20-Poly1305) under the keyring's backup key.
     let backupKeyVersion: Int
     let wrappedKey: String
@@ -105,6 +109,23 @@ public struct BackupVerification: Sendable, Codable {
     }
 }
 
+/// Compression of the snapshot before it is encrypted (Zstandard). A vault's store
+/// compresses to about half: its plain columns, JSON and free page space; ciphertexts and
+/// blind indexes do not compress. What compression could reveal through the backup's size is
+/// the plain columns' redundancy, never an encrypted field's value.
+public struct BackupCompression: Sendable, Equatable {
+    static let name = "zstd"
+    /// zstd's level: 1 (fastest) to 19; negative levels are faster still.
+    public let level: Int32
+
+    public init(level: Int32 = 1) throws {
+        guard (-7...19).contains(level), level != 0 else {
+            throw PrivacyKitError(.invalidInput, "the compression level must be from -7 to 19, not 0 (1 is fastest with real compression, 19 smallest)")
+        }
+        self.level = level
+    }
+}
+
 /// The key material that opens a backup.
 public enum BackupAccess: Sendable {
     /// The vault's root secret (as it was when the backup was made).
@@ -140,62 +161,69 @@ enum BackupFile {
 /// Sequential reads of a file with a position, for parsing and reporting where it broke.
 final class BackupReader {
     let path: String
-    private let fd: Int32
     private(set) var offset: Int64 = 0
     let size: Int64
-    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    private var start = 0, end = 0
+    private let source: any FileBlocks
+    private var block = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var start = 0
 
-    /// `limit`: read only the first `limit` bytes (a frozen database file's pages).
-    init(path: String, limit: Int64? = nil) throws {
+    /// - Parameter prefetch: read ahead on a thread of its own, past the page cache (for
+    ///   reading a whole backup); otherwise plain reads (for a header).
+    init(path: String, prefetch: Bool = false) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PrivacyKitError(.notFound, "cannot read the backup \(path): \(String(cString: strerror(errno)))") }
         var info = stat()
         fstat(fd, &info)
-        size = min(Int64(info.st_size), limit ?? .max)
+        size = Int64(info.st_size)
+        if prefetch {
+            close(fd)
+            source = try FilePrefetcher(path: path)
+        } else {
+            source = PlainFileBlocks(fd: fd, path: path)
+        }
     }
 
-    deinit { close(fd) }
+    /// Makes the next block current; false at the end of the file.
+    private func refill() throws -> Bool {
+        guard let next = try source.next() else { return false }
+        block = next
+        start = 0
+        return true
+    }
 
     /// Exactly `count` bytes, or nil at a clean end of file; throws on a short read.
     func read(_ count: Int, what: String) throws -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(count)
-        while out.count < count {
-            if start == end {
-                let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else {
-                    if out.isEmpty { return nil }
-                    throw PrivacyKitError(.integrity, "the backup is truncated: it ends inside \(what) at byte \(offset + Int64(out.count))")
-                }
-                start = 0
-                end = n
-            }
-            let take = min(count - out.count, end - start)
-            out += buffer[start..<start + take]
-            start += take
+        var out = [UInt8](repeating: 0, count: count)
+        let got = try out.withUnsafeMutableBytes { try copy(into: $0.baseAddress!, count: count) }
+        if got == 0 && count > 0 { return nil }
+        guard got == count else {
+            throw PrivacyKitError(.integrity, "the backup is truncated: it ends inside \(what) at byte \(offset + Int64(got))")
         }
         offset += Int64(count)
         return out
     }
 
-    /// Exactly `count` bytes into `destination`, through the read buffer.
-    func fill(_ destination: UnsafeMutableRawPointer, count: Int, what: String) throws {
+    /// Copies up to `count` bytes; fewer only at the end of the file.
+    private func copy(into destination: UnsafeMutableRawPointer, count: Int) throws -> Int {
         var copied = 0
         while copied < count {
-            if start == end {
-                let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else {
-                    throw PrivacyKitError(.integrity, "the backup is truncated: it ends inside \(what) at byte \(offset + Int64(copied))")
-                }
-                start = 0
-                end = n
+            if start == block.count {
+                guard try refill() else { break }
             }
-            let take = min(count - copied, end - start)
-            buffer.withUnsafeBytes { destination.advanced(by: copied).copyMemory(from: $0.baseAddress! + start, byteCount: take) }
+            let take = min(count - copied, block.count - start)
+            destination.advanced(by: copied).copyMemory(from: block.baseAddress! + start, byteCount: take)
             start += take
             copied += take
+        }
+        return copied
+    }
+
+    /// Exactly `count` bytes into `destination`.
+    func fill(_ destination: UnsafeMutableRawPointer, count: Int, what: String) throws {
+        let got = try copy(into: destination, count: count)
+        guard got == count else {
+            throw PrivacyKitError(.integrity, "the backup is truncated: it ends inside \(what) at byte \(offset + Int64(got))")
         }
         offset += Int64(count)
     }
@@ -292,7 +320,7 @@ extension Vault {
     /// Makes an encrypted backup of the store (a consistent snapshot taken while the vault
     /// stays usable) into `directory` (default `<vault>/Backups`), and records `backup.create`.
     public func createBackup(
-        to directory: URL? = nil, recoveryKey: SealedBox.PublicKey? = nil, context: AccessContext,
+        to directory: URL? = nil, recoveryKey: SealedBox.PublicKey? = nil, compression: BackupCompression? = nil, context: AccessContext,
         progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil
     ) throws -> BackupSummary {
         _ = try authorize(AccessRequest(.backup, event: .backupCreate), context: context)
@@ -368,7 +396,7 @@ extension Vault {
         for name in PolicySet.requiredFiles { policies[name] = Base64URL.encode([UInt8](try PolicySet.read(policiesPath, name))) }
         let header = BackupHeader(
             format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
-            backupKeyVersion: backupKeyEntry.info.version, wrappedKey: Base64URL.encode(wrapped.combined), recovery: recovery,
+            compression: compression == nil ? nil : BackupCompression.name, backupKeyVersion: backupKeyEntry.info.version, wrappedKey: Base64URL.encode(wrapped.combined), recovery: recovery,
             recoveryKeyFingerprint: recoveryFingerprint,
             keyring: Base64URL.encode(try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)),
             policies: policies,
@@ -377,64 +405,40 @@ extension Vault {
         let headerBytes = [UInt8](try BackupFile.encoder().encode(header))
         let headerHash = try BLAKE2b.hash(headerBytes)
 
-        // 3. Stream: encrypt the snapshot chunk by chunk while another thread hashes it (two
-        // passes over the same page-cached file, one per core).
-        let out = try BackupWriter(path: partialPath)
-        try out.write(BackupFile.magic + BackupFile.be32(headerBytes.count) + headerBytes)
+        // 3. Stream: read, hash, (compress,) encrypt and write on four threads (BackupStream.swift).
+        let out = try StreamFileWriter(path: partialPath, largestReserve: 4 + BackupFile.chunkSize + SecretStream.additionalByteCount)
+        try out.append(BackupFile.magic + BackupFile.be32(headerBytes.count) + headerBytes)
         let push = try SecretStream.Push(key: backupKey)
-        try out.write(push.header)
-        let hashing = ParallelFileHash(path: source, bytes: sourceBytes)
-        let input = try BackupReader(path: source, limit: sourceBytes)
-        let chunkSize = BackupFile.chunkSize
-        let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
-        let sealed = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 + chunkSize + SecretStream.additionalByteCount, alignment: 64)
-        defer {
-            plain.initializeMemory(as: UInt8.self, repeating: 0)
-            plain.deallocate()
-            sealed.deallocate()
-        }
-        var chunks = 0
-        var finalSent = false
-        try headerHash.withUnsafeBytes { ad in
-            while !finalSent {
-                let n = Int(min(Int64(chunkSize), input.size - input.offset))
-                try input.fill(plain.baseAddress!, count: n, what: "the snapshot")
-                finalSent = input.offset == input.size
-                let count = try push.push(UnsafeRawBufferPointer(rebasing: plain[..<n]), into: UnsafeMutableRawBufferPointer(rebasing: sealed[4...]),
-                                          tag: finalSent ? .final : .message, additionalData: ad)
-                sealed[0] = UInt8(count >> 24 & 0xff); sealed[1] = UInt8(count >> 16 & 0xff); sealed[2] = UInt8(count >> 8 & 0xff); sealed[3] = UInt8(count & 0xff)
-                try out.write(raw: UnsafeRawBufferPointer(rebasing: sealed[..<(4 + count)]))
-                chunks += 1
-                progress?(input.offset, input.size)
-            }
-        }
-        let plaintextHash = try hashing.result()
+        try out.append(push.header)
+        let stream = try BackupStreamEncoder.encode(source: source, bytes: sourceBytes, push: push, additionalData: headerHash, into: out,
+                                                    compressionLevel: compression?.level, progress: progress)
         let streamBytes = out.written
 
         var manifest = BackupManifest(
             format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
-            chunks: chunks, plaintextBytes: input.size, ciphertextBytes: streamBytes, plaintextHash: Hex.encode(plaintextHash),
-            headerHash: Hex.encode(headerHash), compressed: false, subjects: counts.subjects, tombstones: counts.tombstones,
+            chunks: stream.chunks, plaintextBytes: sourceBytes, ciphertextBytes: streamBytes, plaintextHash: Hex.encode(stream.plaintextHash),
+            headerHash: Hex.encode(headerHash), compressed: compression != nil, compressedBytes: compression == nil ? nil : stream.streamBytes,
+            subjects: counts.subjects, tombstones: counts.tombstones,
             consentEvents: counts.consentEvents, auditEvents: counts.auditEvents, auditHeadSeq: counts.auditHeadSeq,
             auditHeadHash: Hex.encode(counts.auditHeadHash),
             publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
         try manifest.sign(with: signer)
         let manifestBytes = [UInt8](try BackupFile.encoder().encode(manifest))
-        try out.write(manifestBytes + BackupFile.be32(manifestBytes.count) + BackupFile.trailer)
+        try out.append(manifestBytes + BackupFile.be32(manifestBytes.count) + BackupFile.trailer)
         try out.finish()
         let encryptSeconds = Date().timeIntervalSince(encryptStart)
 
         // 4. Recorded, then put in place: no backup exists without its event.
         try performAudited(context) { tx in
-            tx.record(AuditEntry(.backupCreate, reason: "\(backupID): \(chunks) chunks, \(input.size) bytes\(recovery == nil ? "" : ", sealed to recovery key \(recoveryFingerprint ?? "")")"))
+            tx.record(AuditEntry(.backupCreate, reason: "\(backupID): \(stream.chunks) chunks, \(sourceBytes) bytes\(compression == nil ? "" : ", compressed to \(stream.streamBytes)")\(recovery == nil ? "" : ", sealed to recovery key \(recoveryFingerprint ?? "")")"))
         }
         guard rename(partialPath, finalPath) == 0 else {
             throw PrivacyKitError(.io, "cannot move the backup into \(finalPath): \(String(cString: strerror(errno)))")
         }
         finished = true
         try SecureFiles.syncDirectory(target)
-        return BackupSummary(id: backupID, file: finalPath, createdAt: createdAt, plaintextBytes: input.size,
-                             ciphertextBytes: Int64(streamBytes) + Int64(4 + manifestBytes.count + 8), chunks: chunks,
+        return BackupSummary(id: backupID, file: finalPath, createdAt: createdAt, plaintextBytes: sourceBytes,
+                             ciphertextBytes: out.written, chunks: stream.chunks,
                              recoverySealed: recovery != nil, snapshotSeconds: snapshotSeconds, encryptSeconds: encryptSeconds,
                              snapshot: frozen == nil ? "online-copy" : "frozen-file", manifest: manifest)
     }
@@ -532,47 +536,6 @@ enum RecoveryBlob {
             }
             return (backupKey, Keyring(vaultID: vaultID, createdAt: parts[1], root: root, keys: keys))
         }
-    }
-}
-
-/// BLAKE2b-256 of a file, computed on a thread of its own while the caller reads the same
-/// file for something else.
-final class ParallelFileHash: @unchecked Sendable {
-    // Written once by the hashing thread before `done` is signalled, read after it.
-    private var outcome: Result<[UInt8], PrivacyKitError> = .failure(PrivacyKitError(.internal, "the hash did not run"))
-    private let done = DispatchSemaphore(value: 0)
-
-    init(path: String, bytes limit: Int64) {
-        Thread.detachNewThread { [self] in
-            outcome = Result { () throws(PrivacyKitError) -> [UInt8] in
-                do {
-                    let fd = open(path, O_RDONLY | O_CLOEXEC)
-                    guard fd >= 0 else { throw PrivacyKitError(.io, "cannot read \(path) to hash it") }
-                    defer { close(fd) }
-                    let hasher = try BLAKE2b.Hasher()
-                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-                    defer { buffer.deallocate() }
-                    var left = limit
-                    while left > 0 {
-                        let n = read(fd, buffer.baseAddress, Int(min(Int64(buffer.count), left)))
-                        guard n > 0 else { throw PrivacyKitError(.io, "cannot read \(path) to hash it (it ended early)") }
-                        try hasher.update(bytes: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-                        left -= Int64(n)
-                    }
-                    return try hasher.finalize()
-                } catch let error as PrivacyKitError {
-                    throw error
-                } catch {
-                    throw PrivacyKitError(.internal, "hashing \(path) failed: \(error)")
-                }
-            }
-            done.signal()
-        }
-    }
-
-    func result() throws -> [UInt8] {
-        done.wait()
-        return try outcome.get()
     }
 }
 

@@ -34,6 +34,9 @@ enum BackupOpener {
         guard header.format == BackupManifest.formatVersion else {
             throw PrivacyKitError(.unsupportedVersion, "the backup is format \(header.format); this build reads \(BackupManifest.formatVersion)")
         }
+        if let compression = header.compression, compression != BackupCompression.name {
+            throw PrivacyKitError(.unsupportedVersion, "the backup is compressed with \(compression); this build reads \(BackupCompression.name)")
+        }
         return (header, bytes)
     }
 
@@ -56,15 +59,15 @@ enum BackupOpener {
     }
 
     /// Authenticates the whole file with the key `key(header)` gives; `sink` receives the
-    /// plaintext in order. With `hashPlaintext`, the snapshot's BLAKE2b is checked against the
-    /// manifest too (restore does; verify relies on the chunks' authentication, which already
-    /// covers every plaintext byte under a key only the vault holds). Every failure names
-    /// what and where.
+    /// snapshot in order (decompressed). With `hashPlaintext`, the snapshot is decompressed and
+    /// its size and BLAKE2b checked against the manifest too (restore does; verify relies on
+    /// the chunks' authentication, which already covers every byte of the stream under a key
+    /// only the vault holds, and leaves `sink` unused). Every failure names what and where.
     static func read(
         path: String, expectVault: String?, hashPlaintext: Bool = true, key: (BackupHeader) throws -> SecureBytes,
         progress: ((Int64, Int64) -> Void)?, sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> (Opened, Int, Int64) {
-        let reader = try BackupReader(path: path)
+        let reader = try BackupReader(path: path, prefetch: true)
         let (header, headerBytes) = try readHeader(reader)
         if let expectVault, header.vaultID != expectVault {
             throw PrivacyKitError(.integrity, "\(path) is a backup of vault \(header.vaultID), not of this vault (\(expectVault))")
@@ -72,7 +75,12 @@ enum BackupOpener {
         let backupKey = try key(header)
         let headerHash = try BLAKE2b.hash(headerBytes)
         let pull = try SecretStream.Pull(key: backupKey, header: try reader.require(SecretStream.headerByteCount, what: "the stream header"))
-        let hasher = hashPlaintext ? try BLAKE2b.Hasher() : nil
+        let hasher = hashPlaintext ? SnapshotHash.Streaming() : nil
+        let decompressor = hashPlaintext && header.compression != nil ? try ZstdDecompressor() : nil
+        func deliver(_ snapshot: UnsafeRawBufferPointer) throws {
+            try hasher?.update(snapshot)
+            try sink(snapshot)
+        }
         let maxChunk = BackupFile.chunkSize + SecretStream.additionalByteCount
         let sealed = UnsafeMutableRawBufferPointer.allocate(byteCount: maxChunk, alignment: 64)
         let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: BackupFile.chunkSize, alignment: 64)
@@ -95,8 +103,7 @@ enum BackupOpener {
                     throw PrivacyKitError(.integrity, "chunk \(chunks) (at byte \(at)) does not authenticate: altered, removed, duplicated or reordered (or the header was changed)")
                 }
                 let message = UnsafeRawBufferPointer(rebasing: plain[..<count])
-                try hasher?.update(bytes: message)
-                try sink(message)
+                if let decompressor { try decompressor.feed(message, sink: deliver) } else if hashPlaintext { try deliver(message) }
                 plaintext += Int64(count)
                 chunks += 1
                 progress?(reader.offset, reader.size)
@@ -123,7 +130,10 @@ enum BackupOpener {
         guard manifest.backupID == header.backupID, manifest.vaultID == header.vaultID, manifest.headerHash == Hex.encode(headerHash) else {
             throw PrivacyKitError(.integrity, "the manifest belongs to backup \(manifest.backupID) of vault \(manifest.vaultID), not to this file's \(header.backupID): swapped")
         }
-        guard manifest.plaintextBytes == plaintext, manifest.chunks == chunks, try hasher.map({ Hex.encode(try $0.finalize()) == manifest.plaintextHash }) ?? true else {
+        try decompressor?.finish()
+        guard manifest.compressed == (header.compression != nil), (manifest.compressedBytes ?? manifest.plaintextBytes) == plaintext, manifest.chunks == chunks,
+              decompressor.map({ $0.produced == manifest.plaintextBytes }) ?? true,
+              try hasher.map({ Hex.encode(try $0.finalize()) == manifest.plaintextHash }) ?? true else {
             throw PrivacyKitError(.integrity, "the decrypted snapshot does not match the manifest's size, chunk count or hash")
         }
         return (Opened(header: header, headerBytes: headerBytes, manifest: manifest), chunks, plaintext)
@@ -133,8 +143,8 @@ enum BackupOpener {
         path: String, expectVault: String?, progress: ((Int64, Int64) -> Void)?, key: (BackupHeader) throws -> SecureBytes
     ) -> BackupVerification {
         do {
-            let (opened, chunks, bytes) = try read(path: path, expectVault: expectVault, hashPlaintext: false, key: key, progress: progress) { _ in }
-            return BackupVerification(ok: true, problem: nil, file: path, manifest: opened.manifest, chunksRead: chunks, plaintextBytes: bytes)
+            let (opened, chunks, _) = try read(path: path, expectVault: expectVault, hashPlaintext: false, key: key, progress: progress) { _ in }
+            return BackupVerification(ok: true, problem: nil, file: path, manifest: opened.manifest, chunksRead: chunks, plaintextBytes: opened.manifest.plaintextBytes)
         } catch let error as PrivacyKitError {
             return BackupVerification(ok: false, problem: error.message, file: path, manifest: nil, chunksRead: 0, plaintextBytes: 0)
         } catch {
