@@ -97,14 +97,17 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let result: BackupVerification
+                    let progress = Progress(label: "verify")
+                    let report: (Int64, Int64) -> Void = { done, total in progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB") }
                     if let keyFile = recovery.recoveryKeyFile {
                         let pair = try SubjectExport.readSecretKey(at: keyFile)
-                        result = Vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair)
+                        result = Vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair, progress: report)
                     } else {
                         let vault = try options.open()
-                        result = try vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), context: options.accessContext())
+                        result = try vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), context: options.accessContext(), progress: report)
                         try vault.checkpointIfNeeded()
                     }
+                    progress.finish()
                     if options.output.json { try Output.json(result) } else if result.ok, let m = result.manifest {
                         Output.standardOutput("backup \(m.backupID) of vault \(m.vaultID) (\(m.createdAt)) is whole: \(result.chunksRead) chunks, \(result.plaintextBytes) bytes, manifest signature valid")
                     }

@@ -42,7 +42,8 @@ struct BackupStreamTests {
         }
         try out.finish()
         #expect(out.written == Int64(data.count))
-        #expect(try readBytes(path) == data)
+        let same = try readBytes(path) == data  // a Bool: megabytes are no failure message
+        #expect(same)
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
@@ -66,7 +67,8 @@ struct BackupStreamTests {
         let reader = try FilePrefetcher(path: dir.file("in.bin"))
         var got: [UInt8] = []
         while let block = try reader.next() { got += block }
-        #expect(got == data)
+        let same = got == data
+        #expect(same, "\(got.count) bytes read of \(data.count)")
         #expect(try reader.next() == nil)
     }
 
@@ -118,14 +120,16 @@ struct BackupStreamTests {
         }
         #expect(pull.isFinished && chunks == result.chunks && Int64(stream.count) == result.streamBytes)
         if compression == nil {
-            #expect(stream == data)
+            let same = stream == data
+            #expect(same)
         } else {
             #expect(stream.count < data.count / 2)
             let decompressor = try ZstdDecompressor()
             var restored: [UInt8] = []
             try stream.withUnsafeBytes { try decompressor.feed($0) { restored += $0 } }
             try decompressor.finish()
-            #expect(restored == data)
+            let same = restored == data
+            #expect(same)
         }
     }
 
@@ -162,6 +166,33 @@ struct BackupStreamTests {
         var changed = data
         changed[size / 2] ^= 1
         #expect(try Self.referenceHash(changed) != expected)
+    }
+
+    /// The Python sample in docs/formats.md ("Snapshot hash"), run as written on a snapshot of
+    /// several leaves: what the documentation tells a user to run gives the library's hash.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
+    func theDocumentedPythonSampleComputesTheSameSnapshotHash() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/formats.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let section = try #require(text.range(of: "### Snapshot hash"))
+        let start = try #require(text.range(of: "```python\n", range: section.upperBound..<text.endIndex))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let dir = try TempDirectory()
+        try Data(text[start.upperBound..<end.lowerBound].utf8).write(to: URL(fileURLWithPath: dir.file("hash.py")))
+        let data = Self.pattern(2_600_001, seed: 77)
+        try writeFile(dir.file("snapshot"), data)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [dir.file("hash.py"), dir.file("snapshot")]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let hasher = SnapshotHash.Streaming()
+        try data.withUnsafeBytes { try hasher.update($0) }
+        #expect(String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == Hex.encode(try hasher.finalize()))
     }
 
     @Test func aSnapshotShorterThanPromisedFailsTheEncoderWithTheReason() throws {

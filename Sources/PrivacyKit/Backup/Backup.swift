@@ -352,7 +352,15 @@ extension Vault {
         var finished = false
         defer { if !finished { unlink(partialPath) } }
         let frozen = try FrozenStore.freeze(self)
-        defer { frozen?.release() }
+        defer {
+            if let frozen {
+                frozen.release()
+                // Checkpoints could not touch the store while it was frozen: fold in what was
+                // written meanwhile, and truncate the WAL, so an erasure made during the
+                // backup leaves no old page behind in it (best effort, as after an erasure).
+                _ = scrubWAL()
+            }
+        }
         let source: String
         let sourceBytes: Int64
         let counts: BackupCounts

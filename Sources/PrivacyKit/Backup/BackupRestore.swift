@@ -351,8 +351,8 @@ extension Vault {
     }
 
     /// Verifies a backup with the offline recovery key alone (no vault, no root secret).
-    public static func verifyBackup(at file: URL, recoveryKey pair: SealedBox.KeyPair) -> BackupVerification {
-        BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: nil, progress: nil) { header in
+    public static func verifyBackup(at file: URL, recoveryKey pair: SealedBox.KeyPair, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BackupVerification {
+        BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: nil, progress: progress) { header in
             guard let sealedText = header.recovery, let sealed = try? Base64URL.decode(sealedText) else {
                 throw PrivacyKitError(.wrongKey, "backup \(header.backupID) was made without a recovery key")
             }
