@@ -69,9 +69,9 @@ class BlockRing: @unchecked Sendable {
 
     /// Opens `path` with O_DIRECT, or without it where the file system refuses it (tmpfs
     /// and some FUSE file systems): the descriptor and whether it is direct.
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0) -> (fd: Int32, direct: Bool) {
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0, tryDirect: Bool = true) -> (fd: Int32, direct: Bool) {
         let direct = pk_o_direct()
-        if direct != 0 {
+        if direct != 0 && tryDirect {
             let fd = Foundation.open(path, flags | O_CLOEXEC | direct, mode)
             if fd >= 0 || errno != EINVAL { return (fd, true) }
         }
@@ -149,9 +149,11 @@ final class StreamFileWriter {
     ///   - blockSize: how much the writing thread writes at once (O_DIRECT writes wait for the
     ///     disk, so larger is faster).
     ///   - largestReserve: the most one ``reserve(_:)`` asks for.
-    init(path: String, blockSize: Int = 2 << 20, largestReserve: Int, blocks: Int = 4) throws {
+    ///   - tryDirect: false to write through the page cache (what a file system without
+    ///     O_DIRECT gets; tests use it to exercise that path).
+    init(path: String, blockSize: Int = 2 << 20, largestReserve: Int, blocks: Int = 4, tryDirect: Bool = true) throws {
         self.path = path
-        let (fd, direct) = BlockRing.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        let (fd, direct) = BlockRing.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, tryDirect: tryDirect)
         guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
         self.direct = direct
         // Room for a reserve after a handover left an unaligned tail behind.
@@ -732,8 +734,8 @@ final class FilePrefetcher: FileBlocks {
         }
     }
 
-    init(path: String, blocks: Int = 4) throws {
-        let (fd, direct) = BlockRing.open(path, flags: O_RDONLY)
+    init(path: String, blocks: Int = 4, tryDirect: Bool = true) throws {
+        let (fd, direct) = BlockRing.open(path, flags: O_RDONLY, tryDirect: tryDirect)
         guard fd >= 0 else { throw PrivacyKitError(.notFound, "cannot read \(path): \(String(cString: strerror(errno)))") }
         if !direct { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
         shared = Shared(fd: fd, path: path, blocks: blocks, blockSize: Self.blockSize, freeBlocks: blocks)
