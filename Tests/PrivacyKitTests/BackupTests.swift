@@ -160,6 +160,12 @@ struct BackupTests {
         let otherChunks = Self.chunks(otherBytes)
         let otherEnd = otherChunks.last!.0 + otherChunks.last!.1
         cases.append(("swapped manifest", Array(original[..<myEnd]) + Array(otherBytes[otherEnd...]), "swapped"))
+        // The manifest edited in place (one more subject, same length): its signature fails.
+        var edited = original
+        let manifestText = Array("\"subjects\":120".utf8)
+        let at = try #require((myEnd..<edited.count - manifestText.count).first { Array(edited[$0..<$0 + manifestText.count]) == manifestText })
+        edited.replaceSubrange(at..<at + manifestText.count, with: Array("\"subjects\":121".utf8))
+        cases.append(("edited manifest", edited, "signature"))
         var header = original
         header[20] ^= 0x01
         cases.append(("altered header", header, ""))
