@@ -243,56 +243,6 @@ final class BackupReader {
     }
 }
 
-/// Buffered sequential writes to a new file (mode 0600), synced on `finish`.
-final class BackupWriter {
-    let path: String
-    private let fd: Int32
-    private var buffer: [UInt8] = []
-    private(set) var written: Int64 = 0
-
-    init(path: String) throws {
-        self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
-        buffer.reserveCapacity(1 << 20)
-    }
-
-    deinit { close(fd) }
-
-    func write(_ bytes: [UInt8]) throws {
-        buffer += bytes
-        written += Int64(bytes.count)
-        if buffer.count >= 1 << 20 { try flush() }
-    }
-
-    /// Writes `bytes` straight to the file (after anything buffered): for large chunks.
-    func write(raw bytes: UnsafeRawBufferPointer) throws {
-        try flush()
-        var done = 0
-        while done < bytes.count {
-            let n = Foundation.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            guard n > 0 else { throw PrivacyKitError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
-            done += n
-        }
-        written += Int64(bytes.count)
-    }
-
-    func flush() throws {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
-            guard n > 0 else { throw PrivacyKitError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
-            done += n
-        }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    func finish() throws {
-        try flush()
-        guard fsync(fd) == 0 else { throw PrivacyKitError(.io, "cannot sync \(path): \(String(cString: strerror(errno)))") }
-    }
-}
-
 /// Overwrites a file with zeros, syncs, and removes it: for plaintext snapshots.
 func secureRemove(_ path: String) {
     let fd = open(path, O_WRONLY | O_CLOEXEC)

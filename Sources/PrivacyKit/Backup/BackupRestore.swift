@@ -307,8 +307,9 @@ extension Vault {
         }
 
         let storePath = staging + "/" + storeFileName
-        let out = try BackupWriter(path: storePath)
-        let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.write(raw: $0) }
+        // Through the page cache: the restored vault is opened and its audit log read next.
+        let out = try StreamFileWriter(path: storePath, largestReserve: 0, tryDirect: false)
+        let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.append($0) }
         try out.finish()
 
         // Open the restored vault, replay erasures, verify, record.
