@@ -370,11 +370,11 @@ extension Vault {
         try out.append(push.header)
         let stream = try BackupStreamEncoder.encode(source: source, bytes: sourceBytes, push: push, additionalData: headerHash, into: out,
                                                     compressionLevel: compression?.level, progress: progress)
-        let streamBytes = out.written
+        let ciphertextBytes = out.written  // header, stream header and chunks
 
         var manifest = BackupManifest(
             format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
-            chunks: stream.chunks, plaintextBytes: sourceBytes, ciphertextBytes: streamBytes, plaintextHash: Hex.encode(stream.plaintextHash),
+            chunks: stream.chunks, plaintextBytes: sourceBytes, ciphertextBytes: ciphertextBytes, plaintextHash: Hex.encode(stream.plaintextHash),
             headerHash: Hex.encode(headerHash), compressed: compression != nil, compressedBytes: compression == nil ? nil : stream.streamBytes,
             subjects: counts.subjects, tombstones: counts.tombstones,
             consentEvents: counts.consentEvents, auditEvents: counts.auditEvents, auditHeadSeq: counts.auditHeadSeq,

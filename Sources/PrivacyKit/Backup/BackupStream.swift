@@ -28,6 +28,32 @@ func permits(_ permits: Int) -> DispatchSemaphore {
     return semaphore
 }
 
+/// Page-aligned blocks of one size, each with a length, zeroed when released (they hold
+/// snapshot or backup bytes). Who may touch which block is the owner's business.
+final class Blocks {
+    let pointers: [UnsafeMutableRawPointer]
+    let size: Int
+    let lengths: UnsafeMutablePointer<Int>
+
+    init(count: Int, size: Int) {
+        self.size = size
+        pointers = (0..<count).map { _ in UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096) }
+        lengths = .allocate(capacity: count)
+        lengths.initialize(repeating: 0, count: count)
+    }
+
+    var count: Int { pointers.count }
+    subscript(i: Int) -> UnsafeMutableRawPointer { pointers[i] }
+
+    deinit {
+        for block in pointers {
+            memset(block, 0, size)
+            block.deallocate()
+        }
+        lengths.deallocate()
+    }
+}
+
 /// A ring of aligned blocks shared by a producer and a consumer thread over one file: each
 /// block and its length belong to one side at a time, handed over by `filled` and `free`.
 class BlockRing: @unchecked Sendable {
@@ -35,9 +61,8 @@ class BlockRing: @unchecked Sendable {
     // hand them over); the failure is behind a Mutex; the rest is immutable.
     let fd: Int32
     let path: String
-    let blocks: [UnsafeMutableRawPointer]
-    let blockSize: Int
-    let lengths: UnsafeMutablePointer<Int>
+    let blocks: Blocks
+    var lengths: UnsafeMutablePointer<Int> { blocks.lengths }
     let free: DispatchSemaphore
     let filled = DispatchSemaphore(value: 0)
     let done = DispatchSemaphore(value: 0)
@@ -46,21 +71,11 @@ class BlockRing: @unchecked Sendable {
     init(fd: Int32, path: String, blocks count: Int, blockSize: Int, freeBlocks: Int) {
         self.fd = fd
         self.path = path
-        self.blockSize = blockSize
-        blocks = (0..<count).map { _ in UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 4096) }
-        lengths = .allocate(capacity: count)
-        lengths.initialize(repeating: 0, count: count)
+        blocks = Blocks(count: count, size: blockSize)
         free = permits(freeBlocks)
     }
 
-    deinit {
-        close(fd)
-        for block in blocks {
-            memset(block, 0, blockSize)
-            block.deallocate()
-        }
-        lengths.deallocate()
-    }
+    deinit { close(fd) }
 
     func fail(_ message: String) {
         let reason = String(cString: strerror(errno))
@@ -382,8 +397,8 @@ private final class PlaintextPipeline: @unchecked Sendable {
     // signalled, then to the caller and the hasher (the leaf to whichever claimed it, the
     // claim being behind a Mutex) until both `free…` are; failures are behind a Mutex.
     static let count = 6
-    private let blocks: [UnsafeMutableRawPointer]
-    private let lengths: UnsafeMutablePointer<Int>
+    private let blocks = Blocks(count: PlaintextPipeline.count, size: BackupStreamEncoder.blockSize)
+    private var lengths: UnsafeMutablePointer<Int> { blocks.lengths }
     private let leaves: UnsafeMutableRawPointer
     private let claimed = Mutex<[Bool]>(Array(repeating: false, count: PlaintextPipeline.count))
     private let freeForCaller = permits(PlaintextPipeline.count)
@@ -402,9 +417,6 @@ private final class PlaintextPipeline: @unchecked Sendable {
 
     init(fd: Int32, path: String, total: Int64) throws {
         root = try SnapshotHash.Root(size: total)
-        blocks = (0..<Self.count).map { _ in UnsafeMutableRawPointer.allocate(byteCount: BackupStreamEncoder.blockSize, alignment: 4096) }
-        lengths = .allocate(capacity: Self.count)
-        lengths.initialize(repeating: 0, count: Self.count)
         leaves = .allocate(byteCount: 32 * Self.count, alignment: 64)
         Thread.detachNewThread { [self] in readBlocks(fd: fd, path: path, total: total) }
         Thread.detachNewThread { [self] in hashBlocks() }
@@ -547,14 +559,7 @@ private final class PlaintextPipeline: @unchecked Sendable {
         hasherDone.wait()
     }
 
-    deinit {
-        for block in blocks {
-            memset(block, 0, BackupStreamEncoder.blockSize)
-            block.deallocate()
-        }
-        lengths.deallocate()
-        leaves.deallocate()
-    }
+    deinit { leaves.deallocate() }
 }
 
 /// One zstd frame, compressed block by block; the output is cut into chunks of exactly
