@@ -289,6 +289,12 @@ extension Vault {
         let finalPath = target + "/\(stamp)-\(backupID).pkb"
         let partialPath = target + "/.\(backupID).pkb.partial"
         let snapshotPath = self.directory.path + "/.backup-snapshot-\(backupID).sqlite"
+        // What killed backups left: partial files here, snapshot copies in the vault.
+        WorkFileClaim.removeAbandoned(in: target, prefix: ".bk-", suffix: ".pkb.partial")
+        WorkFileClaim.removeAbandoned(in: self.directory.path, prefix: ".backup-snapshot-", suffix: ".sqlite") { path in
+            secureRemove(path)
+            unlink(path + "-journal")
+        }
 
         // 1. Snapshot. Preferred, with no copy: under the write lock, checkpoint the WAL into
         // the database file and empty it, then start a read transaction on a connection of
@@ -300,7 +306,11 @@ extension Vault {
         // inside one read transaction, overwritten and removed afterwards.
         let snapshotStart = Date()
         var finished = false
-        defer { if !finished { unlink(partialPath) } }
+        var partialClaim: WorkFileClaim?
+        defer {
+            if !finished { unlink(partialPath) }
+            partialClaim?.release()
+        }
         let frozen = try FrozenStore.freeze(self)
         defer {
             if let frozen {
@@ -312,6 +322,7 @@ extension Vault {
             }
         }
         let source: String
+        var snapshotClaim: WorkFileClaim?
         let sourceBytes: Int64
         let counts: BackupCounts
         if let frozen {
@@ -319,9 +330,11 @@ extension Vault {
             sourceBytes = frozen.bytes
             counts = frozen.counts
         } else {
-            let fd = Foundation.open(snapshotPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create the snapshot \(snapshotPath): \(String(cString: strerror(errno)))") }
-            close(fd)
+            snapshotClaim = try WorkFileClaim.claim(snapshotPath) { path in
+                let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw PrivacyKitError(.io, "cannot create the snapshot \(path): \(String(cString: strerror(errno)))") }
+                close(fd)
+            }.0
             source = snapshotPath
             counts = try SQLiteStore.wrap(store.path) { () -> BackupCounts in
                 let destination = try DatabaseQueue(path: snapshotPath)
@@ -334,7 +347,10 @@ extension Vault {
             stat(snapshotPath, &info)
             sourceBytes = Int64(info.st_size)
         }
-        defer { if frozen == nil { secureRemove(snapshotPath); unlink(snapshotPath + "-journal") } }
+        defer {
+            if frozen == nil { secureRemove(snapshotPath); unlink(snapshotPath + "-journal") }
+            snapshotClaim?.release()
+        }
         let snapshotSeconds = Date().timeIntervalSince(snapshotStart)
 
         // 2. Keys: a random backup key, wrapped under the keyring's backup key and sealed to
@@ -364,7 +380,10 @@ extension Vault {
         let headerHash = try BLAKE2b.hash(headerBytes)
 
         // 3. Stream: read, hash, (compress,) encrypt and write on four threads (BackupStream.swift).
-        let out = try StreamFileWriter(path: partialPath, largestReserve: 4 + BackupFile.chunkSize + SecretStream.additionalByteCount)
+        let (claim, out) = try WorkFileClaim.claim(partialPath) { path in
+            try StreamFileWriter(path: path, largestReserve: 4 + BackupFile.chunkSize + SecretStream.additionalByteCount)
+        }
+        partialClaim = claim
         try out.append(BackupFile.magic + BackupFile.be32(headerBytes.count) + headerBytes)
         let push = try SecretStream.Push(key: backupKey)
         try out.append(push.header)

@@ -289,10 +289,16 @@ extension Vault {
             ledger = file.tombstones
         }
 
-        let staging = parent + "/." + (target as NSString).lastPathComponent + ".restoring-" + Hex.encode(Random.bytes(count: 4))
-        try SecureFiles.makeDirectory(staging, mode: 0o700)
+        // A restore killed before its rename left a staging directory (a whole vault copy).
+        let stagingPrefix = "." + (target as NSString).lastPathComponent + ".restoring-"
+        WorkFileClaim.removeAbandoned(in: parent, prefix: stagingPrefix)
+        let staging = parent + "/" + stagingPrefix + Hex.encode(Random.bytes(count: 4))
+        let (stagingClaim, _) = try WorkFileClaim.claim(staging) { try SecureFiles.makeDirectory($0, mode: 0o700) }
         var finished = false
-        defer { if !finished { try? fm.removeItem(atPath: staging) } }
+        defer {
+            if !finished { try? fm.removeItem(atPath: staging) }
+            stagingClaim.release()
+        }
         try SecureFiles.makeDirectory(staging + "/" + keysDirectoryName, mode: 0o700)
         try SecureFiles.makeDirectory(staging + "/" + policiesDirectoryName, mode: 0o755)
         for (name, text) in header.policies {
