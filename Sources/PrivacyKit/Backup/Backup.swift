@@ -555,21 +555,22 @@ final class FrozenStore {
             // The read transaction is held open across accesses, on purpose, until release().
             config.allowsUnsafeTransactions = true
             let reader = try DatabaseQueue(path: vault.store.path, configuration: config)
-            let emptied = try vault.store.pool.writeWithoutTransaction { db -> Bool in
-                // Only a short wait: a reader elsewhere means the fallback, not a stall.
-                try db.execute(sql: "PRAGMA busy_timeout = 200")
-                defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
-                guard let result = try? db.checkpoint(.truncate), result.walFrameCount == 0 || result.walFrameCount == result.checkpointedFrameCount else {
-                    return false
-                }
-                // Still under the write lock: no frame can be appended before the read starts.
+            // Only a short wait: a reader elsewhere means the fallback, not a stall.
+            let emptied = try vault.store.truncateWAL(patienceMilliseconds: 200) { _, emptied -> Bool in
+                guard emptied else { return false }
+                // The checkpoint has released SQLite's writer lock already: another process
+                // may append frames before the read starts. Only a snapshot taken while the
+                // WAL file is still empty reads the database file alone; the file only grows
+                // while this reader lives, so empty after the snapshot means empty at it.
                 try reader.inDatabase { r in
                     try r.execute(sql: "BEGIN DEFERRED")
                     _ = try Int.fetchOne(r, sql: "SELECT count(*) FROM sqlite_master")
                 }
-                return true
+                var info = stat()
+                return stat(vault.store.path + "-wal", &info) == 0 && info.st_size == 0
             }
             guard emptied else {
+                try? reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
                 try reader.close()
                 return nil
             }

@@ -154,7 +154,7 @@ extension Vault {
         // A bulk write leaves up to thousands of pages in the WAL, which every later read
         // has to look through: fold them into the database now (best effort: if a reader
         // holds an old snapshot, the background checkpoints finish the job).
-        try? SQLiteStore.wrap(store.path) { try store.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) } }
+        store.truncateWAL()
         return summary
     }
 

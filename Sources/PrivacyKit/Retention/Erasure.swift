@@ -306,14 +306,9 @@ extension Vault {
     /// false if readers kept the log busy.
     @discardableResult
     func scrubWAL() -> Bool {
-        (try? store.pool.writeWithoutTransaction { db -> Bool in
-            // A reader (a backup in progress, another process) makes TRUNCATE wait for it:
-            // give up quickly instead, and leave it to the next checkpoint.
-            try db.execute(sql: "PRAGMA busy_timeout = 100")
-            defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
-            let result = try db.checkpoint(.truncate)
-            return result.walFrameCount == result.checkpointedFrameCount
-        }) ?? false
+        // A reader (a backup in progress, another process) makes TRUNCATE wait for it: give
+        // up quickly instead, and leave it to the next checkpoint.
+        store.truncateWAL()
     }
 
     /// The tombstones, oldest first (for replay after a restore, and reports).

@@ -301,6 +301,30 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Folds the WAL into the database file and empties it, on the writer connection (so
+    /// `body` can go on there), giving up quickly when a reader holds older frames. A
+    /// TRUNCATE checkpoint holds SQLite's writer lock while it waits for readers, and every
+    /// writer of every process queues behind it: with the 10 s busy timeout, a long reader (a
+    /// backup in progress) turned that wait into "database is locked" for all of them (found
+    /// by the concurrency suite). Says whether the WAL was emptied.
+    func truncateWAL<T>(patienceMilliseconds: Int = 100, then body: (_ db: Database, _ emptied: Bool) throws -> T) throws -> T {
+        try Self.wrap(path) {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA busy_timeout = \(patienceMilliseconds)")
+                let result = try? db.checkpoint(.truncate)
+                try db.execute(sql: "PRAGMA busy_timeout = 10000")
+                let emptied = result.map { $0.walFrameCount == 0 || $0.walFrameCount == $0.checkpointedFrameCount } ?? false
+                return try body(db, emptied)
+            }
+        }
+    }
+
+    /// ``truncateWAL(patienceMilliseconds:then:)`` on its own, best effort.
+    @discardableResult
+    func truncateWAL() -> Bool {
+        (try? truncateWAL { _, emptied in emptied }) ?? false
+    }
+
     /// Closes every connection (needed before the store file is moved).
     func close() throws {
         checkpointer.close()
