@@ -12,7 +12,7 @@ extension Privacyctl {
         struct Check: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Say whether a role may take an action (on a field, for a purpose), and which rule decides.",
-                discussion: "Reads only the vault's Policies/ (no root secret). Exit status 0 when allowed (in full or masked), 68 when denied, 65 for a role, action, field or purpose the policy does not know."
+                discussion: Examples.discussion("Reads only the vault's Policies/ (no root secret). Exit status 0 when allowed (in full or masked), 68 when denied, 65 for a role, action, field or purpose the policy does not know.", "access check")
             )
             @OptionGroup var vault: VaultOptions
             @Option(name: .long, help: ArgumentHelp("The role.", valueName: "role")) var role: String
@@ -40,7 +40,7 @@ extension Privacyctl {
                     let policies = try vault.directory().path + "/" + Vault.policiesDirectoryName
                     let schema = try Schema.load(from: policies)
                     if let field, schema[field] == nil {
-                        throw CLIError(.invalidInput, "'\(field)' is not a field of the schema")
+                        throw CLIError(.invalidInput, schema.unknownField(field))
                     }
                     let purposes = try PurposeSet.load(from: policies)
                     let policy = try AccessPolicy.load(from: policies, schema: schema, purposes: purposes)
@@ -67,7 +67,7 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(
                 commandName: "default",
                 abstract: "Print one of the default policy files this build ships (the ones `init` copies into a vault).",
-                discussion: "For a vault made by an older version whose policy files lack what this version needs (roles, purposes): review the default, then merge it into the vault's Policies/.")
+                discussion: Examples.discussion("For a vault made by an older version whose policy files lack what this version needs (roles, purposes): review the default, then merge it into the vault's Policies/.", "policy default"))
             @Argument(help: ArgumentHelp("The file: \(PolicySet.requiredFiles.joined(separator: ", ")).", valueName: "name")) var name: String
 
             func run() throws {
@@ -83,7 +83,7 @@ extension Privacyctl {
         struct Validate: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Check every file in the vault's Policies/ (and its privacyctl.yaml) and report all errors at once.",
-                discussion: "Reads only the policy files (no root secret). Exit status 0 when the set loads, 65 otherwise. Give --directory to check a policy directory that is not (yet) a vault's."
+                discussion: Examples.discussion("Reads only the policy files (no root secret). Exit status 0 when the set loads, 65 otherwise. Give --directory to check a policy directory that is not (yet) a vault's.", "policy validate")
             )
             @OptionGroup var vault: VaultOptions
             @Option(name: .long, help: ArgumentHelp("A policy directory to check instead of the vault's.", valueName: "dir"))

@@ -47,10 +47,11 @@ struct RootKeyOptions: ParsableArguments {
         keyFile: String?, passphraseFile: String?, keyFileVariable: String, passphraseVariable: String,
         prompt: String, confirm: Bool, missing: String
     ) throws -> RootKey {
-        if let keyFile { return try .keyFile(at: keyFile) }
-        if let passphraseFile { return try .passphraseFile(at: passphraseFile) }
-        if let path = Environment.value(keyFileVariable) { return try .keyFile(at: path) }
-        if let passphrase = Environment.value(passphraseVariable) { return try .passphrase(passphrase) }
+        // Described by where they came from, so a wrong one is named in the error.
+        if let keyFile { return try RootKey.keyFile(at: keyFile).described(as: "key file \(keyFile) (from --key-file)") }
+        if let passphraseFile { return try RootKey.passphraseFile(at: passphraseFile).described(as: "passphrase file \(passphraseFile) (from --passphrase-file)") }
+        if let path = Environment.value(keyFileVariable) { return try RootKey.keyFile(at: path).described(as: "key file \(path) (from \(keyFileVariable))") }
+        if let passphrase = Environment.value(passphraseVariable) { return try RootKey.passphrase(passphrase).described(as: "passphrase in \(passphraseVariable)") }
         guard let first = try Terminal.readSecret(prompt: prompt) else {
             throw CLIError(.usage, missing)
         }

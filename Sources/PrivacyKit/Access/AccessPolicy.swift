@@ -74,7 +74,7 @@ public struct PurposeSet: Sendable {
     /// The purpose `id`, or an error naming it and the purposes there are.
     public func require(_ id: String) throws -> Purpose {
         guard let purpose = purposes[id] else {
-            throw PrivacyKitError(.invalidInput, "purpose '\(id)' is not defined in purposes.yaml (purposes: \(ids.joined(separator: ", ")))")
+            throw PrivacyKitError(.invalidInput, "purpose '\(id)' is not defined in purposes.yaml\(Suggestion.didYouMean(id, among: ids)) (purposes: \(ids.joined(separator: ", ")))")
         }
         return purpose
     }
@@ -345,7 +345,7 @@ public struct AccessPolicy: Sendable {
     ///   mistake to fix, not a decision to make).
     public func decide(role roleName: String, action: AccessAction, field: String? = nil, purpose: String?) throws -> AccessDecision {
         guard let role = roles[roleName] else {
-            throw PrivacyKitError(.invalidInput, "role '\(roleName)' is not defined in access.yaml (roles: \(roleNames.joined(separator: ", ")))")
+            throw PrivacyKitError(.invalidInput, "role '\(roleName)' is not defined in access.yaml\(Suggestion.didYouMean(roleName, among: roleNames)) (roles: \(roleNames.joined(separator: ", ")))")
         }
         if let purpose { _ = try purposes.require(purpose) }
         let path = "roles.\(roleName)"

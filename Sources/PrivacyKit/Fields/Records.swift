@@ -122,7 +122,7 @@ struct RecordStore {
         var removed: Set<String> = []
         for (name, raw) in values {
             guard let spec = schema[name] else {
-                throw PrivacyKitError(.invalidInput, "subject \(subjectID): '\(name)' is not a field of the schema")
+                throw PrivacyKitError(.invalidInput, "subject \(subjectID): \(schema.unknownField(name))")
             }
             let trimmed = Trim.whitespaceAndNewlines(raw)
             if trimmed.isEmpty {

@@ -38,6 +38,11 @@ public struct Schema: Sendable {
 
     public subscript(name: String) -> FieldSpec? { byName[name].map { fields[$0] } }
 
+    /// "'emial' is not a field of the schema (did you mean 'email'?)".
+    package func unknownField(_ name: String) -> String {
+        "'\(name)' is not a field of the schema\(Suggestion.didYouMean(name, among: fields.map(\.name)))"
+    }
+
     /// Fields with a blind index.
     public var indexedFields: [FieldSpec] { fields.filter { $0.blindIndexBits != nil } }
 
@@ -141,7 +146,7 @@ struct PolicyReader {
         for key in mapping.keys {
             guard let name = key.string, allowed.contains(name) else {
                 let prefix = path.map { "\($0)." } ?? ""
-                throw error(key, key: "\(prefix)\(key.string ?? "?")", "is not a known key (known: \(allowed.joined(separator: ", ")))")
+                throw error(key, key: "\(prefix)\(key.string ?? "?")", "is not a known key\(Suggestion.didYouMean(key.string ?? "", among: allowed)) (known: \(allowed.joined(separator: ", ")))")
             }
         }
     }
@@ -166,10 +171,12 @@ struct PolicyReader {
     func choice<T: RawRepresentable & CaseIterable>(_ node: Node?, key: String, node parent: Node, default fallback: T? = nil) throws -> T where T.RawValue == String {
         guard let node else {
             if let fallback { return fallback }
-            throw error(parent, key: key, "is missing")
+            // The fix, not only the fault: which values the missing key takes.
+            throw error(parent, key: key, "is missing (add it, one of \(T.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard let text = node.string, let value = T(rawValue: text) else {
-            throw error(node, key: key, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            let names = T.allCases.map(\.rawValue)
+            throw error(node, key: key, "must be one of \(names.joined(separator: ", "))\(Suggestion.didYouMean(node.string ?? "", among: names))")
         }
         return value
     }

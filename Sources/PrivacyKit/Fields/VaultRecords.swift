@@ -33,7 +33,7 @@ extension Vault {
     public func get(subject: String, fields: [String]? = nil, context: AccessContext) throws -> [String: String] {
         try RecordStore.checkSubjectID(subject)
         for name in fields ?? [] where schema[name] == nil {
-            throw PrivacyKitError(.invalidInput, "'\(name)' is not a field of the schema")
+            throw PrivacyKitError(.invalidInput, schema.unknownField(name))
         }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
@@ -69,7 +69,7 @@ extension Vault {
     ///   country (ISO 3166-1 alpha-2) it belongs to; the schema's default region otherwise.
     public func find(field: String, value: String, region: String? = nil, context: AccessContext) throws -> [String] {
         guard let spec = schema[field] else {
-            throw PrivacyKitError(.invalidInput, "'\(field)' is not a field of the schema")
+            throw PrivacyKitError(.invalidInput, schema.unknownField(field))
         }
         let key: String
         switch Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) {
@@ -196,7 +196,7 @@ extension Vault {
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         guard let spec = schema[field] else {
-            throw PrivacyKitError(.invalidInput, "'\(field)' is not a field of the schema")
+            throw PrivacyKitError(.invalidInput, schema.unknownField(field))
         }
         return try perform(context, AccessRequest(.read, event: .recordRead, subject: subject, fields: [field])) { tx, grant in
             let store = RecordStore(vault: self)

@@ -419,7 +419,7 @@ struct ImportPlan: Sendable {
         }
         let fieldsByKey = Dictionary(schema.fields.map { (key($0.name), $0.name) }, uniquingKeysWith: { a, _ in a })
         for (column, field) in options.columnMap where schema[field] == nil {
-            throw PrivacyKitError(.invalidInput, "--map \(column)=\(field): '\(field)' is not a field of the schema")
+            throw PrivacyKitError(.invalidInput, "--map \(column)=\(field): \(schema.unknownField(field))")
         }
         for column in options.columnMap.keys where !header.contains(column) {
             throw PrivacyKitError(.invalidInput, "--map names column '\(column)', which \(file) does not have")

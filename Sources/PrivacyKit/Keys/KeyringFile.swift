@@ -157,7 +157,8 @@ enum KeyringFile {
                 throw PrivacyKitError(.integrity, "\(path): the verifier entry holds unexpected content")
             }
         } catch let error as SodiumError where error.code == .authenticationFailed {
-            throw PrivacyKitError(.wrongKey, "the \(root.kind == .passphrase ? "passphrase" : "key file") does not open the keyring \(path) (wrong secret, or its header was altered)")
+            let secret = rootKey.origin ?? (root.kind == .passphrase ? "passphrase" : "key file")
+            throw PrivacyKitError(.wrongKey, "the \(secret) does not open the keyring \(path): give this vault's root secret (another vault's, or one replaced by `keys rotate-root`, fails like this), or the keyring's header was altered")
         } catch let error as SodiumError {
             throw PrivacyKitError(.integrity, "\(path): the verifier entry is malformed", cause: error)
         }

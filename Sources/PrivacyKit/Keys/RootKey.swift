@@ -17,6 +17,23 @@ public struct RootKey: Sendable {
 
     let material: Material
 
+    /// Where the secret came from, for the message when it does not open a keyring (the
+    /// path of the key file, and which option or variable named it): never the secret.
+    public private(set) var origin: String?
+
+    init(material: Material, origin: String? = nil) {
+        self.material = material
+        self.origin = origin
+    }
+
+    /// The same secret, described as coming from `origin` (e.g. "key file /etc/pk/root.key
+    /// (from PRIVACYKIT_KEY_FILE)").
+    public func described(as origin: String) -> RootKey {
+        var copy = self
+        copy.origin = origin
+        return copy
+    }
+
     /// The kind of root secret, as the keyring header records it.
     public enum Kind: String, Sendable, Codable {
         case passphrase
@@ -65,7 +82,7 @@ public struct RootKey: Sendable {
         var raw = try SecureFiles.readSecret(at: path, what: "key file")
         defer { wipe(&raw) }
         if raw.count == keyByteCount {
-            return try .key(SecureBytes(takingBytes: &raw))
+            return try RootKey.key(SecureBytes(takingBytes: &raw)).described(as: "key file \(path)")
         }
         var text = raw
         defer { wipe(&text) }
@@ -79,7 +96,7 @@ public struct RootKey: Sendable {
                 .invalidInput,
                 "key file \(path) must hold exactly \(keyByteCount) bytes, raw or as base64url text (privacyctl keys generate-key-file makes one)")
         }
-        return try .key(SecureBytes(takingBytes: &decoded))
+        return try RootKey.key(SecureBytes(takingBytes: &decoded)).described(as: "key file \(path)")
     }
 
     /// Reads a passphrase from a file (one final newline is dropped). The file must not be
@@ -92,7 +109,7 @@ public struct RootKey: Sendable {
         guard !raw.isEmpty else {
             throw PrivacyKitError(.invalidInput, "passphrase file \(path) is empty")
         }
-        return try .passphrase(SecureBytes(takingBytes: &raw))
+        return try RootKey.passphrase(SecureBytes(takingBytes: &raw)).described(as: "passphrase file \(path)")
     }
 
     /// Writes a new random key file at `path` (mode 0600, base64url text), refusing to
