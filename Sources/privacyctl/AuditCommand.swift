@@ -18,7 +18,7 @@ extension Privacyctl.Audit {
         static let configuration = CommandConfiguration(
             commandName: "verify",
             abstract: "Recompute the audit chain and check every checkpoint's signature.",
-            discussion: """
+            discussion: Examples.discussion("""
                 Needs no root secret: only the audit public key, taken from --public-key or, by \
                 default, from the vault's keyring file (pass --public-key from a trusted copy to \
                 rule out a keyring swapped along with the log). --store verifies a copy of a \
@@ -26,7 +26,7 @@ extension Privacyctl.Audit {
                 --export`), also checks that every checkpoint in it is still a prefix of the log, \
                 which detects a cut tail and a log replaced wholesale. On failure, prints the \
                 first bad sequence number and what is wrong, and exits 69.
-                """
+                """, "audit verify")
         )
 
         @OptionGroup var vaultOptions: VaultOptions
@@ -78,7 +78,7 @@ extension Privacyctl.Audit {
         static let configuration = CommandConfiguration(
             commandName: "checkpoint",
             abstract: "Sign a checkpoint of the audit log now; with --export, append it to a witness file.",
-            discussion: "Keep the witness file where the vault host cannot rewrite it (another host, write-once storage): `audit verify --against` uses it to detect a cut or replaced log."
+            discussion: Examples.discussion("Keep the witness file where the vault host cannot rewrite it (another host, write-once storage): `audit verify --against` uses it to detect a cut or replaced log.", "audit checkpoint")
         )
 
         @OptionGroup var vaultOptions: VaultOptions
@@ -106,7 +106,7 @@ extension Privacyctl.Audit {
     struct PublicKey: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "public-key",
-            abstract: "Print the audit public key an auditor needs (no root secret needed)."
+            abstract: "Print the audit public key an auditor needs (no root secret needed).", discussion: Examples.section("audit public-key")
         )
 
         @OptionGroup var vaultOptions: VaultOptions
@@ -140,12 +140,12 @@ extension Privacyctl.Audit {
         static let configuration = CommandConfiguration(
             commandName: "query",
             abstract: "List audit events by subject, actor, action or time.",
-            discussion: """
+            discussion: Examples.discussion("""
                 --subject takes the real subject id; the log holds only its pseudonym, which this \
                 computes with the vault's audit key. --since is inclusive and --until exclusive, \
                 both UTC ISO 8601 (a date, or a date and time). Here --actor filters; the reader \
                 is recorded as $PRIVACYKIT_ACTOR or the OS user, with --role.
-                """
+                """, "audit query")
         )
 
         @OptionGroup var vaultOptions: VaultOptions
@@ -204,7 +204,7 @@ extension Privacyctl.Audit {
         static let configuration = CommandConfiguration(
             commandName: "export",
             abstract: "Export audit events as JSON Lines for a SIEM.",
-            discussion: "One event per line, oldest first, on standard output or into --output (a new file, mode 0600). The export itself is recorded as an audit.export event."
+            discussion: Examples.discussion("One event per line, oldest first, on standard output or into --output (a new file, mode 0600). The export itself is recorded as an audit.export event.", "audit export")
         )
 
         @OptionGroup var vaultOptions: VaultOptions

@@ -18,7 +18,7 @@ extension Privacyctl {
         struct Create: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Back up the vault's store: a consistent snapshot, encrypted with a key of its own, with a signed manifest.",
-                discussion: "The vault stays usable meanwhile. With --recovery-key (a public key from `backup recovery-keypair`), the backup key and the keyring's keys are also sealed to it, so its private half alone can restore the backup.")
+                discussion: Examples.discussion("The vault stays usable meanwhile. With --recovery-key (a public key from `backup recovery-keypair`), the backup key and the keyring's keys are also sealed to it, so its private half alone can restore the backup.", "backup create"))
             @Option(name: .long, help: ArgumentHelp("Where to write it (default: <vault>/Backups).", valueName: "dir")) var to: String?
             @Option(name: .customLong("recovery-key"), help: ArgumentHelp("A recovery public key file to seal the backup's keys to.", valueName: "file")) var recoveryKey: String?
             @Flag(name: .long, help: "Compress the snapshot (zstd) before encrypting it: about half the size, more CPU time.") var compress = false
@@ -56,7 +56,7 @@ extension Privacyctl {
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List backups (manifests are read without any secret).")
+            static let configuration = CommandConfiguration(abstract: "List backups (manifests are read without any secret).", discussion: Examples.section("backup list"))
             @Option(name: .long, help: ArgumentHelp("The backup directory (default: <vault>/Backups).", valueName: "dir")) var dir: String?
             @OptionGroup var vault: VaultOptions
             @OptionGroup var output: OutputOptions
@@ -89,7 +89,7 @@ extension Privacyctl {
         struct Verify: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Read and authenticate every chunk and the manifest of a backup; restore nothing.",
-                discussion: "Exit status 0 when the backup is whole, 69 (integrity) or 67 (wrong key) with what is wrong and where.")
+                discussion: Examples.discussion("Exit status 0 when the backup is whole, 69 (integrity) or 67 (wrong key) with what is wrong and where.", "backup verify"))
             @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
             @OptionGroup var recovery: RecoveryOptions
             @OptionGroup var options: VaultCommandOptions
@@ -122,12 +122,12 @@ extension Privacyctl {
         struct Restore: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Restore a backup into a new vault directory, replay erasures made since, and verify its audit log.",
-                discussion: """
+                discussion: Examples.discussion("""
                     Never writes over a vault: --to must not exist or be empty. Erasures recorded after the backup come from \
                     --vault (the live vault, the default when given) or --ledger FILE (from `backup export-ledger`); --no-ledger \
                     only when neither exists. With --recovery-key-file the restored vault gets a new root secret \
                     (--new-key-file / --new-passphrase-file).
-                    """)
+                    """, "backup restore"))
             @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
             @Option(name: .long, help: ArgumentHelp("The new vault directory.", valueName: "dir")) var to: String
             @Option(name: .long, help: ArgumentHelp("A signed erasure ledger to replay instead of the live vault's.", valueName: "file")) var ledger: String?
@@ -179,7 +179,7 @@ extension Privacyctl {
         }
 
         struct Prune: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Delete this vault's backups older than --keep-days (each deletion audited).")
+            static let configuration = CommandConfiguration(abstract: "Delete this vault's backups older than --keep-days (each deletion audited).", discussion: Examples.section("backup prune"))
             @Option(name: .customLong("keep-days"), help: ArgumentHelp("Keep backups this many days old or newer.", valueName: "n")) var keepDays: Int
             @Option(name: .long, help: ArgumentHelp("The backup directory (default: <vault>/Backups).", valueName: "dir")) var dir: String?
             @OptionGroup var options: VaultCommandOptions
@@ -202,7 +202,7 @@ extension Privacyctl {
         struct ExportLedger: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "export-ledger",
-                abstract: "Write the vault's tombstones as a signed erasure ledger, for restoring a backup on another host.")
+                abstract: "Write the vault's tombstones as a signed erasure ledger, for restoring a backup on another host.", discussion: Examples.section("backup export-ledger"))
             @Argument(help: ArgumentHelp("The file to write.", valueName: "file")) var file: String
             @OptionGroup var options: VaultCommandOptions
 
@@ -224,7 +224,7 @@ extension Privacyctl {
         struct RecoveryKeypair: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "recovery-keypair",
-                abstract: "Make an offline recovery key pair: PREFIX.pub for `backup create --recovery-key`, PREFIX.key (0600) to keep offline.")
+                abstract: "Make an offline recovery key pair: PREFIX.pub for `backup create --recovery-key`, PREFIX.key (0600) to keep offline.", discussion: Examples.section("backup recovery-keypair"))
             @Option(name: .long, help: ArgumentHelp("Path prefix of the two files.", valueName: "prefix")) var out: String
             @OptionGroup var output: OutputOptions
 

@@ -68,7 +68,7 @@ extension Privacyctl.Breach {
     struct Open: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record a breach; prints its id and notification deadline (detection + 72 hours).",
-            discussion: "The summary is stored in the vault, never in the audit log.")
+            discussion: Examples.discussion("The summary is stored in the vault, never in the audit log.", "breach open"))
         @OptionGroup var options: TrackerOptions
         @Option(name: .customLong("detected-at"), help: ArgumentHelp("When the organisation became aware of it.", valueName: "time")) var detectedAt: String
         @Option(name: .long, help: ArgumentHelp("What happened (visible in ps: prefer --summary-file).", valueName: "text")) var summary: String?
@@ -83,7 +83,7 @@ extension Privacyctl.Breach {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List breaches with their notification deadline and whether it has passed.")
+        static let configuration = CommandConfiguration(abstract: "List breaches with their notification deadline and whether it has passed.", discussion: Examples.section("breach list"))
         @OptionGroup var options: TrackerOptions
         @Flag(name: .customLong("open"), help: "Only breaches not closed.") var openOnly = false
         @OptionGroup var now: NowOption
@@ -97,7 +97,7 @@ extension Privacyctl.Breach {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one breach with its summary.")
+        static let configuration = CommandConfiguration(abstract: "Show one breach with its summary.", discussion: Examples.section("breach show"))
         @OptionGroup var options: TrackerOptions
         @Argument(help: ArgumentHelp("The breach id (breach-…).", valueName: "id")) var id: String
         @OptionGroup var now: NowOption
@@ -111,7 +111,7 @@ extension Privacyctl.Breach {
 
     struct Close: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Close a breach once the authority was notified (--notified-authority-at) or the decision not to notify was taken.")
+            abstract: "Close a breach once the authority was notified (--notified-authority-at) or the decision not to notify was taken.", discussion: Examples.section("breach close"))
         @OptionGroup var options: TrackerOptions
         @Argument(help: ArgumentHelp("The breach id (breach-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("Why it is closed (stored; not in the audit log).", valueName: "text")) var reason: String
@@ -131,12 +131,12 @@ extension Privacyctl.Breach {
     struct Affected: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the subjects whose data was read, exported or changed in a window of the audit log, with counts per field category.",
-            discussion: """
+            discussion: Examples.discussion("""
                 Counts allowed record.read, record.export, record.write and record.import events with \
                 --since <= time < --until. Pseudonyms are mapped back to subject ids inside the vault; \
                 erased subjects are marked. Here --actor filters; the reader is recorded as the vault's \
                 privacyctl.yaml actor, else $PRIVACYKIT_ACTOR or the OS user, with --role and --purpose.
-                """)
+                """, "breach affected"))
         @OptionGroup var vaultOptions: VaultOptions
         @OptionGroup var rootKeyOptions: RootKeyOptions
         @Option(name: .long, help: ArgumentHelp("Events at or after this time.", valueName: "time")) var since: String

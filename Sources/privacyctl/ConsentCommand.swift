@@ -100,7 +100,7 @@ enum ConsentOutput {
 
 extension Privacyctl.Consent {
     struct Grant: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record that a subject agreed to a purpose.")
+        static let configuration = CommandConfiguration(abstract: "Record that a subject agreed to a purpose.", discussion: Examples.section("consent grant"))
         @OptionGroup var options: ConsentOptions
         @OptionGroup var change: ConsentChangeOptions
 
@@ -108,7 +108,7 @@ extension Privacyctl.Consent {
     }
 
     struct Withdraw: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record that a subject withdrew a consent (it stays withdrawn until a new grant).")
+        static let configuration = CommandConfiguration(abstract: "Record that a subject withdrew a consent (it stays withdrawn until a new grant).", discussion: Examples.section("consent withdraw"))
         @OptionGroup var options: ConsentOptions
         @OptionGroup var change: ConsentChangeOptions
 
@@ -117,7 +117,7 @@ extension Privacyctl.Consent {
 
     struct Object: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record an objection to a purpose, or with --gpc a Global Privacy Control signal (an objection to every opt-out purpose).")
+            abstract: "Record an objection to a purpose, or with --gpc a Global Privacy Control signal (an objection to every opt-out purpose).", discussion: Examples.section("consent object"))
         @OptionGroup var options: ConsentOptions
         @OptionGroup var change: ConsentChangeOptions
         @Flag(name: .long, help: "A Global Privacy Control signal: object to every opt-out purpose.") var gpc = false
@@ -141,7 +141,7 @@ extension Privacyctl.Consent {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "May a subject be processed for a purpose (now, or --at a time)? With the reason.",
-            discussion: "Without --purpose: every purpose. Exit status 0 whatever the answer; read `allowed` in --json.")
+            discussion: Examples.discussion("Without --purpose: every purpose. Exit status 0 whatever the answer; read `allowed` in --json.", "consent status"))
         @OptionGroup var options: ConsentOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
@@ -172,7 +172,7 @@ extension Privacyctl.Consent {
     }
 
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every consent event of a subject, oldest first.")
+        static let configuration = CommandConfiguration(abstract: "Every consent event of a subject, oldest first.", discussion: Examples.section("consent history"))
         @OptionGroup var options: ConsentOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
@@ -190,7 +190,7 @@ extension Privacyctl.Consent {
     struct Audience: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Every subject that may be processed for a purpose now, one id per line (streamed).",
-            discussion: "With --json, one JSON object per line ({\"subject\": …}), then a summary line.")
+            discussion: Examples.discussion("With --json, one JSON object per line ({\"subject\": …}), then a summary line.", "consent audience"))
         @OptionGroup var options: ConsentOptions
         @Option(name: .long, help: ArgumentHelp("The purpose.", valueName: "purpose")) var purpose: String
 
@@ -216,7 +216,7 @@ extension Privacyctl.Consent {
     }
 
     struct Counts: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "How many subjects are in each consent state, per purpose that needs consent.")
+        static let configuration = CommandConfiguration(abstract: "How many subjects are in each consent state, per purpose that needs consent.", discussion: Examples.section("consent counts"))
         @OptionGroup var options: ConsentOptions
 
         struct Result: Encodable {
@@ -246,7 +246,7 @@ extension Privacyctl.Consent {
     struct Receipt: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a signed consent receipt (JSON, Kantara Consent Receipt fields) for a subject to standard output.",
-            discussion: "Every purpose that needs consent, or --purpose. Signed with the vault's Ed25519 audit key; check it with `consent verify-receipt`.")
+            discussion: Examples.discussion("Every purpose that needs consent, or --purpose. Signed with the vault's Ed25519 audit key; check it with `consent verify-receipt`.", "consent receipt"))
         @OptionGroup var options: ConsentOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("One purpose (default: every purpose that needs consent).", valueName: "purpose")) var purpose: String?
@@ -265,7 +265,7 @@ extension Privacyctl.Consent {
         static let configuration = CommandConfiguration(
             commandName: "verify-receipt",
             abstract: "Check a consent receipt offline, and say exactly what it proves.",
-            discussion: "Needs no root secret. The key is --public-key (from `audit public-key`), else the one recorded in --vault's keyring file, else only the receipt's own key (integrity, not origin). Exit status 0 when valid, 69 when not.")
+            discussion: Examples.discussion("Needs no root secret. The key is --public-key (from `audit public-key`), else the one recorded in --vault's keyring file, else only the receipt's own key (integrity, not origin). Exit status 0 when valid, 69 when not.", "consent verify-receipt"))
         @Argument(help: ArgumentHelp("The receipt file (- for standard input).", valueName: "file")) var file: String
         @Option(name: .customLong("public-key"), help: ArgumentHelp("The vault's audit public key (base64url). Write --public-key=KEY: a key can start with '-'.", valueName: "key"))
         var publicKey: String?

@@ -24,7 +24,7 @@ extension Privacyctl.Export {
         static let configuration = CommandConfiguration(
             commandName: "subject",
             abstract: "Write a subject's package into a new directory (the default: `export SUBJECT --out DIR`).",
-            discussion: "The directory must not exist or be empty; it is made 0700, its files 0600, and appears only when complete.")
+            discussion: Examples.discussion("The directory must not exist or be empty; it is made 0700, its files 0600, and appears only when complete.", "export subject"))
         @OptionGroup var options: RecordsOptions
         @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
         @Option(name: .long, help: ArgumentHelp("The package directory to create.", valueName: "dir")) var out: String
@@ -56,7 +56,7 @@ extension Privacyctl.Export {
     struct Open: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Open a sealed package with the requester's secret key into a new directory, checking every file against its manifest.",
-            discussion: "Nothing is written unless every file opens and matches the SHA-256 hashes in the manifest.")
+            discussion: Examples.discussion("Nothing is written unless every file opens and matches the SHA-256 hashes in the manifest.", "export open"))
         @Argument(help: ArgumentHelp("The sealed package directory.", valueName: "dir")) var directory: String
         @Option(name: .customLong("secret-key"), help: ArgumentHelp("The secret key file (`export keypair` wrote it; mode 0600).", valueName: "file"))
         var secretKey: String
@@ -84,7 +84,7 @@ extension Privacyctl.Export {
     struct Keypair: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "keypair",
-            abstract: "Make an X25519 key pair for receiving sealed packages: PREFIX.pub (give it to the exporter) and PREFIX.key (mode 0600, keep it).")
+            abstract: "Make an X25519 key pair for receiving sealed packages: PREFIX.pub (give it to the exporter) and PREFIX.key (mode 0600, keep it).", discussion: Examples.section("export keypair"))
         @Option(name: .long, help: ArgumentHelp("Where to write PREFIX.pub and PREFIX.key (neither may exist).", valueName: "prefix")) var out: String
         @OptionGroup var output: OutputOptions
 

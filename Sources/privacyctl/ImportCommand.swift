@@ -7,14 +7,14 @@ extension Privacyctl {
         static let configuration = CommandConfiguration(
             commandName: "import",
             abstract: "Import a CRM export (CSV) into the vault, encrypting as it goes.",
-            discussion: """
+            discussion: Examples.discussion("""
                 RFC 4180 CSV in UTF-8 (a BOM is fine) with a header row. Columns named like schema \
                 fields map by themselves; --map COLUMN=FIELD maps others; columns that map to no \
                 field are listed in the summary and skipped, never stored. A bad row is rejected \
                 (line, column and reason, never the value, in the reject report) and the import \
                 goes on. Running the same import again changes nothing; an interrupted import can \
                 simply be run again. Exits 0 even with rejected rows: read "rejected" in the summary.                 --consent-column COLUMN=PURPOSE reads a consent column (yes/no; empty records                 nothing) into the consent ledger with channel import, under --consent-notice-version                 (default: the purpose's notice in force).
-                """
+                """, "import")
         )
 
         @Argument(help: ArgumentHelp("The CSV file.", valueName: "file.csv")) var file: String

@@ -7,11 +7,11 @@ extension Privacyctl {
         static let configuration = CommandConfiguration(
             commandName: "init",
             abstract: "Create a new vault: store, sealed keyring and default policies.",
-            discussion: """
+            discussion: Examples.discussion("""
                 The directory must not exist, or be empty. With a passphrase, the keyring is \
                 sealed with Argon2id (--kdf, MODERATE by default); with --key-file, under the \
                 32-byte key in that file (see `privacyctl keys generate-key-file`).
-                """
+                """, "init")
         )
 
         @OptionGroup var vaultOptions: VaultOptions

@@ -16,7 +16,7 @@ extension Privacyctl.Keys {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "status",
-            abstract: "List key roles, versions, creation times and fingerprints (never key bytes)."
+            abstract: "List key roles, versions, creation times and fingerprints (never key bytes).", discussion: Examples.section("keys status")
         )
 
         @OptionGroup var vaultOptions: VaultOptions
@@ -37,13 +37,13 @@ extension Privacyctl.Keys {
         static let configuration = CommandConfiguration(
             commandName: "rotate-root",
             abstract: "Re-seal the keyring under a new passphrase or key file.",
-            discussion: """
+            discussion: Examples.discussion("""
                 The keys inside do not change, so no data is re-encrypted. The new keyring is \
                 written beside the old one, synced, and renamed over it: a crash leaves either \
                 the old or the new keyring, each usable with its own secret. The new secret \
                 comes from --new-key-file, --new-passphrase-file, PRIVACYKIT_NEW_PASSPHRASE, or \
                 the terminal.
-                """
+                """, "keys rotate-root")
         )
 
         @OptionGroup var vaultOptions: VaultOptions
@@ -89,7 +89,7 @@ extension Privacyctl.Keys {
         static let configuration = CommandConfiguration(
             commandName: "generate-key-file",
             abstract: "Write a new random 32-byte root key file (mode 0600) for unattended use.",
-            discussion: "Refuses to overwrite an existing file. Keep the file off the vault's disk and back it up: without it, the vault cannot be opened."
+            discussion: Examples.discussion("Refuses to overwrite an existing file. Keep the file off the vault's disk and back it up: without it, the vault cannot be opened.", "keys generate-key-file")
         )
 
         @Argument(help: ArgumentHelp("Where to write the key file.", valueName: "file"))
@@ -123,7 +123,7 @@ extension Privacyctl.Keys {
         static let configuration = CommandConfiguration(
             commandName: "rotate-kek",
             abstract: "Add a KEK version and re-wrap every subject key under it.",
-            discussion: "No field is re-encrypted. Batches commit as they go; if the command is interrupted, run it again: it resumes. Old KEK versions are retired once nothing uses them."
+            discussion: Examples.discussion("No field is re-encrypted. Batches commit as they go; if the command is interrupted, run it again: it resumes. Old KEK versions are retired once nothing uses them.", "keys rotate-kek")
         )
         @OptionGroup var options: RecordsOptions
         @Option(name: .customLong("batch-size"), help: "Subjects per transaction.") var batchSize: Int = 1000
@@ -139,7 +139,7 @@ extension Privacyctl.Keys {
         static let configuration = CommandConfiguration(
             commandName: "rotate-index",
             abstract: "Add a blind-index key version and rebuild every blind index under it.",
-            discussion: "Lookups keep working throughout: they ask every live index version until the rebuild finishes. If the command is interrupted, run it again: it resumes where it stopped."
+            discussion: Examples.discussion("Lookups keep working throughout: they ask every live index version until the rebuild finishes. If the command is interrupted, run it again: it resumes where it stopped.", "keys rotate-index")
         )
         @OptionGroup var options: RecordsOptions
         @Option(name: .customLong("batch-size"), help: "Subjects per transaction.") var batchSize: Int = 500

@@ -11,7 +11,7 @@ struct Privacyctl: ParsableCommand {
             PRIVACYKIT_PASSPHRASE, else asks on the terminal; --actor, --role and --purpose are \
             recorded in the audit log. --json prints one JSON object on standard output for \
             scripts; diagnostics go to standard error. Exit codes are listed in the README.
-            """,
+            """ + "\n\n" + Examples.section(""),
         version: "0.1.0",
         subcommands: [
             Init.self, Keys.self, Import.self, Records.self, Quality.self, Consent.self, Audit.self, Access.self, Policy.self,

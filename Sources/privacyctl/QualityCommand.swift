@@ -14,7 +14,7 @@ extension Privacyctl {
 
 extension Privacyctl.Quality {
     struct Report: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Per field: completeness, invalid values, duplicate clusters.")
+        static let configuration = CommandConfiguration(abstract: "Per field: completeness, invalid values, duplicate clusters.", discussion: Examples.section("quality report"))
         @OptionGroup var options: RecordsOptions
 
         func run() throws {
@@ -38,7 +38,7 @@ extension Privacyctl.Quality {
     }
 
     struct Duplicates: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List duplicate clusters by subject id.")
+        static let configuration = CommandConfiguration(abstract: "List duplicate clusters by subject id.", discussion: Examples.section("quality duplicates"))
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("Only this indexed field.", valueName: "field")) var field: String?
 

@@ -29,7 +29,7 @@ extension Privacyctl.Records {
     struct Put: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or update a subject's fields.",
-            discussion: "Values are normalized and validated by the schema; an empty value (--set city=) removes the field. Values given with --set are visible to other users of this machine (ps): pass personal data with --values-file FILE (or - for standard input), one FIELD=VALUE per line, and use `privacyctl import` for bulk data."
+            discussion: Examples.discussion("Values are normalized and validated by the schema; an empty value (--set city=) removes the field. Values given with --set are visible to other users of this machine (ps): pass personal data with --values-file FILE (or - for standard input), one FIELD=VALUE per line, and use `privacyctl import` for bulk data.", "records put")
         )
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
@@ -82,7 +82,7 @@ extension Privacyctl.Records {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Decrypt and print a subject's fields.")
+        static let configuration = CommandConfiguration(abstract: "Decrypt and print a subject's fields.", discussion: Examples.section("records get"))
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"))
@@ -110,7 +110,7 @@ extension Privacyctl.Records {
 
     struct Find: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Find subjects by a field's value (through its blind index, exactly).")
+            abstract: "Find subjects by a field's value (through its blind index, exactly).", discussion: Examples.section("records find"))
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field")) var field: String
         @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values).", valueName: "value")) var value: String
@@ -138,7 +138,7 @@ extension Privacyctl.Records {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List subject ids, a page at a time.")
+        static let configuration = CommandConfiguration(abstract: "List subject ids, a page at a time.", discussion: Examples.section("records list"))
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("Start after this subject id.", valueName: "id")) var after: String?
         @Option(name: .long, help: "Page size.") var limit: Int = 100
@@ -170,7 +170,7 @@ extension Privacyctl.Records {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove fields of a subject.")
+        static let configuration = CommandConfiguration(abstract: "Remove fields of a subject.", discussion: Examples.section("records delete"))
         @OptionGroup var options: RecordsOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("A field to remove (repeat for more).", valueName: "field")) var field: [String] = []

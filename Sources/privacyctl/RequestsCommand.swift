@@ -133,7 +133,7 @@ enum RequestsOutput {
 
 extension Privacyctl.Requests {
     struct Open: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open a data-subject request; prints its id and deadline.")
+        static let configuration = CommandConfiguration(abstract: "Open a data-subject request; prints its id and deadline.", discussion: Examples.section("requests open"))
         @OptionGroup var options: TrackerOptions
         @Option(name: .long, help: ArgumentHelp("access, export, rectification, restriction, objection or erasure.", valueName: "type")) var type: String
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
@@ -160,7 +160,7 @@ extension Privacyctl.Requests {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List requests with their status and deadline, oldest first.")
+        static let configuration = CommandConfiguration(abstract: "List requests with their status and deadline, oldest first.", discussion: Examples.section("requests list"))
         @OptionGroup var options: TrackerOptions
         @Flag(name: .customLong("open"), help: "Only requests not closed.") var openOnly = false
         @Flag(name: .long, help: "Only open requests past their deadline (at --now).") var overdue = false
@@ -176,7 +176,7 @@ extension Privacyctl.Requests {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one request, with its note (recorded as a read of the subject).")
+        static let configuration = CommandConfiguration(abstract: "Show one request, with its note (recorded as a read of the subject).", discussion: Examples.section("requests show"))
         @OptionGroup var options: TrackerOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @OptionGroup var now: NowOption
@@ -192,7 +192,7 @@ extension Privacyctl.Requests {
         static let configuration = CommandConfiguration(
             commandName: "verify-identity",
             abstract: "Record when identity verification was asked for (--requested-at) and when it arrived (--verified-at).",
-            discussion: "Under GDPR the deadline is paused in between. Each time is recorded once.")
+            discussion: Examples.discussion("Under GDPR the deadline is paused in between. Each time is recorded once.", "requests verify-identity"))
         @OptionGroup var options: TrackerOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .customLong("requested-at"), help: ArgumentHelp("When verification was asked for.", valueName: "time")) var requestedAt: String?
@@ -213,7 +213,7 @@ extension Privacyctl.Requests {
 
     struct Extend: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Extend a request's deadline once (GDPR: by two months; CCPA: by 45 days), before it passes.")
+            abstract: "Extend a request's deadline once (GDPR: by two months; CCPA: by 45 days), before it passes.", discussion: Examples.section("requests extend"))
         @OptionGroup var options: TrackerOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("Why (stored with the request; no personal data).", valueName: "text")) var reason: String
@@ -227,7 +227,7 @@ extension Privacyctl.Requests {
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a request: completed, refused (needs --reason) or withdrawn.")
+        static let configuration = CommandConfiguration(abstract: "Close a request: completed, refused (needs --reason) or withdrawn.", discussion: Examples.section("requests close"))
         @OptionGroup var options: TrackerOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("completed, refused or withdrawn.", valueName: "outcome")) var outcome: String

@@ -61,7 +61,7 @@ extension Privacyctl {
             subcommands: [Place.self, Release.self, List.self])
 
         struct Place: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Place a hold on a subject or on a retention category.")
+            static let configuration = CommandConfiguration(abstract: "Place a hold on a subject or on a retention category.", discussion: Examples.section("holds place"))
             @Option(name: .long, help: ArgumentHelp("The subject held.", valueName: "id")) var subject: String?
             @Option(name: .long, help: ArgumentHelp("The retention category held (retention.yaml).", valueName: "category")) var category: String?
             @Option(name: .long, help: ArgumentHelp("Why: the case, claim or obligation.", valueName: "text")) var reason: String
@@ -81,7 +81,7 @@ extension Privacyctl {
         }
 
         struct Release: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Release a hold (it stays listed with who released it and why).")
+            static let configuration = CommandConfiguration(abstract: "Release a hold (it stays listed with who released it and why).", discussion: Examples.section("holds release"))
             @Argument(help: ArgumentHelp("The hold id (hold-…).", valueName: "id")) var id: String
             @Option(name: .long, help: ArgumentHelp("Why it is released.", valueName: "text")) var reason: String
             @OptionGroup var options: VaultCommandOptions
@@ -97,7 +97,7 @@ extension Privacyctl {
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List the active holds (with --all, released and ended ones too).")
+            static let configuration = CommandConfiguration(abstract: "List the active holds (with --all, released and ended ones too).", discussion: Examples.section("holds list"))
             @Flag(name: .long, help: "Include released and ended holds.") var all = false
             @OptionGroup var options: VaultCommandOptions
 
@@ -136,7 +136,7 @@ extension Privacyctl {
         struct Subject: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Erase one subject: `privacyctl erase SUBJECT --reason R` (refused, exit 73, under a legal hold).",
-                discussion: "Destroys the subject's key, ciphertexts, blind indexes and consent state in one transaction; keeps a tombstone and prints the signed erasure receipt (--receipt FILE also writes it). Erasing an erased subject prints the first receipt again. A subject id that collides with a subcommand name is given as `erase subject ID`.")
+                discussion: Examples.discussion("Destroys the subject's key, ciphertexts, blind indexes and consent state in one transaction; keeps a tombstone and prints the signed erasure receipt (--receipt FILE also writes it). Erasing an erased subject prints the first receipt again. A subject id that collides with a subcommand name is given as `erase subject ID`.", "erase subject"))
             @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
             @Option(name: .long, help: ArgumentHelp("Why (the request or obligation): kept in the tombstone and receipt.", valueName: "text")) var reason: String
             @Option(name: .long, help: ArgumentHelp("The data-subject request id it answers.", valueName: "id")) var request: String?
@@ -179,7 +179,7 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(
                 commandName: "verify-receipt",
                 abstract: "Check an erasure receipt offline, and say what it proves.",
-                discussion: "Needs no root secret. The key is --public-key, else the one in --vault's keyring file, else only the receipt's own. Exit status 0 when valid, 69 when not.")
+                discussion: Examples.discussion("Needs no root secret. The key is --public-key, else the one in --vault's keyring file, else only the receipt's own. Exit status 0 when valid, 69 when not.", "erase verify-receipt"))
             @Argument(help: ArgumentHelp("The receipt file (- for standard input).", valueName: "file")) var file: String
             @Option(name: .customLong("public-key"), help: ArgumentHelp("The vault's audit public key (base64url); write --public-key=KEY.", valueName: "key"))
             var publicKey: String?
@@ -194,7 +194,7 @@ extension Privacyctl {
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List the tombstones of erased subjects (their receipts), oldest first.")
+            static let configuration = CommandConfiguration(abstract: "List the tombstones of erased subjects (their receipts), oldest first.", discussion: Examples.section("erase list"))
             @OptionGroup var options: VaultCommandOptions
 
             struct Result: Encodable { let ok: Bool; let erased: [ErasureReceipt] }
@@ -221,7 +221,7 @@ extension Privacyctl {
             defaultSubcommand: Place.self)
 
         struct Place: ParsableCommand {
-            static let configuration = CommandConfiguration(commandName: "place", abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.")
+            static let configuration = CommandConfiguration(commandName: "place", abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.", discussion: Examples.section("restrict place"))
             @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
             @Option(name: .long, help: ArgumentHelp("Why (contested accuracy, pending objection, …).", valueName: "text")) var reason: String
             @Option(name: .long, help: ArgumentHelp("The data-subject request id.", valueName: "id")) var request: String?
@@ -242,7 +242,7 @@ extension Privacyctl {
         }
 
         struct Lift: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Lift a restriction (tell the subject first, GDPR art. 18(3)).")
+            static let configuration = CommandConfiguration(abstract: "Lift a restriction (tell the subject first, GDPR art. 18(3)).", discussion: Examples.section("restrict lift"))
             @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
             @Option(name: .long, help: ArgumentHelp("Why it is lifted.", valueName: "text")) var reason: String
             @OptionGroup var options: VaultCommandOptions
@@ -260,7 +260,7 @@ extension Privacyctl {
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List restricted subjects.")
+            static let configuration = CommandConfiguration(abstract: "List restricted subjects.", discussion: Examples.section("restrict list"))
             @OptionGroup var options: VaultCommandOptions
 
             struct Result: Encodable { let ok: Bool; let restrictions: [Restriction] }
@@ -281,12 +281,12 @@ extension Privacyctl {
     struct Sweep: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply the retention policy: erase, erase fields or anonymize what is due, skipping held subjects.",
-            discussion: """
+            discussion: Examples.discussion("""
                 Idempotent and resumable: run it nightly (docs/operations.md has a systemd timer and a cron line); a sweep \
                 that died is finished by the next. One sweep per vault at a time (exit 75 if another runs). Exit status 0 when \
                 every action succeeded, 1 when some failed (the summary says which rule), 73 never (held subjects are skipped \
                 and counted).
-                """)
+                """, "sweep"))
         @Flag(name: .customLong("dry-run"), help: "List what would be done; change nothing.") var dryRun = false
         @Option(name: .long, help: ArgumentHelp("Evaluate the rules at this time instead of now (ISO 8601).", valueName: "time")) var now: String?
         @Option(name: .long, help: ArgumentHelp("At most this many actions; the rest wait for the next run.", valueName: "n")) var limit: Int?
@@ -356,7 +356,7 @@ extension Privacyctl {
         static let configuration = CommandConfiguration(abstract: "Retention reports.", subcommands: [Report.self])
 
         struct Report: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Per rule: what is due now (and held), and what falls due in the next days.")
+            static let configuration = CommandConfiguration(abstract: "Per rule: what is due now (and held), and what falls due in the next days.", discussion: Examples.section("retention report"))
             @Option(name: .long, help: ArgumentHelp("Evaluate at this time instead of now (ISO 8601).", valueName: "time")) var now: String?
             @Option(name: .long, help: ArgumentHelp("The look-ahead in days.", valueName: "n")) var days = 30
             @OptionGroup var options: VaultCommandOptions
