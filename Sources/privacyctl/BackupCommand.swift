@@ -210,9 +210,10 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: options.output.json) {
+                    try SecureFiles.checkWritableDestination(file, what: "the ledger file")
                     let vault = try options.open()
                     let ledger = try vault.exportErasureLedger(context: options.accessContext())
-                    try ledger.json().write(to: URL(fileURLWithPath: file), options: .atomic)
+                    try SecureFiles.writePrivate(Array(try ledger.json()), to: file, what: "the ledger file")
                     try vault.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, file: file, tombstones: ledger.tombstones.count)) } else {
                         Output.standardOutput("wrote \(ledger.tombstones.count) tombstones to \(file) (signed)")

@@ -156,11 +156,13 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: options.output.json) {
+                    // Before erasing: a receipt that cannot be written must not follow an erasure.
+                    if let receipt { try SecureFiles.checkWritableDestination(receipt, what: "--receipt") }
                     let vault = try options.open()
                     let result = try vault.erase(subject: subject, reason: reason, context: options.accessContext(request: request))
                     try vault.checkpointIfNeeded()
                     if let receipt {
-                        try result.receipt.json().write(to: URL(fileURLWithPath: receipt), options: .atomic)
+                        try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt")
                     }
                     if options.output.json {
                         try Output.json(Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, receipt: result.receipt))
