@@ -55,9 +55,7 @@ struct ConsentChangeOptions: ParsableArguments {
         }
         var note: String?
         if let noteFile {
-            let data = noteFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: noteFile)
-            guard let data, let text = String(data: data, encoding: .utf8) else { throw CLIError(.invalidInput, "--note-file \(noteFile) cannot be read as UTF-8 text") }
-            note = text
+            note = try InputFile.text(noteFile, what: "--note-file")
         }
         var expiry: Date?
         if let expires {

@@ -89,11 +89,7 @@ enum Tracker {
     static func text(_ inline: String?, file: String?, option: String) throws -> String? {
         if inline != nil && file != nil { throw CLIError(.usage, "give --\(option) or --\(option)-file, not both") }
         guard let file else { return inline }
-        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-        guard let data, let text = String(data: data, encoding: .utf8) else {
-            throw CLIError(.invalidInput, "--\(option)-file \(file) cannot be read as UTF-8 text")
-        }
-        return text
+        return try InputFile.text(file, what: "--\(option)-file")
     }
 }
 

@@ -53,8 +53,7 @@ enum ReceiptCheck {
         verify: (Data, Ed25519.PublicKey?, String?) -> ReceiptVerification
     ) throws {
         try Output.run(json: output.json) {
-            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-            guard let data else { throw CLIError(.notFound, "\(file) cannot be read") }
+            let data = try InputFile.read(file, what: "the receipt file")
             let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try Vault.recordedAuditPublicKey(at: $0) }
             let result = verify(data, key, subject)
             if output.json {
