@@ -17,6 +17,18 @@ struct VaultOptions: ParsableArguments {
         }
         return URL(fileURLWithPath: path)
     }
+
+    /// The vault directory, which must exist: for commands that read files in it without
+    /// opening it (so without Vault.open's own check).
+    func existingDirectory() throws -> URL {
+        let url = try directory()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw CLIError(.notFound, "no vault at \(url.path)")
+        }
+        guard isDirectory.boolValue else { throw CLIError(.notFound, "no vault at \(url.path): it is a file, and a vault is a directory") }
+        return url
+    }
 }
 
 /// Where the root secret comes from: `--key-file`, `--passphrase-file`,
