@@ -320,6 +320,11 @@ public final class SQLiteStore: Store {
                 throw PrivacyKitError(.integrity, "the store \(path) is not a valid SQLite database", cause: error)
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 throw PrivacyKitError(.busy, "the store \(path) is busy", cause: error)
+            case .SQLITE_READONLY:
+                // Even reads need it: SQLite makes the WAL and shared-memory files beside the store.
+                throw PrivacyKitError(.io, "the store \(path) cannot be written: this user may not write it or its directory (SQLite keeps its WAL and lock files there)", cause: error)
+            case .SQLITE_FULL:
+                throw PrivacyKitError(.io, "the disk holding the store \(path) is full; the transaction was rolled back", cause: error)
             default:
                 throw PrivacyKitError(.io, "the store \(path) failed: \(error.resultCode)", cause: error)
             }

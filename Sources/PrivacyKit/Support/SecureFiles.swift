@@ -141,6 +141,9 @@ package enum SecureFiles {
             if err == EEXIST {
                 throw PrivacyKitError(.alreadyExists, "\(path) already exists; refusing to overwrite it")
             }
+            if err == ENOENT {
+                throw PrivacyKitError(.notFound, "cannot create \(path): there is no directory \(parent(of: path))")
+            }
             throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(err)))")
         }
         do {
