@@ -98,7 +98,7 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: output.json) {
-                    let path = try directory ?? (vault.directory().path + "/" + Vault.policiesDirectoryName)
+                    let path = try directory ?? (vault.existingDirectory().path + "/" + Vault.policiesDirectoryName)
                     var errors = PolicySet.check(directory: path)
                     // The vault's operator defaults must name a role and purpose that exist.
                     if directory == nil, errors.isEmpty, let vaultDirectory = try? vault.directory() {

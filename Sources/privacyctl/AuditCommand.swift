@@ -163,11 +163,6 @@ extension Privacyctl.Audit {
             if let action, AuditAction(rawValue: action) == nil {
                 throw ValidationError("unknown action '\(action)'; actions are: \(AuditAction.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            for (name, value) in [("--since", since), ("--until", until)] {
-                if let value, !AuditKeys.isTimestamp(value) {
-                    throw ValidationError("\(name) must be a UTC ISO 8601 date or time (2026-11-23 or 2026-11-23T10:00:00Z), got '\(value)'")
-                }
-            }
             if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
         }
 
@@ -179,6 +174,12 @@ extension Privacyctl.Audit {
 
         func run() throws {
             try Output.run(json: output.json) {
+                // A bad time is a bad argument value (65), as for every other command's times.
+                for (name, value) in [("--since", since), ("--until", until)] {
+                    if let value, !AuditKeys.isTimestamp(value) {
+                        throw CLIError(.invalidInput, "\(name) must be a UTC ISO 8601 date or time (2026-11-23 or 2026-11-23T10:00:00Z), got '\(value)'")
+                    }
+                }
                 let context = AccessContext(actor: ContextOptions.defaultActor, role: role)
                 let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKeyOptions.resolve(), context: context)
                 let events = try vault.auditEvents(
@@ -271,7 +272,7 @@ enum AuditKeys {
 
     static func isTimestamp(_ text: String) -> Bool {
         let pattern = #"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$"#
-        return text.range(of: pattern, options: .regularExpression) != nil
+        return text.range(of: pattern, options: .regularExpression) != nil && CLITime.hasValidCalendarFields(text)
     }
 
     /// Appends one line to a witness file (created 0644 if missing), fsynced.

@@ -36,6 +36,10 @@ extension Privacyctl {
                 try Output.run(json: options.output.json) {
                     let recipient = try recoveryKey.map { try SubjectExport.readPublicKey(at: $0) }
                     let compression = compress ? try BackupCompression(level: compressionLevel ?? 1) : nil
+                    var isDirectory: ObjCBool = false
+                    if let to, FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory), !isDirectory.boolValue {
+                        throw CLIError(.invalidInput, "--to \(to) is a file, not a directory")
+                    }
                     let vault = try options.open()
                     let progress = Progress(label: "backup")
                     let summary = try vault.createBackup(to: to.map { URL(fileURLWithPath: $0) }, recoveryKey: recipient, compression: compression,
@@ -66,7 +70,7 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: output.json) {
-                    let directory = try dir ?? (vault.directory().path + "/" + Vault.backupsDirectoryName)
+                    let directory = try dir ?? (vault.existingDirectory().path + "/" + Vault.backupsDirectoryName)
                     let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pkb") && !$0.hasPrefix(".") }.sorted(by: >)
                     let entries = names.map { name -> Entry in
                         let path = directory + "/" + name
@@ -210,9 +214,10 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: options.output.json) {
+                    try SecureFiles.checkWritableDestination(file, what: "the ledger file")
                     let vault = try options.open()
                     let ledger = try vault.exportErasureLedger(context: options.accessContext())
-                    try ledger.json().write(to: URL(fileURLWithPath: file), options: .atomic)
+                    try SecureFiles.writePrivate(Array(try ledger.json()), to: file, what: "the ledger file")
                     try vault.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, file: file, tombstones: ledger.tombstones.count)) } else {
                         Output.standardOutput("wrote \(ledger.tombstones.count) tombstones to \(file) (signed)")
@@ -244,11 +249,17 @@ extension Privacyctl {
 enum BackupInfo {
     /// A file path, or a backup id found in `<vault>/Backups`.
     static func resolve(_ text: String, vault: VaultOptions) throws -> URL {
-        if FileManager.default.fileExists(atPath: text) { return URL(fileURLWithPath: text) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory) {
+            // A directory is a wrong argument, not a damaged backup (69).
+            guard !isDirectory.boolValue else { throw CLIError(.invalidInput, "\(text) is a directory, not a backup file") }
+            return URL(fileURLWithPath: text)
+        }
         if text.hasPrefix("bk-"), let directory = try? vault.directory().path + "/" + Vault.backupsDirectoryName,
            let name = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).first(where: { $0.hasSuffix("-\(text).pkb") }) {
             return URL(fileURLWithPath: directory + "/" + name)
         }
+        if text.hasPrefix("bk-") { _ = try vault.existingDirectory() }
         throw CLIError(.notFound, "no backup \(text) (a file, or an id in the vault's Backups/)")
     }
 

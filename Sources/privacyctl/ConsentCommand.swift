@@ -55,13 +55,11 @@ struct ConsentChangeOptions: ParsableArguments {
         }
         var note: String?
         if let noteFile {
-            let data = noteFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: noteFile)
-            guard let data, let text = String(data: data, encoding: .utf8) else { throw CLIError(.invalidInput, "--note-file \(noteFile) cannot be read as UTF-8 text") }
-            note = text
+            note = try InputFile.text(noteFile, what: "--note-file")
         }
         var expiry: Date?
         if let expires {
-            guard let date = ISO8601DateFormatter().date(from: expires) else { throw CLIError(.invalidInput, "--expires takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
+            guard CLITime.hasValidCalendarFields(expires), let date = ISO8601DateFormatter().date(from: expires) else { throw CLIError(.invalidInput, "--expires takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
             expiry = date
         }
         return ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: noticeVersion, evidenceHash: evidenceHash, note: note, expiresAt: expiry)
@@ -156,7 +154,7 @@ extension Privacyctl.Consent {
             try Output.run(json: options.output.json) {
                 var time: Date?
                 if let at {
-                    guard let date = ISO8601DateFormatter().date(from: at) else { throw CLIError(.invalidInput, "--at takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
+                    guard CLITime.hasValidCalendarFields(at), let date = ISO8601DateFormatter().date(from: at) else { throw CLIError(.invalidInput, "--at takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
                     time = date
                 }
                 let vault = try options.open()

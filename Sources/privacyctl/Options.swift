@@ -17,6 +17,18 @@ struct VaultOptions: ParsableArguments {
         }
         return URL(fileURLWithPath: path)
     }
+
+    /// The vault directory, which must exist: for commands that read files in it without
+    /// opening it (so without Vault.open's own check).
+    func existingDirectory() throws -> URL {
+        let url = try directory()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw CLIError(.notFound, "no vault at \(url.path)")
+        }
+        guard isDirectory.boolValue else { throw CLIError(.notFound, "no vault at \(url.path): it is a file, and a vault is a directory") }
+        return url
+    }
 }
 
 /// Where the root secret comes from: `--key-file`, `--passphrase-file`,
@@ -124,5 +136,39 @@ enum Environment {
     static func value(_ name: String) -> String? {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
         return value
+    }
+}
+
+/// A small file named on the command line (values, notes, summaries, receipts), read
+/// whole: missing 66, a directory 65, too large 65, unreadable 74, each naming the option
+/// and the path. `-` is standard input.
+enum InputFile {
+    /// Far above any note, summary, receipt or values file; a bigger one is a wrong file.
+    static let maxBytes = 1 << 20
+
+    static func read(_ path: String, what: String) throws -> Data {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw CLIError(.notFound, "\(what) \(path) does not exist")
+            }
+            guard !isDirectory.boolValue else { throw CLIError(.invalidInput, "\(what) \(path) is a directory, not a file") }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            guard size <= maxBytes else { throw CLIError(.invalidInput, "\(what) \(path) is larger than 1 MiB (\(size) bytes)") }
+            guard let read = FileManager.default.contents(atPath: path) else { throw CLIError(.io, "\(what) \(path) cannot be read") }
+            data = read
+        }
+        guard data.count <= maxBytes else { throw CLIError(.invalidInput, "\(what) \(path) is larger than 1 MiB") }
+        return data
+    }
+
+    static func text(_ path: String, what: String) throws -> String {
+        guard let text = String(data: try read(path, what: what), encoding: .utf8) else {
+            throw CLIError(.invalidInput, "\(what) \(path) is not UTF-8 text")
+        }
+        return text
     }
 }

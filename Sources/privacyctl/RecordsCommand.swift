@@ -50,11 +50,7 @@ extension Privacyctl.Records {
                 var values: [String: String] = [:]
                 var lines: [(where: String, text: String)] = assignments.map { ("--set", $0) }
                 if let valuesFile {
-                    let data = valuesFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: valuesFile)
-                    guard let data else { throw CLIError(.notFound, "--values-file \(valuesFile) cannot be read") }
-                    guard let text = String(data: data, encoding: .utf8) else {
-                        throw CLIError(.invalidInput, "--values-file \(valuesFile): not UTF-8 text")
-                    }
+                    let text = try InputFile.text(valuesFile, what: "--values-file")
                     // "\r\n" is one Character in Swift: split on both forms.
                     for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
                         if line.isEmpty || line.hasPrefix("#") { continue }
@@ -66,6 +62,8 @@ extension Privacyctl.Records {
                     guard let equals = line.firstIndex(of: "=") else { throw CLIError(.invalidInput, "\(source): expected FIELD=VALUE") }
                     values[String(line[..<equals])] = String(line[line.index(after: equals)...])
                 }
+                // An empty values file is more likely a failed pipe than a deliberate no-op.
+                guard !values.isEmpty else { throw CLIError(.invalidInput, "--values-file \(valuesFile ?? "-") holds no FIELD=VALUE line") }
                 let vault = try options.open()
                 let result = try vault.put(subject: subject, values: values, context: options.accessContext())
                 try vault.checkpointIfNeeded()

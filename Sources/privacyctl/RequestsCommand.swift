@@ -65,13 +65,18 @@ enum Tracker {
     static func time(_ text: String, option: String) throws -> Date {
         if text == "now" { return Date() }
         let utc = TimeZone(identifier: "UTC")
+        guard CLITime.hasValidCalendarFields(text) else { throw invalidTime(text, option: option) }
         for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate]] {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = options
             if let utc { formatter.timeZone = utc }
             if let date = formatter.date(from: text) { return date }
         }
-        throw CLIError(.invalidInput, "\(option) takes an ISO 8601 time (2026-01-31T09:00:00Z), a date (2026-01-31, midnight UTC) or now; got '\(text)'")
+        throw invalidTime(text, option: option)
+    }
+
+    private static func invalidTime(_ text: String, option: String) -> CLIError {
+        CLIError(.invalidInput, "\(option) takes an ISO 8601 time (2026-01-31T09:00:00Z), a date (2026-01-31, midnight UTC) or now; got '\(text)'")
     }
 
     static func time(_ text: String?, option: String) throws -> Date? { try text.map { try time($0, option: option) } }
@@ -84,11 +89,7 @@ enum Tracker {
     static func text(_ inline: String?, file: String?, option: String) throws -> String? {
         if inline != nil && file != nil { throw CLIError(.usage, "give --\(option) or --\(option)-file, not both") }
         guard let file else { return inline }
-        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-        guard let data, let text = String(data: data, encoding: .utf8) else {
-            throw CLIError(.invalidInput, "--\(option)-file \(file) cannot be read as UTF-8 text")
-        }
-        return text
+        return try InputFile.text(file, what: "--\(option)-file")
     }
 }
 

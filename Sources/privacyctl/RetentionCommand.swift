@@ -6,10 +6,42 @@ import Sodium
 /// Times on the command line: an ISO 8601 date (midnight UTC) or time (with a zone).
 enum CLITime {
     static func parse(_ text: String, option: String) throws -> Date {
+        guard hasValidCalendarFields(text) else { throw invalid(text, option: option) }
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
         if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
         if text.count == 10, let date = try? Date.ISO8601FormatStyle().parse(text + "T00:00:00Z") { return date }
-        throw CLIError(.invalidInput, "\(option) takes an ISO 8601 date or time such as 2027-01-31 or 2027-01-31T09:00:00Z (got '\(text)')")
+        throw invalid(text, option: option)
+    }
+
+    private static func invalid(_ text: String, option: String) -> CLIError {
+        CLIError(.invalidInput, "\(option) takes an ISO 8601 date or time such as 2027-01-31 or 2027-01-31T09:00:00Z (got '\(text)')")
+    }
+
+    /// False when `text` starts like an ISO 8601 date or time but names no such day or time
+    /// (2026-02-30, 2026-13-01, T25:00). Foundation's ISO 8601 parsers roll those over
+    /// into the next month or day, so `sweep --now 2026-02-30` would act on 2 March.
+    static func hasValidCalendarFields(_ text: String) -> Bool {
+        let b = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var n = 0
+            for c in b[from..<(from + count)] {
+                guard (0x30...0x39).contains(c) else { return nil }
+                n = n * 10 + Int(c - 0x30)
+            }
+            return n
+        }
+        guard b.count >= 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2) else { return true }
+        guard (1...12).contains(month), day >= 1 else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard day <= days else { return false }
+        guard b.count >= 16, b[10] == UInt8(ascii: "T"), b[13] == UInt8(ascii: ":"),
+              let hour = number(11, 2), let minute = number(14, 2) else { return true }
+        guard hour <= 23, minute <= 59 else { return false }
+        if b.count >= 19, b[16] == UInt8(ascii: ":"), let second = number(17, 2), second > 59 { return false }
+        return true
     }
 }
 
@@ -21,8 +53,7 @@ enum ReceiptCheck {
         verify: (Data, Ed25519.PublicKey?, String?) -> ReceiptVerification
     ) throws {
         try Output.run(json: output.json) {
-            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
-            guard let data else { throw CLIError(.notFound, "\(file) cannot be read") }
+            let data = try InputFile.read(file, what: "the receipt file")
             let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try Vault.recordedAuditPublicKey(at: $0) }
             let result = verify(data, key, subject)
             if output.json {
@@ -156,11 +187,13 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: options.output.json) {
+                    // Before erasing: a receipt that cannot be written must not follow an erasure.
+                    if let receipt { try SecureFiles.checkWritableDestination(receipt, what: "--receipt") }
                     let vault = try options.open()
                     let result = try vault.erase(subject: subject, reason: reason, context: options.accessContext(request: request))
                     try vault.checkpointIfNeeded()
                     if let receipt {
-                        try result.receipt.json().write(to: URL(fileURLWithPath: receipt), options: .atomic)
+                        try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt")
                     }
                     if options.output.json {
                         try Output.json(Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, receipt: result.receipt))

@@ -274,7 +274,8 @@ struct CSVReaderTests {
         #expect(notFound?.code == .notFound)
         #expect(notFound?.message.contains(missing) == true)
         let isDir = #expect(throws: PrivacyKitError.self) { try CSVReader(path: dir.path) }
-        #expect(isDir?.code == .io)
+        // A directory given for the file is bad input, as for key files, not an I/O failure.
+        #expect(isDir?.code == .invalidInput)
         #expect(isDir?.message.contains(dir.path) == true)
     }
 

@@ -27,8 +27,9 @@ enum CLI {
 
     /// Runs `privacyctl arguments…` detached from any terminal (through `setsid`, so it can
     /// never prompt), with only `environment` plus PATH and HOME set.
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Result {
-        try launch(arguments, environment: environment, in: directory)
+    /// `wrapper` runs privacyctl (e.g. `setpriv --reuid=nobody …`).
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil, wrapper: [String] = []) throws -> Result {
+        try launch(arguments, environment: environment, in: directory, wrapper: wrapper)
     }
 
     /// Runs `privacyctl arguments…` on a pseudo-terminal (through `script`) and plays a
@@ -72,13 +73,16 @@ enum CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: transcript, as: UTF8.self), stderr: "")
     }
 
-    private static func launch(_ arguments: [String], environment: [String: String], in directory: String?) throws -> Result {
+    private static func launch(_ arguments: [String], environment: [String: String], in directory: String?, wrapper: [String]) throws -> Result {
         let process = Process()
         let setsid = "/usr/bin/setsid"
         if FileManager.default.isExecutableFile(atPath: setsid) {
             process.executableURL = URL(fileURLWithPath: setsid)
             // --wait: setsid forks when it is a group leader; wait to get the real status.
-            process.arguments = ["--wait", binary.path] + arguments
+            process.arguments = ["--wait"] + wrapper + [binary.path] + arguments
+        } else if let first = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = wrapper.dropFirst() + [binary.path] + arguments
         } else {
             process.executableURL = binary
             process.arguments = arguments

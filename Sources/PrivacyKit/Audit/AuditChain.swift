@@ -169,6 +169,10 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
     /// Reads a witness file: one checkpoint per line; blank lines are skipped. The error
     /// names the line.
     public static func readWitnessFile(at path: String) throws -> [AuditCheckpoint] {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw PrivacyKitError(.invalidInput, "witness file \(path) is a directory, not a file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PrivacyKitError(.notFound, "witness file \(path) does not exist or cannot be read")
         }
@@ -187,6 +191,8 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
             }
             result.append(checkpoint)
         }
+        // Verifying "against" a witness that holds nothing would pass and prove nothing.
+        guard !result.isEmpty else { throw PrivacyKitError(.invalidInput, "witness file \(path) holds no checkpoint, so it cannot vouch for the log") }
         return result
     }
 }

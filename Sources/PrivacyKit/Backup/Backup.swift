@@ -120,7 +120,7 @@ public struct BackupCompression: Sendable, Equatable {
 
     public init(level: Int32 = 1) throws {
         guard (-7...19).contains(level), level != 0 else {
-            throw PrivacyKitError(.invalidInput, "the compression level must be from -7 to 19, not 0 (1 is fastest with real compression, 19 smallest)")
+            throw PrivacyKitError(.invalidInput, "the compression level must be from -7 to 19 and not 0, got \(level) (1 is fastest with real compression, 19 smallest)")
         }
         self.level = level
     }

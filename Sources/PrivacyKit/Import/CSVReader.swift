@@ -144,7 +144,8 @@ final class CSVReader {
         }
         guard info.st_mode & S_IFMT != S_IFDIR else {
             close(fd)
-            throw PrivacyKitError(.io, "CSV file \(path) is a directory")
+            // A directory given for the file is bad input (65), as for key files; not an I/O failure.
+            throw PrivacyKitError(.invalidInput, "CSV file \(path) is a directory, not a file")
         }
         source = .file(fd: fd, path: path)
         self.chunkSize = max(1, chunkSize)

@@ -84,7 +84,10 @@ extension Vault {
             throw PrivacyKitError(.invalidInput, "\(path) is empty: it needs a header row")
         }
         guard case .record(_, let header) = headerRow else {
-            throw PrivacyKitError(.invalidInput, "\(path): the header row cannot be read")
+            // The reader's reason (too long, bad UTF-8, a quote) never holds input bytes.
+            var reason = ""
+            if case .malformed(_, _, let why) = headerRow { reason = ": \(why)" }
+            throw PrivacyKitError(.invalidInput, "\(path): the header row cannot be read\(reason)")
         }
         let plan = try ImportPlan(header: header, schema: schema, purposes: purposes, options: options, file: path)
         // Refused before anything is read further (each batch is checked again).

@@ -331,6 +331,13 @@ public final class SQLiteStore: Store {
         try Self.wrap(path) { try pool.close() }
     }
 
+    /// Less than 64 KiB left for this user where `path` lives.
+    static func diskIsNearlyFull(_ path: String) -> Bool {
+        var info = statvfs()
+        guard statvfs(SecureFiles.parent(of: path), &info) == 0 else { return false }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize) < 64 * 1024
+    }
+
     /// Turns GRDB errors into PrivacyKit errors that name the file. GRDB's descriptions
     /// hide statement arguments, so no value leaks through the cause.
     static func wrap<T>(_ path: String, _ body: () throws -> T) throws -> T {
@@ -344,6 +351,14 @@ public final class SQLiteStore: Store {
                 throw PrivacyKitError(.integrity, "the store \(path) is not a valid SQLite database", cause: error)
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 throw PrivacyKitError(.busy, "the store \(path) is busy", cause: error)
+            case .SQLITE_READONLY:
+                // Even reads need it: SQLite makes the WAL and shared-memory files beside the store.
+                throw PrivacyKitError(.io, "the store \(path) cannot be written: this user may not write it or its directory (SQLite keeps its WAL and lock files there)", cause: error)
+            case .SQLITE_FULL:
+                throw PrivacyKitError(.io, "the disk holding the store \(path) is full; the transaction was rolled back", cause: error)
+            case .SQLITE_IOERR where diskIsNearlyFull(path):
+                // SQLite cannot even size its shared-memory file: it says "disk I/O error".
+                throw PrivacyKitError(.io, "the disk holding the store \(path) is full", cause: error)
             default:
                 throw PrivacyKitError(.io, "the store \(path) failed: \(error.resultCode)", cause: error)
             }

@@ -8,7 +8,7 @@ import Foundation
 /// File operations for secret and must-not-tear files: permission checks on read, and
 /// write-new-then-rename with fsync so a crash leaves the old file or the new one, never a
 /// mix.
-enum SecureFiles {
+package enum SecureFiles {
     /// Reads a file holding a secret (key file, passphrase file).
     ///
     /// Refuses a file that group or others may read or write: a secret that is already
@@ -99,6 +99,26 @@ enum SecureFiles {
         try syncDirectory(containing: path)
     }
 
+    /// A file privacyctl writes for the operator (an erasure receipt, an erasure ledger):
+    /// 0600 whatever the umask, since it names subjects, and whole or absent, never torn.
+    /// A directory at `path`, or no directory to hold it, is refused before anything is
+    /// written, so a caller can check the destination before it changes the vault.
+    package static func checkWritableDestination(_ path: String, what: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw PrivacyKitError(.invalidInput, "\(what) \(path) is a directory; give a file name")
+        }
+        let parent = parent(of: path)
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PrivacyKitError(.notFound, "\(what) \(path): no directory \(parent) to write it in")
+        }
+    }
+
+    package static func writePrivate(_ bytes: [UInt8], to path: String, what: String) throws {
+        try checkWritableDestination(path, what: what)
+        try replace(bytes, at: path, mode: 0o600)
+    }
+
     /// fsyncs the directory that holds `path`, so a rename or create in it is durable.
     static func syncDirectory(containing path: String) throws {
         try syncDirectory(parent(of: path))
@@ -120,6 +140,9 @@ enum SecureFiles {
             let err = errno
             if err == EEXIST {
                 throw PrivacyKitError(.alreadyExists, "\(path) already exists; refusing to overwrite it")
+            }
+            if err == ENOENT {
+                throw PrivacyKitError(.notFound, "cannot create \(path): there is no directory \(parent(of: path))")
             }
             throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(err)))")
         }

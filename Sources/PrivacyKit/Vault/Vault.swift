@@ -254,8 +254,11 @@ public final class Vault: Sendable {
     public static func open(at directory: URL, rootKey: RootKey, context: AccessContext = .library) throws -> Vault {
         let path = directory.standardizedFileURL.path
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PrivacyKitError(.notFound, "no vault at \(path) (run privacyctl init --vault \(path) to create one)")
+        }
+        guard isDirectory.boolValue else {
+            throw PrivacyKitError(.notFound, "no vault at \(path): it is a file, and a vault is a directory")
         }
         let keyringPath = keyringPath(path)
         guard SecureFiles.mode(of: keyringPath) != nil else {
