@@ -32,6 +32,12 @@ enum Seeds {
             try put("envelope", "text-\(index)", wrapped + Array(FieldCipher.text(envelope).utf8))
         }
 
+        // A recovery blob: a backup key and a fresh keyring.
+        let keyring = try Keyring.generate(vaultID: FixedKeys.vaultID, createdAt: "2026-01-01T00:00:00.000Z",
+                                           root: RootHeader(kind: .key, limits: nil, salt: nil))
+        let blob = try RecoveryBlob.encode(backupKey: SecureBytes.random(count: 32), keyring: keyring, backupID: RecoveryInput.backupID)
+        try put("recovery", "blob", blob.withUnsafeBytes { Array($0) })
+
         // A small vault under the fixed root key: its keyring, a consent receipt, backups.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("privacykit-fuzz-seeds-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)

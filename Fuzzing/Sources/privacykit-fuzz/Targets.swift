@@ -66,12 +66,16 @@ enum EnvelopeInput {
     static let wrappedKeyCount = FieldCipher.wrappedKeyByteCount
 }
 
+enum RecoveryInput {
+    static let backupID = "fz-backup"
+}
+
 enum FuzzTargets {
     nonisolated(unsafe) static var selected: FuzzTarget!
 
     static let all: [String: FuzzTarget] = [
         "csv": csv, "schema": schema, "purposes": purposes, "access": access, "retention": retention,
-        "envelope": envelope, "backup": backup, "receipt": receipt, "keyring": keyring,
+        "envelope": envelope, "backup": backup, "recovery": recovery, "receipt": receipt, "keyring": keyring,
     ]
 
     // MARK: CSV
@@ -184,6 +188,29 @@ enum FuzzTargets {
             atexit { unlink(BackupScratch.path) }
             return path
         }()
+    }
+
+    /// The recovery blob a backup seals to the recovery public key. The backup target cannot
+    /// reach it (the fuzzer cannot make a sealed box), but anyone with that public key can:
+    /// decoded, then sealed as a restore with the recovery key seals the restored keyring.
+    /// What decodes must seal, and what seals must open again (else the restore made a
+    /// vault that cannot be opened).
+    static let recovery = FuzzTarget(summary: "RecoveryBlob.decode, then KeyringFile.seal and .unseal of the keyring it gives") { data in
+        guard !data.isEmpty, let blob = try? SecureBytes(count: data.count, initializingWith: { $0.copyBytes(from: data) }),
+              let (_, keyring) = try? RecoveryBlob.decode(blob, backupID: RecoveryInput.backupID, root: RootHeader(kind: .key, limits: nil, salt: nil))
+        else { return }
+        // PrivacyKit's errors name roles and versions, never key bytes: safe to print.
+        let rootKey = FixedKeys.rootKey
+        do {
+            let sealed = try KeyringFile.seal(keyring, rootKey: rootKey, limits: .minimum)
+            do {
+                _ = try KeyringFile.unseal(sealed.bytes, path: "keyring.json", rootKey: rootKey)
+            } catch {
+                violated("a keyring decoded from a recovery blob seals, but does not unseal: \(error)")
+            }
+        } catch {
+            violated("a keyring decoded from a recovery blob does not seal: \(error)")
+        }
     }
 
     // MARK: Receipts
