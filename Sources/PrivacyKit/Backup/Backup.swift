@@ -474,7 +474,8 @@ enum RecoveryBlob {
 
     /// The backup key and a keyring rebuilt from the blob (with `root` as its root header).
     static func decode(_ blob: SecureBytes, backupID: String, root: RootHeader) throws -> (SecureBytes, Keyring) {
-        func damaged() -> PrivacyKitError { PrivacyKitError(.integrity, "the backup's recovery blob is damaged") }
+        let source = "the backup's recovery blob"
+        func damaged() -> PrivacyKitError { PrivacyKitError(.integrity, "\(source) is damaged") }
         return try blob.withUnsafeBytes { raw -> (SecureBytes, Keyring) in
             var at = 0
             func field() throws -> UnsafeRawBufferPointer {
@@ -499,18 +500,24 @@ enum RecoveryBlob {
                 throw PrivacyKitError(.integrity, "the recovery blob belongs to backup \(parts[2]), not \(backupID)")
             }
             let vaultID = try VaultID(bytes: vaultBytes)
-            func secret() throws -> SecureBytes {
+            // Every key is 32 bytes; another length would only fail later, where it is used.
+            func secret(_ what: String) throws -> SecureBytes {
                 let f = try field()
+                guard f.count == 32 else { throw PrivacyKitError(.integrity, "\(source): \(what) is \(f.count) bytes, not 32") }
                 return try SecureBytes(count: f.count) { $0.copyMemory(from: f) }
             }
-            let backupKey = try secret()
+            let backupKey = try secret("the backup key")
             var keys: [UnsealedKey] = []
             var i = 3
             while i < parts.count {
                 guard let role = KeyRole(rawValue: parts[i]), let version = Int(parts[i + 1]) else { throw damaged() }
-                keys.append(try Keyring.makeKey(role: role, version: version, createdAt: parts[i + 2], secret: try secret()))
+                // Checked as a keyring file's keys are: the restored keyring is sealed from
+                // these, and sealing encodes the version unsigned.
+                try Keyring.checkNew(role, version: version, among: keys, source: source)
+                keys.append(try Keyring.makeKey(role: role, version: version, createdAt: parts[i + 2], secret: try secret("key \(role.rawValue) v\(version)")))
                 i += 3
             }
+            try Keyring.checkComplete(keys, source: source)
             return (backupKey, Keyring(vaultID: vaultID, createdAt: parts[1], root: root, keys: keys))
         }
     }

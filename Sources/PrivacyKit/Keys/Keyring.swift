@@ -187,6 +187,25 @@ public struct Keyring: Sendable {
         return UnsealedKey(info: info, secret: secret, signingPair: nil)
     }
 
+    /// What a key read from outside (a keyring file, a backup's recovery blob) must be before
+    /// it joins `keys`: a version from 1 (the associated data of its wrapping encodes it
+    /// unsigned), and not one already there. `source` names where it was read from.
+    static func checkNew(_ role: KeyRole, version: Int, among keys: [UnsealedKey], source: String) throws {
+        guard version >= 1 else {
+            throw PrivacyKitError(.integrity, "\(source): key \(role.rawValue) has invalid version \(version)")
+        }
+        guard !keys.contains(where: { $0.info.role == role && $0.info.version == version }) else {
+            throw PrivacyKitError(.integrity, "\(source): key \(role.rawValue) v\(version) appears twice")
+        }
+    }
+
+    /// A keyring read from outside must hold a key of every role.
+    static func checkComplete(_ keys: [UnsealedKey], source: String) throws {
+        for role in KeyRole.allCases where !keys.contains(where: { $0.info.role == role }) {
+            throw PrivacyKitError(.integrity, "\(source): the keyring has no \(role.rawValue) key")
+        }
+    }
+
     static func symmetricFingerprint(_ secret: SecureBytes) throws -> String {
         Hex.encode(try BLAKE2b.hash(Array("privacykit.key-fingerprint.v1".utf8), key: secret, outputByteCount: 16))
     }

@@ -168,13 +168,8 @@ enum KeyringFile {
             guard let role = KeyRole(rawValue: entry.role) else {
                 throw PrivacyKitError(.integrity, "\(path): unknown key role \"\(entry.role)\"")
             }
-            guard entry.version >= 1 else {
-                throw PrivacyKitError(.integrity, "\(path): key \(entry.role) has invalid version \(entry.version)")
-            }
+            try Keyring.checkNew(role, version: entry.version, among: keys, source: path)
             let name = "\(role.rawValue) v\(entry.version)"
-            guard !keys.contains(where: { $0.info.role == role && $0.info.version == entry.version }) else {
-                throw PrivacyKitError(.integrity, "\(path): key \(name) appears twice")
-            }
             let info = KeyInfo(role: role, version: entry.version, createdAt: entry.createdAt,
                                fingerprint: entry.fingerprint, publicKey: entry.publicKey)
             let sealed = try sealedMessage(Sealed(nonce: entry.nonce, ciphertext: entry.ciphertext), what: "key \(name)", path: path)
@@ -190,9 +185,7 @@ enum KeyringFile {
             }
             keys.append(key)
         }
-        for role in KeyRole.allCases where !keys.contains(where: { $0.info.role == role }) {
-            throw PrivacyKitError(.integrity, "\(path): the keyring has no \(role.rawValue) key")
-        }
+        try Keyring.checkComplete(keys, source: path)
         return Keyring(vaultID: vaultID, createdAt: document.createdAt, root: root, keys: keys, wrapKey: wrapKey)
     }
 
