@@ -12,8 +12,8 @@ import Synchronization
 ///   Policies/             schema.yaml, purposes.yaml, retention.yaml, access.yaml
 /// ```
 ///
-/// Create one with ``create(at:rootKey:kdfLimits:)`` and open it with
-/// ``open(at:rootKey:)``. Opening checks everything before it touches anything: a wrong
+/// Create one with ``create(at:rootKey:kdfLimits:context:)`` and open it with
+/// ``open(at:rootKey:context:)``. Opening checks everything before it touches anything: a wrong
 /// secret, a damaged or missing keyring, or a vault written by a newer PrivacyKit fails
 /// with a ``PrivacyKitError`` and leaves the files as they were.
 ///
