@@ -146,4 +146,12 @@ enum DocFiles {
         }
         #expect(count > 0)
     }
+
+    /// JSON samples (outputs, a keyring, a witness line) are illustrations with `…` for
+    /// elided bytes, but each must still be valid JSON.
+    @Test func everyJSONSampleParses() throws {
+        for block in try DocFiles.allBlocks where block.language == "json" {
+            #expect((try? JSONSerialization.jsonObject(with: Data(block.text.utf8))) != nil, "\(block.file):\(block.line): not valid JSON")
+        }
+    }
 }

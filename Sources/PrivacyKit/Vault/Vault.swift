@@ -140,6 +140,7 @@ public final class Vault: Sendable {
     ///   - rootKey: the secret that will unseal the keyring.
     ///   - kdfLimits: Argon2id cost for a passphrase (ignored for a raw key). The default,
     ///     MODERATE, takes about half a second; lower limits are for tests.
+    ///   - context: who creates it, recorded in the `vault.create` audit event.
     /// - Throws: ``PrivacyKitError`` `.alreadyExists` if `directory` is a file or a
     ///   non-empty directory, `.notFound` if its parent does not exist.
     public static func create(
