@@ -315,7 +315,7 @@ extension Privacyctl {
         static let configuration = CommandConfiguration(
             abstract: "Apply the retention policy: erase, erase fields or anonymize what is due, skipping held subjects.",
             discussion: Examples.discussion("""
-                Idempotent and resumable: run it nightly (docs/operations.md has a systemd timer and a cron line); a sweep \
+                Idempotent and resumable: run it nightly (docs/scheduled-jobs.md has systemd units and a crontab); a sweep \
                 that died is finished by the next. One sweep per vault at a time (exit 75 if another runs). Exit status 0 when \
                 every action succeeded, 1 when some failed (the summary says which rule), 73 never (held subjects are skipped \
                 and counted).

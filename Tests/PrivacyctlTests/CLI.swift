@@ -74,24 +74,27 @@ enum CLI {
     }
 
     private static func launch(_ arguments: [String], environment: [String: String], in directory: String?, wrapper: [String]) throws -> Result {
-        let process = Process()
         let setsid = "/usr/bin/setsid"
-        if FileManager.default.isExecutableFile(atPath: setsid) {
-            process.executableURL = URL(fileURLWithPath: setsid)
-            // --wait: setsid forks when it is a group leader; wait to get the real status.
-            process.arguments = ["--wait"] + wrapper + [binary.path] + arguments
-        } else if let first = wrapper.first {
-            process.executableURL = URL(fileURLWithPath: first)
-            process.arguments = wrapper.dropFirst() + [binary.path] + arguments
-        } else {
-            process.executableURL = binary
-            process.arguments = arguments
-        }
         var env = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         env.merge(environment) { $1 }
-        process.environment = env
+        if FileManager.default.isExecutableFile(atPath: setsid) {
+            // --wait: setsid forks when it is a group leader; wait to get the real status.
+            return try execute(URL(fileURLWithPath: setsid), ["--wait"] + wrapper + [binary.path] + arguments, environment: env, in: directory)
+        }
+        if let first = wrapper.first {
+            return try execute(URL(fileURLWithPath: first), Array(wrapper.dropFirst()) + [binary.path] + arguments, environment: env, in: directory)
+        }
+        return try execute(binary, arguments, environment: env, in: directory)
+    }
+
+    /// Runs any program with exactly `environment`, no standard input, and its output
+    /// collected through files (not pipes: nothing can block on a full pipe).
+    static func execute(_ executable: URL, _ arguments: [String], environment: [String: String], in directory: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        // Files, not pipes: nothing can block on a full pipe.
         let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("privacyctl-out-\(UUID().uuidString)")
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("privacyctl-err-\(UUID().uuidString)")
         try Data().write(to: outURL)

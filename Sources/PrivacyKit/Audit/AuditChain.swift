@@ -5,7 +5,7 @@ public import Sodium
 ///
 /// An event's hash is BLAKE2b-256 over: the label `privacykit.audit.event.v1`, then seq,
 /// time, actor, role, action, subject, fields, purpose, outcome, reason, request id and
-/// the previous hash, each length-prefixed (``Canonical``); optional values carry a
+/// the previous hash, each length-prefixed (`Canonical`); optional values carry a
 /// presence byte, so "absent" and "empty" differ. The first event links to a genesis hash
 /// bound to the vault id, so no log can be moved to another vault.
 public enum AuditChain {

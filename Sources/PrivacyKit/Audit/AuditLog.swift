@@ -149,7 +149,7 @@ struct AuditLog: Sendable {
     }
 }
 
-/// Filters for ``Vault/auditEvents(matching:)``.
+/// Filters for ``Vault/auditEvents(matching:context:)``.
 public struct AuditQuery: Sendable {
     /// The real subject id; matched through its pseudonym.
     public var subjectID: String?

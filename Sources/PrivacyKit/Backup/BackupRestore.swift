@@ -251,9 +251,16 @@ extension Vault {
     /// any point leaves nothing at `directory`.
     ///
     /// - Parameters:
+    ///   - file: the backup file.
+    ///   - directory: the new vault directory; it must not exist or be empty.
     ///   - access: the root secret the backup's keyring was sealed with, or the recovery key.
     ///   - newRootKey: the restored vault's root secret (required with the recovery key;
     ///     default with the root secret: the same secret).
+    ///   - kdfLimits: Argon2id cost when `newRootKey` is a passphrase.
+    ///   - source: where the erasures made since the backup come from: the live vault, a
+    ///     signed ledger file, or none.
+    ///   - context: who restores, recorded in the restored vault's audit events.
+    ///   - progress: (bytes of the backup file read, its size) while it is decrypted.
     public static func restoreBackup(
         from file: URL, to directory: URL, access: BackupAccess, newRootKey: RootKey? = nil, kdfLimits: Argon2id.Limits = .moderate,
         tombstones source: TombstoneSource, context: AccessContext, progress: ((Int64, Int64) -> Void)? = nil

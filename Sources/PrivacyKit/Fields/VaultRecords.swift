@@ -65,8 +65,12 @@ extension Vault {
     /// The subjects whose `field` equals `value` after normalization, exactly: blind-index
     /// candidates (every live index version) are decrypted and compared.
     ///
-    /// - Parameter region: for a phone number written without its country code, the
-    ///   country (ISO 3166-1 alpha-2) it belongs to; the schema's default region otherwise.
+    /// - Parameters:
+    ///   - field: a field of the schema: encrypted with a blind index, or unencrypted.
+    ///   - value: the value to find, normalized by the field's rule first.
+    ///   - region: for a phone number written without its country code, the country
+    ///     (ISO 3166-1 alpha-2) it belongs to; the schema's default region otherwise.
+    ///   - context: who looks, for which purpose (a role that may read `field`).
     public func find(field: String, value: String, region: String? = nil, context: AccessContext) throws -> [String] {
         guard let spec = schema[field] else {
             throw PrivacyKitError(.invalidInput, schema.unknownField(field))

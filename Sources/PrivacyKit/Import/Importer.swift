@@ -65,7 +65,11 @@ extension Vault {
     /// column and reason, and nothing of it is stored. Running the same import again
     /// changes nothing; an import killed half-way can simply be run again.
     ///
-    /// - Parameter progress: called after every batch with the rows read so far.
+    /// - Parameters:
+    ///   - path: the CSV file.
+    ///   - options: column mapping, id column, consent columns, batch size, reject report.
+    ///   - context: who imports (a role with the `write` action and a purpose).
+    ///   - progress: called after every batch with the rows read so far.
     /// - Throws: `.notFound` for a missing file, `.invalidInput` for a file whose header
     ///   cannot be used (no id column, a column mapped to an unknown field).
     public func importCSV(

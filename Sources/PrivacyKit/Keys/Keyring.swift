@@ -124,7 +124,7 @@ public struct RootHeader: Sendable, Equatable, Codable {
 
 /// The vault's keys, unsealed, in protected memory.
 ///
-/// Every key is versioned; ``current(_:)`` is the newest version of a role, the one new
+/// Every key is versioned; `current(_:)` is the newest version of a role, the one new
 /// data is written under. Nothing here exposes key bytes outside the library.
 public struct Keyring: Sendable {
     public let vaultID: VaultID

@@ -4,7 +4,7 @@ public import Sodium
 ///
 /// A passphrase is stretched with Argon2id (salt and limits kept in the keyring header);
 /// a 32-byte key, from a key file or a secret manager, is for unattended services. Either
-/// way the secret stays in protected memory (``Sodium/SecureBytes``).
+/// way the secret stays in protected memory (`SecureBytes`).
 ///
 /// ```swift
 /// let vault = try Vault.open(at: url, rootKey: .keyFile(at: "/etc/privacykit/root.key"))

@@ -20,7 +20,10 @@ extension Vault {
     /// versions. Run again after a crash, it resumes: while any subject is still wrapped
     /// under an older version, no new version is added.
     ///
-    /// - Parameter progress: (done, total) after every batch.
+    /// - Parameters:
+    ///   - context: who rotates (a role with the `keys` action).
+    ///   - batchSize: subjects re-wrapped per transaction.
+    ///   - progress: (done, total) after every batch.
     public func rotateKEK(
         context: AccessContext, batchSize: Int = 1000, progress: ((Int, Int) -> Void)? = nil
     ) throws -> RotationSummary {

@@ -385,6 +385,9 @@ extension Vault {
     /// new (`dsr-` and 16 hex digits) and ties the request's audit events together.
     ///
     /// - Parameters:
+    ///   - type: access, export, rectification, restriction, objection or erasure.
+    ///   - regime: GDPR or CCPA, which sets the deadline and its extension.
+    ///   - subject: the subject id the request is about.
     ///   - receivedAt: when the request reached the organisation (the clock starts then).
     ///   - reference: a reference in another system (a ticket number): 1 to 64 of
     ///     `A-Z a-z 0-9 . _ : # / -`, stored in clear; never personal data.
@@ -392,6 +395,7 @@ extension Vault {
     ///     subject must be stored.
     ///   - unknownSubject: open it even though the vault holds no subject or tombstone with
     ///     this id (someone asking what is held about them; the answer may be "nothing").
+    ///   - context: who opens it (a role with the `requests` action).
     /// - Throws: `.notFound` for a subject that is neither stored nor erased (unless
     ///   `unknownSubject`); `.invalidInput` for a received time in the future, a malformed
     ///   reference or note, or a note for a subject without a key.
@@ -444,6 +448,8 @@ extension Vault {
     ///   - openOnly: only requests not closed.
     ///   - overdueOnly: only open requests past their deadline at `now`.
     ///   - subject: only this subject's requests.
+    ///   - now: the time deadlines and overdue states are evaluated at.
+    ///   - context: who reads the register (a role with the `requests` action).
     public func requests(
         openOnly: Bool = false, overdueOnly: Bool = false, subject: String? = nil, now: Date = Date(), context: AccessContext
     ) throws -> [DataSubjectRequest] {

@@ -25,7 +25,7 @@ public struct LegalHold: Sendable, Codable, Equatable {
         case releaseReason = "release_reason"
     }
 
-    /// Whether it blocks actions at `time` (a ``Timestamp/precise(_:)`` string).
+    /// Whether it blocks actions at `time` (a `Timestamp.precise(_:)` string).
     public func isActive(at time: String) -> Bool {
         releasedAt == nil && (until.map { $0 > time } ?? true)
     }

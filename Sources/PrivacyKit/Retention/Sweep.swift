@@ -129,6 +129,8 @@ extension Vault {
     /// vault (a lock the kernel drops when its process dies).
     ///
     /// - Parameters:
+    ///   - options: the clock, dry run, action limit and batch size.
+    ///   - context: who runs it (a role with the `retention` action), recorded in every event.
     ///   - onAction: each action (done, would do, held, failed), in order.
     ///   - progress: after each batch.
     /// - Throws: `.busy` if another sweep is running; `.denied` without the `retention` action.

@@ -12,8 +12,8 @@ import Synchronization
 ///   Policies/             schema.yaml, purposes.yaml, retention.yaml, access.yaml
 /// ```
 ///
-/// Create one with ``create(at:rootKey:kdfLimits:)`` and open it with
-/// ``open(at:rootKey:)``. Opening checks everything before it touches anything: a wrong
+/// Create one with ``create(at:rootKey:kdfLimits:context:)`` and open it with
+/// ``open(at:rootKey:context:)``. Opening checks everything before it touches anything: a wrong
 /// secret, a damaged or missing keyring, or a vault written by a newer PrivacyKit fails
 /// with a ``PrivacyKitError`` and leaves the files as they were.
 ///
@@ -140,6 +140,7 @@ public final class Vault: Sendable {
     ///   - rootKey: the secret that will unseal the keyring.
     ///   - kdfLimits: Argon2id cost for a passphrase (ignored for a raw key). The default,
     ///     MODERATE, takes about half a second; lower limits are for tests.
+    ///   - context: who creates it, recorded in the `vault.create` audit event.
     /// - Throws: ``PrivacyKitError`` `.alreadyExists` if `directory` is a file or a
     ///   non-empty directory, `.notFound` if its parent does not exist.
     public static func create(
