@@ -182,6 +182,7 @@ extension Vault {
             var requests: [ComplianceReport.OpenRequest] = []
             let requestRows = try Row.fetchCursor(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE closed_at IS NULL ORDER BY received_at, id")
             while let row = try requestRows.next() {
+                // The report names no subject, so the subject's state is not looked up.
                 let r = try DataSubjectRequest(row, subjectState: .unknown, note: nil, asOf: now)
                 requests.append(.init(id: r.id, type: r.type.rawValue, regime: r.regime.rawValue, status: r.status.rawValue,
                                       receivedAt: Timestamp.precise(r.receivedAt), deadline: Timestamp.precise(r.deadline), overdue: r.overdue))
