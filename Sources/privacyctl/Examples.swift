@@ -111,6 +111,11 @@ enum Examples {
             "privacyctl sweep --now 2026-06-01 --limit 1000",
         ],
         "retention report": ["privacyctl retention report", "privacyctl retention report --days 90 --json"],
+        "report": [
+            "privacyctl report",
+            "privacyctl report --out /srv/reports/vault-2026-12.html --days 30",
+            "privacyctl report --now 2026-12-31T23:59:59Z --json",
+        ],
         "requests open": [
             "privacyctl requests open --type access --subject c-1042 --regime gdpr",
             "privacyctl requests open --type erasure --subject c-1042 --regime ccpa --received 2026-11-30 --reference ticket-5521",

@@ -242,6 +242,7 @@ struct BadInputTests {
         (.secret, ["backup", "prune", "--keep-days", "30"]),
         (.secret, ["backup", "export-ledger", "$S/ledger.json"]),
         (.none, ["backup", "recovery-keypair", "--out", "$S/recovery"]),
+        (.secret, ["report", "--out", "$S/report.html"]),
     ]
 
     /// One broken invocation and what it must give.
@@ -303,6 +304,10 @@ struct BadInputTests {
         Row(arguments: ["requests", "verify-identity", "$REQUEST", "--requested-at", "now", "--verified-at", "2026-11-31"], exit: Exit.invalidInput, names: ["--verified-at"]),
         Row(arguments: ["requests", "close", "$REQUEST", "--outcome", "completed", "--at", "T10:00"], exit: Exit.invalidInput, names: ["--at"]),
         Row(arguments: ["holds", "place", "--subject", "S1", "--reason", "r", "--until", "tomorrow"], exit: Exit.invalidInput, names: ["--until", "tomorrow"]),
+        Row(arguments: ["report", "--out", "$S/report.html", "--now", "2026-02-30"], exit: Exit.invalidInput, names: ["--now", "2026-02-30"]),
+        Row(arguments: ["report", "--out", "$S/report.html", "--days", "5000"], exit: Exit.invalidInput, names: ["--days", "5000"]),
+        Row(arguments: ["report", "--out", "$T/adir"], exit: Exit.invalidInput, names: ["--out", "$T/adir", "directory"]),
+        Row(arguments: ["report", "--out", "$S/no-such-dir/r.html"], exit: Exit.notFound, names: ["--out", "$S/no-such-dir"]),
 
         // CSV imports: empty, a directory, missing, a 20 MB header, not UTF-8.
         Row(arguments: ["import", "$T/empty"], exit: Exit.invalidInput, names: ["$T/empty", "empty"]),

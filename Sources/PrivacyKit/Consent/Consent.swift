@@ -470,25 +470,26 @@ extension Vault {
     public func consentCounts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
         _ = try authorize(AccessRequest(.consent, event: .recordLookup), context: context)
         let now = Timestamp.precise(Date())
-        return try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
-                let subjects = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
-                var result: [String: [ConsentState: Int]] = [:]
-                for purpose in purposes.purposes.values where purpose.consent != .notRequired {
-                    var counts: [ConsentState: Int] = [:]
-                    var seen = 0
-                    let cursor = try Row.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
-                    while let row = try cursor.next() {
-                        guard let last = ConsentRow(row) else { continue }
-                        counts[ConsentRules.state(purpose: purpose, last: last, at: now), default: 0] += 1
-                        seen += 1
-                    }
-                    let untouched = ConsentRules.state(purpose: purpose, last: nil, at: now)
-                    counts[untouched, default: 0] += subjects - seen
-                    result[purpose.id] = counts
-                }
-                return result
+        return try SQLiteStore.wrap(store.path) { try store.pool.read { db in try consentCounts(db, at: now) } }
+    }
+
+    /// ``consentCounts(context:)`` evaluated at `now`, inside the caller's transaction.
+    func consentCounts(_ db: Database, at now: String) throws -> [String: [ConsentState: Int]] {
+        let subjects = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
+        var result: [String: [ConsentState: Int]] = [:]
+        for purpose in purposes.purposes.values where purpose.consent != .notRequired {
+            var counts: [ConsentState: Int] = [:]
+            var seen = 0
+            let cursor = try Row.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
+            while let row = try cursor.next() {
+                guard let last = ConsentRow(row) else { continue }
+                counts[ConsentRules.state(purpose: purpose, last: last, at: now), default: 0] += 1
+                seen += 1
             }
+            let untouched = ConsentRules.state(purpose: purpose, last: nil, at: now)
+            counts[untouched, default: 0] += subjects - seen
+            result[purpose.id] = counts
         }
+        return result
     }
 }

@@ -297,39 +297,46 @@ extension Vault {
         guard (0...3650).contains(horizonDays) else { throw PrivacyKitError(.invalidInput, "the horizon is 0 to 3650 days") }
         _ = try authorize(AccessRequest(.retention, event: .retentionSweep), context: context)
         let clock = Timestamp.precise(now)
-        let horizon = Calendar(identifier: .gregorian).date(byAdding: .day, value: horizonDays, to: now) ?? now
         return try SQLiteStore.wrap(store.path) {
             try store.pool.read { db in
-                let holds = try Row.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)).filter { $0.isActive(at: clock) }
-                var rules: [RetentionReport.Rule] = []
-                for rule in retention.rules {
-                    // Due by the horizon, then split: due now or only later.
-                    let query = RetentionQuery(rule: rule, policy: retention, cutoff: rule.period.before(horizon))
-                    let nowCutoff = rule.period.before(now)
-                    var dueNow = 0, heldNow = 0, dueSoon = 0
-                    var after = ""
-                    while true {
-                        let candidates = try query.candidates(db, after: after, limit: 1000)
-                        for candidate in candidates {
-                            guard let stored = try RecordStore(vault: self).load(db, subjectID: candidate.id) else { continue }
-                            if rule.action == .eraseFields && !rule.fields.contains(where: { stored.sealed[$0] != nil || stored.plain[$0] != nil }) { continue }
-                            guard candidate.eventDay <= RetentionQuery.julianDay(nowCutoff) else { dueSoon += 1; continue }
-                            let category = retentionCategory(plain: stored.plain)
-                            if holds.contains(where: { $0.subject == candidate.id || ($0.category != nil && $0.category == category) }) {
-                                heldNow += 1
-                            } else {
-                                dueNow += 1
-                            }
-                        }
-                        guard let last = candidates.last, candidates.count == 1000 else { break }
-                        after = last.id
-                    }
-                    rules.append(.init(rule: rule.name, category: rule.category ?? RetentionPolicy.anyCategory, action: rule.action,
-                                       period: rule.period.description, from: rule.from.description, dueNow: dueNow, heldNow: heldNow, dueSoon: dueSoon))
-                }
-                return RetentionReport(clock: clock, horizonDays: horizonDays, rules: rules)
+                RetentionReport(clock: clock, horizonDays: horizonDays, rules: try retentionRules(db, now: now, horizonDays: horizonDays))
             }
         }
+    }
+
+    /// The per-rule figures of ``retentionReport(now:horizonDays:context:)``, inside the
+    /// caller's transaction.
+    func retentionRules(_ db: Database, now: Date, horizonDays: Int) throws -> [RetentionReport.Rule] {
+        let clock = Timestamp.precise(now)
+        let horizon = Calendar(identifier: .gregorian).date(byAdding: .day, value: horizonDays, to: now) ?? now
+        let holds = try Row.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)).filter { $0.isActive(at: clock) }
+        var rules: [RetentionReport.Rule] = []
+        for rule in retention.rules {
+            // Due by the horizon, then split: due now or only later.
+            let query = RetentionQuery(rule: rule, policy: retention, cutoff: rule.period.before(horizon))
+            let nowCutoff = rule.period.before(now)
+            var dueNow = 0, heldNow = 0, dueSoon = 0
+            var after = ""
+            while true {
+                let candidates = try query.candidates(db, after: after, limit: 1000)
+                for candidate in candidates {
+                    guard let stored = try RecordStore(vault: self).load(db, subjectID: candidate.id) else { continue }
+                    if rule.action == .eraseFields && !rule.fields.contains(where: { stored.sealed[$0] != nil || stored.plain[$0] != nil }) { continue }
+                    guard candidate.eventDay <= RetentionQuery.julianDay(nowCutoff) else { dueSoon += 1; continue }
+                    let category = retentionCategory(plain: stored.plain)
+                    if holds.contains(where: { $0.subject == candidate.id || ($0.category != nil && $0.category == category) }) {
+                        heldNow += 1
+                    } else {
+                        dueNow += 1
+                    }
+                }
+                guard let last = candidates.last, candidates.count == 1000 else { break }
+                after = last.id
+            }
+            rules.append(.init(rule: rule.name, category: rule.category ?? RetentionPolicy.anyCategory, action: rule.action,
+                               period: rule.period.description, from: rule.from.description, dueNow: dueNow, heldNow: heldNow, dueSoon: dueSoon))
+        }
+        return rules
     }
 }
 
