@@ -140,20 +140,11 @@ struct SuggestedFixTests {
 extension HelpTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    static func shell(_ command: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", command]
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// A bash command line, through CLI.execute (stdout and stderr together).
+    static func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let result = try CLI.execute(URL(fileURLWithPath: "/bin/bash"), ["-c", command],
+                                     environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()])
+        return (result.status, result.stdout + result.stderr)
     }
 
     /// The committed man page is current (scripts/generate-man): every command and every
