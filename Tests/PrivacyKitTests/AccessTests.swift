@@ -65,7 +65,7 @@ struct AccessTests {
         }
 
         func deniedEvents() throws -> Int {
-            try vault.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_events WHERE outcome = 'denied'") ?? 0 }
+            try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_events WHERE outcome = 'denied'") ?? 0 }
         }
     }
 
@@ -119,8 +119,8 @@ struct AccessTests {
                 }
             }
         }
-        let last = try #require(try s.vault.store.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT action, subject, reason FROM audit_events WHERE outcome = 'denied' ORDER BY seq DESC LIMIT 1")
+        let last = try #require(try s.vault.store.read { db in
+            try StoreRow.fetchOne(db, sql: "SELECT action, subject, reason FROM audit_events WHERE outcome = 'denied' ORDER BY seq DESC LIMIT 1")
         })
         #expect(last["action"] as String == "record.read" && (last["subject"] as String?) != nil)
         #expect((last["reason"] as String?)?.contains("roles.") == true)

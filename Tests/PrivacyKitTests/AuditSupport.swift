@@ -27,7 +27,7 @@ struct AuditFixture {
     }
 
     func lastSeq() throws -> Int64 {
-        try vault.store.pool.read { db in try AuditLog.lastSeq(db: db) }
+        try vault.store.read { db in try AuditLog.lastSeq(db: db) }
     }
 
     func verify(witness: [AuditCheckpoint] = []) throws -> AuditReport {
@@ -36,7 +36,15 @@ struct AuditFixture {
 
     /// Runs raw SQL on the store behind the library's back, with the append-only triggers
     /// dropped, as an attacker with file access would.
-    func tamper(_ body: (Database) throws -> Void) throws {
+    func tamper(_ body: (StoreDatabase) throws -> Void) throws {
+        guard vault.store is SQLiteStore else {
+            // PostgreSQL: a superuser session that fires no triggers.
+            try vault.store.write { db in
+                try db.execute(sql: "SET LOCAL session_replication_role = replica")
+                try body(db)
+            }
+            return
+        }
         let queue = try DatabaseQueue(path: vault.storePath)
         defer { try? queue.close() }
         try queue.writeWithoutTransaction { db in
@@ -44,7 +52,7 @@ struct AuditFixture {
                 try db.execute(sql: "DROP TRIGGER IF EXISTS \(trigger)")
             }
             try db.inTransaction {
-                try body(db)
+                try body(StoreDatabase(connection: SQLiteConnection(db)))
                 return .commit
             }
         }
@@ -52,7 +60,7 @@ struct AuditFixture {
 
     /// The stored hash of event `seq`.
     func hash(of seq: Int64) throws -> Data {
-        try vault.store.pool.read { db in try #require(try Data.fetchOne(db, sql: "SELECT hash FROM audit_events WHERE seq = ?", arguments: [seq])) }
+        try vault.store.read { db in try #require(try Data.fetchOne(db, sql: "SELECT hash FROM audit_events WHERE seq = ?", arguments: [seq])) }
     }
 }
 
@@ -64,9 +72,9 @@ func expectProblem(_ report: AuditReport, kind: String, seq: Int64, sourceLocati
 }
 
 /// Writes a stored event row back under another sequence number, everything else as it was.
-func reinsert(_ row: Row, at seq: Int64, db: Database) throws {
+func reinsert(_ row: StoreRow, at seq: Int64, db: StoreDatabase) throws {
     try db.execute(sql: AuditLog.insertSQL, arguments: [
-        seq, row["time"], row["actor"], row["role"], row["action"], row["subject"], row["fields"],
-        row["purpose"], row["outcome"], row["reason"], row["request_id"], row["prev_hash"], row["hash"],
+        seq, row.value("time"), row.value("actor"), row.value("role"), row.value("action"), row.value("subject"), row.value("fields"),
+        row.value("purpose"), row.value("outcome"), row.value("reason"), row.value("request_id"), row.value("prev_hash"), row.value("hash"),
     ])
 }

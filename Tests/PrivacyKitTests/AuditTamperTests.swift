@@ -65,7 +65,7 @@ struct AuditTamperTests {
         // to 5, and the old events move up by one. Event 7 (the old 6) no longer links.
         let s = try Scenario()
         try s.fixture.tamper { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq >= 6 ORDER BY seq")
+            let rows = try StoreRow.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq >= 6 ORDER BY seq")
             try db.execute(sql: "DELETE FROM audit_events WHERE seq >= 6")
             let prev: Data = try #require(try Data.fetchOne(db, sql: "SELECT hash FROM audit_events WHERE seq = 5"))
             var hasher = AuditHasher()
@@ -84,8 +84,8 @@ struct AuditTamperTests {
     @Test func twoEventsSwapped() throws {
         let s = try Scenario()
         try s.fixture.tamper { db in
-            let a = try #require(try Row.fetchOne(db, sql: "SELECT * FROM audit_events WHERE seq = 8"))
-            let b = try #require(try Row.fetchOne(db, sql: "SELECT * FROM audit_events WHERE seq = 9"))
+            let a = try #require(try StoreRow.fetchOne(db, sql: "SELECT * FROM audit_events WHERE seq = 8"))
+            let b = try #require(try StoreRow.fetchOne(db, sql: "SELECT * FROM audit_events WHERE seq = 9"))
             try db.execute(sql: "DELETE FROM audit_events WHERE seq IN (8, 9)")
             try reinsert(b, at: 8, db: db)
             try reinsert(a, at: 9, db: db)

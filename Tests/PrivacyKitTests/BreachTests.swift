@@ -119,7 +119,7 @@ struct BreachTests {
     @Test func affectedMarksErasedSubjectsFiltersByKeyVersionAndKeepsUnknownPseudonyms() throws {
         let w = try Window()
         try w.s.erase("s2")
-        try w.s.vault.store.pool.write { db in try db.execute(sql: "UPDATE subjects SET kek_version = 2 WHERE id = 's4'") }
+        try w.s.vault.store.write { db in try db.execute(sql: "UPDATE subjects SET kek_version = 2 WHERE id = 's4'") }
         let all = try w.affected()
         #expect(all.subjects.map(\.subject) == ["s1", "s2", "s4"] && all.subjects.map(\.erased) == [false, true, false])
         // Under KEK v1 now: s1 only (s2 has no key left, s4 is under v2).

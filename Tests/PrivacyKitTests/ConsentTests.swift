@@ -113,8 +113,8 @@ struct ConsentTests {
         try s.record(.withdraw, "marketing-email")
         let denied = expectError(.denied) { try s.vault.get(subject: "s1", fields: ["email"], context: marketer) }
         #expect(denied?.message.contains("consent of the subject for marketing-email: withdrawn on ") == true)
-        let last = try #require(try s.vault.store.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT action, outcome, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
+        let last = try #require(try s.vault.store.read { db in
+            try StoreRow.fetchOne(db, sql: "SELECT action, outcome, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
         })
         #expect(last["action"] as String == "record.read" && last["outcome"] as String == "denied")
         #expect((last["reason"] as String).contains("withdrawn"))
@@ -174,7 +174,7 @@ struct ConsentTests {
             #expect(bytes.range(of: Data("NOTE-CANARY".utf8)) == nil)
         }
         let reopened = try Vault.open(at: s.vault.directory, rootKey: .keyFile(at: s.dir.file("root.key")))
-        let ledgerSubjects = try reopened.store.pool.read { db in try String.fetchAll(db, sql: "SELECT subject FROM consent_ledger") }
+        let ledgerSubjects = try reopened.store.read { db in try String.fetchAll(db, sql: "SELECT subject FROM consent_ledger") }
         #expect(ledgerSubjects.count == 1 && !ledgerSubjects[0].contains("CANARY"))
         #expect(try reopened.consentHistory(subject: "cust-CANARY-ID", context: Self.admin).first?.hasNote == true)
     }
@@ -185,17 +185,17 @@ struct ConsentTests {
         try s.record(.grant, "marketing-email", subject: "b")
         #expect(try s.vault.verifyAudit().ok)
         for sql in ["UPDATE consent_ledger SET kind = 'withdraw'", "DELETE FROM consent_ledger"] {
-            #expect(throws: (any Error).self) { try s.vault.store.pool.write { db in try db.execute(sql: sql) } }
+            #expect(throws: (any Error).self) { try s.vault.store.write { db in try db.execute(sql: sql) } }
         }
         // Behind the library's back: triggers dropped, a row edited.
-        try s.vault.store.pool.write { db in
+        try s.vault.store.write { db in
             try db.execute(sql: "DROP TRIGGER consent_ledger_no_update")
             try db.execute(sql: "UPDATE consent_ledger SET notice_version = '1999-01' WHERE id = 2")
         }
         let edited = try s.vault.verifyAudit()
         #expect(!edited.ok && edited.problem?.kind == "consent-ledger" && edited.problem?.message.contains("#2") == true)
         // A row removed: its audit event has no row.
-        try s.vault.store.pool.write { db in
+        try s.vault.store.write { db in
             try db.execute(sql: "UPDATE consent_ledger SET notice_version = '2026-01' WHERE id = 2")
             try db.execute(sql: "DROP TRIGGER consent_ledger_no_delete")
             try db.execute(sql: "DELETE FROM consent_ledger WHERE id = 1")

@@ -43,21 +43,21 @@ struct ExportTests {
         /// Seqs of every audit event about `subject`, read with plain SQL.
         func auditSeqs(of subject: String) throws -> [Int64] {
             let pseudonym = try vault.subjectPseudonym(subject)
-            return try vault.store.pool.read { db in
+            return try vault.store.read { db in
                 try Int64.fetchAll(db, sql: "SELECT seq FROM audit_events WHERE subject = ? ORDER BY seq", arguments: [pseudonym])
             }
         }
 
         func event(seq: Int64) throws -> (action: String, outcome: String, fields: String, reason: String?) {
-            try vault.store.pool.read { db in
-                let row = try #require(try Row.fetchOne(db, sql: "SELECT action, outcome, fields, reason FROM audit_events WHERE seq = ?", arguments: [seq]))
+            try vault.store.read { db in
+                let row = try #require(try StoreRow.fetchOne(db, sql: "SELECT action, outcome, fields, reason FROM audit_events WHERE seq = ?", arguments: [seq]))
                 return (row[0], row[1], row[2], row[3])
             }
         }
 
         func lastEvent() throws -> (action: String, outcome: String, subject: String?, reason: String?) {
-            try vault.store.pool.read { db in
-                let row = try #require(try Row.fetchOne(db, sql: "SELECT action, outcome, subject, reason FROM audit_events ORDER BY seq DESC LIMIT 1"))
+            try vault.store.read { db in
+                let row = try #require(try StoreRow.fetchOne(db, sql: "SELECT action, outcome, subject, reason FROM audit_events ORDER BY seq DESC LIMIT 1"))
                 return (row[0], row[1], row[2], row[3])
             }
         }
@@ -243,7 +243,7 @@ struct ExportTests {
         let unknown = expectError(.notFound) { try s.vault.exportSubject("nobody", to: s.out(), context: Self.admin) }
         #expect(unknown?.message.contains("no subject nobody") == true)
         #expect(try s.auditSeqs(of: "nobody") == before)
-        try s.vault.store.pool.write { db in
+        try s.vault.store.write { db in
             try db.execute(sql: """
                 INSERT INTO tombstones (subject_id, erased_at, reason, actor, audit_seq, receipt)
                 VALUES ('gone', '2026-01-02T03:04:05.000Z', 'erasure request', 'dpo', 1, '{}')

@@ -88,10 +88,10 @@ struct ImportTests {
         let s = try Setup()
         let path = try s.write("messy.csv", Self.messy)
         _ = try s.vault.importCSV(at: path, context: ctx)
-        let seq = try s.vault.store.pool.read { db in try AuditLog.lastSeq(db: db) }
+        let seq = try s.vault.store.read { db in try AuditLog.lastSeq(db: db) }
         let again = try s.vault.importCSV(at: path, context: ctx)
         #expect(again.created == 0 && again.updated == 0 && again.unchanged == 4 && again.rejected == 5)
-        #expect(try s.vault.store.pool.read { db in try AuditLog.lastSeq(db: db) } == seq)
+        #expect(try s.vault.store.read { db in try AuditLog.lastSeq(db: db) } == seq)
     }
 
     @Test func anImportKilledHalfWayThenRunAgainEndsLikeOneRun() throws {
@@ -188,7 +188,7 @@ extension ImportTests {
         var config = Configuration()
         config.readonly = true
         config.allowsUnsafeTransactions = true
-        let reader = try DatabaseQueue(path: s.vault.store.path, configuration: config)
+        let reader = try DatabaseQueue(path: s.vault.storePath, configuration: config)
         try reader.inDatabase { db in
             try db.execute(sql: "BEGIN DEFERRED")
             _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects")

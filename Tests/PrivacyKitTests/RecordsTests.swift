@@ -39,10 +39,10 @@ struct RecordsTests {
         let (dir, v) = try vault()
         defer { withExtendedLifetime(dir) {} }
         try v.put(subject: "c", values: ["email": "a@example.com"], context: ctx)
-        let events = try v.store.pool.read { db in try AuditLog.lastSeq(db: db) }
+        let events = try v.store.read { db in try AuditLog.lastSeq(db: db) }
         let again = try v.put(subject: "c", values: ["email": "A@EXAMPLE.COM "], context: ctx)
         #expect(again.change == .unchanged)
-        #expect(try v.store.pool.read { db in try AuditLog.lastSeq(db: db) } == events)
+        #expect(try v.store.read { db in try AuditLog.lastSeq(db: db) } == events)
         let changed = try v.put(subject: "c", values: ["email": "b@example.com"], context: ctx)
         #expect(changed.change == .updated && changed.changedFields == ["email"])
     }
@@ -148,13 +148,13 @@ struct RecordsTests {
         try v.put(subject: "a", values: ["email": "a@example.com", "phone": "+14155550100"], context: ctx)
         try v.put(subject: "b", values: ["email": "b@example.com"], context: ctx)
         // Move a's encrypted fields to b (keeping b's own key).
-        try v.store.pool.write { db in
+        try v.store.write { db in
             let sealed = try Data.fetchOne(db, sql: "SELECT sealed FROM subjects WHERE id = 'a'")
             try db.execute(sql: "UPDATE subjects SET sealed = ? WHERE id = 'b'", arguments: [sealed])
         }
         expectError(.integrity) { try v.get(subject: "b", fields: ["email"], context: ctx) }
         // Swap a's email envelope into its phone slot.
-        try v.store.pool.write { db in
+        try v.store.write { db in
             let sealed = try #require(try Data.fetchOne(db, sql: "SELECT sealed FROM subjects WHERE id = 'a'"))
             var fields = try RecordStore.decodeSealed([UInt8](sealed), subjectID: "a")
             fields["phone"] = fields["email"]
@@ -169,7 +169,7 @@ struct RecordsTests {
         defer { withExtendedLifetime(dir) {} }
         try v.put(subject: "a", values: ["email": "a@example.com"], context: ctx)
         try v.put(subject: "b", values: ["email": "b@example.com"], context: ctx)
-        try v.store.pool.write { db in
+        try v.store.write { db in
             // b's wrapped key under a's subject id: the AD names the subject, so it fails.
             let wrapped = try Data.fetchOne(db, sql: "SELECT wrapped_key FROM subjects WHERE id = 'b'")
             try db.execute(sql: "UPDATE subjects SET wrapped_key = ? WHERE id = 'a'", arguments: [wrapped])

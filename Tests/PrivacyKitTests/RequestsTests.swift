@@ -11,9 +11,9 @@ func utc(_ text: String) -> Date {
 }
 
 /// Audit events of a vault's store, read with plain SQL.
-func auditRows(_ vault: Vault, where condition: String = "1") throws -> [Row] {
-    try vault.store.pool.read { db in
-        try Row.fetchAll(db, sql: "SELECT action, subject, fields, outcome, reason, request_id, actor FROM audit_events WHERE \(condition) ORDER BY seq")
+func auditRows(_ vault: Vault, where condition: String = "1 = 1") throws -> [StoreRow] {
+    try vault.store.read { db in
+        try StoreRow.fetchAll(db, sql: "SELECT action, subject, fields, outcome, reason, request_id, actor FROM audit_events WHERE \(condition) ORDER BY seq")
     }
 }
 
@@ -38,7 +38,7 @@ struct RequestsTests {
             try vault.erase(subject: subject, reason: "test", context: keysAdmin)
         }
 
-        func eventCount() throws -> Int { try vault.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit_events") ?? 0 } }
+        func eventCount() throws -> Int { try vault.store.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit_events") ?? 0 } }
     }
 
     static func gdpr(_ received: String, extended: Bool = false, _ type: DataSubjectRequestType = .access) -> Date {
@@ -190,7 +190,7 @@ struct RequestsTests {
         #expect((rows[0]["reason"] as String).contains("deadline 2025-06-01T09:00:00.000Z"))
         #expect((rows[4]["reason"] as String).contains("completed at 2025-05-05T09:00:00.000Z") && (rows[4]["reason"] as String).contains("on time"))
         // The note is sealed in the store, and read back (audited) by `request`.
-        let stored: Data = try #require(try s.vault.store.pool.read { try Data.fetchOne($0, sql: "SELECT note FROM subject_requests") })
+        let stored: Data = try #require(try s.vault.store.read { try Data.fetchOne($0, sql: "SELECT note FROM subject_requests") })
         #expect(!String(decoding: stored, as: UTF8.self).contains("Jane"))
         let shown = try s.vault.request(request.id, context: Self.officer)
         #expect(shown.note == "Caller Jane Roe, +44 20 7946 0958")

@@ -45,13 +45,13 @@ struct RetentionTests {
         }
 
         func exists(_ id: String) throws -> Bool {
-            try vault.store.pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [id]) ?? false }
+            try vault.store.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [id]) ?? false }
         }
 
         func read(_ id: String) throws -> [String: String] { try vault.get(subject: id, context: RetentionTests.admin) }
 
-        func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
-            try vault.store.pool.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
+        func count(_ sql: String, _ arguments: StoreArguments = []) throws -> Int {
+            try vault.store.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
         }
     }
 
@@ -159,7 +159,7 @@ struct RetentionTests {
         #expect(try s.count("SELECT count(*) FROM blind_index WHERE subject_id = 'closed3'") == 0)
         // anonymize: the subject is gone, a row with exactly the kept non-identifying fields remains.
         #expect(try !s.exists("closed7"))
-        let rows = try s.vault.store.pool.read { db in try Row.fetchAll(db, sql: "SELECT rule, category, plain FROM anonymized_records") }
+        let rows = try s.vault.store.read { db in try StoreRow.fetchAll(db, sql: "SELECT rule, category, plain FROM anonymized_records") }
         #expect(rows.count == 1)
         #expect(rows.first?["rule"] as String? == "customer-tax-records" && rows.first?["category"] as String? == "customer")
         let kept = try JSONDecoder().decode([String: String].self, from: Data((rows.first?["plain"] as String? ?? "").utf8))
@@ -250,15 +250,19 @@ struct RetentionTests {
         // Pseudonyms are keyed per vault: name subjects by id to compare two vaults.
         var ids: [String: String] = [:]
         for i in 0..<40 { let id = String(format: "s%02d", i); ids[try s.vault.subjectPseudonym(id)] = id }
-        return try s.vault.store.pool.read { db in
-            var lines = try Row.fetchAll(db, sql: "SELECT id, plain, sealed FROM subjects ORDER BY id").map { row -> String in
+        return try s.vault.store.read { db in
+            var lines = try StoreRow.fetchAll(db, sql: "SELECT id, plain, sealed FROM subjects ORDER BY id").map { row -> String in
                 let sealed = try RecordStore.decodeSealed([UInt8](row["sealed"] as Data), subjectID: row["id"])
                 return "subject \(row["id"] as String) \(row["plain"] as String) \(sealed.keys.sorted())"
             }
-            lines += try Row.fetchAll(db, sql: "SELECT subject_id, rule, reason FROM tombstones ORDER BY subject_id").map { "tomb \($0[0] as String) \($0[1] as String? ?? "") \($0[2] as String)" }
-            lines += try Row.fetchAll(db, sql: "SELECT rule, category, plain FROM anonymized_records ORDER BY plain").map { "anon \($0[0] as String) \($0[1] as String) \($0[2] as String)" }
-            lines += try Row.fetchAll(db, sql: "SELECT subject, fields, outcome, substr(reason, 1, instr(reason || ' (', ' (') - 1) FROM audit_events WHERE action = 'retention.action'")
-                .map { "event \(ids[$0[0] as String] ?? "?") \($0[1] as String) \($0[2] as String) \($0[3] as String)" }.sorted()
+            lines += try StoreRow.fetchAll(db, sql: "SELECT subject_id, rule, reason FROM tombstones ORDER BY subject_id").map { "tomb \($0[0] as String) \($0[1] as String? ?? "") \($0[2] as String)" }
+            lines += try StoreRow.fetchAll(db, sql: "SELECT rule, category, plain FROM anonymized_records ORDER BY plain").map { "anon \($0[0] as String) \($0[1] as String) \($0[2] as String)" }
+            lines += try StoreRow.fetchAll(db, sql: "SELECT subject, fields, outcome, reason FROM audit_events WHERE action = 'retention.action'")
+                .map { row in
+                    let reason: String = row[3]
+                    let rule = reason.range(of: " (").map { String(reason[..<$0.lowerBound]) } ?? reason
+                    return "event \(ids[row[0] as String] ?? "?") \(row[1] as String) \(row[2] as String) \(rule)"
+                }.sorted()
             return lines
         }
     }

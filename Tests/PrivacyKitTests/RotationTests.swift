@@ -42,10 +42,10 @@ struct RotationTests {
         let reopened = try s.reopen()
         #expect(reopened.keyring.versions(.kek) == [2])
         try s.everyRecordDecrypts(reopened, count: 25)
-        #expect(try reopened.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version <> 2") } == 0)
+        #expect(try reopened.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version <> 2") } == 0)
         // New subjects are wrapped under the new KEK.
         try reopened.put(subject: "new", values: ["email": "n@example.com"], context: ctx)
-        #expect(try reopened.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT kek_version FROM subjects WHERE id = 'new'") } == 2)
+        #expect(try reopened.store.read { db in try Int.fetchOne(db, sql: "SELECT kek_version FROM subjects WHERE id = 'new'") } == 2)
         #expect(try reopened.verifyAudit().ok)
     }
 
@@ -84,7 +84,7 @@ struct RotationTests {
         #expect(summary.resumed && summary.version == 2 && summary.retired == [1])
         let after = try s.reopen()
         #expect(after.keyring.versions(.blindIndexRoot) == [2])
-        #expect(try after.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blind_index WHERE version <> 2") } == 0)
+        #expect(try after.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blind_index WHERE version <> 2") } == 0)
         for i in [3, 20, 29] {
             #expect(try after.find(field: "email", value: "person\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
         }

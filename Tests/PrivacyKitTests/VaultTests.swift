@@ -70,7 +70,7 @@ struct VaultTests {
     @Test func storeUsesWALForeignKeysAndSecureDelete() throws {
         let dir = try TempDirectory()
         let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
-        let (journal, foreignKeys, secureDelete) = try vault.store.pool.read { db in
+        let (journal, foreignKeys, secureDelete) = try vault.store.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"),
              try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
              try Int.fetchOne(db, sql: "PRAGMA secure_delete"))
@@ -78,7 +78,7 @@ struct VaultTests {
         #expect(journal == "wal")
         #expect(foreignKeys == 1)
         #expect(secureDelete == 1)
-        let applied = try vault.store.pool.read { db in try SQLiteStore.migrator.appliedIdentifiers(db) }
+        let applied = try (vault.store as! SQLiteStore).pool.read { db in try SQLiteStore.migrator.appliedIdentifiers(db) }
         #expect(applied.contains("v1-vault-meta"))
     }
 
@@ -88,16 +88,16 @@ struct VaultTests {
         let dir = try TempDirectory()
         let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let context = AccessContext(actor: "t", role: "admin")
-        #expect(vault.store.checkpointer.completed == 0)
+        #expect((vault.store as! SQLiteStore).checkpointer.completed == 0)
         let entries = (0..<5000).map { AuditEntry(.recordRead, subjectID: "cust-\($0)", fields: ["email", "phone", "address"]) }
         var pages = 0
-        for _ in 0..<10 where vault.store.checkpointer.completed == 0 {
+        for _ in 0..<10 where (vault.store as! SQLiteStore).checkpointer.completed == 0 {
             try vault.record(entries, context: context)
-            pages = try vault.store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+            pages = try vault.store.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
         }
         let deadline = Date().addingTimeInterval(10)
-        while vault.store.checkpointer.completed == 0 && Date() < deadline { usleep(10_000) }
-        #expect(vault.store.checkpointer.completed > 0, "no background checkpoint after \(pages) pages")
+        while (vault.store as! SQLiteStore).checkpointer.completed == 0 && Date() < deadline { usleep(10_000) }
+        #expect((vault.store as! SQLiteStore).checkpointer.completed > 0, "no background checkpoint after \(pages) pages")
         #expect(try vault.verifyAudit().ok)
         try vault.store.close()
     }

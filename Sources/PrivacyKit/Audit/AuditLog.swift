@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Sodium
 
 /// Writes the audit log: events appended in the caller's transaction, and signed
@@ -38,7 +37,7 @@ struct AuditLog: Sendable {
     ///
     /// - Returns: the sequence numbers written.
     @discardableResult
-    func append(_ entries: [AuditEntry], context: AccessContext, db: Database) throws -> ClosedRange<Int64>? {
+    func append(_ entries: [AuditEntry], context: AccessContext, db: StoreDatabase) throws -> ClosedRange<Int64>? {
         guard !entries.isEmpty else { return nil }
         guard db.isInsideTransaction else {
             throw PrivacyKitError(.internal, "audit events must be appended inside a transaction")
@@ -46,7 +45,7 @@ struct AuditLog: Sendable {
         for text in [context.actor, context.role] where text.isEmpty {
             throw PrivacyKitError(.invalidInput, "an audit event needs a non-empty actor and role")
         }
-        let head = try Row.fetchOne(db.cachedStatement(sql: Self.headSQL))
+        let head = try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL))
         var seq: Int64 = head?[0] ?? 0
         var prev: Data = head?[1] ?? Data(AuditChain.genesis(vaultID: vaultID))
         let first = seq + 1
@@ -95,11 +94,11 @@ struct AuditLog: Sendable {
     /// Signs the current head of the log and stores the checkpoint (once per sequence
     /// number: asking again without new events returns the stored one).
     @discardableResult
-    func checkpoint(db: Database) throws -> AuditCheckpoint {
+    func checkpoint(db: StoreDatabase) throws -> AuditCheckpoint {
         guard let signer, let signerFingerprint else {
             throw PrivacyKitError(.internal, "cannot sign a checkpoint without the audit signing key")
         }
-        let head = try Row.fetchOne(db.cachedStatement(sql: Self.headSQL))
+        let head = try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL))
         let seq: Int64 = head?[0] ?? 0
         if let existing = try Self.storedCheckpoint(db: db, seq: seq, vaultID: vaultID) {
             return existing
@@ -113,25 +112,25 @@ struct AuditLog: Sendable {
                                keyFingerprint: signerFingerprint, signature: Base64URL.encode(signature))
     }
 
-    static func storedCheckpoint(db: Database, seq: Int64, vaultID: VaultID) throws -> AuditCheckpoint? {
-        try Row.fetchOne(
+    static func storedCheckpoint(db: StoreDatabase, seq: Int64, vaultID: VaultID) throws -> AuditCheckpoint? {
+        try StoreRow.fetchOne(
             db.cachedStatement(sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints WHERE seq = ?"),
             arguments: [seq]
         ).map { checkpoint(from: $0, vaultID: vaultID) }
     }
 
-    static func checkpoint(from row: Row, vaultID: VaultID) -> AuditCheckpoint {
+    static func checkpoint(from row: StoreRow, vaultID: VaultID) -> AuditCheckpoint {
         AuditCheckpoint(
             vaultID: vaultID.hex, seq: row[0], chainHash: Hex.encode([UInt8](row[1] as Data)), time: row[2],
             keyFingerprint: row[3], signature: Base64URL.encode([UInt8](row[4] as Data)))
     }
 
     /// The sequence number of the newest checkpoint, or nil when there is none.
-    static func lastCheckpointSeq(db: Database) throws -> Int64? {
+    static func lastCheckpointSeq(db: StoreDatabase) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_checkpoints"))
     }
 
-    static func lastSeq(db: Database) throws -> Int64 {
+    static func lastSeq(db: StoreDatabase) throws -> Int64 {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_events")) ?? 0
     }
 
@@ -139,7 +138,7 @@ struct AuditLog: Sendable {
 
     static let selectColumns = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
 
-    static func event(from row: Row) -> AuditEvent {
+    static func event(from row: StoreRow) -> AuditEvent {
         let fields: String = row[6]
         return AuditEvent(
             seq: row[0], time: row[1], actor: row[2], role: row[3], action: row[4], subject: row[5],

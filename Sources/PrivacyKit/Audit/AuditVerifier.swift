@@ -69,7 +69,8 @@ public enum AuditVerifier {
         return try SQLiteStore.wrap(storePath) {
             let queue = try DatabaseQueue(path: storePath, configuration: SQLiteStore.configuration())
             defer { try? queue.close() }
-            return try queue.read { db in
+            return try queue.read { grdb in
+                let db = StoreDatabase(connection: SQLiteConnection(grdb))
                 guard let id = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'"),
                       let vaultID = try? VaultID(hex: id)
                 else {
@@ -83,9 +84,9 @@ public enum AuditVerifier {
     /// Every consent ledger row must match the audit event it names (same kind and subject,
     /// and the row's digest in the event's reason, which the chain covers), and every
     /// consent event must have its row. Streams the ledger.
-    private static func checkConsentLedger(db: Database, fail: (Int64?, String, String) -> Void) throws {
+    private static func checkConsentLedger(db: StoreDatabase, fail: (Int64?, String, String) -> Void) throws {
         let event = try db.makeStatement(sql: "SELECT action, subject, reason FROM audit_events WHERE seq = ?")
-        let cursor = try Row.fetchCursor(db, sql: """
+        let cursor = try StoreRow.fetchCursor(db, sql: """
             SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq
             FROM consent_ledger ORDER BY id
             """)
@@ -96,7 +97,7 @@ public enum AuditVerifier {
             let digest = try ConsentRules.digest(
                 subject: row[1], purpose: row[2], kind: kind, time: row[4], channel: row[5], notice: row[6], evidence: row[7],
                 note: (row[8] as Data?).map { [UInt8]($0) }, actor: row[9], expires: row[10])
-            guard let audited = try Row.fetchOne(event, arguments: [seq]),
+            guard let audited = try StoreRow.fetchOne(event, arguments: [seq]),
                   audited[0] as String == "consent.\(kind)", audited[1] as String? == row[1] as String,
                   (audited[2] as String?)?.hasSuffix("ledger \(digest)") == true
             else {
@@ -113,14 +114,14 @@ public enum AuditVerifier {
     }
 
     /// Hashes are public, so a plain `memcmp` is fine here (no timing secret).
-    private static func equal(_ data: Data, _ bytes: [UInt8]) -> Bool {
-        data.count == bytes.count && data.withUnsafeBytes { d in
-            bytes.withUnsafeBytes { b in memcmp(d.baseAddress!, b.baseAddress!, b.count) == 0 }
+    private static func equal(_ stored: [UInt8], _ bytes: [UInt8]) -> Bool {
+        stored.count == bytes.count && stored.withUnsafeBytes { d in
+            bytes.withUnsafeBytes { b in b.count == 0 || memcmp(d.baseAddress!, b.baseAddress!, b.count) == 0 }
         }
     }
 
     static func verify(
-        db: Database, vaultID: VaultID, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint]
+        db: StoreDatabase, vaultID: VaultID, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint]
     ) throws -> AuditReport {
         let keyFingerprint = Hex.encode(try BLAKE2b.hash(publicKey.bytes, outputByteCount: 16))
         var problem: AuditReport.Problem?
@@ -130,7 +131,7 @@ public enum AuditVerifier {
 
         // Stored checkpoints by seq (one per command or per 10,000 events: small).
         var stored: [Int64: AuditCheckpoint] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints ORDER BY seq") {
+        for row in try StoreRow.fetchAll(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints ORDER BY seq") {
             let checkpoint = AuditLog.checkpoint(from: row, vaultID: vaultID)
             stored[checkpoint.seq] = checkpoint
         }
@@ -179,7 +180,7 @@ public enum AuditVerifier {
         var count: Int64 = 0
         checkAt(0, chainHash: genesis)
         var hasher = AuditHasher()
-        let cursor = try Row.fetchCursor(db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events ORDER BY seq")
+        let cursor = try StoreRow.fetchCursor(db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events ORDER BY seq")
         while problem == nil, let row = try cursor.next() {
             let seq: Int64 = row[0]
             guard seq == expected else {
@@ -204,17 +205,13 @@ public enum AuditVerifier {
             hasher.field(row[8] as String)
             hasher.optional(row[9] as String?)
             hasher.optional(row[10] as String?)
-            let linked = try row.withUnsafeData(atIndex: 11) { data in
-                data.map { Self.equal($0, previous) } ?? false
-            }
+            let linked = if case .blob(let bytes) = row.values[11] { Self.equal(bytes, previous) } else { false }
             guard linked else {
                 fail(seq, "link", "event \(seq) does not link to event \(seq - 1) (an event was inserted, removed or reordered here)")
                 break
             }
             let recomputed = try previous.withUnsafeBytes { try hasher.finish(prevHash: $0) }
-            let intact = try row.withUnsafeData(atIndex: 12) { data in
-                data.map { Self.equal($0, recomputed) } ?? false
-            }
+            let intact = if case .blob(let bytes) = row.values[12] { Self.equal(bytes, recomputed) } else { false }
             guard intact else {
                 fail(seq, "altered", "event \(seq) was altered: its content does not match its hash")
                 break

@@ -1,12 +1,11 @@
-import GRDB
 
 /// The handle an audited operation works through: the store transaction, and the events
 /// it records, which are appended in that same transaction before it commits.
 final class AuditedTransaction {
-    let db: Database
+    let db: StoreDatabase
     private(set) var entries: [AuditEntry] = []
 
-    init(db: Database) { self.db = db }
+    init(db: StoreDatabase) { self.db = db }
 
     func record(_ entry: AuditEntry) { entries.append(entry) }
 }

@@ -311,7 +311,8 @@ extension Vault {
             if !finished { unlink(partialPath) }
             partialClaim?.release()
         }
-        let frozen = try FrozenStore.freeze(self)
+        let sqlite = store as? SQLiteStore
+        let frozen = try sqlite.flatMap { try FrozenStore.freeze($0) }
         defer {
             if let frozen {
                 frozen.release()
@@ -325,8 +326,8 @@ extension Vault {
         var snapshotClaim: WorkFileClaim?
         let sourceBytes: Int64
         let counts: BackupCounts
-        if let frozen {
-            source = store.path
+        if let frozen, let sqlite {
+            source = sqlite.path
             sourceBytes = frozen.bytes
             counts = frozen.counts
         } else {
@@ -336,12 +337,18 @@ extension Vault {
                 close(fd)
             }.0
             source = snapshotPath
-            counts = try SQLiteStore.wrap(store.path) { () -> BackupCounts in
-                let destination = try DatabaseQueue(path: snapshotPath)
-                try store.pool.backup(to: destination, pagesPerStep: 4096)
-                let counts = try destination.read(BackupCounts.init(db:))
-                try destination.close()
-                return counts
+            if let sqlite {
+                counts = try SQLiteStore.wrap(sqlite.path) { () -> BackupCounts in
+                    let destination = try DatabaseQueue(path: snapshotPath)
+                    try sqlite.pool.backup(to: destination, pagesPerStep: 4096)
+                    let counts = try destination.read { try BackupCounts(db: StoreDatabase(connection: SQLiteConnection($0))) }
+                    try destination.close()
+                    return counts
+                }
+            } else {
+                // A server store: one read-only repeatable-read transaction copied into a
+                // SQLite file, so every backup has one format and restores into either backend.
+                counts = try StoreCopy.snapshot(of: store, into: snapshotPath)
             }
             var info = stat()
             stat(snapshotPath, &info)
@@ -529,8 +536,8 @@ struct BackupCounts {
     let auditEvents: Int64, auditHeadSeq: Int64
     let auditHeadHash: [UInt8]
 
-    init(db: Database) throws {
-        let head = try Row.fetchOne(db, sql: AuditLog.headSQL)
+    init(db: StoreDatabase) throws {
+        let head = try StoreRow.fetchOne(db, sql: AuditLog.headSQL)
         subjects = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0
         tombstones = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
         consentEvents = try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0
@@ -554,16 +561,16 @@ final class FrozenStore {
     }
 
     /// Nil when the WAL could not be emptied (a reader elsewhere holds older frames).
-    static func freeze(_ vault: Vault) throws -> FrozenStore? {
-        try SQLiteStore.wrap(vault.store.path) {
+    static func freeze(_ store: SQLiteStore) throws -> FrozenStore? {
+        try SQLiteStore.wrap(store.path) {
             var config = Configuration()
             config.readonly = true
             config.busyMode = .timeout(10)
             // The read transaction is held open across accesses, on purpose, until release().
             config.allowsUnsafeTransactions = true
-            let reader = try DatabaseQueue(path: vault.store.path, configuration: config)
+            let reader = try DatabaseQueue(path: store.path, configuration: config)
             // Only a short wait: a reader elsewhere means the fallback, not a stall.
-            let emptied = try vault.store.truncateWAL(patienceMilliseconds: 200) { _, emptied -> Bool in
+            let emptied = try store.truncateWAL(patienceMilliseconds: 200) { _, emptied -> Bool in
                 guard emptied else { return false }
                 // The checkpoint has released SQLite's writer lock already: another process
                 // may append frames before the read starts. Only a snapshot taken while the
@@ -574,7 +581,7 @@ final class FrozenStore {
                     _ = try Int.fetchOne(r, sql: "SELECT count(*) FROM sqlite_master")
                 }
                 var info = stat()
-                return stat(vault.store.path + "-wal", &info) == 0 && info.st_size == 0
+                return stat(store.path + "-wal", &info) == 0 && info.st_size == 0
             }
             guard emptied else {
                 try? reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
@@ -582,7 +589,8 @@ final class FrozenStore {
                 return nil
             }
             let (pages, size, counts) = try reader.inDatabase { r in
-                (try Int64.fetchOne(r, sql: "PRAGMA page_count") ?? 0, try Int64.fetchOne(r, sql: "PRAGMA page_size") ?? 0, try BackupCounts(db: r))
+                (try Int64.fetchOne(r, sql: "PRAGMA page_count") ?? 0, try Int64.fetchOne(r, sql: "PRAGMA page_size") ?? 0,
+                 try BackupCounts(db: StoreDatabase(connection: SQLiteConnection(r))))
             }
             return FrozenStore(reader: reader, bytes: pages * size, counts: counts)
         }

@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 public import Sodium
 
 /// Reading a backup file: parse, get the key, authenticate every chunk and the manifest.
@@ -263,7 +262,8 @@ extension Vault {
     ///   - progress: (bytes of the backup file read, its size) while it is decrypted.
     public static func restoreBackup(
         from file: URL, to directory: URL, access: BackupAccess, newRootKey: RootKey? = nil, kdfLimits: Argon2id.Limits = .moderate,
-        tombstones source: TombstoneSource, context: AccessContext, progress: ((Int64, Int64) -> Void)? = nil
+        tombstones source: TombstoneSource, context: AccessContext, store backend: (any StoreBackend)? = nil,
+        progress: ((Int64, Int64) -> Void)? = nil
     ) throws -> RestoreSummary {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
@@ -325,8 +325,19 @@ extension Vault {
         let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.append($0) }
         try out.finish()
 
+        if let backend {
+            // Onto a server: the decrypted file's tables are copied into a new store there,
+            // and the file is overwritten and removed.
+            let server = try backend.create(vaultID: try VaultID(hex: header.vaultID), createdAt: Timestamp.now())
+            defer { try? server.close() }
+            try StoreCopy.load(from: storePath, into: server)
+            try SecureFiles.replace(Array((backend.reference + "\n").utf8), at: staging + "/" + StoreBackends.referenceFileName, mode: 0o600)
+            secureRemove(storePath)
+            for suffix in ["-wal", "-shm", "-journal"] { unlink(storePath + suffix) }
+        }
+
         // Open the restored vault, replay erasures, verify, record.
-        let vault = try Vault.open(at: URL(fileURLWithPath: staging), rootKey: rootKey, context: context)
+        let vault = try Vault.open(at: URL(fileURLWithPath: staging), rootKey: rootKey, context: context, backend: backend)
         var replayed = 0, added = 0
         try vault.performAudited(context) { tx in
             for receipt in ledger {
@@ -353,7 +364,7 @@ extension Vault {
             throw PrivacyKitError(.integrity, "the restored vault's audit log does not verify: \(report.problem?.message ?? "?")")
         }
         try vault.checkpointIfNeeded()
-        let subjects = try vault.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0 }
+        let subjects = try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0 }
         try vault.store.close()
         guard rename(staging, target) == 0 else {
             throw PrivacyKitError(.io, "cannot move the restored vault into \(target): \(String(cString: strerror(errno)))")

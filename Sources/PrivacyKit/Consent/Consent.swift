@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 import Sodium
 
 /// What a ledger event says.
@@ -166,7 +165,7 @@ struct ConsentRow {
 
     /// From the columns kind, event id, time, notice version, expiry, starting at `first`
     /// (the order every consent query selects them in).
-    init?(_ row: Row, from first: Int = 0) {
+    init?(_ row: StoreRow, from first: Int = 0) {
         guard let kind = (row[first] as String?).flatMap(ConsentKind.init(rawValue:)) else { return nil }
         self.init(kind: kind, eventID: row[first + 1], time: row[first + 2], noticeVersion: row[first + 3], expiresAt: row[first + 4])
     }
@@ -267,7 +266,7 @@ extension Vault {
     /// Appends one consent event (its audit event, the ledger row, the derived state) in
     /// the caller's transaction.
     func appendConsent(
-        _ db: Database, _ change: ConsentChange, subject: String, pseudonym: String, stored: RecordStore.Stored?,
+        _ db: StoreDatabase, _ change: ConsentChange, subject: String, pseudonym: String, stored: RecordStore.Stored?,
         time: Date, context: AccessContext, cipher: FieldCipher
     ) throws -> ConsentEvent {
         let store = RecordStore(vault: self)
@@ -299,15 +298,17 @@ extension Vault {
         guard let seq = try audit.append(
             [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: db)?.lowerBound
         else { throw PrivacyKitError(.internal, "no audit event for a consent change") }
-        try db.execute(sql: """
+        guard let id = try Int64.fetchOne(db, sql: """
             INSERT INTO consent_ledger (subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
             """, arguments: [pseudonym, purpose.id, change.kind.rawValue, stamp, change.channel.rawValue, notice,
                              evidence, note, context.actor, expires, seq])
-        let id = db.lastInsertedRowID
+        else { throw PrivacyKitError(.internal, "no id for a consent ledger entry") }
         try db.execute(sql: """
-            INSERT OR REPLACE INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
+            INSERT INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (purpose, subject_id) DO UPDATE SET kind = excluded.kind, event_id = excluded.event_id,
+                time = excluded.time, notice_version = excluded.notice_version, expires_at = excluded.expires_at
             """, arguments: [purpose.id, subject, change.kind.rawValue, id, stamp, notice, expires])
         return ConsentEvent(id: id, subject: pseudonym, purpose: purpose.id, kind: change.kind, time: stamp,
                                    channel: change.channel.rawValue, noticeVersion: notice, evidenceHash: change.evidenceHash?.lowercased(),
@@ -335,8 +336,7 @@ extension Vault {
         let purpose = try purposes.require(purposeID)
         _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)
         let stamp = Timestamp.precise(time ?? Date())
-        return try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
+        return try store.read { db in
                 guard time == nil else {
                     // At another time: the ledger's answer (restrictions have no history).
                     return try subjects.map { subject in
@@ -356,9 +356,9 @@ extension Vault {
                         SELECT subject_id, kind, event_id, time, notice_version, expires_at FROM consent_state
                         WHERE purpose = ? AND subject_id IN (\(marks))
                         """)
-                    var arguments: [(any DatabaseValueConvertible)?] = [purpose.id]
+                    var arguments: [(any StoreValueConvertible)?] = [purpose.id]
                     arguments.append(contentsOf: chunk.map { $0 })
-                    let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+                    let cursor = try StoreRow.fetchCursor(statement, arguments: StoreArguments(arguments))
                     while let row = try cursor.next() {
                         if let consent = ConsentRow(row, from: 1) { last[row[0]] = consent }
                     }
@@ -373,19 +373,18 @@ extension Vault {
                 }
                 return answers
             }
-        }
     }
 
     /// The last event of `subject` for `purpose`: from the state table for now, from the
     /// ledger (events up to `at`) for another time.
-    func lastConsent(_ db: Database, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
-        let row: Row?
+    func lastConsent(_ db: StoreDatabase, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
+        let row: StoreRow?
         if let at {
-            row = try Row.fetchOne(
+            row = try StoreRow.fetchOne(
                 db.cachedStatement(sql: "SELECT kind, id, time, notice_version, expires_at FROM consent_ledger WHERE subject = ? AND purpose = ? AND time <= ? ORDER BY id DESC LIMIT 1"),
                 arguments: [try subjectPseudonym(subject), purpose, at])
         } else {
-            row = try Row.fetchOne(
+            row = try StoreRow.fetchOne(
                 db.cachedStatement(sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ? AND subject_id = ?"),
                 arguments: [purpose, subject])
         }
@@ -401,15 +400,15 @@ extension Vault {
             // back by the subject's id.
             try RecordStore.refuseErased(tx.db, subjectID: subject, code: .notFound)
             var sql = "SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq FROM consent_ledger WHERE subject = ?"
-            var arguments: [(any DatabaseValueConvertible)?] = [pseudonym]
+            var arguments: [(any StoreValueConvertible)?] = [pseudonym]
             if let purpose { sql += " AND purpose = ?"; arguments.append(purpose) }
-            let events = try Row.fetchAll(tx.db, sql: sql + " ORDER BY id", arguments: StatementArguments(arguments)).map(Self.event)
+            let events = try StoreRow.fetchAll(tx.db, sql: sql + " ORDER BY id", arguments: StoreArguments(arguments)).map(Self.event)
             tx.record(AuditEntry(.recordRead, subjectID: subject, reason: "consent history: \(events.count) events"))
             return events
         }
     }
 
-    static func event(_ row: Row) -> ConsentEvent {
+    static func event(_ row: StoreRow) -> ConsentEvent {
         ConsentEvent(id: row[0], subject: row[1], purpose: row[2], kind: ConsentKind(rawValue: row[3]) ?? .withdraw, time: row[4], channel: row[5],
                      noticeVersion: row[6], evidenceHash: row[7], hasNote: row[8], actor: row[9], expiresAt: row[10], auditSeq: row[11])
     }
@@ -426,7 +425,7 @@ extension Vault {
         _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
         let now = Timestamp.precise(Date())
         let sql: String
-        var arguments: [(any DatabaseValueConvertible)?] = []
+        var arguments: [(any StoreValueConvertible)?] = []
         switch purpose.consent {
         case .notRequired:
             sql = "SELECT id FROM subjects ORDER BY id"
@@ -449,19 +448,18 @@ extension Vault {
         let pseudonymous = access.roles[context.role]?.pseudonymousIDs == true
         // A restricted subject is in no audience the policy does not allow.
         let excludeRestricted = !access.mayProcessRestricted(role: context.role, purpose: purpose.id)
-        let count = try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db -> Int in
+        let count = try store.read { db -> Int in
                 var count = 0
                 let restricted = excludeRestricted ? try Set(String.fetchAll(db, sql: "SELECT subject_id FROM restrictions")) : []
-                let cursor = try String.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
-                while let id = try cursor.next() {
+                let cursor = try String.fetchCursor(db, sql: sql, arguments: StoreArguments(arguments))
+                while let next = try cursor.next() {
+                    guard let id = next else { continue }
                     if restricted.contains(id) { continue }
                     try each(pseudonymous ? try subjectPseudonym(id) : id)
                     count += 1
                 }
                 return count
             }
-        }
         try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects")], context: acting)
         return count
     }
@@ -470,17 +468,17 @@ extension Vault {
     public func consentCounts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
         _ = try authorize(AccessRequest(.consent, event: .recordLookup), context: context)
         let now = Timestamp.precise(Date())
-        return try SQLiteStore.wrap(store.path) { try store.pool.read { db in try consentCounts(db, at: now) } }
+        return try store.read { db in try consentCounts(db, at: now) }
     }
 
     /// ``consentCounts(context:)`` evaluated at `now`, inside the caller's transaction.
-    func consentCounts(_ db: Database, at now: String) throws -> [String: [ConsentState: Int]] {
+    func consentCounts(_ db: StoreDatabase, at now: String) throws -> [String: [ConsentState: Int]] {
         let subjects = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
         var result: [String: [ConsentState: Int]] = [:]
         for purpose in purposes.purposes.values where purpose.consent != .notRequired {
             var counts: [ConsentState: Int] = [:]
             var seen = 0
-            let cursor = try Row.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
+            let cursor = try StoreRow.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
             while let row = try cursor.next() {
                 guard let last = ConsentRow(row) else { continue }
                 counts[ConsentRules.state(purpose: purpose, last: last, at: now), default: 0] += 1

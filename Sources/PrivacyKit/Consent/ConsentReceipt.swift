@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 public import Sodium
 
 /// A signed consent receipt: what a subject agreed to, when, under which notice, as the
@@ -207,7 +206,7 @@ extension Vault {
             var firstGrant: ConsentReceipt.Ledger.Event?
             var channel = "none"
             for purpose in chosen {
-                let rows = try Row.fetchAll(tx.db, sql: """
+                let rows = try StoreRow.fetchAll(tx.db, sql: """
                     SELECT l.id, l.kind, l.time, l.channel, l.notice_version, l.evidence_hash, l.expires_at, l.audit_seq, a.hash
                     FROM consent_ledger l JOIN audit_events a ON a.seq = l.audit_seq
                     WHERE l.subject = ? AND l.purpose = ? ORDER BY l.id

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Per-field data quality, computed without decrypting anything: which fields a record
 /// has is visible from the store's layout, invalid values are flagged when written, and
@@ -41,7 +40,7 @@ extension Vault {
             var present: [String: Int] = [:]
             var invalid: [String: Int] = [:]
             var subjects = 0
-            let cursor = try Row.fetchCursor(tx.db, sql: "SELECT id, sealed, plain, invalid FROM subjects")
+            let cursor = try StoreRow.fetchCursor(tx.db, sql: "SELECT id, sealed, plain, invalid FROM subjects")
             while let row = try cursor.next() {
                 subjects += 1
                 let id: String = row[0]
@@ -84,14 +83,14 @@ extension Vault {
         }
     }
 
-    private func duplicateClusters(db: Database, field: String?) throws -> [DuplicateCluster] {
+    private func duplicateClusters(db: StoreDatabase, field: String?) throws -> [DuplicateCluster] {
         var sql = """
             SELECT field, group_concat(subject_id, char(10)) FROM blind_index WHERE version = ?
             """
-        var arguments: [(any DatabaseValueConvertible)?] = [indexer.currentVersion]
+        var arguments: [(any StoreValueConvertible)?] = [indexer.currentVersion]
         if let field { sql += " AND field = ?"; arguments.append(field) }
         sql += " GROUP BY field, hash HAVING COUNT(*) > 1 ORDER BY field, MIN(subject_id)"
-        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+        return try StoreRow.fetchAll(db, sql: sql, arguments: StoreArguments(arguments)).map { row in
             let ids: String = row[1]
             return DuplicateCluster(field: row[0], subjects: ids.split(separator: "\n").map(String.init).sorted())
         }

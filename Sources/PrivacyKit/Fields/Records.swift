@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Sodium
 
 /// The outcome of writing one record.
@@ -45,8 +44,8 @@ struct RecordStore {
         var invalid: Set<String>
     }
 
-    func load(_ db: Database, subjectID: String) throws -> Stored? {
-        guard let row = try Row.fetchOne(
+    func load(_ db: StoreDatabase, subjectID: String) throws -> Stored? {
+        guard let row = try StoreRow.fetchOne(
             db.cachedStatement(sql: "SELECT kek_version, key_version, wrapped_key, sealed, plain, invalid FROM subjects WHERE id = ?"),
             arguments: [subjectID])
         else { return nil }
@@ -63,19 +62,19 @@ struct RecordStore {
     }
 
     /// The ids among `ids` that have a record.
-    static func existingSubjects(_ db: Database, among ids: [String]) throws -> Set<String> {
+    static func existingSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
         try present(db, among: ids, query: "SELECT id FROM subjects WHERE id IN")
     }
 
     /// The ids among `ids` that were erased (have a tombstone).
-    static func erasedSubjects(_ db: Database, among ids: [String]) throws -> Set<String> {
+    static func erasedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
         guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tombstones)")) == true else { return [] }
         return try present(db, among: ids, query: "SELECT subject_id FROM tombstones WHERE subject_id IN")
     }
 
     /// An erased subject is never re-created under its id: an old export imported again, or
     /// a service writing to a stale id, must not bring the person back.
-    static func refuseErased(_ db: Database, subjectID: String, code: PrivacyKitError.Code = .invalidInput) throws {
+    static func refuseErased(_ db: StoreDatabase, subjectID: String, code: PrivacyKitError.Code = .invalidInput) throws {
         if let erasedAt = try String.fetchOne(db.cachedStatement(sql: "SELECT erased_at FROM tombstones WHERE subject_id = ?"), arguments: [subjectID]) {
             throw erasedError(subjectID, at: erasedAt, code: code)
         }
@@ -85,7 +84,7 @@ struct RecordStore {
         PrivacyKitError(code, "subject \(subjectID) was erased\(erasedAt.map { " at \($0)" } ?? ""); an erased subject is not re-created (give a returning customer a new id)")
     }
 
-    static func present(_ db: Database, among ids: [String], query: String) throws -> Set<String> {
+    static func present(_ db: StoreDatabase, among ids: [String], query: String) throws -> Set<String> {
         var found: Set<String> = []
         var start = ids.startIndex
         while start < ids.endIndex {
@@ -93,7 +92,7 @@ struct RecordStore {
             let chunk = ids[start..<min(start + 500, ids.endIndex)]
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
             let statement = try db.cachedStatement(sql: "\(query) (\(marks))")
-            found.formUnion(try String.fetchAll(statement, arguments: StatementArguments(Array(chunk))))
+            found.formUnion(try String.fetchAll(statement, arguments: StoreArguments(Array(chunk))))
             start = chunk.endIndex
         }
         return found
@@ -226,7 +225,7 @@ struct RecordStore {
     }
 
     /// Inserts a prepared row (the subject must not exist) in the current transaction.
-    func insert(_ db: Database, _ record: PreparedRecord, now: String) throws -> PutResult {
+    func insert(_ db: StoreDatabase, _ record: PreparedRecord, now: String) throws -> PutResult {
         try db.cachedStatement(sql: """
             INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -234,7 +233,7 @@ struct RecordStore {
                 record.subjectID, record.kekVersion, 1, Data(record.wrappedKey), Data(record.sealed),
                 record.plainJSON, record.invalidFields.joined(separator: ","), now, now,
             ])
-        let insertIndex = try db.cachedStatement(sql: "INSERT OR IGNORE INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?)")
+        let insertIndex = try db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
         for entry in record.indexes {
             try insertIndex.execute(arguments: [entry.field, record.indexVersion, entry.hash, record.subjectID])
         }
@@ -243,7 +242,7 @@ struct RecordStore {
 
     /// Creates or updates one record in the current transaction. Re-writing the same
     /// values changes nothing (so an import can be run again).
-    func upsert(_ db: Database, subjectID: String, values raw: [String: String], cipher: FieldCipher, now: String = Timestamp.now()) throws -> PutResult {
+    func upsert(_ db: StoreDatabase, subjectID: String, values raw: [String: String], cipher: FieldCipher, now: String = Timestamp.now()) throws -> PutResult {
         try Self.checkSubjectID(subjectID)
         defer { cipher.wipe() }
         guard let existing = try load(db, subjectID: subjectID) else {
@@ -296,7 +295,7 @@ struct RecordStore {
     /// Replaces the blind-index entries of `fields` with those of their new values, under
     /// the current index version (invalid values get none).
     private func writeIndexes(
-        _ db: Database, subjectID: String, values: [String: NormalizedValue], invalid: Set<String>, fields: Set<String>,
+        _ db: StoreDatabase, subjectID: String, values: [String: NormalizedValue], invalid: Set<String>, fields: Set<String>,
         isNew: Bool = false
     ) throws {
         let version = vault.indexer.currentVersion
@@ -307,7 +306,7 @@ struct RecordStore {
             }
             guard let value = values[name], !invalid.contains(name) else { continue }
             let hash = try vault.indexer.index(value.key, field: spec, version: version)
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?)")
+            try db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
                 .execute(arguments: [name, version, hash, subjectID])
         }
     }

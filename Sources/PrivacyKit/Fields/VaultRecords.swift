@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Sodium
 
 /// Customer records. Every call takes an access context and writes its audit event in the
@@ -108,7 +107,7 @@ extension Vault {
                     }
                 }
             } else {
-                let candidates = try Row.fetchAll(tx.db, sql: "SELECT id, plain FROM subjects WHERE json_extract(plain, '$.' || ?) IS NOT NULL", arguments: [field])
+                let candidates = try StoreRow.fetchAll(tx.db, sql: "SELECT id, plain FROM subjects WHERE json_extract(plain, '$.' || ?) IS NOT NULL", arguments: [field])
                 for row in candidates {
                     let plain = (try? JSONDecoder().decode([String: String].self, from: Data((row["plain"] as String).utf8))) ?? [:]
                     if let stored = plain[field],

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Sodium
 
 /// How to read a CSV export.
@@ -161,7 +160,7 @@ extension Vault {
         // A bulk write leaves up to thousands of pages in the WAL, which every later read
         // has to look through: fold them into the database now (best effort: if a reader
         // holds an old snapshot, the background checkpoints finish the job).
-        store.truncateWAL()
+        (store as? SQLiteStore)?.truncateWAL()
         return summary
     }
 
@@ -192,7 +191,6 @@ extension Vault {
                         var put: PutResult?
                         try tx.db.inSavepoint {
                             put = try store.upsert(tx.db, subjectID: row.subject, values: row.raw, cipher: cipher, now: now)
-                            return .commit
                         }
                         guard let put else { throw PrivacyKitError(.internal, "an upsert produced no result") }
                         result = .success(put)
@@ -215,7 +213,7 @@ extension Vault {
 
     /// Records a row's consent columns, unless the ledger already says the same (so running
     /// the import again records nothing).
-    private func importConsents(_ db: Database, row: PreparedRow, notice: String?, context: AccessContext, cipher: FieldCipher) throws -> Int {
+    private func importConsents(_ db: StoreDatabase, row: PreparedRow, notice: String?, context: AccessContext, cipher: FieldCipher) throws -> Int {
         guard !row.consents.isEmpty else { return 0 }
         var recorded = 0
         var pseudonym: String?
@@ -330,9 +328,7 @@ final class ImportPreparer: @unchecked Sendable {
         guard !pending.isEmpty else { return [] }
         let store = RecordStore(vault: vault)
         let keys = try RecordStore.PreparationKeys(vault: vault)
-        let existing = try SQLiteStore.wrap(vault.store.path) {
-            try vault.store.pool.read { db in try RecordStore.existingSubjects(db, among: pending.map(\.subject)) }
-        }
+        let existing = try vault.store.read { db in try RecordStore.existingSubjects(db, among: pending.map(\.subject)) }
         var rows: [PreparedRow] = []
         rows.reserveCapacity(pending.count)
         for row in pending {

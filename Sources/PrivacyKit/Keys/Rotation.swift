@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What a KEK or blind-index rotation did.
 public struct RotationSummary: Sendable, Codable, Equatable {
@@ -35,7 +34,7 @@ extension Vault {
     ) throws -> RotationSummary {
         _ = try authorize(AccessRequest(.keys, event: .keysRotateKEK), context: context)
         let behind = { (version: Int) in
-            try self.store.pool.read { db in
+            try self.store.read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [version]) ?? 0
             }
         }
@@ -58,7 +57,7 @@ extension Vault {
         var batches = 0
         while true {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
-                let rows = try Row.fetchAll(
+                let rows = try StoreRow.fetchAll(
                     tx.db, sql: "SELECT id, kek_version, wrapped_key FROM subjects WHERE kek_version < ? LIMIT ?",
                     arguments: [target, max(1, batchSize)])
                 for row in rows {
@@ -131,7 +130,7 @@ extension Vault {
         let target = keyring.versions(.blindIndexRoot).last ?? 1
         let indexer = self.indexer
         let indexed = schema.indexedFields
-        let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0 }
+        let total = try store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0 }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         var done = 0
@@ -151,12 +150,12 @@ extension Vault {
                     for spec in fields {
                         let value = try cipher.open(stored.sealed[spec.name]!, field: spec.name, subjectID: subject)
                         guard case .success(let normalized) = Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) else { continue }
-                        try tx.db.cachedStatement(sql: "INSERT OR IGNORE INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?)")
+                        try tx.db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
                             .execute(arguments: [spec.name, target, try indexer.index(normalized.key, field: spec, version: target), subject])
                     }
                 }
                 if let last = ids.last {
-                    try tx.db.execute(sql: "INSERT OR REPLACE INTO vault_meta (key, value) VALUES (?, ?)", arguments: [Self.rebuildCursorKey, last])
+                    try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [Self.rebuildCursorKey, last])
                     tx.record(AuditEntry(.keysRotateIndex, reason: "re-indexed \(ids.count) subjects under blind-index key v\(target)"))
                 }
                 return ids.count

@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 
 /// The vault's compliance figures at one moment, for `privacyctl report`: aggregate only.
 /// It holds counts, policy names and the ids of requests, breaches and backups, never a
@@ -158,7 +157,7 @@ extension Vault {
             var byDataCategory: [String: Int] = [:]
             let categoryOf = Dictionary(uniqueKeysWithValues: schema.fields.map { ($0.name, $0.category) })
             var subjects = 0
-            let cursor = try Row.fetchCursor(db, sql: "SELECT id, sealed, plain FROM subjects")
+            let cursor = try StoreRow.fetchCursor(db, sql: "SELECT id, sealed, plain FROM subjects")
             while let row = try cursor.next() {
                 subjects += 1
                 let id: String = row[0]
@@ -180,19 +179,19 @@ extension Vault {
             }
 
             var requests: [ComplianceReport.OpenRequest] = []
-            let requestRows = try Row.fetchCursor(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE closed_at IS NULL ORDER BY received_at, id")
+            let requestRows = try StoreRow.fetchCursor(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE closed_at IS NULL ORDER BY received_at, id")
             while let row = try requestRows.next() {
                 // The report names no subject, so the subject's state is not looked up.
                 let r = try DataSubjectRequest(row, subjectState: .unknown, note: nil, asOf: now)
                 requests.append(.init(id: r.id, type: r.type.rawValue, regime: r.regime.rawValue, status: r.status.rawValue,
                                       receivedAt: Timestamp.precise(r.receivedAt), deadline: Timestamp.precise(r.deadline), overdue: r.overdue))
             }
-            let breaches = try Row.fetchAll(db, sql: "SELECT \(BreachRecord.columns) FROM breaches WHERE closed_at IS NULL ORDER BY detected_at, id")
+            let breaches = try StoreRow.fetchAll(db, sql: "SELECT \(BreachRecord.columns) FROM breaches WHERE closed_at IS NULL ORDER BY detected_at, id")
                 .map { try BreachRecord($0, asOf: now) }
                 .map { ComplianceReport.OpenBreach(id: $0.id, detectedAt: Timestamp.precise($0.detectedAt), deadline: Timestamp.precise($0.deadline), overdue: $0.overdue) }
 
             let verified = try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: [])
-            let checkpoint = try Row.fetchOne(db, sql: "SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+            let checkpoint = try StoreRow.fetchOne(db, sql: "SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
             let audit = ComplianceReport.AuditStatus(
                 ok: verified.ok, events: verified.events, headHash: verified.headHash, checkpointsVerified: verified.checkpointsVerified,
                 unsignedTail: verified.unsignedTail, lastCheckpointSeq: checkpoint?[0], lastCheckpointTime: checkpoint?[1],

@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 import Sodium
 
 /// The tables of personal-data breaches (migration `v7-breaches`).
@@ -7,7 +6,7 @@ import Sodium
 /// The summary is operator text that may be sensitive: it is kept here and never copied
 /// into an audit event (those name the breach id).
 enum BreachSchema {
-    static func create(_ db: Database) throws {
+    static func create(_ db: StoreDatabase) throws {
         try db.execute(sql: """
             CREATE TABLE breaches (
                 id TEXT PRIMARY KEY NOT NULL,
@@ -84,7 +83,7 @@ public struct BreachRecord: Sendable, Equatable, Encodable {
 
     static let columns = "id, detected_at, summary, opened_at, opened_by, closed_at, closed_by, close_reason, notified_authority_at"
 
-    init(_ row: Row, asOf: Date) throws {
+    init(_ row: StoreRow, asOf: Date) throws {
         id = row[0]
         detectedAt = try Tracking.date(row[1] as String)
         summary = row[2]
@@ -182,12 +181,10 @@ extension Vault {
     /// data and writes no event (a refusal is audited).
     public func breaches(openOnly: Bool = false, now: Date = Date(), context: AccessContext) throws -> [BreachRecord] {
         _ = try authorize(AccessRequest(.breach, event: .breachAffected), context: context)
-        return try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
+        return try store.read { db in
                 let sql = "SELECT \(BreachRecord.columns) FROM breaches\(openOnly ? " WHERE closed_at IS NULL" : "") ORDER BY detected_at, id"
-                return try Row.fetchAll(db, sql: sql).map { try BreachRecord($0, asOf: now) }
+                return try StoreRow.fetchAll(db, sql: sql).map { try BreachRecord($0, asOf: now) }
             }
-        }
     }
 
     /// One breach, evaluated at `now`.
@@ -195,7 +192,7 @@ extension Vault {
     /// - Throws: `.notFound` for an unknown id.
     public func breach(_ id: String, now: Date = Date(), context: AccessContext) throws -> BreachRecord {
         _ = try authorize(AccessRequest(.breach, event: .breachAffected), context: context)
-        return try SQLiteStore.wrap(store.path) { try store.pool.read { db in try loadBreach(db, id, asOf: now) } }
+        return try store.read { db in try loadBreach(db, id, asOf: now) }
     }
 
     /// Closes a breach (`breach.close`): once the authority was notified (at
@@ -255,7 +252,7 @@ extension Vault {
             // memory holds only the subjects found in the window.
             var found: [String: (id: String, erased: Bool, kek: Int?)] = [:]
             for (sql, erased) in [("SELECT id, kek_version FROM subjects", false), ("SELECT subject_id, NULL FROM tombstones", true)] {
-                let cursor = try Row.fetchCursor(tx.db, sql: sql)
+                let cursor = try StoreRow.fetchCursor(tx.db, sql: sql)
                 while found.count < tallies.count, let row = try cursor.next() {
                     let id: String = row[0]
                     for key in macKeys {
@@ -303,17 +300,17 @@ extension Vault {
     }
 
     /// The counted events of the window, per subject pseudonym (one pass over the log).
-    private func tallyEvents(_ db: Database, since: Date, until: Date, actor: String?) throws -> [String: Tally] {
+    private func tallyEvents(_ db: StoreDatabase, since: Date, until: Date, actor: String?) throws -> [String: Tally] {
         let names = BreachImpact.actions.map(\.rawValue)
         var sql = """
             SELECT action, subject, fields FROM audit_events
             WHERE time >= ? AND time < ? AND outcome = 'allowed' AND subject IS NOT NULL
               AND action IN (\(names.map { _ in "?" }.joined(separator: ", ")))
             """
-        var values: [(any DatabaseValueConvertible)?] = [Timestamp.precise(since), Timestamp.precise(until)] + names
+        var values: [(any StoreValueConvertible)?] = [Timestamp.precise(since), Timestamp.precise(until)] + names
         if let actor { sql += " AND actor = ?"; values.append(actor) }
         var tallies: [String: Tally] = [:]
-        let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(values))
+        let cursor = try StoreRow.fetchCursor(db, sql: sql, arguments: StoreArguments(values))
         while let row = try cursor.next() {
             let pseudonym: String = row[1]
             let fields: String = row[2]
@@ -328,8 +325,8 @@ extension Vault {
         return tallies
     }
 
-    private func loadBreach(_ db: Database, _ id: String, asOf: Date) throws -> BreachRecord {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(BreachRecord.columns) FROM breaches WHERE id = ?", arguments: [id]) else {
+    private func loadBreach(_ db: StoreDatabase, _ id: String, asOf: Date) throws -> BreachRecord {
+        guard let row = try StoreRow.fetchOne(db, sql: "SELECT \(BreachRecord.columns) FROM breaches WHERE id = ?", arguments: [id]) else {
             throw PrivacyKitError(.notFound, "no breach \(id) (ids look like breach- and 16 hex digits)")
         }
         return try BreachRecord(row, asOf: asOf)

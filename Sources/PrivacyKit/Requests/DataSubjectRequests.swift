@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 import Sodium
 
 /// The tables of data-subject requests (migration `v6-requests`).
@@ -9,7 +8,7 @@ import Sodium
 /// sealed under the subject's key (field `request_note`), so erasing the subject shreds it;
 /// the reasons are operator text kept in clear and must not hold personal data.
 enum RequestsSchema {
-    static func create(_ db: Database) throws {
+    static func create(_ db: StoreDatabase) throws {
         try db.execute(sql: """
             CREATE TABLE subject_requests (
                 id TEXT PRIMARY KEY NOT NULL,
@@ -289,7 +288,7 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
         """
 
     /// From a row of ``columns``.
-    init(_ row: Row, subjectState: RequestSubjectState, note: String?, asOf: Date) throws {
+    init(_ row: StoreRow, subjectState: RequestSubjectState, note: String?, asOf: Date) throws {
         guard let type = DataSubjectRequestType(rawValue: row[1]), let regime = PrivacyRegime(rawValue: row[2]) else {
             throw PrivacyKitError(.integrity, "data-subject request \(row[0] as String) has an unknown type or regime")
         }
@@ -371,7 +370,7 @@ enum Tracking {
         return text
     }
 
-    static func subjectState(_ db: Database, _ subject: String) throws -> RequestSubjectState {
+    static func subjectState(_ db: StoreDatabase, _ subject: String) throws -> RequestSubjectState {
         if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM subjects WHERE id = ?"), arguments: [subject]) == true { return .live }
         if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM tombstones WHERE subject_id = ?"), arguments: [subject]) == true { return .erased }
         return .unknown
@@ -455,13 +454,13 @@ extension Vault {
     ) throws -> [DataSubjectRequest] {
         try perform(context, AccessRequest(.requests, event: .recordLookup)) { tx, _ in
             var sql = "SELECT \(DataSubjectRequest.columns) FROM subject_requests"
-            var arguments: [(any DatabaseValueConvertible)?] = []
+            var arguments: [(any StoreValueConvertible)?] = []
             var conditions: [String] = []
             if openOnly || overdueOnly { conditions.append("closed_at IS NULL") }
             if let subject { conditions.append("subject_id = ?"); arguments.append(subject) }
             if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
             var result: [DataSubjectRequest] = []
-            let cursor = try Row.fetchCursor(tx.db, sql: sql + " ORDER BY received_at, id", arguments: StatementArguments(arguments))
+            let cursor = try StoreRow.fetchCursor(tx.db, sql: sql + " ORDER BY received_at, id", arguments: StoreArguments(arguments))
             while let row = try cursor.next() {
                 let request = try DataSubjectRequest(row, subjectState: try Tracking.subjectState(tx.db, row[3]), note: nil, asOf: now)
                 if !overdueOnly || request.overdue { result.append(request) }
@@ -605,7 +604,7 @@ extension Vault {
     /// and records `action` with the subject and `describe(before, after)` as the reason.
     private func changeRequest(
         _ id: String, _ action: AuditAction, at: Date, context: AccessContext,
-        _ change: (Database, DataSubjectRequest) throws -> Void,
+        _ change: (StoreDatabase, DataSubjectRequest) throws -> Void,
         describe: (DataSubjectRequest, DataSubjectRequest) -> String
     ) throws -> DataSubjectRequest {
         var acting = context
@@ -624,9 +623,9 @@ extension Vault {
 
     /// The request `id`, evaluated at `asOf`; `openNote` decrypts a sealed note (nil: leave it).
     private func loadRequest(
-        _ db: Database, _ id: String, asOf: Date, openNote: ((String, Data) throws -> String?)? = nil
+        _ db: StoreDatabase, _ id: String, asOf: Date, openNote: ((String, Data) throws -> String?)? = nil
     ) throws -> DataSubjectRequest {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE id = ?", arguments: [id]) else {
+        guard let row = try StoreRow.fetchOne(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE id = ?", arguments: [id]) else {
             throw PrivacyKitError(.notFound, "no data-subject request \(id) (ids look like dsr- and 16 hex digits)")
         }
         let subject: String = row[3]

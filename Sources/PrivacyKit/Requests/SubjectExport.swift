@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 public import Foundation
-import GRDB
 public import Sodium
 
 /// One file of a subject export package, as the requester reads it: for a sealed package,
@@ -114,7 +113,7 @@ extension Vault {
                 throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt); there is nothing to export")
             }
             let record = try exportedRecord(tx.db, subject: subject, grant: grant, cipher: cipher)
-            let consent = try Row.fetchAll(tx.db, sql: """
+            let consent = try StoreRow.fetchAll(tx.db, sql: """
                 SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq
                 FROM consent_ledger WHERE subject = ? ORDER BY id
                 """, arguments: [pseudonym]).map(Self.event)
@@ -130,7 +129,7 @@ extension Vault {
             }
             // Every seq segment of the subject index (see the v2-audit migration).
             let segments = (0...(seq / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
-            let events = try Row.fetchAll(tx.db, sql: """
+            let events = try StoreRow.fetchAll(tx.db, sql: """
                 SELECT \(AuditLog.selectColumns) FROM audit_events
                 WHERE seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ? ORDER BY seq
                 """, arguments: [pseudonym]).map(AuditLog.event(from:))
@@ -152,7 +151,7 @@ extension Vault {
     }
 
     /// The subject's fields as `grant` lets the caller see them, in schema order.
-    private func exportedRecord(_ db: Database, subject: String, grant: AccessGrant, cipher: FieldCipher) throws -> SubjectExport.Record {
+    private func exportedRecord(_ db: StoreDatabase, subject: String, grant: AccessGrant, cipher: FieldCipher) throws -> SubjectExport.Record {
         let store = RecordStore(vault: self)
         guard let stored = try store.load(db, subjectID: subject) else {
             throw PrivacyKitError(.notFound, "no subject \(subject)")

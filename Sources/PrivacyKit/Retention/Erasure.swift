@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 public import Sodium
 
 /// A legal hold (GDPR art. 17(3)): while active it blocks every erasure and retention action
@@ -37,7 +36,7 @@ public struct LegalHold: Sendable, Codable, Equatable {
 
     static let columns = "id, subject_id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
 
-    init(row: Row) {
+    init(row: StoreRow) {
         id = row[0]; subject = row[1]; category = row[2]; reason = row[3]; placedBy = row[4]; placedAt = row[5]
         until = row[6]; releasedAt = row[7]; releasedBy = row[8]; releaseReason = row[9]
     }
@@ -133,8 +132,8 @@ extension Vault {
     }
 
     /// Holds that are active at `now` and cover the subject or its category.
-    func activeHolds(_ db: Database, subject: String, category: String?, at now: String) throws -> [LegalHold] {
-        try Row.fetchAll(
+    func activeHolds(_ db: StoreDatabase, subject: String, category: String?, at now: String) throws -> [LegalHold] {
+        try StoreRow.fetchAll(
             db.cachedStatement(sql: """
                 SELECT \(LegalHold.columns) FROM legal_holds
                 WHERE released_at IS NULL AND (until IS NULL OR until > ?) AND (subject_id = ? OR category = ?)
@@ -175,9 +174,7 @@ extension Vault {
     public func releaseHold(id: String, reason: String, context: AccessContext) throws -> LegalHold {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "releasing a hold needs a reason") }
-        let existing = try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:)) }
-        }
+        let existing = try store.read { db in try StoreRow.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:)) }
         guard let existing else { throw PrivacyKitError(.notFound, "no hold \(id)") }
         return try perform(context, AccessRequest(.hold, event: .holdRelease, subject: existing.subject)) { tx, _ in
             let changed = try tx.db.cachedStatement(sql: "UPDATE legal_holds SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ? AND released_at IS NULL")
@@ -188,8 +185,8 @@ extension Vault {
         }
     }
 
-    private func hold(_ db: Database, id: String) throws -> LegalHold {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]) else {
+    private func hold(_ db: StoreDatabase, id: String) throws -> LegalHold {
+        guard let row = try StoreRow.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]) else {
             throw PrivacyKitError(.internal, "hold \(id) vanished inside its own transaction")
         }
         return LegalHold(row: row)
@@ -199,7 +196,7 @@ extension Vault {
     public func holds(includeReleased: Bool = false, context: AccessContext) throws -> [LegalHold] {
         let now = Timestamp.precise(Date())
         return try perform(context, AccessRequest(.hold, event: .holdPlace)) { tx, _ in
-            try Row.fetchAll(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds ORDER BY placed_at DESC, id")
+            try StoreRow.fetchAll(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds ORDER BY placed_at DESC, id")
                 .map(LegalHold.init(row:))
                 .filter { includeReleased || $0.isActive(at: now) }
         }
@@ -209,9 +206,7 @@ extension Vault {
 
     /// Whether `subject` was erased (has a tombstone).
     public func isErased(_ subject: String) throws -> Bool {
-        try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false }
-        }
+        try store.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false }
     }
 
     /// Erases a subject by crypto-shredding, in one transaction: refuses if a legal hold
@@ -255,7 +250,7 @@ extension Vault {
     }
 
     /// The receipt of an erased subject's tombstone, or nil if it was not erased.
-    func tombstoneReceipt(_ db: Database, subject: String) throws -> ErasureReceipt? {
+    func tombstoneReceipt(_ db: StoreDatabase, subject: String) throws -> ErasureReceipt? {
         guard let text = try String.fetchOne(db.cachedStatement(sql: "SELECT receipt FROM tombstones WHERE subject_id = ?"), arguments: [subject]) else {
             return nil
         }
@@ -306,9 +301,7 @@ extension Vault {
     /// false if readers kept the log busy.
     @discardableResult
     func scrubWAL() -> Bool {
-        // A reader (a backup in progress, another process) makes TRUNCATE wait for it: give
-        // up quickly instead, and leave it to the next checkpoint.
-        store.truncateWAL()
+        store.scrubDeleted()
     }
 
     /// The tombstones, oldest first (for replay after a restore, and reports).

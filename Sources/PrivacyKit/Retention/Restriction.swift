@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 
 /// A restriction of processing (GDPR art. 18): the subject's data stays stored, but is not
 /// read, exported, found or put in an audience except by the roles and purposes that
@@ -64,30 +63,30 @@ extension Vault {
     /// Every restriction, by subject id.
     public func restrictions(context: AccessContext) throws -> [Restriction] {
         try perform(context, AccessRequest(.restrict, event: .recordRestrict)) { tx, _ in
-            try Row.fetchAll(tx.db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions ORDER BY subject_id").map(Self.restriction)
+            try StoreRow.fetchAll(tx.db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions ORDER BY subject_id").map(Self.restriction)
         }
     }
 
-    private func restriction(_ db: Database, subject: String) throws -> Restriction? {
-        try Row.fetchOne(db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions WHERE subject_id = ?", arguments: [subject])
+    private func restriction(_ db: StoreDatabase, subject: String) throws -> Restriction? {
+        try StoreRow.fetchOne(db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions WHERE subject_id = ?", arguments: [subject])
             .map(Self.restriction)
     }
 
-    private static func restriction(_ row: Row) -> Restriction {
+    private static func restriction(_ row: StoreRow) -> Restriction {
         Restriction(subject: row[0], reason: row[1], placedBy: row[2], placedAt: row[3], requestID: row[4])
     }
 
     /// Whether `subject` is restricted (a read outside a transaction, for the access check).
-    func isRestricted(_ subject: String, db: Database? = nil) throws -> Bool {
-        func check(_ db: Database) throws -> Bool {
+    func isRestricted(_ subject: String, db: StoreDatabase? = nil) throws -> Bool {
+        func check(_ db: StoreDatabase) throws -> Bool {
             try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM restrictions WHERE subject_id = ?"), arguments: [subject]) ?? false
         }
         if let db { return try check(db) }
-        return try SQLiteStore.wrap(store.path) { try store.pool.read(check) }
+        return try store.read(check)
     }
 
     /// The restricted subjects among `ids` (none without a query when nobody is restricted).
-    func restrictedSubjects(_ db: Database, among ids: [String]) throws -> Set<String> {
+    func restrictedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
         guard !ids.isEmpty, try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM restrictions)")) == true else { return [] }
         return try RecordStore.present(db, among: ids, query: "SELECT subject_id FROM restrictions WHERE subject_id IN")
     }

@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 import Sodium
 
 /// How a sweep runs.
@@ -151,6 +150,11 @@ extension Vault {
         _ = try authorize(AccessRequest(.retention, event: .retentionSweep), context: context)
         let lock = try SweepLock(directory: directory.path)
         defer { lock.release() }
+        // The vault directory is one host's: a shared server store has its own lock.
+        guard let storeLock = try store.tryJobLock("sweep") else {
+            throw PrivacyKitError(.busy, "another host is sweeping the store \(store.location); this sweep did not start")
+        }
+        defer { storeLock.release() }
         let started = Date()
         let clock = Timestamp.precise(options.now)
         var summary = SweepSummary(clock: clock, dryRun: options.dryRun)
@@ -162,17 +166,15 @@ extension Vault {
                 let dead = try Int64.fetchOne(tx.db, sql: "SELECT max(id) FROM sweep_runs WHERE finished_at IS NULL")
                 try tx.db.execute(sql: "UPDATE sweep_runs SET finished_at = ?, summary = 'interrupted' WHERE finished_at IS NULL",
                                   arguments: [Timestamp.precise(Date())])
-                try tx.db.execute(sql: "INSERT INTO sweep_runs (started_at, clock, pid, actor) VALUES (?, ?, ?, ?)",
-                                  arguments: [Timestamp.precise(started), clock, Int(getpid()), context.actor])
-                let id = tx.db.lastInsertedRowID
+                guard let id = try Int64.fetchOne(tx.db, sql: "INSERT INTO sweep_runs (started_at, clock, pid, actor) VALUES (?, ?, ?, ?) RETURNING id",
+                                                  arguments: [Timestamp.precise(started), clock, Int(getpid()), context.actor])
+                else { throw PrivacyKitError(.internal, "no id for a sweep run") }
                 tx.record(AuditEntry(.retentionSweep, reason: "sweep \(id) started, clock \(clock)\(dead.map { ", finishing interrupted sweep \($0)" } ?? "")"))
                 return (id, dead)
             }
         }
 
-        let holds = try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)) }
-        }.filter { $0.isActive(at: clock) }
+        let holds = try store.read { db in try StoreRow.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)) }.filter { $0.isActive(at: clock) }
         var acted = 0
         var batchNumber = 0
         let cipher = try borrowCipher()
@@ -231,7 +233,6 @@ extension Vault {
                             try tx.db.inSavepoint {
                                 try apply(rule, to: candidate.id, stored: stored, category: category, kept: fields, tx: tx, cipher: cipher,
                                           context: context, now: Timestamp.precise(Date()))
-                                return .commit
                             }
                             summary.add(rule.name, .done)
                             report(.done)
@@ -297,19 +298,17 @@ extension Vault {
         guard (0...3650).contains(horizonDays) else { throw PrivacyKitError(.invalidInput, "the horizon is 0 to 3650 days") }
         _ = try authorize(AccessRequest(.retention, event: .retentionSweep), context: context)
         let clock = Timestamp.precise(now)
-        return try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
+        return try store.read { db in
                 RetentionReport(clock: clock, horizonDays: horizonDays, rules: try retentionRules(db, now: now, horizonDays: horizonDays))
             }
-        }
     }
 
     /// The per-rule figures of ``retentionReport(now:horizonDays:context:)``, inside the
     /// caller's transaction.
-    func retentionRules(_ db: Database, now: Date, horizonDays: Int) throws -> [RetentionReport.Rule] {
+    func retentionRules(_ db: StoreDatabase, now: Date, horizonDays: Int) throws -> [RetentionReport.Rule] {
         let clock = Timestamp.precise(now)
         let horizon = Calendar(identifier: .gregorian).date(byAdding: .day, value: horizonDays, to: now) ?? now
-        let holds = try Row.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)).filter { $0.isActive(at: clock) }
+        let holds = try StoreRow.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)).filter { $0.isActive(at: clock) }
         var rules: [RetentionReport.Rule] = []
         for rule in retention.rules {
             // Due by the horizon, then split: due now or only later.
@@ -350,12 +349,12 @@ struct RetentionQuery {
     }
 
     let sql: String
-    let arguments: [(any DatabaseValueConvertible)?]
+    let arguments: [(any StoreValueConvertible)?]
     let cutoffDay: Double
 
     init(rule: RetentionRule, policy: RetentionPolicy, cutoff: Date) {
         func field(_ name: String) -> String { "json_extract(s.plain, '$.\"\(name)\"')" }
-        var arguments: [(any DatabaseValueConvertible)?] = []
+        var arguments: [(any StoreValueConvertible)?] = []
         var join = ""
         var idColumn = "s.id"
         let created = policy.createdField.map { "COALESCE(\(field($0)), s.created_at)" } ?? "s.created_at"
@@ -377,7 +376,7 @@ struct RetentionQuery {
             let value = field(categoryField)
             let listed = policy.category(named: category)?.values ?? []
             var predicate = listed.isEmpty ? "0" : "\(value) IN (\(listed.map { _ in "?" }.joined(separator: ",")))"
-            var categoryArguments: [(any DatabaseValueConvertible)?] = listed
+            var categoryArguments: [(any StoreValueConvertible)?] = listed
             if policy.defaultCategory == category {
                 let all = policy.categories.flatMap(\.values)
                 predicate = "(\(predicate) OR \(value) IS NULL" + (all.isEmpty ? ")" : " OR \(value) NOT IN (\(all.map { _ in "?" }.joined(separator: ","))))")
@@ -394,18 +393,18 @@ struct RetentionQuery {
         self.arguments = arguments
     }
 
-    private let categoryArguments: [(any DatabaseValueConvertible)?]
+    private let categoryArguments: [(any StoreValueConvertible)?]
 
     /// The Julian day of a time, as SQLite's `julianday()` computes it.
     static func julianDay(_ date: Date) -> Double { date.timeIntervalSince1970 / 86_400 + 2_440_587.5 }
 
-    func candidates(_ db: Database, after: String, limit: Int) throws -> [Candidate] {
+    func candidates(_ db: StoreDatabase, after: String, limit: Int) throws -> [Candidate] {
         var all = arguments
         all.append(after)
         all.append(contentsOf: categoryArguments)
         all.append(cutoffDay)
         all.append(limit)
-        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(all)).map { Candidate(id: $0[0], eventDay: $0[1]) }
+        return try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(all)).map { Candidate(id: $0[0], eventDay: $0[1]) }
     }
 }
 

@@ -1,13 +1,6 @@
 import Foundation
 import GRDB
 
-/// What every store backend offers. SQLite (``SQLiteStore``) is the embedded default;
-/// later backends (PostgreSQL) implement the same protocol.
-public protocol Store: Sendable {
-    /// The vault id, store format version and creation time written when the vault was made.
-    func metadata() throws -> StoreMetadata
-}
-
 public struct StoreMetadata: Sendable, Equatable {
     public let vaultID: VaultID
     public let formatVersion: Int
@@ -24,6 +17,8 @@ public final class SQLiteStore: Store {
     /// The GRDB pool; capabilities run their transactions through it.
     let pool: DatabasePool
     public let path: String
+    public var location: String { path }
+    public var dialect: StoreDialect { .sqlite }
     /// Takes WAL checkpoints off the commit path (see ``WALCheckpointer``).
     let checkpointer: WALCheckpointer
 
@@ -197,8 +192,8 @@ public final class SQLiteStore: Store {
                 );
                 """)
         }
-        migrator.registerMigration("v6-requests") { db in try RequestsSchema.create(db) }
-        migrator.registerMigration("v7-breaches") { db in try BreachSchema.create(db) }
+        migrator.registerMigration("v6-requests") { db in try RequestsSchema.create(StoreDatabase(connection: SQLiteConnection(db))) }
+        migrator.registerMigration("v7-breaches") { db in try BreachSchema.create(StoreDatabase(connection: SQLiteConnection(db))) }
         return migrator
     }
 
@@ -325,8 +320,40 @@ public final class SQLiteStore: Store {
         (try? truncateWAL { _, emptied in emptied }) ?? false
     }
 
+    public func read<T>(_ body: (StoreDatabase) throws -> T) throws -> T {
+        try Self.wrap(path) {
+            try pool.read { db in try body(StoreDatabase(connection: SQLiteConnection(db))) }
+        }
+    }
+
+    public func write<T>(_ body: (StoreDatabase) throws -> T) throws -> T {
+        try Self.wrap(path) {
+            try pool.writeWithoutTransaction { db in
+                var result: T?
+                // IMMEDIATE: the writer lock is taken before the first read, so what the
+                // transaction reads (the audit chain's head) is what it commits on.
+                try db.inTransaction(.immediate) {
+                    result = try body(StoreDatabase(connection: SQLiteConnection(db)))
+                    return .commit
+                }
+                guard let result else { throw PrivacyKitError(.internal, "a store transaction produced no result") }
+                return result
+            }
+        }
+    }
+
+    /// On SQLite every job lock is an `flock` in the vault directory, which its callers
+    /// take themselves (see `SweepLock`): one store file, one directory, one host.
+    public func tryJobLock(_ name: String) throws -> StoreJobLock? {
+        StoreJobLock {}
+    }
+
+    /// A reader (a backup in progress, another process) makes TRUNCATE wait for it: give up
+    /// quickly instead, and leave it to the next checkpoint.
+    public func scrubDeleted() -> Bool { truncateWAL() }
+
     /// Closes every connection (needed before the store file is moved).
-    func close() throws {
+    public func close() throws {
         checkpointer.close()
         try Self.wrap(path) { try pool.close() }
     }
@@ -362,6 +389,84 @@ public final class SQLiteStore: Store {
             default:
                 throw PrivacyKitError(.io, "the store \(path) failed: \(error.resultCode)", cause: error)
             }
+        }
+    }
+}
+
+/// A GRDB connection behind ``StoreConnection``.
+final class SQLiteConnection: StoreConnection {
+    let db: Database
+    var dialect: StoreDialect { .sqlite }
+
+    init(_ db: Database) { self.db = db }
+
+    var isInsideTransaction: Bool { db.isInsideTransaction }
+
+    private func statement(_ sql: String, cached: Bool) throws -> Statement {
+        cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+    }
+
+    private static func arguments(_ values: [StoreValue]) -> StatementArguments {
+        StatementArguments(values.map { value -> DatabaseValue in
+            switch value {
+            case .null: return .null
+            case .integer(let v): return v.databaseValue
+            case .real(let v): return v.databaseValue
+            case .text(let v): return v.databaseValue
+            case .blob(let v): return Data(v).databaseValue
+            }
+        })
+    }
+
+    func execute(_ sql: String, _ arguments: [StoreValue], cached: Bool) throws -> Int {
+        if cached {
+            try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+        } else {
+            // GRDB runs a script of several statements this way (schema creation does).
+            try db.execute(sql: sql, arguments: Self.arguments(arguments))
+        }
+        return db.changesCount
+    }
+
+    func query(_ sql: String, _ arguments: [StoreValue], cached: Bool) throws -> any StoreRowSource {
+        let statement = try statement(sql, cached: cached)
+        return SQLiteRows(columns: statement.columnNames, cursor: try Row.fetchCursor(statement, arguments: Self.arguments(arguments)))
+    }
+
+    func inSavepoint<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try db.inSavepoint {
+            result = try body()
+            return .commit
+        }
+        guard let result else { throw PrivacyKitError(.internal, "a savepoint produced no result") }
+        return result
+    }
+}
+
+private final class SQLiteRows: StoreRowSource {
+    let columns: [String]
+    let cursor: RowCursor
+
+    init(columns: [String], cursor: RowCursor) {
+        self.columns = columns
+        self.cursor = cursor
+    }
+
+    func next() throws -> StoreRow? {
+        guard let row = try cursor.next() else { return nil }
+        return StoreRow(columns: columns, values: row.databaseValues.map(\.storeValue))
+    }
+}
+
+extension DatabaseValue {
+    var storeValue: StoreValue {
+        switch storage {
+        case .null: .null
+        case .int64(let v): .integer(v)
+        case .double(let v): .real(v)
+        case .string(let v): .text(v)
+        case .blob(let v): .blob([UInt8](v))
         }
     }
 }

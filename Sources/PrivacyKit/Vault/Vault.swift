@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 public import Sodium
 import Synchronization
 
@@ -34,7 +33,7 @@ public final class Vault: Sendable {
     /// The vault directory.
     public let directory: URL
     public let id: VaultID
-    public let store: SQLiteStore
+    public let store: any Store
     let audit: AuditLog
 
     private struct State: Sendable {
@@ -78,7 +77,7 @@ public final class Vault: Sendable {
         }
     }
 
-    private init(directory: URL, store: SQLiteStore, keyring: Keyring, keyringDigest: [UInt8], policies: Policies) throws {
+    private init(directory: URL, store: any Store, keyring: Keyring, keyringDigest: [UInt8], policies: Policies) throws {
         guard let publicKey = keyring.auditPublicKey else {
             throw PrivacyKitError(.integrity, "the keyring has no audit signing key")
         }
@@ -141,11 +140,14 @@ public final class Vault: Sendable {
     ///   - kdfLimits: Argon2id cost for a passphrase (ignored for a raw key). The default,
     ///     MODERATE, takes about half a second; lower limits are for tests.
     ///   - context: who creates it, recorded in the `vault.create` audit event.
+    ///   - store: where the records go: nil for a SQLite file inside the vault (the
+    ///     default); a ``StoreBackend`` for a database server several hosts share, named in
+    ///     the vault by a `store.url` file without its password.
     /// - Throws: ``PrivacyKitError`` `.alreadyExists` if `directory` is a file or a
     ///   non-empty directory, `.notFound` if its parent does not exist.
     public static func create(
         at directory: URL, rootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate,
-        context: AccessContext = .library
+        context: AccessContext = .library, store backend: (any StoreBackend)? = nil
     ) throws -> Vault {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
@@ -167,17 +169,21 @@ public final class Vault: Sendable {
         let (bytes, keyring) = try KeyringFile.seal(fresh, rootKey: rootKey, limits: kdfLimits)
         try SecureFiles.replace(bytes, at: keyringPath(staging), mode: 0o600)
 
-        let staged = try SQLiteStore.create(at: staging + "/" + storeFileName, vaultID: vaultID, createdAt: createdAt)
+        let staged: any Store
+        if let backend {
+            try SecureFiles.replace(Array((backend.reference + "\n").utf8), at: staging + "/" + StoreBackends.referenceFileName, mode: 0o600)
+            staged = try backend.create(vaultID: vaultID, createdAt: createdAt)
+        } else {
+            staged = try SQLiteStore.create(at: staging + "/" + storeFileName, vaultID: vaultID, createdAt: createdAt)
+        }
         // The vault's first event, and a signed checkpoint over it, go in before the vault
         // appears at its path.
         let stagedAudit = AuditLog(vaultID: vaultID, keyring: keyring)
-        try SQLiteStore.wrap(staged.path) {
-            let policies = try PolicySet.digest(of: staging + "/" + policiesDirectoryName)
-            try staged.pool.write { db in
-                try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [policyDigestKey, policies])
-                try stagedAudit.append([AuditEntry(.vaultCreate, reason: "root secret: \(rootKey.kind.rawValue)")], context: context, db: db)
-                try stagedAudit.checkpoint(db: db)
-            }
+        let policyDigest = try PolicySet.digest(of: staging + "/" + policiesDirectoryName)
+        try staged.write { db in
+            try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [policyDigestKey, policyDigest])
+            try stagedAudit.append([AuditEntry(.vaultCreate, reason: "root secret: \(rootKey.kind.rawValue)")], context: context, db: db)
+            try stagedAudit.checkpoint(db: db)
         }
         try staged.close()
 
@@ -189,7 +195,7 @@ public final class Vault: Sendable {
         try SecureFiles.syncDirectory(parent)
 
         let policies = try Policies(vaultDirectory: target)
-        let store = try SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
+        let store = try backend?.open(expecting: vaultID) ?? SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
         return try Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
                          keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
     }
@@ -253,6 +259,12 @@ public final class Vault: Sendable {
     ///   (written by a newer PrivacyKit), `.insecurePermissions` (keyring readable by
     ///   others). Nothing on disk is changed when it throws.
     public static func open(at directory: URL, rootKey: RootKey, context: AccessContext = .library) throws -> Vault {
+        try open(at: directory, rootKey: rootKey, context: context, backend: nil)
+    }
+
+    /// ``open(at:rootKey:context:)`` through `backend` (which holds the store's password)
+    /// rather than one made from the vault's `store.url`.
+    static func open(at directory: URL, rootKey: RootKey, context: AccessContext, backend: (any StoreBackend)?) throws -> Vault {
         let path = directory.standardizedFileURL.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -276,7 +288,7 @@ public final class Vault: Sendable {
 
         // Policies first: a vault whose policy files do not load is not touched at all.
         let policies = try Policies(vaultDirectory: path)
-        let store = try SQLiteStore.open(at: path + "/" + storeFileName, expecting: keyring.vaultID)
+        let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
         let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
                               keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
         try vault.recordPolicyChange(context: context)
@@ -290,14 +302,12 @@ public final class Vault: Sendable {
     /// were parsed: a policy that does not load never gets this far.
     private func recordPolicyChange(context: AccessContext) throws {
         let current = try PolicySet.digest(of: policiesPath)
-        let stored = try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey]) }
-        }
+        let stored = try store.read { db in try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey]) }
         guard stored != current else { return }  // the usual case: no write transaction at open
         try performAudited(context) { tx in
             let previous = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey])
             guard previous != current else { return }
-            try tx.db.execute(sql: "INSERT OR REPLACE INTO vault_meta (key, value) VALUES (?, ?)", arguments: [Self.policyDigestKey, current])
+            try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [Self.policyDigestKey, current])
             tx.record(AuditEntry(.policyChange, reason: "policy set \(previous ?? "unknown") -> \(current)"))
         }
     }
@@ -308,10 +318,10 @@ public final class Vault: Sendable {
     /// error still stands.
     private static func recordFailedUnlock(directory: String, keyringBytes: [UInt8], context: AccessContext) {
         guard let claimed = KeyringFile.peekVaultID(keyringBytes), let vaultID = try? VaultID(hex: claimed),
-              let store = try? SQLiteStore.open(at: directory + "/" + storeFileName, expecting: vaultID)
+              let store = try? StoreBackends.openStore(ofVault: directory, expecting: vaultID)
         else { return }
         let log = AuditLog(vaultID: vaultID, keyring: nil)
-        _ = try? store.pool.write { db in
+        _ = try? store.write { db in
             try log.append([AuditEntry(.vaultUnlock, outcome: .failed, reason: "wrong root secret")], context: context, db: db)
         }
         try? store.close()
@@ -334,23 +344,14 @@ public final class Vault: Sendable {
     /// The transaction of ``perform(_:_:_:)`` without the access check: for the vault's own
     /// bookkeeping (recording a denial, a policy change).
     func performAudited<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
-        try SQLiteStore.wrap(store.path) {
-            try store.pool.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    // Under the write lock, which a keyring rewrite also holds: no
-                    // operation uses keys another process has rotated away.
-                    try ensureKeyringCurrent()
-                    let transaction = AuditedTransaction(db: db)
-                    result = try body(transaction)
-                    try audit.append(transaction.entries, context: context, db: db)
-                    return .commit
-                }
-                guard let result else {
-                    throw PrivacyKitError(.internal, "an audited transaction produced no result")
-                }
-                return result
-            }
+        try store.write { db in
+            // Under the write lock, which a keyring rewrite also holds: no operation uses
+            // keys another process has rotated away.
+            try ensureKeyringCurrent()
+            let transaction = AuditedTransaction(db: db)
+            let result = try body(transaction)
+            try audit.append(transaction.entries, context: context, db: db)
+            return result
         }
     }
 
@@ -408,14 +409,14 @@ public final class Vault: Sendable {
     }
 
     /// The consent answer when `purpose` needs consent; nil when it does not.
-    func consentCheck(subject: String, purpose purposeID: String?, db: Database? = nil) throws -> ConsentAnswer? {
+    func consentCheck(subject: String, purpose purposeID: String?, db: StoreDatabase? = nil) throws -> ConsentAnswer? {
         guard let purposeID, let purpose = purposes[purposeID], purpose.consent != .notRequired else { return nil }
         let now = Timestamp.precise(Date())
-        func answer(_ db: Database) throws -> ConsentAnswer {
+        func answer(_ db: StoreDatabase) throws -> ConsentAnswer {
             ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purposeID, at: nil), at: now)
         }
         if let db { return try answer(db) }
-        return try SQLiteStore.wrap(store.path) { try store.pool.read(answer) }
+        return try store.read(answer)
     }
 
     private func deny(_ request: AccessRequest, context: AccessContext, fields: [String], rule: String) -> PrivacyKitError {
@@ -464,32 +465,26 @@ public final class Vault: Sendable {
     /// one if nothing was appended since).
     @discardableResult
     public func checkpoint() throws -> AuditCheckpoint {
-        try SQLiteStore.wrap(store.path) {
-            try store.pool.write { db in try audit.checkpoint(db: db) }
-        }
+        try store.write { db in try audit.checkpoint(db: db) }
     }
 
     /// Signs a checkpoint if events were appended since the last one. The CLI calls this
     /// at the end of every command.
     @discardableResult
     public func checkpointIfNeeded() throws -> AuditCheckpoint? {
-        try SQLiteStore.wrap(store.path) {
-            try store.pool.write { db in
+        try store.write { db in
                 let last = try AuditLog.lastSeq(db: db)
                 if let signed = try AuditLog.lastCheckpointSeq(db: db), signed >= last { return nil }
                 return try audit.checkpoint(db: db)
             }
-        }
     }
 
     /// Verifies the audit log against the vault's public key and, optionally, a witness
     /// file's checkpoints.
     public func verifyAudit(witness: [AuditCheckpoint] = []) throws -> AuditReport {
-        try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
+        try store.read { db in
                 try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: witness)
             }
-        }
     }
 
     /// Events matching `query`, oldest first. Reading the log is itself recorded
@@ -507,7 +502,7 @@ public final class Vault: Sendable {
             return try AuditLog.lastSeq(db: tx.db) + 1
         }
         var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
+        var arguments: [(any StoreValueConvertible)?] = []
         if let subject {
             // Probe every seq segment of the subject index (see the v2-audit migration).
             let segments = (0...(last / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
@@ -523,12 +518,10 @@ public final class Vault: Sendable {
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY seq"
         if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
-        let statementArguments = StatementArguments(arguments)
-        return try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditLog.event(from:))
+        let statementArguments = StoreArguments(arguments)
+        return try store.read { db in
+                try StoreRow.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditLog.event(from:))
             }
-        }
     }
 
     /// Streams every event after `afterSeq`, oldest first, to `handle` (for a SIEM). The
@@ -540,10 +533,9 @@ public final class Vault: Sendable {
         afterSeq: Int64 = 0, context: AccessContext, _ handle: (AuditEvent) throws -> Void
     ) throws -> Int64 {
         try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
-        return try SQLiteStore.wrap(store.path) {
-            try store.pool.read { db in
+        return try store.read { db in
                 var count: Int64 = 0
-                let cursor = try Row.fetchCursor(
+                let cursor = try StoreRow.fetchCursor(
                     db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
                 while let row = try cursor.next() {
                     try handle(AuditLog.event(from: row))
@@ -551,7 +543,6 @@ public final class Vault: Sendable {
                 }
                 return count
             }
-        }
     }
 
     // MARK: - Root rotation
@@ -590,7 +581,7 @@ public final class Vault: Sendable {
     /// touched.
     func rewriteKeyring(
         context: AccessContext, entry: AuditEntry, hooks: SecureFiles.WriteHooks,
-        check: (Database) throws -> Void = { _ in },
+        check: (StoreDatabase) throws -> Void = { _ in },
         _ makeNew: (Keyring) throws -> (bytes: [UInt8], keyring: Keyring)
     ) throws {
         let lock = try FileLock(path: directory.path + "/" + Self.keysDirectoryName + "/.keyring.lock", what: "the keyring")
@@ -602,22 +593,17 @@ public final class Vault: Sendable {
         }
         let (bytes, updated) = try makeNew(keyring)
         let newDigest = try BLAKE2b.hash(bytes)
-        try SQLiteStore.wrap(store.path) {
-            try store.pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    // Checked under the write lock: nothing can start using what is being
-                    // retired between this check and the new keyring.
-                    try check(db)
-                    try audit.append([entry], context: context, db: db)
-                    try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600, hooks: hooks)
-                    // Before the lock is released, so no transaction of this process sees
-                    // the new file with the old state.
-                    state.withLock {
-                        $0 = State(keyring: updated, indexer: BlindIndexer(keyring: updated), keyringDigest: newDigest,
-                                   keyringIdentity: SecureFiles.Identity(path: keyringPath))
-                    }
-                    return .commit
-                }
+        try store.write { db in
+            // Checked under the write lock: nothing can start using what is being retired
+            // between this check and the new keyring.
+            try check(db)
+            try audit.append([entry], context: context, db: db)
+            try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600, hooks: hooks)
+            // Before the lock is released, so no transaction of this process sees the new
+            // file with the old state.
+            state.withLock {
+                $0 = State(keyring: updated, indexer: BlindIndexer(keyring: updated), keyringDigest: newDigest,
+                           keyringIdentity: SecureFiles.Identity(path: keyringPath))
             }
         }
     }
