@@ -84,9 +84,7 @@ extension Vault {
     }
 
     private func duplicateClusters(db: StoreDatabase, field: String?) throws -> [DuplicateCluster] {
-        var sql = """
-            SELECT field, group_concat(subject_id, char(10)) FROM blind_index WHERE version = ?
-            """
+        var sql = "SELECT field, \(db.dialect.joinedLines("subject_id")) FROM blind_index WHERE version = ?"
         var arguments: [(any StoreValueConvertible)?] = [indexer.currentVersion]
         if let field { sql += " AND field = ?"; arguments.append(field) }
         sql += " GROUP BY field, hash HAVING COUNT(*) > 1 ORDER BY field, MIN(subject_id)"

@@ -107,7 +107,7 @@ extension Vault {
                     }
                 }
             } else {
-                let candidates = try StoreRow.fetchAll(tx.db, sql: "SELECT id, plain FROM subjects WHERE json_extract(plain, '$.' || ?) IS NOT NULL", arguments: [field])
+                let candidates = try StoreRow.fetchAll(tx.db, sql: "SELECT id, plain FROM subjects WHERE \(tx.db.dialect.jsonTextBound("plain")) IS NOT NULL", arguments: [field])
                 for row in candidates {
                     let plain = (try? JSONDecoder().decode([String: String].self, from: Data((row["plain"] as String).utf8))) ?? [:]
                     if let stored = plain[field],

@@ -181,7 +181,7 @@ extension Vault {
         defer { returnCipher(cipher) }
 
         for rule in retention.rules {
-            let query = RetentionQuery(rule: rule, policy: retention, cutoff: rule.period.before(options.now))
+            let query = RetentionQuery(rule: rule, policy: retention, cutoff: rule.period.before(options.now), dialect: store.dialect)
             var after = ""
             while true {
                 // One batch: read the next due candidates and act on them in one transaction.
@@ -312,7 +312,7 @@ extension Vault {
         var rules: [RetentionReport.Rule] = []
         for rule in retention.rules {
             // Due by the horizon, then split: due now or only later.
-            let query = RetentionQuery(rule: rule, policy: retention, cutoff: rule.period.before(horizon))
+            let query = RetentionQuery(rule: rule, policy: retention, cutoff: rule.period.before(horizon), dialect: store.dialect)
             let nowCutoff = rule.period.before(now)
             var dueNow = 0, heldNow = 0, dueSoon = 0
             var after = ""
@@ -352,8 +352,8 @@ struct RetentionQuery {
     let arguments: [(any StoreValueConvertible)?]
     let cutoffDay: Double
 
-    init(rule: RetentionRule, policy: RetentionPolicy, cutoff: Date) {
-        func field(_ name: String) -> String { "json_extract(s.plain, '$.\"\(name)\"')" }
+    init(rule: RetentionRule, policy: RetentionPolicy, cutoff: Date, dialect: StoreDialect) {
+        func field(_ name: String) -> String { dialect.jsonText("s.plain", key: name) }
         var arguments: [(any StoreValueConvertible)?] = []
         var join = ""
         var idColumn = "s.id"
@@ -375,7 +375,7 @@ struct RetentionQuery {
         if let category = rule.category, let categoryField = policy.categoryField {
             let value = field(categoryField)
             let listed = policy.category(named: category)?.values ?? []
-            var predicate = listed.isEmpty ? "0" : "\(value) IN (\(listed.map { _ in "?" }.joined(separator: ",")))"
+            var predicate = listed.isEmpty ? "1 = 0" : "\(value) IN (\(listed.map { _ in "?" }.joined(separator: ",")))"
             var categoryArguments: [(any StoreValueConvertible)?] = listed
             if policy.defaultCategory == category {
                 let all = policy.categories.flatMap(\.values)
@@ -387,9 +387,9 @@ struct RetentionQuery {
         } else {
             self.categoryArguments = []
         }
-        conditions.append("julianday(\(event)) <= ?")
+        conditions.append("\(dialect.julianDay(event)) <= ?")
         cutoffDay = Self.julianDay(cutoff)
-        sql = "SELECT s.id, julianday(\(event)) FROM subjects s \(join) WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(idColumn) LIMIT ?"
+        sql = "SELECT s.id, \(dialect.julianDay(event)) FROM subjects s \(join) WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(idColumn) LIMIT ?"
         self.arguments = arguments
     }
 

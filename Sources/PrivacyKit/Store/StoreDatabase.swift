@@ -227,8 +227,9 @@ public enum StoreDialect: Sendable {
         switch self {
         case .sqlite: return "julianday(\(expression))"
         case .postgres:
-            // 2440587.5 is the Julian day of the Unix epoch.
-            return "(extract(epoch from ((\(expression))::timestamptz))::float8 / 86400.0 + 2440587.5)"
+            // A function of the PostgreSQL schema: NULL for text that is no time, as
+            // julianday() gives, where a cast would fail the whole query.
+            return "privacykit_julianday(\(expression))"
         }
     }
 
