@@ -15,12 +15,22 @@ let package = Package(
     products: [
         .library(name: "Sodium", targets: ["Sodium"]),
         .library(name: "PrivacyKit", targets: ["PrivacyKit"]),
+        // The PostgreSQL store, a product of its own: the embedded default links no server
+        // driver (and builds without SwiftNIO).
+        .library(name: "PrivacyKitPostgres", targets: ["PrivacyKitPostgres"]),
         .executable(name: "privacyctl", targets: ["privacyctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // PostgreSQL's wire protocol in Swift (Vapor's, well kept, on SwiftNIO), for the shared
+        // store; SwiftNIO, its TLS and swift-log are what it is built on and what the
+        // connection code names directly.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -77,10 +87,23 @@ let package = Package(
             swiftSettings: strictSettings,
             plugins: ["EmbedPolicies"]
         ),
+        .target(
+            name: "PrivacyKitPostgres",
+            dependencies: [
+                "PrivacyKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "privacyctl",
             dependencies: [
                 "PrivacyKit",
+                "PrivacyKitPostgres",
                 "Sodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -89,7 +112,7 @@ let package = Package(
         // Release-mode benchmarks (`swift run -c release privacykit-bench`); see Benchmarks/README.md.
         .executableTarget(
             name: "privacykit-bench",
-            dependencies: ["PrivacyKit", "Sodium", "CSodium", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PrivacyKit", "PrivacyKitPostgres", "Sodium", "CSodium", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/PrivacyKitBench",
             swiftSettings: strictSettings
         ),
@@ -100,7 +123,12 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyKitTests",
-            dependencies: ["PrivacyKit", "Sodium"],
+            dependencies: ["PrivacyKit", "PrivacyKitPostgres", "Sodium", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PrivacyKitPostgresTests",
+            dependencies: ["PrivacyKitPostgres", "PrivacyKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -129,7 +129,8 @@ extension Privacyctl {
                 discussion: Examples.discussion("""
                     Never writes over a vault: --to must not exist or be empty. Erasures recorded after the backup come from \
                     --vault (the live vault, the default when given) or --ledger FILE (from `backup export-ledger`); --no-ledger \
-                    only when neither exists. With --recovery-key-file the restored vault gets a new root secret \
+                    only when neither exists. Any backup restores into either store: a SQLite file in --to (the default), or \
+                    with --store postgres://… an empty PostgreSQL schema. With --recovery-key-file the restored vault gets a new root secret \
                     (--new-key-file / --new-passphrase-file).
                     """, "backup restore"))
             @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
@@ -139,6 +140,7 @@ extension Privacyctl {
             @Option(name: .customLong("new-key-file"), help: ArgumentHelp("The restored vault's root key file.", valueName: "file")) var newKeyFile: String?
             @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("The restored vault's passphrase file.", valueName: "file")) var newPassphraseFile: String?
             @OptionGroup var recovery: RecoveryOptions
+            @OptionGroup var storeOptions: StoreOptions
             @OptionGroup var options: VaultCommandOptions
 
             struct Result: Encodable { let ok: Bool; let restore: RestoreSummary }
@@ -170,7 +172,7 @@ extension Privacyctl {
                     }
                     let progress = Progress(label: "restore")
                     let summary = try Vault.restoreBackup(from: file, to: URL(fileURLWithPath: to), access: access, newRootKey: newRoot,
-                                                          tombstones: source, context: context) { done, total in
+                                                          tombstones: source, context: context, store: try storeOptions.backend()) { done, total in
                         progress.update("\(done * 100 / max(total, 1))%")
                     }
                     progress.finish()

@@ -10,7 +10,10 @@ extension Privacyctl {
             discussion: Examples.discussion("""
                 The directory must not exist, or be empty. With a passphrase, the keyring is \
                 sealed with Argon2id (--kdf, MODERATE by default); with --key-file, under the \
-                32-byte key in that file (see `privacyctl keys generate-key-file`).
+                32-byte key in that file (see `privacyctl keys generate-key-file`). The records \
+                go to a SQLite file in the directory, or with --store postgres://… to a \
+                PostgreSQL schema that services on several hosts share; the directory then \
+                holds the keyring, the policies and the store's URL without its password.
                 """, "init")
         )
 
@@ -19,6 +22,7 @@ extension Privacyctl {
         @OptionGroup var contextOptions: ContextOptions
         @Option(name: .long, help: "Argon2id cost for a passphrase: moderate, interactive, sensitive, or minimum (tests only).")
         var kdf: KDFProfile = .moderate
+        @OptionGroup var storeOptions: StoreOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
@@ -27,7 +31,8 @@ extension Privacyctl {
                 let rootKey = try rootKeyOptions.resolve(confirm: true)
                 if rootKey.kind == .passphrase { kdf.warnIfWeak() }
                 let context = try contextOptions.resolved(vaultOptions)
-                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits, context: context)
+                let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits, context: context,
+                                             store: try storeOptions.backend())
                 // Whoever creates the vault administers it: later commands act as this role
                 // (for privacy compliance) unless told otherwise.
                 try OperatorDefaults(role: contextOptions.role ?? "admin", purpose: contextOptions.purpose ?? "privacy-compliance")
@@ -37,6 +42,9 @@ extension Privacyctl {
                     try Output.json(report)
                 } else {
                     Output.standardOutput("Created vault \(vault.id) at \(vault.directory.path)\n")
+                    if vault.store.location != vault.storePath {
+                        Output.standardOutput("Store: \(vault.store.location) (recorded without its password: give it as PGPASSWORD)")
+                    }
                     Output.standardOutput(report.text)
                 }
             }

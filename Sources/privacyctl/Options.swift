@@ -172,3 +172,16 @@ enum InputFile {
         return text
     }
 }
+
+/// `--store URL`: the records on a database server several hosts share, instead of a
+/// SQLite file inside the vault directory.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Keep the records on PostgreSQL: postgres://user@host:port/database?schema=NAME&sslmode=prefer (the password from PGPASSWORD, never recorded). Default: a SQLite file in the vault.",
+        valueName: "url"))
+    var store: String?
+
+    func backend() throws -> (any StoreBackend)? {
+        try store.map { try StoreBackends.backend(url: $0) }
+    }
+}

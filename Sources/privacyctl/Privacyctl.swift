@@ -1,4 +1,5 @@
 import ArgumentParser
+import PrivacyKitPostgres
 
 @main
 struct Privacyctl: ParsableCommand {
@@ -23,6 +24,8 @@ struct Privacyctl: ParsableCommand {
     /// argument-parser's `main`, plus a JSON error object for parse and validation errors
     /// when `--json` was asked for, so scripts get JSON whatever went wrong.
     static func main() {
+        // Vaults whose store.url names postgres:// open through it.
+        PostgresBackend.register()
         do {
             var command = try parseAsRoot()
             try command.run()

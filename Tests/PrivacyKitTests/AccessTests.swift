@@ -55,7 +55,7 @@ struct AccessTests {
         init() throws {
             dir = try TempDirectory()
             try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
             try vault.put(subject: "c1", values: Self.record, context: Self.admin)
             // Consent for every purpose that needs it: these tests are about roles (the
             // consent suite is about consent).

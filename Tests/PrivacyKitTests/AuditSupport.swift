@@ -15,7 +15,7 @@ struct AuditFixture {
     init(events: Int = 0) throws {
         dir = try TempDirectory()
         try RootKey.generateKeyFile(at: dir.file("root.key"))
-        vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+        vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
         try append(events)
     }
 

@@ -18,7 +18,7 @@ struct BackupTests {
             dir = try TempDirectory()
             keyFile = dir.file("root.key")
             try RootKey.generateKeyFile(at: keyFile)
-            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile), kdfLimits: fastLimits)
+            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile), kdfLimits: fastLimits)
             for i in 0..<subjects {
                 let id = String(format: "s%03d", i)
                 try vault.put(subject: id, values: ["full_name": "Canary \(id) Person", "email": "\(id)@canary.example", "city": "Canarytown \(id)",
@@ -38,7 +38,8 @@ struct BackupTests {
         func restore(_ file: String, to name: String, access: BackupAccess? = nil, newRoot: RootKey? = nil, source: TombstoneSource? = nil) throws -> (RestoreSummary, Vault) {
             let target = dir.url.appendingPathComponent(name)
             let summary = try Vault.restoreBackup(from: URL(fileURLWithPath: file), to: target, access: access ?? .rootKey(try root), newRootKey: newRoot,
-                                                  kdfLimits: fastLimits, tombstones: source ?? .vault(vault), context: BackupTests.admin)
+                                                  kdfLimits: fastLimits, tombstones: source ?? .vault(vault), context: BackupTests.admin,
+                                                  store: TestBackend.store())
             return (summary, try Vault.open(at: target, rootKey: newRoot ?? (try root)))
         }
     }

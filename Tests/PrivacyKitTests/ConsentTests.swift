@@ -14,7 +14,7 @@ struct ConsentTests {
         init(subjects: [String] = ["s1"]) throws {
             dir = try TempDirectory()
             try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
             for s in subjects { try vault.put(subject: s, values: ["email": "\(s)@example.com"], context: ConsentTests.admin) }
         }
 

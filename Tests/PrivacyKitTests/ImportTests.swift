@@ -15,7 +15,7 @@ struct ImportTests {
         init() throws {
             dir = try TempDirectory()
             try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
         }
 
         func write(_ name: String, _ bytes: [UInt8]) throws -> String {

@@ -17,7 +17,7 @@ struct KeyringTamperTests {
         init() throws {
             dir = try TempDirectory()
             url = dir.url.appendingPathComponent("vault")
-            let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
+            let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
             keyringPath = vault.keyringPath
             vaultID = vault.id
         }
@@ -177,7 +177,7 @@ struct KeyringTamperTests {
 
     @Test func keyringFromAnotherVault() throws {
         let f = try Fixture()
-        let other = try Vault.create(at: f.dir.url.appendingPathComponent("other"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let other = try createTestVault(at: f.dir.url.appendingPathComponent("other"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         try writeFile(f.keyringPath, try readBytes(other.keyringPath))
         let error = try f.expectOpenFails(.integrity)
         #expect(error?.message.contains("vault") == true)
@@ -236,7 +236,7 @@ struct KeyringTamperTests {
 
     @Test func storeFromAnotherVault() throws {
         let f = try Fixture()
-        let other = try Vault.create(at: f.dir.url.appendingPathComponent("other"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let other = try createTestVault(at: f.dir.url.appendingPathComponent("other"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let otherStore = other.storePath
         try other.store.close()
         try FileManager.default.removeItem(atPath: f.url.path + "/vault.sqlite")

@@ -42,7 +42,7 @@ struct PolicySetTests {
 
     @Test func aVaultWithABrokenPolicyIsReported() throws {
         let dir = try TempDirectory()
-        let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         try PolicySet.validateDirectory(vault.policiesPath)
         try writeFile(vault.policiesPath + "/access.yaml", Array("version: [\n".utf8), mode: 0o644)
         let error = expectError(.invalidInput) { try PolicySet.validateDirectory(vault.policiesPath) }

@@ -11,7 +11,7 @@ struct RecordsTests {
     func vault() throws -> (TempDirectory, Vault) {
         let dir = try TempDirectory()
         try RootKey.generateKeyFile(at: dir.file("root.key"))
-        return (dir, try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key"))))
+        return (dir, try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key"))))
     }
 
     @Test func putNormalizesAndGetDecrypts() throws {

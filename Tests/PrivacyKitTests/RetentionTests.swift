@@ -24,7 +24,7 @@ struct RetentionTests {
             dir = try TempDirectory()
             keyFile = dir.file("root.key")
             try RootKey.generateKeyFile(at: keyFile)
-            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile))
+            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile))
         }
 
         /// A lead, a customer or anything else, with canary values in every field.

@@ -16,7 +16,7 @@ struct RotationTests {
         init(subjects: Int) throws {
             dir = try TempDirectory()
             try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
             for i in 0..<subjects {
                 try vault.put(subject: String(format: "s%03d", i), values: [
                     "email": "person\(i)@example.com", "phone": "+1 415 555 \(String(format: "%04d", i))", "full_name": "Person \(i)",

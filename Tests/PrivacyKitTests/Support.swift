@@ -1,8 +1,46 @@
 import Foundation
 import GRDB
+import PrivacyKitPostgres
 @testable import PrivacyKit
 import Sodium
 import Testing
+
+/// The backend the store-facing suites run against: SQLite by default, PostgreSQL when
+/// `PRIVACYKIT_TEST_POSTGRES` names a server (`eval "$(scripts/postgres start)"`). One
+/// suite, run once per backend; the few tests about the SQLite file itself are
+/// `.enabled(if: TestBackend.isSQLite)`.
+enum TestBackend {
+    static let postgresURL: String? = {
+        guard let url = ProcessInfo.processInfo.environment["PRIVACYKIT_TEST_POSTGRES"], !url.isEmpty else { return nil }
+        PostgresBackend.register()
+        // Vaults reopened from their store.url take the password the way libpq does.
+        if let password = URLComponents(string: url)?.password, ProcessInfo.processInfo.environment["PGPASSWORD"] == nil {
+            setenv("PGPASSWORD", password.removingPercentEncoding ?? password, 1)
+        }
+        return url
+    }()
+
+    static var isPostgres: Bool { postgresURL != nil }
+    static var isSQLite: Bool { postgresURL == nil }
+
+    /// A new, empty store for one vault: its own schema on the test server.
+    static func store() -> (any StoreBackend)? {
+        guard let url = postgresURL else { return nil }
+        let schema = "t_" + Hex.encode(Random.bytes(count: 8))
+        let separator = url.contains("?") ? "&" : "?"
+        do {
+            return try PostgresBackend(url: url + separator + "schema=" + schema, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            preconditionFailure("PRIVACYKIT_TEST_POSTGRES is not a usable store URL: \(error)")
+        }
+    }
+}
+
+/// `Vault.create` on the backend under test.
+func createTestVault(at directory: URL, rootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate,
+                     context: AccessContext = .library) throws -> Vault {
+    try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdfLimits, context: context, store: TestBackend.store())
+}
 
 /// A temporary directory removed when the test's scope ends.
 final class TempDirectory {

@@ -11,7 +11,7 @@ struct VaultTests {
     @Test func createThenOpenWithPassphraseGivesTheSameKeys() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let created = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let created = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let opened = try Vault.open(at: url, rootKey: testPassphrase())
         #expect(opened.id == created.id)
         #expect(opened.keyStatus() == created.keyStatus())
@@ -31,7 +31,7 @@ struct VaultTests {
         let dir = try TempDirectory()
         try RootKey.generateKeyFile(at: dir.file("root.key"))
         let url = dir.url.appendingPathComponent("vault")
-        let created = try Vault.create(at: url, rootKey: .keyFile(at: dir.file("root.key")))
+        let created = try createTestVault(at: url, rootKey: .keyFile(at: dir.file("root.key")))
         let opened = try Vault.open(at: url, rootKey: .keyFile(at: dir.file("root.key")))
         #expect(opened.id == created.id)
         #expect(opened.keyring.root.kind == .key)
@@ -43,8 +43,8 @@ struct VaultTests {
 
     @Test func distinctVaultsHaveDistinctKeys() throws {
         let dir = try TempDirectory()
-        let a = try Vault.create(at: dir.url.appendingPathComponent("a"), rootKey: testPassphrase(), kdfLimits: fastLimits)
-        let b = try Vault.create(at: dir.url.appendingPathComponent("b"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let a = try createTestVault(at: dir.url.appendingPathComponent("a"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let b = try createTestVault(at: dir.url.appendingPathComponent("b"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         #expect(a.id != b.id)
         for role in KeyRole.allCases {
             #expect(a.keyring.current(role)?.secret != b.keyring.current(role)?.secret)
@@ -53,7 +53,7 @@ struct VaultTests {
 
     @Test func layoutAndPermissions() throws {
         let dir = try TempDirectory()
-        let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let root = vault.directory.path
         #expect(try mode(root) == 0o700)
         #expect(try mode(root + "/Keys") == 0o700)
@@ -69,7 +69,7 @@ struct VaultTests {
 
     @Test func storeUsesWALForeignKeysAndSecureDelete() throws {
         let dir = try TempDirectory()
-        let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let (journal, foreignKeys, secureDelete) = try vault.store.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"),
              try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
@@ -86,7 +86,7 @@ struct VaultTests {
     /// for it), and the store stays consistent.
     @Test func walCheckpointsRunInTheBackground() throws {
         let dir = try TempDirectory()
-        let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let context = AccessContext(actor: "t", role: "admin")
         #expect((vault.store as! SQLiteStore).checkpointer.completed == 0)
         let entries = (0..<5000).map { AuditEntry(.recordRead, subjectID: "cust-\($0)", fields: ["email", "phone", "address"]) }
@@ -108,7 +108,7 @@ struct VaultTests {
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
         try writeFile(target.path + "/other.txt", Array("keep me".utf8), mode: 0o644)
         let before = try snapshot(dir.path)
-        expectError(.alreadyExists) { try Vault.create(at: target, rootKey: testPassphrase(), kdfLimits: fastLimits) }
+        expectError(.alreadyExists) { try createTestVault(at: target, rootKey: testPassphrase(), kdfLimits: fastLimits) }
         #expect(try snapshot(dir.path) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["taken"])
     }
@@ -117,14 +117,14 @@ struct VaultTests {
         let dir = try TempDirectory()
         let target = dir.url.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
-        let vault = try Vault.create(at: target, rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: target, rootKey: testPassphrase(), kdfLimits: fastLimits)
         #expect(FileManager.default.fileExists(atPath: vault.keyringPath))
     }
 
     @Test func createNeedsAnExistingParent() throws {
         let dir = try TempDirectory()
         expectError(.notFound) {
-            try Vault.create(at: dir.url.appendingPathComponent("no/such/vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
+            try createTestVault(at: dir.url.appendingPathComponent("no/such/vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         }
     }
 
@@ -140,7 +140,7 @@ struct VaultTests {
     @Test func wrongPassphraseFailsAndChangesNothing() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        _ = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
+        _ = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let before = try snapshot(url.path, exceptStore: true)
         let keyringBefore = try readBytes(Vault.keyringPath(url.path))
         let intruder = AccessContext(actor: "mallory", role: "admin")
@@ -158,7 +158,7 @@ struct VaultTests {
         try RootKey.generateKeyFile(at: dir.file("right.key"))
         try RootKey.generateKeyFile(at: dir.file("wrong.key"))
         let url = dir.url.appendingPathComponent("vault")
-        _ = try Vault.create(at: url, rootKey: .keyFile(at: dir.file("right.key")))
+        _ = try createTestVault(at: url, rootKey: .keyFile(at: dir.file("right.key")))
         let before = try snapshot(url.path, exceptStore: true)
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: .keyFile(at: dir.file("wrong.key"))) }
         let kind = expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase()) }
@@ -193,7 +193,7 @@ struct VaultTests {
         try writeFile(dir.file("raw.key"), raw)
         try writeFile(dir.file("text.key"), Array((Base64URL.encode(raw) + "\n").utf8))
         let url = dir.url.appendingPathComponent("vault")
-        _ = try Vault.create(at: url, rootKey: .keyFile(at: dir.file("raw.key")))
+        _ = try createTestVault(at: url, rootKey: .keyFile(at: dir.file("raw.key")))
         // The same 32 bytes as base64url text open the same vault.
         _ = try Vault.open(at: url, rootKey: .keyFile(at: dir.file("text.key")))
 
@@ -228,7 +228,7 @@ struct VaultTests {
         let dir = try TempDirectory()
         let rootBytes = Random.bytes(count: 32)
         try writeFile(dir.file("root.key"), rootBytes)
-        let vault = try Vault.create(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+        let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
         let file = try readBytes(vault.keyringPath)
         var secrets: [(String, [UInt8])] = [("root key", rootBytes)]
         for key in vault.keyring.keys {
@@ -269,7 +269,7 @@ struct VaultTests {
     @Test func rotateRootThenOnlyTheNewSecretOpens() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let vault = try Vault.create(at: url, rootKey: testPassphrase("old secret"), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: url, rootKey: testPassphrase("old secret"), kdfLimits: fastLimits)
         let statusBefore = vault.keyStatus()
         let kekBefore = try #require(vault.keyring.current(.kek)).secret
         try vault.rotateRoot(to: testPassphrase("new secret"), kdfLimits: fastLimits, context: keysAdmin)
@@ -288,7 +288,7 @@ struct VaultTests {
         let dir = try TempDirectory()
         try RootKey.generateKeyFile(at: dir.file("root.key"))
         let url = dir.url.appendingPathComponent("vault")
-        let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         try vault.rotateRoot(to: .keyFile(at: dir.file("root.key")), context: keysAdmin)
         let byKey = try Vault.open(at: url, rootKey: .keyFile(at: dir.file("root.key")))
         #expect(byKey.keyring.root.kind == .key)
@@ -300,7 +300,7 @@ struct VaultTests {
     @Test func rotateRootDrawsAFreshSaltAndNonces() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let before = try readBytes(vault.keyringPath)
         try vault.rotateRoot(to: testPassphrase(), kdfLimits: fastLimits, context: keysAdmin)  // same passphrase
         let after = try readBytes(vault.keyringPath)
@@ -316,7 +316,7 @@ struct VaultTests {
     @Test func crashBeforeRenameLeavesTheOldKeyringUsable() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let vault = try Vault.create(at: url, rootKey: testPassphrase("old"), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: url, rootKey: testPassphrase("old"), kdfLimits: fastLimits)
         let before = try readBytes(vault.keyringPath)
         let hooks = SecureFiles.WriteHooks(afterTempWritten: { throw SimulatedCrash() })
         #expect(throws: SimulatedCrash.self) {
@@ -337,7 +337,7 @@ struct VaultTests {
     @Test func crashAfterRenameLeavesTheNewKeyringUsable() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let vault = try Vault.create(at: url, rootKey: testPassphrase("old"), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: url, rootKey: testPassphrase("old"), kdfLimits: fastLimits)
         let hooks = SecureFiles.WriteHooks(afterRename: { throw SimulatedCrash() })
         #expect(throws: SimulatedCrash.self) {
             try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
@@ -349,7 +349,7 @@ struct VaultTests {
     @Test func rotateRefusesWhenAnotherProcessRewroteTheKeyring() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let first = try Vault.create(at: url, rootKey: testPassphrase("one"), kdfLimits: fastLimits)
+        let first = try createTestVault(at: url, rootKey: testPassphrase("one"), kdfLimits: fastLimits)
         let second = try Vault.open(at: url, rootKey: testPassphrase("one"))
         try second.rotateRoot(to: testPassphrase("two"), kdfLimits: fastLimits, context: keysAdmin)
         let before = try readBytes(first.keyringPath)
@@ -361,7 +361,7 @@ struct VaultTests {
     @Test func rotateRefusesWhileTheKeyringIsLocked() throws {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
-        let vault = try Vault.create(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
+        let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let lock = try FileLock(path: url.path + "/Keys/.keyring.lock", what: "the keyring")
         expectError(.busy) { try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
         lock.unlock()

@@ -1,0 +1,238 @@
+public import Foundation
+public import PrivacyKit
+import Synchronization
+
+/// A vault's store on PostgreSQL: one vault shared by services on many hosts.
+///
+/// The same tables as the SQLite store, in the schema the URL names. Reads run in
+/// read-only REPEATABLE READ transactions (one consistent snapshot, as a SQLite read
+/// transaction). Writes run in READ COMMITTED transactions that first take one
+/// transaction-scoped advisory lock per vault: write transactions are serialized across
+/// every host, as SQLite serializes them in one file, so the audit chain's head read at
+/// the start of a write is still the head when it commits — sequence numbers and chain
+/// hashes stay gap-free and linear whichever hosts write. Reads never wait for it.
+public final class PostgresStore: Store, @unchecked Sendable {
+    public let settings: PostgresSettings
+    public var location: String { settings.redacted }
+    public var dialect: StoreDialect { .postgres }
+
+    /// Store format version this build writes (as ``SQLiteStore/formatVersion``).
+    public static let formatVersion = 1
+
+    /// Idle connections, reused; at most `maxIdle` are kept.
+    private let idle = Mutex<[PGConnection]>([])
+    private let maxIdle = 8
+
+    init(settings: PostgresSettings) {
+        self.settings = settings
+    }
+
+    deinit { try? close() }
+
+    // Advisory lock keys are two int4s: a constant naming the use, and the schema's hash,
+    // so vaults sharing one database never wait on each other.
+    static let writeLockClass: Int64 = 0x504B_5752  // "PKWR"
+    static let jobLockClass: Int64 = 0x504B_4A42  // "PKJB"
+
+    private func checkout() throws -> PGConnection {
+        if let connection = idle.withLock({ $0.popLast() }) {
+            if !connection.isClosed { return connection }
+        }
+        return try Self.wrap(settings) { try PGConnection(settings: settings) }
+    }
+
+    private func checkin(_ connection: PGConnection) {
+        guard !connection.isClosed, !connection.isInsideTransaction else {
+            connection.close()
+            return
+        }
+        let kept = idle.withLock { pool -> Bool in
+            guard pool.count < maxIdle else { return false }
+            pool.append(connection)
+            return true
+        }
+        if !kept { connection.close() }
+    }
+
+    private func transaction<T>(readOnly: Bool, _ body: (StoreDatabase) throws -> T) throws -> T {
+        let connection = try checkout()
+        defer { checkin(connection) }
+        return try Self.wrap(settings) {
+            try connection.begin(readOnly: readOnly, repeatableRead: readOnly)
+            do {
+                if !readOnly {
+                    _ = try connection.fetchAll(
+                        "SELECT pg_advisory_xact_lock(?::int4, hashtext(current_schema()))", [.integer(Self.writeLockClass)])
+                }
+                let result = try body(StoreDatabase(connection: connection))
+                try connection.commit()
+                return result
+            } catch {
+                try? connection.rollback()
+                throw error
+            }
+        }
+    }
+
+    public func read<T>(_ body: (StoreDatabase) throws -> T) throws -> T {
+        try transaction(readOnly: true, body)
+    }
+
+    public func write<T>(_ body: (StoreDatabase) throws -> T) throws -> T {
+        try transaction(readOnly: false, body)
+    }
+
+    /// A session-level advisory lock on a connection of its own, held until released. A
+    /// host that dies drops its connection, and the server the lock with it.
+    public func tryJobLock(_ name: String) throws -> StoreJobLock? {
+        let connection = try Self.wrap(settings) { try PGConnection(settings: settings) }
+        let taken = try Self.wrap(settings) {
+            try Bool.fetchOne(StoreDatabase(connection: connection),
+                              sql: "SELECT pg_try_advisory_lock(?::int4, hashtext(current_schema() || ?))",
+                              arguments: [Self.jobLockClass, name]) ?? false
+        }
+        guard taken else {
+            connection.close()
+            return nil
+        }
+        return StoreJobLock {
+            // Closing the session releases its advisory locks.
+            connection.close()
+        }
+    }
+
+    public func metadata() throws -> StoreMetadata {
+        let values = try read { db in
+            Dictionary(try StoreRow.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map { ($0["key"] as String, $0["value"] as String) },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        guard let id = values["vault_id"], let vaultID = try? VaultID(hex: id),
+              let version = values["format_version"].flatMap(Int.init), let created = values["created_at"]
+        else {
+            throw PrivacyKitError(.integrity, "the store \(location) has incomplete vault metadata")
+        }
+        return StoreMetadata(vaultID: vaultID, formatVersion: version, createdAt: created)
+    }
+
+    /// VACUUM makes the space of deleted rows reusable. PostgreSQL gives no guarantee the
+    /// old bytes are overwritten (its WAL and freed page space keep them for a while):
+    /// what finishes an erasure on a server store is rotating the KEK that wrapped the
+    /// erased subject's key (see docs/key-management.md).
+    public func scrubDeleted() -> Bool {
+        guard let connection = try? checkout() else { return false }
+        defer { checkin(connection) }
+        return (try? connection.execute("VACUUM subjects, blind_index, consent_state, restrictions", [], cached: false)) != nil
+    }
+
+    public func close() throws {
+        let connections = idle.withLock { pool in
+            defer { pool.removeAll() }
+            return pool
+        }
+        for connection in connections { connection.close() }
+    }
+
+    /// Turns driver errors into PrivacyKit errors naming the store (URL without password).
+    static func wrap<T>(_ settings: PostgresSettings, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PrivacyKitError {
+            throw error
+        } catch let error as PostgresStoreError {
+            switch error.kind {
+            case .invalidSettings:
+                throw PrivacyKitError(.invalidInput, error.message)
+            case .connection:
+                throw PrivacyKitError(.io, error.message.hasPrefix("cannot connect") ? error.message : "the store \(settings.redacted): \(error.message)", cause: error)
+            case .serialization:
+                throw PrivacyKitError(.busy, "the store \(settings.redacted) is busy: \(error.message)", cause: error)
+            case .diskFull:
+                throw PrivacyKitError(.io, "the disk of the store \(settings.redacted) is full; the transaction was rolled back", cause: error)
+            case .readOnly:
+                throw PrivacyKitError(.io, "the store \(settings.redacted) cannot be written (a read-only server or standby)", cause: error)
+            case .uniqueViolation, .undefinedTable, .other:
+                throw PrivacyKitError(.io, "the store \(settings.redacted) failed: \(error.message)", cause: error)
+            }
+        }
+    }
+}
+
+/// PostgreSQL as a ``StoreBackend``: `postgres://user@host:port/database?schema=NAME`,
+/// the password from the URL or `PGPASSWORD`, TLS when the server offers it (`sslmode`).
+public struct PostgresBackend: StoreBackend {
+    public static let schemes = ["postgres", "postgresql"]
+
+    public let settings: PostgresSettings
+
+    public init(url: String, environment: [String: String]) throws {
+        do {
+            settings = try PostgresSettings(url: url, environment: environment)
+        } catch let error as PostgresStoreError {
+            throw PrivacyKitError(.invalidInput, error.message)
+        }
+    }
+
+    /// Lets `Vault.open` find vaults whose `store.url` says `postgres://`.
+    public static func register() {
+        StoreBackends.register(PostgresBackend.self)
+    }
+
+    public var reference: String { settings.redacted }
+
+    public func create(vaultID: VaultID, createdAt: String) throws -> any Store {
+        let store = PostgresStore(settings: settings)
+        try PostgresStore.wrap(settings) {
+            let connection = try PGConnection(settings: settings)
+            defer { connection.close() }
+            try PostgresSchema.migrate(connection)
+        }
+        try store.write { db in
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'") {
+                throw PrivacyKitError(.alreadyExists, "the store \(reference) already holds vault \(existing): give each vault its own schema (?schema=NAME)")
+            }
+            for (key, value) in [("vault_id", vaultID.hex), ("format_version", String(PostgresStore.formatVersion)), ("created_at", createdAt)] {
+                try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [key, value])
+            }
+        }
+        return store
+    }
+
+    public func open(expecting vaultID: VaultID) throws -> any Store {
+        let store = PostgresStore(settings: settings)
+        // Inspect before migrating: a store of another vault, or of a newer PrivacyKit, is
+        // not changed at all.
+        let meta = try PostgresStore.wrap(settings) { () -> [String: String]? in
+            let connection = try PGConnection(settings: settings)
+            defer { connection.close() }
+            let db = StoreDatabase(connection: connection)
+            guard try db.tableExists("vault_meta") else { return nil }
+            return Dictionary(try StoreRow.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map { ($0["key"] as String, $0["value"] as String) },
+                              uniquingKeysWith: { a, _ in a })
+        }
+        guard let meta else {
+            throw PrivacyKitError(.notFound, "the store \(reference) holds no vault (no vault_meta table in schema \(settings.schema))")
+        }
+        let version = meta["format_version"]
+        if (version.flatMap(Int.init) ?? 0) > PostgresStore.formatVersion {
+            throw PrivacyKitError(
+                .unsupportedVersion,
+                "the store \(reference) was written by a newer PrivacyKit (format \(version ?? "?")); this build reads up to \(PostgresStore.formatVersion): upgrade PrivacyKit")
+        }
+        guard let storedID = meta["vault_id"] else {
+            throw PrivacyKitError(.integrity, "the store \(reference) has no vault id; it is not a PrivacyKit store")
+        }
+        guard storedID == vaultID.hex else {
+            throw PrivacyKitError(.integrity, "the store \(reference) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
+        }
+        try PostgresStore.wrap(settings) {
+            let connection = try PGConnection(settings: settings)
+            defer { connection.close() }
+            do {
+                try PostgresSchema.migrate(connection)
+            } catch let error as PostgresStoreError where error.message.contains("newer PrivacyKit") {
+                throw PrivacyKitError(.unsupportedVersion, error.message)
+            }
+        }
+        return store
+    }
+}
