@@ -133,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyctlTests",
-            dependencies: ["privacyctl", "PrivacyKit", "Sodium", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["privacyctl", "PrivacyKit", "PrivacyKitPostgres", "Sodium", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
     ],

@@ -31,7 +31,7 @@ let usage = """
 func run(_ options: Options) throws {
     switch options.command {
     case "help":
-        print(usage + recordsUsage + consentUsage + retentionUsage + backupUsage)
+        print(usage + recordsUsage + consentUsage + retentionUsage + backupUsage + storeUsage)
     case "all":
         try runAll(options)
     case "append-bulk":
@@ -135,6 +135,8 @@ func run(_ options: Options) throws {
         try backupAll(options)
     case "backup-library":
         try backupLibraryOnly(options)
+    case "store-compare":
+        try storeCompare(options)
     default:
         if try runRecordsCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")

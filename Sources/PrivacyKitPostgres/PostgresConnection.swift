@@ -1,4 +1,5 @@
 public import Foundation
+public import PrivacyKit
 import Logging
 import NIOCore
 import NIOPosix

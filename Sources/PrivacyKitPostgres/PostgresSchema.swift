@@ -9,6 +9,8 @@
 // rowid aliases the code leaves out of its INSERTs) are identity columns; audit seqs, which
 // the code assigns, are plain keys.
 
+import PrivacyKit
+
 enum PostgresSchema {
     /// Held (for the transaction) by every migrator, so two hosts opening the same database
     /// at once apply each migration once. One key for all schemas: migrations are rare and short.
@@ -30,6 +32,18 @@ enum PostgresSchema {
         CREATE FUNCTION privacykit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+        END
+        $$;
+
+        -- SQLite's julianday() for the retention queries: the Julian day of an ISO 8601
+        -- time held as text, in UTC, and NULL (not an error) for text that is no time, so
+        -- one odd plain field never fails a sweep.
+        CREATE FUNCTION privacykit_julianday(t text) RETURNS float8
+            LANGUAGE plpgsql IMMUTABLE SET timezone TO 'UTC' AS $$
+        BEGIN
+            RETURN extract(epoch FROM t::timestamptz)::float8 / 86400.0 + 2440587.5;
+        EXCEPTION WHEN others THEN
+            RETURN NULL;
         END
         $$;
 

@@ -1,6 +1,5 @@
 public import Foundation
 public import PrivacyKit
-import Synchronization
 
 /// A vault's store on PostgreSQL: one vault shared by services on many hosts.
 ///
@@ -19,8 +18,10 @@ public final class PostgresStore: Store, @unchecked Sendable {
     /// Store format version this build writes (as ``SQLiteStore/formatVersion``).
     public static let formatVersion = 1
 
-    /// Idle connections, reused; at most `maxIdle` are kept.
-    private let idle = Mutex<[PGConnection]>([])
+    /// Idle connections, reused; at most `maxIdle` are kept. (A lock, not a Mutex: the
+    /// connections are handed between threads, one user at a time, which Sendable cannot say.)
+    private let lock = NSLock()
+    private var idle: [PGConnection] = []
     private let maxIdle = 8
 
     init(settings: PostgresSettings) {
@@ -35,7 +36,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     static let jobLockClass: Int64 = 0x504B_4A42  // "PKJB"
 
     private func checkout() throws -> PGConnection {
-        if let connection = idle.withLock({ $0.popLast() }) {
+        if let connection = lock.withLock({ idle.popLast() }) {
             if !connection.isClosed { return connection }
         }
         return try Self.wrap(settings) { try PGConnection(settings: settings) }
@@ -46,9 +47,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
             connection.close()
             return
         }
-        let kept = idle.withLock { pool -> Bool in
-            guard pool.count < maxIdle else { return false }
-            pool.append(connection)
+        let kept = lock.withLock { () -> Bool in
+            guard idle.count < maxIdle else { return false }
+            idle.append(connection)
             return true
         }
         if !kept { connection.close() }
@@ -125,9 +126,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
     }
 
     public func close() throws {
-        let connections = idle.withLock { pool in
-            defer { pool.removeAll() }
-            return pool
+        let connections = lock.withLock { () -> [PGConnection] in
+            defer { idle.removeAll() }
+            return idle
         }
         for connection in connections { connection.close() }
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import PrivacyKit
 @testable import PrivacyKitPostgres
 import Testing
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import PrivacyKit
 @testable import PrivacyKitPostgres
 import Synchronization
 import Testing

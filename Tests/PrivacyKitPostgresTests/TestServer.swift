@@ -1,4 +1,5 @@
 import Foundation
+import PrivacyKit
 @testable import PrivacyKitPostgres
 import Testing
 

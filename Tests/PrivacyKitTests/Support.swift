@@ -5,13 +5,18 @@ import PrivacyKitPostgres
 import Sodium
 import Testing
 
-/// The backend the store-facing suites run against: SQLite by default, PostgreSQL when
-/// `PRIVACYKIT_TEST_POSTGRES` names a server (`eval "$(scripts/postgres start)"`). One
-/// suite, run once per backend; the few tests about the SQLite file itself are
+/// The backend the store-facing suites run against: SQLite by default, PostgreSQL with
+/// `PRIVACYKIT_TEST_BACKEND=postgres` and `PRIVACYKIT_TEST_POSTGRES` naming a server
+/// (`eval "$(scripts/postgres start)"`; scripts/test runs this suite both ways). One suite,
+/// run once per backend; the tests about the SQLite file itself are
 /// `.enabled(if: TestBackend.isSQLite)`.
 enum TestBackend {
     static let postgresURL: String? = {
-        guard let url = ProcessInfo.processInfo.environment["PRIVACYKIT_TEST_POSTGRES"], !url.isEmpty else { return nil }
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["PRIVACYKIT_TEST_BACKEND"] == "postgres" else { return nil }
+        guard let url = environment["PRIVACYKIT_TEST_POSTGRES"], !url.isEmpty else {
+            preconditionFailure("PRIVACYKIT_TEST_BACKEND=postgres needs PRIVACYKIT_TEST_POSTGRES (eval \"$(scripts/postgres start)\")")
+        }
         PostgresBackend.register()
         // Vaults reopened from their store.url take the password the way libpq does.
         if let password = URLComponents(string: url)?.password, ProcessInfo.processInfo.environment["PGPASSWORD"] == nil {

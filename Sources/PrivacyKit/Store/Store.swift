@@ -5,6 +5,12 @@ public struct StoreMetadata: Sendable, Equatable {
     public let vaultID: VaultID
     public let formatVersion: Int
     public let createdAt: String
+
+    public init(vaultID: VaultID, formatVersion: Int, createdAt: String) {
+        self.vaultID = vaultID
+        self.formatVersion = formatVersion
+        self.createdAt = createdAt
+    }
 }
 
 /// The embedded store: one SQLite file through GRDB.
