@@ -376,6 +376,90 @@ struct PostgresConnectionTests {
         #expect(settings.redacted == "postgres://\(tcp.user)@%2Ftmp%2Fprivacykit-pg:\(tcp.port)/\(tcp.database)")
     }
 
+    @Test func streamsLargeResultsWithStatementsInBetween() throws {
+        try TestServer.withSchema { c in
+            // More rows than postgres-nio buffers before it stops reading the socket.
+            let source = try c.query("SELECT g, repeat('x', 100) FROM generate_series(1, ?) AS g", [.integer(40_000)], cached: false)
+            var count: Int64 = 0
+            var inOrder = true
+            while let row = try source.next() {
+                count += 1
+                inOrder = inOrder && row.values[0] == .integer(count)
+                if count % 10_000 == 1 {
+                    #expect(try one(c, "SELECT ?::int8 * 2", [.integer(count)]) == .integer(count * 2))
+                }
+            }
+            #expect(inOrder)
+            #expect(count == 40_000)
+            #expect(try source.next() == nil)
+        }
+    }
+
+    @Test func abandonedStreamsLeaveTheConnectionUsable() throws {
+        // postgres-nio reads and drops the rest of an abandoned result: keep them modest.
+        try TestServer.withSchema { c in
+            for _ in 0..<3 {
+                let source = try c.query("SELECT g FROM generate_series(1, 30000) AS g", [], cached: false)
+                #expect(try source.next()?.values == [.integer(1)])
+            }
+            #expect(try one(c, "SELECT 'after'") == .text("after"))
+            try c.begin()
+            _ = try c.query("SELECT g FROM generate_series(1, 30000) AS g", [], cached: false).next()
+            try c.commit()
+            #expect(try one(c, "SELECT 2") == .integer(2))
+        }
+    }
+
+    @Test func errorsInTheMiddleOfAStream() throws {
+        try TestServer.withSchema { c in
+            // The error comes after 4999 rows; when they all arrive in one read, postgres-nio
+            // fails the query itself instead of the stream. Either way it surfaces, once.
+            let sql = "SELECT 10000 / (5000 - g) FROM generate_series(1, 6000) AS g"
+            var read = 0
+            let error = storeError {
+                let source = try c.query(sql, [], cached: false)
+                while try source.next() != nil { read += 1 }
+            }
+            #expect(error?.code == "22012")
+            #expect(read < 5000)
+            #expect(try one(c, "SELECT 3") == .integer(3))
+
+            // Met while reading ahead for another statement: the rows come first, then the error.
+            let bigger = "SELECT 100000 / (50000 - g) FROM generate_series(1, 60000) AS g"
+            do {
+                let second = try c.query(bigger, [], cached: false)
+                #expect(try second.next() != nil)
+                #expect(try one(c, "SELECT 4") == .integer(4))
+                var more = 0
+                let later = storeError { while try second.next() != nil { more += 1 } }
+                #expect(later?.code == "22012")
+                #expect(more < 50000)
+            } catch let error as PostgresStoreError {
+                #expect(error.code == "22012")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func blockingCallsFromEveryCooperativeThread() async throws {
+        // Each child task blocks a cooperative thread in a synchronous query; the query's own
+        // async work must not need one of those threads.
+        let settings = try TestServer.settings()
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<(ProcessInfo.processInfo.activeProcessorCount * 3) {
+                group.addTask {
+                    let c = try PGConnection(settings: settings)
+                    defer { c.close() }
+                    let source = try c.query("SELECT g FROM generate_series(1, 2000) AS g", [], cached: false)
+                    var count = 0
+                    while try source.next() != nil { count += 1 }
+                    return count
+                }
+            }
+            for try await count in group { #expect(count == 2000) }
+        }
+    }
+
     @Test func manyRows() throws {
         try TestServer.withSchema { c in
             let all = try rows(c, "SELECT g, 'row ' || g FROM generate_series(1, 50000) AS g")
