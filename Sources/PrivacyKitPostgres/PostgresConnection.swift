@@ -130,7 +130,9 @@ public final class PGConnection: StoreConnection {
     }
 
     deinit {
-        if !closed { connection.close().whenComplete { _ in } }
+        // postgres-nio asserts (in debug builds) that a connection is closed before it goes:
+        // close it here, and wait, for a PGConnection dropped without close().
+        if !closed { try? connection.close().wait() }
     }
 
     private static let nextID = Atomic<Int>(0)

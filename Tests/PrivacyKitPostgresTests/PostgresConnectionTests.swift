@@ -291,6 +291,10 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test func droppedWithoutClose() throws {
+        for _ in 0..<3 { _ = try PGConnection(settings: TestServer.settings()) }
+    }
+
     @Test func closedConnection() throws {
         let c = try PGConnection(settings: TestServer.settings())
         c.close()
@@ -353,7 +357,10 @@ struct PostgresConnectionTests {
     }
 
     @Test func tlsPreferFallsBackToPlainAndRequireRefuses() throws {
-        // The test server offers no TLS.
+        let probe = try PGConnection(settings: TestServer.settings { $0.sslMode = .disable })
+        defer { probe.close() }
+        // A server started with PRIVACYKIT_PG_TLS=1: tlsWhenTheServerOffersIt covers it.
+        guard try one(probe, "SHOW ssl") == .text("off") else { return }
         let prefer = try PGConnection(settings: TestServer.settings { $0.sslMode = .prefer })
         defer { prefer.close() }
         #expect(try one(prefer, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == .integer(0))
@@ -363,6 +370,27 @@ struct PostgresConnectionTests {
         let error = try #require(storeError { _ = try PGConnection(settings: settings) })
         #expect(error.kind == .connection)
         #expect(error.message == "cannot connect to \(settings.redacted): the server does not offer TLS (sslmode=require)")
+    }
+
+    static let tlsURL: String? = {
+        let value = ProcessInfo.processInfo.environment["PRIVACYKIT_TEST_POSTGRES_TLS"] ?? ""
+        return value.isEmpty ? nil : value
+    }()
+
+    @Test(.enabled(if: tlsURL != nil, "PRIVACYKIT_TEST_POSTGRES_TLS is not set (a server from PRIVACYKIT_PG_TLS=1 scripts/postgres start DIR)"))
+    func tlsWhenTheServerOffersIt() throws {
+        for mode in [PostgresSettings.SSLMode.prefer, .require] {
+            var settings = try PostgresSettings(url: try #require(Self.tlsURL), environment: [:])
+            settings.sslMode = mode
+            let c = try PGConnection(settings: settings)
+            defer { c.close() }
+            #expect(try one(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == .integer(1), "\(mode)")
+        }
+        var plain = try PostgresSettings(url: try #require(Self.tlsURL), environment: [:])
+        plain.sslMode = .disable
+        let c = try PGConnection(settings: plain)
+        defer { c.close() }
+        #expect(try one(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == .integer(0))
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/tmp/privacykit-pg/password"), "no scripts/postgres server in /tmp/privacykit-pg"))
