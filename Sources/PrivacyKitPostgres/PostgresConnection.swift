@@ -89,6 +89,10 @@ public final class PGConnection: StoreConnection {
     ///   without its password and says why (`connection refused`, the server's
     ///   authentication message, …).
     public init(settings: PostgresSettings) throws {
+        // The fields are mutable, so checked again here: the schema is spliced into SQL.
+        guard PostgresSettings.isValidSchemaName(settings.schema) else {
+            throw PostgresStoreError(.invalidSettings, "invalid PostgreSQL settings \(settings.redacted): schema '\(settings.schema)' must be a lower-case name: a letter or _, then letters, digits or _, at most 63 in all")
+        }
         self.settings = settings
         // postgres-nio logs at debug and trace; nothing of it belongs on the user's terminal.
         let logger = Logger(label: "privacykit.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -414,7 +418,7 @@ public final class PGConnection: StoreConnection {
         case let nio as NIOConnectionError:
             let failures = nio.connectionErrors.map { describe($0.error) }
             if let first = failures.first, failures.allSatisfy({ $0 == first }) { return first }
-            if let dns = nio.dnsAAAAError ?? nio.dnsAError { return "cannot resolve \(nio.host) (\(describe(dns)))" }
+            if failures.isEmpty, nio.dnsAAAAError != nil || nio.dnsAError != nil { return "cannot resolve \(nio.host)" }
             return failures.isEmpty ? "cannot connect to \(nio.host)" : failures.joined(separator: "; ")
         case let io as IOError:
             switch io.errnoCode {

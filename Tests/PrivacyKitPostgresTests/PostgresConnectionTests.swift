@@ -291,6 +291,12 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test func schemaIsCheckedAgainOnConnect() throws {
+        let settings = try TestServer.settings { $0.schema = "x\"; DROP SCHEMA public; --" }
+        let error = storeError { _ = try PGConnection(settings: settings) }
+        #expect(error?.kind == .invalidSettings)
+    }
+
     @Test func droppedWithoutClose() throws {
         for _ in 0..<3 { _ = try PGConnection(settings: TestServer.settings()) }
     }
