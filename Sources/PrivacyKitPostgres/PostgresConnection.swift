@@ -1,5 +1,6 @@
 public import Foundation
 public import PrivacyKit
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -76,6 +77,7 @@ public final class PGConnection: StoreConnection {
     public let settings: PostgresSettings
     private let connection: PostgresConnection
     private let logger: Logger
+    private let watch: CloseWatch
     public private(set) var isInsideTransaction = false
     private var savepointDepth = 0
     private var closed = false
@@ -88,6 +90,10 @@ public final class PGConnection: StoreConnection {
     ///   without its password and says why (`connection refused`, the server's
     ///   authentication message, …).
     public init(settings: PostgresSettings) throws {
+        // The fields are mutable, so checked again here: the schema is spliced into SQL.
+        guard PostgresSettings.isValidSchemaName(settings.schema) else {
+            throw PostgresStoreError(.invalidSettings, "invalid PostgreSQL settings \(settings.redacted): schema '\(settings.schema)' must be a lower-case name: a letter or _, then letters, digits or _, at most 63 in all")
+        }
         self.settings = settings
         // postgres-nio logs at debug and trace; nothing of it belongs on the user's terminal.
         let logger = Logger(label: "privacykit.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -112,6 +118,9 @@ public final class PGConnection: StoreConnection {
         } catch {
             throw Self.connectError(error, settings)
         }
+        let watch = CloseWatch()
+        self.watch = watch
+        connection.closeFuture.whenComplete { _ in watch.connectionClosed() }
         do {
             // Validated as [a-z_][a-z0-9_]*: quoting is only for reserved words.
             _ = try run("SET search_path TO \"\(settings.schema)\"", [])
@@ -126,7 +135,9 @@ public final class PGConnection: StoreConnection {
     }
 
     deinit {
-        if !closed { connection.close().whenComplete { _ in } }
+        // postgres-nio asserts (in debug builds) that a connection is closed before it goes:
+        // close it here, and wait, for a PGConnection dropped without close().
+        if !closed { try? connection.close().wait() }
     }
 
     private static let nextID = Atomic<Int>(0)
@@ -191,17 +202,21 @@ public final class PGConnection: StoreConnection {
         }
     }
 
+    /// Runs a query and streams its rows, a batch at a time, so a scan of a large table
+    /// holds one batch in memory, not the table.
     public func query(_ sql: String, _ arguments: [StoreValue], cached: Bool = false) throws -> any StoreRowSource {
-        try PGRowSource(fetchAll(sql, arguments))
+        let statement = try Self.single(sql, arguments)
+        try prepareForStatement()
+        let stream = try PGRowStream(
+            connection: connection, query: PostgresQuery(unsafeSQL: statement.sql, binds: Self.bindings(arguments)),
+            logger: logger, settings: settings, watch: watch)
+        if !stream.isFinished { openStream = stream }
+        return stream
     }
 
     /// Every row of a query, decoded.
     public func fetchAll(_ sql: String, _ arguments: [StoreValue] = []) throws -> [StoreRow] {
-        let statements = PostgresSQL.statements(sql)
-        guard statements.count == 1, let statement = statements.first else {
-            throw PostgresStoreError(.other, "a query must be one statement (found \(statements.count))")
-        }
-        try Self.checkArgumentCount(statements, arguments)
+        let statement = try Self.single(sql, arguments)
         let result = try run(statement.sql, arguments)
         var names: [String]?
         return result.rows.map { row in
@@ -209,6 +224,15 @@ public final class PGConnection: StoreConnection {
             names = columns
             return StoreRow(columns: columns, values: row.map(PostgresValueDecoder.decode))
         }
+    }
+
+    private static func single(_ sql: String, _ arguments: [StoreValue]) throws -> PostgresSQL.Statement {
+        let statements = PostgresSQL.statements(sql)
+        guard statements.count == 1, let statement = statements.first else {
+            throw PostgresStoreError(.other, "a query must be one statement (found \(statements.count))")
+        }
+        try checkArgumentCount(statements, arguments)
+        return statement
     }
 
     private static func checkArgumentCount(_ statements: [PostgresSQL.Statement], _ arguments: [StoreValue]) throws {
@@ -220,7 +244,35 @@ public final class PGConnection: StoreConnection {
 
     /// Runs one statement already in PostgreSQL's `$n` form.
     private func run(_ sql: String, _ arguments: [StoreValue]) throws -> PostgresQueryResult {
+        try prepareForStatement()
+        let query = PostgresQuery(unsafeSQL: sql, binds: Self.bindings(arguments))
+        let connection = connection
+        let logger = logger
+        do {
+            return try watch.wait { (waiter: Waiter<PostgresQueryResult>) in
+                let future: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
+                future.whenComplete { waiter.complete($0) }
+            }
+        } catch {
+            throw Self.statementError(error, settings)
+        }
+    }
+
+    /// The query whose rows are still arriving, if any.
+    private weak var openStream: PGRowStream?
+
+    private func prepareForStatement() throws {
         guard !closed else { throw PostgresStoreError(.connection, "the connection to \(settings.redacted) is closed") }
+        // The server answers one statement at a time, and a stream waiting for its reader
+        // stops reading the socket: a statement run while a cursor is open (as GRDB allows)
+        // would wait forever. So the open stream's remaining rows are read into memory first.
+        if let stream = openStream {
+            openStream = nil
+            stream.readToEnd()
+        }
+    }
+
+    private static func bindings(_ arguments: [StoreValue]) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument {
@@ -233,13 +285,7 @@ public final class PGConnection: StoreConnection {
             case .blob(let value): bindings.append(ByteBuffer(bytes: value))
             }
         }
-        let future: EventLoopFuture<PostgresQueryResult> = connection.query(
-            PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        do {
-            return try future.wait()
-        } catch {
-            throw Self.statementError(error, settings)
-        }
+        return bindings
     }
 
     // MARK: - Transactions
@@ -308,6 +354,9 @@ public final class PGConnection: StoreConnection {
 
     static func statementError(_ error: any Error, _ settings: PostgresSettings) -> PostgresStoreError {
         if let error = error as? PostgresStoreError { return error }
+        if error is ConnectionClosed {
+            return PostgresStoreError(.connection, "lost the connection to \(settings.redacted): the connection was closed")
+        }
         guard let psql = error as? PSQLError else {
             return PostgresStoreError(.other, "PostgreSQL at \(settings.redacted): \(describe(error))")
         }
@@ -370,7 +419,7 @@ public final class PGConnection: StoreConnection {
         case let nio as NIOConnectionError:
             let failures = nio.connectionErrors.map { describe($0.error) }
             if let first = failures.first, failures.allSatisfy({ $0 == first }) { return first }
-            if let dns = nio.dnsAAAAError ?? nio.dnsAError { return "cannot resolve \(nio.host) (\(describe(dns)))" }
+            if failures.isEmpty, nio.dnsAAAAError != nil || nio.dnsAError != nil { return "cannot resolve \(nio.host)" }
             return failures.isEmpty ? "cannot connect to \(nio.host)" : failures.joined(separator: "; ")
         case let io as IOError:
             switch io.errnoCode {
@@ -396,20 +445,197 @@ public final class PGConnection: StoreConnection {
     }
 }
 
-/// Rows fetched ahead, handed out one at a time.
-final class PGRowSource: StoreRowSource {
-    private var rows: [StoreRow]
-    private var index = 0
+/// A query's rows as they arrive: postgres-nio's async row sequence (which stops reading
+/// the socket while its buffer is full), read a batch at a time by blocking calls.
+final class PGRowStream: StoreRowSource {
+    /// Rows per blocking call: large enough that the hop to the async side is cheap per row,
+    /// small enough to keep memory flat.
+    static let batchSize = 256
 
-    init(_ rows: [StoreRow]) { self.rows = rows }
+    private final class Cursor: @unchecked Sendable {
+        // Used by one async task at a time: each blocking call waits for its task to end.
+        var iterator: PostgresRowSequence.AsyncIterator?
+    }
+
+    private let cursor = Cursor()
+    private let settings: PostgresSettings
+    private let watch: CloseWatch
+    private var rows: [PostgresRow] = []
+    private var index = 0
+    private var columns: [String]?
+    private(set) var isFinished = false
+    /// An error met while reading ahead for another statement, thrown once the rows read
+    /// before it are handed out.
+    private var pendingError: PostgresStoreError?
+
+    init(connection: PostgresConnection, query: PostgresQuery, logger: Logger, settings: PostgresSettings, watch: CloseWatch) throws {
+        self.settings = settings
+        self.watch = watch
+        let cursor = self.cursor
+        // One hop starts the query and reads the first batch: a small result costs one wait.
+        let batch: (rows: [PostgresRow], finished: Bool)
+        do {
+            batch = try watch.blockingWait {
+                let sequence: PostgresRowSequence = try await connection.query(query, logger: logger)
+                cursor.iterator = sequence.makeAsyncIterator()
+                return try await Self.pull(cursor, Self.batchSize)
+            }
+        } catch {
+            throw PGConnection.statementError(error, settings)
+        }
+        rows = batch.rows
+        isFinished = batch.finished
+    }
+
+    deinit {
+        // Dropping an unfinished iterator cancels the stream: postgres-nio then discards the
+        // remaining rows as they arrive and the connection carries on.
+        cursor.iterator = nil
+    }
+
+    private static func pull(_ cursor: Cursor, _ limit: Int) async throws -> (rows: [PostgresRow], finished: Bool) {
+        var rows: [PostgresRow] = []
+        while rows.count < limit {
+            guard let row = try await cursor.iterator?.next() else {
+                cursor.iterator = nil
+                return (rows, true)
+            }
+            rows.append(row)
+        }
+        return (rows, false)
+    }
 
     func next() throws -> StoreRow? {
-        guard index < rows.count else {
+        if index == rows.count {
             rows = []
-            return nil
+            index = 0
+            if let error = pendingError {
+                pendingError = nil
+                throw error
+            }
+            if isFinished { return nil }
+            try fetch(Self.batchSize)
+            if rows.isEmpty { return nil }
         }
-        defer { index += 1 }
-        return rows[index]
+        let row = rows[index]
+        index += 1
+        let names = columns ?? row.map(\.columnName)
+        columns = names
+        return StoreRow(columns: names, values: row.map(PostgresValueDecoder.decode))
+    }
+
+    private func fetch(_ limit: Int) throws {
+        let cursor = self.cursor
+        do {
+            let batch = try watch.blockingWait { try await Self.pull(cursor, limit) }
+            rows.append(contentsOf: batch.rows)
+            isFinished = batch.finished
+        } catch {
+            isFinished = true
+            cursor.iterator = nil
+            throw PGConnection.statementError(error, settings)
+        }
+    }
+
+    /// Reads every remaining row into memory, keeping an error for ``next()``.
+    func readToEnd() {
+        guard !isFinished else { return }
+        do {
+            try fetch(Int.max)
+        } catch {
+            pendingError = error as? PostgresStoreError ?? PGConnection.statementError(error, settings)
+        }
+    }
+}
+
+// MARK: - Blocking
+
+/// One blocking call's result, completed once by whichever comes first: the work or the
+/// connection closing.
+final class Waiter<T: Sendable>: Sendable {
+    private let result = Mutex<Result<T, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func complete(_ value: Result<T, any Error>) {
+        let first = result.withLock { result in
+            guard result == nil else { return false }
+            result = value
+            return true
+        }
+        if first { done.signal() }
+    }
+
+    func wait() throws -> T {
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+}
+
+/// The connection closed while a statement waited (or before it started).
+struct ConnectionClosed: Error {}
+
+/// Ends the blocking call in progress when the connection closes.
+///
+/// postgres-nio writes a statement to its channel without a promise for the write: when
+/// the channel has closed already (the server ended the session), the statement is dropped
+/// and its result never completes. So every wait also ends when the channel's close future
+/// fires; one callback per connection serves every statement.
+final class CloseWatch: Sendable {
+    private struct State {
+        var closed = false
+        var current: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    func connectionClosed() {
+        let fail = state.withLock { state in
+            state.closed = true
+            defer { state.current = nil }
+            return state.current
+        }
+        fail?()
+    }
+
+    /// Starts the work with `start` and blocks until it completes `waiter`, or fails when the
+    /// connection is or becomes closed.
+    func wait<T: Sendable>(_ start: (Waiter<T>) -> Void) throws -> T {
+        let waiter = Waiter<T>()
+        let alreadyClosed = state.withLock { state in
+            state.current = { waiter.complete(.failure(ConnectionClosed())) }
+            return state.closed
+        }
+        defer { state.withLock { $0.current = nil } }
+        if alreadyClosed { throw ConnectionClosed() }
+        start(waiter)
+        return try waiter.wait()
+    }
+
+    /// Runs `operation` and blocks the calling thread until it finishes.
+    ///
+    /// The task runs on Dispatch threads, never on Swift's cooperative pool: the caller may be
+    /// one of that pool's few threads (Swift Testing runs synchronous tests there), and with
+    /// every pool thread blocked here, a task queued behind them would never run.
+    func blockingWait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
+        try wait { (waiter: Waiter<T>) in
+            Task(executorPreference: DispatchTaskExecutor.shared) {
+                do {
+                    waiter.complete(.success(try await operation()))
+                } catch {
+                    waiter.complete(.failure(error))
+                }
+            }
+        }
+    }
+}
+
+final class DispatchTaskExecutor: TaskExecutor {
+    static let shared = DispatchTaskExecutor()
+    private let queue = DispatchQueue(label: "privacykit.postgres.async", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

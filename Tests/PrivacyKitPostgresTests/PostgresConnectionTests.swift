@@ -292,6 +292,16 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test func schemaIsCheckedAgainOnConnect() throws {
+        let settings = try TestServer.settings { $0.schema = "x\"; DROP SCHEMA public; --" }
+        let error = storeError { _ = try PGConnection(settings: settings) }
+        #expect(error?.kind == .invalidSettings)
+    }
+
+    @Test func droppedWithoutClose() throws {
+        for _ in 0..<3 { _ = try PGConnection(settings: TestServer.settings()) }
+    }
+
     @Test func closedConnection() throws {
         let c = try PGConnection(settings: TestServer.settings())
         c.close()
@@ -354,7 +364,10 @@ struct PostgresConnectionTests {
     }
 
     @Test func tlsPreferFallsBackToPlainAndRequireRefuses() throws {
-        // The test server offers no TLS.
+        let probe = try PGConnection(settings: TestServer.settings { $0.sslMode = .disable })
+        defer { probe.close() }
+        // A server started with PRIVACYKIT_PG_TLS=1: tlsWhenTheServerOffersIt covers it.
+        guard try one(probe, "SHOW ssl") == .text("off") else { return }
         let prefer = try PGConnection(settings: TestServer.settings { $0.sslMode = .prefer })
         defer { prefer.close() }
         #expect(try one(prefer, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == .integer(0))
@@ -366,6 +379,27 @@ struct PostgresConnectionTests {
         #expect(error.message == "cannot connect to \(settings.redacted): the server does not offer TLS (sslmode=require)")
     }
 
+    static let tlsURL: String? = {
+        let value = ProcessInfo.processInfo.environment["PRIVACYKIT_TEST_POSTGRES_TLS"] ?? ""
+        return value.isEmpty ? nil : value
+    }()
+
+    @Test(.enabled(if: tlsURL != nil, "PRIVACYKIT_TEST_POSTGRES_TLS is not set (a server from PRIVACYKIT_PG_TLS=1 scripts/postgres start DIR)"))
+    func tlsWhenTheServerOffersIt() throws {
+        for mode in [PostgresSettings.SSLMode.prefer, .require] {
+            var settings = try PostgresSettings(url: try #require(Self.tlsURL), environment: [:])
+            settings.sslMode = mode
+            let c = try PGConnection(settings: settings)
+            defer { c.close() }
+            #expect(try one(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == .integer(1), "\(mode)")
+        }
+        var plain = try PostgresSettings(url: try #require(Self.tlsURL), environment: [:])
+        plain.sslMode = .disable
+        let c = try PGConnection(settings: plain)
+        defer { c.close() }
+        #expect(try one(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == .integer(0))
+    }
+
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/tmp/privacykit-pg/password"), "no scripts/postgres server in /tmp/privacykit-pg"))
     func unixSocket() throws {
         let tcp = try TestServer.settings()
@@ -375,6 +409,90 @@ struct PostgresConnectionTests {
         defer { c.close() }
         #expect(try one(c, "SELECT inet_server_addr() IS NULL") == .integer(1))
         #expect(settings.redacted == "postgres://\(tcp.user)@%2Ftmp%2Fprivacykit-pg:\(tcp.port)/\(tcp.database)")
+    }
+
+    @Test func streamsLargeResultsWithStatementsInBetween() throws {
+        try TestServer.withSchema { c in
+            // More rows than postgres-nio buffers before it stops reading the socket.
+            let source = try c.query("SELECT g, repeat('x', 100) FROM generate_series(1, ?) AS g", [.integer(40_000)], cached: false)
+            var count: Int64 = 0
+            var inOrder = true
+            while let row = try source.next() {
+                count += 1
+                inOrder = inOrder && row.values[0] == .integer(count)
+                if count % 10_000 == 1 {
+                    #expect(try one(c, "SELECT ?::int8 * 2", [.integer(count)]) == .integer(count * 2))
+                }
+            }
+            #expect(inOrder)
+            #expect(count == 40_000)
+            #expect(try source.next() == nil)
+        }
+    }
+
+    @Test func abandonedStreamsLeaveTheConnectionUsable() throws {
+        // postgres-nio reads and drops the rest of an abandoned result: keep them modest.
+        try TestServer.withSchema { c in
+            for _ in 0..<3 {
+                let source = try c.query("SELECT g FROM generate_series(1, 30000) AS g", [], cached: false)
+                #expect(try source.next()?.values == [.integer(1)])
+            }
+            #expect(try one(c, "SELECT 'after'") == .text("after"))
+            try c.begin()
+            _ = try c.query("SELECT g FROM generate_series(1, 30000) AS g", [], cached: false).next()
+            try c.commit()
+            #expect(try one(c, "SELECT 2") == .integer(2))
+        }
+    }
+
+    @Test func errorsInTheMiddleOfAStream() throws {
+        try TestServer.withSchema { c in
+            // The error comes after 4999 rows; when they all arrive in one read, postgres-nio
+            // fails the query itself instead of the stream. Either way it surfaces, once.
+            let sql = "SELECT 10000 / (5000 - g) FROM generate_series(1, 6000) AS g"
+            var read = 0
+            let error = storeError {
+                let source = try c.query(sql, [], cached: false)
+                while try source.next() != nil { read += 1 }
+            }
+            #expect(error?.code == "22012")
+            #expect(read < 5000)
+            #expect(try one(c, "SELECT 3") == .integer(3))
+
+            // Met while reading ahead for another statement: the rows come first, then the error.
+            let bigger = "SELECT 100000 / (50000 - g) FROM generate_series(1, 60000) AS g"
+            do {
+                let second = try c.query(bigger, [], cached: false)
+                #expect(try second.next() != nil)
+                #expect(try one(c, "SELECT 4") == .integer(4))
+                var more = 0
+                let later = storeError { while try second.next() != nil { more += 1 } }
+                #expect(later?.code == "22012")
+                #expect(more < 50000)
+            } catch let error as PostgresStoreError {
+                #expect(error.code == "22012")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func blockingCallsFromEveryCooperativeThread() async throws {
+        // Each child task blocks a cooperative thread in a synchronous query; the query's own
+        // async work must not need one of those threads.
+        let settings = try TestServer.settings()
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<(ProcessInfo.processInfo.activeProcessorCount * 3) {
+                group.addTask {
+                    let c = try PGConnection(settings: settings)
+                    defer { c.close() }
+                    let source = try c.query("SELECT g FROM generate_series(1, 2000) AS g", [], cached: false)
+                    var count = 0
+                    while try source.next() != nil { count += 1 }
+                    return count
+                }
+            }
+            for try await count in group { #expect(count == 2000) }
+        }
     }
 
     @Test func manyRows() throws {
