@@ -41,7 +41,7 @@ extension Privacyctl.Audit {
         func run() throws {
             try Output.run(json: output.json) {
                 let key: Ed25519.PublicKey
-                let storePath: String
+                let storePath: String?
                 if let store {
                     guard let publicKey else {
                         throw CLIError(.usage, "--store needs --public-key: a copied store carries no trusted key")
@@ -51,10 +51,11 @@ extension Privacyctl.Audit {
                 } else {
                     let directory = try vaultOptions.directory()
                     key = try publicKey.map(AuditKeys.parse) ?? Vault.recordedAuditPublicKey(at: directory)
-                    storePath = directory.path + "/" + Vault.storeFileName
+                    storePath = nil
                 }
                 let witness = try against.map(AuditCheckpoint.readWitnessFile(at:)) ?? []
-                let report = try AuditVerifier.verify(storePath: storePath, publicKey: key, witness: witness)
+                let report = try storePath.map { try AuditVerifier.verify(storePath: $0, publicKey: key, witness: witness) }
+                    ?? Vault.verifyAuditWithoutSecret(at: try vaultOptions.directory(), publicKey: key, witness: witness)
                 if output.json {
                     try Output.json(report)
                 } else if let problem = report.problem {

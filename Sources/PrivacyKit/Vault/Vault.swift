@@ -222,6 +222,22 @@ public final class Vault: Sendable {
     /// The audit public key recorded in the vault's keyring file, read without any secret
     /// (for `audit verify` and `audit public-key`). A keyring can be swapped by whoever can
     /// write the vault: an auditor should compare it with a copy kept elsewhere.
+    /// Verifies the audit log of the vault at `directory` with nothing but the audit public
+    /// key (no root secret): its SQLite file, or the server store its `store.url` names.
+    public static func verifyAuditWithoutSecret(at directory: URL, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint] = []) throws -> AuditReport {
+        let path = directory.standardizedFileURL.path
+        guard try StoreBackends.reference(ofVault: path) != nil else {
+            return try AuditVerifier.verify(storePath: path + "/" + storeFileName, publicKey: publicKey, witness: witness)
+        }
+        let keyringPath = keyringPath(path)
+        guard let claimed = KeyringFile.peekVaultID(try readKeyringWithoutSecret(keyringPath)), let vaultID = try? VaultID(hex: claimed) else {
+            throw PrivacyKitError(.integrity, "\(keyringPath) records no valid vault id")
+        }
+        let store = try StoreBackends.openStore(ofVault: path, expecting: vaultID)
+        defer { try? store.close() }
+        return try store.read { db in try AuditVerifier.verify(db: db, vaultID: vaultID, publicKey: publicKey, witness: witness) }
+    }
+
     public static func recordedAuditPublicKey(at directory: URL) throws -> Ed25519.PublicKey {
         let path = keyringPath(directory.standardizedFileURL.path)
         let bytes = try readKeyringWithoutSecret(path)
