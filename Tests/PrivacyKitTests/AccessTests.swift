@@ -233,7 +233,7 @@ struct AccessTests {
     }
 
     /// A broken policy stops the vault from opening, and changes nothing in it.
-    @Test func aVaultWithABrokenPolicyDoesNotOpenAndIsUnchanged() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func aVaultWithABrokenPolicyDoesNotOpenAndIsUnchanged() throws {
         let s = try Setup()
         let path = s.vault.policiesPath + "/access.yaml"
         try s.vault.store.close()

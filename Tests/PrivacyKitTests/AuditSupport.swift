@@ -78,3 +78,38 @@ func reinsert(_ row: StoreRow, at seq: Int64, db: StoreDatabase) throws {
         row.value("purpose"), row.value("outcome"), row.value("reason"), row.value("request_id"), row.value("prev_hash"), row.value("hash"),
     ])
 }
+
+/// Makes every insert into audit_events fail (storage that cannot take an event), on either
+/// backend; ``allowAuditInserts(_:)`` undoes it.
+func failAuditInserts(_ db: StoreDatabase) throws {
+    switch db.dialect {
+    case .sqlite:
+        try db.execute(sql: "CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END")
+    case .postgres:
+        try db.execute(sql: """
+            CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit storage failed'; END $$;
+            CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_fail()
+            """)
+    }
+}
+
+func allowAuditInserts(_ db: StoreDatabase) throws {
+    switch db.dialect {
+    case .sqlite: try db.execute(sql: "DROP TRIGGER audit_fail")
+    case .postgres: try db.execute(sql: "DROP TRIGGER audit_fail ON audit_events")
+    }
+}
+
+/// Lifts the append-only guard of `table` for `operation` (UPDATE or DELETE), as someone
+/// with write access to the store could.
+func dropAppendOnly(_ db: StoreDatabase, _ table: String, _ operation: String) throws {
+    switch db.dialect {
+    case .sqlite: try db.execute(sql: "DROP TRIGGER \(table)_no_\(operation.lowercased())")
+    case .postgres: try db.execute(sql: "ALTER TABLE \(table) DISABLE TRIGGER \(table)_append_only")
+    }
+}
+
+/// Verifies a vault's log with only a public key, whatever its store.
+func verifyWithKey(_ vault: Vault, _ publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint] = []) throws -> AuditReport {
+    try Vault.verifyAuditWithoutSecret(at: vault.directory, publicKey: publicKey, witness: witness)
+}

@@ -129,9 +129,9 @@ struct AuditTamperTests {
         expectProblem(try s.fixture.verify(), kind: "checkpoint-signature", seq: 1)
         // Verified with the forger's own key, the chain itself is consistent: only the key
         // gives it away. The witness shows it too.
-        let forgedReport = try AuditVerifier.verify(storePath: s.fixture.vault.storePath, publicKey: other.vault.auditPublicKey)
+        let forgedReport = try verifyWithKey(s.fixture.vault, other.vault.auditPublicKey)
         #expect(forgedReport.ok)
-        let withWitness = try AuditVerifier.verify(storePath: s.fixture.vault.storePath, publicKey: other.vault.auditPublicKey, witness: s.witness)
+        let withWitness = try verifyWithKey(s.fixture.vault, other.vault.auditPublicKey, witness: s.witness)
         expectProblem(withWitness, kind: "witness-signature", seq: 11)
     }
 

@@ -95,8 +95,11 @@ struct BackupTests {
                     #expect(!found, "\(canary) in \(name)/\(file)")
                 }
             }
-            let kept = Self.contains(try readBytes(restored.storePath), Array("Canarytown s005".utf8))
-            #expect(kept)
+            if TestBackend.isSQLite {
+                // The search is shown to work: a subject not erased is there in the clear.
+                let kept = Self.contains(try readBytes(restored.storePath), Array("Canarytown s005".utf8))
+                #expect(kept)
+            }
         }
         // A ledger that was altered does not verify and nothing is restored.
         var text = try String(contentsOfFile: ledgerFile, encoding: .utf8)
@@ -249,7 +252,7 @@ struct BackupTests {
     /// checkpoint may write the store file meanwhile); the backup checkpoints when it ends,
     /// so the store file does not keep the subject's old pages, and the backup itself (taken
     /// before) restores with the subject erased again.
-    @Test func anErasureDuringABackupLeavesNothingInTheWALOnceTheBackupEnds() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func anErasureDuringABackupLeavesNothingInTheWALOnceTheBackupEnds() throws {
         let s = try Setup(subjects: 40)
         var erasure: ErasureResult?
         let backup = try s.vault.createBackup(context: Self.admin) { _, _ in
@@ -272,7 +275,7 @@ struct BackupTests {
 
     /// With the WAL held by another reader the store cannot be frozen: the backup copies it
     /// (online backup) instead, and is just as whole; the temp copy is gone afterwards.
-    @Test func whenAnotherReaderHoldsTheWALTheBackupCopiesTheStore() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func whenAnotherReaderHoldsTheWALTheBackupCopiesTheStore() throws {
         let s = try Setup(subjects: 20)
         #expect(try s.backup().snapshot == "frozen-file")
         var config = Configuration()

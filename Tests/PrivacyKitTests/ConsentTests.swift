@@ -189,7 +189,7 @@ struct ConsentTests {
         }
         // Behind the library's back: triggers dropped, a row edited.
         try s.vault.store.write { db in
-            try db.execute(sql: "DROP TRIGGER consent_ledger_no_update")
+            try dropAppendOnly(db, "consent_ledger", "UPDATE")
             try db.execute(sql: "UPDATE consent_ledger SET notice_version = '1999-01' WHERE id = 2")
         }
         let edited = try s.vault.verifyAudit()
@@ -197,7 +197,7 @@ struct ConsentTests {
         // A row removed: its audit event has no row.
         try s.vault.store.write { db in
             try db.execute(sql: "UPDATE consent_ledger SET notice_version = '2026-01' WHERE id = 2")
-            try db.execute(sql: "DROP TRIGGER consent_ledger_no_delete")
+            try dropAppendOnly(db, "consent_ledger", "DELETE")
             try db.execute(sql: "DELETE FROM consent_ledger WHERE id = 1")
         }
         let removed = try s.vault.verifyAudit()

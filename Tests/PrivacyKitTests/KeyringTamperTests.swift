@@ -204,7 +204,7 @@ struct KeyringTamperTests {
 
     // MARK: store
 
-    @Test func newerStoreFormatIsRefusedUntouched() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func newerStoreFormatIsRefusedUntouched() throws {
         let f = try Fixture()
         let storePath = f.url.path + "/vault.sqlite"
         let queue = try DatabaseQueue(path: storePath)
@@ -213,7 +213,7 @@ struct KeyringTamperTests {
         try f.expectOpenFails(.unsupportedVersion)
     }
 
-    @Test func storeWithAnUnknownMigrationIsRefusedUntouched() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func storeWithAnUnknownMigrationIsRefusedUntouched() throws {
         let f = try Fixture()
         let storePath = f.url.path + "/vault.sqlite"
         let queue = try DatabaseQueue(path: storePath)
@@ -222,19 +222,19 @@ struct KeyringTamperTests {
         try f.expectOpenFails(.unsupportedVersion)
     }
 
-    @Test func missingStore() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func missingStore() throws {
         let f = try Fixture()
         try FileManager.default.removeItem(atPath: f.url.path + "/vault.sqlite")
         try f.expectOpenFails(.notFound)
     }
 
-    @Test func storeThatIsNotSQLite() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func storeThatIsNotSQLite() throws {
         let f = try Fixture()
         try writeFile(f.url.path + "/vault.sqlite", Array(repeating: 0x41, count: 4096))
         try f.expectOpenFails(.integrity)
     }
 
-    @Test func storeFromAnotherVault() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func storeFromAnotherVault() throws {
         let f = try Fixture()
         let other = try createTestVault(at: f.dir.url.appendingPathComponent("other"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let otherStore = other.storePath

@@ -365,10 +365,13 @@ struct RetentionTests {
                 #expect(!found, "\(canary) in \(name)")
             }
         }
-        // The kept subject's plain canary is there (the scan would see it).
-        let store = try snapshot(s.vault.directory.path)["vault.sqlite"] ?? []
-        let kept = contains(store, Array("Canaryville".utf8))
-        #expect(kept)
+        // The kept subject's plain canary is there (the scan would see it). On PostgreSQL the
+        // store is not a file here: see the README on erasure and KEK rotation there.
+        if TestBackend.isSQLite {
+            let store = try snapshot(s.vault.directory.path)["vault.sqlite"] ?? []
+            let kept = contains(store, Array("Canaryville".utf8))
+            #expect(kept)
+        }
     }
 
     func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

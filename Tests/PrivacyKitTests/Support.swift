@@ -121,11 +121,18 @@ func expectError<T>(
 
 /// The last audit event in the store at `vault`, read with plain SQL (no key needed).
 func lastAuditEvent(_ vault: String) throws -> (action: String, outcome: String, actor: String)? {
+    let sql = "SELECT action, outcome, actor FROM audit_events ORDER BY seq DESC LIMIT 1"
+    if try StoreBackends.reference(ofVault: vault) != nil {
+        let keyring = try readBytes(Vault.keyringPath(vault))
+        let vaultID = try VaultID(hex: try #require(KeyringFile.peekVaultID(keyring)))
+        let store = try StoreBackends.openStore(ofVault: vault, expecting: vaultID)
+        defer { try? store.close() }
+        return try store.read { db in try StoreRow.fetchOne(db, sql: sql).map { ($0[0], $0[1], $0[2]) } }
+    }
     let queue = try DatabaseQueue(path: vault + "/vault.sqlite")
     defer { try? queue.close() }
     return try queue.read { db in
-        try Row.fetchOne(db, sql: "SELECT action, outcome, actor FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .map { ($0[0], $0[1], $0[2]) }
+        try Row.fetchOne(db, sql: sql).map { ($0[0], $0[1], $0[2]) }
     }
 }
 

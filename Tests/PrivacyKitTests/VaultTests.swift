@@ -51,7 +51,7 @@ struct VaultTests {
         }
     }
 
-    @Test func layoutAndPermissions() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func layoutAndPermissions() throws {
         let dir = try TempDirectory()
         let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let root = vault.directory.path
@@ -67,7 +67,7 @@ struct VaultTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["vault"])
     }
 
-    @Test func storeUsesWALForeignKeysAndSecureDelete() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func storeUsesWALForeignKeysAndSecureDelete() throws {
         let dir = try TempDirectory()
         let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let (journal, foreignKeys, secureDelete) = try vault.store.read { db in
@@ -84,7 +84,7 @@ struct VaultTests {
 
     /// Past 1,000 WAL pages the checkpoint runs on the background queue (commits only ask
     /// for it), and the store stays consistent.
-    @Test func walCheckpointsRunInTheBackground() throws {
+    @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func walCheckpointsRunInTheBackground() throws {
         let dir = try TempDirectory()
         let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         let context = AccessContext(actor: "t", role: "admin")
