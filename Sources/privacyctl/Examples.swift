@@ -22,6 +22,7 @@ enum Examples {
         "init": [
             "privacyctl init --vault /srv/crm-vault --key-file /etc/privacykit/root.key",
             "privacyctl init --vault /srv/crm-vault --passphrase-file /root/vault.pass --kdf sensitive",
+            "privacyctl init --vault /etc/privacykit/crm --key-file /etc/privacykit/root.key --store 'postgres://privacykit@db.internal:5432/crm?schema=vault_crm&sslmode=require'",
         ],
         "keys status": ["privacyctl keys status", "privacyctl keys status --json"],
         "keys rotate-root": [
@@ -151,6 +152,7 @@ enum Examples {
         "backup restore": [
             "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --to /srv/crm-vault-restored",
             "privacyctl backup restore backup.pkb --to /srv/crm-vault --recovery-key-file recovery.key --new-key-file new-root.key --ledger ledger.json",
+            "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --to /etc/privacykit/crm-restored --store 'postgres://privacykit@db.internal/crm?schema=crm_restored'",
         ],
         "backup prune": ["privacyctl backup prune --keep-days 35"],
         "backup export-ledger": ["privacyctl backup export-ledger /var/backups/privacykit/ledger.json"],

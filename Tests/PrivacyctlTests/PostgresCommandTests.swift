@@ -186,7 +186,7 @@ struct PostgresCommandTests {
     @Test(.enabled(if: available)) func onlyOneSweepRunsAcrossHostsAndAKilledHostReleasesTheLock() throws {
         let w = try Workspace(hosts: 2)
         var csv = "id,full_name,email,phone,country,segment,last_interaction,closed_at\n"
-        for i in 0..<1500 {
+        for i in 0..<600 {
             csv += "k\(i),Name \(i),k\(i)@sweep.example,+1 415 555 \(String(format: "%04d", i)),US,closed,2016-01-01,2015-01-01\n"
         }
         try Data(csv.utf8).write(to: URL(fileURLWithPath: w.path + "/due.csv"))
