@@ -434,7 +434,7 @@ final class SQLiteConnection: StoreConnection {
         return db.changesCount
     }
 
-    func query(_ sql: String, _ arguments: [StoreValue], cached: Bool) throws -> any StoreRowSource {
+    func query(_ sql: String, _ arguments: [StoreValue], cached: Bool, streaming: Bool) throws -> any StoreRowSource {
         let statement = try statement(sql, cached: cached)
         return SQLiteRows(columns: statement.columnNames, cursor: try Row.fetchCursor(statement, arguments: Self.arguments(arguments)))
     }

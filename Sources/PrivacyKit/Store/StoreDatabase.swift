@@ -248,8 +248,10 @@ public protocol StoreConnection: AnyObject {
     /// Runs a statement; returns the number of rows it changed. `cached` hints that the
     /// statement text recurs and is worth preparing once.
     func execute(_ sql: String, _ arguments: [StoreValue], cached: Bool) throws -> Int
-    /// Runs a query and streams its rows.
-    func query(_ sql: String, _ arguments: [StoreValue], cached: Bool) throws -> any StoreRowSource
+    /// Runs a query. With `streaming`, rows arrive as they are read (a cursor over a large
+    /// table); without, the whole result may be fetched at once (one round trip, for the
+    /// small results of fetchOne and fetchAll).
+    func query(_ sql: String, _ arguments: [StoreValue], cached: Bool, streaming: Bool) throws -> any StoreRowSource
     /// Whether a transaction is open on this connection.
     var isInsideTransaction: Bool { get }
     /// Runs `body` in a savepoint, rolled back to if it throws.
@@ -336,8 +338,8 @@ public final class StoreDatabase {
         try connection.inSavepoint(body)
     }
 
-    func rows(_ sql: String, _ arguments: StoreArguments, cached: Bool) throws -> any StoreRowSource {
-        try connection.query(sql, arguments.values, cached: cached)
+    func rows(_ sql: String, _ arguments: StoreArguments, cached: Bool, streaming: Bool = true) throws -> any StoreRowSource {
+        try connection.query(sql, arguments.values, cached: cached, streaming: streaming)
     }
 }
 
@@ -351,19 +353,19 @@ extension StoreRow {
     }
 
     public static func fetchAll(_ db: StoreDatabase, sql: String, arguments: StoreArguments = []) throws -> [StoreRow] {
-        try collect(fetchCursor(db, sql: sql, arguments: arguments))
+        try collect(StoreCursor(try db.rows(sql, arguments, cached: false, streaming: false)) { $0 })
     }
 
     public static func fetchAll(_ statement: StoreStatement, arguments: StoreArguments = []) throws -> [StoreRow] {
-        try collect(fetchCursor(statement, arguments: arguments))
+        try collect(StoreCursor(try statement.database.rows(statement.sql, arguments, cached: statement.cached, streaming: false)) { $0 })
     }
 
     public static func fetchOne(_ db: StoreDatabase, sql: String, arguments: StoreArguments = []) throws -> StoreRow? {
-        try fetchCursor(db, sql: sql, arguments: arguments).next()
+        try db.rows(sql, arguments, cached: false, streaming: false).next()
     }
 
     public static func fetchOne(_ statement: StoreStatement, arguments: StoreArguments = []) throws -> StoreRow? {
-        try fetchCursor(statement, arguments: arguments).next()
+        try statement.database.rows(statement.sql, arguments, cached: statement.cached, streaming: false).next()
     }
 }
 
@@ -384,20 +386,20 @@ extension StoreValueConvertible {
     }
 
     public static func fetchAll(_ db: StoreDatabase, sql: String, arguments: StoreArguments = []) throws -> [Self] {
-        try collect(fetchCursor(db, sql: sql, arguments: arguments)).compactMap { $0 }
+        try StoreRow.fetchAll(db, sql: sql, arguments: arguments).compactMap { Self.fromStoreValue($0.values[0]) }
     }
 
     public static func fetchAll(_ statement: StoreStatement, arguments: StoreArguments = []) throws -> [Self] {
-        try collect(fetchCursor(statement, arguments: arguments)).compactMap { $0 }
+        try StoreRow.fetchAll(statement, arguments: arguments).compactMap { Self.fromStoreValue($0.values[0]) }
     }
 
     /// The first column of the first row; nil when there is no row or it is NULL.
     public static func fetchOne(_ db: StoreDatabase, sql: String, arguments: StoreArguments = []) throws -> Self? {
-        try fetchCursor(db, sql: sql, arguments: arguments).next() ?? nil
+        try StoreRow.fetchOne(db, sql: sql, arguments: arguments).flatMap { Self.fromStoreValue($0.values[0]) }
     }
 
     public static func fetchOne(_ statement: StoreStatement, arguments: StoreArguments = []) throws -> Self? {
-        try fetchCursor(statement, arguments: arguments).next() ?? nil
+        try StoreRow.fetchOne(statement, arguments: arguments).flatMap { Self.fromStoreValue($0.values[0]) }
     }
 }
 
