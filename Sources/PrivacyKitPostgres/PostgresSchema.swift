@@ -16,6 +16,14 @@ enum PostgresSchema {
     /// at once apply each migration once. One key for all schemas: migrations are rare and short.
     static let migrationLockKey: Int64 = 0x5052_4956_4B49_544D  // "PRIVKITM"
 
+    /// Everything the migrations create in a vault's schema, for discarding an unfinished one.
+    static let tables = [
+        "vault_meta", "audit_events", "audit_checkpoints", "subjects", "blind_index", "consent_ledger", "consent_state",
+        "tombstones", "legal_holds", "restrictions", "anonymized_records", "sweep_runs", "subject_requests", "breaches",
+        "schema_migrations",
+    ]
+    static let functions = ["privacykit_append_only()", "privacykit_julianday(text)"]
+
     static let migrations: [(name: String, sql: String)] = [
         ("v1-privacykit", v1),
     ]

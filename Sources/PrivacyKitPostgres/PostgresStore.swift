@@ -198,6 +198,32 @@ public struct PostgresBackend: StoreBackend {
         return store
     }
 
+    public func discard(vaultID: VaultID) throws {
+        try PostgresStore.wrap(settings) {
+            let connection = try PGConnection(settings: settings)
+            defer { connection.close() }
+            let db = StoreDatabase(connection: connection)
+            try connection.begin()
+            do {
+                _ = try connection.fetchAll("SELECT pg_advisory_xact_lock(?)", [.integer(PostgresSchema.migrationLockKey)])
+                if try db.tableExists("vault_meta"),
+                   let stored = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'"), stored != vaultID.hex {
+                    throw PrivacyKitError(.integrity, "the store \(reference) holds vault \(stored), not \(vaultID): left as it is")
+                }
+                try db.execute(sql: "DROP TABLE IF EXISTS \(PostgresSchema.tables.joined(separator: ", ")) CASCADE")
+                try db.execute(sql: "DROP FUNCTION IF EXISTS \(PostgresSchema.functions.joined(separator: ", ")) CASCADE")
+                try connection.commit()
+            } catch {
+                try? connection.rollback()
+                throw error
+            }
+            // The schema goes too when nothing else is in it (RESTRICT), and never `public`.
+            if settings.schema != PostgresSettings.defaultSchema {
+                _ = try? connection.execute("DROP SCHEMA \"\(settings.schema)\" RESTRICT", [], cached: false)
+            }
+        }
+    }
+
     public func open(expecting vaultID: VaultID) throws -> any Store {
         let store = PostgresStore(settings: settings)
         // Inspect before migrating: a store of another vault, or of a newer PrivacyKit, is

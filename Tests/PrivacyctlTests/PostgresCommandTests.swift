@@ -283,4 +283,35 @@ struct PostgresCommandTests {
                               environment: ["PGPASSWORD": w.server.password])
         #expect(get.status == 0 && get.stdout.contains("s1@plain.example"), "\(get.stderr)")
     }
+
+    @Test(.enabled(if: available)) func aRestoreOntoALiveVaultsSchemaIsRefusedAndTheVaultIsUntouched() throws {
+        let w = try Workspace()
+        #expect(try w.run(["records", "put", "--subject", "live-1", "--set", "email=live1@pg.example"]).status == 0)
+        try FileManager.default.createDirectory(atPath: w.path + "/bk", withIntermediateDirectories: true)
+        #expect(try w.run(["backup", "create", "--to", "bk"]).status == 0)
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: w.path + "/bk").first { $0.hasSuffix(".pkb") })
+        let refused = try w.run(["backup", "restore", "bk/" + file, "--to", "onto-live", "--store", w.store])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("already holds vault"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.path + "/onto-live"))
+        let get = try w.run(["records", "get", "--subject", "live-1", "--json"])
+        #expect(get.status == 0 && get.stdout.contains("live1@pg.example"), "the live vault was damaged: \(get.stderr)")
+        #expect(try w.run(["audit", "verify"]).status == 0)
+    }
+
+    /// What a failed init or restore calls: it removes the store it made, and nothing else.
+    @Test(.enabled(if: available)) func discardRemovesAnUnfinishedStoreButNeverAnotherVaults() throws {
+        let server = try Server()
+        let url = server.freshStore()
+        let backend = try PostgresBackend(url: url, environment: ["PGPASSWORD": server.password])
+        let mine = try VaultID(hex: String(repeating: "ab", count: 16)), other = try VaultID(hex: String(repeating: "cd", count: 16))
+        try backend.create(vaultID: mine, createdAt: "2026-12-02T00:00:00Z").close()
+        #expect(throws: (any Error).self) { try backend.discard(vaultID: other) }
+        #expect(throws: (any Error).self) { try backend.create(vaultID: mine, createdAt: "2026-12-02T00:00:00Z") }
+        try backend.discard(vaultID: mine)
+        // The place is empty again: the same vault can be made there.
+        let again = try backend.create(vaultID: mine, createdAt: "2026-12-02T00:00:00Z")
+        #expect(try again.metadata().vaultID == mine)
+        try again.close()
+    }
 }

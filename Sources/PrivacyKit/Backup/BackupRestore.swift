@@ -325,10 +325,17 @@ extension Vault {
         let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.append($0) }
         try out.finish()
 
+        let restoredID = try VaultID(hex: header.vaultID)
+        // A server store outlives the staging directory: take back the one this restore
+        // made (never one it found: that may be the live vault's) unless the restore
+        // finishes, so it can be run again.
+        var madeServerStore = false
+        defer { if !finished, madeServerStore, let backend { try? backend.discard(vaultID: restoredID) } }
         if let backend {
             // Onto a server: the decrypted file's tables are copied into a new store there,
             // and the file is overwritten and removed.
-            let server = try backend.create(vaultID: try VaultID(hex: header.vaultID), createdAt: Timestamp.now())
+            let server = try backend.create(vaultID: restoredID, createdAt: Timestamp.now())
+            madeServerStore = true
             defer { try? server.close() }
             try StoreCopy.load(from: storePath, into: server)
             try SecureFiles.replace(Array((backend.reference + "\n").utf8), at: staging + "/" + StoreBackends.referenceFileName, mode: 0o600)

@@ -22,6 +22,10 @@ public protocol StoreBackend: Sendable {
     /// Opens the store of vault `vaultID`, refusing one that holds another vault or was
     /// written by a newer PrivacyKit, and applies this build's pending migrations.
     func open(expecting vaultID: VaultID) throws -> any Store
+    /// Removes the store ``create(vaultID:createdAt:)`` made for `vaultID`, when the vault
+    /// around it could not be finished (a create or restore that failed half-way), so a
+    /// retry finds the place empty. Touches nothing that holds another vault.
+    func discard(vaultID: VaultID) throws
 }
 
 /// The registered ``StoreBackend`` types, by URL scheme.

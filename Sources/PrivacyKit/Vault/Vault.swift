@@ -176,6 +176,9 @@ public final class Vault: Sendable {
         } else {
             staged = try SQLiteStore.create(at: staging + "/" + storeFileName, vaultID: vaultID, createdAt: createdAt)
         }
+        // A server store outlives the staging directory: take it back if the vault is not
+        // finished, so init can be run again.
+        defer { if !finished, let backend { try? staged.close(); try? backend.discard(vaultID: vaultID) } }
         // The vault's first event, and a signed checkpoint over it, go in before the vault
         // appears at its path.
         let stagedAudit = AuditLog(vaultID: vaultID, keyring: keyring)
