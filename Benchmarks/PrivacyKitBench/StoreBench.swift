@@ -7,13 +7,14 @@ import Sodium
 //
 // One synthetic CRM file (the retention benchmark's: one subject in ten due for erasure at
 // its clock) is imported through the library into a fresh vault on each backend; then
-// random finds by e-mail; then the sweep. The PostgreSQL server is on loopback, so the
+// random finds by e-mail; then the sweep; then single erasures. The PostgreSQL server is on loopback, so the
 // figures include a network round trip per statement but no network latency to speak of.
 
 let storeUsage = """
       store-compare     import, find and sweep on SQLite and on PostgreSQL, side by side:
                           --postgres URL (or PRIVACYKIT_BENCH_POSTGRES; a fresh schema is
-                          made) [--subjects 20000 --finds 2000 --batch 500 --runs 1 --keep]
+                          made) [--subjects 20000 --finds 2000 --batch 500 --erasures 200
+                          --runs 1 --keep]
     """
 
 struct StoreFigures {
@@ -23,9 +24,13 @@ struct StoreFigures {
     let findsPerSecond: Double
     let sweepSeconds: Double
     let sweepActed: Int
+    /// Single erasures after the sweep (each with its scrub: WAL truncation on SQLite,
+    /// VACUUM on PostgreSQL), ms.
+    let erasure: Stats
 }
 
-func storeRun(backendName: String, store: (any StoreBackend)?, dir: String, csv: String, subjects: Int, finds: Int, batch: Int) throws -> StoreFigures {
+func storeRun(backendName: String, store: (any StoreBackend)?, dir: String, csv: String, subjects: Int, finds: Int, batch: Int,
+              erasures: Int) throws -> StoreFigures {
     let keyPath = dir + "/\(backendName).key"
     try RootKey.generateKeyFile(at: keyPath)
     let vault = try Vault.create(at: URL(fileURLWithPath: dir + "/\(backendName)"), rootKey: .keyFile(at: keyPath), context: benchContext, store: store)
@@ -47,12 +52,15 @@ func storeRun(backendName: String, store: (any StoreBackend)?, dir: String, csv:
     }
     progress("\(backendName): sweep…")
     let run = try benchSweep(vault: vault, subjects: subjects, batch: batch)
+    progress("\(backendName): \(erasures) single erasures…")
+    let erasure = Stats(try benchErasures(vault: vault, subjects: subjects, count: erasures))
     return StoreFigures(backend: backendName, importRowsPerSecond: Double(subjects) / importSeconds, find: Stats(latencies),
-                        findsPerSecond: Double(finds) / findSeconds, sweepSeconds: run.seconds, sweepActed: run.summary.acted)
+                        findsPerSecond: Double(finds) / findSeconds, sweepSeconds: run.seconds, sweepActed: run.summary.acted,
+                        erasure: erasure)
 }
 
 func storeCompare(_ options: Options) throws {
-    try options.allow(["postgres", "subjects", "finds", "batch", "runs", "keep"])
+    try options.allow(["postgres", "subjects", "finds", "batch", "runs", "erasures", "keep"])
     guard let base = options.string("postgres") ?? ProcessInfo.processInfo.environment["PRIVACYKIT_BENCH_POSTGRES"] else {
         throw UsageError("store-compare needs a PostgreSQL server: --postgres postgres://user:password@127.0.0.1:5432/db (scripts/postgres start makes one)")
     }
@@ -60,16 +68,17 @@ func storeCompare(_ options: Options) throws {
     let finds = try options.int("finds", default: 2_000)
     let batch = try options.int("batch", default: 500)
     let runs = try options.int("runs", default: 1)
+    let erasures = try options.int("erasures", default: 200)
     var all: [StoreFigures] = []
     try withTemporaryDirectory(keep: options.flag("keep")) { dir in
         let csv = dir + "/crm.csv"
         try writeRetentionCSV(to: csv, count: subjects)
         for run in 0..<runs {
-            all.append(try storeRun(backendName: "sqlite-\(run)", store: nil, dir: dir, csv: csv, subjects: subjects, finds: finds, batch: batch))
+            all.append(try storeRun(backendName: "sqlite-\(run)", store: nil, dir: dir, csv: csv, subjects: subjects, finds: finds, batch: batch, erasures: erasures))
             let schema = "bench_" + Hex.encode(Random.bytes(count: 6))
             let backend = try PostgresBackend(url: base + (base.contains("?") ? "&" : "?") + "schema=" + schema,
                                               environment: ProcessInfo.processInfo.environment)
-            all.append(try storeRun(backendName: "postgres-\(run)", store: backend, dir: dir, csv: csv, subjects: subjects, finds: finds, batch: batch))
+            all.append(try storeRun(backendName: "postgres-\(run)", store: backend, dir: dir, csv: csv, subjects: subjects, finds: finds, batch: batch, erasures: erasures))
         }
     }
     func median(_ values: [Double]) -> Double { Stats(values).median }
@@ -82,6 +91,8 @@ func storeCompare(_ options: Options) throws {
         ("find p99 µs", median(sqlite.map { $0.find.percentile(99) }), median(postgres.map { $0.find.percentile(99) }), 0),
         ("finds/s (one thread)", median(sqlite.map(\.findsPerSecond)), median(postgres.map(\.findsPerSecond)), 0),
         ("sweep s", median(sqlite.map(\.sweepSeconds)), median(postgres.map(\.sweepSeconds)), 2),
+        ("erasure p50 ms", median(sqlite.map(\.erasure.median)), median(postgres.map(\.erasure.median)), 2),
+        ("erasure p99 ms", median(sqlite.map { $0.erasure.percentile(99) }), median(postgres.map { $0.erasure.percentile(99) }), 2),
     ]
     for (name, a, b, decimals) in rows {
         print(pad(name, 26) + padLeft(fmt(a, decimals), 14) + padLeft(fmt(b, decimals), 14) + padLeft(fmt(b / a, 2), 14))
@@ -92,7 +103,8 @@ func storeCompare(_ options: Options) throws {
         ("runs", .array(all.map { f in
             JSON.object([("backend", .string(f.backend)), ("import_rows_per_s", .r2(f.importRowsPerSecond)),
                          ("find_us", .stats(f.find)), ("finds_per_s", .r2(f.findsPerSecond)),
-                         ("sweep_s", .r2(f.sweepSeconds)), ("sweep_acted", .number(Double(f.sweepActed)))])
+                         ("sweep_s", .r2(f.sweepSeconds)), ("sweep_acted", .number(Double(f.sweepActed))),
+                         ("erasure_ms", .stats(f.erasure, decimals: 2))])
         })),
     ]).text)
 }
