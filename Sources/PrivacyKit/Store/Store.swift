@@ -11,6 +11,26 @@ public struct StoreMetadata: Sendable, Equatable {
         self.formatVersion = formatVersion
         self.createdAt = createdAt
     }
+
+    /// What every backend checks in a store's `vault_meta` before it changes anything: not
+    /// written by a newer PrivacyKit (`superseded`: it holds migrations this build does not
+    /// know), and holding vault `vaultID`.
+    public static func checkBeforeOpening(
+        _ meta: [String: String], store location: String, expecting vaultID: VaultID, readsUpTo formatVersion: Int, superseded: Bool = false
+    ) throws {
+        let version = meta["format_version"]
+        if superseded || (version.flatMap(Int.init) ?? 0) > formatVersion {
+            throw PrivacyKitError(
+                .unsupportedVersion,
+                "the store \(location) was written by a newer PrivacyKit (format \(version ?? "?")); this build reads up to \(formatVersion): upgrade PrivacyKit")
+        }
+        guard let storedID = meta["vault_id"] else {
+            throw PrivacyKitError(.integrity, "the store \(location) has no vault id; it is not a PrivacyKit store")
+        }
+        guard storedID == vaultID.hex else {
+            throw PrivacyKitError(.integrity, "the store \(location) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
+        }
+    }
 }
 
 /// The embedded store: one SQLite file through GRDB.
@@ -267,18 +287,7 @@ public final class SQLiteStore: Store {
                 return Dictionary(rows.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { a, _ in a })
             }
             try reader.close()
-            let version = meta["format_version"]
-            if superseded || (version.flatMap(Int.init) ?? 0) > formatVersion {
-                throw PrivacyKitError(
-                    .unsupportedVersion,
-                    "the store \(path) was written by a newer PrivacyKit (format \(version ?? "?")); this build reads up to \(formatVersion): upgrade PrivacyKit")
-            }
-            guard let storedID = meta["vault_id"] else {
-                throw PrivacyKitError(.integrity, "the store \(path) has no vault id; it is not a PrivacyKit store")
-            }
-            guard storedID == vaultID.hex else {
-                throw PrivacyKitError(.integrity, "the store \(path) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
-            }
+            try StoreMetadata.checkBeforeOpening(meta, store: path, expecting: vaultID, readsUpTo: formatVersion, superseded: superseded)
             let checkpointer = WALCheckpointer(path: path)
             let pool = try DatabasePool(path: path, configuration: configuration(checkpointer: checkpointer))
             try migrator.migrate(pool)
