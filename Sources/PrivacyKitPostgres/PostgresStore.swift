@@ -97,7 +97,11 @@ public final class PostgresStore: Store, @unchecked Sendable {
             return nil
         }
         return StoreJobLock {
-            // Closing the session releases its advisory locks.
+            // Unlocked before the session closes: the server notices a closed connection a
+            // moment later, and a sweep started right after this one must find the lock free.
+            // (A host that dies never gets here; its closed session releases the lock.)
+            _ = try? connection.fetchAll("SELECT pg_advisory_unlock(?::int4, hashtext(current_schema() || ?))",
+                                         [.integer(Self.jobLockClass), .text(name)])
             connection.close()
         }
     }
@@ -239,18 +243,7 @@ public struct PostgresBackend: StoreBackend {
         guard let meta else {
             throw PrivacyKitError(.notFound, "the store \(reference) holds no vault (no vault_meta table in schema \(settings.schema))")
         }
-        let version = meta["format_version"]
-        if (version.flatMap(Int.init) ?? 0) > PostgresStore.formatVersion {
-            throw PrivacyKitError(
-                .unsupportedVersion,
-                "the store \(reference) was written by a newer PrivacyKit (format \(version ?? "?")); this build reads up to \(PostgresStore.formatVersion): upgrade PrivacyKit")
-        }
-        guard let storedID = meta["vault_id"] else {
-            throw PrivacyKitError(.integrity, "the store \(reference) has no vault id; it is not a PrivacyKit store")
-        }
-        guard storedID == vaultID.hex else {
-            throw PrivacyKitError(.integrity, "the store \(reference) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
-        }
+        try StoreMetadata.checkBeforeOpening(meta, store: reference, expecting: vaultID, readsUpTo: PostgresStore.formatVersion)
         try PostgresStore.wrap(settings) {
             let connection = try PGConnection(settings: settings)
             defer { connection.close() }

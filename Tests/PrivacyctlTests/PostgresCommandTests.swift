@@ -186,7 +186,7 @@ struct PostgresCommandTests {
     @Test(.enabled(if: available)) func onlyOneSweepRunsAcrossHostsAndAKilledHostReleasesTheLock() throws {
         let w = try Workspace(hosts: 2)
         var csv = "id,full_name,email,phone,country,segment,last_interaction,closed_at\n"
-        for i in 0..<600 {
+        for i in 0..<1200 {
             csv += "k\(i),Name \(i),k\(i)@sweep.example,+1 415 555 \(String(format: "%04d", i)),US,closed,2016-01-01,2015-01-01\n"
         }
         try Data(csv.utf8).write(to: URL(fileURLWithPath: w.path + "/due.csv"))
@@ -206,7 +206,7 @@ struct PostgresCommandTests {
         // A sweep killed mid-run (its host gone) leaves the lock free for the next one.
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["sweep", "--now", "2026-06-01", "--batch-size", "5"]
+        process.arguments = ["sweep", "--now", "2026-06-01", "--batch-size", "2"]
         process.environment = ["PRIVACYKIT_VAULT": "hosts/a", "PRIVACYKIT_KEY_FILE": "root.key", "PGPASSWORD": w.server.password,
                                "PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         process.currentDirectoryURL = URL(fileURLWithPath: w.path)
@@ -219,14 +219,15 @@ struct PostgresCommandTests {
         var sawLock = false
         while Date() < deadline, process.isRunning {
             if let probe = try store.tryJobLock("sweep") { probe.release() } else { sawLock = true; break }
-            usleep(20_000)
+            usleep(5_000)
         }
         // Into its work: its run is recorded, so the next sweep must say it finishes it.
         usleep(500_000)
         let killedWhileRunning = process.isRunning
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        #expect(sawLock && killedWhileRunning, "the sweep was not caught holding its lock")
+        #expect(sawLock && killedWhileRunning,
+                "the sweep was not caught holding its lock (it ended with \(process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "a signal"))")
 
         let next = try w.run(["sweep", "--now", "2026-06-01", "--json"], host: "b")
         #expect(next.status == 0, "\(next.stderr)")
