@@ -106,18 +106,6 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
-    public func metadata() throws -> StoreMetadata {
-        let values = try read { db in
-            Dictionary(try StoreRow.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map { ($0["key"] as String, $0["value"] as String) },
-                       uniquingKeysWith: { a, _ in a })
-        }
-        guard let id = values["vault_id"], let vaultID = try? VaultID(hex: id),
-              let version = values["format_version"].flatMap(Int.init), let created = values["created_at"]
-        else {
-            throw PrivacyKitError(.integrity, "the store \(location) has incomplete vault metadata")
-        }
-        return StoreMetadata(vaultID: vaultID, formatVersion: version, createdAt: created)
-    }
 
     /// VACUUM makes the space of deleted rows reusable. PostgreSQL gives no guarantee the
     /// old bytes are overwritten (its WAL and freed page space keep them for a while):
@@ -184,13 +172,18 @@ public struct PostgresBackend: StoreBackend {
 
     public var reference: String { settings.redacted }
 
-    public func create(vaultID: VaultID, createdAt: String) throws -> any Store {
-        let store = PostgresStore(settings: settings)
+    /// `body` on a connection of its own (not a store's pool), closed afterwards.
+    private func withConnection<T>(_ body: (PGConnection) throws -> T) throws -> T {
         try PostgresStore.wrap(settings) {
             let connection = try PGConnection(settings: settings)
             defer { connection.close() }
-            try PostgresSchema.migrate(connection)
+            return try body(connection)
         }
+    }
+
+    public func create(vaultID: VaultID, createdAt: String) throws -> any Store {
+        let store = PostgresStore(settings: settings)
+        try withConnection(PostgresSchema.migrate)
         try store.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'") {
                 throw PrivacyKitError(.alreadyExists, "the store \(reference) already holds vault \(existing): give each vault its own schema (?schema=NAME)")
@@ -203,9 +196,7 @@ public struct PostgresBackend: StoreBackend {
     }
 
     public func discard(vaultID: VaultID) throws {
-        try PostgresStore.wrap(settings) {
-            let connection = try PGConnection(settings: settings)
-            defer { connection.close() }
+        try withConnection { connection in
             let db = StoreDatabase(connection: connection)
             try connection.begin()
             do {
@@ -229,30 +220,20 @@ public struct PostgresBackend: StoreBackend {
     }
 
     public func open(expecting vaultID: VaultID) throws -> any Store {
-        let store = PostgresStore(settings: settings)
-        // Inspect before migrating: a store of another vault, or of a newer PrivacyKit, is
-        // not changed at all.
-        let meta = try PostgresStore.wrap(settings) { () -> [String: String]? in
-            let connection = try PGConnection(settings: settings)
-            defer { connection.close() }
+        // One connection inspects, then migrates: a store of another vault, or of a newer
+        // PrivacyKit, is not changed at all.
+        try withConnection { connection in
             let db = StoreDatabase(connection: connection)
-            guard try db.tableExists("vault_meta") else { return nil }
-            return Dictionary(try StoreRow.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map { ($0["key"] as String, $0["value"] as String) },
-                              uniquingKeysWith: { a, _ in a })
-        }
-        guard let meta else {
-            throw PrivacyKitError(.notFound, "the store \(reference) holds no vault (no vault_meta table in schema \(settings.schema))")
-        }
-        try StoreMetadata.checkBeforeOpening(meta, store: reference, expecting: vaultID, readsUpTo: PostgresStore.formatVersion)
-        try PostgresStore.wrap(settings) {
-            let connection = try PGConnection(settings: settings)
-            defer { connection.close() }
+            guard try db.tableExists("vault_meta") else {
+                throw PrivacyKitError(.notFound, "the store \(reference) holds no vault (no vault_meta table in schema \(settings.schema))")
+            }
+            try StoreMetadata.checkBeforeOpening(try StoreMetadata.values(in: db), store: reference, expecting: vaultID, readsUpTo: PostgresStore.formatVersion)
             do {
                 try PostgresSchema.migrate(connection)
             } catch let error as PostgresStoreError where error.message.contains("newer PrivacyKit") {
                 throw PrivacyKitError(.unsupportedVersion, error.message)
             }
         }
-        return store
+        return PostgresStore(settings: settings)
     }
 }

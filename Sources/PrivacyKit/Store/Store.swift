@@ -12,6 +12,23 @@ public struct StoreMetadata: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
+    /// The `vault_meta` table as a dictionary (empty when there is no such table).
+    public static func values(in db: StoreDatabase) throws -> [String: String] {
+        guard try db.tableExists("vault_meta") else { return [:] }
+        return Dictionary(try StoreRow.fetchAll(db, sql: "SELECT key, value FROM vault_meta").map { ($0["key"] as String, $0["value"] as String) },
+                          uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The metadata in `values` (from ``values(in:)``), or `.integrity` naming the store.
+    public init(values: [String: String], store location: String) throws {
+        guard let id = values["vault_id"], let vaultID = try? VaultID(hex: id),
+              let version = values["format_version"].flatMap(Int.init), let created = values["created_at"]
+        else {
+            throw PrivacyKitError(.integrity, "the store \(location) has incomplete vault metadata")
+        }
+        self.init(vaultID: vaultID, formatVersion: version, createdAt: created)
+    }
+
     /// What every backend checks in a store's `vault_meta` before it changes anything: not
     /// written by a newer PrivacyKit (`superseded`: it holds migrations this build does not
     /// know), and holding vault `vaultID`.
@@ -295,21 +312,6 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func metadata() throws -> StoreMetadata {
-        try Self.wrap(path) {
-            let rows = try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta")
-            }
-            var values: [String: String] = [:]
-            for row in rows { values[row["key"]] = row["value"] }
-            guard let id = values["vault_id"], let vaultID = try? VaultID(hex: id),
-                  let version = values["format_version"].flatMap(Int.init), let created = values["created_at"]
-            else {
-                throw PrivacyKitError(.integrity, "the store \(path) has incomplete vault metadata")
-            }
-            return StoreMetadata(vaultID: vaultID, formatVersion: version, createdAt: created)
-        }
-    }
 
     /// Folds the WAL into the database file and empties it, on the writer connection (so
     /// `body` can go on there), giving up quickly when a reader holds older frames. A

@@ -440,3 +440,9 @@ public protocol Store: AnyObject, Sendable {
     /// Closes every connection.
     func close() throws
 }
+
+extension Store {
+    public func metadata() throws -> StoreMetadata {
+        try StoreMetadata(values: read(StoreMetadata.values(in:)), store: location)
+    }
+}
