@@ -11,13 +11,13 @@ import PrivacyKit
 //   age -r X25519 encrypt (and decrypt to /dev/null, for information)
 //   the bare secretstream push and pull loops (64 KiB chunks, C-style: reused buffers,
 //   1 MiB read/write blocks), alone and with BLAKE2b of the plaintext in the same loop
-//   the library's vault.createBackup and vault.verifyBackup, with RSS sampled every 2 ms.
+//   the library's vault.backups.create and vault.backups.verify, with RSS sampled every 2 ms.
 // Goals (issue): backup ≥ 0.8× age, verify ≥ 0.8× the bare decrypt loop, memory < 100 MB.
 
 // Starts with a line break: the usage text before it ends without one.
 let backupUsage = """
 
-      backup-all        vault.createBackup / verifyBackup of a ~1 GB vault (--subjects
+      backup-all        vault.backups.create / verifyBackup of a ~1 GB vault (--subjects
                           customers, default 800000) against `age -r` and the bare
                           secretstream loops on the same snapshot, in the same run
                           [--runs 3 --keep] [--vault DIR [--key PATH]: an existing vault]
@@ -413,7 +413,7 @@ func backupLibraryOnly(_ options: Options) throws {
         sync()
         var summary: BackupSummary?
         let cpu0 = ResourceUsage.current()
-        let create = try measure { summary = try vault.createBackup(to: out, context: admin) }
+        let create = try measure { summary = try vault.backups.create(to: out, context: admin) }
         let cpu1 = ResourceUsage.current()
         guard let summary else { return }
         print("createBackup \(fmt(Double(summary.plaintextBytes) / 1e9, 3)) GB in \(fmt(create, 2)) s (\(gbps(Double(summary.plaintextBytes) / 1e9 / create))): snapshot \(fmt(summary.snapshotSeconds, 2)) s, encrypt \(fmt(summary.encryptSeconds, 2)) s, rest \(fmt(create - summary.snapshotSeconds - summary.encryptSeconds, 2)) s; CPU user \(fmt(cpu1.userSeconds - cpu0.userSeconds, 2)) s, sys \(fmt(cpu1.systemSeconds - cpu0.systemSeconds, 2)) s")
@@ -423,7 +423,7 @@ func backupLibraryOnly(_ options: Options) throws {
         }
         sync()
         var verification: BackupVerification?
-        let verify = try measure { verification = try vault.verifyBackup(at: URL(fileURLWithPath: summary.file), context: admin) }
+        let verify = try measure { verification = try vault.backups.verify(at: URL(fileURLWithPath: summary.file), context: admin) }
         let cpu2 = ResourceUsage.current()
         removeIfPresent(summary.file)
         let gb = Double(summary.plaintextBytes) / 1e9
@@ -485,7 +485,7 @@ func backupAll(_ options: Options) throws {
             try SyntheticCRM.writeCSV(to: csv, count: subjects)
             progress("import…")
             importSeconds = try measure {
-                _ = try vault.importCSV(at: csv, context: admin) { s in
+                _ = try vault.records.importCSV(at: csv, context: admin) { s in
                     if s.rows % 100_000 < 500 { progress("  \(grouped(Double(s.rows))) rows") }
                 }
             }
@@ -577,7 +577,7 @@ func backupAll(_ options: Options) throws {
             var summary: BackupSummary?
             var cpu0 = ResourceUsage.current()
             let createSeconds = try measure {
-                summary = try vault.createBackup(to: URL(fileURLWithPath: backups), context: admin)
+                summary = try vault.backups.create(to: URL(fileURLWithPath: backups), context: admin)
             }
             var peak = sampler.stop()
             guard let summary else { throw UsageError("createBackup returned nothing") }
@@ -593,7 +593,7 @@ func backupAll(_ options: Options) throws {
             var verification: BackupVerification?
             cpu0 = ResourceUsage.current()
             let verifySeconds = try measure {
-                verification = try vault.verifyBackup(at: URL(fileURLWithPath: summary.file), context: admin)
+                verification = try vault.backups.verify(at: URL(fileURLWithPath: summary.file), context: admin)
             }
             peak = sampler.stop()
             guard let verification else { throw UsageError("verifyBackup returned nothing") }
@@ -608,7 +608,7 @@ func backupAll(_ options: Options) throws {
             cpu0 = ResourceUsage.current()
             var packed: BackupSummary?
             let packedSeconds = try measure {
-                packed = try vault.createBackup(to: URL(fileURLWithPath: backups), compression: try BackupCompression(level: 1), context: admin)
+                packed = try vault.backups.create(to: URL(fileURLWithPath: backups), compression: try BackupCompression(level: 1), context: admin)
             }
             peak = sampler.stop()
             guard let packed else { throw UsageError("createBackup (compressed) returned nothing") }
@@ -655,7 +655,7 @@ private func report(_ results: [BackupRun], subjects: Int?, importSeconds: Doubl
     print("   bare pull + BLAKE2b in the same loop   \(rate { $0.pullHash.gbPerSecond })    (restore's path)")
     print("   bare push, BLAKE2b on a 2nd thread, fsync \(rate { $0.pushThreadHashFsync.gbPerSecond })    (createBackup's first shape)")
     print("   SQLite online backup of the store (GRDB, 4,096 pages/step) \(spreadText(col { $0.sqliteBackupSeconds }, 2, unit: " s")) = \(rate { $0.ageGB($0.sqliteBackupSeconds) })")
-    print("== B2. vault.createBackup (frozen store file; read, leaf hashes on both cores, secretstream, O_DIRECT writes, fsync)")
+    print("== B2. vault.backups.create (frozen store file; read, leaf hashes on both cores, secretstream, O_DIRECT writes, fsync)")
     print("   total                                  \(rate { $0.backupGBps })   = \(spreadText(col { $0.create.seconds }, 2, unit: " s")); CPU \(spreadText(col { $0.create.cpuSeconds }, 2, unit: " s"))")
     print("     snapshot (WAL checkpoint, a read transaction that freezes the store file) \(spreadText(col { $0.snapshotSeconds }, 2, unit: " s"))")
     print("     encrypt (read, hash, push, write, fsync) \(spreadText(col { $0.encryptSeconds }, 2, unit: " s")) = \(rate { $0.encryptStageGBps })")
@@ -663,7 +663,7 @@ private func report(_ results: [BackupRun], subjects: Int?, importSeconds: Doubl
     print("   backup file \(fmt(Double(results[0].backupFileBytes) / 1e9, 3)) GB for \(fmt(Double(results[0].create.bytes) / 1e9, 3)) GB of snapshot")
     print("   RSS \(spreadText(col { Double($0.create.rssBeforeKB) / 1024 }, 1, unit: " MiB")) before, peak \(spreadText(col { Double($0.create.peakKB) / 1024 }, 1, unit: " MiB")) during (sampled every 2 ms)")
     print("   compressed (zstd level 1, information): \(rate { $0.compressed.gbPerSecond }) = \(spreadText(col { $0.compressed.seconds }, 2, unit: " s")); CPU \(spreadText(col { $0.compressed.cpuSeconds }, 2, unit: " s")); file \(fmt(Double(results[0].compressedFileBytes) / 1e9, 3)) GB (\(fmt(Double(results[0].compressedFileBytes) / Double(results[0].create.bytes) * 100, 0))% of the store); peak RSS \(spreadText(col { Double($0.compressed.peakKB) / 1024 }, 1, unit: " MiB"))")
-    print("== B3. vault.verifyBackup (parse, unwrap the key, authenticate every chunk, check the signed manifest)")
+    print("== B3. vault.backups.verify (parse, unwrap the key, authenticate every chunk, check the signed manifest)")
     print("   \(rate { $0.verify.gbPerSecond }) = \(spreadText(col { $0.verify.seconds }, 2, unit: " s")); CPU \(spreadText(col { $0.verify.cpuSeconds }, 2, unit: " s")); ok: \(results.allSatisfy(\.verifyOK) ? "yes, every run" : results.compactMap(\.verifyProblem).joined(separator: "; "))")
     print("   RSS \(spreadText(col { Double($0.verify.rssBeforeKB) / 1024 }, 1, unit: " MiB")) before, peak \(spreadText(col { Double($0.verify.peakKB) / 1024 }, 1, unit: " MiB")) during")
 

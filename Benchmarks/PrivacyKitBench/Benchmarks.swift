@@ -63,14 +63,14 @@ struct BenchVault {
 /// when `warmup`); returns events/s per round. `next` numbers the customers.
 func benchBulkAppend(vault: Vault, rounds: Int, events: Int, warmup: Bool, next: inout Int) throws -> [Double] {
     if warmup {
-        try vault.record(makeEntries(count: events, first: next), context: benchContext)
+        try vault.audit.record(makeEntries(count: events, first: next), context: benchContext)
         next += events
     }
     var rates: [Double] = []
     for _ in 0..<rounds {
         let entries = makeEntries(count: events, first: next)
         next += events
-        let seconds = try measure { try vault.record(entries, context: benchContext) }
+        let seconds = try measure { try vault.audit.record(entries, context: benchContext) }
         rates.append(Double(events) / seconds)
     }
     return rates
@@ -90,14 +90,14 @@ struct SingleAppendResult {
 
 func benchSingleAppend(vault: Vault, events: Int) throws -> SingleAppendResult {
     // Warm up the statement cache and the connection.
-    for i in 0..<20 { try vault.record(makeEntries(count: 1, first: i), context: benchContext) }
+    for i in 0..<20 { try vault.audit.record(makeEntries(count: 1, first: i), context: benchContext) }
     let batches = (0..<events).map { makeEntries(count: 1, first: $0) }
     var latencies: [Double] = []
     latencies.reserveCapacity(events)
     let before = ResourceUsage.current()
     let start = clock.now
     for batch in batches {
-        let seconds = try measure { try vault.record(batch, context: benchContext) }
+        let seconds = try measure { try vault.audit.record(batch, context: benchContext) }
         latencies.append(seconds * 1e6)
     }
     let total = (clock.now - start).seconds
@@ -109,12 +109,12 @@ func benchSingleAppend(vault: Vault, events: Int) throws -> SingleAppendResult {
 // MARK: - 4. Checkpoints
 
 struct CheckpointResult {
-    /// `vault.checkpoint()` after one new event: a new checkpoint is signed and stored. µs.
+    /// `vault.audit.checkpoint()` after one new event: a new checkpoint is signed and stored. µs.
     let signed: Stats
-    /// `vault.checkpoint()` with nothing new: returns the stored one (a write transaction
+    /// `vault.audit.checkpoint()` with nothing new: returns the stored one (a write transaction
     /// with two SELECTs, no signature, nothing to commit). µs.
     let noop: Stats
-    /// `vault.record` of the one event before each signed checkpoint, for comparison. µs.
+    /// `vault.audit.record` of the one event before each signed checkpoint, for comparison. µs.
     let appendOne: Stats
     /// Raw Ed25519 signature of a checkpoint-sized message, measured in the same run. µs.
     let rawSign: Stats
@@ -122,17 +122,17 @@ struct CheckpointResult {
 
 func benchCheckpoint(vault: Vault, count: Int) throws -> CheckpointResult {
     for i in 0..<10 {  // warm-up
-        try vault.record(makeEntries(count: 1, first: i), context: benchContext)
-        try vault.checkpoint()
+        try vault.audit.record(makeEntries(count: 1, first: i), context: benchContext)
+        try vault.audit.checkpoint()
     }
     var signed: [Double] = []
     var appendOne: [Double] = []
-    var lastSeq = try vault.checkpoint().seq
+    var lastSeq = try vault.audit.checkpoint().seq
     for i in 0..<count {
         let entries = makeEntries(count: 1, first: i)
-        appendOne.append(try measure { try vault.record(entries, context: benchContext) } * 1e6)
+        appendOne.append(try measure { try vault.audit.record(entries, context: benchContext) } * 1e6)
         var checkpoint: AuditCheckpoint?
-        signed.append(try measure { checkpoint = try vault.checkpoint() } * 1e6)
+        signed.append(try measure { checkpoint = try vault.audit.checkpoint() } * 1e6)
         guard let seq = checkpoint?.seq, seq == lastSeq + 1 else {
             throw UsageError("checkpoint benchmark: expected a new checkpoint at seq \(lastSeq + 1), got \(checkpoint?.seq ?? -1)")
         }
@@ -140,7 +140,7 @@ func benchCheckpoint(vault: Vault, count: Int) throws -> CheckpointResult {
     }
     var noop: [Double] = []
     for _ in 0..<count {
-        noop.append(try measure { _ = try vault.checkpoint() } * 1e6)
+        noop.append(try measure { _ = try vault.audit.checkpoint() } * 1e6)
     }
     return CheckpointResult(signed: Stats(signed), noop: Stats(noop), appendOne: Stats(appendOne),
                             rawSign: try rawSignMicros())
@@ -183,7 +183,7 @@ func buildLog(vault: Vault, events: Int, batch: Int, next: inout Int, label: Str
         let n = min(batch, events - done)
         let entries = makeEntries(count: n, first: next)
         next += n
-        let seconds = try measure { try vault.record(entries, context: benchContext) }
+        let seconds = try measure { try vault.audit.record(entries, context: benchContext) }
         rates.append(Double(n) / seconds)
         done += n
         if (clock.now - lastReport).seconds > 5 || done == events {

@@ -79,7 +79,7 @@ func consentAll(_ options: Options) throws {
             progress("import \(later ? "2 (changes)" : "1") of \(grouped(Double(subjects))) subjects with 3 consent columns…")
             var summary: ImportSummary?
             importSeconds.append(try measure {
-                summary = try vault.importCSV(at: csv, options: ImportOptions(consentColumns: columns, consentNoticeVersion: "2026-01"), context: admin) { s in
+                summary = try vault.records.importCSV(at: csv, options: ImportOptions(consentColumns: columns, consentNoticeVersion: "2026-01"), context: admin) { s in
                     if s.rows % 100_000 < 500 { progress("  \(grouped(Double(s.rows))) rows") }
                 }
             })
@@ -105,7 +105,7 @@ func consentAll(_ options: Options) throws {
             let sampler = RSSSampler()
             var count = 0
             var checksum = 0
-            let t = try measure { count = try vault.audience(purpose: purpose, context: context) { checksum &+= $0.utf8.count } }
+            let t = try measure { count = try vault.consent.audience(purpose: purpose, context: context) { checksum &+= $0.utf8.count } }
             let peak = sampler.stop()
             audiences.append((purpose, count, t, before, peak))
             _ = checksum
@@ -134,14 +134,14 @@ func benchMay(vault: Vault, subjects: Int, batch: Int, checks: Int, past: Date) 
         let marketer = AccessContext(actor: "bench", role: "marketer", purpose: "marketing-email")
         var r = SplitMix64(seed: 99)
         func randomBatch() -> [String] { (0..<batch).map { _ in SyntheticCRM.subjectID(r.below(subjects)) } }
-        _ = try vault.consent(subjects: randomBatch(), purpose: "marketing-email", context: marketer)  // warm-up
+        _ = try vault.consent.answer(subjects: randomBatch(), purpose: "marketing-email", context: marketer)  // warm-up
         var rates: [Double] = []
         var allowed = 0
         var done = 0
         while done < checks {
             let ids = randomBatch()
             var answers: [ConsentAnswer] = []
-            let t = try measure { answers = try vault.consent(subjects: ids, purpose: "marketing-email", context: marketer) }
+            let t = try measure { answers = try vault.consent.answer(subjects: ids, purpose: "marketing-email", context: marketer) }
             rates.append(Double(ids.count) / t)
             allowed += answers.filter(\.allowed).count
             done += ids.count
@@ -150,7 +150,7 @@ func benchMay(vault: Vault, subjects: Int, batch: Int, checks: Int, past: Date) 
         var singles: [Double] = []
         for _ in 0..<2000 {
             let id = SyntheticCRM.subjectID(r.below(subjects))
-            singles.append(try measure { _ = try vault.consent(subject: id, purpose: "marketing-email", context: marketer) } * 1e6)
+            singles.append(try measure { _ = try vault.consent.answer(subject: id, purpose: "marketing-email", context: marketer) } * 1e6)
         }
         let single = Stats(singles)
         var pastRates: [Double] = []
@@ -158,14 +158,14 @@ func benchMay(vault: Vault, subjects: Int, batch: Int, checks: Int, past: Date) 
         for at in [past, recent] {
             for _ in 0..<20 {
                 let ids = randomBatch()
-                let t = try measure { _ = try vault.consent(subjects: ids, purpose: "marketing-email", at: at, context: marketer) }
+                let t = try measure { _ = try vault.consent.answer(subjects: ids, purpose: "marketing-email", at: at, context: marketer) }
                 pastRates.append(Double(ids.count) / t)
             }
         }
         let replay = Stats(pastRates)
-        print("== C1. may (vault.consent(subjects:purpose:)), batches of \(batch) random subjects, \(grouped(Double(done))) checks (\(fmt(100 * Double(allowed) / Double(done), 1))% allowed)")
+        print("== C1. may (vault.consent.answer(subjects:purpose:)), batches of \(batch) random subjects, \(grouped(Double(done))) checks (\(fmt(100 * Double(allowed) / Double(done), 1))% allowed)")
         print("   now: median \(grouped(now.median)) checks/s (\(grouped(now.min))–\(grouped(now.max))) over \(rates.count) batches; goal ≥ 200,000/s: \(now.median >= 200_000 ? "met" : "MISSED") (\(fmt(now.median / 200_000, 2))×)")
-        print("   one subject per call (vault.consent(subject:)): p50 \(fmt(single.median, 1)) µs, p99 \(fmt(single.percentile(99), 1)) µs = \(grouped(1e6 / single.median)) checks/s")
+        print("   one subject per call (vault.consent.answer(subject:)): p50 \(fmt(single.median, 1)) µs, p99 \(fmt(single.percentile(99), 1)) µs = \(grouped(1e6 / single.median)) checks/s")
         print("   at a given time (ledger replay by pseudonym): median \(grouped(replay.median)) checks/s")
 
         return (now, single, replay)

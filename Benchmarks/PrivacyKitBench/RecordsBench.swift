@@ -245,7 +245,7 @@ final class Marks: @unchecked Sendable {  // used from one thread only
     var items: [(rows: Int, seconds: Double)] = []
 }
 
-/// The library: `vault.importCSV` of the file into a fresh vault made here (key file, so
+/// The library: `vault.records.importCSV` of the file into a fresh vault made here (key file, so
 /// no Argon2id). Runs in a child process so its max RSS is its own.
 func libraryImport(csv: String, vaultDirectory: String, keyPath: String, customers: Int, batch: Int, existing: Bool = false) throws -> ImportRun {
     let vault = existing
@@ -257,7 +257,7 @@ func libraryImport(csv: String, vaultDirectory: String, keyPath: String, custome
     let marks = Marks()
     var lastReport = clock.now
     let start = clock.now
-    let summary = try vault.importCSV(at: csv, options: ImportOptions(batchSize: batch), context: benchContext) { s in
+    let summary = try vault.records.importCSV(at: csv, options: ImportOptions(batchSize: batch), context: benchContext) { s in
         let now = clock.now
         marks.items.append((s.rows, (now - start).seconds))
         if (now - lastReport).seconds > 10 {
@@ -426,8 +426,8 @@ struct FindResult {
     /// Bytes read from storage (/proc/self/io read_bytes) during each pass: page-cache misses.
     let storageReadBytes: Int
     let repeatStorageReadBytes: Int
-    /// Pieces, µs: normalize + blind index (`vault.blindIndex`), an audit event in its own
-    /// transaction (`vault.record`), and making a FieldCipher (`sodium_malloc` + free).
+    /// Pieces, µs: normalize + blind index (`vault.records.blindIndex`), an audit event in its own
+    /// transaction (`vault.audit.record`), and making a FieldCipher (`sodium_malloc` + free).
     let blindIndexPart: Stats
     let auditPart: Stats
     let cipherInitPart: Stats
@@ -457,7 +457,7 @@ func benchFind(vault: Vault, customers: Int, count: Int, misses missCount: Int, 
     let picks = (0..<count).map { _ in r.below(customers) }
     let queries = picks.map { SyntheticCRM.customer($0).email }
     let absent = (0..<missCount).map { "nobody.\($0)@nowhere-\(r.below(1000)).example" }
-    for i in 0..<50 { _ = try vault.find(field: "email", value: SyntheticCRM.customer(i * 7 % customers).email, context: benchContext) }
+    for i in 0..<50 { _ = try vault.records.find(field: "email", value: SyntheticCRM.customer(i * 7 % customers).email, context: benchContext) }
     var wrong = 0
     var misses: [Double] = []
     func pass(withMisses: Bool) throws -> (Stats, Int) {
@@ -465,12 +465,12 @@ func benchFind(vault: Vault, customers: Int, count: Int, misses missCount: Int, 
         let readBefore = storageReadBytes()
         for (i, q) in queries.enumerated() {
             var found: [String] = []
-            hits.append(try measure { found = try vault.find(field: "email", value: q, context: benchContext) } * 1e6)
+            hits.append(try measure { found = try vault.records.find(field: "email", value: q, context: benchContext) } * 1e6)
             if found != [SyntheticCRM.subjectID(picks[i])] { wrong += 1 }
             if withMisses, i % max(1, count / max(1, missCount)) == 0, misses.count < missCount {
                 let a = absent[misses.count]
                 var none: [String] = []
-                misses.append(try measure { none = try vault.find(field: "email", value: a, context: benchContext) } * 1e6)
+                misses.append(try measure { none = try vault.records.find(field: "email", value: a, context: benchContext) } * 1e6)
                 if !none.isEmpty { wrong += 1 }
             }
         }
@@ -482,13 +482,13 @@ func benchFind(vault: Vault, customers: Int, count: Int, misses missCount: Int, 
     var bi: [Double] = [], audit: [Double] = [], cipher: [Double] = [], access: [Double] = []
     let entry = [AuditEntry(.recordLookup, fields: ["email"], reason: "1 matches")]
     for q in queries.prefix(500) {
-        bi.append(try measure { _ = try vault.blindIndex(q, field: "email") } * 1e6)
-        audit.append(try measure { try vault.record(entry, context: benchContext) } * 1e6)
+        bi.append(try measure { _ = try vault.records.blindIndex(q, field: "email") } * 1e6)
+        audit.append(try measure { try vault.audit.record(entry, context: benchContext) } * 1e6)
         cipher.append(try measure { _ = try FieldCipher(vaultID: vault.id) } * 1e6)
         access.append(try measure {
             for _ in 0..<100 {
-                _ = try vault.access.decide(role: benchContext.role, action: .read, purpose: benchContext.purpose)
-                _ = try vault.access.decide(role: benchContext.role, action: .read, field: "email", purpose: benchContext.purpose)
+                _ = try vault.policies.access.decide(role: benchContext.role, action: .read, purpose: benchContext.purpose)
+                _ = try vault.policies.access.decide(role: benchContext.role, action: .read, field: "email", purpose: benchContext.purpose)
             }
         } * 1e9 / 100)
     }
@@ -498,13 +498,13 @@ func benchFind(vault: Vault, customers: Int, count: Int, misses missCount: Int, 
                       accessCheckNs: Stats(access))
 }
 
-/// `vault.encrypt` (library mode, public API) for existing subjects: per-call µs.
+/// `vault.records.encrypt` (library mode, public API) for existing subjects: per-call µs.
 func benchVaultEncrypt(vault: Vault, customers: Int, count: Int) throws -> Stats {
     var r = SplitMix64(seed: 7)
     var samples: [Double] = []
     for i in 0..<(count + 20) {
         let subject = SyntheticCRM.subjectID(r.below(customers))
-        let t = try measure { _ = try vault.encrypt("anna.mueller1@gmx.de", field: "email", subject: subject, context: benchContext) } * 1e6
+        let t = try measure { _ = try vault.records.encrypt("anna.mueller1@gmx.de", field: "email", subject: subject, context: benchContext) } * 1e6
         if i >= 20 { samples.append(t) }
     }
     return Stats(samples)
@@ -567,10 +567,10 @@ struct CryptoPathResult {
 /// the same libsodium calls in a bare loop.
 func benchCryptoPath(vault: Vault, customers data: [NormalizedCustomer], rounds: Int) throws -> CryptoPathResult {
     let cipher = try FieldCipher(vaultID: vault.id)
-    guard let kek = vault.keyring.current(.kek) else { throw UsageError("the vault has no KEK") }
-    let indexer = vault.indexer
+    guard let kek = vault.keys.keyring.current(.kek) else { throw UsageError("the vault has no KEK") }
+    let indexer = vault.keys.indexer
     let version = indexer.currentVersion
-    let specs = Dictionary(uniqueKeysWithValues: vault.schema.indexedFields.map { ($0.name, $0) })
+    let specs = Dictionary(uniqueKeysWithValues: vault.policies.schema.indexedFields.map { ($0.name, $0) })
     let fieldNames = ["full_name", "email", "phone", "birth_date", "national_id", "address"]
     let bare = BareCrypto(usePool: false, fields: fieldNames)
     let pooled = BareCrypto(usePool: true, fields: fieldNames)

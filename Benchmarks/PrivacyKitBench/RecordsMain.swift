@@ -12,7 +12,7 @@ let recordsUsage = """
                           --rounds 9 --crypto-customers 20000 --iterations 20000
                           --baseline-runs 1 [--keep]
       records-gen       write the synthetic CRM export   --customers N --out PATH [--first 0] [--check]
-      records-import    (child) vault.importCSV of --csv PATH into a new vault --vault DIR
+      records-import    (child) vault.records.importCSV of --csv PATH into a new vault --vault DIR
                           --key PATH [--batch 500] [--existing: into that vault, already made];
                           prints customers/s and max RSS
       records-baseline  (child) bare libsodium + GRDB inserts into --store PATH
@@ -90,7 +90,7 @@ func runRecordsCommand(_ options: Options) throws -> Bool {
             for p in r.pieces {
                 print("   \(pad(p.name, 62)) \(padLeft(fmt(p.micros.median, 2), 7))  (\(fmt(p.micros.min, 2))–\(fmt(p.micros.max, 2)))\(p.note.isEmpty ? "" : "  " + p.note)")
             }
-            print("   whole vault.importCSV of the same rows, in process: \(fmt(r.libraryMicros.median, 1)) µs/customer (\(fmt(r.libraryMicros.min, 1))–\(fmt(r.libraryMicros.max, 1))); baseline \(fmt(r.baselineMicros.median, 1)) µs/customer")
+            print("   whole vault.records.importCSV of the same rows, in process: \(fmt(r.libraryMicros.median, 1)) µs/customer (\(fmt(r.libraryMicros.min, 1))–\(fmt(r.libraryMicros.max, 1))); baseline \(fmt(r.baselineMicros.median, 1)) µs/customer")
             print(JSON.object([("benchmark", .string("records-profile")), ("customers", .int(k)),
                                ("pieces_us", .object(r.pieces.map { ($0.name.trimmingCharacters(in: .whitespaces), .number($0.micros.median)) })),
                                ("import_us", .stats(r.libraryMicros, decimals: 1)), ("baseline_us", .stats(r.baselineMicros, decimals: 1))]).text)
@@ -139,7 +139,7 @@ func importSection(dir: String, customers: Int, batch: Int, baselineRuns: Int, k
     }
     try baseline(0)
     let vaultDirectory = dir + "/records", keyPath = dir + "/records.key"
-    progress("library import (vault.importCSV)…")
+    progress("library import (vault.records.importCSV)…")
     let lib = try importInChild(["records-import", "--csv", csv, "--vault", vaultDirectory, "--key", keyPath,
                                  "--batch", String(batch), "--customers", String(customers)])
     print("   library:    \(pad(grouped(lib.customersPerSecond) + "/s", 9)) (\(fmt(lib.seconds, 1)) s; per tenth \(curveText(lib.curve))) created \(grouped(Double(lib.created))), rejected \(lib.rejected); store \(fmt(Double(lib.storeBytes) / 1e6, 0)) MB")
@@ -173,7 +173,7 @@ func importSection(dir: String, customers: Int, batch: Int, baselineRuns: Int, k
 }
 
 func findSection(vault: Vault, customers: Int, finds: Int, misses: Int, summary: inout [SummaryRow]) throws -> [(String, JSON)] {
-    print("== R2. vault.find(field: \"email\") on the \(grouped(Double(customers)))-customer store: \(grouped(Double(finds))) random existing e-mails (as written in the CSV) + \(misses) absent, after 50 warm-up finds; then the same \(grouped(Double(finds))) again")
+    print("== R2. vault.records.find(field: \"email\") on the \(grouped(Double(customers)))-customer store: \(grouped(Double(finds))) random existing e-mails (as written in the CSV) + \(misses) absent, after 50 warm-up finds; then the same \(grouped(Double(finds))) again")
     let r = try benchFind(vault: vault, customers: customers, count: finds, misses: misses)
     let h = r.hits, a = r.repeatHits
     func mb(_ bytes: Int) -> String { fmt(Double(bytes) / 1e6, 1) }
@@ -218,14 +218,14 @@ func sealOneSection(vault: Vault, rounds: Int, iterations: Int, summary: inout [
 
 func vaultEncryptSection(vault: Vault, customers: Int, count: Int, summary: inout [SummaryRow]) throws -> [(String, JSON)] {
     let s = try benchVaultEncrypt(vault: vault, customers: customers, count: count)
-    print("   for information: public vault.encrypt (loads + unwraps the subject key, writes an audit event, returns pk1.… text) on the \(grouped(Double(customers)))-customer store: p50 \(fmt(s.median)) µs, p99 \(fmt(s.percentile(99))) µs (\(count) calls)")
-    summary.append(SummaryRow(name: "R3b. vault.encrypt (public)", result: "p50 \(fmt(s.median)) µs, p99 \(fmt(s.percentile(99))) µs", goal: "info", verdict: ""))
+    print("   for information: public vault.records.encrypt (loads + unwraps the subject key, writes an audit event, returns pk1.… text) on the \(grouped(Double(customers)))-customer store: p50 \(fmt(s.median)) µs, p99 \(fmt(s.percentile(99))) µs (\(count) calls)")
+    summary.append(SummaryRow(name: "R3b. vault.records.encrypt (public)", result: "p50 \(fmt(s.median)) µs, p99 \(fmt(s.percentile(99))) µs", goal: "info", verdict: ""))
     return [("vault_encrypt_us", .stats(s, decimals: 1)), ("vault_encrypt_p99_us", .number(s.percentile(99).rounded()))]
 }
 
 func cryptoSection(vault: Vault, customers: Int, rounds: Int, summary: inout [SummaryRow]) throws -> [(String, JSON)] {
     print("== R4. Crypto path alone: per customer a new subject key, its wrap, 6 seals, 3 blind indexes (pre-normalized values); \(grouped(Double(customers))) customers × \(rounds) rounds, alternating")
-    let data = try normalizedCustomers(0..<customers, schema: vault.schema)
+    let data = try normalizedCustomers(0..<customers, schema: vault.policies.schema)
     let r = try benchCryptoPath(vault: vault, customers: data, rounds: rounds)
     let ratio = r.library.median / r.bare.median
     let ratioPooled = r.library.median / r.barePooled.median

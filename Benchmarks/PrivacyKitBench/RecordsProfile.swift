@@ -6,7 +6,7 @@ import PrivacyKit
 // customers: the column mapping, normalization (the public Normalizer, per kind), the
 // per-row bookkeeping (timestamp, JSON, dictionaries), the crypto, the SQL (with and
 // without the existence read and the savepoint per row) and the audit events; then the real
-// `vault.importCSV` of the same rows. The phases replicate the library's code
+// `vault.records.importCSV` of the same rows. The phases replicate the library's code
 // (RecordStore.upsert, ImportPlan, Vault.perform) as of this commit. CSV parsing is left
 // out (the reader is internal; the stack samples put it under 1%). Phases timed alone run
 // faster than inside the import (hot caches): the stack sampler in Benchmarks/profile/
@@ -132,7 +132,7 @@ func recordsProfile(customers k: Int, rounds: Int, dir: String) throws -> (piece
     let vault = bench.vault
     let normalized = try normalizedCustomers(0..<k, schema: schema)
     let cipher = try FieldCipher(vaultID: vault.id)
-    guard let kek = vault.keyring.current(.kek) else { throw UsageError("no KEK") }
+    guard let kek = vault.keys.keyring.current(.kek) else { throw UsageError("no KEK") }
     let specs = Dictionary(uniqueKeysWithValues: schema.indexedFields.map { ($0.name, $0) })
     var sink = 0
     try piece("crypto, library (key, wrap, 6 seals, 3 indexes)") {
@@ -140,7 +140,7 @@ func recordsProfile(customers k: Int, rounds: Int, dir: String) throws -> (piece
             cipher.newSubjectKey()
             sink &+= try cipher.wrapSubjectKey(subjectID: c.id, kek: kek.secret, kekVersion: kek.info.version).count
             for (name, value) in c.sealed { sink &+= try cipher.seal(value, field: name, subjectID: c.id, keyVersion: 1).count }
-            let indexer = vault.indexer  // as writeIndexes does, per record
+            let indexer = vault.keys.indexer  // as writeIndexes does, per record
             let version = indexer.currentVersion
             for k in c.indexKeys { sink &+= try indexer.index(k.key, field: specs[k.name]!, version: version).count }
             cipher.wipe()
@@ -205,11 +205,11 @@ func recordsProfile(customers k: Int, rounds: Int, dir: String) throws -> (piece
     // Audit: one record.import event per row, 500 per transaction (as the import's batches).
     let names = ["address", "birth_date", "city", "country", "email", "full_name", "national_id", "phone", "segment"]
     let entries = (0..<k).map { AuditEntry(.recordImport, subjectID: SyntheticCRM.subjectID($0), fields: names, reason: "created") }
-    try piece("audit events (vault.record, 500 per transaction)") {
+    try piece("audit events (vault.audit.record, 500 per transaction)") {
         var done = 0
         while done < k {
             let end = min(k, done + 500)
-            try vault.record(Array(entries[done..<end]), context: benchContext)
+            try vault.audit.record(Array(entries[done..<end]), context: benchContext)
             done = end
         }
     }
@@ -218,7 +218,7 @@ func recordsProfile(customers k: Int, rounds: Int, dir: String) throws -> (piece
     var lib: [Double] = [], base: [Double] = []
     for r in 0..<max(3, rounds / 2) {
         let v = try BenchVault.create(directory: dir + "/profile-import-\(r)", keyPath: dir + "/profile-import-\(r).key")
-        lib.append(try measure { _ = try v.vault.importCSV(at: csv, options: ImportOptions(), context: benchContext) } / n * 1e6)
+        lib.append(try measure { _ = try v.vault.records.importCSV(at: csv, options: ImportOptions(), context: benchContext) } / n * 1e6)
         let store = dir + "/profile-baseline-\(r).sqlite"
         let b = try baselineImport(storePath: store, customers: k, batch: 500, usePool: false)
         base.append(b.seconds / n * 1e6)

@@ -55,7 +55,7 @@ func benchSweep(vault: Vault, subjects: Int, batch: Int) throws -> SweepRun {
     let sampler = RSSSampler()
     var summary: SweepSummary?
     let seconds = try measure {
-        summary = try vault.sweep(SweepOptions(now: retentionClock, batchSize: batch), context: admin, progress: { p in
+        summary = try vault.retention.sweep(SweepOptions(now: retentionClock, batchSize: batch), context: admin, progress: { p in
             if p.summary.acted % 20_000 < batch { progress("  \(p.rule): \(grouped(Double(p.summary.acted))) acted") }
         })
     }
@@ -76,7 +76,7 @@ func benchErasures(vault: Vault, subjects: Int, count: Int) throws -> [Double] {
     var latencies: [Double] = []
     for n in chosen {  // a Set's order: no locality between consecutive erasures
         let id = SyntheticCRM.subjectID(n)
-        latencies.append(try measure { _ = try vault.erase(subject: id, reason: "benchmark erasure", context: officer) } * 1000)
+        latencies.append(try measure { _ = try vault.retention.erase(subject: id, reason: "benchmark erasure", context: officer) } * 1000)
     }
     return latencies
 }
@@ -104,7 +104,7 @@ func retentionAll(_ options: Options) throws {
             progress("import \(grouped(Double(size))) subjects…")
             let admin = AccessContext(actor: "bench", role: "admin", purpose: "privacy-compliance")
             let importSeconds = try measure {
-                _ = try bench.vault.importCSV(at: csv, context: admin) { s in
+                _ = try bench.vault.records.importCSV(at: csv, context: admin) { s in
                     if s.rows % 100_000 < 500 { progress("  \(grouped(Double(s.rows))) rows") }
                 }
             }

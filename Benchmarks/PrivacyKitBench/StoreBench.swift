@@ -36,17 +36,17 @@ func storeRun(backendName: String, store: (any StoreBackend)?, dir: String, csv:
     let vault = try Vault.create(at: URL(fileURLWithPath: dir + "/\(backendName)"), rootKey: .keyFile(at: keyPath), context: benchContext, store: store)
     let admin = AccessContext(actor: "bench", role: "admin", purpose: "privacy-compliance")
     progress("\(backendName): import \(grouped(Double(subjects))) subjects…")
-    let importSeconds = try measure { _ = try vault.importCSV(at: csv, context: admin) { _ in } }
+    let importSeconds = try measure { _ = try vault.records.importCSV(at: csv, context: admin) { _ in } }
 
     progress("\(backendName): \(finds) finds…")
     var r = SplitMix64(seed: 0xF1D)
-    for i in 0..<50 { _ = try vault.find(field: "email", value: SyntheticCRM.customer(i * 7 % subjects).email, context: benchContext) }
+    for i in 0..<50 { _ = try vault.records.find(field: "email", value: SyntheticCRM.customer(i * 7 % subjects).email, context: benchContext) }
     var latencies: [Double] = []
     let findSeconds = try measure {
         for _ in 0..<finds {
             let email = SyntheticCRM.customer(r.below(subjects)).email
             var found: [String] = []
-            latencies.append(try measure { found = try vault.find(field: "email", value: email, context: benchContext) } * 1e6)
+            latencies.append(try measure { found = try vault.records.find(field: "email", value: email, context: benchContext) } * 1e6)
             guard found.count == 1 else { throw UsageError("a find returned \(found.count) subjects") }
         }
     }

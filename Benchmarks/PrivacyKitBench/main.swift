@@ -16,11 +16,11 @@ let usage = """
       all            every benchmark below, in temporary vaults under /tmp (under a minute)
                        --rounds 5 --events 10000 --series 3 --single 2000 --checkpoints 500
                        --verify-small 100000 --verify-events 1000000 --verify-runs 3 [--keep]
-      append-bulk    events/s of vault.record with --events per transaction
+      append-bulk    events/s of vault.audit.record with --events per transaction
                        --rounds 5 --events 10000 --series 1
                        [--vault DIR [--key PATH]]: into an existing vault instead of fresh ones
       append-single  events/s with one transaction per event   --events 2000
-      checkpoint     µs per signed vault.checkpoint()           --count 500
+      checkpoint     µs per signed vault.audit.checkpoint()           --count 500
       calibrate      raw Ed25519 sign and BLAKE2b cost in this process
       build-log      create a vault at --vault DIR (key file DIR.key, or --key PATH) and
                      append --events N events in transactions of --batch 10000
@@ -107,8 +107,8 @@ func run(_ options: Options) throws {
         let publicKey: Ed25519.PublicKey
         if let vault = options.string("vault") {
             let url = URL(fileURLWithPath: vault)
-            storePath = url.path + "/" + Vault.storeFileName
-            publicKey = try Vault.recordedAuditPublicKey(at: url)
+            storePath = url.path + "/" + VaultLayout.storeFileName
+            publicKey = try VaultFiles.recordedAuditPublicKey(at: url)
         } else {
             storePath = try options.require("store")
             guard let raw = try? Base64URL.decode(options.require("public-key")) else {
@@ -170,7 +170,7 @@ func rateLine(_ s: Stats) -> String {
 func rangeText(_ s: Stats) -> String { "\(grouped(s.median))/s (\(grouped(s.min))–\(grouped(s.max)))" }
 
 func bulkSection(dir: String, rounds: Int, events: Int, series: Int, summary: inout [SummaryRow]) throws -> [(String, JSON)] {
-    print("== 1. Bulk append: vault.record of \(grouped(Double(events))) events in one transaction, \(rounds) rounds (+1 warm-up) per series, fresh vault per series")
+    print("== 1. Bulk append: vault.audit.record of \(grouped(Double(events))) events in one transaction, \(rounds) rounds (+1 warm-up) per series, fresh vault per series")
     var allRates: [Double] = []
     var medians: [Double] = []
     var seriesJSON: [JSON] = []
@@ -223,7 +223,7 @@ func singleSection(dir: String, events: Int, summary: inout [SummaryRow]) throws
 }
 
 func checkpointSection(dir: String, count: Int, summary: inout [SummaryRow]) throws -> [(String, JSON)] {
-    print("== 4. Signed checkpoint: vault.checkpoint() after one new event, \(count) times")
+    print("== 4. Signed checkpoint: vault.audit.checkpoint() after one new event, \(count) times")
     let bench = try BenchVault.create(in: dir, name: "checkpoint")
     let r = try benchCheckpoint(vault: bench.vault, count: count)
     print("   signed checkpoint:        median \(padLeft(fmt(r.signed.median), 5)) µs   p90 \(fmt(r.signed.percentile(90))) µs   min \(fmt(r.signed.min)) µs")

@@ -37,7 +37,7 @@ extension Privacyctl {
                     guard let action = AccessAction(rawValue: action) else {
                         throw CLIError(.invalidInput, "unknown action '\(action)' (one of \(AccessAction.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
-                    let policies = try vault.directory().path + "/" + Vault.policiesDirectoryName
+                    let policies = try vault.directory().path + "/" + VaultLayout.policiesDirectoryName
                     let schema = try Schema.load(from: policies)
                     if let field, schema[field] == nil {
                         throw CLIError(.invalidInput, schema.unknownField(field))
@@ -98,7 +98,7 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: output.json) {
-                    let path = try directory ?? (vault.existingDirectory().path + "/" + Vault.policiesDirectoryName)
+                    let path = try directory ?? (vault.existingDirectory().path + "/" + VaultLayout.policiesDirectoryName)
                     var errors = PolicySet.check(directory: path)
                     // The vault's operator defaults must name a role and purpose that exist.
                     if directory == nil, errors.isEmpty, let vaultDirectory = try? vault.directory() {

@@ -50,12 +50,12 @@ extension Privacyctl.Audit {
                     storePath = store
                 } else {
                     let directory = try vaultOptions.directory()
-                    key = try publicKey.map(AuditKeys.parse) ?? Vault.recordedAuditPublicKey(at: directory)
+                    key = try publicKey.map(AuditKeys.parse) ?? VaultFiles.recordedAuditPublicKey(at: directory)
                     storePath = nil
                 }
                 let witness = try against.map(AuditCheckpoint.readWitnessFile(at:)) ?? []
                 let report = try storePath.map { try AuditVerifier.verify(storePath: $0, publicKey: key, witness: witness) }
-                    ?? Vault.verifyAuditWithoutSecret(at: try vaultOptions.directory(), publicKey: key, witness: witness)
+                    ?? VaultFiles.verifyAuditWithoutSecret(at: try vaultOptions.directory(), publicKey: key, witness: witness)
                 if output.json {
                     try Output.json(report)
                 } else if let problem = report.problem {
@@ -92,7 +92,7 @@ extension Privacyctl.Audit {
         func run() throws {
             try Output.run(json: output.json) {
                 let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
-                let checkpoint = try vault.checkpoint()
+                let checkpoint = try vault.audit.checkpoint()
                 if let export { try AuditKeys.appendLine(try checkpoint.jsonLine(), to: export) }
                 if output.json {
                     try Output.json(checkpoint)
@@ -128,9 +128,9 @@ extension Privacyctl.Audit {
         func run() throws {
             try Output.run(json: output.json) {
                 let directory = try vaultOptions.directory()
-                let key = try Vault.recordedAuditPublicKey(at: directory)
+                let key = try VaultFiles.recordedAuditPublicKey(at: directory)
                 let result = Result(
-                    vaultID: try Vault.recordedVaultID(at: directory).hex, publicKey: Base64URL.encode(key.bytes),
+                    vaultID: try VaultFiles.recordedVaultID(at: directory).hex, publicKey: Base64URL.encode(key.bytes),
                     fingerprint: Hex.encode(try BLAKE2b.hash(key.bytes, outputByteCount: 16)))
                 if output.json { try Output.json(result) } else { Output.standardOutput(result.publicKey) }
             }
@@ -183,10 +183,10 @@ extension Privacyctl.Audit {
                 }
                 let context = AccessContext(actor: ContextOptions.defaultActor, role: role)
                 let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKeyOptions.resolve(), context: context)
-                let events = try vault.auditEvents(
+                let events = try vault.audit.events(
                     matching: AuditQuery(subjectID: subject, actor: actor, action: action, since: since, until: until, limit: limit),
                     context: context)
-                try vault.checkpointIfNeeded()
+                try vault.audit.checkpointIfNeeded()
                 if output.json {
                     try Output.json(Result(count: events.count, events: events))
                 } else {
@@ -235,7 +235,7 @@ extension Privacyctl.Audit {
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 let sink = try output.map { try JSONLinesFile(path: $0) }
                 var buffer = Data()
-                let count = try vault.exportAudit(afterSeq: since - 1, context: contextOptions.resolved(vaultOptions)) { event in
+                let count = try vault.audit.export(afterSeq: since - 1, context: contextOptions.resolved(vaultOptions)) { event in
                     buffer.append(try encoder.encode(event))
                     buffer.append(0x0a)
                     if buffer.count >= 1 << 16 {
@@ -245,7 +245,7 @@ extension Privacyctl.Audit {
                 }
                 try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
                 try sink?.close()
-                try vault.checkpointIfNeeded()
+                try vault.audit.checkpointIfNeeded()
                 if let output {
                     if outputOptions.json {
                         try Output.json(Summary(events: count, output: output))

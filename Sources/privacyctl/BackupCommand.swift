@@ -42,12 +42,12 @@ extension Privacyctl {
                     }
                     let vault = try options.open()
                     let progress = Progress(label: "backup")
-                    let summary = try vault.createBackup(to: to.map { URL(fileURLWithPath: $0) }, recoveryKey: recipient, compression: compression,
+                    let summary = try vault.backups.create(to: to.map { URL(fileURLWithPath: $0) }, recoveryKey: recipient, compression: compression,
                                                          context: options.accessContext()) { done, total in
                         progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB")
                     }
                     progress.finish()
-                    try vault.checkpointIfNeeded()
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, backup: summary)) } else {
                         Output.standardOutput("backup \(summary.id): \(summary.file)")
                         Output.standardOutput("  \(summary.plaintextBytes) bytes of store in \(summary.chunks) chunks (\(summary.manifest.subjects) subjects, \(summary.manifest.auditEvents) audit events, \(summary.manifest.tombstones) tombstones); snapshot \(String(format: "%.2f", summary.snapshotSeconds)) s, encryption \(String(format: "%.2f", summary.encryptSeconds)) s\(summary.recoverySealed ? "; sealed to the recovery key too" : "")")
@@ -70,7 +70,7 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: output.json) {
-                    let directory = try dir ?? (vault.existingDirectory().path + "/" + Vault.backupsDirectoryName)
+                    let directory = try dir ?? (vault.existingDirectory().path + "/" + VaultBackups.backupsDirectoryName)
                     let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pkb") && !$0.hasPrefix(".") }.sorted(by: >)
                     let entries = names.map { name -> Entry in
                         let path = directory + "/" + name
@@ -105,11 +105,11 @@ extension Privacyctl {
                     let report: (Int64, Int64) -> Void = { done, total in progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB") }
                     if let keyFile = recovery.recoveryKeyFile {
                         let pair = try SubjectExport.readSecretKey(at: keyFile)
-                        result = Vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair, progress: report)
+                        result = VaultBackups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair, progress: report)
                     } else {
                         let vault = try options.open()
-                        result = try vault.verifyBackup(at: try BackupInfo.resolve(backup, vault: options.vault), context: options.accessContext(), progress: report)
-                        try vault.checkpointIfNeeded()
+                        result = try vault.backups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), context: options.accessContext(), progress: report)
+                        try vault.audit.checkpointIfNeeded()
                     }
                     progress.finish()
                     if options.output.json { try Output.json(result) } else if result.ok, let m = result.manifest {
@@ -171,12 +171,12 @@ extension Privacyctl {
                         source = .vault(vault)
                     }
                     let progress = Progress(label: "restore")
-                    let summary = try Vault.restoreBackup(from: file, to: URL(fileURLWithPath: to), access: access, newRootKey: newRoot,
+                    let summary = try VaultBackups.restore(from: file, to: URL(fileURLWithPath: to), access: access, newRootKey: newRoot,
                                                           tombstones: source, context: context, store: try storeOptions.backend()) { done, total in
                         progress.update("\(done * 100 / max(total, 1))%")
                     }
                     progress.finish()
-                    try live?.checkpointIfNeeded()
+                    try live?.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, restore: summary)) } else {
                         Output.standardOutput("restored backup \(summary.backupID) into \(summary.directory): \(summary.subjects) subjects; \(summary.replayedErasures) erasures since the backup replayed, \(summary.tombstonesAdded) tombstones added; audit log verified")
                     }
@@ -195,8 +195,8 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    let removed = try vault.pruneBackups(in: dir.map { URL(fileURLWithPath: $0) }, keepDays: keepDays, context: options.accessContext())
-                    try vault.checkpointIfNeeded()
+                    let removed = try vault.backups.prune(in: dir.map { URL(fileURLWithPath: $0) }, keepDays: keepDays, context: options.accessContext())
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, removed: removed)) } else {
                         for path in removed { Output.standardOutput("removed \(path)") }
                         Output.standardOutput("\(removed.count) backups older than \(keepDays) days removed")
@@ -218,9 +218,9 @@ extension Privacyctl {
                 try Output.run(json: options.output.json) {
                     try SecureFiles.checkWritableDestination(file, what: "the ledger file")
                     let vault = try options.open()
-                    let ledger = try vault.exportErasureLedger(context: options.accessContext())
+                    let ledger = try vault.backups.exportErasureLedger(context: options.accessContext())
                     try SecureFiles.writePrivate(Array(try ledger.json()), to: file, what: "the ledger file")
-                    try vault.checkpointIfNeeded()
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, file: file, tombstones: ledger.tombstones.count)) } else {
                         Output.standardOutput("wrote \(ledger.tombstones.count) tombstones to \(file) (signed)")
                     }
@@ -257,7 +257,7 @@ enum BackupInfo {
             guard !isDirectory.boolValue else { throw CLIError(.invalidInput, "\(text) is a directory, not a backup file") }
             return URL(fileURLWithPath: text)
         }
-        if text.hasPrefix("bk-"), let directory = try? vault.directory().path + "/" + Vault.backupsDirectoryName,
+        if text.hasPrefix("bk-"), let directory = try? vault.directory().path + "/" + VaultBackups.backupsDirectoryName,
            let name = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).first(where: { $0.hasSuffix("-\(text).pkb") }) {
             return URL(fileURLWithPath: directory + "/" + name)
         }
@@ -265,5 +265,5 @@ enum BackupInfo {
         throw CLIError(.notFound, "no backup \(text) (a file, or an id in the vault's Backups/)")
     }
 
-    static func manifest(at path: String) throws -> BackupManifest? { try Vault.backupManifest(at: URL(fileURLWithPath: path)) }
+    static func manifest(at path: String) throws -> BackupManifest? { try VaultBackups.manifest(at: URL(fileURLWithPath: path)) }
 }

@@ -77,7 +77,7 @@ extension Privacyctl.Breach {
         func run() throws {
             try options.run({ vault, context in
                 guard let text = try Tracker.text(summary, file: summaryFile, option: "summary") else { throw CLIError(.usage, "give --summary or --summary-file") }
-                return BreachOutput.One(breach: try vault.openBreach(detectedAt: try Tracker.time(detectedAt, option: "--detected-at"), summary: text, context: context))
+                return BreachOutput.One(breach: try vault.breaches.open(detectedAt: try Tracker.time(detectedAt, option: "--detected-at"), summary: text, context: context))
             }, text: { [BreachOutput.summary($0.breach)] })
         }
     }
@@ -90,7 +90,7 @@ extension Privacyctl.Breach {
 
         func run() throws {
             try options.run({ vault, context in
-                let breaches = try vault.breaches(openOnly: openOnly, now: try now.date(), context: context)
+                let breaches = try vault.breaches.list(openOnly: openOnly, now: try now.date(), context: context)
                 return BreachOutput.Many(count: breaches.count, breaches: breaches)
             }, text: { $0.breaches.map(BreachOutput.summary) + ["\($0.count) breaches"] })
         }
@@ -104,7 +104,7 @@ extension Privacyctl.Breach {
 
         func run() throws {
             try options.run({ vault, context in
-                BreachOutput.One(breach: try vault.breach(id, now: try now.date(), context: context))
+                BreachOutput.One(breach: try vault.breaches.get(id, now: try now.date(), context: context))
             }, text: BreachOutput.detail)
         }
     }
@@ -121,7 +121,7 @@ extension Privacyctl.Breach {
 
         func run() throws {
             try options.run({ vault, context in
-                BreachOutput.One(breach: try vault.closeBreach(
+                BreachOutput.One(breach: try vault.breaches.close(
                     id, reason: reason, notifiedAuthorityAt: try Tracker.time(notifiedAuthorityAt, option: "--notified-authority-at"),
                     at: try at.date(), context: context))
             }, text: BreachOutput.detail)
@@ -154,7 +154,7 @@ extension Privacyctl.Breach {
                 vault: vaultOptions, rootKey: rootKeyOptions,
                 context: { try ContextOptions.resolve(actor: nil, role: role, purpose: purpose, vault: vaultOptions) }, json: output.json,
                 { vault, context in
-                    BreachOutput.Impact(affected: try vault.breachAffected(
+                    BreachOutput.Impact(affected: try vault.breaches.affected(
                         since: try Tracker.time(since, option: "--since"), until: try Tracker.time(until, option: "--until"),
                         actor: actor, kekVersion: keyVersion, breach: breach, context: context))
                 }, text: BreachOutput.impact)

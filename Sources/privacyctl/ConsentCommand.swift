@@ -77,8 +77,8 @@ enum ConsentOutput {
         try Output.run(json: options.output.json) {
             guard let purpose = change.purpose else { throw CLIError(.usage, "give --purpose") }
             let vault = try options.open()
-            let event = try vault.recordConsent(try change.change(kind, purpose: purpose), subject: change.subject, context: options.accessContext())
-            try vault.checkpointIfNeeded()
+            let event = try vault.consent.record(try change.change(kind, purpose: purpose), subject: change.subject, context: options.accessContext())
+            try vault.audit.checkpointIfNeeded()
             try print([event], json: options.output.json)
         }
     }
@@ -128,9 +128,9 @@ extension Privacyctl.Consent {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
                 let events = gpc
-                    ? try vault.recordGPC(subject: change.subject, context: options.accessContext())
-                    : [try vault.recordConsent(try change.change(.object, purpose: change.purpose!), subject: change.subject, context: options.accessContext())]
-                try vault.checkpointIfNeeded()
+                    ? try vault.consent.recordGPC(subject: change.subject, context: options.accessContext())
+                    : [try vault.consent.record(try change.change(.object, purpose: change.purpose!), subject: change.subject, context: options.accessContext())]
+                try vault.audit.checkpointIfNeeded()
                 try ConsentOutput.print(events, json: options.output.json)
             }
         }
@@ -158,8 +158,8 @@ extension Privacyctl.Consent {
                     time = date
                 }
                 let vault = try options.open()
-                let ids = purpose.map { [$0] } ?? vault.purposes.ids
-                let answers = try ids.map { try vault.consent(subject: subject, purpose: $0, at: time, context: options.accessContext()) }
+                let ids = purpose.map { [$0] } ?? vault.policies.purposes.ids
+                let answers = try ids.map { try vault.consent.answer(subject: subject, purpose: $0, at: time, context: options.accessContext()) }
                 if options.output.json {
                     try Output.json(Result(answers: answers))
                 } else {
@@ -178,8 +178,8 @@ extension Privacyctl.Consent {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let events = try vault.consentHistory(subject: subject, purpose: purpose, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let events = try vault.consent.history(subject: subject, purpose: purpose, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 try ConsentOutput.print(events, json: options.output.json)
             }
         }
@@ -204,10 +204,10 @@ extension Privacyctl.Consent {
                 let vault = try options.open()
                 let json = options.output.json
                 // The library acts for the audience's purpose (the role must hold it).
-                let count = try vault.audience(purpose: purpose, context: options.accessContext()) { id in
+                let count = try vault.consent.audience(purpose: purpose, context: options.accessContext()) { id in
                     if json { try Output.jsonLine(Line(subject: id)) } else { Output.standardOutput(id) }
                 }
-                try vault.checkpointIfNeeded()
+                try vault.audit.checkpointIfNeeded()
                 if json { try Output.jsonLine(Summary(purpose: purpose, count: count)) } else { Output.standardError("\(count) subjects") }
             }
         }
@@ -225,7 +225,7 @@ extension Privacyctl.Consent {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let counts = try vault.consentCounts(context: options.accessContext())
+                let counts = try vault.consent.counts(context: options.accessContext())
                 let plain = counts.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }
                 if options.output.json {
                     try Output.json(Result(purposes: plain))
@@ -252,8 +252,8 @@ extension Privacyctl.Consent {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let receipt = try vault.consentReceipt(subject: subject, purpose: purpose, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let receipt = try vault.consent.receipt(subject: subject, purpose: purpose, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 FileHandle.standardOutput.write(try receipt.json())
             }
         }

@@ -38,8 +38,8 @@ extension Privacyctl.Export {
                 // The key first: a bad key file is reported before the vault is opened.
                 let recipient = try sealTo.map(SubjectExport.readPublicKey(at:))
                 let vault = try options.open()
-                let summary = try vault.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let summary = try vault.requests.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json { try Output.json(ExportOutput(summary)); return }
                 let manifest = summary.manifest
                 Output.standardOutput("exported \(subject) to \(summary.directory): \(summary.written.count) files, \(summary.bytes) bytes, "

@@ -51,14 +51,14 @@ extension Privacyctl {
                 }
                 let vault = try options.open()
                 let progress = Progress(label: "import")
-                let summary = try vault.importCSV(
+                let summary = try vault.records.importCSV(
                     at: file,
                     options: ImportOptions(columnMap: columnMap, idColumn: idColumn, batchSize: batchSize, rejectReportPath: rejectReport,
                                            consentColumns: consentColumns, consentNoticeVersion: consentNoticeVersion),
                     context: options.accessContext()
                 ) { progress.update("\($0.rows) rows: \($0.created) created, \($0.updated) updated, \($0.unchanged) unchanged, \($0.rejected) rejected") }
                 progress.finish()
-                try vault.checkpointIfNeeded()
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(summary)
                 } else {

@@ -42,8 +42,8 @@ extension Privacyctl {
                     try Output.json(report)
                 } else {
                     Output.standardOutput("Created vault \(vault.id) at \(vault.directory.path)\n")
-                    if vault.store.location != vault.storePath {
-                        Output.standardOutput("Store: \(vault.store.location) (recorded without its password: give it as PGPASSWORD)")
+                    if vault.storeLocation != vault.storePath {
+                        Output.standardOutput("Store: \(vault.storeLocation) (recorded without its password: give it as PGPASSWORD)")
                     }
                     Output.standardOutput(report.text)
                 }

@@ -25,7 +25,7 @@ struct KeyReport: Encodable {
     }
 
     init(_ vault: Vault) {
-        let keyring = vault.keyring
+        let keyring = vault.keys.keyring
         self.vault = vault.directory.path
         self.vaultID = vault.id.hex
         self.createdAt = keyring.createdAt

@@ -72,8 +72,8 @@ extension Privacyctl.Keys {
                     prompt: "New vault passphrase: ", confirm: true,
                     missing: "no new root secret given: pass --new-key-file or --new-passphrase-file, or set PRIVACYKIT_NEW_KEY_FILE or PRIVACYKIT_NEW_PASSPHRASE")
                 if newKey.kind == .passphrase { kdf.warnIfWeak() }
-                try vault.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: contextOptions.resolved(vaultOptions))
-                try vault.checkpointIfNeeded()
+                try vault.keys.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: contextOptions.resolved(vaultOptions))
+                try vault.audit.checkpointIfNeeded()
                 let report = KeyReport(vault)
                 if output.json {
                     try Output.json(report)
@@ -130,7 +130,7 @@ extension Privacyctl.Keys {
 
         func run() throws {
             try RotationReport.run("rotate-kek", doing: "re-wrapped", options: options) { vault, context, progress in
-                try vault.rotateKEK(context: context, batchSize: batchSize, progress: progress)
+                try vault.keys.rotateKEK(context: context, batchSize: batchSize, progress: progress)
             }
         }
     }
@@ -146,7 +146,7 @@ extension Privacyctl.Keys {
 
         func run() throws {
             try RotationReport.run("rotate-index", doing: "re-indexed", options: options) { vault, context, progress in
-                try vault.rotateIndex(context: context, batchSize: batchSize, progress: progress)
+                try vault.keys.rotateIndex(context: context, batchSize: batchSize, progress: progress)
             }
         }
     }
@@ -169,7 +169,7 @@ enum RotationReport {
             let progress = Progress(label: label)
             let summary = try rotate(vault, options.accessContext()) { progress.update("\($0)/\($1) subjects \(verb)") }
             progress.finish()
-            try vault.checkpointIfNeeded()
+            try vault.audit.checkpointIfNeeded()
             try print(summary, json: options.output.json)
         }
     }

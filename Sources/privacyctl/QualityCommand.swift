@@ -20,8 +20,8 @@ extension Privacyctl.Quality {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let report = try vault.qualityReport(context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let report = try vault.records.qualityReport(context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json { try Output.json(report); return }
                 Output.standardOutput("\(report.subjects) subjects\n")
                 Output.standardOutput("FIELD             PRESENT  COMPLETE  INVALID  DUPLICATE CLUSTERS")
@@ -50,8 +50,8 @@ extension Privacyctl.Quality {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let clusters = try vault.duplicates(field: field, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let clusters = try vault.records.duplicates(field: field, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json { try Output.json(Result(clusters: clusters)); return }
                 for c in clusters { Output.standardOutput("\(c.field): \(c.subjects.joined(separator: ", "))") }
                 Output.standardError("\(clusters.count) clusters")

@@ -65,8 +65,8 @@ extension Privacyctl.Records {
                 // An empty values file is more likely a failed pipe than a deliberate no-op.
                 guard !values.isEmpty else { throw CLIError(.invalidInput, "--values-file \(valuesFile ?? "-") holds no FIELD=VALUE line") }
                 let vault = try options.open()
-                let result = try vault.put(subject: subject, values: values, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let result = try vault.records.put(subject: subject, values: values, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(result)
                 } else {
@@ -95,12 +95,12 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let values = try vault.get(subject: subject, fields: field.isEmpty ? nil : field, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let values = try vault.records.get(subject: subject, fields: field.isEmpty ? nil : field, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(Result(subject: subject, fields: values))
                 } else {
-                    for spec in vault.schema.fields { if let v = values[spec.name] { Output.standardOutput("\(spec.name): \(v)") } }
+                    for spec in vault.policies.schema.fields { if let v = values[spec.name] { Output.standardOutput("\(spec.name): \(v)") } }
                 }
             }
         }
@@ -123,8 +123,8 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let matches = try vault.find(field: field, value: value, region: region, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let matches = try vault.records.find(field: field, value: value, region: region, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(Result(field: field, matches: matches))
                 } else {
@@ -154,8 +154,8 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let ids = try vault.listSubjects(after: after, limit: limit, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let ids = try vault.records.listSubjects(after: after, limit: limit, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 let next = ids.count == limit ? ids.last : nil
                 if options.output.json {
                     try Output.json(Result(subjects: ids, next: next))
@@ -180,8 +180,8 @@ extension Privacyctl.Records {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let vault = try options.open()
-                let result = try vault.deleteFields(subject: subject, fields: field, context: options.accessContext())
-                try vault.checkpointIfNeeded()
+                let result = try vault.records.deleteFields(subject: subject, fields: field, context: options.accessContext())
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json { try Output.json(result) } else { Output.standardOutput("\(result.change.rawValue) \(subject)") }
             }
         }

@@ -39,9 +39,9 @@ extension Privacyctl {
                 // Checked before the vault is read, so a bad destination costs no audit event.
                 if let out { try SecureFiles.checkWritableDestination(out, what: "--out") }
                 let vault = try options.open()
-                let report = try vault.complianceReport(now: clock, horizonDays: days, context: options.accessContext())
-                let file = try vault.writeComplianceReport(ComplianceReportHTML.render(report), to: out, now: clock)
-                try vault.checkpointIfNeeded()
+                let report = try vault.reports.complianceReport(now: clock, horizonDays: days, context: options.accessContext())
+                let file = try vault.reports.writeComplianceReport(ComplianceReportHTML.render(report), to: out, now: clock)
+                try vault.audit.checkpointIfNeeded()
                 if options.output.json {
                     try Output.json(Result(file: file, report: report))
                 } else {

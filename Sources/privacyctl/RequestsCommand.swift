@@ -55,7 +55,7 @@ enum Tracker {
             let acting = try context()
             let opened = try Vault.open(at: vault.directory(), rootKey: rootKey.resolve(), context: acting)
             let result = try body(opened, acting)
-            try opened.checkpointIfNeeded()
+            try opened.audit.checkpointIfNeeded()
             if json { try Output.json(result) } else { text(result).forEach(Output.standardOutput) }
         }
     }
@@ -153,7 +153,7 @@ extension Privacyctl.Requests {
                 let regime = try PrivacyRegime(parsing: regime)
                 let received = try Tracker.time(received, option: "--received") ?? Date()
                 let note = try Tracker.text(note, file: noteFile, option: "note")
-                return RequestsOutput.One(request: try vault.openRequest(
+                return RequestsOutput.One(request: try vault.requests.open(
                     type, regime: regime, subject: subject, receivedAt: received, reference: reference, note: note,
                     unknownSubject: unknownSubject, context: context))
             }, text: { [RequestsOutput.summary($0.request)] })
@@ -170,7 +170,7 @@ extension Privacyctl.Requests {
 
         func run() throws {
             try options.run({ vault, context in
-                let requests = try vault.requests(openOnly: openOnly, overdueOnly: overdue, subject: subject, now: try now.date(), context: context)
+                let requests = try vault.requests.list(openOnly: openOnly, overdueOnly: overdue, subject: subject, now: try now.date(), context: context)
                 return RequestsOutput.Many(count: requests.count, requests: requests)
             }, text: { $0.requests.map(RequestsOutput.summary) + ["\($0.count) requests"] })
         }
@@ -184,7 +184,7 @@ extension Privacyctl.Requests {
 
         func run() throws {
             try options.run({ vault, context in
-                RequestsOutput.One(request: try vault.request(id, now: try now.date(), context: context))
+                RequestsOutput.One(request: try vault.requests.get(id, now: try now.date(), context: context))
             }, text: RequestsOutput.detail)
         }
     }
@@ -205,7 +205,7 @@ extension Privacyctl.Requests {
 
         func run() throws {
             try options.run({ vault, context in
-                RequestsOutput.One(request: try vault.recordIdentity(
+                RequestsOutput.One(request: try vault.requests.recordIdentity(
                     id, requestedAt: try Tracker.time(requestedAt, option: "--requested-at"),
                     verifiedAt: try Tracker.time(verifiedAt, option: "--verified-at"), context: context))
             }, text: RequestsOutput.detail)
@@ -222,7 +222,7 @@ extension Privacyctl.Requests {
 
         func run() throws {
             try options.run({ vault, context in
-                RequestsOutput.One(request: try vault.extendRequest(id, reason: reason, at: try at.date(), context: context))
+                RequestsOutput.One(request: try vault.requests.extend(id, reason: reason, at: try at.date(), context: context))
             }, text: RequestsOutput.detail)
         }
     }
@@ -237,7 +237,7 @@ extension Privacyctl.Requests {
 
         func run() throws {
             try options.run({ vault, context in
-                RequestsOutput.One(request: try vault.closeRequest(
+                RequestsOutput.One(request: try vault.requests.close(
                     id, outcome: try DataSubjectRequestOutcome(parsing: outcome), reason: reason,
                     at: try at.date(), context: context))
             }, text: RequestsOutput.detail)

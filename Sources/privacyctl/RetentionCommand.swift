@@ -54,7 +54,7 @@ enum ReceiptCheck {
     ) throws {
         try Output.run(json: output.json) {
             let data = try InputFile.read(file, what: "the receipt file")
-            let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try Vault.recordedAuditPublicKey(at: $0) }
+            let key = try publicKey.map(AuditKeys.parse) ?? (try? vault.directory()).map { try VaultFiles.recordedAuditPublicKey(at: $0) }
             let result = verify(data, key, subject)
             if output.json {
                 try Output.json(result)
@@ -104,8 +104,8 @@ extension Privacyctl {
                     guard (subject == nil) != (category == nil) else { throw CLIError(.usage, "give --subject or --category (one of them)") }
                     let end = try until.map { try CLITime.parse($0, option: "--until") }
                     let vault = try options.open()
-                    let hold = try vault.placeHold(subject: subject, category: category, reason: reason, until: end, context: options.accessContext())
-                    try vault.checkpointIfNeeded()
+                    let hold = try vault.retention.placeHold(subject: subject, category: category, reason: reason, until: end, context: options.accessContext())
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(HoldResult(ok: true, hold: hold)) } else { Output.standardOutput("placed \(describe(hold))") }
                 }
             }
@@ -120,8 +120,8 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    let hold = try vault.releaseHold(id: id, reason: reason, context: options.accessContext())
-                    try vault.checkpointIfNeeded()
+                    let hold = try vault.retention.releaseHold(id: id, reason: reason, context: options.accessContext())
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(HoldResult(ok: true, hold: hold)) } else { Output.standardOutput("released \(describe(hold))") }
                 }
             }
@@ -135,7 +135,7 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    let holds = try vault.holds(includeReleased: all, context: options.accessContext())
+                    let holds = try vault.retention.holds(includeReleased: all, context: options.accessContext())
                     if options.output.json {
                         try Output.json(HoldList(ok: true, holds: holds))
                     } else if holds.isEmpty {
@@ -190,8 +190,8 @@ extension Privacyctl {
                     // Before erasing: a receipt that cannot be written must not follow an erasure.
                     if let receipt { try SecureFiles.checkWritableDestination(receipt, what: "--receipt") }
                     let vault = try options.open()
-                    let result = try vault.erase(subject: subject, reason: reason, context: options.accessContext(request: request))
-                    try vault.checkpointIfNeeded()
+                    let result = try vault.retention.erase(subject: subject, reason: reason, context: options.accessContext(request: request))
+                    try vault.audit.checkpointIfNeeded()
                     if let receipt {
                         try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt")
                     }
@@ -235,7 +235,7 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    let receipts = try vault.tombstones(context: options.accessContext())
+                    let receipts = try vault.retention.tombstones(context: options.accessContext())
                     if options.output.json {
                         try Output.json(Result(ok: true, erased: receipts))
                     } else {
@@ -265,8 +265,8 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    let restriction = try vault.restrict(subject: subject, reason: reason, context: options.accessContext(request: request))
-                    try vault.checkpointIfNeeded()
+                    let restriction = try vault.retention.restrict(subject: subject, reason: reason, context: options.accessContext(request: request))
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, restriction: restriction)) } else {
                         Output.standardOutput("subject \(subject) restricted since \(restriction.placedAt) (by \(restriction.placedBy))")
                     }
@@ -285,8 +285,8 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    try vault.liftRestriction(subject: subject, reason: reason, context: options.accessContext())
-                    try vault.checkpointIfNeeded()
+                    try vault.retention.liftRestriction(subject: subject, reason: reason, context: options.accessContext())
+                    try vault.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, subject: subject)) } else { Output.standardOutput("restriction of \(subject) lifted") }
                 }
             }
@@ -301,7 +301,7 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: options.output.json) {
                     let vault = try options.open()
-                    let list = try vault.restrictions(context: options.accessContext())
+                    let list = try vault.retention.restrictions(context: options.accessContext())
                     if options.output.json { try Output.json(Result(ok: true, restrictions: list)) } else {
                         for r in list { Output.standardOutput("\(r.subject)  since \(r.placedAt) by \(r.placedBy): \(r.reason)") }
                         if list.isEmpty { Output.standardOutput("no subject is restricted") }
@@ -356,7 +356,7 @@ extension Privacyctl {
                 let progress = Progress(label: "sweep")
                 var listed: [SweepAction] = []
                 let json = options.output.json
-                let summary = try vault.sweep(
+                let summary = try vault.retention.sweep(
                     SweepOptions(now: clock, dryRun: dryRun, limit: limit, batchSize: batchSize), context: options.accessContext(),
                     hooks: Self.faultInjection(),
                     onAction: { action in
@@ -369,7 +369,7 @@ extension Privacyctl {
                     },
                     progress: { p in progress.update("\(p.rule): \(p.summary.acted) acted, \(p.summary.held) held, \(p.summary.failed) failed") })
                 progress.finish()
-                try vault.checkpointIfNeeded()
+                try vault.audit.checkpointIfNeeded()
                 if json {
                     try Output.json(Result(ok: summary.failed == 0, summary: summary, actions: listed))
                 } else {
@@ -400,7 +400,7 @@ extension Privacyctl {
                 try Output.run(json: options.output.json) {
                     let clock = try now.map { try CLITime.parse($0, option: "--now") } ?? Date()
                     let vault = try options.open()
-                    let report = try vault.retentionReport(now: clock, horizonDays: days, context: options.accessContext())
+                    let report = try vault.retention.report(now: clock, horizonDays: days, context: options.accessContext())
                     if options.output.json {
                         try Output.json(Result(ok: true, report: report))
                     } else {

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Testing
 
 /// The default policy, restated independently of the YAML: what each role may do, read in
@@ -56,11 +56,11 @@ struct AccessTests {
             dir = try TempDirectory()
             try RootKey.generateKeyFile(at: dir.file("root.key"))
             vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
-            try vault.put(subject: "c1", values: Self.record, context: Self.admin)
+            try vault.records.put(subject: "c1", values: Self.record, context: Self.admin)
             // Consent for every purpose that needs it: these tests are about roles (the
             // consent suite is about consent).
             for purpose in ["marketing-email", "marketing-sms", "profiling"] {
-                try vault.recordConsent(ConsentChange(.grant, purpose: purpose, channel: .webForm), subject: "c1", context: Self.admin)
+                try vault.consent.record(ConsentChange(.grant, purpose: purpose, channel: .webForm), subject: "c1", context: Self.admin)
             }
         }
 
@@ -72,14 +72,14 @@ struct AccessTests {
     /// Every role × action × field × purpose (and no purpose) of the default policy.
     @Test func theDefaultPolicyDecidesAsTheTableSays() throws {
         let s = try Setup()
-        #expect(Set(s.vault.access.roleNames) == Set(DefaultPolicy.roles.keys))
-        #expect(Set(s.vault.purposes.ids) == Set(DefaultPolicy.purposes))
+        #expect(Set(s.vault.policies.access.roleNames) == Set(DefaultPolicy.roles.keys))
+        #expect(Set(s.vault.policies.purposes.ids) == Set(DefaultPolicy.purposes))
         var checked = 0
         for role in DefaultPolicy.roles.keys {
             for action in AccessAction.allCases {
                 for field in [nil] + DefaultPolicy.fields {
                     for purpose in [nil] + DefaultPolicy.purposes {
-                        let decision = try s.vault.access.decide(role: role, action: action, field: field, purpose: purpose)
+                        let decision = try s.vault.policies.access.decide(role: role, action: action, field: field, purpose: purpose)
                         #expect(decision.outcome == DefaultPolicy.expected(role: role, action: action, field: field, purpose: purpose),
                                 "\(role) \(action) \(field ?? "-") \(purpose ?? "-"): \(decision.rule)")
                         #expect(!decision.rule.isEmpty)
@@ -96,7 +96,7 @@ struct AccessTests {
     /// value, its mask, or a denial, and each denial leaves exactly one `denied` event.
     @Test func readsThroughTheLibraryAreAllowedMaskedOrDeniedAndAudited() throws {
         let s = try Setup()
-        let stored = try s.vault.get(subject: "c1", context: Setup.admin)
+        let stored = try s.vault.records.get(subject: "c1", context: Setup.admin)
         for role in DefaultPolicy.roles.keys.sorted() {
             for purpose in [nil] + DefaultPolicy.purposes {
                 let context = AccessContext(actor: "t", role: role, purpose: purpose)
@@ -104,15 +104,15 @@ struct AccessTests {
                     let before = try s.deniedEvents()
                     switch DefaultPolicy.expected(role: role, action: .read, field: field, purpose: purpose) {
                     case .allowed:
-                        #expect(try s.vault.get(subject: "c1", fields: [field], context: context) == [field: stored[field]!], "\(role) \(field)")
+                        #expect(try s.vault.records.get(subject: "c1", fields: [field], context: context) == [field: stored[field]!], "\(role) \(field)")
                         #expect(try s.deniedEvents() == before)
                     case .masked:
-                        let got = try s.vault.get(subject: "c1", fields: [field], context: context)[field]
-                        #expect(got == Masking.mask(stored[field]!, rule: s.vault.schema[field]!.mask), "\(role) \(field)")
+                        let got = try s.vault.records.get(subject: "c1", fields: [field], context: context)[field]
+                        #expect(got == Masking.mask(stored[field]!, rule: s.vault.policies.schema[field]!.mask), "\(role) \(field)")
                         #expect(got != stored[field] && !(got ?? "").contains(stored[field]!))
                         #expect(try s.deniedEvents() == before)
                     case .denied:
-                        let error = expectError(.denied) { try s.vault.get(subject: "c1", fields: [field], context: context) }
+                        let error = expectError(.denied) { try s.vault.records.get(subject: "c1", fields: [field], context: context) }
                         #expect(error?.message.contains(stored[field]!) == false)
                         #expect(try s.deniedEvents() == before + 1, "\(role) \(field) \(purpose ?? "-")")
                     }
@@ -124,39 +124,39 @@ struct AccessTests {
         })
         #expect(last["action"] as String == "record.read" && (last["subject"] as String?) != nil)
         #expect((last["reason"] as String?)?.contains("roles.") == true)
-        #expect(try s.vault.verifyAudit().ok)
+        #expect(try s.vault.audit.verify().ok)
     }
 
     /// `get` without a field list gives what the role may see, masked where it must be.
     @Test func getEverythingGivesOnlyWhatTheRoleMaySee() throws {
         let s = try Setup()
-        let agent = try s.vault.get(subject: "c1", context: AccessContext(actor: "a", role: "support-agent", purpose: "customer-support"))
+        let agent = try s.vault.records.get(subject: "c1", context: AccessContext(actor: "a", role: "support-agent", purpose: "customer-support"))
         #expect(Set(agent.keys) == DefaultPolicy.roles["support-agent"]!.full.union(DefaultPolicy.roles["support-agent"]!.masked))
         #expect(agent["full_name"] == "J. D." && agent["national_id"] == "****6789" && agent["birth_date"] == "***")
         #expect(agent["email"] == "jane.doe@example.com")
-        let analyst = try s.vault.get(subject: "c1", context: AccessContext(actor: "a", role: "analyst", purpose: "profiling"))
+        let analyst = try s.vault.records.get(subject: "c1", context: AccessContext(actor: "a", role: "analyst", purpose: "profiling"))
         #expect(analyst == ["country": "US", "segment": "vip", "created_at": "2024-01-02", "last_interaction": "2025-06-07"])
     }
 
     @Test func otherCapabilitiesAreCheckedToo() throws {
         let s = try Setup()
         let marketer = AccessContext(actor: "m", role: "marketer", purpose: "marketing-email")
-        #expect(try s.vault.find(field: "email", value: "JANE.DOE@example.com", context: marketer) == ["c1"])
-        expectError(.denied) { try s.vault.find(field: "phone", value: "+1 415 555 0123", context: marketer) }
-        expectError(.denied) { try s.vault.put(subject: "c2", values: ["email": "x@example.com"], context: marketer) }
-        expectError(.denied) { try s.vault.duplicates(context: marketer) }
+        #expect(try s.vault.records.find(field: "email", value: "JANE.DOE@example.com", context: marketer) == ["c1"])
+        expectError(.denied) { try s.vault.records.find(field: "phone", value: "+1 415 555 0123", context: marketer) }
+        expectError(.denied) { try s.vault.records.put(subject: "c2", values: ["email": "x@example.com"], context: marketer) }
+        expectError(.denied) { try s.vault.records.duplicates(context: marketer) }
         let auditor = AccessContext(actor: "a", role: "auditor", purpose: "privacy-compliance")
-        expectError(.denied) { try s.vault.listSubjects(context: auditor) }
-        #expect(try !s.vault.auditEvents(matching: AuditQuery(limit: 5), context: auditor).isEmpty)
-        expectError(.denied) { try s.vault.auditEvents(matching: AuditQuery(limit: 5), context: marketer) }
-        expectError(.denied) { try s.vault.rotateKEK(context: AccessContext(actor: "s", role: "service", purpose: "customer-support")) }
+        expectError(.denied) { try s.vault.records.listSubjects(context: auditor) }
+        #expect(try !s.vault.audit.events(matching: AuditQuery(limit: 5), context: auditor).isEmpty)
+        expectError(.denied) { try s.vault.audit.events(matching: AuditQuery(limit: 5), context: marketer) }
+        expectError(.denied) { try s.vault.keys.rotateKEK(context: AccessContext(actor: "s", role: "service", purpose: "customer-support")) }
         let agent = AccessContext(actor: "a", role: "support-agent", purpose: "customer-support")
-        let envelope = try s.vault.encrypt("A123456789", field: "national_id", subject: "c1", context: agent)
-        #expect(try s.vault.decrypt(envelope, field: "national_id", subject: "c1", context: agent) == "****6789")
-        #expect(try s.vault.decrypt(envelope, field: "national_id", subject: "c1", context: Setup.admin) == "A123456789")
+        let envelope = try s.vault.records.encrypt("A123456789", field: "national_id", subject: "c1", context: agent)
+        #expect(try s.vault.records.decrypt(envelope, field: "national_id", subject: "c1", context: agent) == "****6789")
+        #expect(try s.vault.records.decrypt(envelope, field: "national_id", subject: "c1", context: Setup.admin) == "A123456789")
         // No purpose: reading customer data is refused, whatever the role.
-        expectError(.denied) { try s.vault.get(subject: "c1", fields: ["email"], context: AccessContext(actor: "x", role: "admin")) }
-        #expect(try s.vault.get(subject: "c1", fields: ["email"], context: Setup.admin)["email"] == "jane.doe@example.com")
+        expectError(.denied) { try s.vault.records.get(subject: "c1", fields: ["email"], context: AccessContext(actor: "x", role: "admin")) }
+        #expect(try s.vault.records.get(subject: "c1", fields: ["email"], context: Setup.admin)["email"] == "jane.doe@example.com")
     }
 
     /// The analyst sees subjects only by pseudonym: lists, finds, clusters and audiences
@@ -164,17 +164,17 @@ struct AccessTests {
     @Test func theAnalystSeesPseudonymsOnly() throws {
         let s = try Setup()
         let analyst = AccessContext(actor: "a", role: "analyst", purpose: "profiling")
-        let pseudonym = try s.vault.subjectPseudonym("c1")
+        let pseudonym = try s.vault.core.subjectPseudonym("c1")
         #expect(pseudonym.count == 32 && pseudonym != "c1")
-        #expect(try s.vault.listSubjects(context: analyst) == [pseudonym])
-        #expect(try s.vault.find(field: "country", value: "us", context: analyst) == [pseudonym])
+        #expect(try s.vault.records.listSubjects(context: analyst) == [pseudonym])
+        #expect(try s.vault.records.find(field: "country", value: "us", context: analyst) == [pseudonym])
         var audience: [String] = []
-        try s.vault.audience(purpose: "profiling", context: analyst) { audience.append($0) }
+        try s.vault.consent.audience(purpose: "profiling", context: analyst) { audience.append($0) }
         #expect(audience == [pseudonym])
-        expectError(.invalidInput) { try s.vault.listSubjects(after: "c0", context: analyst) }
+        expectError(.invalidInput) { try s.vault.records.listSubjects(after: "c0", context: analyst) }
         // Other roles still see ids.
-        #expect(try s.vault.listSubjects(context: Setup.admin) == ["c1"])
-        #expect(s.vault.access.roles["analyst"]?.pseudonymousIDs == true && s.vault.access.roles["admin"]?.pseudonymousIDs == false)
+        #expect(try s.vault.records.listSubjects(context: Setup.admin) == ["c1"])
+        #expect(s.vault.policies.access.roles["analyst"]?.pseudonymousIDs == true && s.vault.policies.access.roles["admin"]?.pseudonymousIDs == false)
     }
 
     /// A role or purpose the policy does not define is an error (recorded as a denial),
@@ -182,9 +182,9 @@ struct AccessTests {
     @Test func unknownRolesAndPurposesAreErrors() throws {
         let s = try Setup()
         let before = try s.deniedEvents()
-        let role = expectError(.invalidInput) { try s.vault.get(subject: "c1", context: AccessContext(actor: "x", role: "superuser", purpose: "customer-support")) }
+        let role = expectError(.invalidInput) { try s.vault.records.get(subject: "c1", context: AccessContext(actor: "x", role: "superuser", purpose: "customer-support")) }
         #expect(role?.message.contains("role 'superuser' is not defined in access.yaml") == true)
-        let purpose = expectError(.invalidInput) { try s.vault.get(subject: "c1", context: AccessContext(actor: "x", role: "admin", purpose: "fun")) }
+        let purpose = expectError(.invalidInput) { try s.vault.records.get(subject: "c1", context: AccessContext(actor: "x", role: "admin", purpose: "fun")) }
         #expect(purpose?.message.contains("purpose 'fun' is not defined") == true)
         #expect(try s.deniedEvents() == before + 2)
     }
@@ -249,7 +249,7 @@ struct AccessTests {
         let s = try Setup()
         let path = s.vault.policiesPath + "/access.yaml"
         let count = { (v: Vault) in
-            try v.auditEvents(matching: AuditQuery(action: AuditAction.policyChange.rawValue), context: Setup.admin)
+            try v.audit.events(matching: AuditQuery(action: AuditAction.policyChange.rawValue), context: Setup.admin)
         }
         let reopen = { try Vault.open(at: s.vault.directory, rootKey: .keyFile(at: s.dir.file("root.key"))) }
         #expect(try count(try reopen()).isEmpty)

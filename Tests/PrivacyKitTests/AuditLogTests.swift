@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -9,11 +9,11 @@ struct AuditLogTests {
     @Test func eventsCarryTheirContextAndChainFromGenesis() throws {
         let f = try AuditFixture()
         let ctx = AccessContext(actor: "alice", role: "support-agent", purpose: "customer-support", requestID: "REQ-7")
-        try f.vault.record([
+        try f.vault.audit.record([
             AuditEntry(.recordRead, subjectID: "cust-1", fields: ["email", "phone"]),
             AuditEntry(.recordRead, subjectID: "cust-2", fields: ["email"], outcome: .denied, reason: "field not readable", purpose: "marketing-email"),
         ], context: ctx)
-        let events = try f.vault.auditEvents(matching: AuditQuery(actor: "alice"), context: f.context)
+        let events = try f.vault.audit.events(matching: AuditQuery(actor: "alice"), context: f.context)
         #expect(events.count == 2)
         let first = try #require(events.first)
         #expect(first.seq == 2)
@@ -26,7 +26,7 @@ struct AuditLogTests {
         // Both in one transaction: one time.
         #expect(events[0].time == events[1].time)
         // The first event links to the genesis hash of this vault.
-        let all = try f.vault.auditEvents(matching: AuditQuery(limit: 1), context: f.context)
+        let all = try f.vault.audit.events(matching: AuditQuery(limit: 1), context: f.context)
         #expect(all.first?.action == "vault.create")
         #expect(all.first?.prevHash == Hex.encode(AuditChain.genesis(vaultID: f.vault.id)))
         #expect(try f.verify().ok)
@@ -40,30 +40,30 @@ struct AuditLogTests {
 
     @Test func queryBySubjectUsesThePseudonym() throws {
         let f = try AuditFixture()
-        try f.vault.record([AuditEntry(.recordRead, subjectID: "cust-42")], context: f.context)
-        try f.vault.record([AuditEntry(.recordWrite, subjectID: "cust-43")], context: f.context)
-        try f.vault.record([AuditEntry(.recordErase, subjectID: "cust-42")], context: f.context)
-        let events = try f.vault.auditEvents(matching: AuditQuery(subjectID: "cust-42", action: nil), context: f.context)
+        try f.vault.audit.record([AuditEntry(.recordRead, subjectID: "cust-42")], context: f.context)
+        try f.vault.audit.record([AuditEntry(.recordWrite, subjectID: "cust-43")], context: f.context)
+        try f.vault.audit.record([AuditEntry(.recordErase, subjectID: "cust-42")], context: f.context)
+        let events = try f.vault.audit.events(matching: AuditQuery(subjectID: "cust-42", action: nil), context: f.context)
         // The query itself is recorded first, under the same pseudonym.
         #expect(events.map(\.action) == ["record.read", "record.erase", "audit.query"])
         #expect(Set(events.compactMap(\.subject)).count == 1)
-        let pseudonym = try AuditChain.pseudonym(subjectID: "cust-42", key: try #require(f.vault.keyring.current(.auditMAC)).secret)
+        let pseudonym = try AuditChain.pseudonym(subjectID: "cust-42", key: try #require(f.vault.keys.keyring.current(.auditMAC)).secret)
         #expect(events.allSatisfy { $0.subject == pseudonym })
         // Another vault's pseudonym for the same id differs: pseudonyms do not link vaults.
         let other = try AuditFixture()
-        let otherPseudonym = try AuditChain.pseudonym(subjectID: "cust-42", key: try #require(other.vault.keyring.current(.auditMAC)).secret)
+        let otherPseudonym = try AuditChain.pseudonym(subjectID: "cust-42", key: try #require(other.vault.keys.keyring.current(.auditMAC)).secret)
         #expect(otherPseudonym != pseudonym)
         // Filters: action, time window, limit.
-        #expect(try f.vault.auditEvents(matching: AuditQuery(action: "record.write"), context: f.context).count == 1)
-        #expect(try f.vault.auditEvents(matching: AuditQuery(until: "2000-01-01"), context: f.context).isEmpty)
-        #expect(try f.vault.auditEvents(matching: AuditQuery(since: "2000-01-01", limit: 2), context: f.context).count == 2)
+        #expect(try f.vault.audit.events(matching: AuditQuery(action: "record.write"), context: f.context).count == 1)
+        #expect(try f.vault.audit.events(matching: AuditQuery(until: "2000-01-01"), context: f.context).isEmpty)
+        #expect(try f.vault.audit.events(matching: AuditQuery(since: "2000-01-01", limit: 2), context: f.context).count == 2)
     }
 
     @Test func readingTheLogIsItselfAudited() throws {
         let f = try AuditFixture()
-        _ = try f.vault.auditEvents(matching: AuditQuery(subjectID: "cust-1"), context: f.context)
+        _ = try f.vault.audit.events(matching: AuditQuery(subjectID: "cust-1"), context: f.context)
         var exported: [AuditEvent] = []
-        try f.vault.exportAudit(context: f.context) { exported.append($0) }
+        try f.vault.audit.export(context: f.context) { exported.append($0) }
         #expect(exported.map(\.action) == ["vault.create", "audit.query", "audit.export"])
         #expect(exported[1].subject != nil)
         #expect(try f.verify().ok)
@@ -72,7 +72,7 @@ struct AuditLogTests {
     @Test func exportStartsAfterTheGivenSequence() throws {
         let f = try AuditFixture(events: 5)
         var seqs: [Int64] = []
-        let count = try f.vault.exportAudit(afterSeq: 3, context: f.context) { seqs.append($0.seq) }
+        let count = try f.vault.audit.export(afterSeq: 3, context: f.context) { seqs.append($0.seq) }
         #expect(seqs == [4, 5, 6, 7])
         #expect(count == 4)
     }
@@ -100,15 +100,15 @@ struct AuditLogTests {
         let f = try AuditFixture()
         let before = try f.lastSeq()
         expectError(.invalidInput) {
-            try f.vault.record([AuditEntry(.recordRead, subjectID: "c", fields: ["john@example.com is here"])], context: f.context)
+            try f.vault.audit.record([AuditEntry(.recordRead, subjectID: "c", fields: ["john@example.com is here"])], context: f.context)
         }
         #expect(try f.lastSeq() == before)
-        expectError(.invalidInput) { try f.vault.record([AuditEntry(.recordRead)], context: AccessContext(actor: "", role: "admin")) }
+        expectError(.invalidInput) { try f.vault.audit.record([AuditEntry(.recordRead)], context: AccessContext(actor: "", role: "admin")) }
     }
 
     @Test func checkpointsEveryNEventsInLongRuns() throws {
         let f = try AuditFixture()
-        let log = AuditLog(vaultID: f.vault.id, keyring: f.vault.keyring, checkpointInterval: 100)
+        let log = AuditLog(vaultID: f.vault.id, keyring: f.vault.keys.keyring, checkpointInterval: 100)
         try f.vault.store.write { db in
             for _ in 0..<250 { try log.append([AuditEntry(.recordRead, subjectID: "s")], context: f.context, db: db) }
         }
@@ -124,14 +124,14 @@ struct AuditLogTests {
 
     @Test func checkpointOnDemandIsIdempotentWithoutNewEvents() throws {
         let f = try AuditFixture(events: 3)
-        let a = try f.vault.checkpoint()
-        let b = try f.vault.checkpoint()
+        let a = try f.vault.audit.checkpoint()
+        let b = try f.vault.audit.checkpoint()
         #expect(a == b)
         #expect(a.seq == 4)
         #expect(a.verifySignature(publicKey: f.vault.auditPublicKey))
-        #expect(try f.vault.checkpointIfNeeded() == nil)
+        #expect(try f.vault.audit.checkpointIfNeeded() == nil)
         try f.append(1)
-        #expect(try f.vault.checkpointIfNeeded()?.seq == 5)
+        #expect(try f.vault.audit.checkpointIfNeeded()?.seq == 5)
         // A witness line round-trips.
         try a.jsonLine().write(toFile: f.dir.file("witness"), atomically: true, encoding: .utf8)
         #expect(try AuditCheckpoint.readWitnessFile(at: f.dir.file("witness")) == [a])
@@ -139,7 +139,7 @@ struct AuditLogTests {
 
     @Test func malformedWitnessFileNamesTheLine() throws {
         let f = try AuditFixture()
-        let line = try f.vault.checkpoint().jsonLine()
+        let line = try f.vault.audit.checkpoint().jsonLine()
         try (line + "\n\nnot json\n").write(toFile: f.dir.file("w"), atomically: true, encoding: .utf8)
         let error = expectError(.invalidInput) { try AuditCheckpoint.readWitnessFile(at: f.dir.file("w")) }
         #expect(error?.message.contains("line 3") == true)
@@ -147,10 +147,10 @@ struct AuditLogTests {
 
     @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func anAuditorVerifiesACopyWithOnlyThePublicKey() throws {
         let f = try AuditFixture(events: 4)
-        try f.vault.checkpoint()
+        try f.vault.audit.checkpoint()
         let copy = f.dir.file("copy.sqlite")
         try (f.vault.store as! SQLiteStore).pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [copy]) }
-        let publicKey = try Vault.recordedAuditPublicKey(at: f.vault.directory)
+        let publicKey = try VaultFiles.recordedAuditPublicKey(at: f.vault.directory)
         #expect(publicKey == f.vault.auditPublicKey)
         let report = try AuditVerifier.verify(storePath: copy, publicKey: publicKey)
         #expect(report.ok && report.events == 5 && report.checkpointsVerified == 2)
@@ -167,7 +167,7 @@ struct AuditLogTests {
         }
         let before = try f.lastSeq()
         #expect(throws: (any Error).self) {
-            try f.vault.perform(f.context, AccessRequest(.write, event: .recordWrite)) { tx, _ in
+            try f.vault.core.perform(f.context, AccessRequest(.write, event: .recordWrite)) { tx, _ in
                 try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES ('probe', 'written by the operation')")
                 tx.record(AuditEntry(.recordWrite, subjectID: "cust-9", fields: ["email"]))
             }
@@ -177,7 +177,7 @@ struct AuditLogTests {
         #expect(try f.lastSeq() == before)
         // Once events can be written again, the same operation goes through with its event.
         try f.tamper { db in try allowAuditInserts(db) }
-        try f.vault.perform(f.context, AccessRequest(.write, event: .recordWrite)) { tx, _ in
+        try f.vault.core.perform(f.context, AccessRequest(.write, event: .recordWrite)) { tx, _ in
             try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES ('probe', 'written by the operation')")
             tx.record(AuditEntry(.recordWrite, subjectID: "cust-9", fields: ["email"]))
         }
@@ -190,7 +190,7 @@ struct AuditLogTests {
         try f.tamper { db in
             try failAuditInserts(db)
         }
-        #expect(throws: (any Error).self) { try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
+        #expect(throws: (any Error).self) { try f.vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
         #expect(try readBytes(f.vault.keyringPath) == keyringBefore)
         #expect(!FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: f.vault.keyringPath)))
         _ = try Vault.open(at: f.vault.directory, rootKey: .keyFile(at: f.dir.file("root.key")))
@@ -202,15 +202,15 @@ struct AuditLogTests {
         struct DiskFull: Error {}
         let hooks = SecureFiles.WriteHooks(afterTempWritten: { throw DiskFull() })
         #expect(throws: DiskFull.self) {
-            try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
+            try f.vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
         }
         #expect(try f.lastSeq() == before)
     }
 
     @Test func rotateRootIsAudited() throws {
         let f = try AuditFixture()
-        try f.vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: f.context)
-        let events = try f.vault.auditEvents(matching: AuditQuery(action: "keys.rotate-root"), context: f.context)
+        try f.vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: f.context)
+        let events = try f.vault.audit.events(matching: AuditQuery(action: "keys.rotate-root"), context: f.context)
         #expect(events.count == 1)
         #expect(events.first?.actor == "tester")
         #expect(events.first?.reason?.contains("passphrase") == true)
@@ -222,18 +222,18 @@ struct AuditLogTests {
         let f = try AuditFixture()
         let canaries = (1...5).map { "CANARY-\($0)-d41f9e-subject@example.com" }
         for canary in canaries {
-            try f.vault.record([
+            try f.vault.audit.record([
                 AuditEntry(.recordWrite, subjectID: canary, fields: ["email", "full_name"]),
                 AuditEntry(.recordRead, subjectID: canary, fields: ["email"], outcome: .denied, reason: "masked field"),
             ], context: f.context)
-            _ = try f.vault.auditEvents(matching: AuditQuery(subjectID: canary), context: f.context)
+            _ = try f.vault.audit.events(matching: AuditQuery(subjectID: canary), context: f.context)
         }
-        try f.vault.rotateRoot(to: testPassphrase("rotated"), kdfLimits: fastLimits, context: f.context)
-        let checkpoint = try f.vault.checkpoint()
+        try f.vault.keys.rotateRoot(to: testPassphrase("rotated"), kdfLimits: fastLimits, context: f.context)
+        let checkpoint = try f.vault.audit.checkpoint()
         var exported = Data()
         let encoder = JSONEncoder()
-        try f.vault.exportAudit(context: f.context) { exported.append(try encoder.encode($0)) }
-        let queried = try f.vault.auditEvents(matching: AuditQuery(), context: f.context)
+        try f.vault.audit.export(context: f.context) { exported.append(try encoder.encode($0)) }
+        let queried = try f.vault.audit.events(matching: AuditQuery(), context: f.context)
         #expect(queried.count == 19)
 
         let tableText = try f.vault.store.read { db in
@@ -255,7 +255,7 @@ struct AuditLogTests {
         }
         // …yet every canary's events are found by its id.
         for canary in canaries {
-            let found = try f.vault.auditEvents(matching: AuditQuery(subjectID: canary), context: f.context)
+            let found = try f.vault.audit.events(matching: AuditQuery(subjectID: canary), context: f.context)
             #expect(found.filter { $0.action != "audit.query" }.count == 2)
         }
     }
@@ -272,11 +272,11 @@ extension AuditLogTests {
         }
         #expect(plan.contains("audit_events_subject"), "\(plan)")
         // And events past the first segment are still found.
-        let log = AuditLog(vaultID: f.vault.id, keyring: f.vault.keyring)
+        let log = AuditLog(vaultID: f.vault.id, keyring: f.vault.keys.keyring)
         _ = try f.vault.store.write { db in
             try log.append((0..<70_000).map { i in AuditEntry(.recordRead, subjectID: i == 69_999 ? "late" : nil) }, context: f.context, db: db)
         }
-        let found = try f.vault.auditEvents(matching: AuditQuery(subjectID: "late"), context: f.context)
+        let found = try f.vault.audit.events(matching: AuditQuery(subjectID: "late"), context: f.context)
         #expect(found.map(\.action) == ["record.read", "audit.query"])
         #expect(found.first?.seq == 70_004)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -22,7 +22,7 @@ struct AuditFixture {
     func append(_ count: Int) throws {
         for _ in 0..<count {
             let next = try lastSeq() + 1
-            try vault.record([AuditEntry(.recordRead, subjectID: "subject-\(next)", fields: ["email", "phone"])], context: context)
+            try vault.audit.record([AuditEntry(.recordRead, subjectID: "subject-\(next)", fields: ["email", "phone"])], context: context)
         }
     }
 
@@ -31,7 +31,7 @@ struct AuditFixture {
     }
 
     func verify(witness: [AuditCheckpoint] = []) throws -> AuditReport {
-        try vault.verifyAudit(witness: witness)
+        try vault.audit.verify(witness: witness)
     }
 
     /// Runs raw SQL on the store behind the library's back, with the append-only triggers
@@ -111,5 +111,5 @@ func dropAppendOnly(_ db: StoreDatabase, _ table: String, _ operation: String) t
 
 /// Verifies a vault's log with only a public key, whatever its store.
 func verifyWithKey(_ vault: Vault, _ publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint] = []) throws -> AuditReport {
-    try Vault.verifyAuditWithoutSecret(at: vault.directory, publicKey: publicKey, witness: witness)
+    try VaultFiles.verifyAuditWithoutSecret(at: vault.directory, publicKey: publicKey, witness: witness)
 }

@@ -15,7 +15,7 @@ struct AuditTamperTests {
 
         init() throws {
             fixture = try AuditFixture(events: 10)
-            witness = [try fixture.vault.checkpoint()]
+            witness = [try fixture.vault.audit.checkpoint()]
             try fixture.append(5)
             #expect(try fixture.lastSeq() == 16)
             let report = try fixture.verify(witness: witness)
@@ -95,7 +95,7 @@ struct AuditTamperTests {
 
     @Test func tailCutIsDetectedAgainstAnEarlierExport() throws {
         let s = try Scenario()
-        let witness = s.witness + [try s.fixture.vault.checkpoint()]  // exported at 16
+        let witness = s.witness + [try s.fixture.vault.audit.checkpoint()]  // exported at 16
         // The attacker removes 14…16 and the checkpoint that covered them: the rest is a
         // self-consistent chain, so only the witness can tell.
         try s.fixture.tamper { db in
@@ -117,7 +117,7 @@ struct AuditTamperTests {
         let other = try AuditFixture()
         // A complete, self-consistent log for this vault's id, with checkpoints signed by
         // another vault's key.
-        let forger = AuditLog(vaultID: s.fixture.vault.id, keyring: other.vault.keyring)
+        let forger = AuditLog(vaultID: s.fixture.vault.id, keyring: other.vault.keys.keyring)
         try s.fixture.tamper { db in
             try db.execute(sql: "DELETE FROM audit_events")
             try db.execute(sql: "DELETE FROM audit_checkpoints")
@@ -156,7 +156,7 @@ struct AuditTamperTests {
     @Test func witnessFromAnotherVaultOrWithABadSignature() throws {
         let s = try Scenario()
         let other = try AuditFixture(events: 3)
-        let foreign = try other.vault.checkpoint()
+        let foreign = try other.vault.audit.checkpoint()
         expectProblem(try s.fixture.verify(witness: [foreign]), kind: "witness-foreign", seq: foreign.seq)
         let w = s.witness[0]
         var signature = try Base64URL.decode(w.signature)

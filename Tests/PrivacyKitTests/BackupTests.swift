@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Synchronization
 import Testing
@@ -21,10 +21,10 @@ struct BackupTests {
             vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile), kdfLimits: fastLimits)
             for i in 0..<subjects {
                 let id = String(format: "s%03d", i)
-                try vault.put(subject: id, values: ["full_name": "Canary \(id) Person", "email": "\(id)@canary.example", "city": "Canarytown \(id)",
+                try vault.records.put(subject: id, values: ["full_name": "Canary \(id) Person", "email": "\(id)@canary.example", "city": "Canarytown \(id)",
                                                     "segment": "customer"], context: BackupTests.admin)
                 if i % 3 == 0 {
-                    try vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: id, context: BackupTests.admin)
+                    try vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: id, context: BackupTests.admin)
                 }
             }
         }
@@ -32,12 +32,12 @@ struct BackupTests {
         var root: RootKey { get throws { try .keyFile(at: keyFile) } }
 
         func backup(recovery: SealedBox.PublicKey? = nil) throws -> BackupSummary {
-            try vault.createBackup(recoveryKey: recovery, context: BackupTests.admin)
+            try vault.backups.create(recoveryKey: recovery, context: BackupTests.admin)
         }
 
         func restore(_ file: String, to name: String, access: BackupAccess? = nil, newRoot: RootKey? = nil, source: TombstoneSource? = nil) throws -> (RestoreSummary, Vault) {
             let target = dir.url.appendingPathComponent(name)
-            let summary = try Vault.restoreBackup(from: URL(fileURLWithPath: file), to: target, access: access ?? .rootKey(try root), newRootKey: newRoot,
+            let summary = try VaultBackups.restore(from: URL(fileURLWithPath: file), to: target, access: access ?? .rootKey(try root), newRootKey: newRoot,
                                                   kdfLimits: fastLimits, tombstones: source ?? .vault(vault), context: BackupTests.admin,
                                                   store: TestBackend.store())
             return (summary, try Vault.open(at: target, rootKey: newRoot ?? (try root)))
@@ -50,44 +50,44 @@ struct BackupTests {
         let backup = try s.backup()
         #expect(backup.manifest.subjects == 30 && backup.manifest.consentEvents == 10)
         // Changes after the backup are not in it.
-        try s.vault.put(subject: "later", values: ["email": "later@x.example"], context: Self.admin)
+        try s.vault.records.put(subject: "later", values: ["email": "later@x.example"], context: Self.admin)
         let (summary, restored) = try s.restore(backup.file, to: "restored")
         #expect(summary.subjects == 30 && summary.replayedErasures == 0 && summary.auditVerified)
         #expect(try Self.answers(restored) == before)
         #expect(restored.id == s.vault.id)
         // The restored log holds the original events up to the backup, then the restore's own.
-        let events = try restored.auditEvents(matching: AuditQuery(), context: Self.admin)
-        let original = try s.vault.auditEvents(matching: AuditQuery(), context: Self.admin)
+        let events = try restored.audit.events(matching: AuditQuery(), context: Self.admin)
+        let original = try s.vault.audit.events(matching: AuditQuery(), context: Self.admin)
         let upTo = backup.manifest.auditHeadSeq
         #expect(events.filter { $0.seq <= upTo } == original.filter { $0.seq <= upTo })
         #expect(events.contains { $0.action == "backup.restore" })
-        #expect(try restored.verifyAudit().ok)
+        #expect(try restored.audit.verify().ok)
     }
 
     /// Every record, consent history and finds, as one comparable value.
     static func answers(_ vault: Vault) throws -> [String] {
         var out: [String] = []
-        for id in try vault.listSubjects(limit: 1000, context: admin) {
-            out.append("\(id) \(try vault.get(subject: id, context: admin).sorted { $0.key < $1.key })")
-            out.append("\(id) consent \(try vault.consentHistory(subject: id, context: admin).map { "\($0.purpose) \($0.kind) \($0.time)" })")
+        for id in try vault.records.listSubjects(limit: 1000, context: admin) {
+            out.append("\(id) \(try vault.records.get(subject: id, context: admin).sorted { $0.key < $1.key })")
+            out.append("\(id) consent \(try vault.consent.history(subject: id, context: admin).map { "\($0.purpose) \($0.kind) \($0.time)" })")
         }
-        out.append("find \(try vault.find(field: "email", value: "s007@canary.example", context: admin))")
+        out.append("find \(try vault.records.find(field: "email", value: "s007@canary.example", context: admin))")
         return out
     }
 
     @Test func subjectsErasedAfterTheBackupStayErasedInTheRestoredVault() throws {
         let s = try Setup()
         let backup = try s.backup()
-        try s.vault.erase(subject: "s004", reason: "GDPR art. 17", context: Self.admin)
+        try s.vault.retention.erase(subject: "s004", reason: "GDPR art. 17", context: Self.admin)
         let ledgerFile = s.dir.file("ledger.json")
-        try s.vault.exportErasureLedger(context: Self.admin).json().write(to: URL(fileURLWithPath: ledgerFile))
+        try s.vault.backups.exportErasureLedger(context: Self.admin).json().write(to: URL(fileURLWithPath: ledgerFile))
 
         for (name, source) in [("from-vault", TombstoneSource.vault(s.vault)), ("from-ledger", .ledger(URL(fileURLWithPath: ledgerFile)))] {
             let (summary, restored) = try s.restore(backup.file, to: name, source: source)
             #expect(summary.replayedErasures == 1 && summary.subjects == 29)
-            expectError(.notFound) { try restored.get(subject: "s004", context: Self.admin) }
-            #expect(try restored.find(field: "email", value: "s004@canary.example", context: Self.admin).isEmpty)
-            expectError(.invalidInput) { try restored.put(subject: "s004", values: ["email": "x@y.example"], context: Self.admin) }
+            expectError(.notFound) { try restored.records.get(subject: "s004", context: Self.admin) }
+            #expect(try restored.records.find(field: "email", value: "s004@canary.example", context: Self.admin).isEmpty)
+            expectError(.invalidInput) { try restored.records.put(subject: "s004", values: ["email": "x@y.example"], context: Self.admin) }
             try restored.store.close()
             for (file, bytes) in try snapshot(restored.directory.path) {
                 for canary in ["Canary s004 Person", "s004@canary.example", "Canarytown s004"] {
@@ -178,7 +178,7 @@ struct BackupTests {
         for (name, bytes, reason) in cases {
             let path = s.dir.file("tampered.pkb")
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let verified = try s.vault.verifyBackup(at: URL(fileURLWithPath: path), context: Self.admin)
+            let verified = try s.vault.backups.verify(at: URL(fileURLWithPath: path), context: Self.admin)
             #expect(!verified.ok, "\(name)")
             #expect(reason.isEmpty || verified.problem?.contains(reason) == true, "\(name): \(verified.problem ?? "")")
             do {
@@ -189,9 +189,9 @@ struct BackupTests {
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.contains("restor") }.isEmpty, "\(name): left something")
         }
-        #expect(try s.vault.verifyBackup(at: URL(fileURLWithPath: backup.file), context: Self.admin).ok)
+        #expect(try s.vault.backups.verify(at: URL(fileURLWithPath: backup.file), context: Self.admin).ok)
         // Each verification is audited.
-        let verifies = try s.vault.auditEvents(matching: AuditQuery(action: "backup.verify"), context: Self.admin)
+        let verifies = try s.vault.audit.events(matching: AuditQuery(action: "backup.verify"), context: Self.admin)
         #expect(verifies.filter { $0.outcome == "failed" }.count == cases.count)
     }
 
@@ -200,23 +200,23 @@ struct BackupTests {
         let recovery = try SealedBox.KeyPair.generate()
         let backup = try s.backup(recovery: recovery.publicKey)
         let plain = try s.backup()
-        #expect(Vault.verifyBackup(at: URL(fileURLWithPath: backup.file), recoveryKey: recovery).ok)
+        #expect(VaultBackups.verify(at: URL(fileURLWithPath: backup.file), recoveryKey: recovery).ok)
         let newKey = s.dir.file("new.key")
         try RootKey.generateKeyFile(at: newKey)
         let (summary, restored) = try s.restore(backup.file, to: "recovered", access: .recoveryKey(recovery), newRoot: try .keyFile(at: newKey), source: TombstoneSource.none)
         #expect(summary.subjects == 30)
-        #expect(try restored.get(subject: "s001", fields: ["email"], context: Self.admin) == ["email": "s001@canary.example"])
+        #expect(try restored.records.get(subject: "s001", fields: ["email"], context: Self.admin) == ["email": "s001@canary.example"])
         #expect(restored.auditPublicKey == s.vault.auditPublicKey)
         // The old root secret does not open the recovered vault; another recovery key opens nothing.
         expectError(.wrongKey) { try Vault.open(at: restored.directory, rootKey: try s.root) }
         let stranger = try SealedBox.KeyPair.generate()
-        #expect(!Vault.verifyBackup(at: URL(fileURLWithPath: backup.file), recoveryKey: stranger).ok)
+        #expect(!VaultBackups.verify(at: URL(fileURLWithPath: backup.file), recoveryKey: stranger).ok)
         expectError(.wrongKey) { try s.restore(backup.file, to: "stranger", access: .recoveryKey(stranger), newRoot: try .keyFile(at: newKey), source: TombstoneSource.none) }
-        let without = Vault.verifyBackup(at: URL(fileURLWithPath: plain.file), recoveryKey: recovery)
+        let without = VaultBackups.verify(at: URL(fileURLWithPath: plain.file), recoveryKey: recovery)
         #expect(!without.ok && without.problem?.contains("without a recovery key") == true)
         // The file holds no key in the clear: neither the backup key nor a keyring secret.
         let bytes = try readBytes(backup.file)
-        for key in s.vault.keyring.keys {
+        for key in s.vault.keys.keyring.keys {
             let secret = key.secret.withUnsafeBytes { Array($0) }
             let found = Self.contains(bytes, secret)  // never print a key
             #expect(!found, "\(key.info.role)")
@@ -231,7 +231,7 @@ struct BackupTests {
         let thread = Thread {
             var i = 0
             while !done.load(ordering: .relaxed) {
-                _ = try? writer.put(subject: "w\(i)", values: ["email": "w\(i)@x.example", "city": "C\(i)"], context: BackupTests.admin)
+                _ = try? writer.records.put(subject: "w\(i)", values: ["email": "w\(i)@x.example", "city": "C\(i)"], context: BackupTests.admin)
                 written.add(1, ordering: .relaxed)
                 i += 1
             }
@@ -243,7 +243,7 @@ struct BackupTests {
         let (summary, restored) = try s.restore(backup.file, to: "restored", source: TombstoneSource.none)
         #expect(summary.auditVerified && summary.subjects == backup.manifest.subjects)
         // Every subject in the snapshot has its write event in the snapshot's log, and no more.
-        let writes = try restored.auditEvents(matching: AuditQuery(action: "record.write"), context: Self.admin)
+        let writes = try restored.audit.events(matching: AuditQuery(action: "record.write"), context: Self.admin)
         #expect(Set(writes.compactMap(\.subject)).count == summary.subjects)
         #expect(summary.subjects > 200)
     }
@@ -255,8 +255,8 @@ struct BackupTests {
     @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func anErasureDuringABackupLeavesNothingInTheWALOnceTheBackupEnds() throws {
         let s = try Setup(subjects: 40)
         var erasure: ErasureResult?
-        let backup = try s.vault.createBackup(context: Self.admin) { _, _ in
-            if erasure == nil { erasure = try? s.vault.erase(subject: "s007", reason: "GDPR art. 17", context: Self.admin) }
+        let backup = try s.vault.backups.create(context: Self.admin) { _, _ in
+            if erasure == nil { erasure = try? s.vault.retention.erase(subject: "s007", reason: "GDPR art. 17", context: Self.admin) }
         }
         #expect(backup.snapshot == "frozen-file" && backup.manifest.subjects == 40)
         #expect(erasure?.walScrubbed == false, "the frozen store should have kept the erasure from truncating the WAL")
@@ -270,7 +270,7 @@ struct BackupTests {
         let live = try Vault.open(at: s.vault.directory, rootKey: try s.root)
         let (summary, restored) = try s.restore(backup.file, to: "restored", source: .vault(live))
         #expect(summary.replayedErasures == 1)
-        expectError(.notFound) { try restored.get(subject: "s007", context: Self.admin) }
+        expectError(.notFound) { try restored.records.get(subject: "s007", context: Self.admin) }
     }
 
     /// With the WAL held by another reader the store cannot be frozen: the backup copies it
@@ -282,17 +282,17 @@ struct BackupTests {
         config.readonly = true
         config.allowsUnsafeTransactions = true
         let other = try DatabaseQueue(path: s.vault.storePath, configuration: config)
-        try s.vault.put(subject: "before-read", values: ["email": "a@b.example"], context: Self.admin)
+        try s.vault.records.put(subject: "before-read", values: ["email": "a@b.example"], context: Self.admin)
         try other.inDatabase { db in
             try db.execute(sql: "BEGIN DEFERRED")
             _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects")
         }
-        try s.vault.put(subject: "after-read", values: ["email": "c@d.example"], context: Self.admin)
+        try s.vault.records.put(subject: "after-read", values: ["email": "c@d.example"], context: Self.admin)
         let copied = try s.backup()
         #expect(copied.snapshot == "online-copy" && copied.manifest.subjects == 22)
         try other.inDatabase { try $0.execute(sql: "ROLLBACK") }
         try other.close()
-        #expect(try s.vault.verifyBackup(at: URL(fileURLWithPath: copied.file), context: Self.admin).ok)
+        #expect(try s.vault.backups.verify(at: URL(fileURLWithPath: copied.file), context: Self.admin).ok)
         let (summary, _) = try s.restore(copied.file, to: "restored")
         #expect(summary.subjects == 22)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.vault.directory.path).filter { $0.contains("snapshot") }.isEmpty)
@@ -302,12 +302,12 @@ struct BackupTests {
         let s = try Setup(subjects: 150)
         let before = try Self.answers(s.vault)
         let plain = try s.backup()
-        let packed = try s.vault.createBackup(compression: try BackupCompression(level: 3), context: Self.admin)
+        let packed = try s.vault.backups.create(compression: try BackupCompression(level: 3), context: Self.admin)
         let compressedBytes = try #require(packed.manifest.compressedBytes)
         #expect(packed.manifest.compressed && !plain.manifest.compressed && plain.manifest.compressedBytes == nil)
         #expect(Double(compressedBytes) < 0.7 * Double(packed.manifest.plaintextBytes))
         #expect(packed.ciphertextBytes < plain.ciphertextBytes)
-        let verified = try s.vault.verifyBackup(at: URL(fileURLWithPath: packed.file), context: Self.admin)
+        let verified = try s.vault.backups.verify(at: URL(fileURLWithPath: packed.file), context: Self.admin)
         #expect(verified.ok && verified.plaintextBytes == packed.manifest.plaintextBytes)
         let (summary, restored) = try s.restore(packed.file, to: "restored")
         #expect(summary.subjects == 150 && summary.auditVerified)
@@ -318,7 +318,7 @@ struct BackupTests {
         let chunk = Self.chunks(bytes)[0]
         bytes[chunk.0 + 4 + chunk.1 / 2] ^= 0x01
         try Data(bytes).write(to: URL(fileURLWithPath: s.dir.file("tampered.pkb")))
-        let tampered = try s.vault.verifyBackup(at: URL(fileURLWithPath: s.dir.file("tampered.pkb")), context: Self.admin)
+        let tampered = try s.vault.backups.verify(at: URL(fileURLWithPath: s.dir.file("tampered.pkb")), context: Self.admin)
         #expect(!tampered.ok && tampered.problem?.contains("chunk 0") == true)
         expectError(.integrity) { try s.restore(s.dir.file("tampered.pkb"), to: "tampered-restore") }
         #expect(!FileManager.default.fileExists(atPath: s.dir.file("tampered-restore")))
@@ -330,19 +330,19 @@ struct BackupTests {
         let s = try Setup(subjects: 2)
         let a = try s.backup()
         let b = try s.backup()
-        #expect(try s.vault.pruneBackups(keepDays: 1, context: Self.admin).isEmpty)
-        let removed = try s.vault.pruneBackups(keepDays: 1, now: Date().addingTimeInterval(2 * 86_400), context: Self.admin)
+        #expect(try s.vault.backups.prune(keepDays: 1, context: Self.admin).isEmpty)
+        let removed = try s.vault.backups.prune(keepDays: 1, now: Date().addingTimeInterval(2 * 86_400), context: Self.admin)
         #expect(Set(removed) == [a.file, b.file])
         #expect(!FileManager.default.fileExists(atPath: a.file))
-        #expect(try s.vault.auditEvents(matching: AuditQuery(action: "backup.prune"), context: Self.admin).count == 2)
-        expectError(.denied) { try s.vault.pruneBackups(keepDays: 0, context: AccessContext(actor: "x", role: "auditor", purpose: "privacy-compliance")) }
+        #expect(try s.vault.audit.events(matching: AuditQuery(action: "backup.prune"), context: Self.admin).count == 2)
+        expectError(.denied) { try s.vault.backups.prune(keepDays: 0, context: AccessContext(actor: "x", role: "auditor", purpose: "privacy-compliance")) }
     }
 
     @Test func aRestoreNeverWritesOverAVault() throws {
         let s = try Setup(subjects: 1)
         let backup = try s.backup()
         expectError(.alreadyExists) {
-            _ = try Vault.restoreBackup(from: URL(fileURLWithPath: backup.file), to: s.vault.directory, access: .rootKey(try s.root),
+            _ = try VaultBackups.restore(from: URL(fileURLWithPath: backup.file), to: s.vault.directory, access: .rootKey(try s.root),
                                         tombstones: .vault(s.vault), context: Self.admin)
         }
         expectError(.wrongKey) {

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Testing
 
 @Suite("Consent")
@@ -15,18 +15,18 @@ struct ConsentTests {
             dir = try TempDirectory()
             try RootKey.generateKeyFile(at: dir.file("root.key"))
             vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
-            for s in subjects { try vault.put(subject: s, values: ["email": "\(s)@example.com"], context: ConsentTests.admin) }
+            for s in subjects { try vault.records.put(subject: s, values: ["email": "\(s)@example.com"], context: ConsentTests.admin) }
         }
 
         @discardableResult
         func record(_ kind: ConsentKind, _ purpose: String, subject: String = "s1", at: Date = Date(), notice: String? = nil,
                     expires: Date? = nil, channel: ConsentChannel = .webForm, note: String? = nil) throws -> ConsentEvent {
-            try vault.recordConsent(ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: notice, note: note, expiresAt: expires),
+            try vault.consent.record(ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: notice, note: note, expiresAt: expires),
                                     subject: subject, at: at, context: ConsentTests.admin)
         }
 
         func state(_ purpose: String, subject: String = "s1", at: Date? = nil) throws -> ConsentAnswer {
-            try vault.consent(subject: subject, purpose: purpose, at: at, context: ConsentTests.admin)
+            try vault.consent.answer(subject: subject, purpose: purpose, at: at, context: ConsentTests.admin)
         }
     }
 
@@ -92,7 +92,7 @@ struct ConsentTests {
         let s = try Setup()
         let before = try s.state("sale-or-sharing")
         #expect(before.state == .notObjected && before.allowed && before.reason == "opt-out purpose: no objection recorded")
-        let events = try s.vault.recordGPC(subject: "s1", context: Self.admin)
+        let events = try s.vault.consent.recordGPC(subject: "s1", context: Self.admin)
         #expect(events.map(\.purpose) == ["sale-or-sharing"] && events.allSatisfy { $0.kind == .object && $0.channel == "gpc" })
         let after = try s.state("sale-or-sharing")
         #expect(after.state == .objected && !after.allowed && after.reason.hasPrefix("objected on "))
@@ -106,12 +106,12 @@ struct ConsentTests {
         let s = try Setup(subjects: ["s1", "s2"])
         let marketer = AccessContext(actor: "m", role: "marketer", purpose: "marketing-email")
         try s.record(.grant, "marketing-email")
-        #expect(try s.vault.get(subject: "s1", fields: ["email"], context: marketer) == ["email": "s1@example.com"])
-        #expect(try s.vault.find(field: "email", value: "s1@example.com", context: marketer) == ["s1"])
-        expectError(.denied) { try s.vault.get(subject: "s2", fields: ["email"], context: marketer) }
-        #expect(try s.vault.find(field: "email", value: "s2@example.com", context: marketer).isEmpty)
+        #expect(try s.vault.records.get(subject: "s1", fields: ["email"], context: marketer) == ["email": "s1@example.com"])
+        #expect(try s.vault.records.find(field: "email", value: "s1@example.com", context: marketer) == ["s1"])
+        expectError(.denied) { try s.vault.records.get(subject: "s2", fields: ["email"], context: marketer) }
+        #expect(try s.vault.records.find(field: "email", value: "s2@example.com", context: marketer).isEmpty)
         try s.record(.withdraw, "marketing-email")
-        let denied = expectError(.denied) { try s.vault.get(subject: "s1", fields: ["email"], context: marketer) }
+        let denied = expectError(.denied) { try s.vault.records.get(subject: "s1", fields: ["email"], context: marketer) }
         #expect(denied?.message.contains("consent of the subject for marketing-email: withdrawn on ") == true)
         let last = try #require(try s.vault.store.read { db in
             try StoreRow.fetchOne(db, sql: "SELECT action, outcome, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
@@ -120,7 +120,7 @@ struct ConsentTests {
         #expect((last["reason"] as String).contains("withdrawn"))
         // Purposes without consent are not affected.
         let agent = AccessContext(actor: "a", role: "support-agent", purpose: "customer-support")
-        #expect(try s.vault.get(subject: "s1", fields: ["email"], context: agent) == ["email": "s1@example.com"])
+        #expect(try s.vault.records.get(subject: "s1", fields: ["email"], context: agent) == ["email": "s1@example.com"])
     }
 
     /// Many subjects in one call: answers in the order asked, duplicates and unknown ids
@@ -131,7 +131,7 @@ struct ConsentTests {
         try s.record(.grant, "marketing-email", subject: "s0003")
         try s.record(.withdraw, "marketing-email", subject: "s0007")
         let asked = ["s0007", "s0003", "nobody", "s0003"] + ids.reversed()
-        let batch = try s.vault.consent(subjects: asked, purpose: "marketing-email", context: ConsentTests.admin)
+        let batch = try s.vault.consent.answer(subjects: asked, purpose: "marketing-email", context: ConsentTests.admin)
         #expect(batch.map(\.subject) == asked)
         for (i, answer) in batch.enumerated() where i < 14 {
             #expect(answer == (try s.state("marketing-email", subject: asked[i])))
@@ -146,20 +146,20 @@ struct ConsentTests {
         try s.record(.grant, "marketing-email", subject: "b")
         try s.record(.withdraw, "marketing-email", subject: "b")
         try s.record(.grant, "marketing-email", subject: "c", expires: Date().addingTimeInterval(-1))  // already expired
-        try s.vault.recordGPC(subject: "d", context: Self.admin)
+        try s.vault.consent.recordGPC(subject: "d", context: Self.admin)
         let marketer = AccessContext(actor: "m", role: "marketer", purpose: "marketing-email")
         var seen: [String] = []
-        #expect(try s.vault.audience(purpose: "marketing-email", context: marketer) { seen.append($0) } == 1)
+        #expect(try s.vault.consent.audience(purpose: "marketing-email", context: marketer) { seen.append($0) } == 1)
         #expect(seen == ["a"])
         seen = []
-        #expect(try s.vault.audience(purpose: "sale-or-sharing", context: Self.admin) { seen.append($0) } == 3)
+        #expect(try s.vault.consent.audience(purpose: "sale-or-sharing", context: Self.admin) { seen.append($0) } == 3)
         #expect(seen == ["a", "b", "c"])
-        expectError(.denied) { try s.vault.audience(purpose: "sale-or-sharing", context: marketer) { _ in } }
-        let counts = try s.vault.consentCounts(context: Self.admin)
+        expectError(.denied) { try s.vault.consent.audience(purpose: "sale-or-sharing", context: marketer) { _ in } }
+        let counts = try s.vault.consent.counts(context: Self.admin)
         #expect(counts["marketing-email"] == [.granted: 1, .withdrawn: 1, .expired: 1, .neverAsked: 1])
         #expect(counts["sale-or-sharing"] == [.notObjected: 3, .objected: 1])
         #expect(counts["order-fulfilment"] == nil)
-        let history = try s.vault.consentHistory(subject: "b", context: Self.admin)
+        let history = try s.vault.consent.history(subject: "b", context: Self.admin)
         #expect(history.map(\.kind) == [.grant, .withdraw])
         #expect(history.allSatisfy { $0.subject.count == 32 && $0.subject != "b" && $0.actor == "dpo" })
         #expect(history[0].auditSeq < history[1].auditSeq)
@@ -176,14 +176,14 @@ struct ConsentTests {
         let reopened = try Vault.open(at: s.vault.directory, rootKey: .keyFile(at: s.dir.file("root.key")))
         let ledgerSubjects = try reopened.store.read { db in try String.fetchAll(db, sql: "SELECT subject FROM consent_ledger") }
         #expect(ledgerSubjects.count == 1 && !ledgerSubjects[0].contains("CANARY"))
-        #expect(try reopened.consentHistory(subject: "cust-CANARY-ID", context: Self.admin).first?.hasNote == true)
+        #expect(try reopened.consent.history(subject: "cust-CANARY-ID", context: Self.admin).first?.hasNote == true)
     }
 
     @Test func theLedgerIsAppendOnlyAndEditsBehindTheLibrarysBackAreCaught() throws {
         let s = try Setup(subjects: ["a", "b"])
         try s.record(.grant, "marketing-email", subject: "a")
         try s.record(.grant, "marketing-email", subject: "b")
-        #expect(try s.vault.verifyAudit().ok)
+        #expect(try s.vault.audit.verify().ok)
         for sql in ["UPDATE consent_ledger SET kind = 'withdraw'", "DELETE FROM consent_ledger"] {
             #expect(throws: (any Error).self) { try s.vault.store.write { db in try db.execute(sql: sql) } }
         }
@@ -192,7 +192,7 @@ struct ConsentTests {
             try dropAppendOnly(db, "consent_ledger", "UPDATE")
             try db.execute(sql: "UPDATE consent_ledger SET notice_version = '1999-01' WHERE id = 2")
         }
-        let edited = try s.vault.verifyAudit()
+        let edited = try s.vault.audit.verify()
         #expect(!edited.ok && edited.problem?.kind == "consent-ledger" && edited.problem?.message.contains("#2") == true)
         // A row removed: its audit event has no row.
         try s.vault.store.write { db in
@@ -200,7 +200,7 @@ struct ConsentTests {
             try dropAppendOnly(db, "consent_ledger", "DELETE")
             try db.execute(sql: "DELETE FROM consent_ledger WHERE id = 1")
         }
-        let removed = try s.vault.verifyAudit()
+        let removed = try s.vault.audit.verify()
         #expect(!removed.ok && removed.problem?.kind == "consent-ledger" && removed.problem?.message.contains("was removed") == true)
     }
 }
@@ -211,7 +211,7 @@ struct ConsentReceiptTests {
         let s = try ConsentTests.Setup(subjects: ["s1", "s2"])
         try s.record(.grant, "marketing-email", at: ConsentTests.t0)
         try s.record(.withdraw, "marketing-sms", at: ConsentTests.t0)
-        let receipt = try s.vault.consentReceipt(subject: "s1", context: ConsentTests.admin)
+        let receipt = try s.vault.consent.receipt(subject: "s1", context: ConsentTests.admin)
         #expect(receipt.piiPrincipalId == "s1" && receipt.version == "KI-CR-v1.1.0")
         #expect(receipt.privacykit.purposes.map(\.purpose) == ["marketing-email", "marketing-sms", "profiling", "sale-or-sharing"])
         let email = try #require(receipt.privacykit.purposes.first)
@@ -250,9 +250,9 @@ struct ConsentReceiptTests {
         let unanchored = ConsentReceipt.verify(data)
         #expect(unanchored.valid && unanchored.proves.contains { $0.contains("Without --public-key") })
         // One purpose only.
-        let one = try s.vault.consentReceipt(subject: "s1", purpose: "marketing-email", context: ConsentTests.admin)
+        let one = try s.vault.consent.receipt(subject: "s1", purpose: "marketing-email", context: ConsentTests.admin)
         #expect(one.privacykit.purposes.map(\.purpose) == ["marketing-email"] && one.services[0].purposes[0].primaryPurpose)
-        expectError(.notFound) { try s.vault.consentReceipt(subject: "nobody", context: ConsentTests.admin) }
+        expectError(.notFound) { try s.vault.consent.receipt(subject: "nobody", context: ConsentTests.admin) }
     }
 }
 
@@ -271,7 +271,7 @@ struct ConsentImportTests {
 
             """.write(toFile: csv, atomically: true, encoding: .utf8)
         let options = ImportOptions(consentColumns: ["marketing_consent": "marketing-email", "sms_opt_in": "marketing-sms"], consentNoticeVersion: "2025-11")
-        let summary = try s.vault.importCSV(at: csv, options: options, context: ConsentTests.admin)
+        let summary = try s.vault.records.importCSV(at: csv, options: options, context: ConsentTests.admin)
         #expect(summary.created == 3 && summary.rejected == 1 && summary.unknownColumns.isEmpty)
         #expect(summary.rejects.first?.line == 5 && summary.rejects.first?.column == "marketing_consent")
         #expect(summary.rejects.first?.reason == "a consent value is yes or no (or empty)")
@@ -281,17 +281,17 @@ struct ConsentImportTests {
         #expect(try s.state("marketing-email", subject: "c").state == .neverAsked)
         // marketing-sms needs fresh consent under the notice in force (2026-01): 2025-11 no longer counts.
         #expect(try s.state("marketing-sms", subject: "b").state == .noticeChanged)
-        let history = try s.vault.consentHistory(subject: "a", context: ConsentTests.admin)
+        let history = try s.vault.consent.history(subject: "a", context: ConsentTests.admin)
         #expect(history.count == 1 && history[0].channel == "import" && history[0].noticeVersion == "2025-11")
         // Running it again records nothing.
-        let again = try s.vault.importCSV(at: csv, options: options, context: ConsentTests.admin)
+        let again = try s.vault.records.importCSV(at: csv, options: options, context: ConsentTests.admin)
         #expect(again.consentEvents == 0 && again.created == 0)
-        #expect(try s.vault.verifyAudit().ok)
+        #expect(try s.vault.audit.verify().ok)
         expectError(.invalidInput) {
-            try s.vault.importCSV(at: csv, options: ImportOptions(consentColumns: ["marketing_consent": "order-fulfilment"]), context: ConsentTests.admin)
+            try s.vault.records.importCSV(at: csv, options: ImportOptions(consentColumns: ["marketing_consent": "order-fulfilment"]), context: ConsentTests.admin)
         }
         expectError(.invalidInput) {
-            try s.vault.importCSV(at: csv, options: ImportOptions(consentColumns: ["nope": "marketing-email"]), context: ConsentTests.admin)
+            try s.vault.records.importCSV(at: csv, options: ImportOptions(consentColumns: ["nope": "marketing-email"]), context: ConsentTests.admin)
         }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -25,15 +25,15 @@ struct ExportTests {
 
         init() throws {
             base = try ConsentTests.Setup(subjects: [])
-            try vault.put(subject: "c1", values: ExportTests.record, context: ExportTests.admin)
-            try vault.put(subject: "c2", values: ["email": "other@example.com", "city": "Elsewhere"], context: ExportTests.admin)
-            try vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm, evidenceHash: String(repeating: "ab", count: 16)),
+            try vault.records.put(subject: "c1", values: ExportTests.record, context: ExportTests.admin)
+            try vault.records.put(subject: "c2", values: ["email": "other@example.com", "city": "Elsewhere"], context: ExportTests.admin)
+            try vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm, evidenceHash: String(repeating: "ab", count: 16)),
                                     subject: "c1", context: ExportTests.admin)
-            try vault.recordConsent(ConsentChange(.withdraw, purpose: "marketing-email", channel: .callCentre), subject: "c1", context: ExportTests.admin)
-            try vault.recordConsent(ConsentChange(.grant, purpose: "marketing-sms", channel: .app), subject: "c2", context: ExportTests.admin)
+            try vault.consent.record(ConsentChange(.withdraw, purpose: "marketing-email", channel: .callCentre), subject: "c1", context: ExportTests.admin)
+            try vault.consent.record(ConsentChange(.grant, purpose: "marketing-sms", channel: .app), subject: "c2", context: ExportTests.admin)
             let agent = AccessContext(actor: "agent-7", role: "support-agent", purpose: "customer-support")
-            _ = try vault.get(subject: "c1", fields: ["email"], context: agent)
-            _ = try vault.get(subject: "c2", context: agent)
+            _ = try vault.records.get(subject: "c1", fields: ["email"], context: agent)
+            _ = try vault.records.get(subject: "c2", context: agent)
         }
 
         func reopen() throws -> Vault { try Vault.open(at: vault.directory, rootKey: .keyFile(at: dir.file("root.key"))) }
@@ -42,7 +42,7 @@ struct ExportTests {
 
         /// Seqs of every audit event about `subject`, read with plain SQL.
         func auditSeqs(of subject: String) throws -> [Int64] {
-            let pseudonym = try vault.subjectPseudonym(subject)
+            let pseudonym = try vault.core.subjectPseudonym(subject)
             return try vault.store.read { db in
                 try Int64.fetchAll(db, sql: "SELECT seq FROM audit_events WHERE subject = ? ORDER BY seq", arguments: [pseudonym])
             }
@@ -84,9 +84,9 @@ struct ExportTests {
 
     @Test func thePlainPackageHoldsTheSubjectsValuesConsentAndOwnAccessEvents() throws {
         let s = try Setup()
-        let stored = try s.vault.get(subject: "c1", context: Self.admin)
+        let stored = try s.vault.records.get(subject: "c1", context: Self.admin)
         let otherSeqs = try s.auditSeqs(of: "c2")
-        let summary = try s.vault.exportSubject("c1", to: s.out(), context: Self.admin)
+        let summary = try s.vault.requests.exportSubject("c1", to: s.out(), context: Self.admin)
         let out = s.out().path
 
         #expect(try Set(FileManager.default.contentsOfDirectory(atPath: out)) == Set(Self.plainFiles))
@@ -98,15 +98,15 @@ struct ExportTests {
         // Fields: the exact decrypted values, in schema order, with their categories.
         let record = try Self.json(out + "/record.json")
         let fields = try #require(record["fields"] as? [[String: Any]])
-        let order = s.vault.schema.fields.map(\.name).filter { stored[$0] != nil }
+        let order = s.vault.policies.schema.fields.map(\.name).filter { stored[$0] != nil }
         #expect(fields.compactMap { $0["field"] as? String } == order)
         for field in fields {
             let name = try #require(field["field"] as? String)
             #expect(field["value"] as? String == stored[name], "\(name)")
-            #expect(field["category"] as? String == s.vault.schema[name]?.category && field["masked"] as? Bool == false)
+            #expect(field["category"] as? String == s.vault.policies.schema[name]?.category && field["masked"] as? Bool == false)
         }
         #expect(record["subject"] as? String == "c1" && (record["withheld"] as? [String]) == [])
-        #expect(try Self.csv(out + "/record.csv") == [["field", "value", "category"]] + order.map { [$0, stored[$0]!, s.vault.schema[$0]!.category] })
+        #expect(try Self.csv(out + "/record.csv") == [["field", "value", "category"]] + order.map { [$0, stored[$0]!, s.vault.policies.schema[$0]!.category] })
 
         // Consent: c1's two events, oldest first.
         let consent = try #require(try Self.json(out + "/consent.json")["events"] as? [[String: Any]])
@@ -126,7 +126,7 @@ struct ExportTests {
         #expect(seqs.last == summary.manifest.auditSeq)
         #expect(log.contains { $0["actor"] as? String == "agent-7" && $0["role"] as? String == "support-agent"
             && $0["purpose"] as? String == "customer-support" && $0["fields"] as? [String] == ["email"] && $0["action"] as? String == "record.read" })
-        #expect(log.allSatisfy { $0["subject"] as? String == (try? s.vault.subjectPseudonym("c1")) })
+        #expect(log.allSatisfy { $0["subject"] as? String == (try? s.vault.core.subjectPseudonym("c1")) })
         let own = try #require(log.last)
         #expect(own["action"] as? String == "record.export" && own["actor"] as? String == "dpo" && own["outcome"] as? String == "allowed")
         let logCSV = try Self.csv(out + "/access-log.csv")
@@ -141,12 +141,12 @@ struct ExportTests {
         for name in order { #expect(event.fields.contains(name)) }
         for canary in Self.canaries { #expect(!event.fields.contains(canary) && !(event.reason ?? "").contains(canary)) }
         #expect(summary.consentEvents == 2 && summary.accessEvents == seqs.count)
-        #expect(try s.vault.verifyAudit().ok)
+        #expect(try s.vault.audit.verify().ok)
     }
 
     @Test func theManifestAndSHA256SUMSMatchTheFiles() throws {
         let s = try Setup()
-        let summary = try s.vault.exportSubject("c1", to: s.out(), context: Self.admin)
+        let summary = try s.vault.requests.exportSubject("c1", to: s.out(), context: Self.admin)
         let out = s.out().path
         let manifest = try JSONDecoder().decode(SubjectExportManifest.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
         #expect(manifest == summary.manifest)
@@ -187,18 +187,18 @@ struct ExportTests {
 
     @Test func aRoleWithoutExportIsDeniedAndTheDenialIsAudited() throws {
         let s = try Setup()
-        let pseudonym = try s.vault.subjectPseudonym("c1")
+        let pseudonym = try s.vault.core.subjectPseudonym("c1")
         for context in [AccessContext(actor: "m", role: "marketer", purpose: "marketing-email"),
                         AccessContext(actor: "a", role: "support-agent", purpose: "customer-support"),
                         AccessContext(actor: "p", role: "privacy-officer", purpose: nil)] {
-            let error = expectError(.denied) { try s.vault.exportSubject("c1", to: s.out(), context: context) }
+            let error = expectError(.denied) { try s.vault.requests.exportSubject("c1", to: s.out(), context: context) }
             for canary in Self.canaries { #expect(error?.message.contains(canary) == false) }
             let last = try s.lastEvent()
             #expect(last.action == "record.export" && last.outcome == "denied" && last.subject == pseudonym, "\(context.role)")
             #expect(try s.entries() == ["root.key", "vault"], "nothing written, no staging left")
         }
         // The denial is in the subject's own access log, the next time it is exported.
-        let summary = try s.vault.exportSubject("c1", to: s.out(), context: Self.admin)
+        let summary = try s.vault.requests.exportSubject("c1", to: s.out(), context: Self.admin)
         let log = try #require(try Self.json(summary.directory + "/access-log.json")["events"] as? [[String: Any]])
         #expect(log.filter { $0["outcome"] as? String == "denied" && $0["action"] as? String == "record.export" }.count == 3)
     }
@@ -219,7 +219,7 @@ struct ExportTests {
             """
         try policy.replacingOccurrences(of: "roles:\n", with: clerk).write(toFile: path, atomically: true, encoding: .utf8)
         let vault = try s.reopen()
-        let summary = try vault.exportSubject("c1", to: s.out(), context: AccessContext(actor: "clerk", role: "export-clerk", purpose: "privacy-compliance"))
+        let summary = try vault.requests.exportSubject("c1", to: s.out(), context: AccessContext(actor: "clerk", role: "export-clerk", purpose: "privacy-compliance"))
         #expect(summary.manifest.masked == ["full_name", "national_id"])
         #expect(summary.manifest.withheld == ["birth_date", "segment"])
         #expect(summary.manifest.fields == ["full_name", "email", "phone", "national_id", "address", "city", "country"])
@@ -240,7 +240,7 @@ struct ExportTests {
     @Test func unknownAndErasedSubjectsAreNotFoundAndNothingIsWritten() throws {
         let s = try Setup()
         let before = try s.auditSeqs(of: "nobody")
-        let unknown = expectError(.notFound) { try s.vault.exportSubject("nobody", to: s.out(), context: Self.admin) }
+        let unknown = expectError(.notFound) { try s.vault.requests.exportSubject("nobody", to: s.out(), context: Self.admin) }
         #expect(unknown?.message.contains("no subject nobody") == true)
         #expect(try s.auditSeqs(of: "nobody") == before)
         try s.vault.store.write { db in
@@ -249,10 +249,10 @@ struct ExportTests {
                 VALUES ('gone', '2026-01-02T03:04:05.000Z', 'erasure request', 'dpo', 1, '{}')
                 """)
         }
-        let erased = expectError(.notFound) { try s.vault.exportSubject("gone", to: s.out(), context: Self.admin) }
+        let erased = expectError(.notFound) { try s.vault.requests.exportSubject("gone", to: s.out(), context: Self.admin) }
         #expect(erased?.message.contains("was erased on 2026-01-02T03:04:05.000Z") == true)
         #expect(try s.entries() == ["root.key", "vault"])
-        expectError(.invalidInput) { try s.vault.exportSubject("", to: s.out(), context: Self.admin) }
+        expectError(.invalidInput) { try s.vault.requests.exportSubject("", to: s.out(), context: Self.admin) }
     }
 
     @Test func theTargetMustBeNewOrEmptyAndItsParentMustExist() throws {
@@ -260,14 +260,14 @@ struct ExportTests {
         let full = s.out("full")
         try FileManager.default.createDirectory(at: full, withIntermediateDirectories: false)
         try Data("keep".utf8).write(to: full.appendingPathComponent("note.txt"))
-        expectError(.alreadyExists) { try s.vault.exportSubject("c1", to: full, context: Self.admin) }
+        expectError(.alreadyExists) { try s.vault.requests.exportSubject("c1", to: full, context: Self.admin) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: full.path) == ["note.txt"])
         try Data("x".utf8).write(to: s.out("file"))
-        expectError(.alreadyExists) { try s.vault.exportSubject("c1", to: s.out("file"), context: Self.admin) }
-        expectError(.notFound) { try s.vault.exportSubject("c1", to: s.out("missing/export"), context: Self.admin) }
+        expectError(.alreadyExists) { try s.vault.requests.exportSubject("c1", to: s.out("file"), context: Self.admin) }
+        expectError(.notFound) { try s.vault.requests.exportSubject("c1", to: s.out("missing/export"), context: Self.admin) }
         let empty = s.out("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: false)
-        let summary = try s.vault.exportSubject("c1", to: empty, context: Self.admin)
+        let summary = try s.vault.requests.exportSubject("c1", to: empty, context: Self.admin)
         #expect(try summary.written.count == 8 && mode(empty.path) == 0o700)
         #expect(try s.entries() == ["root.key", "vault", "full", "file", "empty"])
     }
@@ -290,7 +290,7 @@ struct ExportTests {
         let s = try Setup()
         let requester = try Requester(s.dir, "requester")
         #expect(requester.keyPair.publicKey == requester.publicKey)
-        let summary = try s.vault.exportSubject("c1", to: s.out(), sealedTo: requester.publicKey, context: Self.admin)
+        let summary = try s.vault.requests.exportSubject("c1", to: s.out(), sealedTo: requester.publicKey, context: Self.admin)
         let out = s.out().path
         let sealedNames = Self.plainFiles.map { $0 + ".sealed" } + ["README.txt"]
         #expect(try Set(FileManager.default.contentsOfDirectory(atPath: out)) == Set(sealedNames))
@@ -328,7 +328,7 @@ struct ExportTests {
         let s = try Setup()
         let requester = try Requester(s.dir, "requester")
         let stranger = try Requester(s.dir, "stranger")
-        let summary = try s.vault.exportSubject("c1", to: s.out(), sealedTo: requester.publicKey, context: Self.admin)
+        let summary = try s.vault.requests.exportSubject("c1", to: s.out(), sealedTo: requester.publicKey, context: Self.admin)
         let opened = s.out("opened")
         let names = try s.entries()
 
@@ -363,7 +363,7 @@ struct ExportTests {
 
         // Restored, it opens; a plain package is not a sealed one.
         try SubjectExport.openSealed(s.out(), keyPair: requester.keyPair, to: opened)
-        let plain = try s.vault.exportSubject("c1", to: s.out("plain"), context: Self.admin)
+        let plain = try s.vault.requests.exportSubject("c1", to: s.out("plain"), context: Self.admin)
         expectError(.notFound) { try SubjectExport.openSealed(URL(fileURLWithPath: plain.directory), keyPair: requester.keyPair, to: s.out("again")) }
     }
 

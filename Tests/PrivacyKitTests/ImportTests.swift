@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -47,7 +47,7 @@ struct ImportTests {
     @Test func messyFileGivesExactCountsAndARejectReport() throws {
         let s = try Setup()
         let path = try s.write("messy.csv", Self.messy)
-        let summary = try s.vault.importCSV(at: path, context: ctx)
+        let summary = try s.vault.records.importCSV(at: path, context: ctx)
         #expect(summary.rows == 9)  // records, not physical lines
         #expect(summary.created == 4)
         #expect(summary.updated == 0 && summary.unchanged == 0)
@@ -70,28 +70,28 @@ struct ImportTests {
             #expect(!summary.rejects.contains { $0.reason.contains(canary) })
         }
         // What was imported is right; nothing of a rejected row exists.
-        #expect(try s.vault.get(subject: "c1", context: ctx) == ["full_name": "Doe, Jane", "email": "jane@example.com", "phone": "+442079460958", "country": "GB"])
-        #expect(try s.vault.get(subject: "c2", fields: ["full_name"], context: ctx)["full_name"] == "Wang \"Xiaoming\"")
-        #expect(try s.vault.get(subject: "c3", fields: ["full_name", "phone"], context: ctx) == ["full_name": "Multi Line", "phone": "+4930123456"])
+        #expect(try s.vault.records.get(subject: "c1", context: ctx) == ["full_name": "Doe, Jane", "email": "jane@example.com", "phone": "+442079460958", "country": "GB"])
+        #expect(try s.vault.records.get(subject: "c2", fields: ["full_name"], context: ctx)["full_name"] == "Wang \"Xiaoming\"")
+        #expect(try s.vault.records.get(subject: "c3", fields: ["full_name", "phone"], context: ctx) == ["full_name": "Multi Line", "phone": "+4930123456"])
         for rejected in ["c4", "c5", "c6", "c8"] {
-            expectError(.notFound) { try s.vault.get(subject: rejected, context: ctx) }
+            expectError(.notFound) { try s.vault.records.get(subject: rejected, context: ctx) }
         }
-        #expect(try s.vault.listSubjects(context: ctx) == ["c1", "c2", "c3", "c7"])
+        #expect(try s.vault.records.listSubjects(context: ctx) == ["c1", "c2", "c3", "c7"])
         if TestBackend.isSQLite {
             let store = try Data(contentsOf: URL(fileURLWithPath: s.vault.storePath))
             for canary in ["UNKNOWNCOL-CANARY", "REJECTED-CANARY", "loyalty"] {
                 #expect(store.range(of: Data(canary.utf8)) == nil)
             }
         }
-        #expect(try s.vault.verifyAudit().ok)
+        #expect(try s.vault.audit.verify().ok)
     }
 
     @Test func runningTheSameImportAgainChangesNothing() throws {
         let s = try Setup()
         let path = try s.write("messy.csv", Self.messy)
-        _ = try s.vault.importCSV(at: path, context: ctx)
+        _ = try s.vault.records.importCSV(at: path, context: ctx)
         let seq = try s.vault.store.read { db in try AuditLog.lastSeq(db: db) }
-        let again = try s.vault.importCSV(at: path, context: ctx)
+        let again = try s.vault.records.importCSV(at: path, context: ctx)
         #expect(again.created == 0 && again.updated == 0 && again.unchanged == 4 && again.rejected == 5)
         #expect(try s.vault.store.read { db in try AuditLog.lastSeq(db: db) } == seq)
     }
@@ -105,37 +105,37 @@ struct ImportTests {
         let interrupted = try Setup()
         let path = try interrupted.write("customers.csv", Array(text.utf8))
         #expect(throws: PrivacyKitError.self) {
-            try interrupted.vault.importCSV(at: path, options: ImportOptions(batchSize: 7), context: ctx, progress: nil, stopAfterBatches: 3)
+            try interrupted.vault.records.importCSV(at: path, options: ImportOptions(batchSize: 7), context: ctx, progress: nil, stopAfterBatches: 3)
         }
-        #expect(try interrupted.vault.listSubjects(limit: 1000, context: ctx).count == 21)
-        let rerun = try interrupted.vault.importCSV(at: path, options: ImportOptions(batchSize: 7), context: ctx)
+        #expect(try interrupted.vault.records.listSubjects(limit: 1000, context: ctx).count == 21)
+        let rerun = try interrupted.vault.records.importCSV(at: path, options: ImportOptions(batchSize: 7), context: ctx)
         #expect(rerun.rejected == 0)
 
         let straight = try Setup()
         let path2 = try straight.write("customers.csv", Array(text.utf8))
-        _ = try straight.vault.importCSV(at: path2, context: ctx)
-        let ids = try straight.vault.listSubjects(limit: 1000, context: ctx)
+        _ = try straight.vault.records.importCSV(at: path2, context: ctx)
+        let ids = try straight.vault.records.listSubjects(limit: 1000, context: ctx)
         #expect(ids.count == 40)
-        #expect(try interrupted.vault.listSubjects(limit: 1000, context: ctx) == ids)
+        #expect(try interrupted.vault.records.listSubjects(limit: 1000, context: ctx) == ids)
         for id in ids {
-            #expect(try interrupted.vault.get(subject: id, context: ctx) == (try straight.vault.get(subject: id, context: ctx)))
+            #expect(try interrupted.vault.records.get(subject: id, context: ctx) == (try straight.vault.records.get(subject: id, context: ctx)))
         }
-        #expect(try interrupted.vault.get(subject: "cust-3", fields: ["full_name"], context: ctx)["full_name"] == "Person Three Updated")
-        #expect(try interrupted.vault.verifyAudit().ok)
+        #expect(try interrupted.vault.records.get(subject: "cust-3", fields: ["full_name"], context: ctx)["full_name"] == "Person Three Updated")
+        #expect(try interrupted.vault.audit.verify().ok)
     }
 
     @Test func mappingAndIdColumn() throws {
         let s = try Setup()
         let path = try s.write("crm.csv", Array("Customer No,Mail Address,Name\nA-1,a@example.com,Ann\n".utf8))
-        let summary = try s.vault.importCSV(
+        let summary = try s.vault.records.importCSV(
             at: path, options: ImportOptions(columnMap: ["Mail Address": "email", "Name": "full_name"], idColumn: "Customer No"), context: ctx)
         #expect(summary.created == 1 && summary.unknownColumns.isEmpty)
-        #expect(try s.vault.find(field: "email", value: "A@example.com", context: ctx) == ["A-1"])
-        expectError(.invalidInput) { try s.vault.importCSV(at: path, context: ctx) }  // no id column
+        #expect(try s.vault.records.find(field: "email", value: "A@example.com", context: ctx) == ["A-1"])
+        expectError(.invalidInput) { try s.vault.records.importCSV(at: path, context: ctx) }  // no id column
         expectError(.invalidInput) {
-            try s.vault.importCSV(at: path, options: ImportOptions(columnMap: ["Name": "shoe_size"], idColumn: "Customer No"), context: ctx)
+            try s.vault.records.importCSV(at: path, options: ImportOptions(columnMap: ["Name": "shoe_size"], idColumn: "Customer No"), context: ctx)
         }
-        expectError(.notFound) { try s.vault.importCSV(at: s.dir.file("missing.csv"), context: ctx) }
+        expectError(.notFound) { try s.vault.records.importCSV(at: s.dir.file("missing.csv"), context: ctx) }
     }
 
     /// The preparer works ahead of the writer, assuming unseen subjects are new; the
@@ -146,7 +146,7 @@ struct ImportTests {
             let s = try Setup()
             // Already in the vault, in Taiwan: a local Taiwanese mobile number is valid for it
             // (and invalid under the default region, US, which a new subject would get).
-            try s.vault.put(subject: "tw-old", values: ["full_name": "Old", "country": "TW"], context: ctx)
+            try s.vault.records.put(subject: "tw-old", values: ["full_name": "Old", "country": "TW"], context: ctx)
             let text = """
                 id,full_name,email,phone,country
                 a,Ann,ann@example.com,,US
@@ -159,21 +159,21 @@ struct ImportTests {
 
                 """
             let path = try s.write("repeat.csv", Array(text.utf8))
-            let summary = try s.vault.importCSV(at: path, options: ImportOptions(batchSize: batchSize), context: ctx)
+            let summary = try s.vault.records.importCSV(at: path, options: ImportOptions(batchSize: batchSize), context: ctx)
             #expect(summary.rows == 7, "batch \(batchSize)")
             #expect(summary.created == 2, "batch \(batchSize)")
             #expect(summary.updated == 3, "batch \(batchSize)")
             #expect(summary.unchanged == 1, "batch \(batchSize)")
             #expect(summary.rejects.map(\.line) == [8] && summary.rejects.first?.column == "phone", "batch \(batchSize)")
-            #expect(try s.vault.get(subject: "tw-new", context: ctx)["phone"] == "+886912345678", "batch \(batchSize)")
-            #expect(try s.vault.get(subject: "tw-old", context: ctx)["phone"] == "+886912345679", "batch \(batchSize)")
-            #expect(try s.vault.get(subject: "a", context: ctx) == ["full_name": "Ann Updated", "email": "ann@example.com", "country": "US"])
-            #expect(try s.vault.find(field: "phone", value: "+886 912 345 678", context: ctx) == ["tw-new"])
-            expectError(.notFound) { try s.vault.get(subject: "us-bad", context: ctx) }
+            #expect(try s.vault.records.get(subject: "tw-new", context: ctx)["phone"] == "+886912345678", "batch \(batchSize)")
+            #expect(try s.vault.records.get(subject: "tw-old", context: ctx)["phone"] == "+886912345679", "batch \(batchSize)")
+            #expect(try s.vault.records.get(subject: "a", context: ctx) == ["full_name": "Ann Updated", "email": "ann@example.com", "country": "US"])
+            #expect(try s.vault.records.find(field: "phone", value: "+886 912 345 678", context: ctx) == ["tw-new"])
+            expectError(.notFound) { try s.vault.records.get(subject: "us-bad", context: ctx) }
             // One event per change, none for the unchanged row.
-            let imports = try s.vault.auditEvents(matching: AuditQuery(action: AuditAction.recordImport.rawValue), context: ctx)
+            let imports = try s.vault.audit.events(matching: AuditQuery(action: AuditAction.recordImport.rawValue), context: ctx)
             #expect(imports.count == 5, "batch \(batchSize)")
-            #expect(try s.vault.verifyAudit().ok)
+            #expect(try s.vault.audit.verify().ok)
         }
     }
 }
@@ -186,7 +186,7 @@ extension ImportTests {
     /// at once, and writers go on.
     @Test(.enabled(if: TestBackend.isSQLite, "about the SQLite file")) func anImportDoesNotHoldWritersBehindALongReaderWhenItEnds() throws {
         let s = try Setup()
-        try s.vault.put(subject: "a1", values: ["email": "a1@example.com"], context: ctx)
+        try s.vault.records.put(subject: "a1", values: ["email": "a1@example.com"], context: ctx)
         var config = Configuration()
         config.readonly = true
         config.allowsUnsafeTransactions = true
@@ -201,9 +201,9 @@ extension ImportTests {
         }
         let path = try s.write("more.csv", Array("id,email\nb1,b1@example.com\nb2,b2@example.com\n".utf8))
         let started = Date()
-        let summary = try s.vault.importCSV(at: path, context: ctx)
+        let summary = try s.vault.records.importCSV(at: path, context: ctx)
         let importSeconds = Date().timeIntervalSince(started)
-        try s.vault.put(subject: "a2", values: ["email": "a2@example.com"], context: ctx)
+        try s.vault.records.put(subject: "a2", values: ["email": "a2@example.com"], context: ctx)
         #expect(summary.created == 2)
         #expect(importSeconds < 3, "the import took \(importSeconds) s behind a reader")
     }

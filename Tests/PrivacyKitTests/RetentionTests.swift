@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -35,12 +35,12 @@ struct RetentionTests {
             ]
             if let lastInteraction { values["last_interaction"] = lastInteraction }
             if let closedAt { values["closed_at"] = closedAt }
-            try vault.put(subject: id, values: values, context: RetentionTests.admin)
+            try vault.records.put(subject: id, values: values, context: RetentionTests.admin)
         }
 
         func sweep(at now: String, dryRun: Bool = false, limit: Int? = nil, batchSize: Int = 500, hooks: SweepHooks = .none,
                    actions: ((SweepAction) -> Void)? = nil) throws -> SweepSummary {
-            try vault.sweep(SweepOptions(now: RetentionTests.date(now), dryRun: dryRun, limit: limit, batchSize: batchSize),
+            try vault.retention.sweep(SweepOptions(now: RetentionTests.date(now), dryRun: dryRun, limit: limit, batchSize: batchSize),
                             context: RetentionTests.admin, hooks: hooks, onAction: actions ?? { _ in })
         }
 
@@ -48,7 +48,7 @@ struct RetentionTests {
             try vault.store.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [id]) ?? false }
         }
 
-        func read(_ id: String) throws -> [String: String] { try vault.get(subject: id, context: RetentionTests.admin) }
+        func read(_ id: String) throws -> [String: String] { try vault.records.get(subject: id, context: RetentionTests.admin) }
 
         func count(_ sql: String, _ arguments: StoreArguments = []) throws -> Int {
             try vault.store.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
@@ -59,7 +59,7 @@ struct RetentionTests {
 
     @Test func theDefaultPolicyLoadsWithTheRulesTheIssueAsksFor() throws {
         let s = try Setup()
-        let r = s.vault.retention
+        let r = s.vault.policies.retention
         #expect(r.categoryField == "segment" && r.defaultCategory == "lead")
         #expect(r.rules.map(\.name) == ["lead-inactive", "lead-marketing-withdrawn", "customer-contact-after-closure", "customer-tax-records"])
         let byName = Dictionary(uniqueKeysWithValues: r.rules.map { ($0.name, $0) })
@@ -155,7 +155,7 @@ struct RetentionTests {
         // erase_fields: exactly email, phone, address gone (and their blind indexes).
         let left = try s.read("closed3")
         #expect(Set(left.keys) == ["full_name", "city", "country", "segment", "created_at", "closed_at"])
-        #expect(try s.vault.find(field: "email", value: "closed3@canary.example", context: Self.admin).isEmpty)
+        #expect(try s.vault.records.find(field: "email", value: "closed3@canary.example", context: Self.admin).isEmpty)
         #expect(try s.count("SELECT count(*) FROM blind_index WHERE subject_id = 'closed3'") == 0)
         // anonymize: the subject is gone, a row with exactly the kept non-identifying fields remains.
         #expect(try !s.exists("closed7"))
@@ -169,7 +169,7 @@ struct RetentionTests {
         let again = try s.sweep(at: "2026-06-01")
         #expect(again.due == 0 && again.acted == 0)
         // One audit event per action, each naming its rule.
-        let events = try s.vault.auditEvents(matching: AuditQuery(action: "retention.action"), context: Self.admin)
+        let events = try s.vault.audit.events(matching: AuditQuery(action: "retention.action"), context: Self.admin)
         #expect(events.count == 3)
         #expect(events.filter { $0.reason?.hasPrefix("rule customer-contact-after-closure") == true }.allSatisfy { $0.fields == ["address", "email", "phone"] })
     }
@@ -181,16 +181,16 @@ struct RetentionTests {
         try s.put("customer", segment: "customer")
         let withdrawn = RetentionTests.date("2026-10-01T12:00:00Z")
         for id in ["lead", "regranted", "customer"] {
-            try s.vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: id, at: withdrawn.addingTimeInterval(-86_400), context: Self.admin)
-            try s.vault.recordConsent(ConsentChange(.withdraw, purpose: "marketing-email", channel: .webForm), subject: id, at: withdrawn, context: Self.admin)
+            try s.vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: id, at: withdrawn.addingTimeInterval(-86_400), context: Self.admin)
+            try s.vault.consent.record(ConsentChange(.withdraw, purpose: "marketing-email", channel: .webForm), subject: id, at: withdrawn, context: Self.admin)
         }
-        try s.vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: "regranted", at: withdrawn.addingTimeInterval(3600), context: Self.admin)
+        try s.vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: "regranted", at: withdrawn.addingTimeInterval(3600), context: Self.admin)
         #expect(try s.sweep(at: "2026-10-31T11:59:59Z").due == 0)
         let summary = try s.sweep(at: "2026-10-31T12:00:00Z")
         #expect(summary.byRule["lead-marketing-withdrawn"] == SweepCounts(due: 1, acted: 1))
         #expect(try !s.exists("lead") && s.exists("regranted") && s.exists("customer"))
         // The ledger keeps its pseudonymous proof of the withdrawal.
-        #expect(try s.count("SELECT count(*) FROM consent_ledger WHERE subject = ?", [try s.vault.subjectPseudonym("lead")]) == 2)
+        #expect(try s.count("SELECT count(*) FROM consent_ledger WHERE subject = ?", [try s.vault.core.subjectPseudonym("lead")]) == 2)
         #expect(try s.count("SELECT count(*) FROM consent_state WHERE subject_id = 'lead'") == 0)
     }
 
@@ -198,8 +198,8 @@ struct RetentionTests {
         let s = try Setup()
         for id in ["a", "b", "c"] { try s.put(id, segment: "lead", lastInteraction: "2020-01-01") }
         try s.put("cust", segment: "customer", closedAt: "2010-01-01")
-        let hold = try s.vault.placeHold(subject: "a", reason: "litigation 2026-17", context: Self.officer)
-        let categoryHold = try s.vault.placeHold(category: "customer", reason: "tax audit", until: Date().addingTimeInterval(3600), context: Self.officer)
+        let hold = try s.vault.retention.placeHold(subject: "a", reason: "litigation 2026-17", context: Self.officer)
+        let categoryHold = try s.vault.retention.placeHold(category: "customer", reason: "tax audit", until: Date().addingTimeInterval(3600), context: Self.officer)
         // A hold that ended (until in the past, at the sweep's clock) blocks nothing.
         var held: [SweepAction] = []
         let summary = try s.sweep(at: Timestamp.precise(Date())) { if $0.outcome == .held { held.append($0) } }
@@ -207,25 +207,25 @@ struct RetentionTests {
         #expect(Set(held.map(\.subject)) == ["a", "cust"] && held.first { $0.subject == "a" }?.detail == hold.id)
         #expect(try s.exists("a") && !s.exists("b") && !s.exists("c") && s.exists("cust"))
         // Erasure refused under a hold, naming it; the refusal is audited.
-        let error = expectError(.held) { try s.vault.erase(subject: "a", reason: "request", context: Self.officer) }
+        let error = expectError(.held) { try s.vault.retention.erase(subject: "a", reason: "request", context: Self.officer) }
         #expect(error?.message.contains(hold.id) == true && error?.message.contains("litigation 2026-17") == true)
-        let last = try s.vault.auditEvents(matching: AuditQuery(action: "record.erase"), context: Self.admin).last
+        let last = try s.vault.audit.events(matching: AuditQuery(action: "record.erase"), context: Self.admin).last
         #expect(last?.outcome == "denied" && last?.reason == "legal hold \(hold.id)")
         // Past the category hold's end, at the sweep's clock, the customer is acted on.
         let later = Timestamp.precise(Date().addingTimeInterval(7200))
         #expect(try s.sweep(at: later).byRule["customer-tax-records"]?.acted == 1)
         _ = categoryHold
         // Released: the subject is erasable again, and the release is on record.
-        let released = try s.vault.releaseHold(id: hold.id, reason: "case closed", context: Self.officer)
+        let released = try s.vault.retention.releaseHold(id: hold.id, reason: "case closed", context: Self.officer)
         #expect(released.releasedBy == "olga" && !released.isActive(at: Timestamp.precise(Date())))
-        #expect(try s.vault.holds(context: Self.officer).map(\.id) == [categoryHold.id])
-        #expect(try s.vault.holds(includeReleased: true, context: Self.officer).count == 2)
+        #expect(try s.vault.retention.holds(context: Self.officer).map(\.id) == [categoryHold.id])
+        #expect(try s.vault.retention.holds(includeReleased: true, context: Self.officer).count == 2)
         #expect(try s.sweep(at: Timestamp.precise(Date())).acted == 1)
-        let actions = try s.vault.auditEvents(matching: AuditQuery(), context: Self.admin).map(\.action)
+        let actions = try s.vault.audit.events(matching: AuditQuery(), context: Self.admin).map(\.action)
         #expect(actions.filter { $0 == "hold.place" }.count == 2 && actions.filter { $0 == "hold.release" }.count == 1)
         // Only roles with `hold` place holds.
         expectError(.denied) {
-            try s.vault.placeHold(subject: "b", reason: "x", context: AccessContext(actor: "m", role: "support-agent", purpose: "customer-support"))
+            try s.vault.retention.placeHold(subject: "b", reason: "x", context: AccessContext(actor: "m", role: "support-agent", purpose: "customer-support"))
         }
     }
 
@@ -249,7 +249,7 @@ struct RetentionTests {
     static func outcome(_ s: Setup) throws -> [String] {
         // Pseudonyms are keyed per vault: name subjects by id to compare two vaults.
         var ids: [String: String] = [:]
-        for i in 0..<40 { let id = String(format: "s%02d", i); ids[try s.vault.subjectPseudonym(id)] = id }
+        for i in 0..<40 { let id = String(format: "s%02d", i); ids[try s.vault.core.subjectPseudonym(id)] = id }
         return try s.vault.store.read { db in
             var lines = try StoreRow.fetchAll(db, sql: "SELECT id, plain, sealed FROM subjects ORDER BY id").map { row -> String in
                 let sealed = try RecordStore.decodeSealed([UInt8](row["sealed"] as Data), subjectID: row["id"])
@@ -303,7 +303,7 @@ struct RetentionTests {
         let got = try Self.outcome(s)
         let same = got == expected
         #expect(same, "missing: \(expected.filter { !got.contains($0) }) extra: \(got.filter { !expected.contains($0) })")
-        #expect(try s.vault.verifyAudit().ok)
+        #expect(try s.vault.audit.verify().ok)
         #expect(try s.sweep(at: "2026-06-01").due == 0)
     }
 
@@ -314,7 +314,7 @@ struct RetentionTests {
         #expect(error?.message.contains("pid \(getpid())") == true)
         lock.release()
         // A lock file left behind by a process that died holds no lock.
-        try writeFile(s.vault.directory.path + "/" + Vault.sweepLockName, Array("pid 999999 since 2026-01-01T00:00:00Z\n".utf8))
+        try writeFile(s.vault.directory.path + "/" + VaultRetention.sweepLockName, Array("pid 999999 since 2026-01-01T00:00:00Z\n".utf8))
         #expect(try s.sweep(at: "2026-01-01").failed == 0)
     }
 
@@ -324,11 +324,11 @@ struct RetentionTests {
         let s = try Setup()
         try s.put("gone", segment: "customer")
         try s.put("kept", segment: "customer")
-        try s.vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm, note: "Canary note gone"), subject: "gone", context: Self.admin)
-        let envelope = try s.vault.encrypt("Canary Service Value", field: "full_name", subject: "gone", context: Self.admin)
+        try s.vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm, note: "Canary note gone"), subject: "gone", context: Self.admin)
+        let envelope = try s.vault.records.encrypt("Canary Service Value", field: "full_name", subject: "gone", context: Self.admin)
         var officer = Self.officer
         officer.requestID = "dsr-42"
-        let result = try s.vault.erase(subject: "gone", reason: "GDPR art. 17 request", context: officer)
+        let result = try s.vault.retention.erase(subject: "gone", reason: "GDPR art. 17 request", context: officer)
         #expect(!result.alreadyErased && result.walScrubbed)
         let r = result.receipt
         #expect(r.subject == "gone" && r.requestID == "dsr-42" && r.reason == "GDPR art. 17 request" && r.destroyed.subjectKeys == 1)
@@ -340,22 +340,22 @@ struct RetentionTests {
         let altered = Data(String(decoding: json, as: UTF8.self).replacingOccurrences(of: "\"gone\"", with: "\"kept\"").utf8)
         #expect(!ErasureReceipt.verify(altered, publicKey: s.vault.auditPublicKey).valid)
         // No API returns it.
-        expectError(.notFound) { try s.vault.get(subject: "gone", context: Self.admin) }
-        #expect(try s.vault.find(field: "email", value: "gone@canary.example", context: Self.admin).isEmpty)
-        #expect(try s.vault.find(field: "city", value: "Canaryville", context: Self.admin) == ["kept"])
-        #expect(try s.vault.listSubjects(context: Self.admin) == ["kept"])
-        expectError(.notFound) { try s.vault.decrypt(envelope, field: "full_name", subject: "gone", context: Self.admin) }
-        expectError(.notFound) { try s.vault.consentHistory(subject: "gone", context: Self.admin) }
-        expectError(.notFound) { try s.vault.consentReceipt(subject: "gone", context: Self.admin) }
-        #expect(try s.vault.audience(purpose: "marketing-email", context: Self.admin) { _ in } == 0)
+        expectError(.notFound) { try s.vault.records.get(subject: "gone", context: Self.admin) }
+        #expect(try s.vault.records.find(field: "email", value: "gone@canary.example", context: Self.admin).isEmpty)
+        #expect(try s.vault.records.find(field: "city", value: "Canaryville", context: Self.admin) == ["kept"])
+        #expect(try s.vault.records.listSubjects(context: Self.admin) == ["kept"])
+        expectError(.notFound) { try s.vault.records.decrypt(envelope, field: "full_name", subject: "gone", context: Self.admin) }
+        expectError(.notFound) { try s.vault.consent.history(subject: "gone", context: Self.admin) }
+        expectError(.notFound) { try s.vault.consent.receipt(subject: "gone", context: Self.admin) }
+        #expect(try s.vault.consent.audience(purpose: "marketing-email", context: Self.admin) { _ in } == 0)
         // It is not brought back by a write or an import.
-        let again = expectError(.invalidInput) { try s.vault.put(subject: "gone", values: ["email": "gone@canary.example"], context: Self.admin) }
+        let again = expectError(.invalidInput) { try s.vault.records.put(subject: "gone", values: ["email": "gone@canary.example"], context: Self.admin) }
         #expect(again?.message.contains("was erased") == true)
         try Data("id,email\ngone,gone@canary.example\nnew,new@x.example\n".utf8).write(to: s.dir.url.appendingPathComponent("in.csv"))
-        let imported = try s.vault.importCSV(at: s.dir.file("in.csv"), options: ImportOptions(rejectReportPath: s.dir.file("rejects.csv")), context: Self.admin)
+        let imported = try s.vault.records.importCSV(at: s.dir.file("in.csv"), options: ImportOptions(rejectReportPath: s.dir.file("rejects.csv")), context: Self.admin)
         #expect(imported.created == 1 && imported.rejected == 1)
         // Erasing again: nothing changes, the same receipt comes back.
-        let second = try s.vault.erase(subject: "gone", reason: "again", context: officer)
+        let second = try s.vault.retention.erase(subject: "gone", reason: "again", context: officer)
         #expect(second.alreadyErased && second.receipt == r)
         // No file of the vault holds any of its values.
         try s.vault.store.close()
@@ -388,9 +388,9 @@ struct RetentionTests {
     @Test func erasureNeedsTheEraseActionAndAnExistingSubject() throws {
         let s = try Setup()
         try s.put("x", segment: "lead")
-        expectError(.denied) { try s.vault.erase(subject: "x", reason: "r", context: AccessContext(actor: "a", role: "support-agent", purpose: "customer-support")) }
-        expectError(.notFound) { try s.vault.erase(subject: "never", reason: "r", context: Self.officer) }
-        expectError(.invalidInput) { try s.vault.erase(subject: "x", reason: "  ", context: Self.officer) }
+        expectError(.denied) { try s.vault.retention.erase(subject: "x", reason: "r", context: AccessContext(actor: "a", role: "support-agent", purpose: "customer-support")) }
+        expectError(.notFound) { try s.vault.retention.erase(subject: "never", reason: "r", context: Self.officer) }
+        expectError(.invalidInput) { try s.vault.retention.erase(subject: "x", reason: "  ", context: Self.officer) }
         #expect(try s.exists("x"))
     }
 
@@ -420,33 +420,33 @@ struct RetentionTests {
         try s.put("r", segment: "customer")
         try s.put("free", segment: "customer")
         for id in ["r", "free"] {
-            try s.vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: id, context: Self.admin)
+            try s.vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: id, context: Self.admin)
         }
         let agent = AccessContext(actor: "sam", role: "support-agent", purpose: "customer-support")
         let marketer = AccessContext(actor: "mia", role: "marketer", purpose: "marketing-email")
-        try s.vault.restrict(subject: "r", reason: "accuracy contested", context: Self.officer)
-        let denied = expectError(.denied) { try s.vault.get(subject: "r", context: agent) }
+        try s.vault.retention.restrict(subject: "r", reason: "accuracy contested", context: Self.officer)
+        let denied = expectError(.denied) { try s.vault.records.get(subject: "r", context: agent) }
         #expect(denied?.message.contains("restricted") == true)
         var support = Self.officer
         support.purpose = "customer-support"
-        expectError(.denied) { try s.vault.get(subject: "r", context: support) }  // a role the policy names, for a purpose it does not
+        expectError(.denied) { try s.vault.records.get(subject: "r", context: support) }  // a role the policy names, for a purpose it does not
         var claims = Self.officer
         claims.purpose = "legal-claims"
-        #expect(try s.vault.get(subject: "r", fields: ["email"], context: claims) == ["email": "r@canary.example"])
-        #expect(try s.vault.find(field: "email", value: "r@canary.example", context: marketer).isEmpty)
-        #expect(try s.vault.consent(subject: "r", purpose: "marketing-email", context: marketer).state == .restricted)
+        #expect(try s.vault.records.get(subject: "r", fields: ["email"], context: claims) == ["email": "r@canary.example"])
+        #expect(try s.vault.records.find(field: "email", value: "r@canary.example", context: marketer).isEmpty)
+        #expect(try s.vault.consent.answer(subject: "r", purpose: "marketing-email", context: marketer).state == .restricted)
         var audience: [String] = []
-        try s.vault.audience(purpose: "marketing-email", context: marketer) { audience.append($0) }
+        try s.vault.consent.audience(purpose: "marketing-email", context: marketer) { audience.append($0) }
         #expect(audience == ["free"])
         let service = AccessContext(actor: "crm", role: "service", purpose: "customer-support")
-        expectError(.denied) { try s.vault.exportSubject("r", to: s.dir.url.appendingPathComponent("export"), context: service) }
+        expectError(.denied) { try s.vault.requests.exportSubject("r", to: s.dir.url.appendingPathComponent("export"), context: service) }
         #expect(!FileManager.default.fileExists(atPath: s.dir.file("export")))
         // Storing is allowed.
-        try s.vault.put(subject: "r", values: ["city": "Elsewhere"], context: Self.admin)
-        try s.vault.liftRestriction(subject: "r", reason: "accuracy confirmed", context: Self.officer)
-        #expect(try s.vault.get(subject: "r", fields: ["email"], context: agent) == ["email": "r@canary.example"])
-        let actions = try s.vault.auditEvents(matching: AuditQuery(), context: Self.admin).map(\.action)
+        try s.vault.records.put(subject: "r", values: ["city": "Elsewhere"], context: Self.admin)
+        try s.vault.retention.liftRestriction(subject: "r", reason: "accuracy confirmed", context: Self.officer)
+        #expect(try s.vault.records.get(subject: "r", fields: ["email"], context: agent) == ["email": "r@canary.example"])
+        let actions = try s.vault.audit.events(matching: AuditQuery(), context: Self.admin).map(\.action)
         #expect(actions.contains("record.restrict") && actions.contains("record.unrestrict"))
-        expectError(.notFound) { try s.vault.liftRestriction(subject: "r", reason: "again", context: Self.officer) }
+        expectError(.notFound) { try s.vault.retention.liftRestriction(subject: "r", reason: "again", context: Self.officer) }
     }
 }

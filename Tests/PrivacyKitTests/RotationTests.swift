@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -18,7 +18,7 @@ struct RotationTests {
             try RootKey.generateKeyFile(at: dir.file("root.key"))
             vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
             for i in 0..<subjects {
-                try vault.put(subject: String(format: "s%03d", i), values: [
+                try vault.records.put(subject: String(format: "s%03d", i), values: [
                     "email": "person\(i)@example.com", "phone": "+1 415 555 \(String(format: "%04d", i))", "full_name": "Person \(i)",
                 ], context: ctx)
             }
@@ -28,69 +28,69 @@ struct RotationTests {
 
         func everyRecordDecrypts(_ v: Vault, count: Int) throws {
             for i in 0..<count {
-                #expect(try v.get(subject: String(format: "s%03d", i), fields: ["email"], context: ctx)["email"] == "person\(i)@example.com")
+                #expect(try v.records.get(subject: String(format: "s%03d", i), fields: ["email"], context: ctx)["email"] == "person\(i)@example.com")
             }
         }
     }
 
     @Test func rotateKEKRewrapsEverySubjectAndRetiresTheOldKey() throws {
         let s = try Setup(subjects: 25)
-        let summary = try s.vault.rotateKEK(context: ctx, batchSize: 10)
+        let summary = try s.vault.keys.rotateKEK(context: ctx, batchSize: 10)
         #expect(summary == RotationSummary(role: .kek, version: 2, resumed: false, processed: 25, retired: [1]))
-        #expect(s.vault.keyring.versions(.kek) == [2])
+        #expect(s.vault.keys.keyring.versions(.kek) == [2])
         try s.everyRecordDecrypts(s.vault, count: 25)
         let reopened = try s.reopen()
-        #expect(reopened.keyring.versions(.kek) == [2])
+        #expect(reopened.keys.keyring.versions(.kek) == [2])
         try s.everyRecordDecrypts(reopened, count: 25)
         #expect(try reopened.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version <> 2") } == 0)
         // New subjects are wrapped under the new KEK.
-        try reopened.put(subject: "new", values: ["email": "n@example.com"], context: ctx)
+        try reopened.records.put(subject: "new", values: ["email": "n@example.com"], context: ctx)
         #expect(try reopened.store.read { db in try Int.fetchOne(db, sql: "SELECT kek_version FROM subjects WHERE id = 'new'") } == 2)
-        #expect(try reopened.verifyAudit().ok)
+        #expect(try reopened.audit.verify().ok)
     }
 
     @Test func aKEKRotationInterruptedIsResumedNotRestarted() throws {
         let s = try Setup(subjects: 25)
         #expect(throws: PrivacyKitError.self) {
-            try s.vault.rotateKEK(context: ctx, batchSize: 10, progress: nil, stopAfterBatches: 1)
+            try s.vault.keys.rotateKEK(context: ctx, batchSize: 10, progress: nil, stopAfterBatches: 1)
         }
         // Half way: both versions live, every record still decrypts.
         let mid = try s.reopen()
-        #expect(mid.keyring.versions(.kek) == [1, 2])
+        #expect(mid.keys.keyring.versions(.kek) == [1, 2])
         try s.everyRecordDecrypts(mid, count: 25)
-        let summary = try mid.rotateKEK(context: ctx, batchSize: 10)
+        let summary = try mid.keys.rotateKEK(context: ctx, batchSize: 10)
         #expect(summary.resumed && summary.version == 2 && summary.processed == 15 && summary.retired == [1])
         try s.everyRecordDecrypts(try s.reopen(), count: 25)
     }
 
     @Test func findsWorkBeforeDuringAndAfterAnIndexRebuild() throws {
         let s = try Setup(subjects: 30)
-        #expect(try s.vault.find(field: "email", value: "person7@example.com", context: ctx) == ["s007"])
+        #expect(try s.vault.records.find(field: "email", value: "person7@example.com", context: ctx) == ["s007"])
         #expect(throws: PrivacyKitError.self) {
-            try s.vault.rotateIndex(context: ctx, batchSize: 8, progress: nil, stopAfterBatches: 2)
+            try s.vault.keys.rotateIndex(context: ctx, batchSize: 8, progress: nil, stopAfterBatches: 2)
         }
         let mid = try s.reopen()
-        #expect(mid.keyring.versions(.blindIndexRoot) == [1, 2])
+        #expect(mid.keys.keyring.versions(.blindIndexRoot) == [1, 2])
         // Subjects re-indexed (s000…s015) and not yet (s016…) are both found.
         for i in [3, 20, 29] {
-            #expect(try mid.find(field: "email", value: "PERSON\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
-            #expect(try mid.find(field: "phone", value: "(415) 555-\(String(format: "%04d", i))", context: ctx) == [String(format: "s%03d", i)])
+            #expect(try mid.records.find(field: "email", value: "PERSON\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
+            #expect(try mid.records.find(field: "phone", value: "(415) 555-\(String(format: "%04d", i))", context: ctx) == [String(format: "s%03d", i)])
         }
         // A write during the rebuild indexes under the new version and is found.
-        try mid.put(subject: "s005", values: ["email": "changed@example.com"], context: ctx)
-        #expect(try mid.find(field: "email", value: "changed@example.com", context: ctx) == ["s005"])
-        #expect(try mid.find(field: "email", value: "person5@example.com", context: ctx).isEmpty)
-        let summary = try mid.rotateIndex(context: ctx, batchSize: 8)
+        try mid.records.put(subject: "s005", values: ["email": "changed@example.com"], context: ctx)
+        #expect(try mid.records.find(field: "email", value: "changed@example.com", context: ctx) == ["s005"])
+        #expect(try mid.records.find(field: "email", value: "person5@example.com", context: ctx).isEmpty)
+        let summary = try mid.keys.rotateIndex(context: ctx, batchSize: 8)
         #expect(summary.resumed && summary.version == 2 && summary.retired == [1])
         let after = try s.reopen()
-        #expect(after.keyring.versions(.blindIndexRoot) == [2])
+        #expect(after.keys.keyring.versions(.blindIndexRoot) == [2])
         #expect(try after.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blind_index WHERE version <> 2") } == 0)
         for i in [3, 20, 29] {
-            #expect(try after.find(field: "email", value: "person\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
+            #expect(try after.records.find(field: "email", value: "person\(i)@example.com", context: ctx) == [String(format: "s%03d", i)])
         }
-        #expect(try after.find(field: "email", value: "changed@example.com", context: ctx) == ["s005"])
-        #expect(try after.duplicates(context: ctx).isEmpty)
-        #expect(try after.verifyAudit().ok)
+        #expect(try after.records.find(field: "email", value: "changed@example.com", context: ctx) == ["s005"])
+        #expect(try after.records.duplicates(context: ctx).isEmpty)
+        #expect(try after.audit.verify().ok)
     }
 
     /// A vault opened before another process rotated the keyring must not go on with the
@@ -101,15 +101,15 @@ struct RotationTests {
     func aVaultOpenedBeforeAnotherRotatedRefusesToWrite(_ role: String) throws {
         let s = try Setup(subjects: 3)
         let other = try s.reopen()  // another process, as far as the keyring goes
-        if role == "kek" { _ = try other.rotateKEK(context: ctx) } else { _ = try other.rotateIndex(context: ctx) }
-        expectError(.integrity) { try s.vault.listSubjects(context: ctx) }
-        expectError(.integrity) { try s.vault.put(subject: "late", values: ["email": "late@example.com"], context: ctx) }
-        expectError(.integrity) { try s.vault.find(field: "email", value: "person1@example.com", context: ctx) }
-        #expect(try other.listSubjects(context: ctx).count == 3)
+        if role == "kek" { _ = try other.keys.rotateKEK(context: ctx) } else { _ = try other.keys.rotateIndex(context: ctx) }
+        expectError(.integrity) { try s.vault.records.listSubjects(context: ctx) }
+        expectError(.integrity) { try s.vault.records.put(subject: "late", values: ["email": "late@example.com"], context: ctx) }
+        expectError(.integrity) { try s.vault.records.find(field: "email", value: "person1@example.com", context: ctx) }
+        #expect(try other.records.listSubjects(context: ctx).count == 3)
         let fresh = try s.reopen()
-        try fresh.put(subject: "late", values: ["email": "late@example.com"], context: ctx)
-        #expect(try fresh.find(field: "email", value: "late@example.com", context: ctx) == ["late"])
-        #expect(try other.find(field: "email", value: "person1@example.com", context: ctx) == ["s001"])
+        try fresh.records.put(subject: "late", values: ["email": "late@example.com"], context: ctx)
+        #expect(try fresh.records.find(field: "email", value: "late@example.com", context: ctx) == ["late"])
+        #expect(try other.records.find(field: "email", value: "person1@example.com", context: ctx) == ["s001"])
         try s.everyRecordDecrypts(fresh, count: 3)
     }
 
@@ -120,7 +120,7 @@ struct RotationTests {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: s.vault.keyringPath))
         usleep(20_000)
         try SecureFiles.replace([UInt8](bytes), at: s.vault.keyringPath, mode: 0o600)
-        try s.vault.put(subject: "after", values: ["email": "after@example.com"], context: ctx)
-        #expect(try s.vault.find(field: "email", value: "after@example.com", context: ctx) == ["after"])
+        try s.vault.records.put(subject: "after", values: ["email": "after@example.com"], context: ctx)
+        #expect(try s.vault.records.find(field: "email", value: "after@example.com", context: ctx) == ["after"])
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import PrivacyKitPostgres
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -123,7 +123,7 @@ func expectError<T>(
 func lastAuditEvent(_ vault: String) throws -> (action: String, outcome: String, actor: String)? {
     let sql = "SELECT action, outcome, actor FROM audit_events ORDER BY seq DESC LIMIT 1"
     if try StoreBackends.reference(ofVault: vault) != nil {
-        let keyring = try readBytes(Vault.keyringPath(vault))
+        let keyring = try readBytes(VaultLayout.keyringPath(vault))
         let vaultID = try VaultID(hex: try #require(KeyringFile.peekVaultID(keyring)))
         let store = try StoreBackends.openStore(ofVault: vault, expecting: vaultID)
         defer { try? store.close() }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-@testable import PrivacyKit
+@_spi(Testing) @testable import PrivacyKit
 import Sodium
 import Testing
 
@@ -14,16 +14,16 @@ struct VaultTests {
         let created = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let opened = try Vault.open(at: url, rootKey: testPassphrase())
         #expect(opened.id == created.id)
-        #expect(opened.keyStatus() == created.keyStatus())
-        #expect(Set(opened.keyStatus().map(\.role)) == Set(KeyRole.allCases))
-        #expect(opened.keyStatus().allSatisfy { $0.version == 1 && $0.fingerprint.count == 32 })
+        #expect(opened.keys.status() == created.keys.status())
+        #expect(Set(opened.keys.status().map(\.role)) == Set(KeyRole.allCases))
+        #expect(opened.keys.status().allSatisfy { $0.version == 1 && $0.fingerprint.count == 32 })
         for role in KeyRole.allCases {
-            let a = try #require(created.keyring.current(role))
-            let b = try #require(opened.keyring.current(role))
+            let a = try #require(created.keys.keyring.current(role))
+            let b = try #require(opened.keys.keyring.current(role))
             #expect(a.secret == b.secret, "\(role) differs after reopening")
         }
-        #expect(opened.keyring.root.kind == .passphrase)
-        #expect(opened.keyring.root.limits == fastLimits)
+        #expect(opened.keys.keyring.root.kind == .passphrase)
+        #expect(opened.keys.keyring.root.limits == fastLimits)
         #expect(try opened.store.metadata().vaultID == created.id)
     }
 
@@ -34,10 +34,10 @@ struct VaultTests {
         let created = try createTestVault(at: url, rootKey: .keyFile(at: dir.file("root.key")))
         let opened = try Vault.open(at: url, rootKey: .keyFile(at: dir.file("root.key")))
         #expect(opened.id == created.id)
-        #expect(opened.keyring.root.kind == .key)
-        #expect(opened.keyring.root.limits == nil)
-        let publicKey = try #require(opened.keyring.auditPublicKey)
-        let signature = try #require(opened.keyring.current(.auditSigning)?.signingPair).sign([1, 2, 3])
+        #expect(opened.keys.keyring.root.kind == .key)
+        #expect(opened.keys.keyring.root.limits == nil)
+        let publicKey = try #require(opened.keys.keyring.auditPublicKey)
+        let signature = try #require(opened.keys.keyring.current(.auditSigning)?.signingPair).sign([1, 2, 3])
         try publicKey.verify(signature, for: [1, 2, 3])
     }
 
@@ -47,7 +47,7 @@ struct VaultTests {
         let b = try createTestVault(at: dir.url.appendingPathComponent("b"), rootKey: testPassphrase(), kdfLimits: fastLimits)
         #expect(a.id != b.id)
         for role in KeyRole.allCases {
-            #expect(a.keyring.current(role)?.secret != b.keyring.current(role)?.secret)
+            #expect(a.keys.keyring.current(role)?.secret != b.keys.keyring.current(role)?.secret)
         }
     }
 
@@ -92,13 +92,13 @@ struct VaultTests {
         let entries = (0..<5000).map { AuditEntry(.recordRead, subjectID: "cust-\($0)", fields: ["email", "phone", "address"]) }
         var pages = 0
         for _ in 0..<10 where (vault.store as! SQLiteStore).checkpointer.completed == 0 {
-            try vault.record(entries, context: context)
+            try vault.audit.record(entries, context: context)
             pages = try vault.store.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
         }
         let deadline = Date().addingTimeInterval(10)
         while (vault.store as! SQLiteStore).checkpointer.completed == 0 && Date() < deadline { usleep(10_000) }
         #expect((vault.store as! SQLiteStore).checkpointer.completed > 0, "no background checkpoint after \(pages) pages")
-        #expect(try vault.verifyAudit().ok)
+        #expect(try vault.audit.verify().ok)
         try vault.store.close()
     }
 
@@ -142,15 +142,15 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         _ = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let before = try snapshot(url.path, exceptStore: true)
-        let keyringBefore = try readBytes(Vault.keyringPath(url.path))
+        let keyringBefore = try readBytes(VaultLayout.keyringPath(url.path))
         let intruder = AccessContext(actor: "mallory", role: "admin")
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("wrong horse"), context: intruder) }
-        #expect(try readBytes(Vault.keyringPath(url.path)) == keyringBefore)
+        #expect(try readBytes(VaultLayout.keyringPath(url.path)) == keyringBefore)
         #expect(try snapshot(url.path, exceptStore: true) == before)
         // The failed attempt is in the audit chain, which still verifies.
         let last = try #require(try lastAuditEvent(url.path))
         #expect(last.action == "vault.unlock" && last.outcome == "failed" && last.actor == "mallory")
-        #expect(try Vault.open(at: url, rootKey: testPassphrase()).verifyAudit().ok)
+        #expect(try Vault.open(at: url, rootKey: testPassphrase()).audit.verify().ok)
     }
 
     @Test func wrongKeyFileAndWrongKindOfSecretFail() throws {
@@ -231,7 +231,7 @@ struct VaultTests {
         let vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
         let file = try readBytes(vault.keyringPath)
         var secrets: [(String, [UInt8])] = [("root key", rootBytes)]
-        for key in vault.keyring.keys {
+        for key in vault.keys.keyring.keys {
             secrets.append(("\(key.info.role) v\(key.info.version)", key.secret.withUnsafeBytes { Array($0) }))
         }
         #expect(secrets.count == 1 + KeyRole.allCases.count)
@@ -251,7 +251,7 @@ struct VaultTests {
         }
         // The audit signing key's 64-byte secret (seed ‖ public) must not be there either,
         // but its public key is meant to be.
-        let publicKey = try #require(vault.keyring.auditPublicKey)
+        let publicKey = try #require(vault.keys.keyring.auditPublicKey)
         let hasPublicKey = contains(file, Array(Base64URL.encode(publicKey.bytes).utf8))
         #expect(hasPublicKey)
     }
@@ -270,17 +270,17 @@ struct VaultTests {
         let dir = try TempDirectory()
         let url = dir.url.appendingPathComponent("vault")
         let vault = try createTestVault(at: url, rootKey: testPassphrase("old secret"), kdfLimits: fastLimits)
-        let statusBefore = vault.keyStatus()
-        let kekBefore = try #require(vault.keyring.current(.kek)).secret
-        try vault.rotateRoot(to: testPassphrase("new secret"), kdfLimits: fastLimits, context: keysAdmin)
+        let statusBefore = vault.keys.status()
+        let kekBefore = try #require(vault.keys.keyring.current(.kek)).secret
+        try vault.keys.rotateRoot(to: testPassphrase("new secret"), kdfLimits: fastLimits, context: keysAdmin)
         #expect(try mode(vault.keyringPath) == 0o600)
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("old secret")) }
         let reopened = try Vault.open(at: url, rootKey: testPassphrase("new secret"))
-        #expect(reopened.keyStatus() == statusBefore)
-        #expect(try #require(reopened.keyring.current(.kek)).secret == kekBefore)
+        #expect(reopened.keys.status() == statusBefore)
+        #expect(try #require(reopened.keys.keyring.current(.kek)).secret == kekBefore)
         #expect(!FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: vault.keyringPath)))
         // The same Vault value can rotate again (it tracks the file it wrote).
-        try vault.rotateRoot(to: testPassphrase("third secret"), kdfLimits: fastLimits, context: keysAdmin)
+        try vault.keys.rotateRoot(to: testPassphrase("third secret"), kdfLimits: fastLimits, context: keysAdmin)
         _ = try Vault.open(at: url, rootKey: testPassphrase("third secret"))
     }
 
@@ -289,12 +289,12 @@ struct VaultTests {
         try RootKey.generateKeyFile(at: dir.file("root.key"))
         let url = dir.url.appendingPathComponent("vault")
         let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
-        try vault.rotateRoot(to: .keyFile(at: dir.file("root.key")), context: keysAdmin)
+        try vault.keys.rotateRoot(to: .keyFile(at: dir.file("root.key")), context: keysAdmin)
         let byKey = try Vault.open(at: url, rootKey: .keyFile(at: dir.file("root.key")))
-        #expect(byKey.keyring.root.kind == .key)
+        #expect(byKey.keys.keyring.root.kind == .key)
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase()) }
-        try byKey.rotateRoot(to: testPassphrase("back again"), kdfLimits: fastLimits, context: keysAdmin)
-        #expect(try Vault.open(at: url, rootKey: testPassphrase("back again")).keyring.root.kind == .passphrase)
+        try byKey.keys.rotateRoot(to: testPassphrase("back again"), kdfLimits: fastLimits, context: keysAdmin)
+        #expect(try Vault.open(at: url, rootKey: testPassphrase("back again")).keys.keyring.root.kind == .passphrase)
     }
 
     @Test func rotateRootDrawsAFreshSaltAndNonces() throws {
@@ -302,7 +302,7 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let before = try readBytes(vault.keyringPath)
-        try vault.rotateRoot(to: testPassphrase(), kdfLimits: fastLimits, context: keysAdmin)  // same passphrase
+        try vault.keys.rotateRoot(to: testPassphrase(), kdfLimits: fastLimits, context: keysAdmin)  // same passphrase
         let after = try readBytes(vault.keyringPath)
         let a = try JSONDecoder().decode(KeyringFile.Document.self, from: Data(before))
         let b = try JSONDecoder().decode(KeyringFile.Document.self, from: Data(after))
@@ -320,7 +320,7 @@ struct VaultTests {
         let before = try readBytes(vault.keyringPath)
         let hooks = SecureFiles.WriteHooks(afterTempWritten: { throw SimulatedCrash() })
         #expect(throws: SimulatedCrash.self) {
-            try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
+            try vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
         }
         // The new keyring was fully written beside the old one, but never renamed.
         #expect(FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: vault.keyringPath)))
@@ -329,7 +329,7 @@ struct VaultTests {
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("new")) }
         // A later rotation replaces the leftover and succeeds.
         let again = try Vault.open(at: url, rootKey: testPassphrase("old"))
-        try again.rotateRoot(to: testPassphrase("newer"), kdfLimits: fastLimits, context: keysAdmin)
+        try again.keys.rotateRoot(to: testPassphrase("newer"), kdfLimits: fastLimits, context: keysAdmin)
         _ = try Vault.open(at: url, rootKey: testPassphrase("newer"))
         #expect(!FileManager.default.fileExists(atPath: SecureFiles.pendingPath(for: vault.keyringPath)))
     }
@@ -340,7 +340,7 @@ struct VaultTests {
         let vault = try createTestVault(at: url, rootKey: testPassphrase("old"), kdfLimits: fastLimits)
         let hooks = SecureFiles.WriteHooks(afterRename: { throw SimulatedCrash() })
         #expect(throws: SimulatedCrash.self) {
-            try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
+            try vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin, hooks: hooks)
         }
         _ = try Vault.open(at: url, rootKey: testPassphrase("new"))
         expectError(.wrongKey) { try Vault.open(at: url, rootKey: testPassphrase("old")) }
@@ -351,9 +351,9 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         let first = try createTestVault(at: url, rootKey: testPassphrase("one"), kdfLimits: fastLimits)
         let second = try Vault.open(at: url, rootKey: testPassphrase("one"))
-        try second.rotateRoot(to: testPassphrase("two"), kdfLimits: fastLimits, context: keysAdmin)
+        try second.keys.rotateRoot(to: testPassphrase("two"), kdfLimits: fastLimits, context: keysAdmin)
         let before = try readBytes(first.keyringPath)
-        expectError(.integrity) { try first.rotateRoot(to: testPassphrase("three"), kdfLimits: fastLimits, context: keysAdmin) }
+        expectError(.integrity) { try first.keys.rotateRoot(to: testPassphrase("three"), kdfLimits: fastLimits, context: keysAdmin) }
         #expect(try readBytes(first.keyringPath) == before)
         _ = try Vault.open(at: url, rootKey: testPassphrase("two"))
     }
@@ -363,8 +363,8 @@ struct VaultTests {
         let url = dir.url.appendingPathComponent("vault")
         let vault = try createTestVault(at: url, rootKey: testPassphrase(), kdfLimits: fastLimits)
         let lock = try FileLock(path: url.path + "/Keys/.keyring.lock", what: "the keyring")
-        expectError(.busy) { try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
+        expectError(.busy) { try vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin) }
         lock.unlock()
-        try vault.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin)
+        try vault.keys.rotateRoot(to: testPassphrase("new"), kdfLimits: fastLimits, context: keysAdmin)
     }
 }

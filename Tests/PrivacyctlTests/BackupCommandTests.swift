@@ -125,12 +125,12 @@ struct BackupCommandTests {
 
         let vault = try Vault.open(at: URL(fileURLWithPath: target), rootKey: .keyFile(at: f.v.keyFile))
         let admin = AccessContext(actor: "test", role: "admin", purpose: "privacy-compliance")
-        let ids = try vault.listSubjects(limit: rows + 10, context: admin)
+        let ids = try vault.records.listSubjects(limit: rows + 10, context: admin)
         #expect(ids.count == subjects)
-        let events = try vault.auditEvents(matching: AuditQuery(action: "record.import"), context: admin)
+        let events = try vault.audit.events(matching: AuditQuery(action: "record.import"), context: admin)
         #expect(events.count == ids.count, "one import event per subject (the fixture's two, then the big import's)")
         #expect(Set(events.compactMap(\.subject)).count == ids.count)
-        #expect(try vault.verifyAudit().ok)
+        #expect(try vault.audit.verify().ok)
         // A prefix: batches commit in file order, so the restored ids are c0 … c(n-1).
         let imported2 = Set(ids.filter { $0.hasPrefix("c") })
         #expect(imported2 == Set((0..<imported2.count).map { "c\($0)" }))

@@ -85,15 +85,15 @@ struct ConcurrencySuiteTests {
                 let subject = "s\(thread)-\(n % 40)"
                 let value = "Service \(thread) Write \(n)"
                 do {
-                    try vault.put(subject: subject, values: ["full_name": value, "country": "US"], context: context)
+                    try vault.records.put(subject: subject, values: ["full_name": value, "country": "US"], context: context)
                     ledger.wrote(subject, value)
                     let shared = "Shared \(thread) \(n)"
-                    let result = try vault.put(subject: "shared-1", values: ["full_name": shared], context: context)
+                    let result = try vault.records.put(subject: "shared-1", values: ["full_name": shared], context: context)
                     if result.change != .unchanged { ledger.wroteShared(shared) }
-                    let back = try vault.get(subject: subject, fields: ["full_name"], context: context)
+                    let back = try vault.records.get(subject: subject, fields: ["full_name"], context: context)
                     if back["full_name"] != value { ledger.failed("\(subject) read back another value") }
                     ledger.read()
-                    _ = try vault.find(field: "email", value: "c00003@crash.example", context: context)
+                    _ = try vault.records.find(field: "email", value: "c00003@crash.example", context: context)
                 } catch {
                     ledger.failed("service-\(thread) on \(subject): \(error)")
                 }
@@ -116,11 +116,11 @@ struct ConcurrencySuiteTests {
         let vault = try Vault.open(at: URL(fileURLWithPath: ws + "/vault"), rootKey: rootKey)
         let context = AccessContext(actor: "checker", role: "service", purpose: "customer-support")
         var lost: [String] = []
-        for (subject, value) in ledger.acknowledged where try vault.get(subject: subject, fields: ["full_name"], context: context)["full_name"] != value {
+        for (subject, value) in ledger.acknowledged where try vault.records.get(subject: subject, fields: ["full_name"], context: context)["full_name"] != value {
             lost.append(subject)
         }
         #expect(lost.isEmpty, "lost updates: \(lost.sorted().prefix(5))")
-        let shared = try vault.get(subject: "shared-1", fields: ["full_name"], context: context)["full_name"] ?? ""
+        let shared = try vault.records.get(subject: "shared-1", fields: ["full_name"], context: context)["full_name"] ?? ""
         #expect(ledger.sharedValues.contains(shared), "shared-1 holds a value no put was acknowledged for")
 
         // Each new id exists once and was created once, though two importers raced for it.
@@ -136,10 +136,10 @@ struct ConcurrencySuiteTests {
         #expect(writes >= ledger.sharedWrites)
         // Every write of the subject both threads raced on has its event, no more, no less.
         let auditor = AccessContext(actor: "checker", role: "admin", purpose: "privacy-compliance")
-        let sharedEvents = try vault.auditEvents(matching: AuditQuery(subjectID: "shared-1", action: "record.write", limit: 1_000_000), context: auditor)
+        let sharedEvents = try vault.audit.events(matching: AuditQuery(subjectID: "shared-1", action: "record.write", limit: 1_000_000), context: auditor)
         #expect(sharedEvents.count == ledger.sharedWrites, "\(sharedEvents.count) events for \(ledger.sharedWrites) acknowledged writes")
         for id in ["n00000", "n00777", "n01499"] where subjects.contains(id) {
-            #expect(try vault.find(field: "email", value: "\(id)@load.example", context: context) == [id])
+            #expect(try vault.records.find(field: "email", value: "\(id)@load.example", context: context) == [id])
         }
 
         let verified = try CrashSuiteTests.privacyctl(["audit", "verify", "--json"], in: ws)

@@ -1,5 +1,5 @@
 import Foundation
-import PrivacyKit
+@_spi(Testing) import PrivacyKit
 import PrivacyKitPostgres
 import Testing
 

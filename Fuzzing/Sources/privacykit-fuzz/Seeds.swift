@@ -44,16 +44,16 @@ enum Seeds {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let vault = try Vault.create(at: scratch.appendingPathComponent("vault"), rootKey: FixedKeys.rootKey, kdfLimits: .minimum)
         for id in ["fz-0001", "fz-0002"] {
-            _ = try vault.put(subject: id, values: ["full_name": "Fuzz Person \(id)", "email": "\(id)@example.invalid"], context: admin)
+            _ = try vault.records.put(subject: id, values: ["full_name": "Fuzz Person \(id)", "email": "\(id)@example.invalid"], context: admin)
         }
-        _ = try vault.recordConsent(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: "fz-0001", context: admin)
-        _ = try vault.recordConsent(ConsentChange(.withdraw, purpose: "marketing-sms", channel: .app), subject: "fz-0001", context: admin)
+        _ = try vault.consent.record(ConsentChange(.grant, purpose: "marketing-email", channel: .webForm), subject: "fz-0001", context: admin)
+        _ = try vault.consent.record(ConsentChange(.withdraw, purpose: "marketing-sms", channel: .app), subject: "fz-0001", context: admin)
         try put("keyring", "keyring.json", readFile(scratch.appendingPathComponent("vault/Keys/keyring.json").path))
-        try put("receipt", "receipt.json", try vault.consentReceipt(subject: "fz-0001", context: admin).json())
-        try put("receipt", "receipt-one-purpose.json", try vault.consentReceipt(subject: "fz-0002", purpose: "marketing-email", context: admin).json())
+        try put("receipt", "receipt.json", try vault.consent.receipt(subject: "fz-0001", context: admin).json())
+        try put("receipt", "receipt-one-purpose.json", try vault.consent.receipt(subject: "fz-0002", purpose: "marketing-email", context: admin).json())
         let backups = scratch.appendingPathComponent("backups")
         try FileManager.default.createDirectory(at: backups, withIntermediateDirectories: true)
-        let compressed = try vault.createBackup(to: backups, recoveryKey: FixedKeys.recovery.publicKey,
+        let compressed = try vault.backups.create(to: backups, recoveryKey: FixedKeys.recovery.publicKey,
                                                 compression: BackupCompression(level: 19), context: admin)
         try put("backup", "compressed.pkb", readFile(compressed.file))
         // Only a compressed backup: an uncompressed one of even this small vault is 130 KiB,

@@ -165,7 +165,7 @@ enum FuzzTargets {
     /// A backup file (the reader reads files): its header and manifest read without a key,
     /// then the whole file authenticated and decrypted with the fixed recovery key, the
     /// snapshot decompressed and hashed as a restore does (verification, with
-    /// `Vault.verifyBackup(recoveryKey:)`, runs the same code minus the decompression).
+    /// `VaultBackups.verify(recoveryKey:)`, runs the same code minus the decompression).
     static let backup = FuzzTarget(summary: "BackupOpener.peek, BackupOpener.read with the recovery key, decompression and hashing",
                                    prepare: { _ = BackupScratch.path }) { data in
         let path = BackupScratch.path

@@ -262,14 +262,16 @@ func secureRemove(_ path: String) {
     unlink(path)
 }
 
-extension Vault {
+public struct VaultBackups: VaultCapability {
+    let core: VaultCore
+
     public static let backupsDirectoryName = "Backups"
 
     public var backupsPath: String { directory.path + "/" + Self.backupsDirectoryName }
 
     /// Makes an encrypted backup of the store (a consistent snapshot taken while the vault
     /// stays usable) into `directory` (default `<vault>/Backups`), and records `backup.create`.
-    public func createBackup(
+    public func create(
         to directory: URL? = nil, recoveryKey: SealedBox.PublicKey? = nil, compression: BackupCompression? = nil, context: AccessContext,
         progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil
     ) throws -> BackupSummary {
@@ -319,7 +321,7 @@ extension Vault {
                 // Checkpoints could not touch the store while it was frozen: fold in what was
                 // written meanwhile, and truncate the WAL, so an erasure made during the
                 // backup leaves no old page behind in it (best effort, as after an erasure).
-                _ = scrubWAL()
+                _ = VaultRetention(core: core).scrubWAL()
             }
         }
         let source: String
@@ -429,7 +431,7 @@ extension Vault {
 
     /// Reads and authenticates every chunk and the manifest of a backup of this vault;
     /// restores nothing. Audited as `backup.verify`.
-    public func verifyBackup(at file: URL, context: AccessContext, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) throws -> BackupVerification {
+    public func verify(at file: URL, context: AccessContext, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) throws -> BackupVerification {
         _ = try authorize(AccessRequest(.backup, event: .backupVerify), context: context)
         let result = BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: id.hex, progress: progress) { header in
             guard let entry = keyring.key(.backup, version: header.backupKeyVersion) else {

@@ -230,12 +230,12 @@ public struct RestoreSummary: Sendable, Codable {
     }
 }
 
-extension Vault {
+extension VaultBackups {
     /// The tombstones as a signed ledger file, for restoring a backup on another host.
     /// Audited as `backup.create` (an export of erasure records).
     public func exportErasureLedger(context: AccessContext) throws -> ErasureLedger {
         guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
-        let receipts = try tombstones(context: context)
+        let receipts = try VaultRetention(core: core).tombstones(context: context)
         var ledger = ErasureLedger(format: ErasureLedger.formatVersion, vaultID: id.hex, exportedAt: Timestamp.precise(Date()), tombstones: receipts,
                                    publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
         try ledger.sign(with: signer)
@@ -260,14 +260,14 @@ extension Vault {
     ///     signed ledger file, or none.
     ///   - context: who restores, recorded in the restored vault's audit events.
     ///   - progress: (bytes of the backup file read, its size) while it is decrypted.
-    public static func restoreBackup(
+    public static func restore(
         from file: URL, to directory: URL, access: BackupAccess, newRootKey: RootKey? = nil, kdfLimits: Argon2id.Limits = .moderate,
         tombstones source: TombstoneSource, context: AccessContext, store backend: (any StoreBackend)? = nil,
         progress: ((Int64, Int64) -> Void)? = nil
     ) throws -> RestoreSummary {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
-        let parent = try checkNewVaultPath(target, refusal: "a restore never writes over a vault")
+        let parent = try VaultLayout.checkNewVaultPath(target, refusal: "a restore never writes over a vault")
         let path = file.standardizedFileURL.path
         let (header, _) = try BackupOpener.peek(path: path)
         let (backupKey, keyringBytes, rootKey) = try BackupOpener.keys(for: header, access: access, newRootKey: newRootKey, kdfLimits: kdfLimits)
@@ -280,7 +280,7 @@ extension Vault {
             guard live.id.hex == header.vaultID else {
                 throw PrivacyKitError(.integrity, "the backup is of vault \(header.vaultID) but the tombstones come from vault \(live.id)")
             }
-            ledger = try live.tombstones(context: context)
+            ledger = try live.retention.tombstones(context: context)
         case .ledger(let url):
             guard let data = FileManager.default.contents(atPath: url.path),
                   let file = try? JSONDecoder().decode(ErasureLedger.self, from: data), file.format == ErasureLedger.formatVersion else {
@@ -306,20 +306,20 @@ extension Vault {
             if !finished { try? fm.removeItem(atPath: staging) }
             stagingClaim.release()
         }
-        try SecureFiles.makeDirectory(staging + "/" + keysDirectoryName, mode: 0o700)
-        try SecureFiles.makeDirectory(staging + "/" + policiesDirectoryName, mode: 0o755)
+        try SecureFiles.makeDirectory(staging + "/" + VaultLayout.keysDirectoryName, mode: 0o700)
+        try SecureFiles.makeDirectory(staging + "/" + VaultLayout.policiesDirectoryName, mode: 0o755)
         for (name, text) in header.policies {
             guard PolicySet.requiredFiles.contains(name), let bytes = try? Base64URL.decode(text) else {
                 throw PrivacyKitError(.integrity, "the backup header's policy file \(name) is not valid")
             }
-            try SecureFiles.replace(bytes, at: staging + "/" + policiesDirectoryName + "/" + name, mode: 0o644)
+            try SecureFiles.replace(bytes, at: staging + "/" + VaultLayout.policiesDirectoryName + "/" + name, mode: 0o644)
         }
-        try SecureFiles.replace(keyringBytes, at: keyringPath(staging), mode: 0o600)
+        try SecureFiles.replace(keyringBytes, at: VaultLayout.keyringPath(staging), mode: 0o600)
         if let text = header.operatorDefaults, let bytes = try? Base64URL.decode(text) {
             try SecureFiles.replace(bytes, at: staging + "/" + OperatorDefaults.fileName, mode: 0o600)
         }
 
-        let storePath = staging + "/" + storeFileName
+        let storePath = staging + "/" + VaultLayout.storeFileName
         // Through the page cache: the restored vault is opened and its audit log read next.
         let out = try StreamFileWriter(path: storePath, largestReserve: 0, tryDirect: false)
         let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.append($0) }
@@ -346,7 +346,7 @@ extension Vault {
         // Open the restored vault, replay erasures, verify, record.
         let vault = try Vault.open(at: URL(fileURLWithPath: staging), rootKey: rootKey, context: context, backend: backend)
         var replayed = 0, added = 0
-        try vault.performAudited(context) { tx in
+        try vault.core.performAudited(context) { tx in
             for receipt in ledger {
                 guard try !(Bool.fetchOne(tx.db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [receipt.subject]) ?? false) else { continue }
                 try tx.db.execute(sql: "DELETE FROM subjects WHERE id = ?", arguments: [receipt.subject])
@@ -365,14 +365,14 @@ extension Vault {
             }
             tx.record(AuditEntry(.backupRestore, reason: "\(opened.manifest.backupID) of \(opened.manifest.createdAt): \(replayed) erasures replayed, \(added) tombstones added"))
         }
-        vault.scrubWAL()
-        let report = try vault.verifyAudit()
+        vault.retention.scrubWAL()
+        let report = try vault.audit.verify()
         guard report.ok else {
             throw PrivacyKitError(.integrity, "the restored vault's audit log does not verify: \(report.problem?.message ?? "?")")
         }
-        try vault.checkpointIfNeeded()
-        let subjects = try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0 }
-        try vault.store.close()
+        try vault.audit.checkpointIfNeeded()
+        let subjects = try vault.core.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0 }
+        try vault.core.store.close()
         guard rename(staging, target) == 0 else {
             throw PrivacyKitError(.io, "cannot move the restored vault into \(target): \(String(cString: strerror(errno)))")
         }
@@ -383,7 +383,7 @@ extension Vault {
     }
 
     /// Verifies a backup with the offline recovery key alone (no vault, no root secret).
-    public static func verifyBackup(at file: URL, recoveryKey pair: SealedBox.KeyPair, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BackupVerification {
+    public static func verify(at file: URL, recoveryKey pair: SealedBox.KeyPair, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BackupVerification {
         BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: nil, progress: progress) { header in
             guard let sealedText = header.recovery, let sealed = try? Base64URL.decode(sealedText) else {
                 throw PrivacyKitError(.wrongKey, "backup \(header.backupID) was made without a recovery key")
@@ -397,12 +397,12 @@ extension Vault {
     }
 
     /// A backup file's manifest, read without any key (nil when its end is damaged).
-    public static func backupManifest(at file: URL) throws -> BackupManifest? {
+    public static func manifest(at file: URL) throws -> BackupManifest? {
         try BackupOpener.peek(path: file.standardizedFileURL.path).1
     }
 
     /// Backups in `directory` (default `<vault>/Backups`), newest first, read without any key.
-    public func listBackups(in directory: URL? = nil) throws -> [(file: String, manifest: BackupManifest?)] {
+    public func list(in directory: URL? = nil) throws -> [(file: String, manifest: BackupManifest?)] {
         let dir = directory?.standardizedFileURL.path ?? backupsPath
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".pkb") && !$0.hasPrefix(".") }
         return names.sorted(by: >).map { name in
@@ -413,12 +413,12 @@ extension Vault {
 
     /// Deletes backups older than `keepDays` days (by their manifest time) from `directory`;
     /// each deletion is audited (`backup.prune`). Files without a readable manifest are kept.
-    public func pruneBackups(in directory: URL? = nil, keepDays: Int, now: Date = Date(), context: AccessContext) throws -> [String] {
+    public func prune(in directory: URL? = nil, keepDays: Int, now: Date = Date(), context: AccessContext) throws -> [String] {
         guard keepDays >= 0 else { throw PrivacyKitError(.invalidInput, "--keep-days must not be negative") }
         _ = try authorize(AccessRequest(.backup, event: .backupPrune), context: context)
         let cutoff = Timestamp.precise(now.addingTimeInterval(-Double(keepDays) * 86_400))
         var removed: [String] = []
-        for (path, manifest) in try listBackups(in: directory) {
+        for (path, manifest) in try list(in: directory) {
             guard let manifest, manifest.vaultID == id.hex, manifest.createdAt < cutoff else { continue }
             // Recorded first: a pruned backup always has its event (a failed delete says so).
             try performAudited(context) { tx in tx.record(AuditEntry(.backupPrune, reason: "\(manifest.backupID) of \(manifest.createdAt)")) }

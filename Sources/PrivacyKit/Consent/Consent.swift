@@ -214,7 +214,9 @@ enum ConsentRules {
     }
 }
 
-extension Vault {
+public struct VaultConsent: VaultCapability {
+    let core: VaultCore
+
     // MARK: Recording
 
     /// Appends one event to the consent ledger (with its audit event, in one transaction)
@@ -223,8 +225,8 @@ extension Vault {
     /// - Throws: `.invalidInput` for an unknown purpose, a grant for a purpose that needs no
     ///   consent, or a malformed evidence hash; `.notFound` for an unknown subject.
     @discardableResult
-    public func recordConsent(_ change: ConsentChange, subject: String, at time: Date = Date(), context: AccessContext) throws -> ConsentEvent {
-        try recordConsent([change], subject: subject, at: time, context: context)[0]
+    public func record(_ change: ConsentChange, subject: String, at time: Date = Date(), context: AccessContext) throws -> ConsentEvent {
+        try record([change], subject: subject, at: time, context: context)[0]
     }
 
     /// A Global Privacy Control signal: an objection to every opt-out purpose.
@@ -232,10 +234,10 @@ extension Vault {
     public func recordGPC(subject: String, at time: Date = Date(), context: AccessContext) throws -> [ConsentEvent] {
         let changes = purposes.purposes.values.filter { $0.consent == .optOut }.sorted { $0.id < $1.id }
             .map { ConsentChange(.object, purpose: $0.id, channel: .gpc) }
-        return try recordConsent(changes, subject: subject, at: time, context: context)
+        return try record(changes, subject: subject, at: time, context: context)
     }
 
-    func recordConsent(_ changes: [ConsentChange], subject: String, at time: Date, context: AccessContext) throws -> [ConsentEvent] {
+    func record(_ changes: [ConsentChange], subject: String, at time: Date, context: AccessContext) throws -> [ConsentEvent] {
         try RecordStore.checkSubjectID(subject)
         for change in changes {
             let purpose = try purposes.require(change.purpose)
@@ -250,7 +252,7 @@ extension Vault {
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         return try perform(context, AccessRequest(.consent, event: first.kind.auditAction, subject: subject)) { tx, _ in
-            let store = RecordStore(vault: self)
+            let store = RecordStore(core: core)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
@@ -269,7 +271,7 @@ extension Vault {
         _ db: StoreDatabase, _ change: ConsentChange, subject: String, pseudonym: String, stored: RecordStore.Stored?,
         time: Date, context: AccessContext, cipher: FieldCipher
     ) throws -> ConsentEvent {
-        let store = RecordStore(vault: self)
+        let store = RecordStore(core: core)
         let purpose = try purposes.require(change.purpose)
         let stamp = Timestamp.precise(time)
         let notice = change.noticeVersion ?? purpose.noticeVersion
@@ -315,24 +317,17 @@ extension Vault {
                                    hasNote: note != nil, actor: context.actor, expiresAt: expires, auditSeq: seq)
     }
 
-    func subjectPseudonym(_ subject: String) throws -> String {
-        guard let key = keyring.current(.auditMAC)?.secret else {
-            throw PrivacyKitError(.internal, "the keyring has no audit MAC key")
-        }
-        return try AuditChain.pseudonym(subjectID: subject, key: key)
-    }
-
     // MARK: Answers
 
     /// May `subject` be processed for `purpose` at `time` (default: now)? With the reason.
     /// Not itself an audit event (it reveals no field value, and services ask it often);
     /// the reads it allows are.
-    public func consent(subject: String, purpose: String, at time: Date? = nil, context: AccessContext) throws -> ConsentAnswer {
-        try consent(subjects: [subject], purpose: purpose, at: time, context: context)[0]
+    public func answer(subject: String, purpose: String, at time: Date? = nil, context: AccessContext) throws -> ConsentAnswer {
+        try answer(subjects: [subject], purpose: purpose, at: time, context: context)[0]
     }
 
     /// ``consent(subject:purpose:at:context:)`` for many subjects in one read.
-    public func consent(subjects: [String], purpose purposeID: String, at time: Date? = nil, context: AccessContext) throws -> [ConsentAnswer] {
+    public func answer(subjects: [String], purpose purposeID: String, at time: Date? = nil, context: AccessContext) throws -> [ConsentAnswer] {
         let purpose = try purposes.require(purposeID)
         _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)
         let stamp = Timestamp.precise(time ?? Date())
@@ -375,24 +370,8 @@ extension Vault {
             }
     }
 
-    /// The last event of `subject` for `purpose`: from the state table for now, from the
-    /// ledger (events up to `at`) for another time.
-    func lastConsent(_ db: StoreDatabase, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
-        let row: StoreRow?
-        if let at {
-            row = try StoreRow.fetchOne(
-                db.cachedStatement(sql: "SELECT kind, id, time, notice_version, expires_at FROM consent_ledger WHERE subject = ? AND purpose = ? AND time <= ? ORDER BY id DESC LIMIT 1"),
-                arguments: [try subjectPseudonym(subject), purpose, at])
-        } else {
-            row = try StoreRow.fetchOne(
-                db.cachedStatement(sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ? AND subject_id = ?"),
-                arguments: [purpose, subject])
-        }
-        return row.flatMap { ConsentRow($0) }
-    }
-
     /// Every ledger event of a subject, oldest first (recorded as a read of the subject).
-    public func consentHistory(subject: String, purpose: String? = nil, context: AccessContext) throws -> [ConsentEvent] {
+    public func history(subject: String, purpose: String? = nil, context: AccessContext) throws -> [ConsentEvent] {
         try RecordStore.checkSubjectID(subject)
         let pseudonym = try subjectPseudonym(subject)
         return try perform(context, AccessRequest(.consent, event: .recordRead, subject: subject)) { tx, _ in
@@ -465,14 +444,14 @@ extension Vault {
     }
 
     /// How many subjects are in each state, per purpose that needs consent.
-    public func consentCounts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
+    public func counts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
         _ = try authorize(AccessRequest(.consent, event: .recordLookup), context: context)
         let now = Timestamp.precise(Date())
-        return try store.read { db in try consentCounts(db, at: now) }
+        return try store.read { db in try counts(db, at: now) }
     }
 
     /// ``consentCounts(context:)`` evaluated at `now`, inside the caller's transaction.
-    func consentCounts(_ db: StoreDatabase, at now: String) throws -> [String: [ConsentState: Int]] {
+    func counts(_ db: StoreDatabase, at now: String) throws -> [String: [ConsentState: Int]] {
         let subjects = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
         var result: [String: [ConsentState: Int]] = [:]
         for purpose in purposes.purposes.values where purpose.consent != .notRequired {

@@ -182,10 +182,10 @@ extension ConsentReceipt {
     }
 }
 
-extension Vault {
+extension VaultConsent {
     /// Issues a signed consent receipt for a subject: every purpose that needs consent, or
     /// the one given, with its ledger events and current state. Audited as a consent read.
-    public func consentReceipt(subject: String, purpose purposeID: String? = nil, context: AccessContext) throws -> ConsentReceipt {
+    public func receipt(subject: String, purpose purposeID: String? = nil, context: AccessContext) throws -> ConsentReceipt {
         try RecordStore.checkSubjectID(subject)
         let chosen: [Purpose]
         if let purposeID {

@@ -58,7 +58,7 @@ public struct ImportSummary: Sendable, Codable, Equatable {
     }
 }
 
-extension Vault {
+extension VaultRecords {
     /// Imports a CSV export (RFC 4180, UTF-8, optional BOM), streaming, in batched
     /// transactions. A bad row does not stop the import: it is rejected with its line,
     /// column and reason, and nothing of it is stored. Running the same import again
@@ -110,7 +110,7 @@ extension Vault {
         let writeCipher = try borrowCipher()
         defer { returnCipher(writeCipher) }
         let handoff = Handoff<PreparedBatch>(capacity: 2)
-        let preparer = ImportPreparer(vault: self, reader: reader, plan: plan, cipher: prepareCipher, batchSize: max(1, options.batchSize))
+        let preparer = ImportPreparer(core: core, reader: reader, plan: plan, cipher: prepareCipher, batchSize: max(1, options.batchSize))
         let preparerDone = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
             preparer.run(into: handoff)
@@ -172,7 +172,7 @@ extension Vault {
     ) throws -> (outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)], consents: Int) {
         try perform(context, AccessRequest(.write, event: .recordImport)) { tx, _ in
             var consents = 0
-            let store = RecordStore(vault: self)
+            let store = RecordStore(core: core)
             let now = Timestamp.now()
             var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
             let erased = try RecordStore.erasedSubjects(tx.db, among: rows.map(\.subject))
@@ -227,7 +227,7 @@ extension Vault {
             default: break
             }
             if pseudonym == nil { pseudonym = try subjectPseudonym(row.subject) }
-            _ = try appendConsent(db, ConsentChange(kind, purpose: purposeID, channel: .import, noticeVersion: version),
+            _ = try VaultConsent(core: core).appendConsent(db, ConsentChange(kind, purpose: purposeID, channel: .import, noticeVersion: version),
                                   subject: row.subject, pseudonym: pseudonym!, stored: nil, time: Date(), context: context, cipher: cipher)
             recorded += 1
         }
@@ -271,14 +271,14 @@ struct PreparedBatch: Sendable {
 /// subjects' rows. Runs on its own thread; owns the reader and its cipher until it ends.
 // @unchecked: its mutable parts (reader, cipher) are used by the preparer thread only.
 final class ImportPreparer: @unchecked Sendable {
-    private let vault: Vault
+    private let core: VaultCore
     private let reader: CSVReader
     private let plan: ImportPlan
     private let cipher: FieldCipher
     private let batchSize: Int
 
-    init(vault: Vault, reader: CSVReader, plan: ImportPlan, cipher: FieldCipher, batchSize: Int) {
-        self.vault = vault
+    init(core: VaultCore, reader: CSVReader, plan: ImportPlan, cipher: FieldCipher, batchSize: Int) {
+        self.core = core
         self.reader = reader
         self.plan = plan
         self.cipher = cipher
@@ -326,9 +326,9 @@ final class ImportPreparer: @unchecked Sendable {
 
     private func prepare(_ pending: [(line: Int, subject: String, values: [String: String], consents: [(purpose: String, kind: ConsentKind)])]) throws -> [PreparedRow] {
         guard !pending.isEmpty else { return [] }
-        let store = RecordStore(vault: vault)
-        let keys = try RecordStore.PreparationKeys(vault: vault)
-        let existing = try vault.store.read { db in try RecordStore.existingSubjects(db, among: pending.map(\.subject)) }
+        let store = RecordStore(core: core)
+        let keys = try RecordStore.PreparationKeys(core: core)
+        let existing = try core.store.read { db in try RecordStore.existingSubjects(db, among: pending.map(\.subject)) }
         var rows: [PreparedRow] = []
         rows.reserveCapacity(pending.count)
         for row in pending {

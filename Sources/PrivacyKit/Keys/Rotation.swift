@@ -1,4 +1,5 @@
 import Foundation
+public import Sodium
 
 /// What a KEK or blind-index rotation did.
 public struct RotationSummary: Sendable, Codable, Equatable {
@@ -13,7 +14,18 @@ public struct RotationSummary: Sendable, Codable, Equatable {
     public let retired: [Int]
 }
 
-extension Vault {
+public struct VaultKeys: VaultCapability {
+    let core: VaultCore
+
+    /// The unsealed keyring.
+    public var keyring: Keyring { core.keyring }
+
+    /// Blind indexes under the keyring's current index keys (for the benchmarks' bare loops).
+    package var indexer: BlindIndexer { core.indexer }
+
+    /// Role, version, creation time and fingerprint of every key; never key bytes.
+    public func status() -> [KeyInfo] { core.keyring.status }
+
     /// Adds a KEK version and re-wraps every subject key under it (no field is
     /// re-encrypted), in batches, each batch one audited transaction; then retires the old
     /// versions. Run again after a crash, it resumes: while any subject is still wrapped
@@ -139,7 +151,7 @@ extension Vault {
             let count = try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ -> Int in
                 let after = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey]) ?? ""
                 let ids = try String.fetchAll(tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, max(1, batchSize)])
-                let store = RecordStore(vault: self)
+                let store = RecordStore(core: core)
                 for subject in ids {
                     guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
                     let fields = indexed.filter { stored.sealed[$0.name] != nil && !stored.invalid.contains($0.name) }
@@ -181,5 +193,32 @@ extension Vault {
             }
         }
         return RotationSummary(role: .blindIndexRoot, version: target, resumed: resumed, processed: done, retired: retired.sorted())
+    }
+}
+
+extension VaultKeys {
+    /// Re-seals the keyring under a new root secret. The keys themselves do not change,
+    /// so no data is re-encrypted.
+    ///
+    /// The new keyring is written beside the old one, synced, and renamed over it: a crash
+    /// at any point leaves either the old keyring (old secret opens it) or the new one.
+    ///
+    /// - Throws: `.busy` if another process is changing the keyring, `.integrity` if the
+    ///   keyring file changed since this vault was opened.
+    public func rotateRoot(
+        to newRootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate, context: AccessContext
+    ) throws {
+        try rotateRoot(to: newRootKey, kdfLimits: kdfLimits, context: context, hooks: .none)
+    }
+
+    func rotateRoot(
+        to newRootKey: RootKey, kdfLimits: Argon2id.Limits, context: AccessContext,
+        hooks: SecureFiles.WriteHooks
+    ) throws {
+        _ = try authorize(AccessRequest(.keys, event: .keysRotateRoot), context: context)
+        let entry = AuditEntry(.keysRotateRoot, reason: "new root secret: \(newRootKey.kind.rawValue)")
+        try rewriteKeyring(context: context, entry: entry, hooks: hooks) { keyring in
+            try KeyringFile.seal(keyring, rootKey: newRootKey, limits: kdfLimits)
+        }
     }
 }

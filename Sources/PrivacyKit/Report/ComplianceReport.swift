@@ -134,7 +134,9 @@ public struct ComplianceReport: Sendable, Codable {
     }
 }
 
-extension Vault {
+public struct VaultReports: VaultCapability {
+    let core: VaultCore
+
     /// Gathers the compliance report at `now`, with retention due over the next
     /// `horizonDays`. Reads only, and records one `record.lookup` ("compliance report") in
     /// the same transaction as the reads.
@@ -149,7 +151,7 @@ extension Vault {
             _ = try authorize(AccessRequest(action, event: .recordLookup), context: context)
         }
         let clock = Timestamp.precise(now)
-        let backups = try listBackups().compactMap { entry in entry.manifest.map { (entry.file, $0) } }.filter { $0.1.vaultID == id.hex }
+        let backups = try VaultBackups(core: core).list().compactMap { entry in entry.manifest.map { (entry.file, $0) } }.filter { $0.1.vaultID == id.hex }
         let last = backups.max { $0.1.createdAt < $1.1.createdAt }
         return try perform(context, AccessRequest(.consent, event: .recordLookup)) { tx, _ in
             let db = tx.db
@@ -171,7 +173,7 @@ extension Vault {
             let erased = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tombstones") ?? 0
             let restricted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM restrictions") ?? 0
 
-            let counts = try consentCounts(db, at: clock)
+            let counts = try VaultConsent(core: core).counts(db, at: clock)
             let consent = counts.keys.sorted().map { purpose in
                 ComplianceReport.ConsentFigures(
                     purpose: purpose, model: purposes[purpose]?.consent.rawValue ?? "",
@@ -204,7 +206,7 @@ extension Vault {
                     let fields = schema.fields.filter { $0.category == category }.map(\.name)
                     return fields.isEmpty ? nil : .init(category: category, fields: fields, subjects: byDataCategory[category] ?? 0)
                 },
-                consent: consent, retention: try retentionRules(db, now: now, horizonDays: horizonDays),
+                consent: consent, retention: try VaultRetention(core: core).retentionRules(db, now: now, horizonDays: horizonDays),
                 openRequests: requests, openBreaches: breaches, audit: audit, backups: backups.count,
                 lastBackup: last.map { .init(id: $0.1.backupID, createdAt: $0.1.createdAt, subjects: $0.1.subjects, file: $0.0) },
                 processingActivities: processingActivities(), erasureLimits: retention.rules.map {

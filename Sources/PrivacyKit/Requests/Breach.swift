@@ -155,13 +155,15 @@ public struct BreachImpact: Sendable, Equatable, Encodable {
     }
 }
 
-extension Vault {
+public struct VaultBreaches: VaultCapability {
+    let core: VaultCore
+
     /// Records a breach (`breach.open`) and its 72-hour notification deadline. The summary
     /// is stored, not put in the audit event.
     ///
     /// - Throws: `.invalidInput` for a detection time in the future or an empty summary.
     @discardableResult
-    public func openBreach(detectedAt: Date, summary: String, context: AccessContext) throws -> BreachRecord {
+    public func open(detectedAt: Date, summary: String, context: AccessContext) throws -> BreachRecord {
         let detected = try Tracking.past(detectedAt, "the detection time")
         let summary = try Tracking.text(summary, "the summary", limit: 4000, lines: true)
         let id = Tracking.newID("breach")
@@ -179,7 +181,7 @@ extension Vault {
 
     /// Recorded breaches, oldest detection first, evaluated at `now`. Reads no personal
     /// data and writes no event (a refusal is audited).
-    public func breaches(openOnly: Bool = false, now: Date = Date(), context: AccessContext) throws -> [BreachRecord] {
+    public func list(openOnly: Bool = false, now: Date = Date(), context: AccessContext) throws -> [BreachRecord] {
         _ = try authorize(AccessRequest(.breach, event: .breachAffected), context: context)
         return try store.read { db in
                 let sql = "SELECT \(BreachRecord.columns) FROM breaches\(openOnly ? " WHERE closed_at IS NULL" : "") ORDER BY detected_at, id"
@@ -190,7 +192,7 @@ extension Vault {
     /// One breach, evaluated at `now`.
     ///
     /// - Throws: `.notFound` for an unknown id.
-    public func breach(_ id: String, now: Date = Date(), context: AccessContext) throws -> BreachRecord {
+    public func get(_ id: String, now: Date = Date(), context: AccessContext) throws -> BreachRecord {
         _ = try authorize(AccessRequest(.breach, event: .breachAffected), context: context)
         return try store.read { db in try loadBreach(db, id, asOf: now) }
     }
@@ -202,7 +204,7 @@ extension Vault {
     /// - Throws: `.invalidInput` for a closed breach, an empty reason, or times in the
     ///   future or before detection; `.notFound` for an unknown id.
     @discardableResult
-    public func closeBreach(
+    public func close(
         _ id: String, reason: String, notifiedAuthorityAt: Date? = nil, at time: Date = Date(), context: AccessContext
     ) throws -> BreachRecord {
         let reason = try Tracking.text(reason, "the reason")
@@ -234,7 +236,7 @@ extension Vault {
     ///
     /// - Throws: `.invalidInput` for an empty window, an empty actor or a version below 1;
     ///   `.notFound` for an unknown `breach`.
-    public func breachAffected(
+    public func affected(
         since: Date, until: Date, actor: String? = nil, kekVersion: Int? = nil, breach: String? = nil, context: AccessContext
     ) throws -> BreachImpact {
         guard since < until else {

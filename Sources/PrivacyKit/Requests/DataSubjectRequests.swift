@@ -379,7 +379,9 @@ enum Tracking {
 
 // MARK: - Vault
 
-extension Vault {
+public struct VaultRequests: VaultCapability {
+    let core: VaultCore
+
     /// Opens a data-subject request (`request.open`, with the subject). The request id is
     /// new (`dsr-` and 16 hex digits) and ties the request's audit events together.
     ///
@@ -399,7 +401,7 @@ extension Vault {
     ///   `unknownSubject`); `.invalidInput` for a received time in the future, a malformed
     ///   reference or note, or a note for a subject without a key.
     @discardableResult
-    public func openRequest(
+    public func open(
         _ type: DataSubjectRequestType, regime: PrivacyRegime, subject: String, receivedAt: Date = Date(),
         reference: String? = nil, note: String? = nil, unknownSubject: Bool = false, context: AccessContext
     ) throws -> DataSubjectRequest {
@@ -419,7 +421,7 @@ extension Vault {
             }
             var sealed: Data?
             if let note {
-                let store = RecordStore(vault: self)
+                let store = RecordStore(core: core)
                 guard let stored = try store.load(tx.db, subjectID: subject) else {
                     throw PrivacyKitError(.invalidInput, "subject \(subject) is \(state.rawValue): it has no key to seal a note under; use a reference instead")
                 }
@@ -449,7 +451,7 @@ extension Vault {
     ///   - subject: only this subject's requests.
     ///   - now: the time deadlines and overdue states are evaluated at.
     ///   - context: who reads the register (a role with the `requests` action).
-    public func requests(
+    public func list(
         openOnly: Bool = false, overdueOnly: Bool = false, subject: String? = nil, now: Date = Date(), context: AccessContext
     ) throws -> [DataSubjectRequest] {
         try perform(context, AccessRequest(.requests, event: .recordLookup)) { tx, _ in
@@ -477,14 +479,14 @@ extension Vault {
     /// note was decrypted).
     ///
     /// - Throws: `.notFound` for an unknown id.
-    public func request(_ id: String, now: Date = Date(), context: AccessContext) throws -> DataSubjectRequest {
+    public func get(_ id: String, now: Date = Date(), context: AccessContext) throws -> DataSubjectRequest {
         var acting = context
         acting.requestID = id
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         return try perform(acting, AccessRequest(.requests, event: .recordRead)) { tx, _ in
             let request = try loadRequest(tx.db, id, asOf: now) { subject, sealed in
-                let store = RecordStore(vault: self)
+                let store = RecordStore(core: core)
                 guard let stored = try store.load(tx.db, subjectID: subject) else { return nil }
                 try store.unlock(stored, subjectID: subject, cipher: cipher)
                 return try cipher.open([UInt8](sealed), field: Self.requestNoteField, subjectID: subject)
@@ -557,7 +559,7 @@ extension Vault {
     ///   CCPA opt-out or limit request (15 business days, no extension), a closed request, or
     ///   an empty reason; `.notFound` for an unknown id.
     @discardableResult
-    public func extendRequest(_ id: String, reason: String, at time: Date = Date(), context: AccessContext) throws -> DataSubjectRequest {
+    public func extend(_ id: String, reason: String, at time: Date = Date(), context: AccessContext) throws -> DataSubjectRequest {
         let reason = try Tracking.text(reason, "the extension reason")
         let at = try Tracking.past(time, "the extension time")
         return try changeRequest(id, .requestUpdate, at: time, context: context) { db, request in
@@ -583,7 +585,7 @@ extension Vault {
     /// - Throws: `.invalidInput` for a closed request, a refusal without a reason, or a
     ///   closing time before receipt; `.notFound` for an unknown id.
     @discardableResult
-    public func closeRequest(
+    public func close(
         _ id: String, outcome: DataSubjectRequestOutcome, reason: String? = nil, at time: Date = Date(), context: AccessContext
     ) throws -> DataSubjectRequest {
         let reason = try reason.flatMap { $0.isEmpty ? nil : try Tracking.text($0, "the reason") }

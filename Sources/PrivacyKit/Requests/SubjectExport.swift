@@ -80,7 +80,7 @@ public struct SubjectExportKeyFiles: Sendable, Encodable, Equatable {
     }
 }
 
-extension Vault {
+extension VaultRequests {
     /// Writes the access / portability package of `subject` into `directory`: its
     /// decrypted fields, consent history and every audit event about it (who, when, for
     /// what purpose — this export's own event included), as JSON and CSV, with a SHA-256
@@ -116,7 +116,7 @@ extension Vault {
             let consent = try StoreRow.fetchAll(tx.db, sql: """
                 SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq
                 FROM consent_ledger WHERE subject = ? ORDER BY id
-                """, arguments: [pseudonym]).map(Self.event)
+                """, arguments: [pseudonym]).map(VaultConsent.event)
 
             // The export's own event goes in first, so the access log it writes lists it.
             let fileCount = SubjectExport.dataFileNames.count + 2 + (recipient == nil ? 0 : 1)
@@ -152,7 +152,7 @@ extension Vault {
 
     /// The subject's fields as `grant` lets the caller see them, in schema order.
     private func exportedRecord(_ db: StoreDatabase, subject: String, grant: AccessGrant, cipher: FieldCipher) throws -> SubjectExport.Record {
-        let store = RecordStore(vault: self)
+        let store = RecordStore(core: core)
         guard let stored = try store.load(db, subjectID: subject) else {
             throw PrivacyKitError(.notFound, "no subject \(subject)")
         }

@@ -123,24 +123,10 @@ struct ErasedSubject {
     let category: String?
 }
 
-extension Vault {
+public struct VaultRetention: VaultCapability {
+    let core: VaultCore
+
     // MARK: - Categories and holds
-
-    /// The retention category of a record with these plain fields.
-    func retentionCategory(plain: [String: String]) -> String? {
-        retention.category(forValue: retention.categoryField.flatMap { plain[$0] })
-    }
-
-    /// Holds that are active at `now` and cover the subject or its category.
-    func activeHolds(_ db: StoreDatabase, subject: String, category: String?, at now: String) throws -> [LegalHold] {
-        try StoreRow.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT \(LegalHold.columns) FROM legal_holds
-                WHERE released_at IS NULL AND (until IS NULL OR until > ?) AND (subject_id = ? OR category = ?)
-                ORDER BY placed_at, id
-                """), arguments: [now, subject, category]
-        ).map(LegalHold.init(row:))
-    }
 
     /// Places a legal hold on a subject or on a retention category. `until`: when it ends by
     /// itself (nil: until released). Audited as `hold.place`.
@@ -229,7 +215,7 @@ extension Vault {
                 return .erased(receipt, already: true)
             }
             let now = Timestamp.precise(Date())
-            guard let stored = try RecordStore(vault: self).load(tx.db, subjectID: subject) else {
+            guard let stored = try RecordStore(core: core).load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
             let holds = try activeHolds(tx.db, subject: subject, category: retentionCategory(plain: stored.plain), at: now)

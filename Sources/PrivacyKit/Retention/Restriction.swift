@@ -24,7 +24,7 @@ extension ConsentAnswer {
     }
 }
 
-extension Vault {
+extension VaultRetention {
     /// Restricts a subject's processing. The reason is kept with the restriction; the audit
     /// event (`record.restrict`) names the request, not the reason. Restricting a restricted
     /// subject changes nothing.
@@ -76,18 +76,4 @@ extension Vault {
         Restriction(subject: row[0], reason: row[1], placedBy: row[2], placedAt: row[3], requestID: row[4])
     }
 
-    /// Whether `subject` is restricted (a read outside a transaction, for the access check).
-    func isRestricted(_ subject: String, db: StoreDatabase? = nil) throws -> Bool {
-        func check(_ db: StoreDatabase) throws -> Bool {
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM restrictions WHERE subject_id = ?"), arguments: [subject]) ?? false
-        }
-        if let db { return try check(db) }
-        return try store.read(check)
-    }
-
-    /// The restricted subjects among `ids` (none without a query when nobody is restricted).
-    func restrictedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
-        guard !ids.isEmpty, try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM restrictions)")) == true else { return [] }
-        return try RecordStore.present(db, among: ids, query: "SELECT subject_id FROM restrictions WHERE subject_id IN")
-    }
 }

@@ -115,7 +115,7 @@ public struct RetentionReport: Sendable, Codable {
     }
 }
 
-extension Vault {
+extension VaultRetention {
     static let sweepLockName = ".sweep.lock"
 
     /// Applies the retention policy: finds every subject whose rule is due at
@@ -190,7 +190,7 @@ extension Vault {
                     for candidate in candidates {
                         let stored: RecordStore.Stored
                         do {
-                            guard let loaded = try RecordStore(vault: self).load(tx.db, subjectID: candidate.id) else { continue }
+                            guard let loaded = try RecordStore(core: core).load(tx.db, subjectID: candidate.id) else { continue }
                             stored = loaded
                         } catch let error as PrivacyKitError where error.code == .integrity {
                             tx.record(AuditEntry(.retentionAction, subjectID: candidate.id, outcome: .failed,
@@ -286,7 +286,7 @@ extension Vault {
                 .execute(arguments: [rule.name, category ?? "", now, RecordStore.json(plain)])
             _ = try eraseInTransaction(tx, subject: subject, stored: stored, reason: reason, rule: rule.name, context: context, now: now, event: .retentionAction)
         case .eraseFields:
-            let result = try RecordStore(vault: self).upsert(tx.db, subjectID: subject, values: Dictionary(uniqueKeysWithValues: kept.map { ($0, "") }),
+            let result = try RecordStore(core: core).upsert(tx.db, subjectID: subject, values: Dictionary(uniqueKeysWithValues: kept.map { ($0, "") }),
                                                              cipher: cipher, now: now)
             tx.record(AuditEntry(.retentionAction, subjectID: subject, fields: result.changedFields, reason: "rule \(rule.name): erase_fields"))
         }
@@ -294,7 +294,7 @@ extension Vault {
 
     /// What is due per rule at `now` and within `horizonDays` after it. Reads only; holds
     /// are counted, not applied.
-    public func retentionReport(now: Date = Date(), horizonDays: Int = 30, context: AccessContext) throws -> RetentionReport {
+    public func report(now: Date = Date(), horizonDays: Int = 30, context: AccessContext) throws -> RetentionReport {
         guard (0...3650).contains(horizonDays) else { throw PrivacyKitError(.invalidInput, "the horizon is 0 to 3650 days") }
         _ = try authorize(AccessRequest(.retention, event: .retentionSweep), context: context)
         let clock = Timestamp.precise(now)
@@ -319,7 +319,7 @@ extension Vault {
             while true {
                 let candidates = try query.candidates(db, after: after, limit: 1000)
                 for candidate in candidates {
-                    guard let stored = try RecordStore(vault: self).load(db, subjectID: candidate.id) else { continue }
+                    guard let stored = try RecordStore(core: core).load(db, subjectID: candidate.id) else { continue }
                     if rule.action == .eraseFields && !rule.fields.contains(where: { stored.sealed[$0] != nil || stored.plain[$0] != nil }) { continue }
                     guard candidate.eventDay <= RetentionQuery.julianDay(nowCutoff) else { dueSoon += 1; continue }
                     let category = retentionCategory(plain: stored.plain)
@@ -415,7 +415,7 @@ final class SweepLock {
     private var fd: Int32
 
     init(directory: String) throws {
-        let path = directory + "/" + Vault.sweepLockName
+        let path = directory + "/" + VaultRetention.sweepLockName
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw PrivacyKitError(.io, "cannot open the sweep lock \(path): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {

@@ -49,7 +49,7 @@ public enum StoreBackends {
     static func openStore(ofVault directory: String, expecting vaultID: VaultID,
                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Store {
         guard let reference = try reference(ofVault: directory) else {
-            return try SQLiteStore.open(at: directory + "/" + Vault.storeFileName, expecting: vaultID)
+            return try SQLiteStore.open(at: directory + "/" + VaultLayout.storeFileName, expecting: vaultID)
         }
         return try backend(url: environment["PRIVACYKIT_STORE_URL"] ?? reference, environment: environment).open(expecting: vaultID)
     }

@@ -1,131 +1,83 @@
 public import Foundation
 public import Sodium
-import Synchronization
 
-/// A vault: one directory holding the store, the sealed keyring and the policies.
+/// A vault: one directory holding the store, the sealed keyring and the policies (see
+/// ``VaultLayout``).
 ///
-/// ```
-/// <vault>/
-///   vault.sqlite          the store
-///   Keys/keyring.json     the sealed keyring, mode 0600
-///   Policies/             schema.yaml, purposes.yaml, retention.yaml, access.yaml
-/// ```
-///
-/// Create one with ``create(at:rootKey:kdfLimits:context:)`` and open it with
+/// Create one with ``create(at:rootKey:kdfLimits:context:store:)`` and open it with
 /// ``open(at:rootKey:context:)``. Opening checks everything before it touches anything: a wrong
 /// secret, a damaged or missing keyring, or a vault written by a newer PrivacyKit fails
 /// with a ``PrivacyKitError`` and leaves the files as they were.
 ///
+/// What a vault does is reached through its capability handles: ``records``, ``consent``,
+/// ``retention``, ``requests``, ``breaches``, ``backups``, ``keys``, ``audit`` and
+/// ``reports``. Each holds the vault's narrow core (the access decision, the audited
+/// transaction, the keys), so every call is checked and audited in the same place.
+///
 /// ```swift
 /// let vault = try Vault.open(at: URL(fileURLWithPath: "/srv/crm-vault"),
 ///                            rootKey: .keyFile(at: "/etc/privacykit/root.key"))
-/// print(vault.id, vault.keyStatus())
+/// print(vault.id, vault.keys.status())
 /// ```
 public final class Vault: Sendable {
     /// The vault format this build creates and reads.
     public static let formatVersion = 1
 
-    public static let storeFileName = "vault.sqlite"
-    public static let keysDirectoryName = "Keys"
-    public static let keyringFileName = "keyring.json"
-    public static let policiesDirectoryName = "Policies"
-
     /// The vault directory.
     public let directory: URL
     public let id: VaultID
-    public let store: any Store
-    let audit: AuditLog
-
-    private struct State: Sendable {
-        var keyring: Keyring
-        var indexer: BlindIndexer
-        /// BLAKE2b of the keyring file as last read or written: a rewrite first checks the
-        /// file is still this one, so two processes cannot silently undo each other.
-        var keyringDigest: [UInt8]
-        /// The keyring file's identity when its digest was last confirmed.
-        var keyringIdentity: SecureFiles.Identity?
-    }
-    private let state: Mutex<State>
-    /// Field ciphers ready for reuse: each holds one locked buffer (`sodium_malloc` costs
-    /// tens of microseconds, too much to pay per call).
-    private let cipherPool = Mutex<[FieldCipher]>([])
-
     /// The audit public key: what an auditor needs to verify this vault's log.
     public let auditPublicKey: Ed25519.PublicKey
-    /// The record schema, from the vault's `Policies/schema.yaml`.
-    public let schema: Schema
-    /// The purposes, from `Policies/purposes.yaml`.
-    public let purposes: PurposeSet
-    /// Roles, from `Policies/access.yaml`: every capability is checked against it.
-    public let access: AccessPolicy
-    /// Categories and rules, from `Policies/retention.yaml`: what sweeps apply.
-    public let retention: RetentionPolicy
+    /// The parsed policy files (schema, purposes, access, retention).
+    public let policies: VaultPolicies
+    let core: VaultCore
 
-    /// The parsed policy files of a vault directory.
-    struct Policies {
-        let schema: Schema
-        let purposes: PurposeSet
-        let access: AccessPolicy
-        let retention: RetentionPolicy
+    /// Customer records: put, get, find, delete fields, import, quality, envelopes.
+    public let records: VaultRecords
+    /// The consent ledger: recording, answers, audiences, receipts.
+    public let consent: VaultConsent
+    /// Retention: sweeps, legal holds, erasure, restriction of processing.
+    public let retention: VaultRetention
+    /// Data-subject requests and subject export packages.
+    public let requests: VaultRequests
+    /// Personal-data breach records.
+    public let breaches: VaultBreaches
+    /// Encrypted backups: create, verify, list, prune (restores are ``VaultBackups`` statics).
+    public let backups: VaultBackups
+    /// Key status and rotation (root secret, KEK, blind-index keys).
+    public let keys: VaultKeys
+    /// The audit log: checkpoints, verification, queries, export.
+    public let audit: VaultAudit
+    /// The compliance report.
+    public let reports: VaultReports
 
-        init(vaultDirectory: String) throws {
-            let directory = vaultDirectory + "/" + Vault.policiesDirectoryName
-            schema = try Schema.load(from: directory)
-            purposes = try PurposeSet.load(from: directory)
-            access = try AccessPolicy.load(from: directory, schema: schema, purposes: purposes)
-            retention = try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes)
-        }
-    }
+    /// The store under the vault, for tests that attack it behind the library. Nothing
+    /// public reaches it: library users go through the handles above.
+    @_spi(Testing) public var store: any Store { core.store }
 
-    private init(directory: URL, store: any Store, keyring: Keyring, keyringDigest: [UInt8], policies: Policies) throws {
-        guard let publicKey = keyring.auditPublicKey else {
-            throw PrivacyKitError(.integrity, "the keyring has no audit signing key")
-        }
+    /// Where the records are: the SQLite file, or the server store's URL without its password.
+    public var storeLocation: String { core.store.location }
+    public var keyringPath: String { core.keyringPath }
+    public var storePath: String { core.storePath }
+    public var policiesPath: String { core.policiesPath }
+
+    private init(directory: URL, store: any Store, keyring: Keyring, keyringDigest: [UInt8], policies: VaultPolicies) throws {
+        let core = try VaultCore(directory: directory, store: store, keyring: keyring, keyringDigest: keyringDigest, policies: policies)
+        self.core = core
         self.directory = directory
-        self.id = keyring.vaultID
-        self.store = store
-        self.auditPublicKey = publicKey
-        self.schema = policies.schema
-        self.purposes = policies.purposes
-        self.access = policies.access
-        self.retention = policies.retention
-        self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
-        // Taken after the bytes were read: if the file was replaced in between, the first
-        // check finds another identity, compares contents, and refuses.
-        self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest,
-                                 keyringIdentity: SecureFiles.Identity(path: Self.keyringPath(directory.path))))
+        self.id = core.id
+        self.auditPublicKey = core.auditPublicKey
+        self.policies = policies
+        records = VaultRecords(core: core)
+        consent = VaultConsent(core: core)
+        retention = VaultRetention(core: core)
+        requests = VaultRequests(core: core)
+        breaches = VaultBreaches(core: core)
+        backups = VaultBackups(core: core)
+        keys = VaultKeys(core: core)
+        audit = VaultAudit(core: core)
+        reports = VaultReports(core: core)
     }
-
-    /// A field cipher for one operation: from the pool, or new. Give it back with
-    /// ``returnCipher(_:)`` (it is wiped then).
-    func borrowCipher() throws -> FieldCipher {
-        if let cipher = cipherPool.withLock({ $0.popLast() }) { return cipher }
-        return try FieldCipher(vaultID: id)
-    }
-
-    func returnCipher(_ cipher: FieldCipher) {
-        cipher.wipe()
-        cipherPool.withLock { pool in
-            if pool.count < 8 { pool.append(cipher) }
-        }
-    }
-
-    /// The unsealed keyring.
-    public var keyring: Keyring { state.withLock { $0.keyring } }
-
-    /// Blind indexes under the keyring's current index keys.
-    package var indexer: BlindIndexer { state.withLock { $0.indexer } }
-
-    public var keyringPath: String { Self.keyringPath(directory.path) }
-    public var storePath: String { directory.path + "/" + Self.storeFileName }
-    public var policiesPath: String { directory.path + "/" + Self.policiesDirectoryName }
-
-    static func keyringPath(_ directory: String) -> String {
-        directory + "/" + keysDirectoryName + "/" + keyringFileName
-    }
-
-    /// Role, version, creation time and fingerprint of every key; never key bytes.
-    public func keyStatus() -> [KeyInfo] { keyring.status }
 
     // MARK: - Create
 
@@ -151,30 +103,30 @@ public final class Vault: Sendable {
     ) throws -> Vault {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
-        let parent = try checkNewVaultPath(target, refusal: "choose a new path for the vault")
+        let parent = try VaultLayout.checkNewVaultPath(target, refusal: "choose a new path for the vault")
 
         let staging = parent + "/." + (target as NSString).lastPathComponent + ".creating-" + Hex.encode(Random.bytes(count: 4))
         try SecureFiles.makeDirectory(staging, mode: 0o700)
         var finished = false
         defer { if !finished { try? fm.removeItem(atPath: staging) } }
 
-        try SecureFiles.makeDirectory(staging + "/" + keysDirectoryName, mode: 0o700)
-        try SecureFiles.makeDirectory(staging + "/" + policiesDirectoryName, mode: 0o755)
-        try PolicySet.writeDefaults(to: staging + "/" + policiesDirectoryName)
+        try SecureFiles.makeDirectory(staging + "/" + VaultLayout.keysDirectoryName, mode: 0o700)
+        try SecureFiles.makeDirectory(staging + "/" + VaultLayout.policiesDirectoryName, mode: 0o755)
+        try PolicySet.writeDefaults(to: staging + "/" + VaultLayout.policiesDirectoryName)
 
         let vaultID = VaultID.random()
         let createdAt = Timestamp.now()
         let fresh = try Keyring.generate(vaultID: vaultID, createdAt: createdAt,
                                          root: RootHeader(kind: rootKey.kind, limits: nil, salt: nil))
         let (bytes, keyring) = try KeyringFile.seal(fresh, rootKey: rootKey, limits: kdfLimits)
-        try SecureFiles.replace(bytes, at: keyringPath(staging), mode: 0o600)
+        try SecureFiles.replace(bytes, at: VaultLayout.keyringPath(staging), mode: 0o600)
 
         let staged: any Store
         if let backend {
             try SecureFiles.replace(Array((backend.reference + "\n").utf8), at: staging + "/" + StoreBackends.referenceFileName, mode: 0o600)
             staged = try backend.create(vaultID: vaultID, createdAt: createdAt)
         } else {
-            staged = try SQLiteStore.create(at: staging + "/" + storeFileName, vaultID: vaultID, createdAt: createdAt)
+            staged = try SQLiteStore.create(at: staging + "/" + VaultLayout.storeFileName, vaultID: vaultID, createdAt: createdAt)
         }
         // A server store outlives the staging directory: take it back if the vault is not
         // finished, so init can be run again.
@@ -182,9 +134,9 @@ public final class Vault: Sendable {
         // The vault's first event, and a signed checkpoint over it, go in before the vault
         // appears at its path.
         let stagedAudit = AuditLog(vaultID: vaultID, keyring: keyring)
-        let policyDigest = try PolicySet.digest(of: staging + "/" + policiesDirectoryName)
+        let policyDigest = try PolicySet.digest(of: staging + "/" + VaultLayout.policiesDirectoryName)
         try staged.write { db in
-            try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [policyDigestKey, policyDigest])
+            try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [VaultCore.policyDigestKey, policyDigest])
             try stagedAudit.append([AuditEntry(.vaultCreate, reason: "root secret: \(rootKey.kind.rawValue)")], context: context, db: db)
             try stagedAudit.checkpoint(db: db)
         }
@@ -197,75 +149,10 @@ public final class Vault: Sendable {
         finished = true
         try SecureFiles.syncDirectory(parent)
 
-        let policies = try Policies(vaultDirectory: target)
-        let store = try backend?.open(expecting: vaultID) ?? SQLiteStore.open(at: target + "/" + storeFileName, expecting: vaultID)
+        let policies = try VaultPolicies(vaultDirectory: target)
+        let store = try backend?.open(expecting: vaultID) ?? SQLiteStore.open(at: target + "/" + VaultLayout.storeFileName, expecting: vaultID)
         return try Vault(directory: URL(fileURLWithPath: target), store: store, keyring: keyring,
                          keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
-    }
-
-    /// Checks that a vault can be made at `target` (absent, or an empty directory, with an
-    /// existing parent) and returns the parent.
-    static func checkNewVaultPath(_ target: String, refusal: String) throws -> String {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: target, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue, (try? fm.contentsOfDirectory(atPath: target))?.isEmpty == true else {
-                throw PrivacyKitError(.alreadyExists, "\(target) already exists and is not an empty directory; \(refusal)")
-            }
-        }
-        let parent = (target as NSString).deletingLastPathComponent
-        guard fm.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PrivacyKitError(.notFound, "the parent directory \(parent) does not exist")
-        }
-        return parent
-    }
-
-    // MARK: - Reading without the root secret
-
-    /// The audit public key recorded in the vault's keyring file, read without any secret
-    /// (for `audit verify` and `audit public-key`). A keyring can be swapped by whoever can
-    /// write the vault: an auditor should compare it with a copy kept elsewhere.
-    /// Verifies the audit log of the vault at `directory` with nothing but the audit public
-    /// key (no root secret): its SQLite file, or the server store its `store.url` names.
-    public static func verifyAuditWithoutSecret(at directory: URL, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint] = []) throws -> AuditReport {
-        let path = directory.standardizedFileURL.path
-        guard try StoreBackends.reference(ofVault: path) != nil else {
-            return try AuditVerifier.verify(storePath: path + "/" + storeFileName, publicKey: publicKey, witness: witness)
-        }
-        let keyringPath = keyringPath(path)
-        guard let claimed = KeyringFile.peekVaultID(try readKeyringWithoutSecret(keyringPath)), let vaultID = try? VaultID(hex: claimed) else {
-            throw PrivacyKitError(.integrity, "\(keyringPath) records no valid vault id")
-        }
-        let store = try StoreBackends.openStore(ofVault: path, expecting: vaultID)
-        defer { try? store.close() }
-        return try store.read { db in try AuditVerifier.verify(db: db, vaultID: vaultID, publicKey: publicKey, witness: witness) }
-    }
-
-    public static func recordedAuditPublicKey(at directory: URL) throws -> Ed25519.PublicKey {
-        let path = keyringPath(directory.standardizedFileURL.path)
-        let bytes = try readKeyringWithoutSecret(path)
-        guard let text = KeyringFile.peekAuditPublicKey(bytes), let raw = try? Base64URL.decode(text),
-              let key = try? Ed25519.PublicKey(bytes: raw)
-        else {
-            throw PrivacyKitError(.integrity, "\(path) records no valid audit public key")
-        }
-        return key
-    }
-
-    /// The vault id recorded in the keyring file, read without any secret.
-    public static func recordedVaultID(at directory: URL) throws -> VaultID {
-        let path = keyringPath(directory.standardizedFileURL.path)
-        guard let text = KeyringFile.peekVaultID(try readKeyringWithoutSecret(path)), let id = try? VaultID(hex: text) else {
-            throw PrivacyKitError(.integrity, "\(path) records no valid vault id")
-        }
-        return id
-    }
-
-    private static func readKeyringWithoutSecret(_ path: String) throws -> [UInt8] {
-        guard SecureFiles.mode(of: path) != nil else {
-            throw PrivacyKitError(.notFound, "no keyring at \(path); is it a vault?")
-        }
-        return try SecureFiles.readSecret(at: path, what: "keyring", maxBytes: 4 << 20)
     }
 
     // MARK: - Open
@@ -292,347 +179,25 @@ public final class Vault: Sendable {
         guard isDirectory.boolValue else {
             throw PrivacyKitError(.notFound, "no vault at \(path): it is a file, and a vault is a directory")
         }
-        let keyringPath = keyringPath(path)
+        let keyringPath = VaultLayout.keyringPath(path)
         guard SecureFiles.mode(of: keyringPath) != nil else {
-            throw PrivacyKitError(.notFound, "\(path) has no keyring (\(keysDirectoryName)/\(keyringFileName)); is it a vault?")
+            throw PrivacyKitError(.notFound, "\(path) has no keyring (\(VaultLayout.keysDirectoryName)/\(VaultLayout.keyringFileName)); is it a vault?")
         }
         let bytes = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
         let keyring: Keyring
         do {
             keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
         } catch let error as PrivacyKitError where error.code == .wrongKey {
-            recordFailedUnlock(directory: path, keyringBytes: bytes, context: context)
+            VaultCore.recordFailedUnlock(directory: path, keyringBytes: bytes, context: context)
             throw error
         }
 
         // Policies first: a vault whose policy files do not load is not touched at all.
-        let policies = try Policies(vaultDirectory: path)
+        let policies = try VaultPolicies(vaultDirectory: path)
         let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
         let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
                               keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
-        try vault.recordPolicyChange(context: context)
+        try vault.core.recordPolicyChange(context: context)
         return vault
-    }
-
-    static let policyDigestKey = "policy_digest"
-
-    /// Records a `policy.change` event (old and new digest of `Policies/`) when the policy
-    /// files differ from those the vault last loaded. Runs at every open, after the files
-    /// were parsed: a policy that does not load never gets this far.
-    private func recordPolicyChange(context: AccessContext) throws {
-        let current = try PolicySet.digest(of: policiesPath)
-        let stored = try store.read { db in try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey]) }
-        guard stored != current else { return }  // the usual case: no write transaction at open
-        try performAudited(context) { tx in
-            let previous = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey])
-            guard previous != current else { return }
-            try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [Self.policyDigestKey, current])
-            tx.record(AuditEntry(.policyChange, reason: "policy set \(previous ?? "unknown") -> \(current)"))
-        }
-    }
-
-    /// Appends a `vault.unlock` / `failed` event to the store's chain. Needs no key (the
-    /// event names no subject and is not signed); never touches the keyring. Best effort:
-    /// if the store cannot take it (missing, from another vault, newer), the wrong-key
-    /// error still stands.
-    private static func recordFailedUnlock(directory: String, keyringBytes: [UInt8], context: AccessContext) {
-        guard let claimed = KeyringFile.peekVaultID(keyringBytes), let vaultID = try? VaultID(hex: claimed),
-              let store = try? StoreBackends.openStore(ofVault: directory, expecting: vaultID)
-        else { return }
-        let log = AuditLog(vaultID: vaultID, keyring: nil)
-        _ = try? store.write { db in
-            try log.append([AuditEntry(.vaultUnlock, outcome: .failed, reason: "wrong root secret")], context: context, db: db)
-        }
-        try? store.close()
-    }
-
-    // MARK: - Audited operations
-
-    /// Runs `body` and appends the events it records in one immediate transaction: the
-    /// operation and its audit events commit together or not at all. If an event cannot be
-    /// written, the whole operation rolls back and the error is thrown.
-    ///
-    /// Every capability comes through here with what it is about to do: the access policy
-    /// decides first (``authorize(_:context:)``), and `body` gets the grant (how each field
-    /// may be seen). No access check is written anywhere else.
-    func perform<T>(_ context: AccessContext, _ request: AccessRequest, _ body: (AuditedTransaction, AccessGrant) throws -> T) throws -> T {
-        let grant = try authorize(request, context: context)
-        return try performAudited(context) { try body($0, grant) }
-    }
-
-    /// The transaction of ``perform(_:_:_:)`` without the access check: for the vault's own
-    /// bookkeeping (recording a denial, a policy change).
-    func performAudited<T>(_ context: AccessContext, _ body: (AuditedTransaction) throws -> T) throws -> T {
-        try store.write { db in
-            // Under the write lock, which a keyring rewrite also holds: no operation uses
-            // keys another process has rotated away.
-            try ensureKeyringCurrent()
-            let transaction = AuditedTransaction(db: db)
-            let result = try body(transaction)
-            try audit.append(transaction.entries, context: context, db: db)
-            return result
-        }
-    }
-
-    /// The access decision for `request`: the grant, or a denial that is written to the
-    /// audit log (outcome `denied`, with the rule that decided) before it is thrown.
-    ///
-    /// - Throws: `.denied` naming the rule; `.invalidInput` for a role or purpose the
-    ///   policy does not define (also recorded as a denial).
-    func authorize(_ request: AccessRequest, context: AccessContext) throws -> AccessGrant {
-        var views: [String: FieldView] = [:]
-        do {
-            guard let action = request.action else {
-                _ = try access.decide(role: context.role, action: .audit, purpose: context.purpose)  // role and purpose exist
-                return AccessGrant(views: [:])
-            }
-            let decision = try access.decide(role: context.role, action: action, purpose: context.purpose)
-            guard decision.isAllowed else { throw deny(request, context: context, fields: request.fields ?? [], rule: decision.rule) }
-            if action == .read || action == .export {
-                let names = request.fields ?? (request.allReadableFields ? schema.fields.map(\.name) : [])
-                for name in names {
-                    let decision = try access.decide(role: context.role, action: action, field: name, purpose: context.purpose)
-                    switch decision.outcome {
-                    case .allowed: views[name] = .full
-                    case .masked: views[name] = .masked
-                    case .denied:
-                        // Asked for by name: refused. Part of "everything": left out.
-                        if request.fields != nil { throw deny(request, context: context, fields: [name], rule: decision.rule) }
-                    }
-                }
-                // A restricted subject (GDPR art. 18) is read only for what the policy's
-                // `restricted:` allows.
-                if let subject = request.subject, !access.mayProcessRestricted(role: context.role, purpose: context.purpose),
-                   try isRestricted(subject) {
-                    throw deny(request, context: context, fields: request.fields ?? [],
-                               rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
-                }
-                // Reading a subject for a purpose that rests on consent needs that
-                // subject's live consent (an opt-out purpose: no objection).
-                if let subject = request.subject, let answer = try consentCheck(subject: subject, purpose: context.purpose), !answer.allowed {
-                    throw deny(request, context: context, fields: request.fields ?? [], rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
-                }
-            }
-        } catch let error as PrivacyKitError where error.code == .invalidInput {
-            _ = deny(request, context: context, fields: request.fields ?? [], rule: error.message)
-            throw error
-        }
-        return AccessGrant(views: views)
-    }
-
-    /// Subject ids as the caller's role may see them: the ids, or for a role with
-    /// `subject_ids: pseudonymous` their keyed pseudonyms (as in the audit log).
-    func visibleIDs(_ ids: [String], context: AccessContext) throws -> [String] {
-        guard access.roles[context.role]?.pseudonymousIDs == true else { return ids }
-        return try ids.map(subjectPseudonym)
-    }
-
-    /// The consent answer when `purpose` needs consent; nil when it does not.
-    func consentCheck(subject: String, purpose purposeID: String?, db: StoreDatabase? = nil) throws -> ConsentAnswer? {
-        guard let purposeID, let purpose = purposes[purposeID], purpose.consent != .notRequired else { return nil }
-        let now = Timestamp.precise(Date())
-        func answer(_ db: StoreDatabase) throws -> ConsentAnswer {
-            ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purposeID, at: nil), at: now)
-        }
-        if let db { return try answer(db) }
-        return try store.read(answer)
-    }
-
-    private func deny(_ request: AccessRequest, context: AccessContext, fields: [String], rule: String) -> PrivacyKitError {
-        let entry = AuditEntry(request.event, subjectID: request.subject, fields: fields.filter(AuditLog.isFieldName),
-                               outcome: .denied, reason: rule)
-        do {
-            try performAudited(context) { $0.record(entry) }
-        } catch let error as PrivacyKitError {
-            // No denial without its event either: the caller learns the event failed.
-            return PrivacyKitError(.denied, "denied (\(rule)), and the denial could not be recorded", cause: error)
-        } catch {
-            return PrivacyKitError(.denied, "denied (\(rule)), and the denial could not be recorded")
-        }
-        return PrivacyKitError(.denied, "role \(context.role)\(context.purpose.map { " for purpose \($0)" } ?? ""): \(request.action?.rawValue ?? "call") denied: \(rule)")
-    }
-
-    /// Refuses to go on if another process replaced the keyring since this vault read it
-    /// (a KEK or index rotation, a root-secret change): new subject keys wrapped under a
-    /// retired KEK, or lookups under a dropped index version, would lose data or miss it.
-    /// A `stat` per transaction; the file is read again only if its identity changed.
-    func ensureKeyringCurrent() throws {
-        let now = SecureFiles.Identity(path: keyringPath)
-        let (known, digest) = state.withLock { ($0.keyringIdentity, $0.keyringDigest) }
-        if let now, now == known { return }
-        let bytes = try? SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
-        guard let bytes, let current = try? BLAKE2b.hash(bytes), ConstantTime.equals(current, digest) else {
-            throw Self.keyringChanged(keyringPath)
-        }
-        state.withLock { $0.keyringIdentity = now }
-    }
-
-    static func keyringChanged(_ path: String) -> PrivacyKitError {
-        PrivacyKitError(.integrity, "\(path) changed since this vault was opened (another process rotated it?); open the vault again")
-    }
-
-    /// Records events in their own transaction: for services that act on data outside the
-    /// vault (a ciphertext they keep, say) and must still leave an audit trail.
-    public func record(_ entries: [AuditEntry], context: AccessContext) throws {
-        // Logging, not access: the role and purpose must exist, no action is needed.
-        try perform(context, AccessRequest(nil, event: entries.first?.action ?? .auditQuery)) { transaction, _ in
-            for entry in entries { transaction.record(entry) }
-        }
-    }
-
-    /// Signs a checkpoint over the current head of the audit log (or returns the existing
-    /// one if nothing was appended since).
-    @discardableResult
-    public func checkpoint() throws -> AuditCheckpoint {
-        try store.write { db in try audit.checkpoint(db: db) }
-    }
-
-    /// Signs a checkpoint if events were appended since the last one. The CLI calls this
-    /// at the end of every command.
-    @discardableResult
-    public func checkpointIfNeeded() throws -> AuditCheckpoint? {
-        try store.write { db in
-                let last = try AuditLog.lastSeq(db: db)
-                if let signed = try AuditLog.lastCheckpointSeq(db: db), signed >= last { return nil }
-                return try audit.checkpoint(db: db)
-            }
-    }
-
-    /// Verifies the audit log against the vault's public key and, optionally, a witness
-    /// file's checkpoints.
-    public func verifyAudit(witness: [AuditCheckpoint] = []) throws -> AuditReport {
-        try store.read { db in
-                try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: witness)
-            }
-    }
-
-    /// Events matching `query`, oldest first. Reading the log is itself recorded
-    /// (`audit.query`).
-    public func auditEvents(matching query: AuditQuery, context: AccessContext) throws -> [AuditEvent] {
-        let subject = try query.subjectID.map { id -> String in
-            guard let key = keyring.current(.auditMAC)?.secret else {
-                throw PrivacyKitError(.internal, "the keyring has no audit MAC key")
-            }
-            return try AuditChain.pseudonym(subjectID: id, key: key)
-        }
-        // The seq of this query's own event: the newest the read below can see.
-        let last = try perform(context, AccessRequest(.audit, event: .auditQuery, subject: query.subjectID)) { tx, _ in
-            tx.record(AuditEntry(.auditQuery, subjectID: query.subjectID))
-            return try AuditLog.lastSeq(db: tx.db) + 1
-        }
-        var conditions: [String] = []
-        var arguments: [(any StoreValueConvertible)?] = []
-        if let subject {
-            // Probe every seq segment of the subject index (see the v2-audit migration).
-            let segments = (0...(last / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
-            conditions.append("seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ?")
-            arguments.append(subject)
-        }
-        if let actor = query.actor { conditions.append("actor = ?"); arguments.append(actor) }
-        if let action = query.action { conditions.append("action = ?"); arguments.append(action) }
-        if let since = query.since { conditions.append("time >= ?"); arguments.append(since) }
-        if let until = query.until { conditions.append("time < ?"); arguments.append(until) }
-        if let after = query.afterSeq { conditions.append("seq > ?"); arguments.append(after) }
-        var sql = "SELECT \(AuditLog.selectColumns) FROM audit_events"
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        sql += " ORDER BY seq"
-        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
-        let statementArguments = StoreArguments(arguments)
-        return try store.read { db in
-                try StoreRow.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditLog.event(from:))
-            }
-    }
-
-    /// Streams every event after `afterSeq`, oldest first, to `handle` (for a SIEM). The
-    /// export is recorded first (`audit.export`), then read from one consistent snapshot.
-    ///
-    /// - Returns: the number of events handed over.
-    @discardableResult
-    public func exportAudit(
-        afterSeq: Int64 = 0, context: AccessContext, _ handle: (AuditEvent) throws -> Void
-    ) throws -> Int64 {
-        try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
-        return try store.read { db in
-                var count: Int64 = 0
-                let cursor = try StoreRow.fetchCursor(
-                    db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
-                while let row = try cursor.next() {
-                    try handle(AuditLog.event(from: row))
-                    count += 1
-                }
-                return count
-            }
-    }
-
-    // MARK: - Root rotation
-
-    /// Re-seals the keyring under a new root secret. The keys themselves do not change,
-    /// so no data is re-encrypted.
-    ///
-    /// The new keyring is written beside the old one, synced, and renamed over it: a crash
-    /// at any point leaves either the old keyring (old secret opens it) or the new one.
-    ///
-    /// - Throws: `.busy` if another process is changing the keyring, `.integrity` if the
-    ///   keyring file changed since this vault was opened.
-    public func rotateRoot(
-        to newRootKey: RootKey, kdfLimits: Argon2id.Limits = .moderate, context: AccessContext
-    ) throws {
-        try rotateRoot(to: newRootKey, kdfLimits: kdfLimits, context: context, hooks: .none)
-    }
-
-    func rotateRoot(
-        to newRootKey: RootKey, kdfLimits: Argon2id.Limits, context: AccessContext,
-        hooks: SecureFiles.WriteHooks
-    ) throws {
-        _ = try authorize(AccessRequest(.keys, event: .keysRotateRoot), context: context)
-        let entry = AuditEntry(.keysRotateRoot, reason: "new root secret: \(newRootKey.kind.rawValue)")
-        try rewriteKeyring(context: context, entry: entry, hooks: hooks) { keyring in
-            try KeyringFile.seal(keyring, rootKey: newRootKey, limits: kdfLimits)
-        }
-    }
-
-    /// Rewrites the keyring file under the keyring lock, after checking that it is still
-    /// the file this vault read.
-    ///
-    /// The audit event and the file replacement share one store transaction: the event
-    /// is inserted, the file replaced, then the transaction commits. If the file cannot be
-    /// replaced, nothing is recorded; if the event cannot be written, the file is not
-    /// touched.
-    func rewriteKeyring(
-        context: AccessContext, entry: AuditEntry, hooks: SecureFiles.WriteHooks,
-        check: (StoreDatabase) throws -> Void = { _ in },
-        _ makeNew: (Keyring) throws -> (bytes: [UInt8], keyring: Keyring)
-    ) throws {
-        let lock = try FileLock(path: directory.path + "/" + Self.keysDirectoryName + "/.keyring.lock", what: "the keyring")
-        defer { lock.unlock() }
-        let current = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
-        let (keyring, digest) = state.withLock { ($0.keyring, $0.keyringDigest) }
-        guard ConstantTime.equals(try BLAKE2b.hash(current), digest) else {
-            throw Self.keyringChanged(keyringPath)
-        }
-        let (bytes, updated) = try makeNew(keyring)
-        let newDigest = try BLAKE2b.hash(bytes)
-        try store.write { db in
-            // Checked under the write lock: nothing can start using what is being retired
-            // between this check and the new keyring.
-            try check(db)
-            try audit.append([entry], context: context, db: db)
-            try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600, hooks: hooks)
-            // Before the lock is released, so no transaction of this process sees the new
-            // file with the old state.
-            state.withLock {
-                $0 = State(keyring: updated, indexer: BlindIndexer(keyring: updated), keyringDigest: newDigest,
-                           keyringIdentity: SecureFiles.Identity(path: keyringPath))
-            }
-        }
-    }
-}
-
-/// UTC timestamps as PrivacyKit writes them: ISO 8601 with seconds, `Z`.
-enum Timestamp {
-    static func now() -> String { string(Date()) }
-
-    static func string(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current))
     }
 }

@@ -24,8 +24,8 @@ public struct PutResult: Sendable, Codable, Equatable {
 /// Reading and writing customer records: encrypted fields under the subject's key, plain
 /// fields as JSON, blind indexes for the indexed fields.
 struct RecordStore {
-    let vault: Vault
-    var schema: Schema { vault.schema }
+    let core: VaultCore
+    var schema: Schema { core.policies.schema }
 
     static let maxSubjectLength = 128
 
@@ -100,7 +100,7 @@ struct RecordStore {
 
     /// Unwraps the subject's key into the cipher's buffer.
     func unlock(_ stored: Stored, subjectID: String, cipher: FieldCipher) throws {
-        guard let kek = vault.keyring.key(.kek, version: stored.kekVersion) else {
+        guard let kek = core.keyring.key(.kek, version: stored.kekVersion) else {
             throw PrivacyKitError(.integrity, "subject \(subjectID) is wrapped under KEK v\(stored.kekVersion), which the keyring does not have")
         }
         try cipher.unwrapSubjectKey(stored.wrappedKey, subjectID: subjectID, kek: kek.secret, kekVersion: stored.kekVersion)
@@ -171,16 +171,16 @@ struct RecordStore {
         let indexVersion: Int
         let indexes: [String: BlindIndexer.FieldIndex]
 
-        init(vault: Vault) throws {
-            guard let kek = vault.keyring.current(.kek) else {
+        init(core: VaultCore) throws {
+            guard let kek = core.keyring.current(.kek) else {
                 throw PrivacyKitError(.integrity, "the keyring has no KEK")
             }
             kekVersion = kek.info.version
             self.kek = kek.secret
-            let indexer = vault.indexer
+            let indexer = core.indexer
             indexVersion = indexer.currentVersion
             var indexes: [String: BlindIndexer.FieldIndex] = [:]
-            for field in vault.schema.indexedFields {
+            for field in core.policies.schema.indexedFields {
                 indexes[field.name] = try indexer.fieldIndex(field, version: indexVersion)
             }
             self.indexes = indexes
@@ -247,7 +247,7 @@ struct RecordStore {
         defer { cipher.wipe() }
         guard let existing = try load(db, subjectID: subjectID) else {
             try Self.refuseErased(db, subjectID: subjectID)
-            let prepared = try prepareNew(subjectID: subjectID, values: raw, cipher: cipher, keys: PreparationKeys(vault: vault))
+            let prepared = try prepareNew(subjectID: subjectID, values: raw, cipher: cipher, keys: PreparationKeys(core: core))
             return try insert(db, prepared, now: now)
         }
         var stored = existing
@@ -298,14 +298,14 @@ struct RecordStore {
         _ db: StoreDatabase, subjectID: String, values: [String: NormalizedValue], invalid: Set<String>, fields: Set<String>,
         isNew: Bool = false
     ) throws {
-        let version = vault.indexer.currentVersion
+        let version = core.indexer.currentVersion
         for name in fields.sorted() {
             guard let spec = schema[name], spec.blindIndexBits != nil else { continue }
             if !isNew {
                 try db.cachedStatement(sql: "DELETE FROM blind_index WHERE subject_id = ? AND field = ?").execute(arguments: [subjectID, name])
             }
             guard let value = values[name], !invalid.contains(name) else { continue }
-            let hash = try vault.indexer.index(value.key, field: spec, version: version)
+            let hash = try core.indexer.index(value.key, field: spec, version: version)
             try db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
                 .execute(arguments: [name, version, hash, subjectID])
         }

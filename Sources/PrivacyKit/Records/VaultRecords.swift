@@ -3,7 +3,9 @@ import Sodium
 
 /// Customer records. Every call takes an access context and writes its audit event in the
 /// same transaction as the work, and is checked against the access policy first.
-extension Vault {
+public struct VaultRecords: VaultCapability {
+    let core: VaultCore
+
     /// Creates or updates a subject's fields. Values are normalized by the schema; an
     /// empty value removes the field. Writing the same values again changes nothing.
     ///
@@ -14,7 +16,7 @@ extension Vault {
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         return try perform(context, AccessRequest(.write, event: .recordWrite, subject: subject)) { tx, _ in
-            let result = try RecordStore(vault: self).upsert(tx.db, subjectID: subject, values: values, cipher: cipher)
+            let result = try RecordStore(core: core).upsert(tx.db, subjectID: subject, values: values, cipher: cipher)
             if result.change != .unchanged {
                 tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: result.changedFields, reason: result.change.rawValue))
             }
@@ -38,7 +40,7 @@ extension Vault {
         defer { returnCipher(cipher) }
         let request = AccessRequest(.read, event: .recordRead, subject: subject, fields: fields, allReadableFields: fields == nil)
         return try perform(context, request) { tx, grant in
-            let store = RecordStore(vault: self)
+            let store = RecordStore(core: core)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
@@ -94,7 +96,7 @@ extension Vault {
                         tx.db.cachedStatement(sql: "SELECT subject_id FROM blind_index WHERE field = ? AND version = ? AND hash = ?"),
                         arguments: [field, version, hash])
                 }
-                let store = RecordStore(vault: self)
+                let store = RecordStore(core: core)
                 for subject in Set(candidates).sorted() {
                     guard let stored = try store.load(tx.db, subjectID: subject), let envelope = stored.sealed[field] else { continue }
                     try store.unlock(stored, subjectID: subject, cipher: cipher)
@@ -173,7 +175,7 @@ extension Vault {
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         return try perform(context, AccessRequest(.write, event: .recordWrite, subject: subject)) { tx, _ in
-            let store = RecordStore(vault: self)
+            let store = RecordStore(core: core)
             if let existing = try store.load(tx.db, subjectID: subject) {
                 try store.unlock(existing, subjectID: subject, cipher: cipher)
                 tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: [field], reason: "encrypted for a service"))
@@ -202,7 +204,7 @@ extension Vault {
             throw PrivacyKitError(.invalidInput, schema.unknownField(field))
         }
         return try perform(context, AccessRequest(.read, event: .recordRead, subject: subject, fields: [field])) { tx, grant in
-            let store = RecordStore(vault: self)
+            let store = RecordStore(core: core)
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no key for subject \(subject) (unknown or erased)")
             }

@@ -32,7 +32,7 @@ public struct DuplicateCluster: Sendable, Codable, Equatable {
     public let subjects: [String]
 }
 
-extension Vault {
+extension VaultRecords {
     /// Completeness, invalid counts and duplicate clusters per field.
     public func qualityReport(context: AccessContext) throws -> QualityReport {
         // Counts reveal no value, but the clusters are built from every indexed field.

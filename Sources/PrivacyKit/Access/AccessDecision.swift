@@ -1,0 +1,83 @@
+import Foundation
+
+/// The access decision: every capability asks it, through ``VaultCore/perform(_:_:_:)``,
+/// before it touches a subject. Denials are audited like grants.
+extension VaultCore {
+    /// The access decision for `request`: the grant, or a denial that is written to the
+    /// audit log (outcome `denied`, with the rule that decided) before it is thrown.
+    ///
+    /// - Throws: `.denied` naming the rule; `.invalidInput` for a role or purpose the
+    ///   policy does not define (also recorded as a denial).
+    func authorize(_ request: AccessRequest, context: AccessContext) throws -> AccessGrant {
+        var views: [String: FieldView] = [:]
+        do {
+            guard let action = request.action else {
+                _ = try policies.access.decide(role: context.role, action: .audit, purpose: context.purpose)  // role and purpose exist
+                return AccessGrant(views: [:])
+            }
+            let decision = try policies.access.decide(role: context.role, action: action, purpose: context.purpose)
+            guard decision.isAllowed else { throw deny(request, context: context, fields: request.fields ?? [], rule: decision.rule) }
+            if action == .read || action == .export {
+                let names = request.fields ?? (request.allReadableFields ? policies.schema.fields.map(\.name) : [])
+                for name in names {
+                    let decision = try policies.access.decide(role: context.role, action: action, field: name, purpose: context.purpose)
+                    switch decision.outcome {
+                    case .allowed: views[name] = .full
+                    case .masked: views[name] = .masked
+                    case .denied:
+                        // Asked for by name: refused. Part of "everything": left out.
+                        if request.fields != nil { throw deny(request, context: context, fields: [name], rule: decision.rule) }
+                    }
+                }
+                // A restricted subject (GDPR art. 18) is read only for what the policy's
+                // `restricted:` allows.
+                if let subject = request.subject, !policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose),
+                   try isRestricted(subject) {
+                    throw deny(request, context: context, fields: request.fields ?? [],
+                               rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
+                }
+                // Reading a subject for a purpose that rests on consent needs that
+                // subject's live consent (an opt-out purpose: no objection).
+                if let subject = request.subject, let answer = try consentCheck(subject: subject, purpose: context.purpose), !answer.allowed {
+                    throw deny(request, context: context, fields: request.fields ?? [], rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
+                }
+            }
+        } catch let error as PrivacyKitError where error.code == .invalidInput {
+            _ = deny(request, context: context, fields: request.fields ?? [], rule: error.message)
+            throw error
+        }
+        return AccessGrant(views: views)
+    }
+
+    /// Subject ids as the caller's role may see them: the ids, or for a role with
+    /// `subject_ids: pseudonymous` their keyed pseudonyms (as in the audit log).
+    func visibleIDs(_ ids: [String], context: AccessContext) throws -> [String] {
+        guard policies.access.roles[context.role]?.pseudonymousIDs == true else { return ids }
+        return try ids.map(subjectPseudonym)
+    }
+
+    /// The consent answer when `purpose` needs consent; nil when it does not.
+    func consentCheck(subject: String, purpose purposeID: String?, db: StoreDatabase? = nil) throws -> ConsentAnswer? {
+        guard let purposeID, let purpose = policies.purposes[purposeID], purpose.consent != .notRequired else { return nil }
+        let now = Timestamp.precise(Date())
+        func answer(_ db: StoreDatabase) throws -> ConsentAnswer {
+            ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purposeID, at: nil), at: now)
+        }
+        if let db { return try answer(db) }
+        return try store.read(answer)
+    }
+
+    private func deny(_ request: AccessRequest, context: AccessContext, fields: [String], rule: String) -> PrivacyKitError {
+        let entry = AuditEntry(request.event, subjectID: request.subject, fields: fields.filter(AuditLog.isFieldName),
+                               outcome: .denied, reason: rule)
+        do {
+            try performAudited(context) { $0.record(entry) }
+        } catch let error as PrivacyKitError {
+            // No denial without its event either: the caller learns the event failed.
+            return PrivacyKitError(.denied, "denied (\(rule)), and the denial could not be recorded", cause: error)
+        } catch {
+            return PrivacyKitError(.denied, "denied (\(rule)), and the denial could not be recorded")
+        }
+        return PrivacyKitError(.denied, "role \(context.role)\(context.purpose.map { " for purpose \($0)" } ?? ""): \(request.action?.rawValue ?? "call") denied: \(rule)")
+    }
+}

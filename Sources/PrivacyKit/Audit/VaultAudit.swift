@@ -1,0 +1,98 @@
+import Foundation
+import Sodium
+
+/// The audit log of a vault: recording events for work done outside it, signing
+/// checkpoints, verifying the chain, and reading it back (itself audited).
+public struct VaultAudit: VaultCapability {
+    let core: VaultCore
+
+    /// Records events in their own transaction: for services that act on data outside the
+    /// vault (a ciphertext they keep, say) and must still leave an audit trail.
+    public func record(_ entries: [AuditEntry], context: AccessContext) throws {
+        try core.record(entries, context: context)
+    }
+
+    /// Signs a checkpoint over the current head of the audit log (or returns the existing
+    /// one if nothing was appended since).
+    @discardableResult
+    public func checkpoint() throws -> AuditCheckpoint {
+        try store.write { db in try audit.checkpoint(db: db) }
+    }
+
+    /// Signs a checkpoint if events were appended since the last one. The CLI calls this
+    /// at the end of every command.
+    @discardableResult
+    public func checkpointIfNeeded() throws -> AuditCheckpoint? {
+        try store.write { db in
+                let last = try AuditLog.lastSeq(db: db)
+                if let signed = try AuditLog.lastCheckpointSeq(db: db), signed >= last { return nil }
+                return try audit.checkpoint(db: db)
+            }
+    }
+
+    /// Verifies the audit log against the vault's public key and, optionally, a witness
+    /// file's checkpoints.
+    public func verify(witness: [AuditCheckpoint] = []) throws -> AuditReport {
+        try store.read { db in
+                try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: witness)
+            }
+    }
+
+    /// Events matching `query`, oldest first. Reading the log is itself recorded
+    /// (`audit.query`).
+    public func events(matching query: AuditQuery, context: AccessContext) throws -> [AuditEvent] {
+        let subject = try query.subjectID.map { id -> String in
+            guard let key = keyring.current(.auditMAC)?.secret else {
+                throw PrivacyKitError(.internal, "the keyring has no audit MAC key")
+            }
+            return try AuditChain.pseudonym(subjectID: id, key: key)
+        }
+        // The seq of this query's own event: the newest the read below can see.
+        let last = try perform(context, AccessRequest(.audit, event: .auditQuery, subject: query.subjectID)) { tx, _ in
+            tx.record(AuditEntry(.auditQuery, subjectID: query.subjectID))
+            return try AuditLog.lastSeq(db: tx.db) + 1
+        }
+        var conditions: [String] = []
+        var arguments: [(any StoreValueConvertible)?] = []
+        if let subject {
+            // Probe every seq segment of the subject index (see the v2-audit migration).
+            let segments = (0...(last / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
+            conditions.append("seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ?")
+            arguments.append(subject)
+        }
+        if let actor = query.actor { conditions.append("actor = ?"); arguments.append(actor) }
+        if let action = query.action { conditions.append("action = ?"); arguments.append(action) }
+        if let since = query.since { conditions.append("time >= ?"); arguments.append(since) }
+        if let until = query.until { conditions.append("time < ?"); arguments.append(until) }
+        if let after = query.afterSeq { conditions.append("seq > ?"); arguments.append(after) }
+        var sql = "SELECT \(AuditLog.selectColumns) FROM audit_events"
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += " ORDER BY seq"
+        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
+        let statementArguments = StoreArguments(arguments)
+        return try store.read { db in
+                try StoreRow.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditLog.event(from:))
+            }
+    }
+
+    /// Streams every event after `afterSeq`, oldest first, to `handle` (for a SIEM). The
+    /// export is recorded first (`audit.export`), then read from one consistent snapshot.
+    ///
+    /// - Returns: the number of events handed over.
+    @discardableResult
+    public func export(
+        afterSeq: Int64 = 0, context: AccessContext, _ handle: (AuditEvent) throws -> Void
+    ) throws -> Int64 {
+        try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
+        return try store.read { db in
+                var count: Int64 = 0
+                let cursor = try StoreRow.fetchCursor(
+                    db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+                while let row = try cursor.next() {
+                    try handle(AuditLog.event(from: row))
+                    count += 1
+                }
+                return count
+            }
+    }
+}

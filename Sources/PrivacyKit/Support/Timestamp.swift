@@ -1,0 +1,10 @@
+import Foundation
+
+/// UTC timestamps as PrivacyKit writes them: ISO 8601 with seconds, `Z`.
+enum Timestamp {
+    static func now() -> String { string(Date()) }
+
+    static func string(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current))
+    }
+}

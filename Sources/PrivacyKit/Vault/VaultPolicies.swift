@@ -1,0 +1,20 @@
+/// The parsed policy files of a vault (`Policies/`): what every decision is checked
+/// against. Loaded at open; a vault whose policies do not load is not opened at all.
+public struct VaultPolicies: Sendable {
+    /// The record schema, from `schema.yaml`.
+    public let schema: Schema
+    /// The purposes, from `purposes.yaml`.
+    public let purposes: PurposeSet
+    /// Roles, from `access.yaml`: every capability is checked against it.
+    public let access: AccessPolicy
+    /// Categories and rules, from `retention.yaml`: what sweeps apply.
+    public let retention: RetentionPolicy
+
+    init(vaultDirectory: String) throws {
+        let directory = vaultDirectory + "/" + VaultLayout.policiesDirectoryName
+        schema = try Schema.load(from: directory)
+        purposes = try PurposeSet.load(from: directory)
+        access = try AccessPolicy.load(from: directory, schema: schema, purposes: purposes)
+        retention = try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes)
+    }
+}
