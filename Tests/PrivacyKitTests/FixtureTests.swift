@@ -47,12 +47,12 @@ struct FixtureTests {
     /// The state every copy of the fixture vault must show: live and erased subjects, a
     /// record's values, an audit log that verifies.
     static func expectFixtureState(_ vault: Vault) throws {
-        #expect(try vault.listSubjects(context: admin) == live)
-        #expect(try vault.get(subject: "fx-001", fields: ["email", "phone"], context: admin)
+        #expect(try vault.records.listSubjects(context: admin) == live)
+        #expect(try vault.records.get(subject: "fx-001", fields: ["email", "phone"], context: admin)
             == ["email": "alice.example@example.com", "phone": "+12025550101"])
-        #expect(Set(try vault.tombstones(context: admin).map(\.subject)) == erased)
-        #expect(throws: PrivacyKitError.self) { try vault.get(subject: "fx-005", context: admin) }
-        #expect(try vault.verifyAudit().ok)
+        #expect(Set(try vault.retention.tombstones(context: admin).map(\.subject)) == erased)
+        #expect(throws: PrivacyKitError.self) { try vault.records.get(subject: "fx-005", context: admin) }
+        #expect(try vault.audit.verify().ok)
     }
 
     @Test func theVaultOpensReadsAndItsLogVerifiesAgainstTheWitness() throws {
@@ -60,14 +60,14 @@ struct FixtureTests {
         let witness = try AuditCheckpoint.readWitnessFile(at: f.url("witness.jsonl").path)
         #expect(witness.count == 2)
         // Without any secret first, then opened with the fixture's root key.
-        let keyless = try Vault.verifyAuditWithoutSecret(at: f.url("vault"), publicKey: try f.auditKey, witness: witness)
+        let keyless = try VaultFiles.verifyAuditWithoutSecret(at: f.url("vault"), publicKey: try f.auditKey, witness: witness)
         #expect(keyless.ok && keyless.witnessCheckpointsVerified == 2 && keyless.problem == nil)
         let vault = try f.open()
         try Self.expectFixtureState(vault)
-        #expect(try vault.get(subject: "fx-004", fields: ["full_name"], context: Self.admin) == ["full_name": "試験 太郎"])
-        let report = try vault.verifyAudit(witness: witness)
+        #expect(try vault.records.get(subject: "fx-004", fields: ["full_name"], context: Self.admin) == ["full_name": "試験 太郎"])
+        let report = try vault.audit.verify(witness: witness)
         #expect(report.ok && report.witnessCheckpointsVerified == 2)
-        let holds = try vault.holds(includeReleased: true, context: Self.admin)
+        let holds = try vault.retention.holds(includeReleased: true, context: Self.admin)
         #expect(holds.count == 2)
     }
 
@@ -92,15 +92,15 @@ struct FixtureTests {
         let recovery = try SubjectExport.readSecretKey(at: f.url("fixture-recovery.key").path)
         let live = try f.open()
         for file in [before, after] {
-            let verified = try live.verifyBackup(at: file, context: Self.admin)
+            let verified = try live.backups.verify(at: file, context: Self.admin)
             #expect(verified.ok, "\(file.lastPathComponent): \(verified.problem ?? "")")
         }
-        #expect(Vault.verifyBackup(at: before, recoveryKey: recovery).ok)
-        #expect(!Vault.verifyBackup(at: after, recoveryKey: recovery).ok, "made without a recovery key")
+        #expect(VaultBackups.verify(at: before, recoveryKey: recovery).ok)
+        #expect(!VaultBackups.verify(at: after, recoveryKey: recovery).ok, "made without a recovery key")
 
         // The root key, erasures since the backup from the live vault (none after this one).
         let restored = f.dir.url.appendingPathComponent("restored")
-        let summary = try Vault.restoreBackup(from: after, to: restored, access: .rootKey(try f.rootKey),
+        let summary = try VaultBackups.restore(from: after, to: restored, access: .rootKey(try f.rootKey),
                                               tombstones: .vault(live), context: Self.admin)
         #expect(summary.replayedErasures == 0 && summary.auditVerified && summary.subjects == Self.live.count)
         try Self.expectFixtureState(try Vault.open(at: restored, rootKey: try f.rootKey))
@@ -109,7 +109,7 @@ struct FixtureTests {
         let recovered = f.dir.url.appendingPathComponent("recovered")
         let newKey = f.dir.file("new-root.key")
         try RootKey.generateKeyFile(at: newKey)
-        let replayed = try Vault.restoreBackup(from: before, to: recovered, access: .recoveryKey(recovery),
+        let replayed = try VaultBackups.restore(from: before, to: recovered, access: .recoveryKey(recovery),
                                                newRootKey: try RootKey.keyFile(at: newKey),
                                                tombstones: .ledger(f.url("erasure-ledger.json")), context: Self.admin)
         #expect(replayed.replayedErasures == 1 && replayed.auditVerified)
