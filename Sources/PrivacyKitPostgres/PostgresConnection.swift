@@ -1,7 +1,7 @@
 import Foundation
 public import PrivacyKit
 import Dispatch
-import Logging
+public import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -33,17 +33,17 @@ public final class PGConnection: StoreConnection {
 
     /// Connects, authenticates, and points `search_path` at the settings' schema.
     ///
+    /// - Parameter logger: where postgres-nio's debug and trace messages go; by default
+    ///   nowhere, since nothing of it belongs on the user's terminal.
     /// - Throws: ``PostgresStoreError`` of kind `.connection`, whose message names the URL
     ///   without its password and says why (`connection refused`, the server's
     ///   authentication message, …).
-    public init(settings: PostgresSettings) throws {
+    public init(settings: PostgresSettings, logger: Logger = PGConnection.silentLogger) throws {
         // The fields are mutable, so checked again here: the schema is spliced into SQL.
         guard PostgresSettings.isValidSchemaName(settings.schema) else {
             throw PostgresStoreError(.invalidSettings, "invalid PostgreSQL settings \(settings.redacted): schema '\(settings.schema)' must be a lower-case name: a letter or _, then letters, digits or _, at most 63 in all")
         }
         self.settings = settings
-        // postgres-nio logs at debug and trace; nothing of it belongs on the user's terminal.
-        let logger = Logger(label: "privacykit.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         self.logger = logger
         var configuration: PostgresConnection.Configuration
         if settings.usesUnixSocket {
@@ -77,9 +77,13 @@ public final class PGConnection: StoreConnection {
         }
     }
 
-    public convenience init(url: String) throws {
-        try self.init(settings: PostgresSettings(url: url))
+    public convenience init(url: String, logger: Logger = PGConnection.silentLogger) throws {
+        try self.init(settings: PostgresSettings(url: url), logger: logger)
     }
+
+    /// The logger a caller that passes none gets: it drops everything. A library takes its
+    /// caller's logger (swift-log's AcceptingLoggers practice) and builds none that writes.
+    public static let silentLogger = Logger(label: "privacykit.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     deinit {
         // postgres-nio asserts (in debug builds) that a connection is closed before it goes:
