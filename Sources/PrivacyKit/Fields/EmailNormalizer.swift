@@ -7,9 +7,6 @@ import Foundation
 extension Normalizer {
     /// The general path; `value` is already without invisible characters.
     static func email(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
-            .failure(NormalizationError(.email, reason))
-        }
         let folded = nfkc(value).lowercased().precomposedStringWithCanonicalMapping
         let address = trimmed(folded)
         if address.isEmpty { return fail("is empty") }
@@ -60,9 +57,6 @@ extension Normalizer {
     }
 
     static func asciiEmail(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
-            .failure(NormalizationError(.email, reason))
-        }
         return withUTF8(value) { b in
             let address = asciiTrimmedRange(b)
             if address.isEmpty { return fail("is empty") }
@@ -130,4 +124,10 @@ extension Normalizer {
             return .success(NormalizedValue(asciiString(b, address, .lower)))
         }
     }
+}
+
+/// The failure both paths return: one constructor, so that they cannot differ in the kind
+/// they report.
+private func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
+    .failure(NormalizationError(.email, reason))
 }

@@ -7,9 +7,6 @@ import Foundation
 extension Normalizer {
     /// The general path; `value` is already without invisible characters.
     static func name(_ cleaned: String) -> Result<NormalizedValue, NormalizationError> {
-        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
-            .failure(NormalizationError(.name, reason))
-        }
         if containsControl(cleaned, allowingWhitespace: true) { return fail("contains control characters") }
         let stored = collapsingWhitespace(nfkc(cleaned))
         if stored.isEmpty { return fail("is empty") }
@@ -28,9 +25,6 @@ extension Normalizer {
     }
 
     static func asciiName(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
-            .failure(NormalizationError(.name, reason))
-        }
         let hasUpper: Bool? = withUTF8(value) { b in
             var upper = false
             for c in b {
@@ -47,4 +41,10 @@ extension Normalizer {
         let key = hasUpper ? withUTF8(stored) { asciiString($0, 0..<$0.count, .lower) } : stored
         return .success(NormalizedValue(stored: stored, key: key))
     }
+}
+
+/// The failure both paths return: one constructor, so that they cannot differ in the kind
+/// they report.
+private func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
+    .failure(NormalizationError(.name, reason))
 }

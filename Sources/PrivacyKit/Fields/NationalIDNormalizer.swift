@@ -7,9 +7,6 @@ import Foundation
 extension Normalizer {
     /// The general path; `value` is already without invisible characters.
     static func nationalID(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
-            .failure(NormalizationError(.nationalID, reason))
-        }
         let folded = trimmed(nfkc(value))
         if folded.isEmpty { return fail("is empty") }
         if containsControl(folded, allowingWhitespace: true) { return fail("contains control characters") }
@@ -30,9 +27,6 @@ extension Normalizer {
     }
 
     static func asciiNationalID(_ value: String) -> Result<NormalizedValue, NormalizationError> {
-        func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
-            .failure(NormalizationError(.nationalID, reason))
-        }
         return withUTF8(value) { b in
             let folded = asciiTrimmedRange(b)
             if folded.isEmpty { return fail("is empty") }
@@ -62,4 +56,10 @@ extension Normalizer {
             return .success(NormalizedValue(id))
         }
     }
+}
+
+/// The failure both paths return: one constructor, so that they cannot differ in the kind
+/// they report.
+private func fail(_ reason: StaticString) -> Result<NormalizedValue, NormalizationError> {
+    .failure(NormalizationError(.nationalID, reason))
 }
