@@ -1,4 +1,5 @@
 public import Foundation
+public import Logging
 public import PrivacyKit
 
 /// A vault's store on PostgreSQL: one vault shared by services on many hosts.
@@ -24,8 +25,12 @@ public final class PostgresStore: Store, @unchecked Sendable {
     private var idle: [PGConnection] = []
     private let maxIdle = 8
 
-    init(settings: PostgresSettings) {
+    /// Where the connections' driver messages go (the caller's, never one built here).
+    let logger: Logger
+
+    init(settings: PostgresSettings, logger: Logger) {
         self.settings = settings
+        self.logger = logger
     }
 
     deinit { try? close() }
@@ -39,7 +44,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         if let connection = lock.withLock({ idle.popLast() }) {
             if !connection.isClosed { return connection }
         }
-        return try Self.wrap(settings) { try PGConnection(settings: settings) }
+        return try Self.wrap(settings) { try PGConnection(settings: settings, logger: logger) }
     }
 
     private func checkin(_ connection: PGConnection) {
@@ -86,7 +91,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     /// A session-level advisory lock on a connection of its own, held until released. A
     /// host that dies drops its connection, and the server the lock with it.
     public func tryJobLock(_ name: String) throws -> StoreJobLock? {
-        let connection = try Self.wrap(settings) { try PGConnection(settings: settings) }
+        let connection = try Self.wrap(settings) { try PGConnection(settings: settings, logger: logger) }
         let taken = try Self.wrap(settings) {
             try Bool.fetchOne(StoreDatabase(connection: connection),
                               sql: "SELECT pg_try_advisory_lock(?::int4, hashtext(current_schema() || ?))",
@@ -156,8 +161,17 @@ public struct PostgresBackend: StoreBackend {
     public static let schemes = ["postgres", "postgresql"]
 
     public let settings: PostgresSettings
+    /// Handed to every connection the backend and its stores open.
+    public let logger: Logger
 
+    /// The backend ``StoreBackends`` makes from a vault's `store.url`: it logs nothing.
     public init(url: String, environment: [String: String]) throws {
+        try self.init(url: url, environment: environment, logger: PGConnection.silentLogger)
+    }
+
+    /// - Parameter logger: where postgres-nio's debug and trace messages go.
+    public init(url: String, environment: [String: String], logger: Logger) throws {
+        self.logger = logger
         do {
             settings = try PostgresSettings(url: url, environment: environment)
         } catch let error as PostgresStoreError {
@@ -175,14 +189,14 @@ public struct PostgresBackend: StoreBackend {
     /// `body` on a connection of its own (not a store's pool), closed afterwards.
     private func withConnection<T>(_ body: (PGConnection) throws -> T) throws -> T {
         try PostgresStore.wrap(settings) {
-            let connection = try PGConnection(settings: settings)
+            let connection = try PGConnection(settings: settings, logger: logger)
             defer { connection.close() }
             return try body(connection)
         }
     }
 
     public func create(vaultID: VaultID, createdAt: String) throws -> any Store {
-        let store = PostgresStore(settings: settings)
+        let store = PostgresStore(settings: settings, logger: logger)
         try withConnection(PostgresSchema.migrate)
         try store.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'") {
@@ -234,6 +248,6 @@ public struct PostgresBackend: StoreBackend {
                 throw PrivacyKitError(.unsupportedVersion, error.message)
             }
         }
-        return PostgresStore(settings: settings)
+        return PostgresStore(settings: settings, logger: logger)
     }
 }

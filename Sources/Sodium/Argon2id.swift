@@ -67,9 +67,7 @@ public enum Argon2id {
         from password: SecureBytes?, salt: [UInt8], limits: Limits, byteCount: Int = 32
     ) throws -> SecureBytes {
         Library.ensure()
-        guard salt.count == saltByteCount else {
-            throw SodiumError.length("Argon2id salt", expected: saltByteCount, got: salt.count)
-        }
+        try SodiumError.checkLength("Argon2id salt", expected: saltByteCount, got: salt.count)
         let minOut = Int(crypto_pwhash_bytes_min())
         guard byteCount >= minOut, byteCount <= 1024 else {
             throw SodiumError.length("Argon2id output", in: minOut...1024, got: byteCount)

@@ -12,9 +12,7 @@ public enum Ed25519 {
         public let bytes: [UInt8]
 
         public init(bytes: [UInt8]) throws {
-            guard bytes.count == Ed25519.publicKeyByteCount else {
-                throw SodiumError.length("Ed25519 public key", expected: Ed25519.publicKeyByteCount, got: bytes.count)
-            }
+            try SodiumError.checkLength("Ed25519 public key", expected: Ed25519.publicKeyByteCount, got: bytes.count)
             self.bytes = bytes
         }
 
@@ -24,9 +22,7 @@ public enum Ed25519 {
         ///   ``SodiumError/Code/invalidLength`` when it is not 64 bytes.
         public func verify(_ signature: [UInt8], for message: [UInt8]) throws {
             Library.ensure()
-            guard signature.count == Ed25519.signatureByteCount else {
-                throw SodiumError.length("Ed25519 signature", expected: Ed25519.signatureByteCount, got: signature.count)
-            }
+            try SodiumError.checkLength("Ed25519 signature", expected: Ed25519.signatureByteCount, got: signature.count)
             let status = withNonNullBytes(message) { m, mn in
                 crypto_sign_verify_detached(signature, m, UInt64(mn), bytes)
             }
@@ -54,9 +50,7 @@ public enum Ed25519 {
         /// The key pair determined by a 32-byte seed (how a stored key is restored).
         public init(seed: SecureBytes) throws {
             Library.ensure()
-            guard seed.count == Ed25519.seedByteCount else {
-                throw SodiumError.length("Ed25519 seed", expected: Ed25519.seedByteCount, got: seed.count)
-            }
+            try SodiumError.checkLength("Ed25519 seed", expected: Ed25519.seedByteCount, got: seed.count)
             var pk = [UInt8](repeating: 0, count: Ed25519.publicKeyByteCount)
             secretKey = try SecureBytes(count: Ed25519.secretKeyByteCount) { sk in
                 let status = seed.withUnsafeBytes { s in

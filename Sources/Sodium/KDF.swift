@@ -17,9 +17,7 @@ public enum KDF {
         byteCount: Int = 32
     ) throws -> SecureBytes {
         Library.ensure()
-        guard masterKey.count == masterKeyByteCount else {
-            throw SodiumError.length("KDF master key", expected: masterKeyByteCount, got: masterKey.count)
-        }
+        try SodiumError.checkLength("KDF master key", expected: masterKeyByteCount, got: masterKey.count)
         let ctx = Array(context.utf8)
         guard ctx.count == contextByteCount else {
             throw SodiumError(.invalidParameter, "KDF context must be exactly \(contextByteCount) bytes, got \(ctx.count)")

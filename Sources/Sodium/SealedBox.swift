@@ -12,9 +12,7 @@ public enum SealedBox {
         public let bytes: [UInt8]
 
         public init(bytes: [UInt8]) throws {
-            guard bytes.count == SealedBox.publicKeyByteCount else {
-                throw SodiumError.length("X25519 public key", expected: SealedBox.publicKeyByteCount, got: bytes.count)
-            }
+            try SodiumError.checkLength("X25519 public key", expected: SealedBox.publicKeyByteCount, got: bytes.count)
             self.bytes = bytes
         }
     }
@@ -37,9 +35,7 @@ public enum SealedBox {
         /// Rebuilds the pair from a stored 32-byte private key.
         public init(secretKey: SecureBytes) throws {
             Library.ensure()
-            guard secretKey.count == SealedBox.secretKeyByteCount else {
-                throw SodiumError.length("X25519 private key", expected: SealedBox.secretKeyByteCount, got: secretKey.count)
-            }
+            try SodiumError.checkLength("X25519 private key", expected: SealedBox.secretKeyByteCount, got: secretKey.count)
             var pk = [UInt8](repeating: 0, count: SealedBox.publicKeyByteCount)
             let status = secretKey.withUnsafeBytes { sk in
                 crypto_scalarmult_base(&pk, sk.baseAddress!.assumingMemoryBound(to: UInt8.self))

@@ -55,9 +55,7 @@ public enum SecretStream {
     }
 
     private static func checkKey(_ key: SecureBytes) throws {
-        guard key.count == keyByteCount else {
-            throw SodiumError.length("secretstream key", expected: keyByteCount, got: key.count)
-        }
+        try SodiumError.checkLength("secretstream key", expected: keyByteCount, got: key.count)
     }
 
     /// Encrypts a stream. Not thread-safe: one writer owns it.
@@ -144,9 +142,7 @@ public enum SecretStream {
 
         public init(key: SecureBytes, header: [UInt8]) throws {
             try SecretStream.checkKey(key)
-            guard header.count == SecretStream.headerByteCount else {
-                throw SodiumError.length("secretstream header", expected: SecretStream.headerByteCount, got: header.count)
-            }
+            try SodiumError.checkLength("secretstream header", expected: SecretStream.headerByteCount, got: header.count)
             let state = try State()
             let status = key.withUnsafeBytes { k in
                 crypto_secretstream_xchacha20poly1305_init_pull(

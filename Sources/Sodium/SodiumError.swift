@@ -56,6 +56,12 @@ public struct SodiumError: Error, Sendable, Equatable, CustomStringConvertible {
         SodiumError(.invalidLength, "\(what) must be \(expected) bytes, got \(got)")
     }
 
+    /// Throws ``length(_:expected:got:)`` unless `got == expected`: the check every
+    /// fixed-size key, nonce, seed and header makes before its bytes reach C.
+    static func checkLength(_ what: String, expected: Int, got: Int) throws {
+        guard got == expected else { throw length(what, expected: expected, got: got) }
+    }
+
     static func length(_ what: String, in range: ClosedRange<Int>, got: Int) -> SodiumError {
         SodiumError(.invalidLength, "\(what) must be \(range.lowerBound)...\(range.upperBound) bytes, got \(got)")
     }

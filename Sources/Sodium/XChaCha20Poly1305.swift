@@ -23,9 +23,7 @@ public enum XChaCha20Poly1305 {
 
         /// Wraps given nonce bytes; throws unless there are exactly 24.
         public init(bytes: [UInt8]) throws {
-            guard bytes.count == XChaCha20Poly1305.nonceByteCount else {
-                throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: XChaCha20Poly1305.nonceByteCount, got: bytes.count)
-            }
+            try SodiumError.checkLength("XChaCha20-Poly1305 nonce", expected: XChaCha20Poly1305.nonceByteCount, got: bytes.count)
             self.bytes = bytes
         }
 
@@ -190,9 +188,7 @@ public enum XChaCha20Poly1305 {
         associatedData: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
     ) throws {
         try checkBuffers(key: k, nonce: nonce)
-        guard output.count == plaintext.count + tagByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 output", expected: plaintext.count + tagByteCount, got: output.count)
-        }
+        try SodiumError.checkLength("XChaCha20-Poly1305 output", expected: plaintext.count + tagByteCount, got: output.count)
         var written: UInt64 = 0
         withNonNullBytes(plaintext) { p, pn in
             withNonNullBytes(associatedData) { ad, adn in
@@ -231,20 +227,14 @@ public enum XChaCha20Poly1305 {
     /// The length checks the buffer forms share.
     private static func checkBuffers(key: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer) throws {
         Library.ensure()
-        guard key.count == keyByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 key", expected: keyByteCount, got: key.count)
-        }
-        guard nonce.count == nonceByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
-        }
+        try SodiumError.checkLength("XChaCha20-Poly1305 key", expected: keyByteCount, got: key.count)
+        try SodiumError.checkLength("XChaCha20-Poly1305 nonce", expected: nonceByteCount, got: nonce.count)
     }
 
     // MARK: - C calls
 
     private static func checkKey(_ key: some SecretKeyStorage) throws {
-        guard key.count == keyByteCount else {
-            throw SodiumError.length("XChaCha20-Poly1305 key", expected: keyByteCount, got: key.count)
-        }
+        try SodiumError.checkLength("XChaCha20-Poly1305 key", expected: keyByteCount, got: key.count)
     }
 
     private static func plaintextCount(_ message: SealedMessage) throws -> Int {

@@ -1,6 +1,48 @@
-import Foundation
-import GRDB
+/// What every store backend offers. SQLite (``SQLiteStore``) is the embedded default;
+/// PostgreSQL (the PrivacyKitPostgres module) serves one vault to many hosts.
+public protocol Store: AnyObject, Sendable {
+    /// Where the store is, for messages: a file path, or a URL without its password.
+    var location: String { get }
+    var dialect: StoreDialect { get }
+    /// The vault id, store format version and creation time written when the vault was made.
+    func metadata() throws -> StoreMetadata
+    /// Runs `body` in a read-only transaction on a consistent snapshot.
+    func read<T>(_ body: (StoreDatabase) throws -> T) throws -> T
+    /// Runs `body` in a write transaction. Write transactions are serialized across every
+    /// process and host using the store (SQLite's writer lock; a PostgreSQL advisory lock),
+    /// which is what keeps the audit chain linear and gap-free.
+    func write<T>(_ body: (StoreDatabase) throws -> T) throws -> T
+    /// Takes the store-wide lock `name` (one sweep at a time, whichever host runs it), or
+    /// returns nil at once when another process holds it. A process that dies releases it.
+    func tryJobLock(_ name: String) throws -> StoreJobLock?
+    /// Makes deleted rows unreadable on disk where the engine keeps old versions around
+    /// (SQLite's WAL, PostgreSQL's dead tuples), best effort; says whether it got through.
+    func scrubDeleted() -> Bool
+    /// Closes every connection.
+    func close() throws
+}
 
+extension Store {
+    public func metadata() throws -> StoreMetadata {
+        try StoreMetadata(values: read(StoreMetadata.values(in:)), store: location)
+    }
+}
+
+/// A held store-wide lock (see ``Store/tryJobLock(_:)``).
+public final class StoreJobLock: @unchecked Sendable {
+    private var onRelease: (() -> Void)?
+
+    public init(onRelease: @escaping () -> Void) { self.onRelease = onRelease }
+
+    public func release() {
+        onRelease?()
+        onRelease = nil
+    }
+
+    deinit { release() }
+}
+
+/// What a store says about itself in its `vault_meta` table.
 public struct StoreMetadata: Sendable, Equatable {
     public let vaultID: VaultID
     public let formatVersion: Int
@@ -46,444 +88,6 @@ public struct StoreMetadata: Sendable, Equatable {
         }
         guard storedID == vaultID.hex else {
             throw PrivacyKitError(.integrity, "the store \(location) belongs to vault \(storedID) but the keyring to vault \(vaultID)")
-        }
-    }
-}
-
-/// The embedded store: one SQLite file through GRDB.
-///
-/// WAL mode (a `DatabasePool`, so readers never block the writer), foreign keys on,
-/// `secure_delete` on every connection (deleted rows are overwritten, which crypto-shredding
-/// relies on), a busy timeout instead of "database is locked", and named migrations that
-/// are frozen once shipped.
-public final class SQLiteStore: Store {
-    /// The GRDB pool; capabilities run their transactions through it.
-    let pool: DatabasePool
-    public let path: String
-    public var location: String { path }
-    public var dialect: StoreDialect { .sqlite }
-    /// Takes WAL checkpoints off the commit path (see ``WALCheckpointer``).
-    let checkpointer: WALCheckpointer
-
-    /// Store format version this build writes. A store stamped with a higher one, or
-    /// holding migrations this build does not know, was written by a newer PrivacyKit.
-    public static let formatVersion = 1
-
-    private init(pool: DatabasePool, path: String, checkpointer: WALCheckpointer) {
-        self.pool = pool
-        self.path = path
-        self.checkpointer = checkpointer
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-vault-meta") { db in
-            try db.create(table: "vault_meta") { t in
-                t.primaryKey("key", .text)
-                t.column("value", .text).notNull()
-            }
-        }
-        migrator.registerMigration("v2-audit") { db in
-            // seq is the rowid: appends are cheap and reading in order needs no index.
-            try db.execute(sql: """
-                CREATE TABLE audit_events (
-                    seq INTEGER PRIMARY KEY,
-                    time TEXT NOT NULL,
-                    actor TEXT NOT NULL,
-                    role TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    subject TEXT,
-                    fields TEXT NOT NULL,
-                    purpose TEXT,
-                    outcome TEXT NOT NULL,
-                    reason TEXT,
-                    request_id TEXT,
-                    prev_hash BLOB NOT NULL,
-                    hash BLOB NOT NULL
-                );
-                -- Pseudonyms are random, so a plain index on subject takes every insert to a
-                -- random page and bulk appends slow down as the log grows (measured: 108k/s
-                -- fresh, 33k/s at 1M events). Leading with the seq segment keeps inserts in
-                -- one small, cached subtree; a subject lookup probes each segment.
-                CREATE INDEX audit_events_subject ON audit_events(seq / 65536, subject) WHERE subject IS NOT NULL;
-                CREATE TABLE audit_checkpoints (
-                    seq INTEGER PRIMARY KEY,
-                    chain_hash BLOB NOT NULL,
-                    time TEXT NOT NULL,
-                    key_fingerprint TEXT NOT NULL,
-                    signature BLOB NOT NULL
-                );
-                """)
-            // History is append-only at the SQL level: no code path can rewrite it.
-            try appendOnly(db, "audit_events")
-            try appendOnly(db, "audit_checkpoints")
-        }
-        migrator.registerMigration("v3-records") { db in
-            // One row per subject: the wrapped subject key, the encrypted fields as one blob
-            // (see RecordStore.encodeSealed), the plain fields as JSON.
-            try db.execute(sql: """
-                CREATE TABLE subjects (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    kek_version INTEGER NOT NULL,
-                    key_version INTEGER NOT NULL,
-                    wrapped_key BLOB NOT NULL,
-                    sealed BLOB NOT NULL,
-                    plain TEXT NOT NULL,
-                    invalid TEXT NOT NULL,
-                    created_at TEXT NOT NULL,
-                    updated_at TEXT NOT NULL
-                ) WITHOUT ROWID;
-                CREATE INDEX subjects_kek ON subjects(kek_version);
-                CREATE TABLE blind_index (
-                    field TEXT NOT NULL,
-                    version INTEGER NOT NULL,
-                    hash BLOB NOT NULL,
-                    subject_id TEXT NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
-                    PRIMARY KEY (field, version, hash, subject_id)
-                ) WITHOUT ROWID;
-                CREATE INDEX blind_index_subject ON blind_index(subject_id);
-                """)
-        }
-        migrator.registerMigration("v4-consent") { db in
-            // The ledger: append-only, keyed by the subject's pseudonym (as in the audit
-            // log), so proof of consent can outlive an erased subject without naming them.
-            // consent_state is derived from it (the last event per subject and purpose),
-            // holds the real subject id for audiences, and goes with the subject.
-            try db.execute(sql: """
-                CREATE TABLE consent_ledger (
-                    id INTEGER PRIMARY KEY,
-                    subject TEXT NOT NULL,
-                    purpose TEXT NOT NULL,
-                    kind TEXT NOT NULL CHECK (kind IN ('grant', 'withdraw', 'object')),
-                    time TEXT NOT NULL,
-                    channel TEXT NOT NULL,
-                    notice_version TEXT,
-                    evidence_hash TEXT,
-                    note BLOB,
-                    actor TEXT NOT NULL,
-                    expires_at TEXT,
-                    audit_seq INTEGER NOT NULL
-                );
-                CREATE INDEX consent_ledger_subject ON consent_ledger(subject, purpose, id);
-                CREATE TABLE consent_state (
-                    purpose TEXT NOT NULL,
-                    subject_id TEXT NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
-                    kind TEXT NOT NULL,
-                    event_id INTEGER NOT NULL,
-                    time TEXT NOT NULL,
-                    notice_version TEXT,
-                    expires_at TEXT,
-                    PRIMARY KEY (purpose, subject_id)
-                ) WITHOUT ROWID;
-                CREATE INDEX consent_state_subject ON consent_state(subject_id);
-                """)
-            try appendOnly(db, "consent_ledger")
-        }
-        migrator.registerMigration("v5-retention") { db in
-            // Tombstones outlive the subject on purpose: they are what keeps an erased
-            // subject erased (a restore replays them, an import refuses the id). The signed
-            // receipt is kept so erasing again returns the same proof.
-            try db.execute(sql: """
-                CREATE TABLE tombstones (
-                    subject_id TEXT PRIMARY KEY NOT NULL,
-                    erased_at TEXT NOT NULL,
-                    reason TEXT NOT NULL,
-                    request_id TEXT,
-                    rule TEXT,
-                    actor TEXT NOT NULL,
-                    audit_seq INTEGER NOT NULL,
-                    receipt TEXT NOT NULL
-                ) WITHOUT ROWID;
-                CREATE TABLE legal_holds (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    subject_id TEXT,
-                    category TEXT,
-                    reason TEXT NOT NULL,
-                    placed_by TEXT NOT NULL,
-                    placed_at TEXT NOT NULL,
-                    until TEXT,
-                    released_at TEXT,
-                    released_by TEXT,
-                    release_reason TEXT,
-                    CHECK ((subject_id IS NULL) <> (category IS NULL))
-                ) WITHOUT ROWID;
-                CREATE INDEX legal_holds_subject ON legal_holds(subject_id) WHERE subject_id IS NOT NULL;
-                CREATE TABLE restrictions (
-                    subject_id TEXT PRIMARY KEY NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
-                    reason TEXT NOT NULL,
-                    placed_by TEXT NOT NULL,
-                    placed_at TEXT NOT NULL,
-                    request_id TEXT
-                ) WITHOUT ROWID;
-                -- What anonymization keeps: non-identifying fields, with no link to the subject.
-                CREATE TABLE anonymized_records (
-                    id INTEGER PRIMARY KEY,
-                    rule TEXT NOT NULL,
-                    category TEXT NOT NULL,
-                    anonymized_at TEXT NOT NULL,
-                    plain TEXT NOT NULL
-                );
-                -- One row per sweep run: an unfinished row is a sweep that died.
-                CREATE TABLE sweep_runs (
-                    id INTEGER PRIMARY KEY,
-                    started_at TEXT NOT NULL,
-                    clock TEXT NOT NULL,
-                    pid INTEGER NOT NULL,
-                    actor TEXT NOT NULL,
-                    finished_at TEXT,
-                    summary TEXT
-                );
-                """)
-        }
-        migrator.registerMigration("v6-requests") { db in try RequestsSchema.create(StoreDatabase(connection: SQLiteConnection(db))) }
-        migrator.registerMigration("v7-breaches") { db in try BreachSchema.create(StoreDatabase(connection: SQLiteConnection(db))) }
-        return migrator
-    }
-
-    /// Triggers that refuse every UPDATE and DELETE of `table` (the names and messages are
-    /// part of shipped migrations: they must not change).
-    private static func appendOnly(_ db: Database, _ table: String) throws {
-        for operation in ["UPDATE", "DELETE"] {
-            try db.execute(sql: """
-                CREATE TRIGGER \(table)_no_\(operation.lowercased()) BEFORE \(operation) ON \(table)
-                BEGIN SELECT RAISE(ABORT, '\(table) is append-only'); END
-                """)
-        }
-    }
-
-    static func configuration(checkpointer: WALCheckpointer? = nil) -> Configuration {
-        var config = Configuration()
-        config.foreignKeysEnabled = true
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            // Only the writer ever commits, so only its hook ever fires.
-            checkpointer?.install(on: db)
-        }
-        return config
-    }
-
-    /// Creates a new store file for `vaultID`. The file must not exist.
-    static func create(at path: String, vaultID: VaultID, createdAt: String) throws -> SQLiteStore {
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw PrivacyKitError(.alreadyExists, "\(path) already exists")
-        }
-        let store = try wrap(path) {
-            let checkpointer = WALCheckpointer(path: path)
-            let pool = try DatabasePool(path: path, configuration: configuration(checkpointer: checkpointer))
-            try migrator.migrate(pool)
-            try pool.write { db in
-                for (key, value) in [("vault_id", vaultID.hex), ("format_version", String(formatVersion)), ("created_at", createdAt)] {
-                    try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [key, value])
-                }
-            }
-            return SQLiteStore(pool: pool, path: path, checkpointer: checkpointer)
-        }
-        // The store holds ciphertexts and metadata; nobody but the owner reads it. SQLite
-        // gives its -wal and -shm files the same mode.
-        chmod(path, 0o600)
-        return store
-    }
-
-    /// Opens an existing store, refusing one written by a newer PrivacyKit or belonging to
-    /// another vault before it changes anything, then applies this build's pending
-    /// migrations.
-    static func open(at path: String, expecting vaultID: VaultID) throws -> SQLiteStore {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw PrivacyKitError(.notFound, "the store \(path) does not exist")
-        }
-        return try wrap(path) {
-            // Inspect before migrating: a newer store must not be changed at all. (Not a
-            // read-only connection: SQLite cannot open a WAL file read-only once its -shm
-            // file is gone; this connection only reads.)
-            let reader = try DatabaseQueue(path: path, configuration: configuration())
-            let superseded = try reader.read { db in try migrator.hasBeenSuperseded(db) }
-            let meta = try reader.read { db -> [String: String] in
-                guard try db.tableExists("vault_meta") else { return [:] }
-                let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM vault_meta")
-                return Dictionary(rows.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { a, _ in a })
-            }
-            try reader.close()
-            try StoreMetadata.checkBeforeOpening(meta, store: path, expecting: vaultID, readsUpTo: formatVersion, superseded: superseded)
-            let checkpointer = WALCheckpointer(path: path)
-            let pool = try DatabasePool(path: path, configuration: configuration(checkpointer: checkpointer))
-            try migrator.migrate(pool)
-            return SQLiteStore(pool: pool, path: path, checkpointer: checkpointer)
-        }
-    }
-
-
-    /// Folds the WAL into the database file and empties it, on the writer connection (so
-    /// `body` can go on there), giving up quickly when a reader holds older frames. A
-    /// TRUNCATE checkpoint holds SQLite's writer lock while it waits for readers, and every
-    /// writer of every process queues behind it: with the 10 s busy timeout, a long reader (a
-    /// backup in progress) turned that wait into "database is locked" for all of them (found
-    /// by the concurrency suite). Says whether the WAL was emptied.
-    func truncateWAL<T>(patienceMilliseconds: Int = 100, then body: (_ db: Database, _ emptied: Bool) throws -> T) throws -> T {
-        try Self.wrap(path) {
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA busy_timeout = \(patienceMilliseconds)")
-                let result = try? db.checkpoint(.truncate)
-                try db.execute(sql: "PRAGMA busy_timeout = 10000")
-                let emptied = result.map { $0.walFrameCount == 0 || $0.walFrameCount == $0.checkpointedFrameCount } ?? false
-                return try body(db, emptied)
-            }
-        }
-    }
-
-    /// ``truncateWAL(patienceMilliseconds:then:)`` on its own, best effort.
-    @discardableResult
-    func truncateWAL() -> Bool {
-        (try? truncateWAL { _, emptied in emptied }) ?? false
-    }
-
-    public func read<T>(_ body: (StoreDatabase) throws -> T) throws -> T {
-        try Self.wrap(path) {
-            try pool.read { db in try body(StoreDatabase(connection: SQLiteConnection(db))) }
-        }
-    }
-
-    public func write<T>(_ body: (StoreDatabase) throws -> T) throws -> T {
-        try Self.wrap(path) {
-            try pool.writeWithoutTransaction { db in
-                var result: T?
-                // IMMEDIATE: the writer lock is taken before the first read, so what the
-                // transaction reads (the audit chain's head) is what it commits on.
-                try db.inTransaction(.immediate) {
-                    result = try body(StoreDatabase(connection: SQLiteConnection(db)))
-                    return .commit
-                }
-                guard let result else { throw PrivacyKitError(.internal, "a store transaction produced no result") }
-                return result
-            }
-        }
-    }
-
-    /// On SQLite every job lock is an `flock` in the vault directory, which its callers
-    /// take themselves (see `SweepLock`): one store file, one directory, one host.
-    public func tryJobLock(_ name: String) throws -> StoreJobLock? {
-        StoreJobLock {}
-    }
-
-    /// A reader (a backup in progress, another process) makes TRUNCATE wait for it: give up
-    /// quickly instead, and leave it to the next checkpoint.
-    public func scrubDeleted() -> Bool { truncateWAL() }
-
-    /// Closes every connection (needed before the store file is moved).
-    public func close() throws {
-        checkpointer.close()
-        try Self.wrap(path) { try pool.close() }
-    }
-
-    /// Less than 64 KiB left for this user where `path` lives.
-    static func diskIsNearlyFull(_ path: String) -> Bool {
-        var info = statvfs()
-        guard statvfs(SecureFiles.parent(of: path), &info) == 0 else { return false }
-        return UInt64(info.f_bavail) * UInt64(info.f_frsize) < 64 * 1024
-    }
-
-    /// Turns GRDB errors into PrivacyKit errors that name the file. GRDB's descriptions
-    /// hide statement arguments, so no value leaks through the cause.
-    static func wrap<T>(_ path: String, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as PrivacyKitError {
-            throw error
-        } catch let error as DatabaseError {
-            switch error.resultCode {
-            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-                throw PrivacyKitError(.integrity, "the store \(path) is not a valid SQLite database", cause: error)
-            case .SQLITE_BUSY, .SQLITE_LOCKED:
-                throw PrivacyKitError(.busy, "the store \(path) is busy", cause: error)
-            case .SQLITE_READONLY:
-                // Even reads need it: SQLite makes the WAL and shared-memory files beside the store.
-                throw PrivacyKitError(.io, "the store \(path) cannot be written: this user may not write it or its directory (SQLite keeps its WAL and lock files there)", cause: error)
-            case .SQLITE_FULL:
-                throw PrivacyKitError(.io, "the disk holding the store \(path) is full; the transaction was rolled back", cause: error)
-            case .SQLITE_IOERR where diskIsNearlyFull(path):
-                // SQLite cannot even size its shared-memory file: it says "disk I/O error".
-                throw PrivacyKitError(.io, "the disk holding the store \(path) is full", cause: error)
-            default:
-                throw PrivacyKitError(.io, "the store \(path) failed: \(error.resultCode)", cause: error)
-            }
-        }
-    }
-}
-
-/// A GRDB connection behind ``StoreConnection``.
-final class SQLiteConnection: StoreConnection {
-    let db: Database
-    var dialect: StoreDialect { .sqlite }
-
-    init(_ db: Database) { self.db = db }
-
-    var isInsideTransaction: Bool { db.isInsideTransaction }
-
-    private func statement(_ sql: String, cached: Bool) throws -> Statement {
-        cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-    }
-
-    private static func arguments(_ values: [StoreValue]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
-            switch value {
-            case .null: return .null
-            case .integer(let v): return v.databaseValue
-            case .real(let v): return v.databaseValue
-            case .text(let v): return v.databaseValue
-            case .blob(let v): return Data(v).databaseValue
-            }
-        })
-    }
-
-    func execute(_ sql: String, _ arguments: [StoreValue], cached: Bool) throws -> Int {
-        if cached {
-            try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
-        } else {
-            // GRDB runs a script of several statements this way (schema creation does).
-            try db.execute(sql: sql, arguments: Self.arguments(arguments))
-        }
-        return db.changesCount
-    }
-
-    func query(_ sql: String, _ arguments: [StoreValue], cached: Bool, streaming: Bool) throws -> any StoreRowSource {
-        let statement = try statement(sql, cached: cached)
-        return SQLiteRows(columns: statement.columnNames, cursor: try Row.fetchCursor(statement, arguments: Self.arguments(arguments)))
-    }
-
-    func inSavepoint<T>(_ body: () throws -> T) throws -> T {
-        var result: T?
-        try db.inSavepoint {
-            result = try body()
-            return .commit
-        }
-        guard let result else { throw PrivacyKitError(.internal, "a savepoint produced no result") }
-        return result
-    }
-}
-
-private final class SQLiteRows: StoreRowSource {
-    let columns: [String]
-    let cursor: RowCursor
-
-    init(columns: [String], cursor: RowCursor) {
-        self.columns = columns
-        self.cursor = cursor
-    }
-
-    func next() throws -> StoreRow? {
-        guard let row = try cursor.next() else { return nil }
-        return StoreRow(columns: columns, values: row.databaseValues.map(\.storeValue))
-    }
-}
-
-extension DatabaseValue {
-    var storeValue: StoreValue {
-        switch storage {
-        case .null: .null
-        case .int64(let v): .integer(v)
-        case .double(let v): .real(v)
-        case .string(let v): .text(v)
-        case .blob(let v): .blob([UInt8](v))
         }
     }
 }
