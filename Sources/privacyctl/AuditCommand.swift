@@ -6,7 +6,6 @@ import Sodium
 extension Privacyctl {
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "audit",
             abstract: "Verify, checkpoint, query and export the tamper-evident audit log.",
             subcommands: [Verify.self, Checkpoint.self, PublicKey.self, Query.self, Export.self]
         )
@@ -16,7 +15,6 @@ extension Privacyctl {
 extension Privacyctl.Audit {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "verify",
             abstract: "Recompute the audit chain and check every checkpoint's signature.",
             discussion: Examples.discussion("""
                 Needs no root secret: only the audit public key, taken from --public-key or, by \
@@ -77,7 +75,6 @@ extension Privacyctl.Audit {
 
     struct Checkpoint: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "checkpoint",
             abstract: "Sign a checkpoint of the audit log now; with --export, append it to a witness file.",
             discussion: Examples.discussion("Keep the witness file where the vault host cannot rewrite it (another host, write-once storage): `audit verify --against` uses it to detect a cut or replaced log.", "audit checkpoint")
         )
@@ -139,7 +136,6 @@ extension Privacyctl.Audit {
 
     struct Query: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "query",
             abstract: "List audit events by subject, actor, action or time.",
             discussion: Examples.discussion("""
                 --subject takes the real subject id; the log holds only its pseudonym, which this \
@@ -204,7 +200,6 @@ extension Privacyctl.Audit {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "export",
             abstract: "Export audit events as JSON Lines for a SIEM.",
             discussion: Examples.discussion("One event per line, oldest first, on standard output or into --output (a new file, mode 0600). The export itself is recorded as an audit.export event.", "audit export")
         )

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Breach: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "breach",
             abstract: "Record personal-data breaches and their 72-hour notification deadline; list the subjects a window of the audit log touched.",
             discussion: "Times are ISO 8601 (2026-01-31T09:00:00Z), a date (midnight UTC) or `now`.",
             subcommands: [Open.self, List.self, Show.self, Close.self, Affected.self]

@@ -22,7 +22,6 @@ extension Privacyctl {
 extension Privacyctl.Export {
     struct Subject: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "subject",
             abstract: "Write a subject's package into a new directory (the default: `export SUBJECT --out DIR`).",
             discussion: Examples.discussion("The directory must not exist or be empty; it is made 0700, its files 0600, and appears only when complete.", "export subject"))
         @OptionGroup var options: RecordsOptions
@@ -83,7 +82,6 @@ extension Privacyctl.Export {
 
     struct Keypair: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "keypair",
             abstract: "Make an X25519 key pair for receiving sealed packages: PREFIX.pub (give it to the exporter) and PREFIX.key (mode 0600, keep it).", discussion: Examples.section("export keypair"))
         @Option(name: .long, help: ArgumentHelp("Where to write PREFIX.pub and PREFIX.key (neither may exist).", valueName: "prefix")) var out: String
         @OptionGroup var output: OutputOptions

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "import",
             abstract: "Import a CRM export (CSV) into the vault, encrypting as it goes.",
             discussion: Examples.discussion("""
                 RFC 4180 CSV in UTF-8 (a BOM is fine) with a header row. Columns named like schema \

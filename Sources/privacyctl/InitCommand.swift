@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "init",
             abstract: "Create a new vault: store, sealed keyring and default policies.",
             discussion: Examples.discussion("""
                 The directory must not exist, or be empty. With a passphrase, the keyring is \

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "keys",
             abstract: "Inspect and rotate the vault's keys.",
             subcommands: [Status.self, RotateRoot.self, RotateKEK.self, RotateIndex.self, GenerateKeyFile.self]
         )
@@ -15,7 +14,6 @@ extension Privacyctl {
 extension Privacyctl.Keys {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "status",
             abstract: "List key roles, versions, creation times and fingerprints (never key bytes).", discussion: Examples.section("keys status")
         )
 

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Quality: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "quality",
             abstract: "Data quality without decrypting: completeness, invalid values, duplicates.",
             subcommands: [Report.self, Duplicates.self]
         )

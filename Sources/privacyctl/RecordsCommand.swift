@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Records: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "records",
             abstract: "Put, get, find and list customer records (encrypted field by field).",
             subcommands: [Put.self, Get.self, Find.self, List.self, Delete.self]
         )

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "report",
             abstract: "Write a self-contained HTML compliance report of the vault (aggregate figures only).",
             discussion: Examples.discussion("""
                 The page shows records per category, consent states per purpose (with a chart), \

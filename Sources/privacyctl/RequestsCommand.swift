@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Requests: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "requests",
             abstract: "Track data-subject requests (access, export, rectification, restriction, objection, erasure) and their legal deadlines.",
             discussion: """
                 GDPR: one calendar month from receipt (UTC), three once extended; paused while identity \

@@ -254,7 +254,7 @@ extension Privacyctl {
             defaultSubcommand: Place.self)
 
         struct Place: ParsableCommand {
-            static let configuration = CommandConfiguration(commandName: "place", abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.", discussion: Examples.section("restrict place"))
+            static let configuration = CommandConfiguration(abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.", discussion: Examples.section("restrict place"))
             @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
             @Option(name: .long, help: ArgumentHelp("Why (contested accuracy, pending objection, …).", valueName: "text")) var reason: String
             @Option(name: .long, help: ArgumentHelp("The data-subject request id.", valueName: "id")) var request: String?
