@@ -24,7 +24,7 @@ extension Privacyctl.Export {
         static let configuration = CommandConfiguration(
             abstract: "Write a subject's package into a new directory (the default: `export SUBJECT --out DIR`).",
             discussion: Examples.discussion("The directory must not exist or be empty; it is made 0700, its files 0600, and appears only when complete.", "export subject"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
         @Option(name: .long, help: ArgumentHelp("The package directory to create.", valueName: "dir")) var out: String
         @Option(name: .customLong("seal-to"), help: ArgumentHelp(
@@ -33,13 +33,11 @@ extension Privacyctl.Export {
         var sealTo: String?
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                // The key first: a bad key file is reported before the vault is opened.
-                let recipient = try sealTo.map(SubjectExport.readPublicKey(at:))
-                let vault = try options.open()
-                let summary = try vault.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: options.accessContext())
-                try vault.checkpointIfNeeded()
-                if options.output.json { try Output.json(ExportOutput(summary)); return }
+            // The key first: a bad key file is reported before the vault is opened.
+            try options.run(prepare: { try sealTo.map(SubjectExport.readPublicKey(at:)) }, { recipient, vault, context in
+                ExportOutput(try vault.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: context))
+            }, text: { result in
+                let summary = result.body
                 let manifest = summary.manifest
                 Output.standardOutput("exported \(subject) to \(summary.directory): \(summary.written.count) files, \(summary.bytes) bytes, "
                     + (manifest.sealedTo.map { "sealed to key \($0)" } ?? "not sealed (plaintext: keep it safe)"))
@@ -48,7 +46,7 @@ extension Privacyctl.Export {
                 if !manifest.withheld.isEmpty { fields += "; withheld (not readable by role \(try options.accessContext().role)): \(manifest.withheld.joined(separator: ", "))" }
                 Output.standardOutput(fields)
                 Output.standardOutput("\(summary.consentEvents) consent events, \(summary.accessEvents) access events (audit event #\(manifest.auditSeq))")
-            }
+            })
         }
     }
 
