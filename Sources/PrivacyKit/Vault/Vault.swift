@@ -265,7 +265,7 @@ public final class Vault: Sendable {
         guard SecureFiles.mode(of: path) != nil else {
             throw PrivacyKitError(.notFound, "no keyring at \(path); is it a vault?")
         }
-        return try SecureFiles.readSecret(at: path, what: "keyring", maxBytes: 4 << 20)
+        return try KeyringFile.read(at: path)
     }
 
     // MARK: - Open
@@ -296,7 +296,7 @@ public final class Vault: Sendable {
         guard SecureFiles.mode(of: keyringPath) != nil else {
             throw PrivacyKitError(.notFound, "\(path) has no keyring (\(keysDirectoryName)/\(keyringFileName)); is it a vault?")
         }
-        let bytes = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        let bytes = try KeyringFile.read(at: keyringPath)
         let keyring: Keyring
         do {
             keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
@@ -460,7 +460,7 @@ public final class Vault: Sendable {
         let now = SecureFiles.Identity(path: keyringPath)
         let (known, digest) = state.withLock { ($0.keyringIdentity, $0.keyringDigest) }
         if let now, now == known { return }
-        let bytes = try? SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        let bytes = try? KeyringFile.read(at: keyringPath)
         guard let bytes, let current = try? BLAKE2b.hash(bytes), ConstantTime.equals(current, digest) else {
             throw Self.keyringChanged(keyringPath)
         }
@@ -605,7 +605,7 @@ public final class Vault: Sendable {
     ) throws {
         let lock = try FileLock(path: directory.path + "/" + Self.keysDirectoryName + "/.keyring.lock", what: "the keyring")
         defer { lock.unlock() }
-        let current = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        let current = try KeyringFile.read(at: keyringPath)
         let (keyring, digest) = state.withLock { ($0.keyring, $0.keyringDigest) }
         guard ConstantTime.equals(try BLAKE2b.hash(current), digest) else {
             throw Self.keyringChanged(keyringPath)
@@ -632,7 +632,5 @@ public final class Vault: Sendable {
 enum Timestamp {
     static func now() -> String { string(Date()) }
 
-    static func string(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current))
-    }
+    static func string(_ date: Date) -> String { ISOTime.string(date) }
 }
