@@ -341,7 +341,7 @@ func baselineImport(storePath: String, customers: Int, batch: Int, usePool: Bool
     while done < customers {
         let n = min(batch, customers - done)
         let rows = makeBareCustomers(done..<(done + n))  // untimed
-        let now = Date().ISO8601Format()
+        let now = ISOTime.string(Date())
         seconds += try measure {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {

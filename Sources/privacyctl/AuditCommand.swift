@@ -6,7 +6,6 @@ import Sodium
 extension Privacyctl {
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "audit",
             abstract: "Verify, checkpoint, query and export the tamper-evident audit log.",
             subcommands: [Verify.self, Checkpoint.self, PublicKey.self, Query.self, Export.self]
         )
@@ -16,7 +15,6 @@ extension Privacyctl {
 extension Privacyctl.Audit {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "verify",
             abstract: "Recompute the audit chain and check every checkpoint's signature.",
             discussion: Examples.discussion("""
                 Needs no root secret: only the audit public key, taken from --public-key or, by \
@@ -75,32 +73,26 @@ extension Privacyctl.Audit {
         }
     }
 
-    struct Checkpoint: ParsableCommand {
+    struct Checkpoint: ParsableCommand, OpensVaultAsOperator {
         static let configuration = CommandConfiguration(
-            commandName: "checkpoint",
             abstract: "Sign a checkpoint of the audit log now; with --export, append it to a witness file.",
             discussion: Examples.discussion("Keep the witness file where the vault host cannot rewrite it (another host, write-once storage): `audit verify --against` uses it to detect a cut or replaced log.", "audit checkpoint")
         )
 
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
-        @OptionGroup var contextOptions: ContextOptions
+        @OptionGroup var access: VaultAccessOptions
         @Option(name: .long, help: ArgumentHelp("Append the checkpoint to this witness file.", valueName: "file"))
         var export: String?
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try Output.run(json: output.json) {
-                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
+            try run({ vault, _ in
                 let checkpoint = try vault.audit.checkpoint()
-                if let export { try AuditKeys.appendLine(try checkpoint.jsonLine(), to: export) }
-                if output.json {
-                    try Output.json(checkpoint)
-                } else {
-                    Output.standardOutput("checkpoint at seq \(checkpoint.seq), chain hash \(checkpoint.chainHash), \(checkpoint.time)")
-                    if let export { Output.standardOutput("appended to \(export)") }
-                }
-            }
+                try export.map(checkpoint.appendToWitnessFile(at:))
+                return checkpoint
+            }, text: { checkpoint in
+                Output.standardOutput("checkpoint at seq \(checkpoint.seq), chain hash \(checkpoint.chainHash), \(checkpoint.time)")
+                if let export { Output.standardOutput("appended to \(export)") }
+            })
         }
     }
 
@@ -131,15 +123,14 @@ extension Privacyctl.Audit {
                 let key = try VaultFiles.recordedAuditPublicKey(at: directory)
                 let result = Result(
                     vaultID: try VaultFiles.recordedVaultID(at: directory).hex, publicKey: Base64URL.encode(key.bytes),
-                    fingerprint: Hex.encode(try BLAKE2b.hash(key.bytes, outputByteCount: 16)))
+                    fingerprint: try KeyFingerprint.of(key.bytes))
                 if output.json { try Output.json(result) } else { Output.standardOutput(result.publicKey) }
             }
         }
     }
 
-    struct Query: ParsableCommand {
+    struct Query: ParsableCommand, OpensVault {
         static let configuration = CommandConfiguration(
-            commandName: "query",
             abstract: "List audit events by subject, actor, action or time.",
             discussion: Examples.discussion("""
                 --subject takes the real subject id; the log holds only its pseudonym, which this \
@@ -149,8 +140,8 @@ extension Privacyctl.Audit {
                 """, "audit query")
         )
 
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var vault: VaultOptions
+        @OptionGroup var rootKey: RootKeyOptions
         @Option(name: .long, help: ArgumentHelp("Events about this subject id.", valueName: "id")) var subject: String?
         @Option(name: .long, help: ArgumentHelp("Events by this actor.", valueName: "name")) var actor: String?
         @Option(name: .long, help: ArgumentHelp("Events with this action (e.g. vault.unlock).", valueName: "action")) var action: String?
@@ -173,49 +164,45 @@ extension Privacyctl.Audit {
             let events: [AuditEvent]
         }
 
+        /// `--actor` filters here: the reader is `$PRIVACYKIT_ACTOR` or the OS user.
+        func accessContext() throws -> AccessContext { AccessContext(actor: ContextOptions.defaultActor, role: role) }
+
         func run() throws {
-            try Output.run(json: output.json) {
+            try run(prepare: {
                 // A bad time is a bad argument value (65), as for every other command's times.
                 for (name, value) in [("--since", since), ("--until", until)] {
                     if let value, !AuditKeys.isTimestamp(value) {
                         throw CLIError(.invalidInput, "\(name) must be a UTC ISO 8601 date or time (2026-11-23 or 2026-11-23T10:00:00Z), got '\(value)'")
                     }
                 }
-                let context = AccessContext(actor: ContextOptions.defaultActor, role: role)
-                let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKeyOptions.resolve(), context: context)
+            }, { _, vault, context in
                 let events = try vault.audit.events(
                     matching: AuditQuery(subjectID: subject, actor: actor, action: action, since: since, until: until, limit: limit),
                     context: context)
-                try vault.audit.checkpointIfNeeded()
-                if output.json {
-                    try Output.json(Result(count: events.count, events: events))
-                } else {
-                    for e in events {
-                        let fields = e.fields.isEmpty ? "" : " fields=\(e.fields.joined(separator: ","))"
-                        let subject = e.subject.map { " subject=\($0)" } ?? ""
-                        let reason = e.reason.map { " reason=\"\($0)\"" } ?? ""
-                        Output.standardOutput("\(e.seq)  \(e.time)  \(e.actor)/\(e.role)  \(e.action)  \(e.outcome)\(subject)\(fields)\(reason)")
-                    }
-                    Output.standardError("\(events.count) events")
+                return Result(count: events.count, events: events)
+            }, text: { result in
+                for e in result.events {
+                    let fields = e.fields.isEmpty ? "" : " fields=\(e.fields.joined(separator: ","))"
+                    let subject = e.subject.map { " subject=\($0)" } ?? ""
+                    let reason = e.reason.map { " reason=\"\($0)\"" } ?? ""
+                    Output.standardOutput("\(e.seq)  \(e.time)  \(e.actor)/\(e.role)  \(e.action)  \(e.outcome)\(subject)\(fields)\(reason)")
                 }
-            }
+                Output.standardError("\(result.count) events")
+            })
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: ParsableCommand, OpensVaultAsOperator {
         static let configuration = CommandConfiguration(
-            commandName: "export",
             abstract: "Export audit events as JSON Lines for a SIEM.",
             discussion: Examples.discussion("One event per line, oldest first, on standard output or into --output (a new file, mode 0600). The export itself is recorded as an audit.export event.", "audit export")
         )
 
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
-        @OptionGroup var contextOptions: ContextOptions
+        @OptionGroup var access: VaultAccessOptions
         @Option(name: .long, help: "Output format: jsonl.") var format: String = "jsonl"
         @Option(name: .long, help: ArgumentHelp("Only events with this sequence number or later.", valueName: "seq")) var since: Int64 = 1
-        @Option(name: .long, help: ArgumentHelp("Write to this new file instead of standard output.", valueName: "file")) var output: String?
-        @OptionGroup var outputOptions: OutputOptions
+        @Option(name: .customLong("output"), help: ArgumentHelp("Write to this new file instead of standard output.", valueName: "file")) var outputFile: String?
+        @OptionGroup var output: OutputOptions
 
         func validate() throws {
             guard format == "jsonl" else { throw ValidationError("--format supports only 'jsonl', got '\(format)'") }
@@ -229,25 +216,26 @@ extension Privacyctl.Audit {
         }
 
         func run() throws {
-            try Output.run(json: outputOptions.json) {
-                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
+            try Output.run(json: output.json) {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                let sink = try output.map { try JSONLinesFile(path: $0) }
-                var buffer = Data()
-                let count = try vault.audit.export(afterSeq: since - 1, context: contextOptions.resolved(vaultOptions)) { event in
-                    buffer.append(try encoder.encode(event))
-                    buffer.append(0x0a)
-                    if buffer.count >= 1 << 16 {
-                        try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
-                        buffer.removeAll(keepingCapacity: true)
+                let count = try session { vault, context in
+                    let sink = try outputFile.map { try JSONLinesFile(path: $0) }
+                    var buffer = Data()
+                    let count = try vault.audit.export(afterSeq: since - 1, context: context) { event in
+                        buffer.append(try encoder.encode(event))
+                        buffer.append(0x0a)
+                        if buffer.count >= 1 << 16 {
+                            try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
+                            buffer.removeAll(keepingCapacity: true)
+                        }
                     }
+                    try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
+                    try sink?.close()
+                    return count
                 }
-                try sink?.write(buffer) ?? FileHandle.standardOutput.write(contentsOf: buffer)
-                try sink?.close()
-                try vault.audit.checkpointIfNeeded()
-                if let output {
-                    if outputOptions.json {
+                if let output = outputFile {
+                    if self.output.json {
                         try Output.json(Summary(events: count, output: output))
                     } else {
                         Output.standardOutput("exported \(count) events to \(output)")
@@ -273,19 +261,7 @@ enum AuditKeys {
 
     static func isTimestamp(_ text: String) -> Bool {
         let pattern = #"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$"#
-        return text.range(of: pattern, options: .regularExpression) != nil && CLITime.hasValidCalendarFields(text)
-    }
-
-    /// Appends one line to a witness file (created 0644 if missing), fsynced.
-    static func appendLine(_ line: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CLIError(.io, "cannot open witness file \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array((line + "\n").utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-        guard written == bytes.count, fsync(fd) == 0 else {
-            throw CLIError(.io, "cannot append to witness file \(path): \(String(cString: strerror(errno)))")
-        }
+        return text.range(of: pattern, options: .regularExpression) != nil && ISOTime.hasValidCalendarFields(text)
     }
 }
 

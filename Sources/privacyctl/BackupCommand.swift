@@ -33,29 +33,30 @@ extension Privacyctl {
             }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
+                let progress = Progress(label: "backup")
+                try options.run(prepare: {
                     let recipient = try recoveryKey.map { try SubjectExport.readPublicKey(at: $0) }
                     let compression = compress ? try BackupCompression(level: compressionLevel ?? 1) : nil
                     var isDirectory: ObjCBool = false
                     if let to, FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory), !isDirectory.boolValue {
                         throw CLIError(.invalidInput, "--to \(to) is a file, not a directory")
                     }
-                    let vault = try options.open()
-                    let progress = Progress(label: "backup")
-                    let summary = try vault.backups.create(to: to.map { URL(fileURLWithPath: $0) }, recoveryKey: recipient, compression: compression,
-                                                         context: options.accessContext()) { done, total in
+                    return (recipient, compression)
+                }, { input, vault, context in
+                    let summary = try vault.backups.create(to: to.map { URL(fileURLWithPath: $0) }, recoveryKey: input.0, compression: input.1,
+                                                         context: context) { done, total in
                         progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB")
                     }
                     progress.finish()
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(Result(ok: true, backup: summary)) } else {
-                        Output.standardOutput("backup \(summary.id): \(summary.file)")
-                        Output.standardOutput("  \(summary.plaintextBytes) bytes of store in \(summary.chunks) chunks (\(summary.manifest.subjects) subjects, \(summary.manifest.auditEvents) audit events, \(summary.manifest.tombstones) tombstones); snapshot \(String(format: "%.2f", summary.snapshotSeconds)) s, encryption \(String(format: "%.2f", summary.encryptSeconds)) s\(summary.recoverySealed ? "; sealed to the recovery key too" : "")")
-                        if let packed = summary.manifest.compressedBytes {
-                            Output.standardOutput("  compressed to \(packed) bytes (\(packed * 100 / max(summary.plaintextBytes, 1))% of the store)")
-                        }
+                    return Result(ok: true, backup: summary)
+                }, text: { result in
+                        let summary = result.backup
+                    Output.standardOutput("backup \(summary.id): \(summary.file)")
+                    Output.standardOutput("  \(summary.plaintextBytes) bytes of store in \(summary.chunks) chunks (\(summary.manifest.subjects) subjects, \(summary.manifest.auditEvents) audit events, \(summary.manifest.tombstones) tombstones); snapshot \(String(format: "%.2f", summary.snapshotSeconds)) s, encryption \(String(format: "%.2f", summary.encryptSeconds)) s\(summary.recoverySealed ? "; sealed to the recovery key too" : "")")
+                    if let packed = summary.manifest.compressedBytes {
+                        Output.standardOutput("  compressed to \(packed) bytes (\(packed * 100 / max(summary.plaintextBytes, 1))% of the store)")
                     }
-                }
+                })
             }
         }
 
@@ -71,10 +72,8 @@ extension Privacyctl {
             func run() throws {
                 try Output.run(json: output.json) {
                     let directory = try dir ?? (vault.existingDirectory().path + "/" + VaultBackups.backupsDirectoryName)
-                    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pkb") && !$0.hasPrefix(".") }.sorted(by: >)
-                    let entries = names.map { name -> Entry in
-                        let path = directory + "/" + name
-                        return Entry(file: path, manifest: try? BackupInfo.manifest(at: path))
+                    let entries = BackupFiles.list(in: directory).map { path in
+                        Entry(file: path, manifest: try? VaultBackups.manifest(at: URL(fileURLWithPath: path)))
                     }
                     if output.json { try Output.json(Result(ok: true, backups: entries)) } else {
                         for e in entries {
@@ -107,9 +106,9 @@ extension Privacyctl {
                         let pair = try SubjectExport.readSecretKey(at: keyFile)
                         result = VaultBackups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair, progress: report)
                     } else {
-                        let vault = try options.open()
-                        result = try vault.backups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), context: options.accessContext(), progress: report)
-                        try vault.audit.checkpointIfNeeded()
+                        result = try options.session { vault, context in
+                            try vault.backups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), context: context, progress: report)
+                        }
                     }
                     progress.finish()
                     if options.output.json { try Output.json(result) } else if result.ok, let m = result.manifest {
@@ -166,7 +165,7 @@ extension Privacyctl {
                         guard (try? options.vault.directory()) != nil else {
                             throw CLIError(.usage, "say where erasures since the backup come from: --vault (the live vault), --ledger FILE, or --no-ledger")
                         }
-                        let vault = try options.open()
+                        let vault = try options.openVault()
                         live = vault
                         source = .vault(vault)
                     }
@@ -193,15 +192,12 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let removed: [String] }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    let removed = try vault.backups.prune(in: dir.map { URL(fileURLWithPath: $0) }, keepDays: keepDays, context: options.accessContext())
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(Result(ok: true, removed: removed)) } else {
-                        for path in removed { Output.standardOutput("removed \(path)") }
-                        Output.standardOutput("\(removed.count) backups older than \(keepDays) days removed")
-                    }
-                }
+                try options.run({ vault, context in
+                    Result(ok: true, removed: try vault.backups.prune(in: dir.map { URL(fileURLWithPath: $0) }, keepDays: keepDays, context: context))
+                }, text: { result in
+                    Output.standardOutput(lines: result.removed.map { "removed \($0)" })
+                    Output.standardOutput("\(result.removed.count) backups older than \(keepDays) days removed")
+                })
             }
         }
 
@@ -215,16 +211,11 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let file: String; let tombstones: Int }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    try SecureFiles.checkWritableDestination(file, what: "the ledger file")
-                    let vault = try options.open()
-                    let ledger = try vault.backups.exportErasureLedger(context: options.accessContext())
+                try options.run(prepare: { try SecureFiles.checkWritableDestination(file, what: "the ledger file") }, { _, vault, context in
+                    let ledger = try vault.backups.exportErasureLedger(context: context)
                     try SecureFiles.writePrivate(Array(try ledger.json()), to: file, what: "the ledger file")
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(Result(ok: true, file: file, tombstones: ledger.tombstones.count)) } else {
-                        Output.standardOutput("wrote \(ledger.tombstones.count) tombstones to \(file) (signed)")
-                    }
-                }
+                    return Result(ok: true, file: file, tombstones: ledger.tombstones.count)
+                }, text: { Output.standardOutput("wrote \($0.tombstones) tombstones to \(file) (signed)") })
             }
         }
 
@@ -257,13 +248,12 @@ enum BackupInfo {
             guard !isDirectory.boolValue else { throw CLIError(.invalidInput, "\(text) is a directory, not a backup file") }
             return URL(fileURLWithPath: text)
         }
-        if text.hasPrefix("bk-"), let directory = try? vault.directory().path + "/" + VaultBackups.backupsDirectoryName,
-           let name = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).first(where: { $0.hasSuffix("-\(text).pkb") }) {
-            return URL(fileURLWithPath: directory + "/" + name)
+        let isID = text.hasPrefix(BackupFiles.idPrefix)
+        if isID, let directory = try? vault.directory().path + "/" + VaultBackups.backupsDirectoryName,
+           let path = BackupFiles.find(id: text, in: directory) {
+            return URL(fileURLWithPath: path)
         }
-        if text.hasPrefix("bk-") { _ = try vault.existingDirectory() }
+        if isID { _ = try vault.existingDirectory() }
         throw CLIError(.notFound, "no backup \(text) (a file, or an id in the vault's Backups/)")
     }
-
-    static func manifest(at path: String) throws -> BackupManifest? { try VaultBackups.manifest(at: URL(fileURLWithPath: path)) }
 }

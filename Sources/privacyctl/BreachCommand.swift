@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Breach: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "breach",
             abstract: "Record personal-data breaches and their 72-hour notification deadline; list the subjects a window of the audit log touched.",
             discussion: "Times are ISO 8601 (2026-01-31T09:00:00Z), a date (midnight UTC) or `now`.",
             subcommands: [Open.self, List.self, Show.self, Close.self, Affected.self]
@@ -31,15 +30,15 @@ enum BreachOutput {
     }
 
     static func summary(_ b: BreachRecord) -> String {
-        "\(b.id)  detected \(Tracker.stamp(b.detectedAt))  notify by \(Tracker.stamp(b.deadline))  \(b.status.rawValue)\(b.overdue ? "  OVERDUE" : "")"
+        "\(b.id)  detected \(ISOTime.preciseString(b.detectedAt))  notify by \(ISOTime.preciseString(b.deadline))  \(b.status.rawValue)\(b.overdue ? "  OVERDUE" : "")"
     }
 
     static func detail(_ one: One) -> [String] {
         let b = one.breach
-        var lines = [summary(b), "  opened by \(b.openedBy) at \(Tracker.stamp(b.openedAt))", "  summary: \(b.summary)"]
+        var lines = [summary(b), "  opened by \(b.openedBy) at \(ISOTime.preciseString(b.openedAt))", "  summary: \(b.summary)"]
         if let closed = b.closedAt {
-            let notified = b.notifiedAuthorityAt.map { "authority notified at \(Tracker.stamp($0))\(b.notifiedLate == true ? " (after the deadline)" : " (on time)")" }
-            lines.append("  closed at \(Tracker.stamp(closed)) by \(b.closedBy ?? "?"): \(b.closeReason ?? ""); \(notified ?? "authority not notified")")
+            let notified = b.notifiedAuthorityAt.map { "authority notified at \(ISOTime.preciseString($0))\(b.notifiedLate == true ? " (after the deadline)" : " (on time)")" }
+            lines.append("  closed at \(ISOTime.preciseString(closed)) by \(b.closedBy ?? "?"): \(b.closeReason ?? ""); \(notified ?? "authority not notified")")
         }
         return lines
     }
@@ -53,7 +52,7 @@ enum BreachOutput {
         var lines = impact.subjects.map { s in
             "\(s.subject)\(s.erased ? " (erased)" : "")  \(s.events) events (\(counts(s.actions)))  \(counts(s.categories))"
         }
-        lines.append("\(impact.subjects.count) subjects, \(impact.events) events, \(Tracker.stamp(impact.since)) to \(Tracker.stamp(impact.until))")
+        lines.append("\(impact.subjects.count) subjects, \(impact.events) events, \(ISOTime.preciseString(impact.since)) to \(ISOTime.preciseString(impact.until))")
         for (category, total) in impact.totals.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(category): \(total.subjects) subjects, \(total.values) values")
         }
@@ -69,22 +68,22 @@ extension Privacyctl.Breach {
         static let configuration = CommandConfiguration(
             abstract: "Record a breach; prints its id and notification deadline (detection + 72 hours).",
             discussion: Examples.discussion("The summary is stored in the vault, never in the audit log.", "breach open"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .customLong("detected-at"), help: ArgumentHelp("When the organisation became aware of it.", valueName: "time")) var detectedAt: String
         @Option(name: .long, help: ArgumentHelp("What happened (visible in ps: prefer --summary-file).", valueName: "text")) var summary: String?
         @Option(name: .customLong("summary-file"), help: ArgumentHelp("The summary from a file, or - for standard input.", valueName: "file")) var summaryFile: String?
 
         func run() throws {
             try options.run({ vault, context in
-                guard let text = try Tracker.text(summary, file: summaryFile, option: "summary") else { throw CLIError(.usage, "give --summary or --summary-file") }
-                return BreachOutput.One(breach: try vault.breaches.open(detectedAt: try Tracker.time(detectedAt, option: "--detected-at"), summary: text, context: context))
-            }, text: { [BreachOutput.summary($0.breach)] })
+                guard let text = try InputFile.text(summary, file: summaryFile, option: "summary") else { throw CLIError(.usage, "give --summary or --summary-file") }
+                return BreachOutput.One(breach: try vault.breaches.open(detectedAt: try CLITime.parse(detectedAt, option: "--detected-at"), summary: text, context: context))
+            }, text: { Output.standardOutput(lines: [BreachOutput.summary($0.breach)]) })
         }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List breaches with their notification deadline and whether it has passed.", discussion: Examples.section("breach list"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Flag(name: .customLong("open"), help: "Only breaches not closed.") var openOnly = false
         @OptionGroup var now: NowOption
 
@@ -92,27 +91,27 @@ extension Privacyctl.Breach {
             try options.run({ vault, context in
                 let breaches = try vault.breaches.list(openOnly: openOnly, now: try now.date(), context: context)
                 return BreachOutput.Many(count: breaches.count, breaches: breaches)
-            }, text: { $0.breaches.map(BreachOutput.summary) + ["\($0.count) breaches"] })
+            }, text: { Output.standardOutput(lines: $0.breaches.map(BreachOutput.summary) + ["\($0.count) breaches"]) })
         }
     }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one breach with its summary.", discussion: Examples.section("breach show"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The breach id (breach-…).", valueName: "id")) var id: String
         @OptionGroup var now: NowOption
 
         func run() throws {
             try options.run({ vault, context in
                 BreachOutput.One(breach: try vault.breaches.get(id, now: try now.date(), context: context))
-            }, text: BreachOutput.detail)
+            }, text: { Output.standardOutput(lines: BreachOutput.detail($0)) })
         }
     }
 
     struct Close: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Close a breach once the authority was notified (--notified-authority-at) or the decision not to notify was taken.", discussion: Examples.section("breach close"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The breach id (breach-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("Why it is closed (stored; not in the audit log).", valueName: "text")) var reason: String
         @Option(name: .customLong("notified-authority-at"), help: ArgumentHelp("When the supervisory authority was notified.", valueName: "time"))
@@ -122,13 +121,13 @@ extension Privacyctl.Breach {
         func run() throws {
             try options.run({ vault, context in
                 BreachOutput.One(breach: try vault.breaches.close(
-                    id, reason: reason, notifiedAuthorityAt: try Tracker.time(notifiedAuthorityAt, option: "--notified-authority-at"),
+                    id, reason: reason, notifiedAuthorityAt: try CLITime.parse(notifiedAuthorityAt, option: "--notified-authority-at"),
                     at: try at.date(), context: context))
-            }, text: BreachOutput.detail)
+            }, text: { Output.standardOutput(lines: BreachOutput.detail($0)) })
         }
     }
 
-    struct Affected: ParsableCommand {
+    struct Affected: ParsableCommand, OpensVault {
         static let configuration = CommandConfiguration(
             abstract: "List the subjects whose data was read, exported or changed in a window of the audit log, with counts per field category.",
             discussion: Examples.discussion("""
@@ -137,8 +136,8 @@ extension Privacyctl.Breach {
                 erased subjects are marked. Here --actor filters; the reader is recorded as the vault's \
                 privacyctl.yaml actor, else $PRIVACYKIT_ACTOR or the OS user, with --role and --purpose.
                 """, "breach affected"))
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
+        @OptionGroup var vault: VaultOptions
+        @OptionGroup var rootKey: RootKeyOptions
         @Option(name: .long, help: ArgumentHelp("Events at or after this time.", valueName: "time")) var since: String
         @Option(name: .long, help: ArgumentHelp("Events before this time.", valueName: "time")) var until: String
         @Option(name: .long, help: ArgumentHelp("Only events by this actor.", valueName: "name")) var actor: String?
@@ -149,15 +148,17 @@ extension Privacyctl.Breach {
         @Option(name: .long, help: ArgumentHelp("The purpose the reader acts for (default: the vault's privacyctl.yaml).", valueName: "purpose")) var purpose: String?
         @OptionGroup var output: OutputOptions
 
+        /// `--actor` filters here, so the reader is never taken from it.
+        func accessContext() throws -> AccessContext {
+            try ContextOptions.resolve(actor: nil, role: role, purpose: purpose, vault: vault)
+        }
+
         func run() throws {
-            try Tracker.run(
-                vault: vaultOptions, rootKey: rootKeyOptions,
-                context: { try ContextOptions.resolve(actor: nil, role: role, purpose: purpose, vault: vaultOptions) }, json: output.json,
-                { vault, context in
-                    BreachOutput.Impact(affected: try vault.breaches.affected(
-                        since: try Tracker.time(since, option: "--since"), until: try Tracker.time(until, option: "--until"),
-                        actor: actor, kekVersion: keyVersion, breach: breach, context: context))
-                }, text: BreachOutput.impact)
+            try run({ vault, context in
+                BreachOutput.Impact(affected: try vault.breaches.affected(
+                    since: try CLITime.parse(since, option: "--since"), until: try CLITime.parse(until, option: "--until"),
+                    actor: actor, kekVersion: keyVersion, breach: breach, context: context))
+            }, text: { Output.standardOutput(lines: BreachOutput.impact($0)) })
         }
     }
 }

@@ -14,7 +14,7 @@ extension Privacyctl {
 /// The options every consent command shares. `--purpose` names the purpose consented to,
 /// so the purpose the operator acts for is `--acting-for` (default: the vault's
 /// privacyctl.yaml).
-struct ConsentOptions: ParsableArguments {
+struct ConsentOptions: ParsableArguments, OpensVault {
     @OptionGroup var vault: VaultOptions
     @OptionGroup var rootKey: RootKeyOptions
     @Option(name: .long, help: ArgumentHelp("Who is acting (default: $PRIVACYKIT_ACTOR, else the OS user).", valueName: "name"))
@@ -24,10 +24,6 @@ struct ConsentOptions: ParsableArguments {
     @Option(name: .customLong("acting-for"), help: ArgumentHelp("The purpose the operator acts for (default: the vault's privacyctl.yaml).", valueName: "purpose"))
     var actingFor: String?
     @OptionGroup var output: OutputOptions
-
-    func open() throws -> Vault {
-        try Vault.open(at: vault.directory(), rootKey: rootKey.resolve(), context: accessContext())
-    }
 
     func accessContext() throws -> AccessContext {
         try ContextOptions.resolve(actor: actor, role: role, purpose: actingFor, vault: vault)
@@ -57,12 +53,8 @@ struct ConsentChangeOptions: ParsableArguments {
         if let noteFile {
             note = try InputFile.text(noteFile, what: "--note-file")
         }
-        var expiry: Date?
-        if let expires {
-            guard CLITime.hasValidCalendarFields(expires), let date = ISO8601DateFormatter().date(from: expires) else { throw CLIError(.invalidInput, "--expires takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
-            expiry = date
-        }
-        return ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: noticeVersion, evidenceHash: evidenceHash, note: note, expiresAt: expiry)
+        return ConsentChange(kind, purpose: purpose, channel: channel, noticeVersion: noticeVersion, evidenceHash: evidenceHash, note: note,
+                             expiresAt: try CLITime.parse(expires, option: "--expires"))
     }
 }
 
@@ -74,18 +66,16 @@ enum ConsentOutput {
 
     /// grant and withdraw: one event for one purpose.
     static func record(_ kind: ConsentKind, options: ConsentOptions, change: ConsentChangeOptions) throws {
-        try Output.run(json: options.output.json) {
+        try options.run(prepare: {
             guard let purpose = change.purpose else { throw CLIError(.usage, "give --purpose") }
-            let vault = try options.open()
-            let event = try vault.consent.record(try change.change(kind, purpose: purpose), subject: change.subject, context: options.accessContext())
-            try vault.audit.checkpointIfNeeded()
-            try print([event], json: options.output.json)
-        }
+            return purpose
+        }, { purpose, vault, context in
+            Events(events: [try vault.consent.record(try change.change(kind, purpose: purpose), subject: change.subject, context: context)])
+        }, text: print)
     }
 
-    static func print(_ events: [ConsentEvent], json: Bool) throws {
-        if json { try Output.json(Events(events: events)); return }
-        for e in events {
+    static func print(_ result: Events) {
+        for e in result.events {
             var line = "#\(e.id)  \(e.time)  \(e.kind.rawValue)  \(e.purpose)  via \(e.channel)"
             if let notice = e.noticeVersion { line += "  notice \(notice)" }
             if let expires = e.expiresAt { line += "  expires \(expires)" }
@@ -125,14 +115,11 @@ extension Privacyctl.Consent {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let events = gpc
-                    ? try vault.consent.recordGPC(subject: change.subject, context: options.accessContext())
-                    : [try vault.consent.record(try change.change(.object, purpose: change.purpose!), subject: change.subject, context: options.accessContext())]
-                try vault.audit.checkpointIfNeeded()
-                try ConsentOutput.print(events, json: options.output.json)
-            }
+            try options.run({ vault, context in
+                ConsentOutput.Events(events: gpc
+                    ? try vault.consent.recordGPC(subject: change.subject, context: context)
+                    : [try vault.consent.record(try change.change(.object, purpose: change.purpose!), subject: change.subject, context: context)])
+            }, text: ConsentOutput.print)
         }
     }
 
@@ -151,21 +138,12 @@ extension Privacyctl.Consent {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                var time: Date?
-                if let at {
-                    guard CLITime.hasValidCalendarFields(at), let date = ISO8601DateFormatter().date(from: at) else { throw CLIError(.invalidInput, "--at takes an ISO 8601 time such as 2027-01-31T00:00:00Z") }
-                    time = date
-                }
-                let vault = try options.open()
+            try options.run(prepare: { try CLITime.parse(at, option: "--at") }, { time, vault, context in
                 let ids = purpose.map { [$0] } ?? vault.policies.purposes.ids
-                let answers = try ids.map { try vault.consent.answer(subject: subject, purpose: $0, at: time, context: options.accessContext()) }
-                if options.output.json {
-                    try Output.json(Result(answers: answers))
-                } else {
-                    for a in answers { Output.standardOutput("\(a.purpose): \(a.allowed ? "allowed" : "not allowed") (\(a.state.rawValue)): \(a.reason)") }
-                }
-            }
+                return Result(answers: try ids.map { try vault.consent.answer(subject: subject, purpose: $0, at: time, context: context) })
+            }, text: { result in
+                for a in result.answers { Output.standardOutput("\(a.purpose): \(a.allowed ? "allowed" : "not allowed") (\(a.state.rawValue)): \(a.reason)") }
+            })
         }
     }
 
@@ -176,12 +154,9 @@ extension Privacyctl.Consent {
         @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let events = try vault.consent.history(subject: subject, purpose: purpose, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                try ConsentOutput.print(events, json: options.output.json)
-            }
+            try options.run({ vault, context in
+                ConsentOutput.Events(events: try vault.consent.history(subject: subject, purpose: purpose, context: context))
+            }, text: ConsentOutput.print)
         }
     }
 
@@ -200,14 +175,14 @@ extension Privacyctl.Consent {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let json = options.output.json
+            let json = options.output.json
+            try Output.run(json: json) {
                 // The library acts for the audience's purpose (the role must hold it).
-                let count = try vault.consent.audience(purpose: purpose, context: options.accessContext()) { id in
-                    if json { try Output.jsonLine(Line(subject: id)) } else { Output.standardOutput(id) }
+                let count = try options.session { vault, context in
+                    try vault.consent.audience(purpose: purpose, context: context) { id in
+                        if json { try Output.jsonLine(Line(subject: id)) } else { Output.standardOutput(id) }
+                    }
                 }
-                try vault.audit.checkpointIfNeeded()
                 if json { try Output.jsonLine(Summary(purpose: purpose, count: count)) } else { Output.standardError("\(count) subjects") }
             }
         }
@@ -223,19 +198,14 @@ extension Privacyctl.Consent {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let counts = try vault.consent.counts(context: options.accessContext())
-                let plain = counts.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }
-                if options.output.json {
-                    try Output.json(Result(purposes: plain))
-                } else {
-                    for purpose in plain.keys.sorted() {
-                        let states = plain[purpose]!.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                        Output.standardOutput("\(purpose): \(states)")
-                    }
+            try options.run({ vault, context in
+                let counts = try vault.consent.counts(context: context)
+                return Result(purposes: counts.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) })
+            }, text: { result in
+                for (purpose, states) in result.purposes.sorted(by: { $0.key < $1.key }) {
+                    Output.standardOutput("\(purpose): " + states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
                 }
-            }
+            })
         }
     }
 }
@@ -250,10 +220,9 @@ extension Privacyctl.Consent {
         @Option(name: .long, help: ArgumentHelp("One purpose (default: every purpose that needs consent).", valueName: "purpose")) var purpose: String?
 
         func run() throws {
+            // The receipt is JSON already, with or without --json.
             try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let receipt = try vault.consent.receipt(subject: subject, purpose: purpose, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
+                let receipt = try options.session { vault, context in try vault.consent.receipt(subject: subject, purpose: purpose, context: context) }
                 FileHandle.standardOutput.write(try receipt.json())
             }
         }

@@ -22,10 +22,9 @@ extension Privacyctl {
 extension Privacyctl.Export {
     struct Subject: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "subject",
             abstract: "Write a subject's package into a new directory (the default: `export SUBJECT --out DIR`).",
             discussion: Examples.discussion("The directory must not exist or be empty; it is made 0700, its files 0600, and appears only when complete.", "export subject"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
         @Option(name: .long, help: ArgumentHelp("The package directory to create.", valueName: "dir")) var out: String
         @Option(name: .customLong("seal-to"), help: ArgumentHelp(
@@ -34,13 +33,11 @@ extension Privacyctl.Export {
         var sealTo: String?
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                // The key first: a bad key file is reported before the vault is opened.
-                let recipient = try sealTo.map(SubjectExport.readPublicKey(at:))
-                let vault = try options.open()
-                let summary = try vault.requests.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json { try Output.json(ExportOutput(summary)); return }
+            // The key first: a bad key file is reported before the vault is opened.
+            try options.run(prepare: { try sealTo.map(SubjectExport.readPublicKey(at:)) }, { recipient, vault, context in
+                ExportOutput(try vault.requests.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: context))
+            }, text: { result in
+                let summary = result.body
                 let manifest = summary.manifest
                 Output.standardOutput("exported \(subject) to \(summary.directory): \(summary.written.count) files, \(summary.bytes) bytes, "
                     + (manifest.sealedTo.map { "sealed to key \($0)" } ?? "not sealed (plaintext: keep it safe)"))
@@ -49,7 +46,7 @@ extension Privacyctl.Export {
                 if !manifest.withheld.isEmpty { fields += "; withheld (not readable by role \(try options.accessContext().role)): \(manifest.withheld.joined(separator: ", "))" }
                 Output.standardOutput(fields)
                 Output.standardOutput("\(summary.consentEvents) consent events, \(summary.accessEvents) access events (audit event #\(manifest.auditSeq))")
-            }
+            })
         }
     }
 
@@ -83,7 +80,6 @@ extension Privacyctl.Export {
 
     struct Keypair: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "keypair",
             abstract: "Make an X25519 key pair for receiving sealed packages: PREFIX.pub (give it to the exporter) and PREFIX.key (mode 0600, keep it).", discussion: Examples.section("export keypair"))
         @Option(name: .long, help: ArgumentHelp("Where to write PREFIX.pub and PREFIX.key (neither may exist).", valueName: "prefix")) var out: String
         @OptionGroup var output: OutputOptions

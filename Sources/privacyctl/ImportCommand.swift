@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "import",
             abstract: "Import a CRM export (CSV) into the vault, encrypting as it goes.",
             discussion: Examples.discussion("""
                 RFC 4180 CSV in UTF-8 (a BOM is fine) with a header row. Columns named like schema \
@@ -29,7 +28,7 @@ extension Privacyctl {
         var consentColumn: [String] = []
         @Option(name: .customLong("consent-notice-version"), help: ArgumentHelp("The notice version the imported consents were given under.", valueName: "version"))
         var consentNoticeVersion: String?
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
 
         func validate() throws {
             for m in map where !m.contains("=") { throw ValidationError("--map takes COLUMN=FIELD") }
@@ -38,7 +37,8 @@ extension Privacyctl {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
+            let progress = Progress(label: "import")
+            try options.run({ vault, context in
                 var columnMap: [String: String] = [:]
                 for m in map {
                     let parts = m.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -49,34 +49,29 @@ extension Privacyctl {
                     let parts = c.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                     consentColumns[String(parts[0])] = String(parts[1])
                 }
-                let vault = try options.open()
-                let progress = Progress(label: "import")
                 let summary = try vault.records.importCSV(
                     at: file,
                     options: ImportOptions(columnMap: columnMap, idColumn: idColumn, batchSize: batchSize, rejectReportPath: rejectReport,
                                            consentColumns: consentColumns, consentNoticeVersion: consentNoticeVersion),
-                    context: options.accessContext()
+                    context: context
                 ) { progress.update("\($0.rows) rows: \($0.created) created, \($0.updated) updated, \($0.unchanged) unchanged, \($0.rejected) rejected") }
                 progress.finish()
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json {
-                    try Output.json(summary)
-                } else {
-                    Output.standardOutput("""
-                        \(summary.rows) rows: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged, \(summary.rejected) rejected
-                        """)
-                    if !consentColumn.isEmpty { Output.standardOutput("consent events recorded: \(summary.consentEvents)") }
-                    if !summary.unknownColumns.isEmpty {
-                        Output.standardOutput("skipped columns (no such field): \(summary.unknownColumns.joined(separator: ", "))")
-                    }
-                    if let report = summary.rejectReport {
-                        Output.standardOutput("reject report: \(report)")
-                        for r in summary.rejects.prefix(10) {
-                            Output.standardOutput("  line \(r.line)\(r.column.map { ", column \($0)" } ?? ""): \(r.reason)")
-                        }
+                return summary
+            }, text: { summary in
+                Output.standardOutput("""
+                    \(summary.rows) rows: \(summary.created) created, \(summary.updated) updated, \(summary.unchanged) unchanged, \(summary.rejected) rejected
+                    """)
+                if !consentColumn.isEmpty { Output.standardOutput("consent events recorded: \(summary.consentEvents)") }
+                if !summary.unknownColumns.isEmpty {
+                    Output.standardOutput("skipped columns (no such field): \(summary.unknownColumns.joined(separator: ", "))")
+                }
+                if let report = summary.rejectReport {
+                    Output.standardOutput("reject report: \(report)")
+                    for r in summary.rejects.prefix(10) {
+                        Output.standardOutput("  line \(r.line)\(r.column.map { ", column \($0)" } ?? ""): \(r.reason)")
                     }
                 }
-            }
+            })
         }
     }
 }

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "init",
             abstract: "Create a new vault: store, sealed keyring and default policies.",
             discussion: Examples.discussion("""
                 The directory must not exist, or be empty. With a passphrase, the keyring is \
@@ -17,9 +16,7 @@ extension Privacyctl {
                 """, "init")
         )
 
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
-        @OptionGroup var contextOptions: ContextOptions
+        @OptionGroup var access: VaultAccessOptions
         @Option(name: .long, help: "Argon2id cost for a passphrase: moderate, interactive, sensitive, or minimum (tests only).")
         var kdf: KDFProfile = .moderate
         @OptionGroup var storeOptions: StoreOptions
@@ -27,15 +24,15 @@ extension Privacyctl {
 
         func run() throws {
             try Output.run(json: output.json) {
-                let directory = try vaultOptions.directory()
-                let rootKey = try rootKeyOptions.resolve(confirm: true)
+                let directory = try access.vault.directory()
+                let rootKey = try access.rootKey.resolve(confirm: true)
                 if rootKey.kind == .passphrase { kdf.warnIfWeak() }
-                let context = try contextOptions.resolved(vaultOptions)
+                let context = try access.context.resolved(access.vault)
                 let vault = try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdf.limits, context: context,
                                              store: try storeOptions.backend())
                 // Whoever creates the vault administers it: later commands act as this role
                 // (for privacy compliance) unless told otherwise.
-                try OperatorDefaults(role: contextOptions.role ?? "admin", purpose: contextOptions.purpose ?? "privacy-compliance")
+                try OperatorDefaults(role: access.context.role ?? "admin", purpose: access.context.purpose ?? "privacy-compliance")
                     .write(vaultDirectory: vault.directory)
                 let report = KeyReport(vault)
                 if output.json {

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "keys",
             abstract: "Inspect and rotate the vault's keys.",
             subcommands: [Status.self, RotateRoot.self, RotateKEK.self, RotateIndex.self, GenerateKeyFile.self]
         )
@@ -15,25 +14,17 @@ extension Privacyctl {
 extension Privacyctl.Keys {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "status",
             abstract: "List key roles, versions, creation times and fingerprints (never key bytes).", discussion: Examples.section("keys status")
         )
 
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
-        @OptionGroup var contextOptions: ContextOptions
-        @OptionGroup var output: OutputOptions
+        @OptionGroup var options: VaultCommandOptions
 
         func run() throws {
-            try Output.run(json: output.json) {
-                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
-                let report = KeyReport(vault)
-                if output.json { try Output.json(report) } else { Output.standardOutput(report.text) }
-            }
+            try options.run({ vault, _ in KeyReport(vault) }, text: { Output.standardOutput($0.text) })
         }
     }
 
-    struct RotateRoot: ParsableCommand {
+    struct RotateRoot: ParsableCommand, OpensVaultAsOperator {
         static let configuration = CommandConfiguration(
             commandName: "rotate-root",
             abstract: "Re-seal the keyring under a new passphrase or key file.",
@@ -46,9 +37,7 @@ extension Privacyctl.Keys {
                 """, "keys rotate-root")
         )
 
-        @OptionGroup var vaultOptions: VaultOptions
-        @OptionGroup var rootKeyOptions: RootKeyOptions
-        @OptionGroup var contextOptions: ContextOptions
+        @OptionGroup var access: VaultAccessOptions
         @Option(name: .customLong("new-key-file"), help: ArgumentHelp("A file holding the new 32-byte root key (mode 0600).", valueName: "file"))
         var newKeyFile: String?
         @Option(name: .customLong("new-passphrase-file"), help: ArgumentHelp("A file holding the new passphrase (mode 0600).", valueName: "file"))
@@ -64,24 +53,21 @@ extension Privacyctl.Keys {
         }
 
         func run() throws {
-            try Output.run(json: output.json) {
-                let vault = try VaultSession.open(vaultOptions, rootKeyOptions, contextOptions)
+            var newKind = RootKey.Kind.key
+            try run({ vault, context in
                 let newKey = try RootKeyOptions.resolve(
                     keyFile: newKeyFile, passphraseFile: newPassphraseFile,
                     keyFileVariable: "PRIVACYKIT_NEW_KEY_FILE", passphraseVariable: "PRIVACYKIT_NEW_PASSPHRASE",
                     prompt: "New vault passphrase: ", confirm: true,
                     missing: "no new root secret given: pass --new-key-file or --new-passphrase-file, or set PRIVACYKIT_NEW_KEY_FILE or PRIVACYKIT_NEW_PASSPHRASE")
+                newKind = newKey.kind
                 if newKey.kind == .passphrase { kdf.warnIfWeak() }
-                try vault.keys.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: contextOptions.resolved(vaultOptions))
-                try vault.audit.checkpointIfNeeded()
-                let report = KeyReport(vault)
-                if output.json {
-                    try Output.json(report)
-                } else {
-                    Output.standardOutput("Re-sealed the keyring of vault \(vault.id) under the new \(newKey.kind == .passphrase ? "passphrase" : "key file").\n")
-                    Output.standardOutput(report.text)
-                }
-            }
+                try vault.keys.rotateRoot(to: newKey, kdfLimits: kdf.limits, context: context)
+                return KeyReport(vault)
+            }, text: { report in
+                Output.standardOutput("Re-sealed the keyring of vault \(report.vaultID) under the new \(newKind == .passphrase ? "passphrase" : "key file").\n")
+                Output.standardOutput(report.text)
+            })
         }
     }
 
@@ -125,7 +111,7 @@ extension Privacyctl.Keys {
             abstract: "Add a KEK version and re-wrap every subject key under it.",
             discussion: Examples.discussion("No field is re-encrypted. Batches commit as they go; if the command is interrupted, run it again: it resumes. Old KEK versions are retired once nothing uses them.", "keys rotate-kek")
         )
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .customLong("batch-size"), help: "Subjects per transaction.") var batchSize: Int = 1000
 
         func run() throws {
@@ -141,7 +127,7 @@ extension Privacyctl.Keys {
             abstract: "Add a blind-index key version and rebuild every blind index under it.",
             discussion: Examples.discussion("Lookups keep working throughout: they ask every live index version until the rebuild finishes. If the command is interrupted, run it again: it resumes where it stopped.", "keys rotate-index")
         )
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .customLong("batch-size"), help: "Subjects per transaction.") var batchSize: Int = 500
 
         func run() throws {
@@ -161,21 +147,18 @@ enum RotationReport {
     /// What both rotations do around the library call: open, show progress, sign a
     /// checkpoint, report.
     static func run(
-        _ label: String, doing verb: String, options: RecordsOptions,
+        _ label: String, doing verb: String, options: VaultCommandOptions,
         _ rotate: (Vault, AccessContext, @escaping (Int, Int) -> Void) throws -> RotationSummary
     ) throws {
-        try Output.run(json: options.output.json) {
-            let vault = try options.open()
-            let progress = Progress(label: label)
-            let summary = try rotate(vault, options.accessContext()) { progress.update("\($0)/\($1) subjects \(verb)") }
+        let progress = Progress(label: label)
+        try options.run({ vault, context in
+            let summary = try rotate(vault, context) { progress.update("\($0)/\($1) subjects \(verb)") }
             progress.finish()
-            try vault.audit.checkpointIfNeeded()
-            try print(summary, json: options.output.json)
-        }
+            return JSON(summary: summary)
+        }, text: { print($0.summary) })
     }
 
-    static func print(_ summary: RotationSummary, json: Bool) throws {
-        if json { try Output.json(JSON(summary: summary)); return }
+    static func print(_ summary: RotationSummary) {
         let what = summary.role == .kek ? "re-wrapped \(summary.processed) subject keys" : "re-indexed \(summary.processed) subjects"
         Output.standardOutput("\(summary.resumed ? "resumed: " : "")\(what) under \(summary.role.rawValue) v\(summary.version)")
         if !summary.retired.isEmpty {

@@ -165,6 +165,13 @@ enum InputFile {
         return data
     }
 
+    /// Free text from `--NAME TEXT` or `--NAME-file FILE|-` (one of them).
+    static func text(_ inline: String?, file: String?, option: String) throws -> String? {
+        if inline != nil && file != nil { throw CLIError(.usage, "give --\(option) or --\(option)-file, not both") }
+        guard let file else { return inline }
+        return try text(file, what: "--\(option)-file")
+    }
+
     static func text(_ path: String, what: String) throws -> String {
         guard let text = String(data: try read(path, what: what), encoding: .utf8) else {
             throw CLIError(.invalidInput, "\(what) \(path) is not UTF-8 text")

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Quality: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "quality",
             abstract: "Data quality without decrypting: completeness, invalid values, duplicates.",
             subcommands: [Report.self, Duplicates.self]
         )
@@ -15,14 +14,10 @@ extension Privacyctl {
 extension Privacyctl.Quality {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Per field: completeness, invalid values, duplicate clusters.", discussion: Examples.section("quality report"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let report = try vault.records.qualityReport(context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json { try Output.json(report); return }
+            try options.run({ vault, context in try vault.records.qualityReport(context: context) }, text: { report in
                 Output.standardOutput("\(report.subjects) subjects\n")
                 Output.standardOutput("FIELD             PRESENT  COMPLETE  INVALID  DUPLICATE CLUSTERS")
                 for f in report.fields {
@@ -33,13 +28,13 @@ extension Privacyctl.Quality {
                             + String(format: "%5.1f%%    ", f.completeness * 100)
                             + String(f.invalid).padding(toLength: 9, withPad: " ", startingAt: 0) + dup)
                 }
-            }
+            })
         }
     }
 
     struct Duplicates: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List duplicate clusters by subject id.", discussion: Examples.section("quality duplicates"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("Only this indexed field.", valueName: "field")) var field: String?
 
         struct Result: Encodable {
@@ -48,14 +43,10 @@ extension Privacyctl.Quality {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let clusters = try vault.records.duplicates(field: field, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json { try Output.json(Result(clusters: clusters)); return }
-                for c in clusters { Output.standardOutput("\(c.field): \(c.subjects.joined(separator: ", "))") }
-                Output.standardError("\(clusters.count) clusters")
-            }
+            try options.run({ vault, context in Result(clusters: try vault.records.duplicates(field: field, context: context)) }, text: { result in
+                for c in result.clusters { Output.standardOutput("\(c.field): \(c.subjects.joined(separator: ", "))") }
+                Output.standardError("\(result.clusters.count) clusters")
+            })
         }
     }
 }

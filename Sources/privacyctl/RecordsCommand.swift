@@ -5,24 +5,10 @@ import PrivacyKit
 extension Privacyctl {
     struct Records: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "records",
             abstract: "Put, get, find and list customer records (encrypted field by field).",
             subcommands: [Put.self, Get.self, Find.self, List.self, Delete.self]
         )
     }
-}
-
-/// The options every records command shares.
-struct RecordsOptions: ParsableArguments {
-    @OptionGroup var vault: VaultOptions
-    @OptionGroup var rootKey: RootKeyOptions
-    @OptionGroup var context: ContextOptions
-    @OptionGroup var output: OutputOptions
-
-    func open() throws -> Vault { try VaultSession.open(vault, rootKey, context) }
-
-    /// Who acts (see ``ContextOptions/resolved(_:)``).
-    func accessContext() throws -> AccessContext { try context.resolved(vault) }
 }
 
 extension Privacyctl.Records {
@@ -31,7 +17,7 @@ extension Privacyctl.Records {
             abstract: "Create or update a subject's fields.",
             discussion: Examples.discussion("Values are normalized and validated by the schema; an empty value (--set city=) removes the field. Values given with --set are visible to other users of this machine (ps): pass personal data with --values-file FILE (or - for standard input), one FIELD=VALUE per line, and use `privacyctl import` for bulk data.", "records put")
         )
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .customLong("set"), help: ArgumentHelp("A field and its value (repeat for more).", valueName: "field=value"))
         var assignments: [String] = []
@@ -45,43 +31,43 @@ extension Privacyctl.Records {
             }
         }
 
-        func run() throws {
-            try Output.run(json: options.output.json) {
-                var values: [String: String] = [:]
-                var lines: [(where: String, text: String)] = assignments.map { ("--set", $0) }
-                if let valuesFile {
-                    let text = try InputFile.text(valuesFile, what: "--values-file")
-                    // "\r\n" is one Character in Swift: split on both forms.
-                    for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
-                        if line.isEmpty || line.hasPrefix("#") { continue }
-                        lines.append(("\(valuesFile) line \(index + 1)", String(line)))
-                    }
-                }
-                for (source, line) in lines {
-                    // The message names the place, never the line itself: it holds a value.
-                    guard let equals = line.firstIndex(of: "=") else { throw CLIError(.invalidInput, "\(source): expected FIELD=VALUE") }
-                    values[String(line[..<equals])] = String(line[line.index(after: equals)...])
-                }
-                // An empty values file is more likely a failed pipe than a deliberate no-op.
-                guard !values.isEmpty else { throw CLIError(.invalidInput, "--values-file \(valuesFile ?? "-") holds no FIELD=VALUE line") }
-                let vault = try options.open()
-                let result = try vault.records.put(subject: subject, values: values, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json {
-                    try Output.json(result)
-                } else {
-                    var line = "\(result.change.rawValue) \(subject)"
-                    if !result.changedFields.isEmpty { line += ": \(result.changedFields.joined(separator: ", "))" }
-                    if !result.invalidFields.isEmpty { line += " (stored as given, invalid: \(result.invalidFields.joined(separator: ", ")))" }
-                    Output.standardOutput(line)
+        /// The values of `--set` and `--values-file`.
+        func values() throws -> [String: String] {
+            var values: [String: String] = [:]
+            var lines: [(where: String, text: String)] = assignments.map { ("--set", $0) }
+            if let valuesFile {
+                let text = try InputFile.text(valuesFile, what: "--values-file")
+                // "\r\n" is one Character in Swift: split on both forms.
+                for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
+                    if line.isEmpty || line.hasPrefix("#") { continue }
+                    lines.append(("\(valuesFile) line \(index + 1)", String(line)))
                 }
             }
+            for (source, line) in lines {
+                // The message names the place, never the line itself: it holds a value.
+                guard let equals = line.firstIndex(of: "=") else { throw CLIError(.invalidInput, "\(source): expected FIELD=VALUE") }
+                values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            }
+            // An empty values file is more likely a failed pipe than a deliberate no-op.
+            guard !values.isEmpty else { throw CLIError(.invalidInput, "--values-file \(valuesFile ?? "-") holds no FIELD=VALUE line") }
+            return values
+        }
+
+        func run() throws {
+            try options.run(prepare: values, { values, vault, context in
+                try vault.records.put(subject: subject, values: values, context: context)
+            }, text: { result in
+                var line = "\(result.change.rawValue) \(subject)"
+                if !result.changedFields.isEmpty { line += ": \(result.changedFields.joined(separator: ", "))" }
+                if !result.invalidFields.isEmpty { line += " (stored as given, invalid: \(result.invalidFields.joined(separator: ", ")))" }
+                Output.standardOutput(line)
+            })
         }
     }
 
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Decrypt and print a subject's fields.", discussion: Examples.section("records get"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"))
         var field: [String] = []
@@ -90,26 +76,26 @@ extension Privacyctl.Records {
             let ok = true
             let subject: String
             let fields: [String: String]
+            /// The schema's order, for the text output.
+            let order: [String]
+
+            enum CodingKeys: String, CodingKey { case ok, subject, fields }
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let values = try vault.records.get(subject: subject, fields: field.isEmpty ? nil : field, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json {
-                    try Output.json(Result(subject: subject, fields: values))
-                } else {
-                    for spec in vault.policies.schema.fields { if let v = values[spec.name] { Output.standardOutput("\(spec.name): \(v)") } }
-                }
-            }
+            try options.run({ vault, context in
+                let values = try vault.records.get(subject: subject, fields: field.isEmpty ? nil : field, context: context)
+                return Result(subject: subject, fields: values, order: vault.policies.schema.fields.map(\.name))
+            }, text: { result in
+                for name in result.order { if let v = result.fields[name] { Output.standardOutput("\(name): \(v)") } }
+            })
         }
     }
 
     struct Find: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Find subjects by a field's value (through its blind index, exactly).", discussion: Examples.section("records find"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field")) var field: String
         @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values).", valueName: "value")) var value: String
         @Option(name: .long, help: ArgumentHelp("The country of a phone number written without its country code (default: the schema's default region).", valueName: "code")) var region: String?
@@ -121,23 +107,18 @@ extension Privacyctl.Records {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let matches = try vault.records.find(field: field, value: value, region: region, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json {
-                    try Output.json(Result(field: field, matches: matches))
-                } else {
-                    for m in matches { Output.standardOutput(m) }
-                    Output.standardError("\(matches.count) matching subjects")
-                }
-            }
+            try options.run({ vault, context in
+                Result(field: field, matches: try vault.records.find(field: field, value: value, region: region, context: context))
+            }, text: { result in
+                Output.standardOutput(lines: result.matches)
+                Output.standardError("\(result.matches.count) matching subjects")
+            })
         }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List subject ids, a page at a time.", discussion: Examples.section("records list"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("Start after this subject id.", valueName: "id")) var after: String?
         @Option(name: .long, help: "Page size.") var limit: Int = 100
 
@@ -152,24 +133,19 @@ extension Privacyctl.Records {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let ids = try vault.records.listSubjects(after: after, limit: limit, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                let next = ids.count == limit ? ids.last : nil
-                if options.output.json {
-                    try Output.json(Result(subjects: ids, next: next))
-                } else {
-                    for id in ids { Output.standardOutput(id) }
-                    if let next { Output.standardError("more: --after \(next)") }
-                }
-            }
+            try options.run({ vault, context in
+                let ids = try vault.records.listSubjects(after: after, limit: limit, context: context)
+                return Result(subjects: ids, next: ids.count == limit ? ids.last : nil)
+            }, text: { result in
+                Output.standardOutput(lines: result.subjects)
+                if let next = result.next { Output.standardError("more: --after \(next)") }
+            })
         }
     }
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove fields of a subject.", discussion: Examples.section("records delete"))
-        @OptionGroup var options: RecordsOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("A field to remove (repeat for more).", valueName: "field")) var field: [String] = []
 
@@ -178,12 +154,9 @@ extension Privacyctl.Records {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let vault = try options.open()
-                let result = try vault.records.deleteFields(subject: subject, fields: field, context: options.accessContext())
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json { try Output.json(result) } else { Output.standardOutput("\(result.change.rawValue) \(subject)") }
-            }
+            try options.run({ vault, context in
+                try vault.records.deleteFields(subject: subject, fields: field, context: context)
+            }, text: { Output.standardOutput("\($0.change.rawValue) \(subject)") })
         }
     }
 }

@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "report",
             abstract: "Write a self-contained HTML compliance report of the vault (aggregate figures only).",
             discussion: Examples.discussion("""
                 The page shows records per category, consent states per purpose (with a chart), \
@@ -33,25 +32,23 @@ extension Privacyctl {
         }
 
         func run() throws {
-            try Output.run(json: options.output.json) {
-                let clock = try now.map { try CLITime.parse($0, option: "--now") } ?? Date()
+            try options.run(prepare: {
+                let clock = try CLITime.parse(now, option: "--now") ?? Date()
                 guard (0...3650).contains(days) else { throw CLIError(.invalidInput, "--days takes 0 to 3650 (got \(days))") }
                 // Checked before the vault is read, so a bad destination costs no audit event.
                 if let out { try SecureFiles.checkWritableDestination(out, what: "--out") }
-                let vault = try options.open()
-                let report = try vault.reports.complianceReport(now: clock, horizonDays: days, context: options.accessContext())
-                let file = try vault.reports.writeComplianceReport(ComplianceReportHTML.render(report), to: out, now: clock)
-                try vault.audit.checkpointIfNeeded()
-                if options.output.json {
-                    try Output.json(Result(file: file, report: report))
-                } else {
-                    Output.standardOutput(file)
-                    Output.standardError("""
-                        \(report.subjects) subjects, \(report.openRequests.count) open requests, \(report.openBreaches.count) open breaches, \
-                        audit chain \(report.audit.ok ? "verified" : "BROKEN")
-                        """)
-                }
-            }
+                return clock
+            }, { clock, vault, context in
+                let report = try vault.reports.complianceReport(now: clock, horizonDays: days, context: context)
+                return Result(file: try vault.reports.writeComplianceReport(ComplianceReportHTML.render(report), to: out, now: clock), report: report)
+            }, text: { result in
+                let report = result.report
+                Output.standardOutput(result.file)
+                Output.standardError("""
+                    \(report.subjects) subjects, \(report.openRequests.count) open requests, \(report.openBreaches.count) open breaches, \
+                    audit chain \(report.audit.ok ? "verified" : "BROKEN")
+                    """)
+            })
         }
     }
 }

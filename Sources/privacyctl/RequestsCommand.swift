@@ -5,7 +5,6 @@ import PrivacyKit
 extension Privacyctl {
     struct Requests: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "requests",
             abstract: "Track data-subject requests (access, export, rectification, restriction, objection, erasure) and their legal deadlines.",
             discussion: """
                 GDPR: one calendar month from receipt (UTC), three once extended; paused while identity \
@@ -18,79 +17,18 @@ extension Privacyctl {
     }
 }
 
-/// The options of the requests and breach commands, and how they run.
-struct TrackerOptions: ParsableArguments {
-    @OptionGroup var vault: VaultOptions
-    @OptionGroup var rootKey: RootKeyOptions
-    @OptionGroup var context: ContextOptions
-    @OptionGroup var output: OutputOptions
-
-    func run<T: Encodable>(_ body: (Vault, AccessContext) throws -> T, text: (T) -> [String]) throws {
-        try Tracker.run(vault: vault, rootKey: rootKey, context: { try context.resolved(vault) }, json: output.json, body, text: text)
-    }
-}
-
 /// `--now T`: the time deadlines are evaluated at (default: now).
 struct NowOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The time to evaluate deadlines at (default: now).", valueName: "time")) var now: String?
 
-    func date() throws -> Date { try Tracker.time(now, option: "--now") ?? Date() }
+    func date() throws -> Date { try CLITime.parse(now, option: "--now") ?? Date() }
 }
 
 /// `--at T`: when a change happened (default: now).
 struct AtOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("When it happened (default: now).", valueName: "time")) var at: String?
 
-    func date() throws -> Date { try Tracker.time(at, option: "--at") ?? Date() }
-}
-
-enum Tracker {
-    /// Opens the vault as `context`, runs `body`, signs a checkpoint over the events it
-    /// wrote, and prints its result: one JSON object with `--json`, else `text`'s lines.
-    static func run<T: Encodable>(
-        vault: VaultOptions, rootKey: RootKeyOptions, context: () throws -> AccessContext, json: Bool,
-        _ body: (Vault, AccessContext) throws -> T, text: (T) -> [String]
-    ) throws {
-        try Output.run(json: json) {
-            let acting = try context()
-            let opened = try Vault.open(at: vault.directory(), rootKey: rootKey.resolve(), context: acting)
-            let result = try body(opened, acting)
-            try opened.audit.checkpointIfNeeded()
-            if json { try Output.json(result) } else { text(result).forEach(Output.standardOutput) }
-        }
-    }
-
-    /// `now`, an ISO 8601 time (`Z` or an offset, fractional seconds allowed) or a date
-    /// (midnight UTC).
-    static func time(_ text: String, option: String) throws -> Date {
-        if text == "now" { return Date() }
-        let utc = TimeZone(identifier: "UTC")
-        guard CLITime.hasValidCalendarFields(text) else { throw invalidTime(text, option: option) }
-        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate]] {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = options
-            if let utc { formatter.timeZone = utc }
-            if let date = formatter.date(from: text) { return date }
-        }
-        throw invalidTime(text, option: option)
-    }
-
-    private static func invalidTime(_ text: String, option: String) -> CLIError {
-        CLIError(.invalidInput, "\(option) takes an ISO 8601 time (2026-01-31T09:00:00Z), a date (2026-01-31, midnight UTC) or now; got '\(text)'")
-    }
-
-    static func time(_ text: String?, option: String) throws -> Date? { try text.map { try time($0, option: option) } }
-
-    static func stamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC") ?? .current))
-    }
-
-    /// Free text from `--NAME TEXT` or `--NAME-file FILE|-` (one of them).
-    static func text(_ inline: String?, file: String?, option: String) throws -> String? {
-        if inline != nil && file != nil { throw CLIError(.usage, "give --\(option) or --\(option)-file, not both") }
-        guard let file else { return inline }
-        return try InputFile.text(file, what: "--\(option)-file")
-    }
+    func date() throws -> Date { try CLITime.parse(at, option: "--at") ?? Date() }
 }
 
 enum RequestsOutput {
@@ -107,20 +45,20 @@ enum RequestsOutput {
 
     static func summary(_ r: DataSubjectRequest) -> String {
         "\(r.id)  \(r.type.rawValue)  \(r.regime.rawValue)  subject \(r.subject)\(r.subjectState == .live ? "" : " (\(r.subjectState.rawValue))")  "
-            + "\(r.status.rawValue)  deadline \(Tracker.stamp(r.deadline))\(r.overdue ? "  OVERDUE" : "")"
+            + "\(r.status.rawValue)  deadline \(ISOTime.preciseString(r.deadline))\(r.overdue ? "  OVERDUE" : "")"
     }
 
     static func detail(_ one: One) -> [String] {
         let r = one.request
-        var lines = [summary(r), "  received \(Tracker.stamp(r.receivedAt)), opened by \(r.openedBy) at \(Tracker.stamp(r.openedAt))"]
+        var lines = [summary(r), "  received \(ISOTime.preciseString(r.receivedAt)), opened by \(r.openedBy) at \(ISOTime.preciseString(r.openedAt))"]
         if let reference = r.reference { lines.append("  reference \(reference)") }
         if r.identityRequestedAt != nil || r.identityVerifiedAt != nil {
-            lines.append("  identity asked for \(r.identityRequestedAt.map(Tracker.stamp) ?? "-"), verified \(r.identityVerifiedAt.map(Tracker.stamp) ?? "not yet")"
+            lines.append("  identity asked for \(r.identityRequestedAt.map(ISOTime.preciseString) ?? "-"), verified \(r.identityVerifiedAt.map(ISOTime.preciseString) ?? "not yet")"
                          + String(format: " (%.2f days waited)", r.daysWaitingForIdentity))
         }
-        if let extended = r.extendedAt { lines.append("  extended at \(Tracker.stamp(extended)): \(r.extensionReason ?? "")") }
+        if let extended = r.extendedAt { lines.append("  extended at \(ISOTime.preciseString(extended)): \(r.extensionReason ?? "")") }
         if let closed = r.closedAt {
-            lines.append("  closed at \(Tracker.stamp(closed)) by \(r.closedBy ?? "?"): \(r.outcome?.rawValue ?? "?")\(r.closeReason.map { ", \($0)" } ?? "")"
+            lines.append("  closed at \(ISOTime.preciseString(closed)) by \(r.closedBy ?? "?"): \(r.outcome?.rawValue ?? "?")\(r.closeReason.map { ", \($0)" } ?? "")"
                          + (r.answeredLate == true ? " (after the deadline)" : " (on time)"))
         }
         if let note = r.note {
@@ -135,7 +73,7 @@ enum RequestsOutput {
 extension Privacyctl.Requests {
     struct Open: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open a data-subject request; prints its id and deadline.", discussion: Examples.section("requests open"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("access, export, rectification, restriction, objection or erasure.", valueName: "type")) var type: String
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("gdpr or ccpa.", valueName: "regime")) var regime: String
@@ -151,18 +89,18 @@ extension Privacyctl.Requests {
             try options.run({ vault, context in
                 let type = try DataSubjectRequestType(parsing: type)
                 let regime = try PrivacyRegime(parsing: regime)
-                let received = try Tracker.time(received, option: "--received") ?? Date()
-                let note = try Tracker.text(note, file: noteFile, option: "note")
+                let received = try CLITime.parse(received, option: "--received") ?? Date()
+                let note = try InputFile.text(note, file: noteFile, option: "note")
                 return RequestsOutput.One(request: try vault.requests.open(
                     type, regime: regime, subject: subject, receivedAt: received, reference: reference, note: note,
                     unknownSubject: unknownSubject, context: context))
-            }, text: { [RequestsOutput.summary($0.request)] })
+            }, text: { Output.standardOutput(lines: [RequestsOutput.summary($0.request)]) })
         }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List requests with their status and deadline, oldest first.", discussion: Examples.section("requests list"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Flag(name: .customLong("open"), help: "Only requests not closed.") var openOnly = false
         @Flag(name: .long, help: "Only open requests past their deadline (at --now).") var overdue = false
         @Option(name: .long, help: ArgumentHelp("Only this subject's requests.", valueName: "id")) var subject: String?
@@ -172,20 +110,20 @@ extension Privacyctl.Requests {
             try options.run({ vault, context in
                 let requests = try vault.requests.list(openOnly: openOnly, overdueOnly: overdue, subject: subject, now: try now.date(), context: context)
                 return RequestsOutput.Many(count: requests.count, requests: requests)
-            }, text: { $0.requests.map(RequestsOutput.summary) + ["\($0.count) requests"] })
+            }, text: { Output.standardOutput(lines: $0.requests.map(RequestsOutput.summary) + ["\($0.count) requests"]) })
         }
     }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one request, with its note (recorded as a read of the subject).", discussion: Examples.section("requests show"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @OptionGroup var now: NowOption
 
         func run() throws {
             try options.run({ vault, context in
                 RequestsOutput.One(request: try vault.requests.get(id, now: try now.date(), context: context))
-            }, text: RequestsOutput.detail)
+            }, text: { Output.standardOutput(lines: RequestsOutput.detail($0)) })
         }
     }
 
@@ -194,7 +132,7 @@ extension Privacyctl.Requests {
             commandName: "verify-identity",
             abstract: "Record when identity verification was asked for (--requested-at) and when it arrived (--verified-at).",
             discussion: Examples.discussion("Under GDPR the deadline is paused in between. Each time is recorded once.", "requests verify-identity"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .customLong("requested-at"), help: ArgumentHelp("When verification was asked for.", valueName: "time")) var requestedAt: String?
         @Option(name: .customLong("verified-at"), help: ArgumentHelp("When the identity was verified.", valueName: "time")) var verifiedAt: String?
@@ -206,16 +144,16 @@ extension Privacyctl.Requests {
         func run() throws {
             try options.run({ vault, context in
                 RequestsOutput.One(request: try vault.requests.recordIdentity(
-                    id, requestedAt: try Tracker.time(requestedAt, option: "--requested-at"),
-                    verifiedAt: try Tracker.time(verifiedAt, option: "--verified-at"), context: context))
-            }, text: RequestsOutput.detail)
+                    id, requestedAt: try CLITime.parse(requestedAt, option: "--requested-at"),
+                    verifiedAt: try CLITime.parse(verifiedAt, option: "--verified-at"), context: context))
+            }, text: { Output.standardOutput(lines: RequestsOutput.detail($0)) })
         }
     }
 
     struct Extend: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Extend a request's deadline once (GDPR: by two months; CCPA: by 45 days), before it passes.", discussion: Examples.section("requests extend"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("Why (stored with the request; no personal data).", valueName: "text")) var reason: String
         @OptionGroup var at: AtOption
@@ -223,13 +161,13 @@ extension Privacyctl.Requests {
         func run() throws {
             try options.run({ vault, context in
                 RequestsOutput.One(request: try vault.requests.extend(id, reason: reason, at: try at.date(), context: context))
-            }, text: RequestsOutput.detail)
+            }, text: { Output.standardOutput(lines: RequestsOutput.detail($0)) })
         }
     }
 
     struct Close: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Close a request: completed, refused (needs --reason) or withdrawn.", discussion: Examples.section("requests close"))
-        @OptionGroup var options: TrackerOptions
+        @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("completed, refused or withdrawn.", valueName: "outcome")) var outcome: String
         @Option(name: .long, help: ArgumentHelp("Why (stored with the request; no personal data).", valueName: "text")) var reason: String?
@@ -240,7 +178,7 @@ extension Privacyctl.Requests {
                 RequestsOutput.One(request: try vault.requests.close(
                     id, outcome: try DataSubjectRequestOutcome(parsing: outcome), reason: reason,
                     at: try at.date(), context: context))
-            }, text: RequestsOutput.detail)
+            }, text: { Output.standardOutput(lines: RequestsOutput.detail($0)) })
         }
     }
 }

@@ -3,48 +3,6 @@ import Foundation
 import PrivacyKit
 import Sodium
 
-/// Times on the command line: an ISO 8601 date (midnight UTC) or time (with a zone).
-enum CLITime {
-    static func parse(_ text: String, option: String) throws -> Date {
-        guard hasValidCalendarFields(text) else { throw invalid(text, option: option) }
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
-        if text.count == 10, let date = try? Date.ISO8601FormatStyle().parse(text + "T00:00:00Z") { return date }
-        throw invalid(text, option: option)
-    }
-
-    private static func invalid(_ text: String, option: String) -> CLIError {
-        CLIError(.invalidInput, "\(option) takes an ISO 8601 date or time such as 2027-01-31 or 2027-01-31T09:00:00Z (got '\(text)')")
-    }
-
-    /// False when `text` starts like an ISO 8601 date or time but names no such day or time
-    /// (2026-02-30, 2026-13-01, T25:00). Foundation's ISO 8601 parsers roll those over
-    /// into the next month or day, so `sweep --now 2026-02-30` would act on 2 March.
-    static func hasValidCalendarFields(_ text: String) -> Bool {
-        let b = Array(text.utf8)
-        func number(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= b.count else { return nil }
-            var n = 0
-            for c in b[from..<(from + count)] {
-                guard (0x30...0x39).contains(c) else { return nil }
-                n = n * 10 + Int(c - 0x30)
-            }
-            return n
-        }
-        guard b.count >= 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2) else { return true }
-        guard (1...12).contains(month), day >= 1 else { return false }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        guard day <= days else { return false }
-        guard b.count >= 16, b[10] == UInt8(ascii: "T"), b[13] == UInt8(ascii: ":"),
-              let hour = number(11, 2), let minute = number(14, 2) else { return true }
-        guard hour <= 23, minute <= 59 else { return false }
-        if b.count >= 19, b[16] == UInt8(ascii: ":"), let second = number(17, 2), second > 59 { return false }
-        return true
-    }
-}
-
 /// `verify-receipt` of consent and erasure receipts: read the file, find the key, verify,
 /// say what it proves; exit 69 when it does not verify.
 enum ReceiptCheck {
@@ -69,22 +27,6 @@ enum ReceiptCheck {
     }
 }
 
-/// The options of every command here that opens the vault.
-struct VaultCommandOptions: ParsableArguments {
-    @OptionGroup var vault: VaultOptions
-    @OptionGroup var rootKey: RootKeyOptions
-    @OptionGroup var context: ContextOptions
-    @OptionGroup var output: OutputOptions
-
-    func open() throws -> Vault { try VaultSession.open(vault, rootKey, context) }
-
-    func accessContext(request: String? = nil) throws -> AccessContext {
-        var resolved = try context.resolved(vault)
-        resolved.requestID = request
-        return resolved
-    }
-}
-
 extension Privacyctl {
     struct Holds: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -100,14 +42,12 @@ extension Privacyctl {
             @OptionGroup var options: VaultCommandOptions
 
             func run() throws {
-                try Output.run(json: options.output.json) {
+                try options.run(prepare: {
                     guard (subject == nil) != (category == nil) else { throw CLIError(.usage, "give --subject or --category (one of them)") }
-                    let end = try until.map { try CLITime.parse($0, option: "--until") }
-                    let vault = try options.open()
-                    let hold = try vault.retention.placeHold(subject: subject, category: category, reason: reason, until: end, context: options.accessContext())
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(HoldResult(ok: true, hold: hold)) } else { Output.standardOutput("placed \(describe(hold))") }
-                }
+                    return try CLITime.parse(until, option: "--until")
+                }, { end, vault, context in
+                    HoldResult(ok: true, hold: try vault.retention.placeHold(subject: subject, category: category, reason: reason, until: end, context: context))
+                }, text: { Output.standardOutput("placed \(describe($0.hold))") })
             }
         }
 
@@ -118,12 +58,9 @@ extension Privacyctl {
             @OptionGroup var options: VaultCommandOptions
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    let hold = try vault.retention.releaseHold(id: id, reason: reason, context: options.accessContext())
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(HoldResult(ok: true, hold: hold)) } else { Output.standardOutput("released \(describe(hold))") }
-                }
+                try options.run({ vault, context in
+                    HoldResult(ok: true, hold: try vault.retention.releaseHold(id: id, reason: reason, context: context))
+                }, text: { Output.standardOutput("released \(describe($0.hold))") })
             }
         }
 
@@ -133,17 +70,11 @@ extension Privacyctl {
             @OptionGroup var options: VaultCommandOptions
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    let holds = try vault.retention.holds(includeReleased: all, context: options.accessContext())
-                    if options.output.json {
-                        try Output.json(HoldList(ok: true, holds: holds))
-                    } else if holds.isEmpty {
-                        Output.standardOutput("no \(all ? "" : "active ")holds")
-                    } else {
-                        for hold in holds { Output.standardOutput(describe(hold)) }
-                    }
-                }
+                try options.run({ vault, context in
+                    HoldList(ok: true, holds: try vault.retention.holds(includeReleased: all, context: context))
+                }, text: { list in
+                    Output.standardOutput(lines: list.holds.isEmpty ? ["no \(all ? "" : "active ")holds"] : list.holds.map(describe))
+                })
             }
         }
 
@@ -186,25 +117,20 @@ extension Privacyctl {
             }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
+                try options.run(request: request, prepare: {
                     // Before erasing: a receipt that cannot be written must not follow an erasure.
                     if let receipt { try SecureFiles.checkWritableDestination(receipt, what: "--receipt") }
-                    let vault = try options.open()
-                    let result = try vault.retention.erase(subject: subject, reason: reason, context: options.accessContext(request: request))
-                    try vault.audit.checkpointIfNeeded()
-                    if let receipt {
-                        try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt")
-                    }
-                    if options.output.json {
-                        try Output.json(Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, receipt: result.receipt))
-                    } else {
-                        let r = result.receipt
-                        Output.standardOutput(result.alreadyErased
-                            ? "subject \(subject) was already erased at \(r.erasedAt); receipt \(r.receiptID)"
-                            : "erased subject \(subject): key destroyed, \(r.destroyed.encryptedFields) encrypted and \(r.destroyed.plainFields) plain fields, \(r.destroyed.blindIndexEntries) index entries, \(r.destroyed.consentStates) consent states; receipt \(r.receiptID) (audit seq \(r.auditSeq))")
-                        if !result.walScrubbed { Output.standardError("privacyctl: note: the write-ahead log was busy; its old pages go at the next checkpoint") }
-                    }
-                }
+                }, { _, vault, context in
+                    let result = try vault.retention.erase(subject: subject, reason: reason, context: context)
+                    if let receipt { try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt") }
+                    return Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, receipt: result.receipt)
+                }, text: { result in
+                    let r = result.receipt
+                    Output.standardOutput(result.alreadyErased
+                        ? "subject \(subject) was already erased at \(r.erasedAt); receipt \(r.receiptID)"
+                        : "erased subject \(subject): key destroyed, \(r.destroyed.encryptedFields) encrypted and \(r.destroyed.plainFields) plain fields, \(r.destroyed.blindIndexEntries) index entries, \(r.destroyed.consentStates) consent states; receipt \(r.receiptID) (audit seq \(r.auditSeq))")
+                    if !result.walScrubbed { Output.standardError("privacyctl: note: the write-ahead log was busy; its old pages go at the next checkpoint") }
+                })
             }
         }
 
@@ -233,16 +159,10 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let erased: [ErasureReceipt] }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    let receipts = try vault.retention.tombstones(context: options.accessContext())
-                    if options.output.json {
-                        try Output.json(Result(ok: true, erased: receipts))
-                    } else {
-                        for r in receipts { Output.standardOutput("\(r.subject)  erased \(r.erasedAt) by \(r.actor)\(r.rule.map { " (rule \($0))" } ?? ""): \(r.reason)") }
-                        if receipts.isEmpty { Output.standardOutput("no subject has been erased") }
-                    }
-                }
+                try options.run({ vault, context in Result(ok: true, erased: try vault.retention.tombstones(context: context)) }, text: { result in
+                    for r in result.erased { Output.standardOutput("\(r.subject)  erased \(r.erasedAt) by \(r.actor)\(r.rule.map { " (rule \($0))" } ?? ""): \(r.reason)") }
+                    if result.erased.isEmpty { Output.standardOutput("no subject has been erased") }
+                })
             }
         }
     }
@@ -254,7 +174,7 @@ extension Privacyctl {
             defaultSubcommand: Place.self)
 
         struct Place: ParsableCommand {
-            static let configuration = CommandConfiguration(commandName: "place", abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.", discussion: Examples.section("restrict place"))
+            static let configuration = CommandConfiguration(abstract: "Restrict a subject: `privacyctl restrict SUBJECT --reason R`.", discussion: Examples.section("restrict place"))
             @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
             @Option(name: .long, help: ArgumentHelp("Why (contested accuracy, pending objection, …).", valueName: "text")) var reason: String
             @Option(name: .long, help: ArgumentHelp("The data-subject request id.", valueName: "id")) var request: String?
@@ -263,14 +183,9 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let restriction: Restriction }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    let restriction = try vault.retention.restrict(subject: subject, reason: reason, context: options.accessContext(request: request))
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(Result(ok: true, restriction: restriction)) } else {
-                        Output.standardOutput("subject \(subject) restricted since \(restriction.placedAt) (by \(restriction.placedBy))")
-                    }
-                }
+                try options.run(request: request, { vault, context in
+                    Result(ok: true, restriction: try vault.retention.restrict(subject: subject, reason: reason, context: context))
+                }, text: { Output.standardOutput("subject \(subject) restricted since \($0.restriction.placedAt) (by \($0.restriction.placedBy))") })
             }
         }
 
@@ -283,12 +198,10 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let subject: String }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    try vault.retention.liftRestriction(subject: subject, reason: reason, context: options.accessContext())
-                    try vault.audit.checkpointIfNeeded()
-                    if options.output.json { try Output.json(Result(ok: true, subject: subject)) } else { Output.standardOutput("restriction of \(subject) lifted") }
-                }
+                try options.run({ vault, context in
+                    try vault.retention.liftRestriction(subject: subject, reason: reason, context: context)
+                    return Result(ok: true, subject: subject)
+                }, text: { Output.standardOutput("restriction of \($0.subject) lifted") })
             }
         }
 
@@ -299,14 +212,10 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let restrictions: [Restriction] }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let vault = try options.open()
-                    let list = try vault.retention.restrictions(context: options.accessContext())
-                    if options.output.json { try Output.json(Result(ok: true, restrictions: list)) } else {
-                        for r in list { Output.standardOutput("\(r.subject)  since \(r.placedAt) by \(r.placedBy): \(r.reason)") }
-                        if list.isEmpty { Output.standardOutput("no subject is restricted") }
-                    }
-                }
+                try options.run({ vault, context in Result(ok: true, restrictions: try vault.retention.restrictions(context: context)) }, text: { result in
+                    for r in result.restrictions { Output.standardOutput("\(r.subject)  since \(r.placedAt) by \(r.placedBy): \(r.reason)") }
+                    if result.restrictions.isEmpty { Output.standardOutput("no subject is restricted") }
+                })
             }
         }
     }
@@ -350,14 +259,13 @@ extension Privacyctl {
 
         func run() throws {
             try Output.run(json: options.output.json) {
-                let clock = try now.map { try CLITime.parse($0, option: "--now") } ?? Date()
+                let clock = try CLITime.parse(now, option: "--now") ?? Date()
                 guard batchSize > 0, limit.map({ $0 >= 0 }) ?? true else { throw CLIError(.invalidInput, "--batch-size must be positive and --limit not negative") }
-                let vault = try options.open()
                 let progress = Progress(label: "sweep")
                 var listed: [SweepAction] = []
                 let json = options.output.json
-                let summary = try vault.retention.sweep(
-                    SweepOptions(now: clock, dryRun: dryRun, limit: limit, batchSize: batchSize), context: options.accessContext(),
+                let summary = try options.session { vault, context in try vault.retention.sweep(
+                    SweepOptions(now: clock, dryRun: dryRun, limit: limit, batchSize: batchSize), context: context,
                     hooks: Self.faultInjection(),
                     onAction: { action in
                         if json {
@@ -367,9 +275,8 @@ extension Privacyctl {
                                                   + (action.fields.isEmpty ? "" : " [\(action.fields.joined(separator: ","))]") + (action.detail.map { " (\($0))" } ?? ""))
                         }
                     },
-                    progress: { p in progress.update("\(p.rule): \(p.summary.acted) acted, \(p.summary.held) held, \(p.summary.failed) failed") })
+                    progress: { p in progress.update("\(p.rule): \(p.summary.acted) acted, \(p.summary.held) held, \(p.summary.failed) failed") }) }
                 progress.finish()
-                try vault.audit.checkpointIfNeeded()
                 if json {
                     try Output.json(Result(ok: summary.failed == 0, summary: summary, actions: listed))
                 } else {
@@ -397,20 +304,16 @@ extension Privacyctl {
             struct Result: Encodable { let ok: Bool; let report: RetentionReport }
 
             func run() throws {
-                try Output.run(json: options.output.json) {
-                    let clock = try now.map { try CLITime.parse($0, option: "--now") } ?? Date()
-                    let vault = try options.open()
-                    let report = try vault.retention.report(now: clock, horizonDays: days, context: options.accessContext())
-                    if options.output.json {
-                        try Output.json(Result(ok: true, report: report))
-                    } else {
-                        Output.standardOutput("retention at \(report.clock); due in the next \(report.horizonDays) days:")
-                        if report.rules.isEmpty { Output.standardOutput("  retention.yaml has no rules: nothing is ever due") }
-                        for r in report.rules {
-                            Output.standardOutput("  \(r.rule) (\(r.category), \(r.action.rawValue) \(r.period) after \(r.from)): due now \(r.dueNow), held \(r.heldNow), next \(report.horizonDays) days \(r.dueSoon)")
-                        }
+                try options.run(prepare: { try CLITime.parse(now, option: "--now") ?? Date() }, { clock, vault, context in
+                    Result(ok: true, report: try vault.retention.report(now: clock, horizonDays: days, context: context))
+                }, text: { result in
+                    let report = result.report
+                    Output.standardOutput("retention at \(report.clock); due in the next \(report.horizonDays) days:")
+                    if report.rules.isEmpty { Output.standardOutput("  retention.yaml has no rules: nothing is ever due") }
+                    for r in report.rules {
+                        Output.standardOutput("  \(r.rule) (\(r.category), \(r.action.rawValue) \(r.period) after \(r.from)): due now \(r.dueNow), held \(r.heldNow), next \(report.horizonDays) days \(r.dueSoon)")
                     }
-                }
+                })
             }
         }
     }

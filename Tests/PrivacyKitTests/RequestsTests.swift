@@ -4,11 +4,7 @@ import GRDB
 import Testing
 
 /// A time in UTC from ISO 8601 text (tests only: crashes on a typo).
-func utc(_ text: String) -> Date {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
-    return formatter.date(from: text)!
-}
+func utc(_ text: String) -> Date { ISOTime.parse(text)! }
 
 /// Audit events of a vault's store, read with plain SQL.
 func auditRows(_ vault: Vault, where condition: String = "1 = 1") throws -> [StoreRow] {

@@ -10,10 +10,7 @@ struct RetentionTests {
     static let admin = AccessContext(actor: "dpo", role: "admin", purpose: "privacy-compliance")
     static let officer = AccessContext(actor: "olga", role: "privacy-officer", purpose: "privacy-compliance")
 
-    static func date(_ text: String) -> Date {
-        if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return d }
-        return (try? Date.ISO8601FormatStyle().parse(text.count == 10 ? text + "T00:00:00Z" : text)) ?? Date.distantPast
-    }
+    static func date(_ text: String) -> Date { ISOTime.parse(text) ?? Date.distantPast }
 
     struct Setup {
         let dir: TempDirectory

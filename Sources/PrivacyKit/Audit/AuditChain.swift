@@ -158,41 +158,4 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
         let message = AuditChain.checkpointMessage(vaultID: id, seq: seq, chainHash: hash, time: time)
         return publicKey.isValidSignature(sig, for: message)
     }
-
-    /// One line of a witness file.
-    public func jsonLine() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
-
-    /// Reads a witness file: one checkpoint per line; blank lines are skipped. The error
-    /// names the line.
-    public static func readWitnessFile(at path: String) throws -> [AuditCheckpoint] {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw PrivacyKitError(.invalidInput, "witness file \(path) is a directory, not a file")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PrivacyKitError(.notFound, "witness file \(path) does not exist or cannot be read")
-        }
-        var result: [AuditCheckpoint] = []
-        let decoder = JSONDecoder()
-        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            guard let checkpoint = try? decoder.decode(AuditCheckpoint.self, from: Data(trimmed.utf8)),
-                  checkpoint.format == "privacykit-audit-checkpoint"
-            else {
-                throw PrivacyKitError(.invalidInput, "\(path): line \(index + 1) is not an audit checkpoint")
-            }
-            guard checkpoint.version <= AuditChain.version else {
-                throw PrivacyKitError(.unsupportedVersion, "\(path): line \(index + 1) has checkpoint version \(checkpoint.version); upgrade PrivacyKit")
-            }
-            result.append(checkpoint)
-        }
-        // Verifying "against" a witness that holds nothing would pass and prove nothing.
-        guard !result.isEmpty else { throw PrivacyKitError(.invalidInput, "witness file \(path) holds no checkpoint, so it cannot vouch for the log") }
-        return result
-    }
 }

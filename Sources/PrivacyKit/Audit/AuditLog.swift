@@ -175,6 +175,6 @@ public struct AuditQuery: Sendable {
 extension Timestamp {
     /// UTC with milliseconds, for audit events and checkpoints.
     static func precise(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC") ?? .current))
+        ISOTime.preciseString(date)
     }
 }

@@ -123,7 +123,7 @@ public enum AuditVerifier {
     static func verify(
         db: StoreDatabase, vaultID: VaultID, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint]
     ) throws -> AuditReport {
-        let keyFingerprint = Hex.encode(try BLAKE2b.hash(publicKey.bytes, outputByteCount: 16))
+        let keyFingerprint = try KeyFingerprint.of(publicKey.bytes)
         var problem: AuditReport.Problem?
         func fail(_ seq: Int64?, _ kind: String, _ message: String) {
             if problem == nil { problem = .init(seq: seq, kind: kind, message: message) }

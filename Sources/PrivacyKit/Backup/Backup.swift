@@ -284,15 +284,14 @@ public struct VaultBackups: VaultCapability {
                 throw PrivacyKitError(.notFound, "the backup directory \(target) does not exist")
             }
         }
-        let backupID = "bk-" + Hex.encode(Random.bytes(count: 8))
+        let backupID = BackupFiles.idPrefix + Hex.encode(Random.bytes(count: 8))
         let now = Date()
         let createdAt = Timestamp.precise(now)
-        let stamp = now.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current)).replacingOccurrences(of: ":", with: "")
-        let finalPath = target + "/\(stamp)-\(backupID).pkb"
-        let partialPath = target + "/.\(backupID).pkb.partial"
+        let finalPath = target + "/" + BackupFiles.name(backupID: backupID, time: now)
+        let partialPath = target + "/" + BackupFiles.partialName(backupID: backupID)
         let snapshotPath = self.directory.path + "/.backup-snapshot-\(backupID).sqlite"
         // What killed backups left: partial files here, snapshot copies in the vault.
-        WorkFileClaim.removeAbandoned(in: target, prefix: ".bk-", suffix: ".pkb.partial")
+        WorkFileClaim.removeAbandoned(in: target, prefix: "." + BackupFiles.idPrefix, suffix: BackupFiles.partialSuffix)
         WorkFileClaim.removeAbandoned(in: self.directory.path, prefix: ".backup-snapshot-", suffix: ".sqlite") { path in
             secureRemove(path)
             unlink(path + "-journal")
@@ -373,7 +372,7 @@ public struct VaultBackups: VaultCapability {
         if let recoveryKey {
             let blob = try RecoveryBlob.encode(backupKey: backupKey, keyring: keyring, backupID: backupID)
             recovery = Base64URL.encode(try SealedBox.seal(blob, to: recoveryKey))
-            recoveryFingerprint = Hex.encode(try BLAKE2b.hash(recoveryKey.bytes, outputByteCount: 16))
+            recoveryFingerprint = try KeyFingerprint.of(recoveryKey.bytes)
         }
         var policies: [String: String] = [:]
         for name in PolicySet.requiredFiles { policies[name] = Base64URL.encode([UInt8](try PolicySet.read(policiesPath, name))) }
@@ -381,7 +380,7 @@ public struct VaultBackups: VaultCapability {
             format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
             compression: compression == nil ? nil : BackupCompression.name, backupKeyVersion: backupKeyEntry.info.version, wrappedKey: Base64URL.encode(wrapped.combined), recovery: recovery,
             recoveryKeyFingerprint: recoveryFingerprint,
-            keyring: Base64URL.encode(try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)),
+            keyring: Base64URL.encode(try KeyringFile.read(at: keyringPath)),
             policies: policies,
             operatorDefaults: FileManager.default.contents(atPath: self.directory.path + "/" + OperatorDefaults.fileName).map { Base64URL.encode([UInt8]($0)) },
             auditPublicKey: Base64URL.encode(signer.publicKey.bytes))

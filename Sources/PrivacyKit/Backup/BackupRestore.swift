@@ -404,11 +404,7 @@ extension VaultBackups {
     /// Backups in `directory` (default `<vault>/Backups`), newest first, read without any key.
     public func list(in directory: URL? = nil) throws -> [(file: String, manifest: BackupManifest?)] {
         let dir = directory?.standardizedFileURL.path ?? backupsPath
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".pkb") && !$0.hasPrefix(".") }
-        return names.sorted(by: >).map { name in
-            let path = dir + "/" + name
-            return (path, (try? BackupOpener.peek(path: path))?.1)
-        }
+        return BackupFiles.list(in: dir).map { path in (path, (try? BackupOpener.peek(path: path))?.1) }
     }
 
     /// Deletes backups older than `keepDays` days (by their manifest time) from `directory`;

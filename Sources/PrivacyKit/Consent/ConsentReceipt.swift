@@ -108,7 +108,7 @@ extension SignedReceipt {
 
     /// Signs the receipt (whose `publicKey` must be `signer`'s).
     mutating func sign(with signer: Ed25519.KeyPair) throws {
-        let fingerprint = Hex.encode(try BLAKE2b.hash(signer.publicKey.bytes, outputByteCount: 16))
+        let fingerprint = try KeyFingerprint.of(signer.publicKey.bytes)
         signature = nil
         signature = ReceiptSignature(algorithm: "Ed25519", value: Base64URL.encode(try signer.sign(try signedBytes())), keyFingerprint: fingerprint)
     }
@@ -122,7 +122,7 @@ extension SignedReceipt {
         guard let embeddedBytes = try? Base64URL.decode(self.publicKey), let embedded = try? Ed25519.PublicKey(bytes: embeddedBytes) else {
             return ("the receipt's publicKey is not an Ed25519 public key", nil)
         }
-        let fingerprint = (try? BLAKE2b.hash(embedded.bytes, outputByteCount: 16)).map(Hex.encode)
+        let fingerprint = try? KeyFingerprint.of(embedded.bytes)
         // The signature block is not itself signed: its fingerprint must match the key.
         guard signature.keyFingerprint == fingerprint else {
             return ("the signature names key \(signature.keyFingerprint), but the receipt's public key is \(fingerprint ?? "?")", fingerprint)
@@ -226,7 +226,7 @@ extension VaultConsent {
                                      termination: last?.expiresAt.map { "expires \($0)" } ?? "until withdrawn",
                                      thirdPartyDisclosure: purpose.id == "sale-or-sharing"))
             }
-            let timestamp = firstGrant.flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0.time) } ?? now
+            let timestamp = firstGrant.flatMap { ISOTime.parsePrecise($0.time) } ?? now
             var receipt = ConsentReceipt(
                 version: "KI-CR-v1.1.0", consentReceiptID: UUID().uuidString.lowercased(), consentTimestamp: Int64(timestamp.timeIntervalSince1970),
                 collectionMethod: channel, piiPrincipalId: subject, publicKey: Base64URL.encode(signer.publicKey.bytes),

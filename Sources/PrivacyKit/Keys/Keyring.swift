@@ -177,7 +177,7 @@ public struct Keyring: Sendable {
     static func makeKey(role: KeyRole, version: Int, createdAt: String, secret: SecureBytes) throws -> UnsealedKey {
         if role == .auditSigning {
             let pair = try Ed25519.KeyPair(seed: secret)
-            let fingerprint = Hex.encode(try BLAKE2b.hash(pair.publicKey.bytes, outputByteCount: 16))
+            let fingerprint = try KeyFingerprint.of(pair.publicKey.bytes)
             let info = KeyInfo(role: role, version: version, createdAt: createdAt, fingerprint: fingerprint,
                                publicKey: Base64URL.encode(pair.publicKey.bytes))
             return UnsealedKey(info: info, secret: secret, signingPair: pair)

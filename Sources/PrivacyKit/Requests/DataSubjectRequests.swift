@@ -325,7 +325,7 @@ enum Tracking {
     static func newID(_ prefix: String) -> String { prefix + "-" + Hex.encode(Random.bytes(count: 8)) }
 
     static func date(_ stamp: String) throws -> Date {
-        guard let date = try? Date(stamp, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) else {
+        guard let date = ISOTime.parsePrecise(stamp) else {
             throw PrivacyKitError(.integrity, "a stored time is not ISO 8601 with milliseconds")
         }
         return date

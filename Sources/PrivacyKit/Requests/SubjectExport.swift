@@ -186,7 +186,7 @@ public enum SubjectExport {
 
     /// Hex BLAKE2b-128 of the key bytes (as the vault's own key fingerprints).
     public static func fingerprint(_ key: SealedBox.PublicKey) -> String {
-        (try? BLAKE2b.hash(key.bytes, outputByteCount: 16)).map(Hex.encode) ?? ""
+        (try? KeyFingerprint.of(key.bytes)) ?? ""
     }
 
     // MARK: The package's contents

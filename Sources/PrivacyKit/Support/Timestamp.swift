@@ -4,7 +4,5 @@ import Foundation
 enum Timestamp {
     static func now() -> String { string(Date()) }
 
-    static func string(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC") ?? .current))
-    }
+    static func string(_ date: Date) -> String { ISOTime.string(date) }
 }

@@ -183,7 +183,7 @@ public final class Vault: Sendable {
         guard SecureFiles.mode(of: keyringPath) != nil else {
             throw PrivacyKitError(.notFound, "\(path) has no keyring (\(VaultLayout.keysDirectoryName)/\(VaultLayout.keyringFileName)); is it a vault?")
         }
-        let bytes = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        let bytes = try KeyringFile.read(at: keyringPath)
         let keyring: Keyring
         do {
             keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)

@@ -118,7 +118,7 @@ final class VaultCore: Sendable {
         let now = SecureFiles.Identity(path: keyringPath)
         let (known, digest) = state.withLock { ($0.keyringIdentity, $0.keyringDigest) }
         if let now, now == known { return }
-        let bytes = try? SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        let bytes = try? KeyringFile.read(at: keyringPath)
         guard let bytes, let current = try? BLAKE2b.hash(bytes), ConstantTime.equals(current, digest) else {
             throw Self.keyringChanged(keyringPath)
         }
@@ -143,7 +143,7 @@ final class VaultCore: Sendable {
     ) throws {
         let lock = try FileLock(path: directory.path + "/" + VaultLayout.keysDirectoryName + "/.keyring.lock", what: "the keyring")
         defer { lock.unlock() }
-        let current = try SecureFiles.readSecret(at: keyringPath, what: "keyring", maxBytes: 4 << 20)
+        let current = try KeyringFile.read(at: keyringPath)
         let (keyring, digest) = state.withLock { ($0.keyring, $0.keyringDigest) }
         guard ConstantTime.equals(try BLAKE2b.hash(current), digest) else {
             throw Self.keyringChanged(keyringPath)

@@ -46,6 +46,6 @@ public enum VaultFiles {
         guard SecureFiles.mode(of: path) != nil else {
             throw PrivacyKitError(.notFound, "no keyring at \(path); is it a vault?")
         }
-        return try SecureFiles.readSecret(at: path, what: "keyring", maxBytes: 4 << 20)
+        return try KeyringFile.read(at: path)
     }
 }
