@@ -53,9 +53,9 @@ struct AccessTests {
         ]
 
         init() throws {
-            dir = try TempDirectory()
-            try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            let made = try KeyFileTestVault()
+            dir = made.dir
+            vault = made.vault
             try vault.records.put(subject: "c1", values: Self.record, context: Self.admin)
             // Consent for every purpose that needs it: these tests are about roles (the
             // consent suite is about consent).

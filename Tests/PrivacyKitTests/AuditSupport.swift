@@ -13,9 +13,9 @@ struct AuditFixture {
     /// Creates a vault (seq 1, checkpointed), then appends `events` more, one per
     /// transaction, for subjects `subject-2`, `subject-3`, …
     init(events: Int = 0) throws {
-        dir = try TempDirectory()
-        try RootKey.generateKeyFile(at: dir.file("root.key"))
-        vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+        let made = try KeyFileTestVault()
+        dir = made.dir
+        vault = made.vault
         try append(events)
     }
 

@@ -15,10 +15,8 @@ struct BackupTests {
         let keyFile: String
 
         init(subjects: Int = 30) throws {
-            dir = try TempDirectory()
-            keyFile = dir.file("root.key")
-            try RootKey.generateKeyFile(at: keyFile)
-            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile), kdfLimits: fastLimits)
+            let made = try KeyFileTestVault(kdfLimits: fastLimits)
+            (dir, keyFile, vault) = (made.dir, made.keyFile, made.vault)
             for i in 0..<subjects {
                 let id = String(format: "s%03d", i)
                 try vault.records.put(subject: id, values: ["full_name": "Canary \(id) Person", "email": "\(id)@canary.example", "city": "Canarytown \(id)",

@@ -12,9 +12,9 @@ struct ConsentTests {
         let vault: Vault
 
         init(subjects: [String] = ["s1"]) throws {
-            dir = try TempDirectory()
-            try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            let made = try KeyFileTestVault()
+            dir = made.dir
+            vault = made.vault
             for s in subjects { try vault.records.put(subject: s, values: ["email": "\(s)@example.com"], context: ConsentTests.admin) }
         }
 

@@ -13,9 +13,9 @@ struct ImportTests {
         let vault: Vault
 
         init() throws {
-            dir = try TempDirectory()
-            try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            let made = try KeyFileTestVault()
+            dir = made.dir
+            vault = made.vault
         }
 
         func write(_ name: String, _ bytes: [UInt8]) throws -> String {

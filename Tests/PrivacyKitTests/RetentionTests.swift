@@ -18,10 +18,8 @@ struct RetentionTests {
         let keyFile: String
 
         init() throws {
-            dir = try TempDirectory()
-            keyFile = dir.file("root.key")
-            try RootKey.generateKeyFile(at: keyFile)
-            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile))
+            let made = try KeyFileTestVault()
+            (dir, keyFile, vault) = (made.dir, made.keyFile, made.vault)
         }
 
         /// A lead, a customer or anything else, with canary values in every field.

@@ -14,9 +14,9 @@ struct RotationTests {
         let ctx = AccessContext(actor: "ops", role: "admin", purpose: "privacy-compliance")
 
         init(subjects: Int) throws {
-            dir = try TempDirectory()
-            try RootKey.generateKeyFile(at: dir.file("root.key"))
-            vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: dir.file("root.key")))
+            let made = try KeyFileTestVault()
+            dir = made.dir
+            vault = made.vault
             for i in 0..<subjects {
                 try vault.records.put(subject: String(format: "s%03d", i), values: [
                     "email": "person\(i)@example.com", "phone": "+1 415 555 \(String(format: "%04d", i))", "full_name": "Person \(i)",

@@ -47,6 +47,21 @@ func createTestVault(at directory: URL, rootKey: RootKey, kdfLimits: Argon2id.Li
     try Vault.create(at: directory, rootKey: rootKey, kdfLimits: kdfLimits, context: context, store: TestBackend.store())
 }
 
+/// A new vault on the backend under test, opened with a fresh key file in a temporary
+/// directory: what most suites start from.
+struct KeyFileTestVault {
+    let dir: TempDirectory
+    let keyFile: String
+    let vault: Vault
+
+    init(kdfLimits: Argon2id.Limits = .moderate) throws {
+        dir = try TempDirectory()
+        keyFile = dir.file("root.key")
+        try RootKey.generateKeyFile(at: keyFile)
+        vault = try createTestVault(at: dir.url.appendingPathComponent("vault"), rootKey: .keyFile(at: keyFile), kdfLimits: kdfLimits)
+    }
+}
+
 /// A temporary directory removed when the test's scope ends.
 final class TempDirectory {
     let url: URL

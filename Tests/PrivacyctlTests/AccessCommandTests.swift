@@ -8,7 +8,7 @@ struct AccessCommandTests {
 
     func vaultWithCustomer() throws -> (PrivacyctlTests.KeyFileVault, [String: String]) {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         let put = try CLI.run(["records", "put", "--subject", "S1", "--set", "email=Jane.Doe@example.com", "--set", "phone=+1 415 555 0123",
                                "--set", "national_id=123-45-6789", "--set", "country=US", "--json"], environment: env)
         #expect(put.status == 0, "\(put.stderr)")
@@ -142,7 +142,7 @@ struct AccessCommandTests {
     /// other users see them in ps).
     @Test func putReadsValuesFromAFileOrStandardInput() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         let file = v.scratch.file("values.txt")
         try "# a customer\nemail=Jane@Example.com\r\nnational_id=123-45-6789\n\n".write(toFile: file, atomically: true, encoding: .utf8)
         let put = try CLI.run(["records", "put", "--subject", "S9", "--values-file", file, "--json"], environment: env)

@@ -12,7 +12,7 @@ struct BackupCommandTests {
 
         init() throws {
             v = try PrivacyctlTests.KeyFileVault()
-            env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile, "PRIVACYKIT_ACTOR": "ops"]
+            env = v.environment(actor: "ops")
             try Data("id,full_name,email,city\nb1,Canary One,b1@canary.example,Canaryville\nb2,Two Person,b2@x.example,Town\n".utf8)
                 .write(to: URL(fileURLWithPath: v.scratch.file("in.csv")))
             #expect(try run(["import", v.scratch.file("in.csv")]).status == 0)

@@ -8,7 +8,7 @@ struct ConsentCommandTests {
 
     @Test func grantStatusWithdrawHistoryAudienceCounts() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         for id in ["S1", "S2"] {
             #expect(try CLI.run(["records", "put", "--subject", id, "--set", "email=\(id)@example.com"], environment: env).status == 0)
         }
@@ -52,7 +52,7 @@ struct ConsentCommandTests {
 
     @Test func receiptWrittenAndVerifiedOffline() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         #expect(try CLI.run(["records", "put", "--subject", "S1", "--set", "email=s1@example.com"], environment: env).status == 0)
         #expect(try CLI.run(["consent", "grant", "--subject", "S1", "--purpose", "marketing-email", "--channel", "store"], environment: env).status == 0)
         let receipt = try CLI.run(["consent", "receipt", "--subject", "S1", "--purpose", "marketing-email"], environment: env)
@@ -76,7 +76,7 @@ struct ConsentCommandTests {
 
     @Test func importReadsAConsentColumn() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         let csv = v.scratch.file("crm.csv")
         try "id,email,marketing_consent\nA1,a1@example.com,yes\nA2,a2@example.com,no\nA3,a3@example.com,\n".write(toFile: csv, atomically: true, encoding: .utf8)
         let imported = try CLI.run(["import", csv, "--consent-column", "marketing_consent=marketing-email", "--consent-notice-version", "2026-01", "--json"], environment: env)

@@ -15,7 +15,7 @@ struct ExportCommandTests {
 
         init() throws {
             v = try PrivacyctlTests.KeyFileVault()
-            env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+            env = v.environment()
             let values = v.scratch.file("values.txt")
             try Data("full_name=\(canaries[0])\nemail=\(canaries[1])\naddress=\(canaries[2])\ncountry=GB\n".utf8).write(to: URL(fileURLWithPath: values))
             let put = try CLI.run(["records", "put", "--subject", "S1", "--values-file", values], environment: env)

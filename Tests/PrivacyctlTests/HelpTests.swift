@@ -104,7 +104,7 @@ struct SuggestedFixTests {
 
     @Test func aMistypedRolePurposeOrFieldGetsTheClosestName() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         #expect(try CLI.run(["records", "put", "--subject", "c1", "--set", "country=DE"], environment: env).status == 0)
         let role = try CLI.run(["records", "get", "--subject", "c1", "--role", "suport-agent", "--purpose", "customer-support"], environment: env)
         #expect(role.status == 65 && role.stderr.contains("did you mean 'support-agent'?"), "\(role.stderr)")

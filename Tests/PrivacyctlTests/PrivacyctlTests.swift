@@ -34,6 +34,13 @@ struct PrivacyctlTests {
             #expect(made.status == 0, "\(made.stderr)")
             vaultID = try #require(made.json()["vault_id"] as? String)
         }
+
+        /// The environment that opens this vault (with its key file), acting as `actor`.
+        func environment(actor: String? = nil) -> [String: String] {
+            var env = ["PRIVACYKIT_VAULT": vault, "PRIVACYKIT_KEY_FILE": keyFile]
+            if let actor { env["PRIVACYKIT_ACTOR"] = actor }
+            return env
+        }
     }
 
     @Test func helpListsTheCommands() throws {
@@ -93,7 +100,7 @@ struct PrivacyctlTests {
 
     @Test func keyFileFromTheEnvironment() throws {
         let v = try KeyFileVault()
-        let r = try CLI.run(["keys", "status", "--json"], environment: ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile])
+        let r = try CLI.run(["keys", "status", "--json"], environment: v.environment())
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try r.json()["vault_id"] as? String == v.vaultID)
     }

@@ -8,7 +8,7 @@ struct RecordsCommandTests {
 
     @Test func importPutGetFindQualityAndRotations() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         let csv = v.scratch.file("crm.csv")
         try Data("""
             id,full_name,email,phone,country,notes\r
@@ -59,7 +59,7 @@ struct RecordsCommandTests {
     /// not print values; no file in the vault and no such output may hold them.
     @Test func canariesNeverLeakIntoFilesOrOutput() throws {
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile]
+        let env = v.environment()
         let canaries = ["qzcanary1@example.org", "Qzcanaryname Vexwold", "Z9CANARY77", "qzcanary-rejected", "QZCANARYCOLUMN"]
         let csv = v.scratch.file("c.csv")
         try Data("""

@@ -16,7 +16,7 @@ struct ReportCommandTests {
     func reportRenderedInChromiumShowsTheVaultsFigures() throws {
         let browser = try #require(Self.browser, "Chromium is not installed (/usr/bin/chromium): .ci/run installs it with apt-get; the HTML report test needs it in CI")
         let v = try PrivacyctlTests.KeyFileVault()
-        let env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile, "PRIVACYKIT_ACTOR": "report-test"]
+        let env = v.environment(actor: "report-test")
         func run(_ arguments: [String]) throws -> CLI.Result {
             let r = try CLI.run(arguments, environment: env)
             #expect(r.status == 0, "privacyctl \(arguments.joined(separator: " ")): \(r.stderr)")

@@ -14,7 +14,7 @@ struct RequestsCommandTests {
 
         init() throws {
             v = try PrivacyctlTests.KeyFileVault()
-            env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile, "PRIVACYKIT_ACTOR": "dpo"]
+            env = v.environment(actor: "dpo")
             let put = try CLI.run(["records", "put", "--subject", "S1", "--set", "email=s1@example.com"], environment: env)
             #expect(put.status == 0, "\(put.stderr)")
         }

@@ -13,7 +13,7 @@ struct RetentionCommandTests {
 
         init(count: Int = 120) throws {
             v = try PrivacyctlTests.KeyFileVault()
-            env = ["PRIVACYKIT_VAULT": v.vault, "PRIVACYKIT_KEY_FILE": v.keyFile, "PRIVACYKIT_ACTOR": "ops"]
+            env = v.environment(actor: "ops")
             var csv = "id,full_name,email,phone,country,segment,last_interaction,closed_at\n"
             for i in 0..<count {
                 let id = String(format: "c%04d", i)

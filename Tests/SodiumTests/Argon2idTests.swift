@@ -2,18 +2,8 @@ import Foundation
 import Sodium
 import Testing
 
-private func secureBytes(_ bytes: [UInt8]) throws -> SecureBytes {
-    var copy = bytes
-    return try SecureBytes(takingBytes: &copy)
-}
-
 private func password(_ text: String) throws -> SecureBytes {
-    try secureBytes(Array(text.utf8))
-}
-
-/// Compares without putting derived key bytes into a failure message.
-private func holds(_ secret: SecureBytes, _ expected: [UInt8]) -> Bool {
-    secret.withUnsafeBytes { Array($0) == expected }
+    try secureKey(Array(text.utf8))
 }
 
 struct Argon2idVector: Sendable, CustomTestStringConvertible {
@@ -76,7 +66,7 @@ struct Argon2idTests {
     @Test(arguments: libsodiumVectors)
     func libsodiumKnownAnswer(_ v: Argon2idVector) throws {
         let key = try Argon2id.deriveKey(
-            from: secureBytes(Hex.decode(v.password)), salt: Hex.decode(v.salt),
+            from: secureKey(Hex.decode(v.password)), salt: Hex.decode(v.salt),
             limits: Argon2id.Limits(opsLimit: v.opsLimit, memLimit: v.memLimit), byteCount: v.outputByteCount)
         #expect(key.count == v.outputByteCount)
         #expect(holds(key, try Hex.decode(v.output)), "Argon2id output differs from pwhash_argon2id.exp")

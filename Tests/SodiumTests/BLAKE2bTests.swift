@@ -1,11 +1,6 @@
 import Sodium
 import Testing
 
-private func secureKey(_ bytes: [UInt8]) throws -> SecureBytes {
-    var copy = bytes
-    return try SecureBytes(takingBytes: &copy)
-}
-
 /// One entry of the BLAKE2 reference keyed KAT: key 00..3f, message = the first
 /// `messageLength` bytes of 00 01 02 ..., 64-byte output.
 struct KeyedKAT: Sendable, CustomTestStringConvertible {

@@ -1,17 +1,6 @@
 import Sodium
 import Testing
 
-private func secureKey(_ bytes: [UInt8]) throws -> SecureBytes {
-    var copy = bytes
-    return try SecureBytes(takingBytes: &copy)
-}
-
-private func flippingBit(_ bytes: [UInt8], at index: Int, mask: UInt8 = 0x01) -> [UInt8] {
-    var out = bytes
-    out[index] ^= mask
-    return out
-}
-
 struct Ed25519Vector: Sendable, CustomTestStringConvertible {
     let name: String
     let secretKey: String  // the 32-byte seed

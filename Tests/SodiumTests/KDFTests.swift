@@ -1,17 +1,6 @@
 import Sodium
 import Testing
 
-private func secureKey(_ bytes: [UInt8]) throws -> SecureBytes {
-    var copy = bytes
-    return try SecureBytes(takingBytes: &copy)
-}
-
-/// Compares protected bytes with expected ones without putting either into a failure
-/// message (`#expect(a == b)` on arrays would print them).
-private func holds(_ secret: SecureBytes, _ expected: [UInt8]) -> Bool {
-    secret.withUnsafeBytes { Array($0) == expected }
-}
-
 struct KDFVector: Sendable, CustomTestStringConvertible {
     let subkeyID: UInt64
     let byteCount: Int

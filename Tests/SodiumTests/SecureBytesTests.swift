@@ -5,11 +5,6 @@ private struct InitializerFailure: Error, Equatable {
     let tag: Int
 }
 
-private func secureBytes(_ bytes: [UInt8]) throws -> SecureBytes {
-    var copy = bytes
-    return try SecureBytes(takingBytes: &copy)
-}
-
 private func contents(_ secret: SecureBytes) -> [UInt8] {
     secret.withUnsafeBytes { Array($0) }
 }
@@ -111,8 +106,8 @@ struct SecureBytesTests {
     // MARK: Equality
 
     @Test func equalForSameBytes() throws {
-        let a = try secureBytes(Array(0..<32))
-        let b = try secureBytes(Array(0..<32))
+        let a = try secureKey(Array(0..<32))
+        let b = try secureKey(Array(0..<32))
         #expect(a == b)
         #expect(a == a)
         let copy = a
@@ -120,19 +115,19 @@ struct SecureBytesTests {
     }
 
     @Test func unequalForDifferentBytes() throws {
-        let a = try secureBytes(Array(0..<32))
+        let a = try secureKey(Array(0..<32))
         for index in [0, 15, 31] {
             var other = Array(UInt8(0)..<32)
             other[index] ^= 0x01
-            #expect(a != (try secureBytes(other)))
+            #expect(a != (try secureKey(other)))
         }
     }
 
     @Test func unequalForDifferentLengths() throws {
-        let a = try secureBytes(Array(0..<32))
-        #expect(a != (try secureBytes(Array(0..<31))))
-        #expect(a != (try secureBytes(Array(0..<33))))
-        #expect(try secureBytes([0]) != secureBytes([0, 0]))
+        let a = try secureKey(Array(0..<32))
+        #expect(a != (try secureKey(Array(0..<31))))
+        #expect(a != (try secureKey(Array(0..<33))))
+        #expect(try secureKey([0]) != secureKey([0, 0]))
     }
 
     // MARK: Redaction
@@ -140,7 +135,7 @@ struct SecureBytesTests {
     @Test func descriptionsAreRedacted() throws {
         // Public test bytes; no two adjacent ones spell a hex run found in the redacted text.
         let keyBytes: [UInt8] = Array(0x10...0x2f)
-        let key = try secureBytes(keyBytes)
+        let key = try secureKey(keyBytes)
 
         let renderings = [
             key.description,
@@ -170,7 +165,7 @@ struct SecureBytesTests {
 
     @Test func dumpDoesNotRevealTheBytes() throws {
         let keyBytes: [UInt8] = Array(0x10...0x2f)
-        let key = try secureBytes(keyBytes)
+        let key = try secureKey(keyBytes)
         var dumped = ""
         dump(key, to: &dumped)
         #expect(!dumped.contains(Hex.encode(keyBytes)))
@@ -191,7 +186,7 @@ struct SecureBytesTests {
 
     @Test func sodiumErrorMessagesDoNotCarryKeyBytes() throws {
         // A failing operation with a real key must not mention the key in its error.
-        let key = try secureBytes(Array(0x10...0x2f))
+        let key = try secureKey(Array(0x10...0x2f))
         let sealed = try XChaCha20Poly1305.seal(Array("x".utf8), using: key)
         var forged = sealed.ciphertext
         forged[0] ^= 1

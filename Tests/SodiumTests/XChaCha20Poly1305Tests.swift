@@ -1,18 +1,6 @@
 import Sodium
 import Testing
 
-/// Protected key from public test bytes (never from a real secret).
-private func secureKey(_ bytes: [UInt8]) throws -> SecureBytes {
-    var copy = bytes
-    return try SecureBytes(takingBytes: &copy)
-}
-
-private func flippingBit(_ bytes: [UInt8], at index: Int, mask: UInt8 = 0x01) -> [UInt8] {
-    var out = bytes
-    out[index] ^= mask
-    return out
-}
-
 @Suite("XChaCha20-Poly1305")
 struct XChaCha20Poly1305Tests {
     // MARK: Known answer
