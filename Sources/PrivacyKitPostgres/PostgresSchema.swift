@@ -1,5 +1,5 @@
-// The PostgreSQL form of the SQLite store's schema (SQLiteStore.migrator's v1–v7 and
-// RequestsSchema/BreachSchema), as one migration: a PostgreSQL store starts at the shape
+// The PostgreSQL form of the SQLite store's schema (SQLiteStore.migrator's v1–v7, in
+// PrivacyKit's Store/Store.swift), as one migration: a PostgreSQL store starts at the shape
 // the SQLite one reached, and later changes are added as further named migrations, frozen
 // once shipped, exactly as on SQLite.
 //
@@ -177,6 +177,7 @@ enum PostgresSchema {
             summary TEXT COLLATE "C"
         );
 
+        -- Twin of SQLiteStore.migrator's v6-requests (PrivacyKit Store/Store.swift): change both.
         CREATE TABLE subject_requests (
             id TEXT COLLATE "C" PRIMARY KEY,
             type TEXT COLLATE "C" NOT NULL CHECK (type IN ('access', 'export', 'rectification', 'restriction', 'objection', 'erasure')),
@@ -200,6 +201,7 @@ enum PostgresSchema {
         );
         CREATE INDEX subject_requests_subject ON subject_requests (subject_id);
 
+        -- Twin of SQLiteStore.migrator's v7-breaches (PrivacyKit Store/Store.swift): change both.
         CREATE TABLE breaches (
             id TEXT COLLATE "C" PRIMARY KEY,
             detected_at TEXT COLLATE "C" NOT NULL,

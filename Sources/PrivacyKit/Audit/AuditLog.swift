@@ -14,9 +14,6 @@ struct AuditLog: Sendable {
     let checkpointInterval: Int64
 
     static let defaultCheckpointInterval: Int64 = 10_000
-    /// Events per segment of the subject index (`seq / 65536`): must match the migration.
-    static let subjectSegment: Int64 = 65536
-    static let headSQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 
     init(vaultID: VaultID, keyring: Keyring?, checkpointInterval: Int64 = defaultCheckpointInterval) {
         self.vaultID = vaultID
@@ -27,10 +24,8 @@ struct AuditLog: Sendable {
         self.checkpointInterval = checkpointInterval
     }
 
-    static let insertSQL = """
-        INSERT INTO audit_events (seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
+    /// The append statement, for the tests that write events as a keyless store writer would.
+    static let insertSQL = AuditTable.insertSQL
 
     /// Appends `entries` in the current transaction of `db`. Throws (and so rolls the
     /// caller's transaction back) if any event cannot be written.
@@ -45,12 +40,13 @@ struct AuditLog: Sendable {
         for text in [context.actor, context.role] where text.isEmpty {
             throw PrivacyKitError(.invalidInput, "an audit event needs a non-empty actor and role")
         }
-        let head = try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL))
-        var seq: Int64 = head?[0] ?? 0
-        var prev: Data = head?[1] ?? Data(AuditChain.genesis(vaultID: vaultID))
+        let table = AuditTable(db: db)
+        let head = try table.head()
+        var seq: Int64 = head?.seq ?? 0
+        var prev: Data = head?.hash ?? Data(AuditChain.genesis(vaultID: vaultID))
         let first = seq + 1
         let time = Timestamp.precise(Date())
-        let statement = try db.cachedStatement(sql: Self.insertSQL)
+        let statement = try table.insertStatement()
         var hasher = AuditHasher()
         for entry in entries {
             seq += 1
@@ -98,46 +94,42 @@ struct AuditLog: Sendable {
         guard let signer, let signerFingerprint else {
             throw PrivacyKitError(.internal, "cannot sign a checkpoint without the audit signing key")
         }
-        let head = try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL))
-        let seq: Int64 = head?[0] ?? 0
+        let table = AuditTable(db: db)
+        let head = try table.head()
+        let seq: Int64 = head?.seq ?? 0
         if let existing = try Self.storedCheckpoint(db: db, seq: seq, vaultID: vaultID) {
             return existing
         }
-        let chainHash: [UInt8] = head.map { [UInt8]($0[1] as Data) } ?? AuditChain.genesis(vaultID: vaultID)
+        let chainHash: [UInt8] = head.map { [UInt8]($0.hash) } ?? AuditChain.genesis(vaultID: vaultID)
         let time = Timestamp.precise(Date())
         let signature = try signer.sign(AuditChain.checkpointMessage(vaultID: vaultID, seq: seq, chainHash: chainHash, time: time))
-        try db.cachedStatement(sql: "INSERT INTO audit_checkpoints (seq, chain_hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [seq, Data(chainHash), time, signerFingerprint, Data(signature)])
+        try table.insertCheckpoint(seq: seq, chainHash: Data(chainHash), time: time, keyFingerprint: signerFingerprint, signature: Data(signature))
         return AuditCheckpoint(vaultID: vaultID.hex, seq: seq, chainHash: Hex.encode(chainHash), time: time,
                                keyFingerprint: signerFingerprint, signature: Base64URL.encode(signature))
     }
 
     static func storedCheckpoint(db: StoreDatabase, seq: Int64, vaultID: VaultID) throws -> AuditCheckpoint? {
-        try StoreRow.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints WHERE seq = ?"),
-            arguments: [seq]
-        ).map { checkpoint(from: $0, vaultID: vaultID) }
+        try AuditTable(db: db).checkpoint(seq: seq).map { checkpoint(from: $0, vaultID: vaultID) }
     }
 
-    static func checkpoint(from row: StoreRow, vaultID: VaultID) -> AuditCheckpoint {
+    static func checkpoint(from row: AuditCheckpointRow, vaultID: VaultID) -> AuditCheckpoint {
         AuditCheckpoint(
-            vaultID: vaultID.hex, seq: row[0], chainHash: Hex.encode([UInt8](row[1] as Data)), time: row[2],
-            keyFingerprint: row[3], signature: Base64URL.encode([UInt8](row[4] as Data)))
+            vaultID: vaultID.hex, seq: row.seq, chainHash: Hex.encode([UInt8](row.chainHash)), time: row.time,
+            keyFingerprint: row.keyFingerprint, signature: Base64URL.encode([UInt8](row.signature)))
     }
 
     /// The sequence number of the newest checkpoint, or nil when there is none.
     static func lastCheckpointSeq(db: StoreDatabase) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_checkpoints"))
+        try AuditTable(db: db).lastCheckpointSeq()
     }
 
     static func lastSeq(db: StoreDatabase) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_events")) ?? 0
+        try AuditTable(db: db).lastSeq()
     }
 
     // MARK: - Reading
 
-    static let selectColumns = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
-
+    /// An event from a row of ``AuditTable/eventColumns``.
     static func event(from row: StoreRow) -> AuditEvent {
         let fields: String = row[6]
         return AuditEvent(

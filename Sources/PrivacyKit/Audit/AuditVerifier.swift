@@ -71,7 +71,7 @@ public enum AuditVerifier {
             defer { try? queue.close() }
             return try queue.read { grdb in
                 let db = StoreDatabase(connection: SQLiteConnection(grdb))
-                guard let id = try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = 'vault_id'"),
+                guard let id = try VaultMetaTable(db: db).vaultID(),
                       let vaultID = try? VaultID(hex: id)
                 else {
                     throw PrivacyKitError(.integrity, "the store \(storePath) has no vault id; it is not a PrivacyKit store")
@@ -85,11 +85,9 @@ public enum AuditVerifier {
     /// and the row's digest in the event's reason, which the chain covers), and every
     /// consent event must have its row. Streams the ledger.
     private static func checkConsentLedger(db: StoreDatabase, fail: (Int64?, String, String) -> Void) throws {
-        let event = try db.makeStatement(sql: "SELECT action, subject, reason FROM audit_events WHERE seq = ?")
-        let cursor = try StoreRow.fetchCursor(db, sql: """
-            SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq
-            FROM consent_ledger ORDER BY id
-            """)
+        let table = AuditTable(db: db)
+        let event = try table.eventSummaryStatement()
+        let cursor = try table.consentLedger()
         while let row = try cursor.next() {
             let id: Int64 = row[0]
             let seq: Int64 = row[11]
@@ -105,10 +103,7 @@ public enum AuditVerifier {
                 return
             }
         }
-        if let orphan = try Int64.fetchOne(db, sql: """
-            SELECT seq FROM audit_events WHERE action IN ('consent.grant', 'consent.withdraw', 'consent.object')
-            AND seq NOT IN (SELECT audit_seq FROM consent_ledger) ORDER BY seq LIMIT 1
-            """) {
+        if let orphan = try table.consentEventWithoutLedgerRow() {
             fail(orphan, "consent-ledger", "audit event \(orphan) records a consent change the consent ledger does not have (a row was removed)")
         }
     }
@@ -131,7 +126,7 @@ public enum AuditVerifier {
 
         // Stored checkpoints by seq (one per command or per 10,000 events: small).
         var stored: [Int64: AuditCheckpoint] = [:]
-        for row in try StoreRow.fetchAll(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints ORDER BY seq") {
+        for row in try AuditTable(db: db).checkpoints() {
             let checkpoint = AuditLog.checkpoint(from: row, vaultID: vaultID)
             stored[checkpoint.seq] = checkpoint
         }
@@ -180,7 +175,7 @@ public enum AuditVerifier {
         var count: Int64 = 0
         checkAt(0, chainHash: genesis)
         var hasher = AuditHasher()
-        let cursor = try StoreRow.fetchCursor(db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events ORDER BY seq")
+        let cursor = try AuditTable(db: db).allEvents()
         while problem == nil, let row = try cursor.next() {
             let seq: Int64 = row[0]
             guard seq == expected else {

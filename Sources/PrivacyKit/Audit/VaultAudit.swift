@@ -52,26 +52,11 @@ public struct VaultAudit: VaultCapability {
             tx.record(AuditEntry(.auditQuery, subjectID: query.subjectID))
             return try AuditLog.lastSeq(db: tx.db) + 1
         }
-        var conditions: [String] = []
-        var arguments: [(any StoreValueConvertible)?] = []
-        if let subject {
-            // Probe every seq segment of the subject index (see the v2-audit migration).
-            let segments = (0...(last / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
-            conditions.append("seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ?")
-            arguments.append(subject)
-        }
-        if let actor = query.actor { conditions.append("actor = ?"); arguments.append(actor) }
-        if let action = query.action { conditions.append("action = ?"); arguments.append(action) }
-        if let since = query.since { conditions.append("time >= ?"); arguments.append(since) }
-        if let until = query.until { conditions.append("time < ?"); arguments.append(until) }
-        if let after = query.afterSeq { conditions.append("seq > ?"); arguments.append(after) }
-        var sql = "SELECT \(AuditLog.selectColumns) FROM audit_events"
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        sql += " ORDER BY seq"
-        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
-        let statementArguments = StoreArguments(arguments)
         return try store.read { db in
-                try StoreRow.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditLog.event(from:))
+                try AuditTable(db: db).events(
+                    subject: subject, newestSeq: last, actor: query.actor, action: query.action, since: query.since, until: query.until,
+                    afterSeq: query.afterSeq, limit: query.limit
+                ).map(AuditLog.event(from:))
             }
     }
 
@@ -86,8 +71,7 @@ public struct VaultAudit: VaultCapability {
         try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
         return try store.read { db in
                 var count: Int64 = 0
-                let cursor = try StoreRow.fetchCursor(
-                    db, sql: "SELECT \(AuditLog.selectColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+                let cursor = try AuditTable(db: db).events(after: afterSeq)
                 while let row = try cursor.next() {
                     try handle(AuditLog.event(from: row))
                     count += 1

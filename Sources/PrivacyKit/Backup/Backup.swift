@@ -538,13 +538,14 @@ struct BackupCounts {
     let auditHeadHash: [UInt8]
 
     init(db: StoreDatabase) throws {
-        let head = try StoreRow.fetchOne(db, sql: AuditLog.headSQL)
-        subjects = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0
-        tombstones = try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
-        consentEvents = try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0
-        auditEvents = try Int64.fetchOne(db, sql: "SELECT count(*) FROM audit_events") ?? 0
-        auditHeadSeq = head?[0] as Int64? ?? 0
-        auditHeadHash = [UInt8](head?[1] as Data? ?? Data())
+        let queries = BackupQueries(db: db)
+        let head = try queries.auditHead()
+        subjects = try queries.subjectCount()
+        tombstones = try queries.tombstoneCount()
+        consentEvents = try queries.consentEventCount()
+        auditEvents = try queries.auditEventCount()
+        auditHeadSeq = head?.seq ?? 0
+        auditHeadHash = [UInt8](head?.hash ?? Data())
     }
 }
 
@@ -577,28 +578,25 @@ final class FrozenStore {
                 // may append frames before the read starts. Only a snapshot taken while the
                 // WAL file is still empty reads the database file alone; the file only grows
                 // while this reader lives, so empty after the snapshot means empty at it.
-                try reader.inDatabase { r in
-                    try r.execute(sql: "BEGIN DEFERRED")
-                    _ = try Int.fetchOne(r, sql: "SELECT count(*) FROM sqlite_master")
-                }
+                try reader.inDatabase(BackupQueries.beginSnapshot)
                 var info = stat()
                 return stat(store.path + "-wal", &info) == 0 && info.st_size == 0
             }
             guard emptied else {
-                try? reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
+                try? reader.inDatabase(BackupQueries.endSnapshot)
                 try reader.close()
                 return nil
             }
             let (pages, size, counts) = try reader.inDatabase { r in
-                (try Int64.fetchOne(r, sql: "PRAGMA page_count") ?? 0, try Int64.fetchOne(r, sql: "PRAGMA page_size") ?? 0,
-                 try BackupCounts(db: StoreDatabase(connection: SQLiteConnection(r))))
+                let pages = try BackupQueries.pages(r)
+                return (pages.count, pages.size, try BackupCounts(db: StoreDatabase(connection: SQLiteConnection(r))))
             }
             return FrozenStore(reader: reader, bytes: pages * size, counts: counts)
         }
     }
 
     func release() {
-        try? reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
+        try? reader.inDatabase(BackupQueries.endSnapshot)
         try? reader.close()
     }
 }

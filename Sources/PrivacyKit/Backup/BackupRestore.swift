@@ -348,13 +348,13 @@ extension VaultBackups {
         var replayed = 0, added = 0
         try vault.core.performAudited(context) { tx in
             for receipt in ledger {
-                guard try !(Bool.fetchOne(tx.db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [receipt.subject]) ?? false) else { continue }
-                try tx.db.execute(sql: "DELETE FROM subjects WHERE id = ?", arguments: [receipt.subject])
-                let erased = tx.db.changesCount == 1
+                let queries = BackupQueries(db: tx.db)
+                guard try !queries.hasTombstone(receipt.subject) else { continue }
+                let erased = try queries.deleteSubject(receipt.subject)
                 let text = String(data: try receipt.json(), encoding: .utf8) ?? ""
-                try tx.db.execute(sql: """
-                    INSERT INTO tombstones (subject_id, erased_at, reason, request_id, rule, actor, audit_seq, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [receipt.subject, receipt.erasedAt, receipt.reason, receipt.requestID, receipt.rule, receipt.actor, receipt.auditSeq, text])
+                try queries.insertTombstone(
+                    subject: receipt.subject, erasedAt: receipt.erasedAt, reason: receipt.reason, requestID: receipt.requestID, rule: receipt.rule,
+                    actor: receipt.actor, auditSeq: receipt.auditSeq, receipt: text)
                 if erased {
                     replayed += 1
                     tx.record(AuditEntry(.recordErase, subjectID: receipt.subject, fields: receipt.fields,
@@ -371,7 +371,7 @@ extension VaultBackups {
             throw PrivacyKitError(.integrity, "the restored vault's audit log does not verify: \(report.problem?.message ?? "?")")
         }
         try vault.audit.checkpointIfNeeded()
-        let subjects = try vault.core.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0 }
+        let subjects = try vault.core.store.read { db in try BackupQueries(db: db).subjectCount() }
         try vault.core.store.close()
         guard rename(staging, target) == 0 else {
             throw PrivacyKitError(.io, "cannot move the restored vault into \(target): \(String(cString: strerror(errno)))")

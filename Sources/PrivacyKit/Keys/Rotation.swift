@@ -47,7 +47,7 @@ public struct VaultKeys: VaultCapability {
         _ = try authorize(AccessRequest(.keys, event: .keysRotateKEK), context: context)
         let behind = { (version: Int) in
             try self.store.read { db in
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [version]) ?? 0
+                try KeyRotationQueries(db: db).subjectsWrapped(below: version)
             }
         }
         var target = keyring.versions(.kek).last ?? 1
@@ -69,20 +69,16 @@ public struct VaultKeys: VaultCapability {
         var batches = 0
         while true {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
-                let rows = try StoreRow.fetchAll(
-                    tx.db, sql: "SELECT id, kek_version, wrapped_key FROM subjects WHERE kek_version < ? LIMIT ?",
-                    arguments: [target, max(1, batchSize)])
-                for row in rows {
-                    let subject: String = row[0]
-                    let version: Int = row[1]
+                let queries = KeyRotationQueries(db: tx.db)
+                let rows = try queries.wrappedKeys(below: target, limit: max(1, batchSize))
+                for (subject, version, wrappedKey) in rows {
                     guard let old = keyring.key(.kek, version: version) else {
                         throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(version), which the keyring does not have")
                     }
-                    try cipher.unwrapSubjectKey([UInt8](row[2] as Data), subjectID: subject, kek: old.secret, kekVersion: version)
+                    try cipher.unwrapSubjectKey([UInt8](wrappedKey), subjectID: subject, kek: old.secret, kekVersion: version)
                     let wrapped = try cipher.wrapSubjectKey(subjectID: subject, kek: newKEK.secret, kekVersion: target)
                     cipher.wipe()
-                    try tx.db.cachedStatement(sql: "UPDATE subjects SET kek_version = ?, wrapped_key = ? WHERE id = ?")
-                        .execute(arguments: [target, Data(wrapped), subject])
+                    try queries.rewrap(subject, kekVersion: target, wrappedKey: Data(wrapped))
                 }
                 if !rows.isEmpty {
                     tx.record(AuditEntry(.keysRotateKEK, reason: "re-wrapped \(rows.count) subject keys under KEK v\(target)"))
@@ -103,7 +99,7 @@ public struct VaultKeys: VaultCapability {
                 context: context, entry: AuditEntry(.keysRotateKEK, reason: "retired KEK v\(retired.sorted().map(String.init).joined(separator: ", v"))"), hooks: .none,
                 check: { db in
                     // A KEK is dropped only if, under the write lock, no subject key uses it.
-                    let still = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [target]) ?? 0
+                    let still = try KeyRotationQueries(db: db).subjectsWrapped(below: target)
                     guard still == 0 else {
                         throw PrivacyKitError(.busy, "\(still) subject keys were written under an older KEK during the rotation; run the rotation again")
                     }
@@ -142,15 +138,16 @@ public struct VaultKeys: VaultCapability {
         let target = keyring.versions(.blindIndexRoot).last ?? 1
         let indexer = self.indexer
         let indexed = schema.indexedFields
-        let total = try store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0 }
+        let total = try store.read { db in try KeyRotationQueries(db: db).subjectCount() }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         var done = 0
         var batches = 0
         while true {
             let count = try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ -> Int in
-                let after = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey]) ?? ""
-                let ids = try String.fetchAll(tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, max(1, batchSize)])
+                let queries = KeyRotationQueries(db: tx.db)
+                let after = try VaultMetaTable(db: tx.db).value(Self.rebuildCursorKey) ?? ""
+                let ids = try queries.subjectIDs(after: after, limit: max(1, batchSize))
                 let store = RecordStore(core: core)
                 for subject in ids {
                     guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
@@ -162,12 +159,11 @@ public struct VaultKeys: VaultCapability {
                     for spec in fields {
                         let value = try cipher.open(stored.sealed[spec.name]!, field: spec.name, subjectID: subject)
                         guard case .success(let normalized) = Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) else { continue }
-                        try tx.db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-                            .execute(arguments: [spec.name, target, try indexer.index(normalized.key, field: spec, version: target), subject])
+                        try queries.addBlindIndex(field: spec.name, version: target, hash: try indexer.index(normalized.key, field: spec, version: target), subject: subject)
                     }
                 }
                 if let last = ids.last {
-                    try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [Self.rebuildCursorKey, last])
+                    try VaultMetaTable(db: tx.db).set(Self.rebuildCursorKey, last)
                     tx.record(AuditEntry(.keysRotateIndex, reason: "re-indexed \(ids.count) subjects under blind-index key v\(target)"))
                 }
                 return ids.count
@@ -182,8 +178,8 @@ public struct VaultKeys: VaultCapability {
         }
         let retired = Set(keyring.versions(.blindIndexRoot).filter { $0 < target })
         try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ in
-            try tx.db.execute(sql: "DELETE FROM blind_index WHERE version < ?", arguments: [target])
-            try tx.db.execute(sql: "DELETE FROM vault_meta WHERE key = ?", arguments: [Self.rebuildCursorKey])
+            try KeyRotationQueries(db: tx.db).dropBlindIndexes(below: target)
+            try VaultMetaTable(db: tx.db).remove(Self.rebuildCursorKey)
             tx.record(AuditEntry(.keysRotateIndex, reason: "dropped blind indexes older than v\(target)"))
         }
         if !retired.isEmpty {

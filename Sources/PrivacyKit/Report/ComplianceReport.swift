@@ -159,19 +159,18 @@ public struct VaultReports: VaultCapability {
             var byDataCategory: [String: Int] = [:]
             let categoryOf = Dictionary(uniqueKeysWithValues: schema.fields.map { ($0.name, $0.category) })
             var subjects = 0
-            let cursor = try StoreRow.fetchCursor(db, sql: "SELECT id, sealed, plain FROM subjects")
-            while let row = try cursor.next() {
+            let queries = ReportQueries(db: db)
+            let cursor = try queries.subjects()
+            while let (id, sealed, plainText) = try cursor.next() {
                 subjects += 1
-                let id: String = row[0]
-                let plainText: String = row[2]
                 let plain = (try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8))) ?? [:]
                 byCategory[retentionCategory(plain: plain) ?? "none", default: 0] += 1
                 // Which fields a record has is visible without decrypting (Quality.swift).
-                let names = Set(try RecordStore.decodeSealed([UInt8](row[1] as Data), subjectID: id).keys).union(plain.keys)
+                let names = Set(try RecordStore.decodeSealed([UInt8](sealed), subjectID: id).keys).union(plain.keys)
                 for category in Set(names.compactMap { categoryOf[$0] }) { byDataCategory[category, default: 0] += 1 }
             }
-            let erased = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tombstones") ?? 0
-            let restricted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM restrictions") ?? 0
+            let erased = try queries.tombstoneCount()
+            let restricted = try queries.restrictionCount()
 
             let counts = try VaultConsent(core: core).counts(db, at: clock)
             let consent = counts.keys.sorted().map { purpose in
@@ -181,22 +180,22 @@ public struct VaultReports: VaultCapability {
             }
 
             var requests: [ComplianceReport.OpenRequest] = []
-            let requestRows = try StoreRow.fetchCursor(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE closed_at IS NULL ORDER BY received_at, id")
+            let requestRows = try RequestsTable(db: db).requests(unclosedOnly: true, subject: nil)
             while let row = try requestRows.next() {
                 // The report names no subject, so the subject's state is not looked up.
                 let r = try DataSubjectRequest(row, subjectState: .unknown, note: nil, asOf: now)
                 requests.append(.init(id: r.id, type: r.type.rawValue, regime: r.regime.rawValue, status: r.status.rawValue,
                                       receivedAt: Timestamp.precise(r.receivedAt), deadline: Timestamp.precise(r.deadline), overdue: r.overdue))
             }
-            let breaches = try StoreRow.fetchAll(db, sql: "SELECT \(BreachRecord.columns) FROM breaches WHERE closed_at IS NULL ORDER BY detected_at, id")
+            let breaches = try BreachesTable(db: db).breaches(unclosedOnly: true)
                 .map { try BreachRecord($0, asOf: now) }
                 .map { ComplianceReport.OpenBreach(id: $0.id, detectedAt: Timestamp.precise($0.detectedAt), deadline: Timestamp.precise($0.deadline), overdue: $0.overdue) }
 
             let verified = try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: [])
-            let checkpoint = try StoreRow.fetchOne(db, sql: "SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+            let checkpoint = try AuditTable(db: db).newestCheckpoint()
             let audit = ComplianceReport.AuditStatus(
                 ok: verified.ok, events: verified.events, headHash: verified.headHash, checkpointsVerified: verified.checkpointsVerified,
-                unsignedTail: verified.unsignedTail, lastCheckpointSeq: checkpoint?[0], lastCheckpointTime: checkpoint?[1],
+                unsignedTail: verified.unsignedTail, lastCheckpointSeq: checkpoint?.seq, lastCheckpointTime: checkpoint?.time,
                 problem: verified.problem.map { "seq \($0.seq.map(String.init) ?? "?"): \($0.message)" })
 
             let report = ComplianceReport(

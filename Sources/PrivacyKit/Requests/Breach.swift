@@ -1,30 +1,6 @@
 public import Foundation
 import Sodium
 
-/// The tables of personal-data breaches (migration `v7-breaches`).
-///
-/// The summary is operator text that may be sensitive: it is kept here and never copied
-/// into an audit event (those name the breach id).
-enum BreachSchema {
-    static func create(_ db: StoreDatabase) throws {
-        try db.execute(sql: """
-            CREATE TABLE breaches (
-                id TEXT PRIMARY KEY NOT NULL,
-                detected_at TEXT NOT NULL,
-                summary TEXT NOT NULL,
-                opened_at TEXT NOT NULL,
-                opened_by TEXT NOT NULL,
-                closed_at TEXT,
-                closed_by TEXT,
-                close_reason TEXT,
-                notified_authority_at TEXT,
-                CHECK ((closed_at IS NULL) = (closed_by IS NULL) AND (closed_at IS NULL) = (close_reason IS NULL)),
-                CHECK (notified_authority_at IS NULL OR closed_at IS NOT NULL)
-            ) WITHOUT ROWID;
-            """)
-    }
-}
-
 /// The supervisory authority must be notified within 72 hours of becoming aware of a
 /// breach (GDPR art. 33(1)).
 public enum BreachDeadline {
@@ -81,18 +57,17 @@ public struct BreachRecord: Sendable, Equatable, Encodable {
         try c.encodeIfPresent(notifiedLate, forKey: .notifiedLate)
     }
 
-    static let columns = "id, detected_at, summary, opened_at, opened_by, closed_at, closed_by, close_reason, notified_authority_at"
-
-    init(_ row: StoreRow, asOf: Date) throws {
-        id = row[0]
-        detectedAt = try Tracking.date(row[1] as String)
-        summary = row[2]
-        openedAt = try Tracking.date(row[3] as String)
-        openedBy = row[4]
-        closedAt = try Tracking.date(row[5] as String?)
-        closedBy = row[6]
-        closeReason = row[7]
-        notifiedAuthorityAt = try Tracking.date(row[8] as String?)
+    /// From a stored row (``BreachesTable``): times checked.
+    init(_ row: BreachRow, asOf: Date) throws {
+        id = row.id
+        detectedAt = try Tracking.date(row.detectedAt)
+        summary = row.summary
+        openedAt = try Tracking.date(row.openedAt)
+        openedBy = row.openedBy
+        closedAt = try Tracking.date(row.closedAt)
+        closedBy = row.closedBy
+        closeReason = row.closeReason
+        notifiedAuthorityAt = try Tracking.date(row.notifiedAuthorityAt)
         self.asOf = asOf
     }
 }
@@ -171,8 +146,7 @@ public struct VaultBreaches: VaultCapability {
         acting.requestID = id
         return try perform(acting, AccessRequest(.breach, event: .breachOpen)) { tx, _ in
             let now = Date()
-            try tx.db.execute(sql: "INSERT INTO breaches (id, detected_at, summary, opened_at, opened_by) VALUES (?, ?, ?, ?, ?)",
-                              arguments: [id, detected, summary, Timestamp.precise(now), context.actor])
+            try BreachesTable(db: tx.db).insert(id: id, detectedAt: detected, summary: summary, openedAt: Timestamp.precise(now), openedBy: context.actor)
             let breach = try loadBreach(tx.db, id, asOf: now)
             tx.record(AuditEntry(.breachOpen, reason: "\(id): detected at \(detected), notify the authority by \(Timestamp.precise(breach.deadline))"))
             return breach
@@ -184,8 +158,7 @@ public struct VaultBreaches: VaultCapability {
     public func list(openOnly: Bool = false, now: Date = Date(), context: AccessContext) throws -> [BreachRecord] {
         _ = try authorize(AccessRequest(.breach, event: .breachAffected), context: context)
         return try store.read { db in
-                let sql = "SELECT \(BreachRecord.columns) FROM breaches\(openOnly ? " WHERE closed_at IS NULL" : "") ORDER BY detected_at, id"
-                return try StoreRow.fetchAll(db, sql: sql).map { try BreachRecord($0, asOf: now) }
+                try BreachesTable(db: db).breaches(unclosedOnly: openOnly).map { try BreachRecord($0, asOf: now) }
             }
     }
 
@@ -219,8 +192,7 @@ public struct VaultBreaches: VaultCapability {
             }
             try Tracking.notBefore(at, "the closing time", before.detectedAt, "detection")
             if let notified { try Tracking.notBefore(notified, "the notification time", before.detectedAt, "detection") }
-            try tx.db.execute(sql: "UPDATE breaches SET closed_at = ?, closed_by = ?, close_reason = ?, notified_authority_at = ? WHERE id = ?",
-                              arguments: [at, context.actor, reason, notified, id])
+            try BreachesTable(db: tx.db).close(id: id, at: at, by: context.actor, reason: reason, notifiedAuthorityAt: notified)
             let after = try loadBreach(tx.db, id, asOf: time)
             let notice = notified.map { "authority notified at \($0) (\(after.notifiedLate == true ? "after" : "within") 72 hours)" } ?? "authority not notified"
             tx.record(AuditEntry(.breachClose, reason: "\(id): closed at \(at); \(notice)"))
@@ -253,13 +225,12 @@ public struct VaultBreaches: VaultCapability {
             // Pseudonym -> (id, erased, KEK version), streaming every subject and tombstone;
             // memory holds only the subjects found in the window.
             var found: [String: (id: String, erased: Bool, kek: Int?)] = [:]
-            for (sql, erased) in [("SELECT id, kek_version FROM subjects", false), ("SELECT subject_id, NULL FROM tombstones", true)] {
-                let cursor = try StoreRow.fetchCursor(tx.db, sql: sql)
-                while found.count < tallies.count, let row = try cursor.next() {
-                    let id: String = row[0]
+            for erased in [false, true] {
+                let cursor = try BreachesTable(db: tx.db).subjectIDs(erased: erased)
+                while found.count < tallies.count, let (id, kek) = try cursor.next() {
                     for key in macKeys {
                         let pseudonym = try AuditChain.pseudonym(subjectID: id, key: key)
-                        if tallies[pseudonym] != nil && found[pseudonym] == nil { found[pseudonym] = (id, erased, row[1] as Int?) }
+                        if tallies[pseudonym] != nil && found[pseudonym] == nil { found[pseudonym] = (id, erased, kek) }
                     }
                 }
             }
@@ -303,22 +274,13 @@ public struct VaultBreaches: VaultCapability {
 
     /// The counted events of the window, per subject pseudonym (one pass over the log).
     private func tallyEvents(_ db: StoreDatabase, since: Date, until: Date, actor: String?) throws -> [String: Tally] {
-        let names = BreachImpact.actions.map(\.rawValue)
-        var sql = """
-            SELECT action, subject, fields FROM audit_events
-            WHERE time >= ? AND time < ? AND outcome = 'allowed' AND subject IS NOT NULL
-              AND action IN (\(names.map { _ in "?" }.joined(separator: ", ")))
-            """
-        var values: [(any StoreValueConvertible)?] = [Timestamp.precise(since), Timestamp.precise(until)] + names
-        if let actor { sql += " AND actor = ?"; values.append(actor) }
         var tallies: [String: Tally] = [:]
-        let cursor = try StoreRow.fetchCursor(db, sql: sql, arguments: StoreArguments(values))
-        while let row = try cursor.next() {
-            let pseudonym: String = row[1]
-            let fields: String = row[2]
+        let cursor = try AuditTable(db: db).allowedSubjectEvents(
+            since: Timestamp.precise(since), until: Timestamp.precise(until), actions: BreachImpact.actions.map(\.rawValue), actor: actor)
+        while let (action, pseudonym, fields) = try cursor.next() {
             var tally = tallies[pseudonym, default: Tally()]
             tally.events += 1
-            tally.actions[row[0], default: 0] += 1
+            tally.actions[action, default: 0] += 1
             for field in fields.split(separator: ",") {
                 tally.categories[schema[String(field)]?.category ?? "other", default: 0] += 1
             }
@@ -328,7 +290,7 @@ public struct VaultBreaches: VaultCapability {
     }
 
     private func loadBreach(_ db: StoreDatabase, _ id: String, asOf: Date) throws -> BreachRecord {
-        guard let row = try StoreRow.fetchOne(db, sql: "SELECT \(BreachRecord.columns) FROM breaches WHERE id = ?", arguments: [id]) else {
+        guard let row = try BreachesTable(db: db).breach(id: id) else {
             throw PrivacyKitError(.notFound, "no breach \(id) (ids look like breach- and 16 hex digits)")
         }
         return try BreachRecord(row, asOf: asOf)

@@ -1,41 +1,6 @@
 public import Foundation
 import Sodium
 
-/// The tables of data-subject requests (migration `v6-requests`).
-///
-/// One row per request. Requests name the subject by id and have no foreign key to
-/// `subjects`: an erasure request outlives the subject it erased. The optional note is
-/// sealed under the subject's key (field `request_note`), so erasing the subject shreds it;
-/// the reasons are operator text kept in clear and must not hold personal data.
-enum RequestsSchema {
-    static func create(_ db: StoreDatabase) throws {
-        try db.execute(sql: """
-            CREATE TABLE subject_requests (
-                id TEXT PRIMARY KEY NOT NULL,
-                type TEXT NOT NULL CHECK (type IN ('access', 'export', 'rectification', 'restriction', 'objection', 'erasure')),
-                regime TEXT NOT NULL CHECK (regime IN ('gdpr', 'ccpa')),
-                subject_id TEXT NOT NULL,
-                received_at TEXT NOT NULL,
-                reference TEXT,
-                note BLOB,
-                opened_at TEXT NOT NULL,
-                opened_by TEXT NOT NULL,
-                identity_requested_at TEXT,
-                identity_verified_at TEXT,
-                extended_at TEXT,
-                extension_reason TEXT,
-                closed_at TEXT,
-                closed_by TEXT,
-                outcome TEXT CHECK (outcome IN ('completed', 'refused', 'withdrawn')),
-                close_reason TEXT,
-                CHECK ((extended_at IS NULL) = (extension_reason IS NULL)),
-                CHECK ((closed_at IS NULL) = (outcome IS NULL) AND (closed_at IS NULL) = (closed_by IS NULL))
-            ) WITHOUT ROWID;
-            CREATE INDEX subject_requests_subject ON subject_requests(subject_id);
-            """)
-    }
-}
-
 // MARK: - Kinds
 
 /// A closed set of names read from operators and scripts: parsing one names the bad value
@@ -282,35 +247,30 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
         try c.encodeIfPresent(answeredLate, forKey: .answeredLate)
     }
 
-    static let columns = """
-        id, type, regime, subject_id, received_at, reference, note, opened_at, opened_by, identity_requested_at, \
-        identity_verified_at, extended_at, extension_reason, closed_at, closed_by, outcome, close_reason
-        """
-
-    /// From a row of ``columns``.
-    init(_ row: StoreRow, subjectState: RequestSubjectState, note: String?, asOf: Date) throws {
-        guard let type = DataSubjectRequestType(rawValue: row[1]), let regime = PrivacyRegime(rawValue: row[2]) else {
-            throw PrivacyKitError(.integrity, "data-subject request \(row[0] as String) has an unknown type or regime")
+    /// From a stored row (``RequestsTable``): kinds and times checked.
+    init(_ row: SubjectRequestRow, subjectState: RequestSubjectState, note: String?, asOf: Date) throws {
+        guard let type = DataSubjectRequestType(rawValue: row.type), let regime = PrivacyRegime(rawValue: row.regime) else {
+            throw PrivacyKitError(.integrity, "data-subject request \(row.id) has an unknown type or regime")
         }
-        id = row[0]
+        id = row.id
         self.type = type
         self.regime = regime
-        subject = row[3]
+        subject = row.subjectID
         self.subjectState = subjectState
-        receivedAt = try Tracking.date(row[4])
-        reference = row[5]
-        hasNote = (row[6] as Data?) != nil
+        receivedAt = try Tracking.date(row.receivedAt)
+        reference = row.reference
+        hasNote = row.note != nil
         self.note = note
-        openedAt = try Tracking.date(row[7])
-        openedBy = row[8]
-        identityRequestedAt = try Tracking.date(row[9])
-        identityVerifiedAt = try Tracking.date(row[10])
-        extendedAt = try Tracking.date(row[11])
-        extensionReason = row[12]
-        closedAt = try Tracking.date(row[13])
-        closedBy = row[14]
-        outcome = (row[15] as String?).flatMap(DataSubjectRequestOutcome.init(rawValue:))
-        closeReason = row[16]
+        openedAt = try Tracking.date(row.openedAt)
+        openedBy = row.openedBy
+        identityRequestedAt = try Tracking.date(row.identityRequestedAt)
+        identityVerifiedAt = try Tracking.date(row.identityVerifiedAt)
+        extendedAt = try Tracking.date(row.extendedAt)
+        extensionReason = row.extensionReason
+        closedAt = try Tracking.date(row.closedAt)
+        closedBy = row.closedBy
+        outcome = row.outcome.flatMap(DataSubjectRequestOutcome.init(rawValue:))
+        closeReason = row.closeReason
         self.asOf = asOf
     }
 }
@@ -371,8 +331,9 @@ enum Tracking {
     }
 
     static func subjectState(_ db: StoreDatabase, _ subject: String) throws -> RequestSubjectState {
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM subjects WHERE id = ?"), arguments: [subject]) == true { return .live }
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM tombstones WHERE subject_id = ?"), arguments: [subject]) == true { return .erased }
+        let table = RequestsTable(db: db)
+        if try table.subjectIsStored(subject) { return .live }
+        if try table.subjectIsErased(subject) { return .erased }
         return .unknown
     }
 }
@@ -429,10 +390,9 @@ public struct VaultRequests: VaultCapability {
                 sealed = Data(try cipher.seal(note, field: Self.requestNoteField, subjectID: subject, keyVersion: stored.keyVersion))
             }
             let now = Date()
-            try tx.db.execute(sql: """
-                INSERT INTO subject_requests (id, type, regime, subject_id, received_at, reference, note, opened_at, opened_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, type.rawValue, regime.rawValue, subject, received, reference, sealed, Timestamp.precise(now), context.actor])
+            try RequestsTable(db: tx.db).insert(
+                id: id, type: type.rawValue, regime: regime.rawValue, subjectID: subject, receivedAt: received, reference: reference,
+                note: sealed, openedAt: Timestamp.precise(now), openedBy: context.actor)
             let request = try loadRequest(tx.db, id, asOf: now)
             tx.record(AuditEntry(.requestOpen, subjectID: subject,
                                  reason: "\(id): \(type.rawValue) under \(regime.rawValue), received \(received), deadline \(Timestamp.precise(request.deadline))"))
@@ -455,16 +415,10 @@ public struct VaultRequests: VaultCapability {
         openOnly: Bool = false, overdueOnly: Bool = false, subject: String? = nil, now: Date = Date(), context: AccessContext
     ) throws -> [DataSubjectRequest] {
         try perform(context, AccessRequest(.requests, event: .recordLookup)) { tx, _ in
-            var sql = "SELECT \(DataSubjectRequest.columns) FROM subject_requests"
-            var arguments: [(any StoreValueConvertible)?] = []
-            var conditions: [String] = []
-            if openOnly || overdueOnly { conditions.append("closed_at IS NULL") }
-            if let subject { conditions.append("subject_id = ?"); arguments.append(subject) }
-            if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
             var result: [DataSubjectRequest] = []
-            let cursor = try StoreRow.fetchCursor(tx.db, sql: sql + " ORDER BY received_at, id", arguments: StoreArguments(arguments))
+            let cursor = try RequestsTable(db: tx.db).requests(unclosedOnly: openOnly || overdueOnly, subject: subject)
             while let row = try cursor.next() {
-                let request = try DataSubjectRequest(row, subjectState: try Tracking.subjectState(tx.db, row[3]), note: nil, asOf: now)
+                let request = try DataSubjectRequest(row, subjectState: try Tracking.subjectState(tx.db, row.subjectID), note: nil, asOf: now)
                 if !overdueOnly || request.overdue { result.append(request) }
             }
             var filters = [openOnly ? "open" : nil, overdueOnly ? "overdue at \(Timestamp.precise(now))" : nil].compactMap { $0 }
@@ -533,7 +487,7 @@ public struct VaultRequests: VaultCapability {
                 if let verified = request.identityVerifiedAt {
                     throw PrivacyKitError(.invalidInput, "request \(id): identity was already verified at \(Timestamp.precise(verified))")
                 }
-                try db.execute(sql: "UPDATE subject_requests SET identity_requested_at = ? WHERE id = ?", arguments: [requested, id])
+                try RequestsTable(db: db).setIdentityRequested(id: id, at: requested)
             }
             if let verified {
                 if let earlier = request.identityVerifiedAt {
@@ -541,7 +495,7 @@ public struct VaultRequests: VaultCapability {
                 }
                 let asked = try requested.map { try Tracking.date($0) } ?? request.identityRequestedAt
                 try Tracking.notBefore(verified, "the identity verification time", asked ?? request.receivedAt, asked == nil ? "receipt" : "the identity request")
-                try db.execute(sql: "UPDATE subject_requests SET identity_verified_at = ? WHERE id = ?", arguments: [verified, id])
+                try RequestsTable(db: db).setIdentityVerified(id: id, at: verified)
             }
         } describe: { _, after in
             var parts: [String] = []
@@ -573,7 +527,7 @@ public struct VaultRequests: VaultCapability {
             guard try Tracking.date(at) <= request.deadline else {
                 throw PrivacyKitError(.invalidInput, "request \(id) passed its deadline \(Timestamp.precise(request.deadline)): an extension must be decided, and the requester told, before it")
             }
-            try db.execute(sql: "UPDATE subject_requests SET extended_at = ?, extension_reason = ? WHERE id = ?", arguments: [at, reason, id])
+            try RequestsTable(db: db).setExtended(id: id, at: at, reason: reason)
         } describe: { before, after in
             "extended by \(RequestDeadline.period(regime: after.regime, type: after.type, extended: true)) in all; deadline \(Timestamp.precise(before.deadline)) -> \(Timestamp.precise(after.deadline))"
         }
@@ -595,8 +549,7 @@ public struct VaultRequests: VaultCapability {
         let at = try Tracking.past(time, "the closing time")
         return try changeRequest(id, .requestClose, at: time, context: context) { db, request in
             try Tracking.notBefore(at, "the closing time", [request.receivedAt, request.identityRequestedAt, request.identityVerifiedAt, request.extendedAt].compactMap { $0 }.max(), "the request's last recorded time")
-            try db.execute(sql: "UPDATE subject_requests SET closed_at = ?, closed_by = ?, outcome = ?, close_reason = ? WHERE id = ?",
-                           arguments: [at, context.actor, outcome.rawValue, reason, id])
+            try RequestsTable(db: db).close(id: id, at: at, by: context.actor, outcome: outcome.rawValue, reason: reason)
         } describe: { _, after in
             "\(outcome.rawValue) at \(at); deadline \(Timestamp.precise(after.deadline)), \(after.answeredLate == true ? "late" : "on time")"
         }
@@ -627,12 +580,12 @@ public struct VaultRequests: VaultCapability {
     private func loadRequest(
         _ db: StoreDatabase, _ id: String, asOf: Date, openNote: ((String, Data) throws -> String?)? = nil
     ) throws -> DataSubjectRequest {
-        guard let row = try StoreRow.fetchOne(db, sql: "SELECT \(DataSubjectRequest.columns) FROM subject_requests WHERE id = ?", arguments: [id]) else {
+        guard let row = try RequestsTable(db: db).request(id: id) else {
             throw PrivacyKitError(.notFound, "no data-subject request \(id) (ids look like dsr- and 16 hex digits)")
         }
-        let subject: String = row[3]
+        let subject = row.subjectID
         let state = try Tracking.subjectState(db, subject)
-        let note = try (row[6] as Data?).flatMap { sealed in state == .live ? try openNote?(subject, sealed) : nil }
+        let note = try row.note.flatMap { sealed in state == .live ? try openNote?(subject, sealed) : nil }
         return try DataSubjectRequest(row, subjectState: state, note: note, asOf: asOf)
     }
 }

@@ -109,14 +109,12 @@ extension VaultRequests {
         defer { returnCipher(cipher) }
         let request = AccessRequest(.export, event: .recordExport, subject: subject, allReadableFields: true)
         let summary = try perform(context, request) { tx, grant -> SubjectExportSummary in
-            if let erasedAt = try String.fetchOne(tx.db, sql: "SELECT erased_at FROM tombstones WHERE subject_id = ?", arguments: [subject]) {
+            let queries = SubjectExportQueries(db: tx.db)
+            if let erasedAt = try queries.erasedAt(subject) {
                 throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt); there is nothing to export")
             }
             let record = try exportedRecord(tx.db, subject: subject, grant: grant, cipher: cipher)
-            let consent = try StoreRow.fetchAll(tx.db, sql: """
-                SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq
-                FROM consent_ledger WHERE subject = ? ORDER BY id
-                """, arguments: [pseudonym]).map(VaultConsent.event)
+            let consent = try queries.consentHistory(pseudonym).map(VaultConsent.event)
 
             // The export's own event goes in first, so the access log it writes lists it.
             let fileCount = SubjectExport.dataFileNames.count + 2 + (recipient == nil ? 0 : 1)
@@ -127,12 +125,7 @@ extension VaultRequests {
             guard let seq = try audit.append([entry], context: context, db: tx.db)?.lowerBound else {
                 throw PrivacyKitError(.internal, "no audit event for a subject export")
             }
-            // Every seq segment of the subject index (see the v2-audit migration).
-            let segments = (0...(seq / AuditLog.subjectSegment)).map(String.init).joined(separator: ",")
-            let events = try StoreRow.fetchAll(tx.db, sql: """
-                SELECT \(AuditLog.selectColumns) FROM audit_events
-                WHERE seq / \(AuditLog.subjectSegment) IN (\(segments)) AND subject = ? ORDER BY seq
-                """, arguments: [pseudonym]).map(AuditLog.event(from:))
+            let events = try AuditTable(db: tx.db).subjectEvents(pseudonym, newestSeq: seq).map(AuditLog.event(from:))
 
             let package = SubjectExport.Package(
                 subject: subject, record: record, consent: consent, accessLog: events)

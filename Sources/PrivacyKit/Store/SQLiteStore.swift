@@ -186,8 +186,58 @@ public final class SQLiteStore: Store {
                 );
                 """)
         }
-        migrator.registerMigration("v6-requests") { db in try RequestsSchema.create(StoreDatabase(connection: SQLiteConnection(db))) }
-        migrator.registerMigration("v7-breaches") { db in try BreachSchema.create(StoreDatabase(connection: SQLiteConnection(db))) }
+        migrator.registerMigration("v6-requests") { db in
+            // Data-subject requests, one row each (Store/Tables/RequestsTable.swift reads and
+            // writes them; the PostgreSQL twin is in PostgresSchema.v1). They name the subject
+            // by id with no foreign key to `subjects`: an erasure request outlives the subject
+            // it erased. The optional note is sealed under the subject's key (field
+            // `request_note`), so erasing the subject shreds it; the reasons are operator text
+            // kept in clear and must not hold personal data.
+            try db.execute(sql: """
+                CREATE TABLE subject_requests (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    type TEXT NOT NULL CHECK (type IN ('access', 'export', 'rectification', 'restriction', 'objection', 'erasure')),
+                    regime TEXT NOT NULL CHECK (regime IN ('gdpr', 'ccpa')),
+                    subject_id TEXT NOT NULL,
+                    received_at TEXT NOT NULL,
+                    reference TEXT,
+                    note BLOB,
+                    opened_at TEXT NOT NULL,
+                    opened_by TEXT NOT NULL,
+                    identity_requested_at TEXT,
+                    identity_verified_at TEXT,
+                    extended_at TEXT,
+                    extension_reason TEXT,
+                    closed_at TEXT,
+                    closed_by TEXT,
+                    outcome TEXT CHECK (outcome IN ('completed', 'refused', 'withdrawn')),
+                    close_reason TEXT,
+                    CHECK ((extended_at IS NULL) = (extension_reason IS NULL)),
+                    CHECK ((closed_at IS NULL) = (outcome IS NULL) AND (closed_at IS NULL) = (closed_by IS NULL))
+                ) WITHOUT ROWID;
+                CREATE INDEX subject_requests_subject ON subject_requests(subject_id);
+                """)
+        }
+        migrator.registerMigration("v7-breaches") { db in
+            // Personal-data breaches (Store/Tables/BreachesTable.swift; the PostgreSQL twin is
+            // in PostgresSchema.v1). The summary is operator text that may be sensitive: it is
+            // kept here and never copied into an audit event (those name the breach id).
+            try db.execute(sql: """
+                CREATE TABLE breaches (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    detected_at TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    opened_at TEXT NOT NULL,
+                    opened_by TEXT NOT NULL,
+                    closed_at TEXT,
+                    closed_by TEXT,
+                    close_reason TEXT,
+                    notified_authority_at TEXT,
+                    CHECK ((closed_at IS NULL) = (closed_by IS NULL) AND (closed_at IS NULL) = (close_reason IS NULL)),
+                    CHECK (notified_authority_at IS NULL OR closed_at IS NOT NULL)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

@@ -136,7 +136,7 @@ public final class Vault: Sendable {
         let stagedAudit = AuditLog(vaultID: vaultID, keyring: keyring)
         let policyDigest = try PolicySet.digest(of: staging + "/" + VaultLayout.policiesDirectoryName)
         try staged.write { db in
-            try db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?)", arguments: [VaultCore.policyDigestKey, policyDigest])
+            try VaultMetaTable(db: db).insert(VaultCore.policyDigestKey, policyDigest)
             try stagedAudit.append([AuditEntry(.vaultCreate, reason: "root secret: \(rootKey.kind.rawValue)")], context: context, db: db)
             try stagedAudit.checkpoint(db: db)
         }

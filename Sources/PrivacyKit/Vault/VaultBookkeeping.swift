@@ -10,12 +10,13 @@ extension VaultCore {
     /// were parsed: a policy that does not load never gets this far.
     func recordPolicyChange(context: AccessContext) throws {
         let current = try PolicySet.digest(of: policiesPath)
-        let stored = try store.read { db in try String.fetchOne(db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey]) }
+        let stored = try store.read { db in try VaultMetaTable(db: db).value(Self.policyDigestKey) }
         guard stored != current else { return }  // the usual case: no write transaction at open
         try performAudited(context) { tx in
-            let previous = try String.fetchOne(tx.db, sql: "SELECT value FROM vault_meta WHERE key = ?", arguments: [Self.policyDigestKey])
+            let meta = VaultMetaTable(db: tx.db)
+            let previous = try meta.value(Self.policyDigestKey)
             guard previous != current else { return }
-            try tx.db.execute(sql: "INSERT INTO vault_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [Self.policyDigestKey, current])
+            try meta.set(Self.policyDigestKey, current)
             tx.record(AuditEntry(.policyChange, reason: "policy set \(previous ?? "unknown") -> \(current)"))
         }
     }

@@ -1,0 +1,175 @@
+import Foundation
+
+/// A row of `audit_checkpoints` (migration `v2-audit`), as stored.
+struct AuditCheckpointRow {
+    let seq: Int64
+    let chainHash: Data
+    let time: String
+    let keyFingerprint: String
+    let signature: Data
+
+    init(_ row: StoreRow) {
+        seq = row[0]
+        chainHash = row[1]
+        time = row[2]
+        keyFingerprint = row[3]
+        signature = row[4]
+    }
+}
+
+/// Every statement on the audit tables (`audit_events`, `audit_checkpoints`), for the log,
+/// its verifier and its readers.
+///
+/// Appending and verifying are the benchmarked hot paths: statements that recur are cached
+/// (`cachedStatement`, prepared once per connection), the append loop runs the one insert
+/// statement ``insertStatement()`` hands out, and events are handed over as `StoreRow`s in
+/// the order of ``eventColumns``, read in place by the caller (no record per event).
+struct AuditTable {
+    let db: StoreDatabase
+
+    /// The columns of an event, in the order every event read below returns them.
+    static let eventColumns = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
+    /// Events per segment of the subject index (`seq / 65536`): must match the migration.
+    static let subjectSegment: Int64 = 65536
+
+    static let headSQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+    /// Binds the columns of ``eventColumns``, in that order.
+    static let insertSQL = """
+        INSERT INTO audit_events (seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    // MARK: Writing
+
+    /// The newest event's seq and hash; nil for an empty log.
+    func head() throws -> (seq: Int64, hash: Data)? {
+        try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL)).map { ($0[0], $0[1]) }
+    }
+
+    /// The statement that appends one event (``insertSQL``), prepared once.
+    func insertStatement() throws -> StoreStatement {
+        try db.cachedStatement(sql: Self.insertSQL)
+    }
+
+    func insertCheckpoint(seq: Int64, chainHash: Data, time: String, keyFingerprint: String, signature: Data) throws {
+        try db.cachedStatement(sql: "INSERT INTO audit_checkpoints (seq, chain_hash, time, key_fingerprint, signature) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [seq, chainHash, time, keyFingerprint, signature])
+    }
+
+    // MARK: Checkpoints
+
+    func checkpoint(seq: Int64) throws -> AuditCheckpointRow? {
+        try StoreRow.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints WHERE seq = ?"),
+            arguments: [seq]
+        ).map(AuditCheckpointRow.init)
+    }
+
+    /// Every stored checkpoint, by seq (one per command or per 10,000 events: few).
+    func checkpoints() throws -> [AuditCheckpointRow] {
+        try StoreRow.fetchAll(db, sql: "SELECT seq, chain_hash, time, key_fingerprint, signature FROM audit_checkpoints ORDER BY seq")
+            .map(AuditCheckpointRow.init)
+    }
+
+    /// The seq and time of the newest checkpoint; nil when there is none.
+    func newestCheckpoint() throws -> (seq: Int64?, time: String?)? {
+        try StoreRow.fetchOne(db, sql: "SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").map { ($0[0], $0[1]) }
+    }
+
+    /// The sequence number of the newest checkpoint, or nil when there is none.
+    func lastCheckpointSeq() throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_checkpoints"))
+    }
+
+    /// The sequence number of the newest event, 0 for an empty log.
+    func lastSeq() throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM audit_events")) ?? 0
+    }
+
+    // MARK: Reading events (rows of eventColumns)
+
+    /// Every event, oldest first, streamed (the verifier).
+    func allEvents() throws -> StoreCursor<StoreRow> {
+        try StoreRow.fetchCursor(db, sql: "SELECT \(Self.eventColumns) FROM audit_events ORDER BY seq")
+    }
+
+    /// Every event after `afterSeq`, oldest first, streamed (an export).
+    func events(after afterSeq: Int64) throws -> StoreCursor<StoreRow> {
+        try StoreRow.fetchCursor(db, sql: "SELECT \(Self.eventColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+    }
+
+    /// The events matching every filter given, oldest first. `subject` is a pseudonym,
+    /// looked up in every seq segment of the subject index up to `newestSeq` (see the
+    /// v2-audit migration); times are inclusive `since`, exclusive `until`.
+    func events(
+        subject: String?, newestSeq: Int64, actor: String?, action: String?, since: String?, until: String?, afterSeq: Int64?, limit: Int?
+    ) throws -> [StoreRow] {
+        var conditions: [String] = []
+        var arguments: [(any StoreValueConvertible)?] = []
+        if let subject {
+            let segments = (0...(newestSeq / Self.subjectSegment)).map(String.init).joined(separator: ",")
+            conditions.append("seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ?")
+            arguments.append(subject)
+        }
+        if let actor { conditions.append("actor = ?"); arguments.append(actor) }
+        if let action { conditions.append("action = ?"); arguments.append(action) }
+        if let since { conditions.append("time >= ?"); arguments.append(since) }
+        if let until { conditions.append("time < ?"); arguments.append(until) }
+        if let afterSeq { conditions.append("seq > ?"); arguments.append(afterSeq) }
+        var sql = "SELECT \(Self.eventColumns) FROM audit_events"
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += " ORDER BY seq"
+        if let limit { sql += " LIMIT \(max(0, limit))" }
+        return try StoreRow.fetchAll(db, sql: sql, arguments: StoreArguments(arguments))
+    }
+
+    /// One subject's events (by pseudonym) up to `newestSeq`, oldest first: a subject
+    /// export's access log.
+    func subjectEvents(_ pseudonym: String, newestSeq: Int64) throws -> [StoreRow] {
+        let segments = (0...(newestSeq / Self.subjectSegment)).map(String.init).joined(separator: ",")
+        return try StoreRow.fetchAll(db, sql: """
+            SELECT \(Self.eventColumns) FROM audit_events
+            WHERE seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ? ORDER BY seq
+            """, arguments: [pseudonym])
+    }
+
+    /// The allowed events naming a subject with one of `actions` and `since <= time <
+    /// until` (optionally by `actor`), streamed as (action, subject pseudonym, fields).
+    func allowedSubjectEvents(
+        since: String, until: String, actions: [String], actor: String?
+    ) throws -> StoreCursor<(action: String, subject: String, fields: String)> {
+        var sql = """
+            SELECT action, subject, fields FROM audit_events
+            WHERE time >= ? AND time < ? AND outcome = 'allowed' AND subject IS NOT NULL
+              AND action IN (\(actions.map { _ in "?" }.joined(separator: ", ")))
+            """
+        var values: [(any StoreValueConvertible)?] = [since, until] + actions
+        if let actor { sql += " AND actor = ?"; values.append(actor) }
+        return StoreCursor(try db.rows(sql, StoreArguments(values), cached: false)) { row in (row[0], row[1], row[2]) }
+    }
+
+    // MARK: The verifier's cross-check of the consent ledger
+
+    /// Every consent ledger row, by id, streamed: id, subject, purpose, kind, time, channel,
+    /// notice_version, evidence_hash, note, actor, expires_at, audit_seq.
+    func consentLedger() throws -> StoreCursor<StoreRow> {
+        try StoreRow.fetchCursor(db, sql: """
+            SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq
+            FROM consent_ledger ORDER BY id
+            """)
+    }
+
+    /// A statement reading one event's action, subject and reason by seq (argument: the
+    /// seq), prepared once for the whole ledger.
+    func eventSummaryStatement() throws -> StoreStatement {
+        try db.makeStatement(sql: "SELECT action, subject, reason FROM audit_events WHERE seq = ?")
+    }
+
+    /// The first consent-change event no consent ledger row names, if any.
+    func consentEventWithoutLedgerRow() throws -> Int64? {
+        try Int64.fetchOne(db, sql: """
+            SELECT seq FROM audit_events WHERE action IN ('consent.grant', 'consent.withdraw', 'consent.object')
+            AND seq NOT IN (SELECT audit_seq FROM consent_ledger) ORDER BY seq LIMIT 1
+            """)
+    }
+}

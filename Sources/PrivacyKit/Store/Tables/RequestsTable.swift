@@ -1,0 +1,114 @@
+import Foundation
+
+/// A row of `subject_requests` (migration `v6-requests`), as stored: times are the stored
+/// ISO 8601 text, kinds the stored names. `DataSubjectRequest` checks and interprets it.
+struct SubjectRequestRow {
+    let id: String
+    let type: String
+    let regime: String
+    let subjectID: String
+    let receivedAt: String
+    let reference: String?
+    /// The note sealed under the subject's key.
+    let note: Data?
+    let openedAt: String
+    let openedBy: String
+    let identityRequestedAt: String?
+    let identityVerifiedAt: String?
+    let extendedAt: String?
+    let extensionReason: String?
+    let closedAt: String?
+    let closedBy: String?
+    let outcome: String?
+    let closeReason: String?
+
+    /// From a row of ``RequestsTable/columns``.
+    init(_ row: StoreRow) {
+        id = row[0]
+        type = row[1]
+        regime = row[2]
+        subjectID = row[3]
+        receivedAt = row[4]
+        reference = row[5]
+        note = row[6]
+        openedAt = row[7]
+        openedBy = row[8]
+        identityRequestedAt = row[9]
+        identityVerifiedAt = row[10]
+        extendedAt = row[11]
+        extensionReason = row[12]
+        closedAt = row[13]
+        closedBy = row[14]
+        outcome = row[15]
+        closeReason = row[16]
+    }
+}
+
+/// Every statement on `subject_requests`, for the request tracker (`vault.requests`) and
+/// the compliance report.
+struct RequestsTable {
+    let db: StoreDatabase
+
+    static let columns = """
+        id, type, regime, subject_id, received_at, reference, note, opened_at, opened_by, identity_requested_at, \
+        identity_verified_at, extended_at, extension_reason, closed_at, closed_by, outcome, close_reason
+        """
+
+    func insert(
+        id: String, type: String, regime: String, subjectID: String, receivedAt: String, reference: String?, note: Data?,
+        openedAt: String, openedBy: String
+    ) throws {
+        try db.execute(sql: """
+            INSERT INTO subject_requests (id, type, regime, subject_id, received_at, reference, note, opened_at, opened_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, type, regime, subjectID, receivedAt, reference, note, openedAt, openedBy])
+    }
+
+    func request(id: String) throws -> SubjectRequestRow? {
+        try StoreRow.fetchOne(db, sql: "SELECT \(Self.columns) FROM subject_requests WHERE id = ?", arguments: [id]).map(SubjectRequestRow.init)
+    }
+
+    /// Requests by receipt (then id), streamed; `unclosedOnly` keeps those not closed,
+    /// `subject` one subject's.
+    func requests(unclosedOnly: Bool, subject: String?) throws -> StoreCursor<SubjectRequestRow> {
+        var sql = "SELECT \(Self.columns) FROM subject_requests"
+        var arguments: [(any StoreValueConvertible)?] = []
+        var conditions: [String] = []
+        if unclosedOnly { conditions.append("closed_at IS NULL") }
+        if let subject { conditions.append("subject_id = ?"); arguments.append(subject) }
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        return StoreCursor(try db.rows(sql + " ORDER BY received_at, id", StoreArguments(arguments), cached: false), SubjectRequestRow.init)
+    }
+
+    func setIdentityRequested(id: String, at time: String) throws {
+        try db.execute(sql: "UPDATE subject_requests SET identity_requested_at = ? WHERE id = ?", arguments: [time, id])
+    }
+
+    func setIdentityVerified(id: String, at time: String) throws {
+        try db.execute(sql: "UPDATE subject_requests SET identity_verified_at = ? WHERE id = ?", arguments: [time, id])
+    }
+
+    func setExtended(id: String, at time: String, reason: String) throws {
+        try db.execute(sql: "UPDATE subject_requests SET extended_at = ?, extension_reason = ? WHERE id = ?", arguments: [time, reason, id])
+    }
+
+    func close(id: String, at time: String, by actor: String, outcome: String, reason: String?) throws {
+        try db.execute(sql: "UPDATE subject_requests SET closed_at = ?, closed_by = ?, outcome = ?, close_reason = ? WHERE id = ?",
+                       arguments: [time, actor, outcome, reason, id])
+    }
+
+    // MARK: What the trackers ask of the records
+
+    // Requests outlive their subjects, so a request's subject is looked up on every read:
+    // the statements are cached.
+
+    /// Whether `subjects` holds `subject`.
+    func subjectIsStored(_ subject: String) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM subjects WHERE id = ?"), arguments: [subject]) == true
+    }
+
+    /// Whether `tombstones` holds `subject`.
+    func subjectIsErased(_ subject: String) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM tombstones WHERE subject_id = ?"), arguments: [subject]) == true
+    }
+}
