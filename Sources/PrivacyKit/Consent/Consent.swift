@@ -214,6 +214,8 @@ enum ConsentRules {
     }
 }
 
+/// The consent ledger: recording grants, withdrawals and objections, answering "may this
+/// subject be processed for this purpose?", audiences, counts and signed receipts.
 public struct VaultConsent: VaultCapability {
     let core: VaultCore
 

@@ -14,6 +14,8 @@ public struct RotationSummary: Sendable, Codable, Equatable {
     public let retired: [Int]
 }
 
+/// The vault's keys: status (never key bytes) and rotation of the root secret, the KEK and
+/// the blind-index keys.
 public struct VaultKeys: VaultCapability {
     let core: VaultCore
 

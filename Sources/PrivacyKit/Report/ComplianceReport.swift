@@ -134,6 +134,7 @@ public struct ComplianceReport: Sendable, Codable {
     }
 }
 
+/// The compliance report (records of processing, consent, retention, requests, breaches).
 public struct VaultReports: VaultCapability {
     let core: VaultCore
 

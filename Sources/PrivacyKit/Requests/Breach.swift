@@ -130,6 +130,7 @@ public struct BreachImpact: Sendable, Equatable, Encodable {
     }
 }
 
+/// Personal-data breach records with their 72-hour notification deadline and impact.
 public struct VaultBreaches: VaultCapability {
     let core: VaultCore
 

@@ -123,6 +123,8 @@ struct ErasedSubject {
     let category: String?
 }
 
+/// Retention: legal holds, erasure by crypto-shredding with signed receipts, restriction
+/// of processing, and the sweeps that apply `retention.yaml`.
 public struct VaultRetention: VaultCapability {
     let core: VaultCore
 
