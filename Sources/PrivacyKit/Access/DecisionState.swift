@@ -42,12 +42,6 @@ extension VaultCore {
 
     /// Holds that are active at `now` and cover the subject or its category.
     func activeHolds(_ db: StoreDatabase, subject: String, category: String?, at now: String) throws -> [LegalHold] {
-        try StoreRow.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT \(LegalHold.columns) FROM legal_holds
-                WHERE released_at IS NULL AND (until IS NULL OR until > ?) AND (subject_id = ? OR category = ?)
-                ORDER BY placed_at, id
-                """), arguments: [now, subject, category]
-        ).map(LegalHold.init(row:))
+        try db.decisions.holds.active(subject: subject, category: category, at: now)
     }
 }
