@@ -146,31 +146,6 @@ public struct ConsentChange: Sendable {
     }
 }
 
-/// The last event of a subject for a purpose, as the state table (or a replay of the
-/// ledger) gives it.
-struct ConsentRow {
-    let kind: ConsentKind
-    let eventID: Int64
-    let time: String
-    let noticeVersion: String?
-    let expiresAt: String?
-
-    init(kind: ConsentKind, eventID: Int64, time: String, noticeVersion: String?, expiresAt: String?) {
-        self.kind = kind
-        self.eventID = eventID
-        self.time = time
-        self.noticeVersion = noticeVersion
-        self.expiresAt = expiresAt
-    }
-
-    /// From the columns kind, event id, time, notice version, expiry, starting at `first`
-    /// (the order every consent query selects them in).
-    init?(_ row: StoreRow, from first: Int = 0) {
-        guard let kind = (row[first] as String?).flatMap(ConsentKind.init(rawValue:)) else { return nil }
-        self.init(kind: kind, eventID: row[first + 1], time: row[first + 2], noticeVersion: row[first + 3], expiresAt: row[first + 4])
-    }
-}
-
 enum ConsentRules {
     /// The digest of a ledger row's content, written into its audit event's reason: the
     /// hash chain then covers the row, and `audit verify` catches a row edited, added or
@@ -302,18 +277,12 @@ public struct VaultConsent: VaultCapability {
         guard let seq = try audit.append(
             [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: db)?.lowerBound
         else { throw PrivacyKitError(.internal, "no audit event for a consent change") }
-        guard let id = try Int64.fetchOne(db, sql: """
-            INSERT INTO consent_ledger (subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
-            """, arguments: [pseudonym, purpose.id, change.kind.rawValue, stamp, change.channel.rawValue, notice,
-                             evidence, note, context.actor, expires, seq])
+        let rows = db.decisions.consent
+        guard let id = try rows.appendLedger(
+            pseudonym: pseudonym, purpose: purpose.id, kind: change.kind.rawValue, time: stamp, channel: change.channel.rawValue, notice: notice,
+            evidence: evidence, note: note, actor: context.actor, expires: expires, auditSeq: seq)
         else { throw PrivacyKitError(.internal, "no id for a consent ledger entry") }
-        try db.execute(sql: """
-            INSERT INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (purpose, subject_id) DO UPDATE SET kind = excluded.kind, event_id = excluded.event_id,
-                time = excluded.time, notice_version = excluded.notice_version, expires_at = excluded.expires_at
-            """, arguments: [purpose.id, subject, change.kind.rawValue, id, stamp, notice, expires])
+        try rows.upsertState(purpose: purpose.id, subject: subject, kind: change.kind.rawValue, eventID: id, time: stamp, notice: notice, expires: expires)
         return ConsentEvent(id: id, subject: pseudonym, purpose: purpose.id, kind: change.kind, time: stamp,
                                    channel: change.channel.rawValue, noticeVersion: notice, evidenceHash: change.evidenceHash?.lowercased(),
                                    hasNote: note != nil, actor: context.actor, expiresAt: expires, auditSeq: seq)
@@ -340,27 +309,9 @@ public struct VaultConsent: VaultCapability {
                         ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
                     }
                 }
-                // Now: the state table, a sorted chunk of subjects per query (one index walk
-                // in key order instead of a statement execution per subject).
-                var last: [String: ConsentRow] = [:]
-                last.reserveCapacity(subjects.count)
+                // Now: the state table, read in sorted chunks of subjects.
                 let sorted = Array(Set(subjects)).sorted()
-                var start = 0
-                while start < sorted.count {
-                    let chunk = sorted[start..<min(start + 500, sorted.count)]
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let statement = try db.cachedStatement(sql: """
-                        SELECT subject_id, kind, event_id, time, notice_version, expires_at FROM consent_state
-                        WHERE purpose = ? AND subject_id IN (\(marks))
-                        """)
-                    var arguments: [(any StoreValueConvertible)?] = [purpose.id]
-                    arguments.append(contentsOf: chunk.map { $0 })
-                    let cursor = try StoreRow.fetchCursor(statement, arguments: StoreArguments(arguments))
-                    while let row = try cursor.next() {
-                        if let consent = ConsentRow(row, from: 1) { last[row[0]] = consent }
-                    }
-                    start += chunk.count
-                }
+                let last = try db.decisions.consent.states(purpose: purpose.id, subjects: sorted)
                 var answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
                 if !access.mayProcessRestricted(role: context.role, purpose: purpose.id) {
                     let restricted = try restrictedSubjects(db, among: sorted)
@@ -380,19 +331,15 @@ public struct VaultConsent: VaultCapability {
             // The ledger outlives an erased subject as pseudonymous proof; it is not read
             // back by the subject's id.
             try RecordStore.refuseErased(tx.db, subjectID: subject, code: .notFound)
-            var sql = "SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note IS NOT NULL, actor, expires_at, audit_seq FROM consent_ledger WHERE subject = ?"
-            var arguments: [(any StoreValueConvertible)?] = [pseudonym]
-            if let purpose { sql += " AND purpose = ?"; arguments.append(purpose) }
-            let events = try StoreRow.fetchAll(tx.db, sql: sql + " ORDER BY id", arguments: StoreArguments(arguments)).map(Self.event)
+            let events = try tx.db.decisions.consent.history(pseudonym: pseudonym, purpose: purpose)
             tx.record(AuditEntry(.recordRead, subjectID: subject, reason: "consent history: \(events.count) events"))
             return events
         }
     }
 
-    static func event(_ row: StoreRow) -> ConsentEvent {
-        ConsentEvent(id: row[0], subject: row[1], purpose: row[2], kind: ConsentKind(rawValue: row[3]) ?? .withdraw, time: row[4], channel: row[5],
-                     noticeVersion: row[6], evidenceHash: row[7], hasNote: row[8], actor: row[9], expiresAt: row[10], auditSeq: row[11])
-    }
+    /// A ledger row as ``history(subject:purpose:context:)`` selects it (the subject
+    /// export reads the ledger the same way).
+    static func event(_ row: StoreRow) -> ConsentEvent { ConsentEvent(ledgerRow: row) }
 
     /// The audience of a purpose: every subject that may be processed for it now, streamed
     /// in id order (memory stays flat however many there are). The caller's role must hold
@@ -405,37 +352,15 @@ public struct VaultConsent: VaultCapability {
         acting.purpose = purposeID
         _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
         let now = Timestamp.precise(Date())
-        let sql: String
-        var arguments: [(any StoreValueConvertible)?] = []
-        switch purpose.consent {
-        case .notRequired:
-            sql = "SELECT id FROM subjects ORDER BY id"
-        case .optOut:
-            sql = """
-                SELECT id FROM subjects WHERE NOT EXISTS (
-                    SELECT 1 FROM consent_state c WHERE c.purpose = ? AND c.subject_id = subjects.id AND c.kind != 'grant')
-                ORDER BY id
-                """
-            arguments = [purpose.id]
-        case .optIn:
-            var condition = "purpose = ? AND kind = 'grant' AND (expires_at IS NULL OR expires_at > ?)"
-            arguments = [purpose.id, now]
-            if purpose.reconsentOnNoticeChange, let notice = purpose.noticeVersion {
-                condition += " AND notice_version = ?"
-                arguments.append(notice)
-            }
-            sql = "SELECT subject_id FROM consent_state WHERE \(condition) ORDER BY subject_id"
-        }
         let pseudonymous = access.roles[context.role]?.pseudonymousIDs == true
         // A restricted subject is in no audience the policy does not allow.
         let excludeRestricted = !access.mayProcessRestricted(role: context.role, purpose: purpose.id)
         let count = try store.read { db -> Int in
                 var count = 0
-                let restricted = excludeRestricted ? try Set(String.fetchAll(db, sql: "SELECT subject_id FROM restrictions")) : []
-                let cursor = try String.fetchCursor(db, sql: sql, arguments: StoreArguments(arguments))
-                while let next = try cursor.next() {
-                    guard let id = next else { continue }
-                    if restricted.contains(id) { continue }
+                let rows = db.decisions
+                let restricted = excludeRestricted ? try rows.restrictions.allSubjects() : []
+                try rows.consent.audience(of: purpose, at: now) { id in
+                    if restricted.contains(id) { return }
                     try each(pseudonymous ? try subjectPseudonym(id) : id)
                     count += 1
                 }
@@ -454,14 +379,13 @@ public struct VaultConsent: VaultCapability {
 
     /// ``consentCounts(context:)`` evaluated at `now`, inside the caller's transaction.
     func counts(_ db: StoreDatabase, at now: String) throws -> [String: [ConsentState: Int]] {
-        let subjects = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
+        let rows = db.decisions
+        let subjects = try rows.subjects.count()
         var result: [String: [ConsentState: Int]] = [:]
         for purpose in purposes.purposes.values where purpose.consent != .notRequired {
             var counts: [ConsentState: Int] = [:]
             var seen = 0
-            let cursor = try StoreRow.fetchCursor(db, sql: "SELECT kind, event_id, time, notice_version, expires_at FROM consent_state WHERE purpose = ?", arguments: [purpose.id])
-            while let row = try cursor.next() {
-                guard let last = ConsentRow(row) else { continue }
+            try rows.consent.forEachState(purpose: purpose.id) { last in
                 counts[ConsentRules.state(purpose: purpose, last: last, at: now), default: 0] += 1
                 seen += 1
             }

@@ -198,7 +198,8 @@ extension VaultConsent {
         let now = Date()
         let issued = Timestamp.precise(now)
         return try perform(context, AccessRequest(.consent, event: .recordRead, subject: subject)) { tx, _ in
-            guard try Bool.fetchOne(tx.db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [subject]) == true else {
+            let rows = tx.db.decisions
+            guard try rows.subjects.exists(subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
             var states: [ConsentReceipt.Ledger.PurposeState] = []
@@ -206,15 +207,7 @@ extension VaultConsent {
             var firstGrant: ConsentReceipt.Ledger.Event?
             var channel = "none"
             for purpose in chosen {
-                let rows = try StoreRow.fetchAll(tx.db, sql: """
-                    SELECT l.id, l.kind, l.time, l.channel, l.notice_version, l.evidence_hash, l.expires_at, l.audit_seq, a.hash
-                    FROM consent_ledger l JOIN audit_events a ON a.seq = l.audit_seq
-                    WHERE l.subject = ? AND l.purpose = ? ORDER BY l.id
-                    """, arguments: [pseudonym, purpose.id])
-                let events = rows.map { row in
-                    ConsentReceipt.Ledger.Event(id: row[0], kind: row[1], time: row[2], channel: row[3], noticeVersion: row[4], evidenceHash: row[5],
-                                                expiresAt: row[6], auditSeq: row[7], auditHash: Hex.encode([UInt8](row[8] as Data)))
-                }
+                let events = try rows.consent.receiptEvents(pseudonym: pseudonym, purpose: purpose.id)
                 let last = try lastConsent(tx.db, subject: subject, purpose: purpose.id, at: nil)
                 let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: issued)
                 states.append(.init(purpose: purpose.id, state: answer.state.rawValue, allowed: answer.allowed, reason: answer.reason, events: events))

@@ -40,16 +40,12 @@ extension VaultRecords {
             var present: [String: Int] = [:]
             var invalid: [String: Int] = [:]
             var subjects = 0
-            let cursor = try StoreRow.fetchCursor(tx.db, sql: "SELECT id, sealed, plain, invalid FROM subjects")
-            while let row = try cursor.next() {
+            try tx.db.decisions.subjects.forEachFieldSet { id, sealed, plainText, flagged in
                 subjects += 1
-                let id: String = row[0]
-                for name in try RecordStore.decodeSealed([UInt8](row[1] as Data), subjectID: id).keys { present[name, default: 0] += 1 }
-                let plainText: String = row[2]
+                for name in try RecordStore.decodeSealed([UInt8](sealed), subjectID: id).keys { present[name, default: 0] += 1 }
                 if let plain = try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8)) {
                     for name in plain.keys { present[name, default: 0] += 1 }
                 }
-                let flagged: String = row[3]
                 for name in flagged.split(separator: ",") { invalid[String(name), default: 0] += 1 }
             }
             let clusters = try duplicateClusters(db: tx.db, field: nil)
@@ -84,13 +80,6 @@ extension VaultRecords {
     }
 
     private func duplicateClusters(db: StoreDatabase, field: String?) throws -> [DuplicateCluster] {
-        var sql = "SELECT field, \(db.dialect.joinedLines("subject_id")) FROM blind_index WHERE version = ?"
-        var arguments: [(any StoreValueConvertible)?] = [indexer.currentVersion]
-        if let field { sql += " AND field = ?"; arguments.append(field) }
-        sql += " GROUP BY field, hash HAVING COUNT(*) > 1 ORDER BY field, MIN(subject_id)"
-        return try StoreRow.fetchAll(db, sql: sql, arguments: StoreArguments(arguments)).map { row in
-            let ids: String = row[1]
-            return DuplicateCluster(field: row[0], subjects: ids.split(separator: "\n").map(String.init).sorted())
-        }
+        try db.blindIndex.clusters(version: indexer.currentVersion, field: field)
     }
 }

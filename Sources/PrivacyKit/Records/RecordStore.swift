@@ -45,57 +45,36 @@ struct RecordStore {
     }
 
     func load(_ db: StoreDatabase, subjectID: String) throws -> Stored? {
-        guard let row = try StoreRow.fetchOne(
-            db.cachedStatement(sql: "SELECT kek_version, key_version, wrapped_key, sealed, plain, invalid FROM subjects WHERE id = ?"),
-            arguments: [subjectID])
-        else { return nil }
-        let sealedData: Data = row[3]
-        let plainText: String = row[4]
-        let invalidText: String = row[5]
-        guard let plain = try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8)) else {
+        guard let row = try db.decisions.subjects.row(id: subjectID) else { return nil }
+        guard let plain = try? JSONDecoder().decode([String: String].self, from: Data(row.plain.utf8)) else {
             throw PrivacyKitError(.integrity, "the plain fields of subject \(subjectID) are damaged")
         }
         return Stored(
-            kekVersion: row[0], keyVersion: row[1], wrappedKey: [UInt8](row[2] as Data),
-            sealed: try Self.decodeSealed([UInt8](sealedData), subjectID: subjectID), plain: plain,
-            invalid: Set(invalidText.split(separator: ",").map(String.init)))
+            kekVersion: row.kekVersion, keyVersion: row.keyVersion, wrappedKey: row.wrappedKey,
+            sealed: try Self.decodeSealed([UInt8](row.sealed), subjectID: subjectID), plain: plain,
+            invalid: Set(row.invalid.split(separator: ",").map(String.init)))
     }
 
     /// The ids among `ids` that have a record.
     static func existingSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
-        try present(db, among: ids, query: "SELECT id FROM subjects WHERE id IN")
+        try db.decisions.subjects.existing(among: ids)
     }
 
     /// The ids among `ids` that were erased (have a tombstone).
     static func erasedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
-        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tombstones)")) == true else { return [] }
-        return try present(db, among: ids, query: "SELECT subject_id FROM tombstones WHERE subject_id IN")
+        try db.decisions.tombstones.subjects(among: ids)
     }
 
     /// An erased subject is never re-created under its id: an old export imported again, or
     /// a service writing to a stale id, must not bring the person back.
     static func refuseErased(_ db: StoreDatabase, subjectID: String, code: PrivacyKitError.Code = .invalidInput) throws {
-        if let erasedAt = try String.fetchOne(db.cachedStatement(sql: "SELECT erased_at FROM tombstones WHERE subject_id = ?"), arguments: [subjectID]) {
+        if let erasedAt = try db.decisions.tombstones.erasedAt(subject: subjectID) {
             throw erasedError(subjectID, at: erasedAt, code: code)
         }
     }
 
     static func erasedError(_ subjectID: String, at erasedAt: String? = nil, code: PrivacyKitError.Code = .invalidInput) -> PrivacyKitError {
         PrivacyKitError(code, "subject \(subjectID) was erased\(erasedAt.map { " at \($0)" } ?? ""); an erased subject is not re-created (give a returning customer a new id)")
-    }
-
-    static func present(_ db: StoreDatabase, among ids: [String], query: String) throws -> Set<String> {
-        var found: Set<String> = []
-        var start = ids.startIndex
-        while start < ids.endIndex {
-            // Bounded so a large batch stays well under SQLite's bound-parameter limit.
-            let chunk = ids[start..<min(start + 500, ids.endIndex)]
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let statement = try db.cachedStatement(sql: "\(query) (\(marks))")
-            found.formUnion(try String.fetchAll(statement, arguments: StoreArguments(Array(chunk))))
-            start = chunk.endIndex
-        }
-        return found
     }
 
     /// Unwraps the subject's key into the cipher's buffer.
@@ -226,16 +205,12 @@ struct RecordStore {
 
     /// Inserts a prepared row (the subject must not exist) in the current transaction.
     func insert(_ db: StoreDatabase, _ record: PreparedRecord, now: String) throws -> PutResult {
-        try db.cachedStatement(sql: """
-            INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                record.subjectID, record.kekVersion, 1, Data(record.wrappedKey), Data(record.sealed),
-                record.plainJSON, record.invalidFields.joined(separator: ","), now, now,
-            ])
-        let insertIndex = try db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        try db.decisions.subjects.insert(
+            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: Data(record.wrappedKey), sealed: Data(record.sealed),
+            plain: record.plainJSON, invalid: record.invalidFields.joined(separator: ","), createdAt: now, updatedAt: now)
+        let index = db.blindIndex
         for entry in record.indexes {
-            try insertIndex.execute(arguments: [entry.field, record.indexVersion, entry.hash, record.subjectID])
+            try index.insert(field: entry.field, version: record.indexVersion, hash: entry.hash, subject: record.subjectID)
         }
         return PutResult(subject: record.subjectID, change: .created, changedFields: record.fields, invalidFields: record.invalidFields)
     }
@@ -276,9 +251,8 @@ struct RecordStore {
         guard !changed.isEmpty else {
             return PutResult(subject: subjectID, change: .unchanged, changedFields: [], invalidFields: invalidNow.sorted())
         }
-        try db.cachedStatement(sql: "UPDATE subjects SET sealed = ?, plain = ?, invalid = ?, updated_at = ? WHERE id = ?")
-            .execute(arguments: [Data(Self.encodeSealed(stored.sealed)), Self.json(stored.plain),
-                                 stored.invalid.sorted().joined(separator: ","), now, subjectID])
+        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(Self.encodeSealed(stored.sealed)), plain: Self.json(stored.plain),
+                                               invalid: stored.invalid.sorted().joined(separator: ","), updatedAt: now)
         try writeIndexes(db, subjectID: subjectID, values: values, invalid: stored.invalid, fields: changed)
         return PutResult(subject: subjectID, change: .updated, changedFields: changed.sorted(), invalidFields: invalidNow.sorted())
     }
@@ -302,12 +276,11 @@ struct RecordStore {
         for name in fields.sorted() {
             guard let spec = schema[name], spec.blindIndexBits != nil else { continue }
             if !isNew {
-                try db.cachedStatement(sql: "DELETE FROM blind_index WHERE subject_id = ? AND field = ?").execute(arguments: [subjectID, name])
+                try db.blindIndex.delete(subject: subjectID, field: name)
             }
             guard let value = values[name], !invalid.contains(name) else { continue }
             let hash = try core.indexer.index(value.key, field: spec, version: version)
-            try db.cachedStatement(sql: "INSERT INTO blind_index (field, version, hash, subject_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-                .execute(arguments: [name, version, hash, subjectID])
+            try db.blindIndex.insert(field: name, version: version, hash: hash, subject: subjectID)
         }
     }
 

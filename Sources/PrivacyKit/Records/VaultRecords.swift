@@ -92,9 +92,7 @@ public struct VaultRecords: VaultCapability {
                 var candidates: [String] = []
                 for version in indexer.versions {
                     let hash = try indexer.index(key, field: spec, version: version)
-                    candidates += try String.fetchAll(
-                        tx.db.cachedStatement(sql: "SELECT subject_id FROM blind_index WHERE field = ? AND version = ? AND hash = ?"),
-                        arguments: [field, version, hash])
+                    candidates += try tx.db.blindIndex.subjects(field: field, version: version, hash: hash)
                 }
                 let store = RecordStore(core: core)
                 for subject in Set(candidates).sorted() {
@@ -109,13 +107,13 @@ public struct VaultRecords: VaultCapability {
                     }
                 }
             } else {
-                let candidates = try StoreRow.fetchAll(tx.db, sql: "SELECT id, plain FROM subjects WHERE \(tx.db.dialect.jsonTextBound("plain")) IS NOT NULL", arguments: [field])
+                let candidates = try tx.db.decisions.subjects.plainFields(having: field)
                 for row in candidates {
-                    let plain = (try? JSONDecoder().decode([String: String].self, from: Data((row["plain"] as String).utf8))) ?? [:]
+                    let plain = (try? JSONDecoder().decode([String: String].self, from: Data(row.plain.utf8))) ?? [:]
                     if let stored = plain[field],
                        case .success(let candidate) = Normalizer.normalize(stored, as: spec.kind, defaultRegion: schema.defaultRegion),
                        candidate.key == key {
-                        matches.append(row["id"])
+                        matches.append(row.id)
                     }
                 }
             }
@@ -145,8 +143,7 @@ public struct VaultRecords: VaultCapability {
             throw PrivacyKitError(.invalidInput, "role \(context.role) sees subjects by pseudonym: it lists without --after")
         }
         return try perform(context, AccessRequest(.read, event: .recordLookup)) { tx, _ in
-            let ids = try String.fetchAll(
-                tx.db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", max(0, limit)])
+            let ids = try tx.db.decisions.subjects.ids(after: after ?? "", limit: max(0, limit))
             tx.record(AuditEntry(.recordLookup, reason: "list \(ids.count) subjects"))
             return try visibleIDs(ids, context: context)
         }

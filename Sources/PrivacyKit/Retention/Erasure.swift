@@ -33,13 +33,6 @@ public struct LegalHold: Sendable, Codable, Equatable {
     var summary: String {
         "hold \(id) on \(subject.map { "subject \($0)" } ?? "category \(category ?? "?")") (\(reason); placed by \(placedBy) at \(placedAt)\(until.map { ", until \($0)" } ?? ""))"
     }
-
-    static let columns = "id, subject_id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
-
-    init(row: StoreRow) {
-        id = row[0]; subject = row[1]; category = row[2]; reason = row[3]; placedBy = row[4]; placedAt = row[5]
-        until = row[6]; releasedAt = row[7]; releasedBy = row[8]; releaseReason = row[9]
-    }
 }
 
 /// A signed erasure receipt: which subject was erased, when, why, and what was destroyed —
@@ -147,9 +140,8 @@ public struct VaultRetention: VaultCapability {
         let id = "hold-" + Hex.encode(Random.bytes(count: 6))
         let placedAt = Timestamp.precise(now)
         return try perform(context, AccessRequest(.hold, event: .holdPlace, subject: subject)) { tx, _ in
-            try tx.db.execute(sql: """
-                INSERT INTO legal_holds (id, subject_id, category, reason, placed_by, placed_at, until) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, subject, category, reason, context.actor, placedAt, until.map(Timestamp.precise)])
+            try tx.db.decisions.holds.insert(id: id, subject: subject, category: category, reason: reason, placedBy: context.actor,
+                                             placedAt: placedAt, until: until.map(Timestamp.precise))
             // The reason is the operator's text: it stays in the hold, not in the log.
             tx.record(AuditEntry(.holdPlace, subjectID: subject,
                                  reason: "\(id)\(category.map { " on category \($0)" } ?? "")\(until.map { " until \(Timestamp.precise($0))" } ?? "")"))
@@ -162,30 +154,28 @@ public struct VaultRetention: VaultCapability {
     public func releaseHold(id: String, reason: String, context: AccessContext) throws -> LegalHold {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "releasing a hold needs a reason") }
-        let existing = try store.read { db in try StoreRow.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]).map(LegalHold.init(row:)) }
+        let existing = try store.read { db in try db.decisions.holds.hold(id: id) }
         guard let existing else { throw PrivacyKitError(.notFound, "no hold \(id)") }
         return try perform(context, AccessRequest(.hold, event: .holdRelease, subject: existing.subject)) { tx, _ in
-            let changed = try tx.db.cachedStatement(sql: "UPDATE legal_holds SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ? AND released_at IS NULL")
-            try changed.execute(arguments: [Timestamp.precise(Date()), context.actor, reason, id])
-            guard tx.db.changesCount == 1 else { throw PrivacyKitError(.invalidInput, "hold \(id) was already released") }
+            let changed = try tx.db.decisions.holds.release(id: id, at: Timestamp.precise(Date()), by: context.actor, reason: reason)
+            guard changed == 1 else { throw PrivacyKitError(.invalidInput, "hold \(id) was already released") }
             tx.record(AuditEntry(.holdRelease, subjectID: existing.subject, reason: id))
             return try hold(tx.db, id: id)
         }
     }
 
     private func hold(_ db: StoreDatabase, id: String) throws -> LegalHold {
-        guard let row = try StoreRow.fetchOne(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds WHERE id = ?", arguments: [id]) else {
+        guard let hold = try db.decisions.holds.hold(id: id) else {
             throw PrivacyKitError(.internal, "hold \(id) vanished inside its own transaction")
         }
-        return LegalHold(row: row)
+        return hold
     }
 
     /// Every hold (released ones too when `includeReleased`), newest first.
     public func holds(includeReleased: Bool = false, context: AccessContext) throws -> [LegalHold] {
         let now = Timestamp.precise(Date())
         return try perform(context, AccessRequest(.hold, event: .holdPlace)) { tx, _ in
-            try StoreRow.fetchAll(tx.db, sql: "SELECT \(LegalHold.columns) FROM legal_holds ORDER BY placed_at DESC, id")
-                .map(LegalHold.init(row:))
+            try tx.db.decisions.holds.newestFirst()
                 .filter { includeReleased || $0.isActive(at: now) }
         }
     }
@@ -194,7 +184,7 @@ public struct VaultRetention: VaultCapability {
 
     /// Whether `subject` was erased (has a tombstone).
     public func isErased(_ subject: String) throws -> Bool {
-        try store.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false }
+        try store.read { db in try db.decisions.tombstones.contains(subject) }
     }
 
     /// Erases a subject by crypto-shredding, in one transaction: refuses if a legal hold
@@ -239,7 +229,7 @@ public struct VaultRetention: VaultCapability {
 
     /// The receipt of an erased subject's tombstone, or nil if it was not erased.
     func tombstoneReceipt(_ db: StoreDatabase, subject: String) throws -> ErasureReceipt? {
-        guard let text = try String.fetchOne(db.cachedStatement(sql: "SELECT receipt FROM tombstones WHERE subject_id = ?"), arguments: [subject]) else {
+        guard let text = try db.decisions.tombstones.receipt(subject: subject) else {
             return nil
         }
         guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: Data(text.utf8)) else {
@@ -258,10 +248,10 @@ public struct VaultRetention: VaultCapability {
     ) throws -> ErasedSubject {
         guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
         let db = tx.db
-        let indexEntries = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM blind_index WHERE subject_id = ?"), arguments: [subject]) ?? 0
-        let consentStates = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM consent_state WHERE subject_id = ?"), arguments: [subject]) ?? 0
-        try db.cachedStatement(sql: "DELETE FROM subjects WHERE id = ?").execute(arguments: [subject])
-        guard db.changesCount == 1 else { throw PrivacyKitError(.internal, "subject \(subject) vanished while being erased") }
+        let rows = db.decisions
+        let indexEntries = try db.blindIndex.count(subject: subject)
+        let consentStates = try rows.consent.stateCount(subject: subject)
+        guard try rows.subjects.delete(id: subject) == 1 else { throw PrivacyKitError(.internal, "subject \(subject) vanished while being erased") }
         // The event's sequence number: the events this transaction recorded so far come first.
         let seq = try AuditLog.lastSeq(db: db) + Int64(tx.entries.count) + 1
         let fields = (Array(stored.sealed.keys) + Array(stored.plain.keys)).sorted()
@@ -276,9 +266,8 @@ public struct VaultRetention: VaultCapability {
         guard let receiptText = String(data: try receipt.receiptJSON(), encoding: .utf8) else {
             throw PrivacyKitError(.internal, "an erasure receipt did not encode")
         }
-        try db.cachedStatement(sql: """
-            INSERT INTO tombstones (subject_id, erased_at, reason, request_id, rule, actor, audit_seq, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [subject, now, reason, context.requestID, rule, context.actor, seq, receiptText])
+        try rows.tombstones.insert(subject: subject, erasedAt: now, reason: reason, requestID: context.requestID, rule: rule, actor: context.actor,
+                                   auditSeq: seq, receipt: receiptText)
         let detail = rule.map { "rule \($0): " } ?? ""
         tx.record(AuditEntry(event, subjectID: subject, fields: fields, reason: "\(detail)erased (\(receipt.receiptID))"))
         return ErasedSubject(receipt: receipt, category: retentionCategory(plain: stored.plain))
@@ -295,7 +284,7 @@ public struct VaultRetention: VaultCapability {
     /// The tombstones, oldest first (for replay after a restore, and reports).
     public func tombstones(context: AccessContext) throws -> [ErasureReceipt] {
         try perform(context, AccessRequest(.erase, event: .recordErase)) { tx, _ in
-            try String.fetchAll(tx.db, sql: "SELECT receipt FROM tombstones ORDER BY erased_at, subject_id").map { text in
+            try tx.db.decisions.tombstones.receipts().map { text in
                 guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: Data(text.utf8)) else {
                     throw PrivacyKitError(.integrity, "a tombstone holds a damaged receipt")
                 }

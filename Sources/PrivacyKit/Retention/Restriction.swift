@@ -34,14 +34,15 @@ extension VaultRetention {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "a restriction needs a reason (contested accuracy, pending objection, …)") }
         return try perform(context, AccessRequest(.restrict, event: .recordRestrict, subject: subject)) { tx, _ in
-            guard try Bool.fetchOne(tx.db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [subject]) == true else {
+            let rows = tx.db.decisions
+            guard try rows.subjects.exists(subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
-            if let existing = try restriction(tx.db, subject: subject) { return existing }
-            try tx.db.execute(sql: "INSERT INTO restrictions (subject_id, reason, placed_by, placed_at, request_id) VALUES (?, ?, ?, ?, ?)",
-                              arguments: [subject, reason, context.actor, Timestamp.precise(Date()), context.requestID])
+            if let existing = try rows.restrictions.restriction(subject: subject) { return existing }
+            try rows.restrictions.insert(subject: subject, reason: reason, placedBy: context.actor, placedAt: Timestamp.precise(Date()),
+                                         requestID: context.requestID)
             tx.record(AuditEntry(.recordRestrict, subjectID: subject))
-            guard let placed = try restriction(tx.db, subject: subject) else {
+            guard let placed = try rows.restrictions.restriction(subject: subject) else {
                 throw PrivacyKitError(.internal, "the restriction of \(subject) vanished inside its own transaction")
             }
             return placed
@@ -54,8 +55,7 @@ extension VaultRetention {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PrivacyKitError(.invalidInput, "lifting a restriction needs a reason") }
         try perform(context, AccessRequest(.restrict, event: .recordUnrestrict, subject: subject)) { tx, _ in
-            try tx.db.execute(sql: "DELETE FROM restrictions WHERE subject_id = ?", arguments: [subject])
-            guard tx.db.changesCount == 1 else { throw PrivacyKitError(.notFound, "subject \(subject) is not restricted") }
+            guard try tx.db.decisions.restrictions.delete(subject: subject) == 1 else { throw PrivacyKitError(.notFound, "subject \(subject) is not restricted") }
             tx.record(AuditEntry(.recordUnrestrict, subjectID: subject, reason: reason))
         }
     }
@@ -63,17 +63,7 @@ extension VaultRetention {
     /// Every restriction, by subject id.
     public func restrictions(context: AccessContext) throws -> [Restriction] {
         try perform(context, AccessRequest(.restrict, event: .recordRestrict)) { tx, _ in
-            try StoreRow.fetchAll(tx.db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions ORDER BY subject_id").map(Self.restriction)
+            try tx.db.decisions.restrictions.all()
         }
     }
-
-    private func restriction(_ db: StoreDatabase, subject: String) throws -> Restriction? {
-        try StoreRow.fetchOne(db, sql: "SELECT subject_id, reason, placed_by, placed_at, request_id FROM restrictions WHERE subject_id = ?", arguments: [subject])
-            .map(Self.restriction)
-    }
-
-    private static func restriction(_ row: StoreRow) -> Restriction {
-        Restriction(subject: row[0], reason: row[1], placedBy: row[2], placedAt: row[3], requestID: row[4])
-    }
-
 }

@@ -163,18 +163,17 @@ extension VaultRetention {
         if !options.dryRun {
             // Under the lock no other sweep runs: an unfinished run is one that died.
             (runID, summary.resumedRun) = try perform(context, AccessRequest(.retention, event: .retentionSweep)) { tx, _ in
-                let dead = try Int64.fetchOne(tx.db, sql: "SELECT max(id) FROM sweep_runs WHERE finished_at IS NULL")
-                try tx.db.execute(sql: "UPDATE sweep_runs SET finished_at = ?, summary = 'interrupted' WHERE finished_at IS NULL",
-                                  arguments: [Timestamp.precise(Date())])
-                guard let id = try Int64.fetchOne(tx.db, sql: "INSERT INTO sweep_runs (started_at, clock, pid, actor) VALUES (?, ?, ?, ?) RETURNING id",
-                                                  arguments: [Timestamp.precise(started), clock, Int(getpid()), context.actor])
+                let runs = tx.db.sweepRuns
+                let dead = try runs.lastUnfinished()
+                try runs.markUnfinishedInterrupted(at: Timestamp.precise(Date()))
+                guard let id = try runs.start(startedAt: Timestamp.precise(started), clock: clock, pid: Int(getpid()), actor: context.actor)
                 else { throw PrivacyKitError(.internal, "no id for a sweep run") }
                 tx.record(AuditEntry(.retentionSweep, reason: "sweep \(id) started, clock \(clock)\(dead.map { ", finishing interrupted sweep \($0)" } ?? "")"))
                 return (id, dead)
             }
         }
 
-        let holds = try store.read { db in try StoreRow.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)) }.filter { $0.isActive(at: clock) }
+        let holds = try store.read { db in try db.decisions.holds.all() }.filter { $0.isActive(at: clock) }
         var acted = 0
         var batchNumber = 0
         let cipher = try borrowCipher()
@@ -186,7 +185,7 @@ extension VaultRetention {
             while true {
                 // One batch: read the next due candidates and act on them in one transaction.
                 let (count, last) = try perform(context, AccessRequest(.retention, event: .retentionAction)) { tx, _ -> (Int, String?) in
-                    let candidates = try query.candidates(tx.db, after: after, limit: options.batchSize)
+                    let candidates = try tx.db.decisions.candidates(query, after: after, limit: options.batchSize)
                     for candidate in candidates {
                         let stored: RecordStore.Stored
                         do {
@@ -262,7 +261,7 @@ extension VaultRetention {
             let text = String(data: (try? JSONEncoder().encode(summary)) ?? Data(), encoding: .utf8) ?? ""
             let final = summary
             try perform(context, AccessRequest(.retention, event: .retentionSweep)) { tx, _ in
-                try tx.db.execute(sql: "UPDATE sweep_runs SET finished_at = ?, summary = ? WHERE id = ?", arguments: [Timestamp.precise(Date()), text, runID])
+                try tx.db.sweepRuns.finish(id: runID, at: Timestamp.precise(Date()), summary: text)
                 tx.record(AuditEntry(.retentionSweep, outcome: final.failed > 0 ? .failed : .allowed,
                                      reason: "sweep \(runID) finished: due \(final.due), acted \(final.acted), held \(final.held), failed \(final.failed), deferred \(final.deferred)"))
             }
@@ -282,8 +281,7 @@ extension VaultRetention {
         case .anonymize:
             var plain: [String: String] = [:]
             for field in kept { plain[field] = stored.plain[field] }
-            try tx.db.cachedStatement(sql: "INSERT INTO anonymized_records (rule, category, anonymized_at, plain) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [rule.name, category ?? "", now, RecordStore.json(plain)])
+            try tx.db.anonymizedRecords.insert(rule: rule.name, category: category ?? "", at: now, plain: RecordStore.json(plain))
             _ = try eraseInTransaction(tx, subject: subject, stored: stored, reason: reason, rule: rule.name, context: context, now: now, event: .retentionAction)
         case .eraseFields:
             let result = try RecordStore(core: core).upsert(tx.db, subjectID: subject, values: Dictionary(uniqueKeysWithValues: kept.map { ($0, "") }),
@@ -308,7 +306,7 @@ extension VaultRetention {
     func retentionRules(_ db: StoreDatabase, now: Date, horizonDays: Int) throws -> [RetentionReport.Rule] {
         let clock = Timestamp.precise(now)
         let horizon = Calendar(identifier: .gregorian).date(byAdding: .day, value: horizonDays, to: now) ?? now
-        let holds = try StoreRow.fetchAll(db, sql: "SELECT \(LegalHold.columns) FROM legal_holds").map(LegalHold.init(row:)).filter { $0.isActive(at: clock) }
+        let holds = try db.decisions.holds.all().filter { $0.isActive(at: clock) }
         var rules: [RetentionReport.Rule] = []
         for rule in retention.rules {
             // Due by the horizon, then split: due now or only later.
@@ -317,7 +315,7 @@ extension VaultRetention {
             var dueNow = 0, heldNow = 0, dueSoon = 0
             var after = ""
             while true {
-                let candidates = try query.candidates(db, after: after, limit: 1000)
+                let candidates = try db.decisions.candidates(query, after: after, limit: 1000)
                 for candidate in candidates {
                     guard let stored = try RecordStore(core: core).load(db, subjectID: candidate.id) else { continue }
                     if rule.action == .eraseFields && !rule.fields.contains(where: { stored.sealed[$0] != nil || stored.plain[$0] != nil }) { continue }
@@ -336,75 +334,6 @@ extension VaultRetention {
                                period: rule.period.description, from: rule.from.description, dueNow: dueNow, heldNow: heldNow, dueSoon: dueSoon))
         }
         return rules
-    }
-}
-
-/// The store query that finds a rule's due subjects: category and event date evaluated in
-/// SQL over the plain fields (a sweep never decrypts), in subject-id order, a page at a time.
-struct RetentionQuery {
-    struct Candidate {
-        let id: String
-        /// The event's Julian day number.
-        let eventDay: Double
-    }
-
-    let sql: String
-    let arguments: [(any StoreValueConvertible)?]
-    let cutoffDay: Double
-
-    init(rule: RetentionRule, policy: RetentionPolicy, cutoff: Date, dialect: StoreDialect) {
-        func field(_ name: String) -> String { dialect.jsonText("s.plain", key: name) }
-        var arguments: [(any StoreValueConvertible)?] = []
-        var join = ""
-        var idColumn = "s.id"
-        let created = policy.createdField.map { "COALESCE(\(field($0)), s.created_at)" } ?? "s.created_at"
-        let event: String
-        switch rule.from {
-        case .created: event = created
-        case .lastInteraction: event = policy.lastInteractionField.map { "COALESCE(\(field($0)), \(created))" } ?? created
-        case .accountClosed: event = policy.accountClosedField.map(field) ?? "NULL"
-        case .field(let name): event = field(name)
-        case .consentWithdrawn(let purpose):
-            // Driven from the consent state (one purpose's rows, in subject order).
-            join = "JOIN consent_state c ON c.subject_id = s.id AND c.purpose = ? AND c.kind IN ('withdraw', 'object')"
-            arguments.append(purpose)
-            idColumn = "c.subject_id"
-            event = "c.time"
-        }
-        var conditions = ["\(idColumn) > ?"]
-        if let category = rule.category, let categoryField = policy.categoryField {
-            let value = field(categoryField)
-            let listed = policy.category(named: category)?.values ?? []
-            var predicate = listed.isEmpty ? "1 = 0" : "\(value) IN (\(listed.map { _ in "?" }.joined(separator: ",")))"
-            var categoryArguments: [(any StoreValueConvertible)?] = listed
-            if policy.defaultCategory == category {
-                let all = policy.categories.flatMap(\.values)
-                predicate = "(\(predicate) OR \(value) IS NULL" + (all.isEmpty ? ")" : " OR \(value) NOT IN (\(all.map { _ in "?" }.joined(separator: ","))))")
-                categoryArguments += all
-            }
-            conditions.append(predicate)
-            self.categoryArguments = categoryArguments
-        } else {
-            self.categoryArguments = []
-        }
-        conditions.append("\(dialect.julianDay(event)) <= ?")
-        cutoffDay = Self.julianDay(cutoff)
-        sql = "SELECT s.id, \(dialect.julianDay(event)) FROM subjects s \(join) WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(idColumn) LIMIT ?"
-        self.arguments = arguments
-    }
-
-    private let categoryArguments: [(any StoreValueConvertible)?]
-
-    /// The Julian day of a time, as SQLite's `julianday()` computes it.
-    static func julianDay(_ date: Date) -> Double { date.timeIntervalSince1970 / 86_400 + 2_440_587.5 }
-
-    func candidates(_ db: StoreDatabase, after: String, limit: Int) throws -> [Candidate] {
-        var all = arguments
-        all.append(after)
-        all.append(contentsOf: categoryArguments)
-        all.append(cutoffDay)
-        all.append(limit)
-        return try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(all)).map { Candidate(id: $0[0], eventDay: $0[1]) }
     }
 }
 

@@ -1,0 +1,89 @@
+import Foundation
+
+/// A `subjects` row as stored: the wrapped subject key and the fields, still encoded
+/// (``RecordStore`` decodes them).
+struct SubjectRow {
+    let kekVersion: Int
+    let keyVersion: Int
+    let wrappedKey: [UInt8]
+    /// The encrypted fields in `RecordStore.encodeSealed`'s layout.
+    let sealed: Data
+    /// The plain fields as a JSON object.
+    let plain: String
+    /// The names of the fields stored invalid, comma-separated.
+    let invalid: String
+}
+
+extension DecisionRows {
+    /// `subjects`: one row per live subject, holding its wrapped key (the key an erasure
+    /// destroys), its encrypted and plain fields and their validity.
+    struct Subjects {
+        fileprivate let db: StoreDatabase
+
+        /// The row of subject `id`.
+        func row(id: String) throws -> SubjectRow? {
+            guard let row = try StoreRow.fetchOne(
+                db.cachedStatement(sql: "SELECT kek_version, key_version, wrapped_key, sealed, plain, invalid FROM subjects WHERE id = ?"),
+                arguments: [id])
+            else { return nil }
+            return SubjectRow(kekVersion: row[0], keyVersion: row[1], wrappedKey: [UInt8](row[2] as Data), sealed: row[3], plain: row[4], invalid: row[5])
+        }
+
+        /// Whether subject `id` exists.
+        func exists(_ id: String) throws -> Bool {
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [id]) == true
+        }
+
+        /// The ids among `ids` that have a row.
+        func existing(among ids: [String]) throws -> Set<String> {
+            try DecisionRows(db).present(among: ids, query: "SELECT id FROM subjects WHERE id IN")
+        }
+
+        func count() throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects") ?? 0
+        }
+
+        /// Up to `limit` ids after `after`, in order.
+        func ids(after: String, limit: Int) throws -> [String] {
+            try String.fetchAll(db, sql: "SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
+        }
+
+        /// The id and plain fields (JSON) of every subject that has plain field `field`.
+        func plainFields(having field: String) throws -> [(id: String, plain: String)] {
+            try StoreRow.fetchAll(db, sql: "SELECT id, plain FROM subjects WHERE \(db.dialect.jsonTextBound("plain")) IS NOT NULL", arguments: [field])
+                .map { ($0["id"], $0["plain"]) }
+        }
+
+        /// Every subject's id, encrypted fields, plain fields and invalid list, streamed
+        /// (the key is not read).
+        func forEachFieldSet(_ body: (_ id: String, _ sealed: Data, _ plain: String, _ invalid: String) throws -> Void) throws {
+            let cursor = try StoreRow.fetchCursor(db, sql: "SELECT id, sealed, plain, invalid FROM subjects")
+            while let row = try cursor.next() {
+                try body(row[0], row[1], row[2], row[3])
+            }
+        }
+
+        func insert(id: String, kekVersion: Int, keyVersion: Int, wrappedKey: Data, sealed: Data, plain: String, invalid: String,
+                    createdAt: String, updatedAt: String) throws {
+            try db.cachedStatement(sql: """
+                INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [id, kekVersion, keyVersion, wrappedKey, sealed, plain, invalid, createdAt, updatedAt])
+        }
+
+        /// Rewrites the fields of subject `id` (its key stays).
+        func updateFields(id: String, sealed: Data, plain: String, invalid: String, updatedAt: String) throws {
+            try db.cachedStatement(sql: "UPDATE subjects SET sealed = ?, plain = ?, invalid = ?, updated_at = ? WHERE id = ?")
+                .execute(arguments: [sealed, plain, invalid, updatedAt, id])
+        }
+
+        /// Deletes subject `id`'s row, its key with it (blind-index entries, consent state and
+        /// restriction go by foreign key); returns how many rows went (0 or 1).
+        func delete(id: String) throws -> Int {
+            try db.cachedStatement(sql: "DELETE FROM subjects WHERE id = ?").execute(arguments: [id])
+            return db.changesCount
+        }
+    }
+
+    var subjects: Subjects { Subjects(db: db) }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+extension DecisionRows {
+    /// `tombstones`: one row per erased subject, with its signed erasure receipt (JSON text).
+    struct Tombstones {
+        fileprivate let db: StoreDatabase
+
+        /// Whether `subject` was erased.
+        func contains(_ subject: String) throws -> Bool {
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false
+        }
+
+        /// When `subject` was erased, or nil if it was not.
+        func erasedAt(subject: String) throws -> String? {
+            try String.fetchOne(db.cachedStatement(sql: "SELECT erased_at FROM tombstones WHERE subject_id = ?"), arguments: [subject])
+        }
+
+        /// The receipt text of `subject`'s tombstone, or nil if it was not erased.
+        func receipt(subject: String) throws -> String? {
+            try String.fetchOne(db.cachedStatement(sql: "SELECT receipt FROM tombstones WHERE subject_id = ?"), arguments: [subject])
+        }
+
+        /// Every receipt text, oldest erasure first.
+        func receipts() throws -> [String] {
+            try String.fetchAll(db, sql: "SELECT receipt FROM tombstones ORDER BY erased_at, subject_id")
+        }
+
+        /// The erased subjects among `ids` (none without a query when nobody was erased).
+        func subjects(among ids: [String]) throws -> Set<String> {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tombstones)")) == true else { return [] }
+            return try DecisionRows(db).present(among: ids, query: "SELECT subject_id FROM tombstones WHERE subject_id IN")
+        }
+
+        func insert(subject: String, erasedAt: String, reason: String, requestID: String?, rule: String?, actor: String, auditSeq: Int64,
+                    receipt: String) throws {
+            try db.cachedStatement(sql: """
+                INSERT INTO tombstones (subject_id, erased_at, reason, request_id, rule, actor, audit_seq, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [subject, erasedAt, reason, requestID, rule, actor, auditSeq, receipt])
+        }
+    }
+
+    var tombstones: Tombstones { Tombstones(db: db) }
+}
