@@ -11,17 +11,10 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Sources/PrivacyKit")
 
-    @Test(.disabled("enabled once the decision tables move (sql-decisions branch)"))
+    @Test
     func noSQLOutsideStore() throws {
         let found = try SQLLiterals.find(under: Self.sources, excluding: ["Store/"])
         #expect(found.isEmpty, "SQL outside Store/ (ask a table type in Store/Tables instead):\n\(found.joined(separator: "\n"))")
-    }
-
-    /// The folders whose SQL has moved already stay clean while the rest follows.
-    @Test func noSQLInTheMovedFolders() throws {
-        let moved = ["Requests/", "Keys/", "Audit/", "Report/", "Backup/", "Vault/"]
-        let found = try SQLLiterals.find(under: Self.sources, excluding: ["Store/"]).filter { place in moved.contains { place.hasPrefix($0) } }
-        #expect(found.isEmpty, "SQL outside Store/:\n\(found.joined(separator: "\n"))")
     }
 
     /// The detector itself: what it must catch, and what it must leave alone.
