@@ -17,6 +17,27 @@ import Testing
         #expect(found.isEmpty, "SQL outside Store/ (ask a table type in Store/Tables instead):\n\(found.joined(separator: "\n"))")
     }
 
+    /// The tables decisions rest on are named in SQL only behind `DecisionRows`
+    /// (`Store/Decisions/`), so the check on every such row has one place to go. Exclusions:
+    /// `Store/Decisions/` itself; `Store/SQLiteStore.swift` and PrivacyKitPostgres's
+    /// `PostgresSchema.swift`, which create the tables (migrations, not reads or writes of
+    /// rows). `PostgresStore.swift` names them only in a `VACUUM`, which is housekeeping and
+    /// no statement the detector looks for, so it is scanned like the rest.
+    @Test
+    func decisionTablesOnlyBehindDecisionRows() throws {
+        let tables = ["consent_state", "consent_ledger", "restrictions", "legal_holds", "tombstones", "subjects"]
+        let names = try NSRegularExpression(pattern: "\\b(?:" + tables.joined(separator: "|") + ")\\b")
+        let roots = [(Self.sources, ["Store/Decisions/", "Store/SQLiteStore.swift"]),
+                     (Self.sources.deletingLastPathComponent().appendingPathComponent("PrivacyKitPostgres"), ["PostgresSchema.swift"])]
+        var found: [String] = []
+        for (root, excluded) in roots {
+            found += try SQLLiterals.find(under: root, excluding: excluded) { text in
+                names.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            }
+        }
+        #expect(found.isEmpty, "SQL on a decision table outside Store/Decisions (add a method to its DecisionRows accessor):\n\(found.joined(separator: "\n"))")
+    }
+
     /// The detector itself: what it must catch, and what it must leave alone.
     @Test func detectorCatchesSQLLiterals() {
         let source = #"""
@@ -56,26 +77,27 @@ enum SQLLiterals {
 
     /// `path:line` of every offending literal in the `.swift` files under `root`, paths
     /// relative to it, skipping those starting with one of `excluding` (folders end in `/`).
-    static func find(under root: URL, excluding: [String]) throws -> [String] {
+    static func find(under root: URL, excluding: [String], where keep: (String) -> Bool = { _ in true }) throws -> [String] {
         let rootPath = root.standardizedFileURL.path + "/"
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
         var found: [String] = []
         for case let url as URL in walker where url.pathExtension == "swift" {
             let relative = String(url.standardizedFileURL.path.dropFirst(rootPath.count))
             if excluding.contains(where: { relative.hasPrefix($0) }) { continue }
-            found += find(in: try String(contentsOf: url, encoding: .utf8), file: relative)
+            found += find(in: try String(contentsOf: url, encoding: .utf8), file: relative, where: keep)
         }
         return found.sorted { $0.localizedStandardCompare($1) == .orderedAscending }
     }
 
     /// `file:line` (the line a literal starts on) of every literal in `source` holding SQL.
-    static func find(in source: String, file: String) -> [String] {
+    /// `keep` narrows it to the literals whose text it accepts.
+    static func find(in source: String, file: String, where keep: (String) -> Bool = { _ in true }) -> [String] {
         let regexes = patterns.map { try! NSRegularExpression(pattern: $0) }
         func isSQL(_ text: String) -> Bool {
             regexes.contains { $0.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil }
         }
         // An interpolation's literals are read before the literal around them: by line.
-        return literals(in: source).filter { isSQL($0.text) }.map(\.line).sorted().map { "\(file):\($0)" }
+        return literals(in: source).filter { isSQL($0.text) && keep($0.text) }.map(\.line).sorted().map { "\(file):\($0)" }
     }
 
     /// The string literals of `source` (single-line, `"""` and raw `#"…"#` ones), with

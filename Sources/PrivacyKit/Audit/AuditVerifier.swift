@@ -85,9 +85,8 @@ public enum AuditVerifier {
     /// and the row's digest in the event's reason, which the chain covers), and every
     /// consent event must have its row. Streams the ledger.
     private static func checkConsentLedger(db: StoreDatabase, fail: (Int64?, String, String) -> Void) throws {
-        let table = AuditTable(db: db)
-        let event = try table.eventSummaryStatement()
-        let cursor = try table.consentLedger()
+        let event = try AuditTable(db: db).eventSummaryStatement()
+        let cursor = try db.decisions.consent.ledger()
         while let row = try cursor.next() {
             let id: Int64 = row[0]
             let seq: Int64 = row[11]
@@ -103,7 +102,7 @@ public enum AuditVerifier {
                 return
             }
         }
-        if let orphan = try table.consentEventWithoutLedgerRow() {
+        if let orphan = try db.decisions.consent.eventWithoutLedgerRow() {
             fail(orphan, "consent-ledger", "audit event \(orphan) records a consent change the consent ledger does not have (a row was removed)")
         }
     }

@@ -348,11 +348,11 @@ extension VaultBackups {
         var replayed = 0, added = 0
         try vault.core.performAudited(context) { tx in
             for receipt in ledger {
-                let queries = BackupQueries(db: tx.db)
-                guard try !queries.hasTombstone(receipt.subject) else { continue }
-                let erased = try queries.deleteSubject(receipt.subject)
+                let rows = tx.db.decisions
+                guard try !rows.tombstones.contains(receipt.subject) else { continue }
+                let erased = try rows.subjects.delete(id: receipt.subject) == 1
                 let text = String(data: try receipt.json(), encoding: .utf8) ?? ""
-                try queries.insertTombstone(
+                try rows.tombstones.insert(
                     subject: receipt.subject, erasedAt: receipt.erasedAt, reason: receipt.reason, requestID: receipt.requestID, rule: receipt.rule,
                     actor: receipt.actor, auditSeq: receipt.auditSeq, receipt: text)
                 if erased {
@@ -371,7 +371,7 @@ extension VaultBackups {
             throw PrivacyKitError(.integrity, "the restored vault's audit log does not verify: \(report.problem?.message ?? "?")")
         }
         try vault.audit.checkpointIfNeeded()
-        let subjects = try vault.core.store.read { db in try BackupQueries(db: db).subjectCount() }
+        let subjects = try vault.core.store.read { db in try db.decisions.subjects.count() }
         try vault.core.store.close()
         guard rename(staging, target) == 0 else {
             throw PrivacyKitError(.io, "cannot move the restored vault into \(target): \(String(cString: strerror(errno)))")

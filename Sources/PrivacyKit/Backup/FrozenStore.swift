@@ -10,9 +10,10 @@ struct BackupCounts {
     init(db: StoreDatabase) throws {
         let queries = BackupQueries(db: db)
         let head = try queries.auditHead()
-        subjects = try queries.subjectCount()
-        tombstones = try queries.tombstoneCount()
-        consentEvents = try queries.consentEventCount()
+        let rows = db.decisions
+        subjects = try rows.subjects.count()
+        tombstones = try rows.tombstones.count()
+        consentEvents = try rows.consent.ledgerCount()
         auditEvents = try queries.auditEventCount()
         auditHeadSeq = head?.seq ?? 0
         auditHeadHash = [UInt8](head?.hash ?? Data())

@@ -337,10 +337,6 @@ public struct VaultConsent: VaultCapability {
         }
     }
 
-    /// A ledger row as ``history(subject:purpose:context:)`` selects it (the subject
-    /// export reads the ledger the same way).
-    static func event(_ row: StoreRow) -> ConsentEvent { ConsentEvent(ledgerRow: row) }
-
     /// The audience of a purpose: every subject that may be processed for it now, streamed
     /// in id order (memory stays flat however many there are). The caller's role must hold
     /// the purpose. Returns the count; the lookup is one audit event.

@@ -49,7 +49,7 @@ public struct VaultKeys: VaultCapability {
         _ = try authorize(AccessRequest(.keys, event: .keysRotateKEK), context: context)
         let behind = { (version: Int) in
             try self.store.read { db in
-                try KeyRotationQueries(db: db).subjectsWrapped(below: version)
+                try db.decisions.subjects.countWrapped(below: version)
             }
         }
         var target = keyring.versions(.kek).last ?? 1
@@ -71,8 +71,8 @@ public struct VaultKeys: VaultCapability {
         var batches = 0
         while true {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
-                let queries = KeyRotationQueries(db: tx.db)
-                let rows = try queries.wrappedKeys(below: target, limit: max(1, batchSize))
+                let subjects = tx.db.decisions.subjects
+                let rows = try subjects.wrappedKeys(below: target, limit: max(1, batchSize))
                 for (subject, version, wrappedKey) in rows {
                     guard let old = keyring.key(.kek, version: version) else {
                         throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(version), which the keyring does not have")
@@ -80,7 +80,7 @@ public struct VaultKeys: VaultCapability {
                     try cipher.unwrapSubjectKey([UInt8](wrappedKey), subjectID: subject, kek: old.secret, kekVersion: version)
                     let wrapped = try cipher.wrapSubjectKey(subjectID: subject, kek: newKEK.secret, kekVersion: target)
                     cipher.wipe()
-                    try queries.rewrap(subject, kekVersion: target, wrappedKey: Data(wrapped))
+                    try subjects.rewrap(id: subject, kekVersion: target, wrappedKey: Data(wrapped))
                 }
                 if !rows.isEmpty {
                     tx.record(AuditEntry(.keysRotateKEK, reason: "re-wrapped \(rows.count) subject keys under KEK v\(target)"))
@@ -101,7 +101,7 @@ public struct VaultKeys: VaultCapability {
                 context: context, entry: AuditEntry(.keysRotateKEK, reason: "retired KEK v\(retired.sorted().map(String.init).joined(separator: ", v"))"), hooks: .none,
                 check: { db in
                     // A KEK is dropped only if, under the write lock, no subject key uses it.
-                    let still = try KeyRotationQueries(db: db).subjectsWrapped(below: target)
+                    let still = try db.decisions.subjects.countWrapped(below: target)
                     guard still == 0 else {
                         throw PrivacyKitError(.busy, "\(still) subject keys were written under an older KEK during the rotation; run the rotation again")
                     }
@@ -140,16 +140,16 @@ public struct VaultKeys: VaultCapability {
         let target = keyring.versions(.blindIndexRoot).last ?? 1
         let indexer = self.indexer
         let indexed = schema.indexedFields
-        let total = try store.read { db in try KeyRotationQueries(db: db).subjectCount() }
+        let total = try store.read { db in try db.decisions.subjects.count() }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         var done = 0
         var batches = 0
         while true {
             let count = try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ -> Int in
-                let queries = KeyRotationQueries(db: tx.db)
+                let blindIndex = tx.db.blindIndex
                 let after = try VaultMetaTable(db: tx.db).value(Self.rebuildCursorKey) ?? ""
-                let ids = try queries.subjectIDs(after: after, limit: max(1, batchSize))
+                let ids = try tx.db.decisions.subjects.ids(after: after, limit: max(1, batchSize))
                 let store = RecordStore(core: core)
                 for subject in ids {
                     guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
@@ -161,7 +161,7 @@ public struct VaultKeys: VaultCapability {
                     for spec in fields {
                         let value = try cipher.open(stored.sealed[spec.name]!, field: spec.name, subjectID: subject)
                         guard case .success(let normalized) = Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) else { continue }
-                        try queries.addBlindIndex(field: spec.name, version: target, hash: try indexer.index(normalized.key, field: spec, version: target), subject: subject)
+                        try blindIndex.insert(field: spec.name, version: target, hash: try indexer.index(normalized.key, field: spec, version: target), subject: subject)
                     }
                 }
                 if let last = ids.last {
@@ -180,7 +180,7 @@ public struct VaultKeys: VaultCapability {
         }
         let retired = Set(keyring.versions(.blindIndexRoot).filter { $0 < target })
         try perform(context, AccessRequest(.keys, event: .keysRotateIndex)) { tx, _ in
-            try KeyRotationQueries(db: tx.db).dropBlindIndexes(below: target)
+            try tx.db.blindIndex.deleteVersions(below: target)
             try VaultMetaTable(db: tx.db).remove(Self.rebuildCursorKey)
             tx.record(AuditEntry(.keysRotateIndex, reason: "dropped blind indexes older than v\(target)"))
         }

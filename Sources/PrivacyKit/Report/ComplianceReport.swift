@@ -160,8 +160,8 @@ public struct VaultReports: VaultCapability {
             var byDataCategory: [String: Int] = [:]
             let categoryOf = Dictionary(uniqueKeysWithValues: schema.fields.map { ($0.name, $0.category) })
             var subjects = 0
-            let queries = ReportQueries(db: db)
-            let cursor = try queries.subjects()
+            let rows = db.decisions
+            let cursor = try rows.subjects.sealedAndPlainFields()
             while let (id, sealed, plainText) = try cursor.next() {
                 subjects += 1
                 let plain = (try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8))) ?? [:]
@@ -170,8 +170,8 @@ public struct VaultReports: VaultCapability {
                 let names = Set(try RecordStore.decodeSealed([UInt8](sealed), subjectID: id).keys).union(plain.keys)
                 for category in Set(names.compactMap { categoryOf[$0] }) { byDataCategory[category, default: 0] += 1 }
             }
-            let erased = try queries.tombstoneCount()
-            let restricted = try queries.restrictionCount()
+            let erased = try rows.tombstones.count()
+            let restricted = try rows.restrictions.count()
 
             let counts = try VaultConsent(core: core).counts(db, at: clock)
             let consent = counts.keys.sorted().map { purpose in

@@ -227,7 +227,7 @@ public struct VaultBreaches: VaultCapability {
             // memory holds only the subjects found in the window.
             var found: [String: (id: String, erased: Bool, kek: Int?)] = [:]
             for erased in [false, true] {
-                let cursor = try BreachesTable(db: tx.db).subjectIDs(erased: erased)
+                let cursor = erased ? try tx.db.decisions.tombstones.erasedIDs() : try tx.db.decisions.subjects.idsAndKEKVersions()
                 while found.count < tallies.count, let (id, kek) = try cursor.next() {
                     for key in macKeys {
                         let pseudonym = try AuditChain.pseudonym(subjectID: id, key: key)

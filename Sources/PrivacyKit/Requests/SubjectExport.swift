@@ -109,12 +109,12 @@ extension VaultRequests {
         defer { returnCipher(cipher) }
         let request = AccessRequest(.export, event: .recordExport, subject: subject, allReadableFields: true)
         let summary = try perform(context, request) { tx, grant -> SubjectExportSummary in
-            let queries = SubjectExportQueries(db: tx.db)
-            if let erasedAt = try queries.erasedAt(subject) {
+            let rows = tx.db.decisions
+            if let erasedAt = try rows.tombstones.erasedAt(subject: subject) {
                 throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt); there is nothing to export")
             }
             let record = try exportedRecord(tx.db, subject: subject, grant: grant, cipher: cipher)
-            let consent = try queries.consentHistory(pseudonym).map(VaultConsent.event)
+            let consent = try rows.consent.history(pseudonym: pseudonym, purpose: nil)
 
             // The export's own event goes in first, so the access log it writes lists it.
             let fileCount = SubjectExport.dataFileNames.count + 2 + (recipient == nil ? 0 : 1)

@@ -57,9 +57,11 @@ enum Tracking {
     }
 
     static func subjectState(_ db: StoreDatabase, _ subject: String) throws -> RequestSubjectState {
-        let table = RequestsTable(db: db)
-        if try table.subjectIsStored(subject) { return .live }
-        if try table.subjectIsErased(subject) { return .erased }
+        // Requests outlive their subjects, so a request's subject is looked up on every
+        // read: the statements are cached.
+        let rows = db.decisions
+        if try rows.subjects.exists(subject, cached: true) { return .live }
+        if try rows.tombstones.contains(subject, cached: true) { return .erased }
         return .unknown
     }
 }

@@ -126,6 +126,29 @@ extension DecisionRows {
             return try StoreRow.fetchAll(db, sql: sql + " ORDER BY id", arguments: StoreArguments(arguments)).map(ConsentEvent.init(ledgerRow:))
         }
 
+        /// How many ledger rows there are (a backup manifest records it).
+        func ledgerCount() throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0
+        }
+
+        /// Every ledger row, by id, streamed, for the audit verifier's cross-check: id,
+        /// subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor,
+        /// expires_at, audit_seq.
+        func ledger() throws -> StoreCursor<StoreRow> {
+            try StoreRow.fetchCursor(db, sql: """
+                SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq
+                FROM consent_ledger ORDER BY id
+                """)
+        }
+
+        /// The first consent-change audit event no ledger row names, if any (a row was removed).
+        func eventWithoutLedgerRow() throws -> Int64? {
+            try Int64.fetchOne(db, sql: """
+                SELECT seq FROM audit_events WHERE action IN ('consent.grant', 'consent.withdraw', 'consent.object')
+                AND seq NOT IN (SELECT audit_seq FROM consent_ledger) ORDER BY seq LIMIT 1
+                """)
+        }
+
         /// The ledger events of `pseudonym` for `purpose`, oldest first, each with the hash
         /// of the audit event that recorded it (for a consent receipt).
         func receiptEvents(pseudonym: String, purpose: String) throws -> [ConsentReceipt.Ledger.Event] {

@@ -8,7 +8,14 @@ import Foundation
 ///
 /// Every read and every write of those tables goes through a `DecisionRows` value and
 /// nowhere else names them in SQL (`rows.consent.state(purpose:subject:)`,
-/// `rows.holds.insert(…)`). That is the point of the type: a check on every such row (the
+/// `rows.holds.insert(…)`): the feature code, and the other typed queries of `Store/Tables/`
+/// alike (key rotation re-wraps subject keys through ``Subjects/rewrap(id:kekVersion:wrappedKey:)``,
+/// a restore replays erasures through ``Subjects`` and ``Tombstones``, the request trackers,
+/// the breach impact assessment, the compliance report, the subject export, the audit
+/// verifier's ledger check and the backup manifest's counts read through the accessors).
+/// Only the schema (the migrations in `SQLiteStore.swift` and PrivacyKitPostgres's
+/// `PostgresSchema.swift`) names the tables besides; `DataLayerTests` fails on any other SQL
+/// literal that does. That is the point of the type: a check on every such row (the
 /// integrity issue that follows issue 19 authenticates them) is added here, table by
 /// table, once. The table accessors can only be made from a `DecisionRows` (their
 /// initializers are file-private to their own file).

@@ -16,6 +16,10 @@ extension DecisionRows {
             return try DecisionRows(db).present(among: ids, query: "SELECT subject_id FROM restrictions WHERE subject_id IN")
         }
 
+        func count() throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM restrictions") ?? 0
+        }
+
         /// Every restricted subject id.
         func allSubjects() throws -> Set<String> {
             try Set(String.fetchAll(db, sql: "SELECT subject_id FROM restrictions"))

@@ -29,9 +29,13 @@ extension DecisionRows {
             return SubjectRow(kekVersion: row[0], keyVersion: row[1], wrappedKey: [UInt8](row[2] as Data), sealed: row[3], plain: row[4], invalid: row[5])
         }
 
-        /// Whether subject `id` exists.
-        func exists(_ id: String) throws -> Bool {
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [id]) == true
+        /// Whether subject `id` exists. `cached` prepares the statement once, for callers
+        /// that ask on every read (the request trackers).
+        func exists(_ id: String, cached: Bool = false) throws -> Bool {
+            if cached {
+                return try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM subjects WHERE id = ?"), arguments: [id]) == true
+            }
+            return try Bool.fetchOne(db, sql: "SELECT 1 FROM subjects WHERE id = ?", arguments: [id]) == true
         }
 
         /// The ids among `ids` that have a row.
@@ -52,6 +56,37 @@ extension DecisionRows {
         func plainFields(having field: String) throws -> [(id: String, plain: String)] {
             try StoreRow.fetchAll(db, sql: "SELECT id, plain FROM subjects WHERE \(db.dialect.jsonTextBound("plain")) IS NOT NULL", arguments: [field])
                 .map { ($0["id"], $0["plain"]) }
+        }
+
+        /// Every subject's id, encrypted fields and plain fields (JSON), streamed (for the
+        /// compliance report: which fields a record has is visible without decrypting).
+        func sealedAndPlainFields() throws -> StoreCursor<(id: String, sealed: Data, plain: String)> {
+            StoreCursor(try db.rows("SELECT id, sealed, plain FROM subjects", [], cached: false)) { row in (row[0], row[1], row[2]) }
+        }
+
+        /// Every subject's id with the KEK version its key is wrapped under, streamed (for a
+        /// breach's impact assessment; ``Tombstones/erasedIDs()`` gives the erased ones).
+        func idsAndKEKVersions() throws -> StoreCursor<(id: String, kekVersion: Int?)> {
+            StoreCursor(try db.rows("SELECT id, kek_version FROM subjects", [], cached: false)) { row in (row[0], row[1]) }
+        }
+
+        // MARK: KEK rotation
+
+        /// How many subjects have their key wrapped under a KEK older than `version`.
+        func countWrapped(below version: Int) throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [version]) ?? 0
+        }
+
+        /// Up to `limit` of those subjects, with their wrapped keys.
+        func wrappedKeys(below version: Int, limit: Int) throws -> [(id: String, kekVersion: Int, wrappedKey: Data)] {
+            try StoreRow.fetchAll(db, sql: "SELECT id, kek_version, wrapped_key FROM subjects WHERE kek_version < ? LIMIT ?", arguments: [version, limit])
+                .map { ($0[0], $0[1], $0[2]) }
+        }
+
+        /// Stores subject `id`'s key re-wrapped under KEK `version` (once per subject: cached).
+        func rewrap(id: String, kekVersion version: Int, wrappedKey: Data) throws {
+            try db.cachedStatement(sql: "UPDATE subjects SET kek_version = ?, wrapped_key = ? WHERE id = ?")
+                .execute(arguments: [version, wrappedKey, id])
         }
 
         /// Every subject's id, encrypted fields, plain fields and invalid list, streamed

@@ -5,9 +5,23 @@ extension DecisionRows {
     struct Tombstones {
         fileprivate let db: StoreDatabase
 
-        /// Whether `subject` was erased.
-        func contains(_ subject: String) throws -> Bool {
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false
+        /// Whether `subject` was erased. `cached` prepares the statement once, for callers
+        /// that ask on every read (the request trackers).
+        func contains(_ subject: String, cached: Bool = false) throws -> Bool {
+            if cached {
+                return try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM tombstones WHERE subject_id = ?"), arguments: [subject]) == true
+            }
+            return try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false
+        }
+
+        func count() throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tombstones") ?? 0
+        }
+
+        /// Every erased subject's id (with no KEK version: its key is gone), streamed, in
+        /// the shape of ``Subjects/idsAndKEKVersions()`` (for a breach's impact assessment).
+        func erasedIDs() throws -> StoreCursor<(id: String, kekVersion: Int?)> {
+            StoreCursor(try db.rows("SELECT subject_id, NULL FROM tombstones", [], cached: false)) { row in (row[0], row[1]) }
         }
 
         /// When `subject` was erased, or nil if it was not.

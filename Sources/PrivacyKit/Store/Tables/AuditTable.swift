@@ -148,28 +148,12 @@ struct AuditTable {
         return StoreCursor(try db.rows(sql, StoreArguments(values), cached: false)) { row in (row[0], row[1], row[2]) }
     }
 
-    // MARK: The verifier's cross-check of the consent ledger
-
-    /// Every consent ledger row, by id, streamed: id, subject, purpose, kind, time, channel,
-    /// notice_version, evidence_hash, note, actor, expires_at, audit_seq.
-    func consentLedger() throws -> StoreCursor<StoreRow> {
-        try StoreRow.fetchCursor(db, sql: """
-            SELECT id, subject, purpose, kind, time, channel, notice_version, evidence_hash, note, actor, expires_at, audit_seq
-            FROM consent_ledger ORDER BY id
-            """)
-    }
+    // MARK: The verifier's cross-check of the consent ledger (the ledger rows come from
+    // `DecisionRows.Consent`)
 
     /// A statement reading one event's action, subject and reason by seq (argument: the
     /// seq), prepared once for the whole ledger.
     func eventSummaryStatement() throws -> StoreStatement {
         try db.makeStatement(sql: "SELECT action, subject, reason FROM audit_events WHERE seq = ?")
-    }
-
-    /// The first consent-change event no consent ledger row names, if any.
-    func consentEventWithoutLedgerRow() throws -> Int64? {
-        try Int64.fetchOne(db, sql: """
-            SELECT seq FROM audit_events WHERE action IN ('consent.grant', 'consent.withdraw', 'consent.object')
-            AND seq NOT IN (SELECT audit_seq FROM consent_ledger) ORDER BY seq LIMIT 1
-            """)
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
 import GRDB
 
-/// What backups read and write in a store: the counts a manifest records, and the
-/// erasures a restore replays from the erasure ledger.
+/// What backups read in a store besides the decision tables: the audit counts a manifest
+/// records, and the snapshot statements of a frozen SQLite store. (The subject, tombstone
+/// and consent-ledger counts, and the erasures a restore replays, go through
+/// `DecisionRows`.)
 struct BackupQueries {
     let db: StoreDatabase
 
@@ -14,41 +16,8 @@ struct BackupQueries {
         try StoreRow.fetchOne(db, sql: AuditTable.headSQL).map { ($0[0], $0[1]) }
     }
 
-    func subjectCount() throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects") ?? 0
-    }
-
-    func tombstoneCount() throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM tombstones") ?? 0
-    }
-
-    func consentEventCount() throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM consent_ledger") ?? 0
-    }
-
     func auditEventCount() throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT count(*) FROM audit_events") ?? 0
-    }
-
-    // MARK: Replaying erasures after a restore
-
-    func hasTombstone(_ subject: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE subject_id = ?", arguments: [subject]) ?? false
-    }
-
-    /// Deletes `subject`'s record; says whether there was one.
-    func deleteSubject(_ subject: String) throws -> Bool {
-        try db.execute(sql: "DELETE FROM subjects WHERE id = ?", arguments: [subject])
-        return db.changesCount == 1
-    }
-
-    /// Adds the tombstone of an erasure `receipt` (its JSON text) recorded elsewhere.
-    func insertTombstone(
-        subject: String, erasedAt: String, reason: String, requestID: String?, rule: String?, actor: String, auditSeq: Int64, receipt: String
-    ) throws {
-        try db.execute(sql: """
-            INSERT INTO tombstones (subject_id, erased_at, reason, request_id, rule, actor, audit_seq, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [subject, erasedAt, reason, requestID, rule, actor, auditSeq, receipt])
     }
 
     // MARK: A frozen SQLite store (FrozenStore), on its own GRDB connection

@@ -23,6 +23,11 @@ struct BlindIndexRows {
         try db.cachedStatement(sql: "DELETE FROM blind_index WHERE subject_id = ? AND field = ?").execute(arguments: [subject, field])
     }
 
+    /// Deletes every entry under an index version older than `version` (after a rebuild).
+    func deleteVersions(below version: Int) throws {
+        try db.execute(sql: "DELETE FROM blind_index WHERE version < ?", arguments: [version])
+    }
+
     /// How many entries `subject` has (for an erasure receipt).
     func count(subject: String) throws -> Int {
         try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM blind_index WHERE subject_id = ?"), arguments: [subject]) ?? 0

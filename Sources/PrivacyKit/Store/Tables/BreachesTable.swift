@@ -27,7 +27,8 @@ struct BreachRow {
 }
 
 /// Every statement on `breaches`, for the breach register (`vault.breaches`) and the
-/// compliance report, and what the impact assessment streams of the records.
+/// compliance report. (The subjects and tombstones the impact assessment streams come from
+/// `DecisionRows`.)
 struct BreachesTable {
     let db: StoreDatabase
 
@@ -51,13 +52,5 @@ struct BreachesTable {
     func close(id: String, at time: String, by actor: String, reason: String, notifiedAuthorityAt: String?) throws {
         try db.execute(sql: "UPDATE breaches SET closed_at = ?, closed_by = ?, close_reason = ?, notified_authority_at = ? WHERE id = ?",
                        arguments: [time, actor, reason, notifiedAuthorityAt, id])
-    }
-
-    /// Every stored subject with its KEK version (`erased` false), or every erased one
-    /// with none (`erased` true), streamed: the impact assessment maps pseudonyms back to
-    /// ids by computing each one's pseudonym.
-    func subjectIDs(erased: Bool) throws -> StoreCursor<(id: String, kekVersion: Int?)> {
-        let sql = erased ? "SELECT subject_id, NULL FROM tombstones" : "SELECT id, kek_version FROM subjects"
-        return StoreCursor(try db.rows(sql, [], cached: false)) { row in (row[0], row[1]) }
     }
 }

@@ -97,18 +97,4 @@ struct RequestsTable {
                        arguments: [time, actor, outcome, reason, id])
     }
 
-    // MARK: What the trackers ask of the records
-
-    // Requests outlive their subjects, so a request's subject is looked up on every read:
-    // the statements are cached.
-
-    /// Whether `subjects` holds `subject`.
-    func subjectIsStored(_ subject: String) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM subjects WHERE id = ?"), arguments: [subject]) == true
-    }
-
-    /// Whether `tombstones` holds `subject`.
-    func subjectIsErased(_ subject: String) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM tombstones WHERE subject_id = ?"), arguments: [subject]) == true
-    }
 }
