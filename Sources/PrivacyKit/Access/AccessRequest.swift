@@ -1,4 +1,4 @@
-/// What a capability is about to do, for ``Vault/authorize(_:context:)``.
+/// What a capability is about to do, for the access decision (`VaultCore.authorize`).
 struct AccessRequest {
     /// nil: no action is needed (the role and purpose must still exist).
     let action: AccessAction?

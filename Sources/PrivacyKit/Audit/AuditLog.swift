@@ -140,7 +140,7 @@ struct AuditLog: Sendable {
     }
 }
 
-/// Filters for ``Vault/auditEvents(matching:context:)``.
+/// Filters for ``VaultAudit/events(matching:context:)``.
 public struct AuditQuery: Sendable {
     /// The real subject id; matched through its pseudonym.
     public var subjectID: String?

@@ -259,6 +259,8 @@ extension VaultBackups {
     ///   - source: where the erasures made since the backup come from: the live vault, a
     ///     signed ledger file, or none.
     ///   - context: who restores, recorded in the restored vault's audit events.
+    ///   - backend: a server store to restore into (an empty schema, named in the new vault
+    ///     by `store.url`); nil for a SQLite file inside the new vault.
     ///   - progress: (bytes of the backup file read, its size) while it is decrypted.
     public static func restore(
         from file: URL, to directory: URL, access: BackupAccess, newRootKey: RootKey? = nil, kdfLimits: Argon2id.Limits = .moderate,

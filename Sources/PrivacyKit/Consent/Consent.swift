@@ -297,7 +297,7 @@ public struct VaultConsent: VaultCapability {
         try answer(subjects: [subject], purpose: purpose, at: time, context: context)[0]
     }
 
-    /// ``consent(subject:purpose:at:context:)`` for many subjects in one read.
+    /// ``answer(subject:purpose:at:context:)`` for many subjects in one read.
     public func answer(subjects: [String], purpose purposeID: String, at time: Date? = nil, context: AccessContext) throws -> [ConsentAnswer] {
         let purpose = try purposes.require(purposeID)
         _ = try authorize(AccessRequest(.read, event: .recordLookup), context: context)

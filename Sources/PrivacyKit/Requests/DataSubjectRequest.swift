@@ -14,7 +14,7 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
     /// A reference in another system (a ticket number); never personal data.
     public let reference: String?
     public let hasNote: Bool
-    /// The note, decrypted: only from ``Vault/request(_:now:context:)`` while the subject's
+    /// The note, decrypted: only from ``VaultRequests/get(_:now:context:)`` while the subject's
     /// key exists.
     public let note: String?
     public let openedAt: Date

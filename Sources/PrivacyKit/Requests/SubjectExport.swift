@@ -45,7 +45,7 @@ public struct SubjectExportManifest: Sendable, Codable, Equatable {
     }
 }
 
-/// What ``Vault/exportSubject(_:to:sealedTo:context:)`` did.
+/// What ``VaultRequests/exportSubject(_:to:sealedTo:context:)`` did.
 public struct SubjectExportSummary: Sendable, Encodable, Equatable {
     /// The package directory.
     public let directory: String

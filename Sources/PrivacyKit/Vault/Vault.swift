@@ -92,7 +92,7 @@ public final class Vault: Sendable {
     ///   - kdfLimits: Argon2id cost for a passphrase (ignored for a raw key). The default,
     ///     MODERATE, takes about half a second; lower limits are for tests.
     ///   - context: who creates it, recorded in the `vault.create` audit event.
-    ///   - store: where the records go: nil for a SQLite file inside the vault (the
+    ///   - backend: where the records go: nil for a SQLite file inside the vault (the
     ///     default); a ``StoreBackend`` for a database server several hosts share, named in
     ///     the vault by a `store.url` file without its password.
     /// - Throws: ``PrivacyKitError`` `.alreadyExists` if `directory` is a file or a
