@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyKitPostgresTests",
-            dependencies: ["PrivacyKitPostgres", "PrivacyKit"],
+            dependencies: ["PrivacyKitPostgres", "PrivacyKit", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -179,9 +179,13 @@ public struct PostgresBackend: StoreBackend {
         }
     }
 
-    /// Lets `Vault.open` find vaults whose `store.url` says `postgres://`.
-    public static func register() {
-        StoreBackends.register(PostgresBackend.self)
+    /// Lets `Vault.open` find vaults whose `store.url` says `postgres://`; the stores it
+    /// opens so log to `logger` (swift-log's practice: the caller chooses, the library never
+    /// builds a logger of its own that writes anywhere).
+    public static func register(logger: Logger = PGConnection.silentLogger) {
+        StoreBackends.register(schemes: schemes) { url, environment in
+            try PostgresBackend(url: url, environment: environment, logger: logger)
+        }
     }
 
     public var reference: String { settings.redacted }

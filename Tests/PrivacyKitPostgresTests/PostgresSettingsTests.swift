@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PrivacyKit
 @testable import PrivacyKitPostgres
 import Testing
@@ -179,5 +180,14 @@ import Testing
         let error = storeError { _ = try PostgresSettings(host: "h", user: "u", password: secret, database: "d", schema: "No") }
         #expect(error?.kind == .invalidSettings)
         expectNoLeak(error?.message ?? "", secret)
+    }
+
+    /// A vault opened from its `store.url` gets its backend from the registry: that backend
+    /// must carry the logger the program registered, not a silent one of the library's.
+    @Test func registeredLoggerReachesBackendsMadeFromStoreURLs() throws {
+        PostgresBackend.register(logger: Logger(label: "privacykit.test.registered", factory: { _ in SwiftLogNoOpLogHandler() }))
+        defer { PostgresBackend.register() }
+        let backend = try StoreBackends.backend(url: "postgres://alice@db.example.com/vaults", environment: [:])
+        #expect((backend as? PostgresBackend)?.logger.label == "privacykit.test.registered")
     }
 }

@@ -54,11 +54,22 @@ public enum StoreBackends {
         return try backend(url: environment["PRIVACYKIT_STORE_URL"] ?? reference, environment: environment).open(expecting: vaultID)
     }
 
-    private static let registered = Mutex<[String: any StoreBackend.Type]>([:])
+    /// Makes the backend for a store URL, with what the caller gave at registration (a
+    /// logger, say) captured.
+    public typealias Factory = @Sendable (_ url: String, _ environment: [String: String]) throws -> any StoreBackend
 
+    private static let registered = Mutex<[String: Factory]>([:])
+
+    /// Registers `backend` for its schemes, made with its own `init(url:environment:)`.
     public static func register(_ backend: any StoreBackend.Type) {
+        register(schemes: backend.schemes) { url, environment in try backend.init(url: url, environment: environment) }
+    }
+
+    /// Registers `make` for `schemes`: how a backend module hands PrivacyKit what it cannot
+    /// name (PrivacyKit links no logging or driver package), such as the caller's logger.
+    public static func register(schemes: [String], _ make: @escaping Factory) {
         registered.withLock { table in
-            for scheme in backend.schemes { table[scheme] = backend }
+            for scheme in schemes { table[scheme.lowercased()] = make }
         }
     }
 
@@ -73,12 +84,12 @@ public enum StoreBackends {
         guard let scheme = scheme(of: url) else {
             throw PrivacyKitError(.invalidInput, "the store URL does not start with a scheme such as postgres://")
         }
-        guard let type = registered.withLock({ $0[scheme] }) else {
+        guard let make = registered.withLock({ $0[scheme] }) else {
             let known = registered.withLock { $0.keys.sorted() }
             throw PrivacyKitError(
                 .invalidInput,
                 "no store backend for \(scheme):// is linked into this program" + (known.isEmpty ? " (link PrivacyKitPostgres and call PostgresBackend.register())" : " (known: \(known.joined(separator: ", ")))"))
         }
-        return try type.init(url: url, environment: environment)
+        return try make(url, environment)
     }
 }
