@@ -163,10 +163,3 @@ public struct AuditQuery: Sendable {
         self.limit = limit
     }
 }
-
-extension Timestamp {
-    /// UTC with milliseconds, for audit events and checkpoints.
-    static func precise(_ date: Date) -> String {
-        ISOTime.preciseString(date)
-    }
-}

@@ -20,7 +20,6 @@ extension VaultCapability {
     var purposes: PurposeSet { core.policies.purposes }
     var access: AccessPolicy { core.policies.access }
     var retention: RetentionPolicy { core.policies.retention }
-    var storePath: String { core.storePath }
     var keyringPath: String { core.keyringPath }
     var policiesPath: String { core.policiesPath }
 
@@ -56,8 +55,6 @@ extension VaultCapability {
     func lastConsent(_ db: StoreDatabase, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
         try core.lastConsent(db, subject: subject, purpose: purpose, at: at)
     }
-
-    func isRestricted(_ subject: String, db: StoreDatabase? = nil) throws -> Bool { try core.isRestricted(subject, db: db) }
 
     func restrictedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
         try core.restrictedSubjects(db, among: ids)
