@@ -26,6 +26,10 @@ enum PostgresSchema {
 
     static let migrations: [(name: String, sql: String)] = [
         ("v1-privacykit", v1),
+        // Twin of SQLiteStore.migrator's v8-integrity (the keyed audit chain).
+        ("v2-integrity", """
+            ALTER TABLE audit_events ADD COLUMN checkpoint_seq BIGINT, ADD COLUMN state_root BYTEA, ADD COLUMN mac BYTEA;
+            """),
     ]
 
     private static let v1 = """

@@ -17,7 +17,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     public var dialect: StoreDialect { .postgres }
 
     /// Store format version this build writes (as ``SQLiteStore/formatVersion``).
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     /// Idle connections, reused; at most `maxIdle` are kept. (A lock, not a Mutex: the
     /// connections are handed between threads, one user at a time, which Sendable cannot say.)
@@ -128,6 +128,12 @@ public final class PostgresStore: Store, @unchecked Sendable {
             return idle
         }
         for connection in connections { connection.close() }
+    }
+
+    public func upgradeSchema() throws {
+        let connection = try checkout()
+        defer { checkin(connection) }
+        try Self.wrap(settings) { try PostgresBackend.migrate(connection) }
     }
 
     /// Turns driver errors into PrivacyKit errors naming the store (URL without password).
@@ -245,13 +251,21 @@ public struct PostgresBackend: StoreBackend {
             guard try db.tableExists("vault_meta") else {
                 throw PrivacyKitError(.notFound, "the store \(reference) holds no vault (no vault_meta table in schema \(settings.schema))")
             }
-            try StoreMetadata.checkBeforeOpening(try StoreMetadata.values(in: db), store: reference, expecting: vaultID, readsUpTo: PostgresStore.formatVersion)
-            do {
-                try PostgresSchema.migrate(connection)
-            } catch let error as PostgresStoreError where error.message.contains("newer PrivacyKit") {
-                throw PrivacyKitError(.unsupportedVersion, error.message)
+            let meta = try StoreMetadata.values(in: db)
+            try StoreMetadata.checkBeforeOpening(meta, store: reference, expecting: vaultID, readsUpTo: PostgresStore.formatVersion)
+            // An older format is left as it is, for `privacyctl upgrade` (upgradeSchema()).
+            if StoreMetadata.formatVersion(of: meta) == PostgresStore.formatVersion {
+                try Self.migrate(connection)
             }
         }
         return PostgresStore(settings: settings, logger: logger)
+    }
+
+    static func migrate(_ connection: PGConnection) throws {
+        do {
+            try PostgresSchema.migrate(connection)
+        } catch let error as PostgresStoreError where error.message.contains("newer PrivacyKit") {
+            throw PrivacyKitError(.unsupportedVersion, error.message)
+        }
     }
 }

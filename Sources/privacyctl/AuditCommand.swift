@@ -22,8 +22,11 @@ extension Privacyctl.Audit {
                 rule out a keyring swapped along with the log). --store verifies a copy of a \
                 store. With --against FILE (a witness file written by `audit checkpoint \
                 --export`), also checks that every checkpoint in it is still a prefix of the log, \
-                which detects a cut tail and a log replaced wholesale. On failure, prints the \
-                first bad sequence number and what is wrong, and exits 69.
+                which detects a cut tail and a log replaced wholesale. With --with-secret, opens \
+                the vault with its root secret and also checks every event's MAC (format 2): the \
+                whole log, including events no checkpoint covers yet and events whose checkpoints \
+                were removed. On failure, prints the first bad sequence number and what is wrong, \
+                and exits 69.
                 """, "audit verify")
         )
 
@@ -34,10 +37,22 @@ extension Privacyctl.Audit {
         var publicKey: String?
         @Option(name: .long, help: ArgumentHelp("Verify this store file (a copy) instead of the vault's.", valueName: "file"))
         var store: String?
+        @Flag(name: .customLong("with-secret"), help: "Open the vault with its root secret and check every event's MAC too.")
+        var withSecret = false
+        @OptionGroup var rootKey: RootKeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             try Output.run(json: output.json) {
+                if withSecret, store != nil || publicKey != nil {
+                    throw CLIError(.usage, "--with-secret verifies the vault with its own keys: it takes neither --store nor --public-key")
+                }
+                let witness = try against.map(AuditCheckpoint.readWitnessFile(at:)) ?? []
+                if withSecret {
+                    let context = try ContextOptions.resolve(actor: nil, role: nil, purpose: nil, vault: vaultOptions)
+                    let vault = try Vault.open(at: vaultOptions.directory(), rootKey: rootKey.resolve(), context: context)
+                    return try show(try vault.audit.verify(witness: witness))
+                }
                 let key: Ed25519.PublicKey
                 let storePath: String?
                 if let store {
@@ -51,24 +66,27 @@ extension Privacyctl.Audit {
                     key = try publicKey.map(AuditKeys.parse) ?? VaultFiles.recordedAuditPublicKey(at: directory)
                     storePath = nil
                 }
-                let witness = try against.map(AuditCheckpoint.readWitnessFile(at:)) ?? []
                 let report = try storePath.map { try AuditVerifier.verify(storePath: $0, publicKey: key, witness: witness) }
                     ?? VaultFiles.verifyAuditWithoutSecret(at: try vaultOptions.directory(), publicKey: key, witness: witness)
-                if output.json {
-                    try Output.json(report)
-                } else if let problem = report.problem {
-                    Output.standardOutput("audit log FAILED at seq \(problem.seq.map(String.init) ?? "?"): \(problem.message) [\(problem.kind)]")
-                } else {
-                    Output.standardOutput("""
-                        audit log OK: \(report.events) events, chain head \(report.headHash.prefix(16))…
-                        \(report.checkpointsVerified) stored checkpoints and \(report.witnessCheckpointsVerified) witness checkpoints verified (key \(report.publicKeyFingerprint))
-                        \(report.unsignedTail) events after the last verified checkpoint
-                        """)
-                }
-                if let problem = report.problem {
-                    Output.standardError("privacyctl: audit verify: integrity failure at seq \(problem.seq.map(String.init) ?? "?"): \(problem.message)")
-                    throw ExitCode(ExitStatus.integrity.rawValue)
-                }
+                try show(report)
+            }
+        }
+
+        private func show(_ report: AuditReport) throws {
+            if output.json {
+                try Output.json(report)
+            } else if let problem = report.problem {
+                Output.standardOutput("audit log FAILED at seq \(problem.seq.map(String.init) ?? "?"): \(problem.message) [\(problem.kind)]")
+            } else {
+                Output.standardOutput("""
+                    audit log OK: \(report.events) events, chain head \(report.headHash.prefix(16))…
+                    \(report.checkpointsVerified) stored checkpoints and \(report.witnessCheckpointsVerified) witness checkpoints verified (key \(report.publicKeyFingerprint))
+                    \(report.unsignedTail) events after the last verified checkpoint\(report.macsVerified.map { "\n\($0) event MACs verified with the vault's audit-chain key" } ?? "")
+                    """)
+            }
+            if let problem = report.problem {
+                Output.standardError("privacyctl: audit verify: integrity failure at seq \(problem.seq.map(String.init) ?? "?"): \(problem.message)")
+                throw ExitCode(ExitStatus.integrity.rawValue)
             }
         }
     }

@@ -31,6 +31,9 @@ enum ExitStatus: Int32, CaseIterable {
     case io = 74
     /// Another process holds a lock this operation needs; retry later.
     case busy = 75
+    /// Written by an older PrivacyKit: run `privacyctl upgrade` (a format change is never
+    /// applied silently).
+    case upgradeRequired = 76
 
     init(_ code: PrivacyKitError.Code) {
         switch code {
@@ -43,6 +46,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .insecurePermissions: self = .insecurePermissions
         case .alreadyExists: self = .alreadyExists
         case .busy: self = .busy
+        case .upgradeRequired: self = .upgradeRequired
         case .held: self = .held
         case .io: self = .io
         default: self = .failure
@@ -65,6 +69,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .io: "io"
         case .busy: "busy"
         case .held: "held"
+        case .upgradeRequired: "upgrade-required"
         }
     }
 }

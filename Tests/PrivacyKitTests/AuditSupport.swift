@@ -76,6 +76,7 @@ func reinsert(_ row: StoreRow, at seq: Int64, db: StoreDatabase) throws {
     try db.execute(sql: AuditLog.insertSQL, arguments: [
         seq, row.value("time"), row.value("actor"), row.value("role"), row.value("action"), row.value("subject"), row.value("fields"),
         row.value("purpose"), row.value("outcome"), row.value("reason"), row.value("request_id"), row.value("prev_hash"), row.value("hash"),
+        row.value("checkpoint_seq"), row.value("state_root"), row.value("mac"),
     ])
 }
 

@@ -54,7 +54,7 @@ struct AuditTamperTests {
         try s.fixture.tamper { db in
             try db.execute(sql: AuditLog.insertSQL, arguments: [
                 17, "2026-01-01T00:00:00.000Z", "eve", "admin", "record.read", nil, "", nil, "allowed", nil, nil,
-                head, Data(Random.bytes(count: 32)),
+                head, Data(Random.bytes(count: 32)), nil, nil, nil,
             ])
         }
         expectProblem(try s.fixture.verify(), kind: "altered", seq: 17)
@@ -68,17 +68,23 @@ struct AuditTamperTests {
             let rows = try StoreRow.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq >= 6 ORDER BY seq")
             try db.execute(sql: "DELETE FROM audit_events WHERE seq >= 6")
             let prev: Data = try #require(try Data.fetchOne(db, sql: "SELECT hash FROM audit_events WHERE seq = 5"))
+            let checkpoint: Int64 = try #require(try Int64.fetchOne(db, sql: "SELECT checkpoint_seq FROM audit_events WHERE seq = 5"))
             var hasher = AuditHasher()
             let forged = try prev.withUnsafeBytes {
                 try hasher.hash(seq: 6, time: "2026-01-01T00:00:00.000Z", actor: "eve", role: "admin", action: "record.export",
-                                subject: nil, fields: "", purpose: nil, outcome: "allowed", reason: nil, requestID: nil, prevHash: $0)
+                                subject: nil, fields: "", purpose: nil, outcome: "allowed", reason: nil, requestID: nil,
+                                checkpointSeq: checkpoint, prevHash: $0)
             }
             try db.execute(sql: AuditLog.insertSQL, arguments: [
                 6, "2026-01-01T00:00:00.000Z", "eve", "admin", "record.export", nil, "", nil, "allowed", nil, nil, prev, Data(forged),
+                checkpoint, nil, nil,
             ])
             for row in rows { try reinsert(row, at: row["seq"] + 1, db: db) }
         }
-        expectProblem(try s.fixture.verify(), kind: "link", seq: 7)
+        // With the vault's keys the forged event itself is caught (it has no MAC); with
+        // the public key alone, the next one, which no longer links.
+        expectProblem(try s.fixture.verify(), kind: "mac", seq: 6)
+        expectProblem(try verifyWithKey(s.fixture.vault, s.fixture.vault.auditPublicKey), kind: "link", seq: 7)
     }
 
     @Test func twoEventsSwapped() throws {
@@ -126,7 +132,10 @@ struct AuditTamperTests {
             try forger.append((0..<20).map { _ in AuditEntry(.recordRead, subjectID: "someone") }, context: s.fixture.context, db: db)
             try forger.checkpoint(db: db)
         }
-        expectProblem(try s.fixture.verify(), kind: "checkpoint-signature", seq: 1)
+        // The vault's audit-chain key gives it away at the first event; its public key, at
+        // the first checkpoint.
+        expectProblem(try s.fixture.verify(), kind: "mac", seq: 1)
+        expectProblem(try verifyWithKey(s.fixture.vault, s.fixture.vault.auditPublicKey), kind: "checkpoint-signature", seq: 1)
         // Verified with the forger's own key, the chain itself is consistent: only the key
         // gives it away. The witness shows it too.
         let forgedReport = try verifyWithKey(s.fixture.vault, other.vault.auditPublicKey)

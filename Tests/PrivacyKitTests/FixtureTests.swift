@@ -41,7 +41,13 @@ struct FixtureTests {
                 return try Ed25519.PublicKey(bytes: try Base64URL.decode(text))
             }
         }
-        func open() throws -> Vault { try Vault.open(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin) }
+        /// Opens the vault, carried over to this build's format first (explicitly: a format-1
+        /// vault does not open as it is).
+        func open() throws -> Vault {
+            #expect(throws: PrivacyKitError.self) { try Vault.open(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin) }
+            _ = try VaultUpgrade.upgrade(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin)
+            return try Vault.open(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin)
+        }
     }
 
     /// The state every copy of the fixture vault must show: live and erased subjects, a

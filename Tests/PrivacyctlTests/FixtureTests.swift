@@ -20,7 +20,9 @@ struct FixtureTests {
         let root: String
         let manifest: [String: Any]
 
-        init() throws {
+        /// `upgraded`: carried over to this build's format with `privacyctl upgrade` first,
+        /// as an operator must before any other command (format 1 → 2: the keyed audit chain).
+        init(upgraded: Bool = true) throws {
             scratch = try Scratch()
             root = scratch.file("v1")
             try FileManager.default.copyItem(atPath: FixtureTests.committed.path, toPath: root)
@@ -33,6 +35,10 @@ struct FixtureTests {
                 try FileManager.default.setAttributes([.posixPermissions: isDirectory.boolValue ? 0o700 : 0o600], ofItemAtPath: path)
             }
             manifest = try FixtureTests.manifest(at: root)
+            if upgraded {
+                let result = try run(["upgrade", "--json"])
+                #expect(result.status == 0, "privacyctl upgrade: \(result.stderr)")
+            }
         }
 
         func path(_ name: String) -> String { root + "/" + name }
@@ -192,13 +198,63 @@ struct FixtureTests {
         #expect(breach["deadline"] as? String == "2026-12-01T08:00:00.000Z")
     }
 
+    // MARK: The upgrade path
+
+    /// A format-1 vault is refused (exit 76) without being touched; `upgrade --dry-run`
+    /// changes nothing; `upgrade` carries it over, audited, once; the old witness still
+    /// verifies, and the whole log now verifies with its MACs.
+    @Test func aFormat1VaultIsRefusedUntilUpgradedExplicitlyAndAudited() throws {
+        let f = try Copy(upgraded: false)
+        // The log's length and head, read keyless (opening a SQLite file in WAL mode writes
+        // pages of its own, so the file's bytes are no measure).
+        func storeDigest() throws -> String {
+            let report = try f.run(["audit", "verify", "--store", f.path("vault/vault.sqlite"), "--public-key=" + (try f.publicKey), "--json"]).json()
+            return "\(report["events"] ?? "-") \(report["head_hash"] ?? "-")"
+        }
+        let keyring = { try Data(contentsOf: URL(fileURLWithPath: f.path("vault/Keys/keyring.json"))) }
+        let (store0, keyring0) = (try storeDigest(), try keyring())
+
+        let refused = try f.run(["records", "list", "--json"])
+        #expect(refused.status == 76, "\(refused.stderr)")
+        let error = try #require(try refused.json()["error"] as? [String: Any])
+        #expect(error["code"] as? String == "upgrade-required")
+        #expect((error["message"] as? String)?.contains("privacyctl upgrade") == true)
+
+        let dry = try f.run(["upgrade", "--dry-run", "--json"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let plan = try dry.json()
+        #expect(plan["dry_run"] as? Bool == true && plan["upgraded"] as? Bool == false)
+        #expect(plan["from_format"] as? Int == 1 && plan["to_format"] as? Int == 2)
+        #expect((plan["steps"] as? [String])?.count == 3)
+        #expect(try #require(plan["audit_events_verified"] as? Int) > 40)
+        #expect(try storeDigest() == store0 && (try keyring()) == keyring0, "neither the refusal nor the dry run may change the vault")
+        #expect(try f.run(["upgrade", "--dry-run", "--json"]).json()["from_format"] as? Int == 1)
+
+        let done = try f.run(["upgrade", "--json"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(try done.json()["upgraded"] as? Bool == true)
+        #expect(try keyring() != keyring0, "the keyring gains the audit-chain key")
+        let again = try f.run(["upgrade", "--json"])
+        #expect(try again.json()["upgraded"] as? Bool == false && (try again.json()["steps"] as? [String]) == [])
+
+        let events = try f.run(["audit", "query", "--action", "vault.upgrade", "--json"])
+        #expect((try events.json()["events"] as? [[String: Any]])?.count == 1, "\(events.stdout)")
+        let verified = try f.run(["audit", "verify", "--with-secret", "--against", f.path("witness.jsonl"), "--json"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let report = try verified.json()
+        #expect(report["witness_checkpoints_verified"] as? Int == 2)
+        #expect(try #require(report["macs_verified"] as? Int) >= 2)
+        #expect(try f.run(["records", "list", "--json"]).status == 0)
+    }
+
     // MARK: The audit log and the witness file
 
     @Test func theAuditLogVerifiesWithTheKeyKeylessAndAgainstTheWitness() throws {
-        let f = try Copy()
+        let f = try Copy(upgraded: false)
         let publicKey = try f.publicKey
-        // Keyless first, before anything appends to the copy: the recorded key, then a
-        // trusted copy of it, then the store file alone.
+        // Keyless first, before anything appends to the copy (or upgrades it: an auditor
+        // verifies a format-1 copy as it is): the recorded key, then a trusted copy of it,
+        // then the store file alone.
         for arguments in [["audit", "verify"], ["audit", "verify", "--public-key=" + publicKey],
                           ["audit", "verify", "--store", f.path("vault/vault.sqlite"), "--public-key=" + publicKey]] {
             let verified = try f.run(arguments + ["--against", f.path("witness.jsonl"), "--json"])
@@ -208,8 +264,9 @@ struct FixtureTests {
             #expect(report["vault_id"] as? String == (try f.expected("vault_id")))
             #expect(try #require(report["events"] as? Int) > 40)
         }
-        // With the root key: a read appends to the old log, a new witness line signs it, and
-        // the log verifies against all three.
+        // With the root key, once upgraded: a read appends to the old log, a new witness line
+        // signs it, and the log verifies against all three.
+        #expect(try f.run(["upgrade"]).status == 0)
         #expect(try f.run(["records", "get", "--subject", "fx-002", "--field", "city"]).status == 0)
         #expect(try f.run(["audit", "checkpoint", "--export", f.path("witness.jsonl")]).status == 0)
         let after = try f.run(["audit", "verify", "--against", f.path("witness.jsonl"), "--json"])

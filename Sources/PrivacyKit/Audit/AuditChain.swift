@@ -1,16 +1,26 @@
 import Foundation
 public import Sodium
 
-/// The hash chain's canonical encoding, version 1 (documented in `docs/formats.md`).
+/// The hash chain's canonical encoding (documented in `docs/formats.md`).
 ///
-/// An event's hash is BLAKE2b-256 over: the label `privacykit.audit.event.v1`, then seq,
-/// time, actor, role, action, subject, fields, purpose, outcome, reason, request id and
-/// the previous hash, each length-prefixed (`Canonical`); optional values carry a
-/// presence byte, so "absent" and "empty" differ. The first event links to a genesis hash
-/// bound to the vault id, so no log can be moved to another vault.
+/// An event's hash is BLAKE2b-256 over: the label `privacykit.audit.event.v1` (or `.v2`),
+/// then seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request
+/// id, for a version-2 event the seq of the newest checkpoint when it was appended, and
+/// the previous hash, each length-prefixed (`Canonical`); optional values carry a presence
+/// byte, so "absent" and "empty" differ. The first event links to a genesis hash bound to
+/// the vault id, so no log can be moved to another vault.
+///
+/// The hash is unkeyed, so that anyone with the audit public key can check what a signed
+/// checkpoint covers. Version 2 adds, per event, a MAC under the keyring's audit-chain key
+/// over the hash and the decision-state root the event commits to: without that key, a
+/// store writer cannot recompute the chain after an edit, whatever checkpoints they drop.
 public enum AuditChain {
     public static let version = 1
+    /// The event format this build appends.
+    public static let eventVersion = 2
     static let eventLabel = "privacykit.audit.event.v1"
+    static let eventLabelV2 = "privacykit.audit.event.v2"
+    static let macLabel = "privacykit.audit.mac.v2"
     static let genesisLabel = "privacykit.audit.genesis.v1"
     static let checkpointLabel = "privacykit.audit.checkpoint.v1"
     static let subjectLabel = "privacykit.audit.subject.v1"
@@ -52,9 +62,9 @@ struct AuditHasher {
     mutating func hash(
         seq: Int64, time: String, actor: String, role: String, action: String,
         subject: String?, fields: String, purpose: String?, outcome: String,
-        reason: String?, requestID: String?, prevHash: UnsafeRawBufferPointer
+        reason: String?, requestID: String?, checkpointSeq: Int64?, prevHash: UnsafeRawBufferPointer
     ) throws -> [UInt8] {
-        begin(seq: seq)
+        begin(seq: seq, version: checkpointSeq == nil ? 1 : 2)
         field(time)
         field(actor)
         field(role)
@@ -65,18 +75,41 @@ struct AuditHasher {
         field(outcome)
         optional(reason)
         optional(requestID)
+        if let checkpointSeq { self.checkpointSeq(checkpointSeq) }
         return try finish(prevHash: prevHash)
     }
 
     /// Starts an event: the version label and the sequence number.
-    mutating func begin(seq: Int64) {
+    mutating func begin(seq: Int64, version: Int = 1) {
         buffer.removeAll(keepingCapacity: true)
-        Self.label.withUnsafeBytes { field(bytes: $0) }
-        var s = UInt64(bitPattern: seq).bigEndian
+        (version == 1 ? Self.label : Self.labelV2).withUnsafeBytes { field(bytes: $0) }
+        integer(seq)
+    }
+
+    /// A version-2 event's last field before the link: the newest checkpoint's seq when
+    /// it was appended, or -1 when there was none.
+    mutating func checkpointSeq(_ seq: Int64) {
+        integer(seq)
+    }
+
+    private mutating func integer(_ value: Int64) {
+        var s = UInt64(bitPattern: value).bigEndian
         withUnsafeBytes(of: &s) { field(bytes: $0) }
     }
 
     private static let label: [UInt8] = Array(AuditChain.eventLabel.utf8)
+    private static let labelV2: [UInt8] = Array(AuditChain.eventLabelV2.utf8)
+    private static let macLabel: [UInt8] = Array(AuditChain.macLabel.utf8)
+
+    /// The MAC of a version-2 event: keyed BLAKE2b-256 under the audit-chain key over the
+    /// label, the event's hash and the decision-state root it commits to (absent for none).
+    mutating func mac(hash: UnsafeRawBufferPointer, stateRoot: [UInt8]?, key: SecureBytes) throws -> [UInt8] {
+        buffer.removeAll(keepingCapacity: true)
+        Self.macLabel.withUnsafeBytes { field(bytes: $0) }
+        field(bytes: hash)
+        if let stateRoot { stateRoot.withUnsafeBytes { optional(bytes: $0) } } else { optional(bytes: nil) }
+        return try buffer.withUnsafeBytes { try BLAKE2b.hash(bytes: $0, key: key) }
+    }
 
     mutating func field(bytes: UnsafeRawBufferPointer) {
         appendLength(bytes.count)

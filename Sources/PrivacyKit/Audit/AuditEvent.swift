@@ -3,6 +3,8 @@
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
     // Vault and keys
     case vaultCreate = "vault.create"
+    /// `privacyctl upgrade` carried the vault over to a newer format (the reason names it).
+    case vaultUpgrade = "vault.upgrade"
     /// An attempt to open the vault with a wrong secret (outcome `failed`).
     case vaultUnlock = "vault.unlock"
     case keysRotateRoot = "keys.rotate-root"

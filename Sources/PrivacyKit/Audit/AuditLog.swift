@@ -10,14 +10,23 @@ struct AuditLog: Sendable {
     let macKey: SecureBytes?
     let signer: Ed25519.KeyPair?
     let signerFingerprint: String?
+    /// Keys every event's MAC (format 2); nil for the keyless log of a failed unlock.
+    let chainKey: SecureBytes?
     /// A checkpoint is signed inside the append that crosses every multiple of this.
     let checkpointInterval: Int64
+    /// The newest head this process has verified (see ``AuditTail``).
+    let verifiedHead = AuditTail.VerifiedHead()
+
+    /// Set only for `privacyctl upgrade`: the head it extends is a format-1 event.
+    let upgrading: Bool
 
     static let defaultCheckpointInterval: Int64 = 10_000
 
-    init(vaultID: VaultID, keyring: Keyring?, checkpointInterval: Int64 = defaultCheckpointInterval) {
+    init(vaultID: VaultID, keyring: Keyring?, checkpointInterval: Int64 = defaultCheckpointInterval, upgrading: Bool = false) {
         self.vaultID = vaultID
+        self.upgrading = upgrading
         self.macKey = keyring?.current(.auditMAC)?.secret
+        self.chainKey = keyring?.current(.auditChain)?.secret
         let signing = keyring?.current(.auditSigning)
         self.signer = signing?.signingPair
         self.signerFingerprint = signing?.info.fingerprint
@@ -34,6 +43,7 @@ struct AuditLog: Sendable {
     @discardableResult
     func append(_ entries: [AuditEntry], context: AccessContext, db: StoreDatabase) throws -> ClosedRange<Int64>? {
         guard !entries.isEmpty else { return nil }
+        var hasher = AuditHasher()
         guard db.isInsideTransaction else {
             throw PrivacyKitError(.internal, "audit events must be appended inside a transaction")
         }
@@ -42,12 +52,15 @@ struct AuditLog: Sendable {
         }
         let table = AuditTable(db: db)
         let head = try table.head()
+        // Never extend a head a store writer made: its MAC must verify (format 2).
+        let trusted = try AuditTail.checkHead(head, log: self, hasher: &hasher)
         var seq: Int64 = head?.seq ?? 0
         var prev: Data = head?.hash ?? Data(AuditChain.genesis(vaultID: vaultID))
         let first = seq + 1
         let time = Timestamp.precise(Date())
         let statement = try table.insertStatement()
-        var hasher = AuditHasher()
+        let checkpointSeq = try table.lastCheckpointSeq() ?? -1
+        let stateRoot: [UInt8]? = nil
         for entry in entries {
             seq += 1
             let subject: String? = try entry.subjectID.map { id in
@@ -65,15 +78,20 @@ struct AuditLog: Sendable {
                 try hasher.hash(
                     seq: seq, time: time, actor: context.actor, role: context.role, action: entry.action.rawValue,
                     subject: subject, fields: fields, purpose: purpose, outcome: entry.outcome.rawValue,
-                    reason: entry.reason, requestID: context.requestID, prevHash: prevBytes)
+                    reason: entry.reason, requestID: context.requestID, checkpointSeq: checkpointSeq, prevHash: prevBytes)
+            }
+            let mac = try chainKey.map { key in
+                Data(try hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) })
             }
             let hashData = Data(hash)
             try statement.execute(arguments: [
                 seq, time, context.actor, context.role, entry.action.rawValue, subject, fields, purpose,
-                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData,
+                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData, checkpointSeq, stateRoot.map { Data($0) }, mac,
             ])
             prev = hashData
         }
+        // What this process appended onto a head it trusted is trusted too.
+        if trusted { verifiedHead.set(seq: seq, hash: [UInt8](prev)) }
         if signer != nil, (first - 1) / checkpointInterval != seq / checkpointInterval {
             try checkpoint(db: db)
         }
@@ -100,6 +118,8 @@ struct AuditLog: Sendable {
         if let existing = try Self.storedCheckpoint(db: db, seq: seq, vaultID: vaultID) {
             return existing
         }
+        // Sign only a head that extends what this vault signed before (fail closed).
+        try AuditTail.verifyBeforeSigning(head: head, log: self, db: db)
         let chainHash: [UInt8] = head.map { [UInt8]($0.hash) } ?? AuditChain.genesis(vaultID: vaultID)
         let time = Timestamp.precise(Date())
         let signature = try signer.sign(AuditChain.checkpointMessage(vaultID: vaultID, seq: seq, chainHash: chainHash, time: time))

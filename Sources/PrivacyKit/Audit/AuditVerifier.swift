@@ -7,7 +7,7 @@ public struct AuditReport: Sendable, Encodable, Equatable {
     /// The first thing wrong, with the sequence number where it shows.
     public struct Problem: Sendable, Codable, Equatable {
         public let seq: Int64?
-        /// `missing`, `link`, `altered`, `malformed`, `checkpoint-signature`,
+        /// `missing`, `link`, `altered`, `mac`, `format`, `checkpoint-missing`, `malformed`, `checkpoint-signature`,
         /// `checkpoint-mismatch`, `checkpoint-beyond-end`, `witness-signature`,
         /// `witness-mismatch`, `witness-beyond-end`, `witness-foreign`, `consent-ledger`.
         public let kind: String
@@ -25,6 +25,9 @@ public struct AuditReport: Sendable, Encodable, Equatable {
     /// Events after the newest verified checkpoint: covered by the chain, not yet signed.
     public let unsignedTail: Int64
     public let publicKeyFingerprint: String
+    /// Format-2 events whose MAC was checked; nil when verified with the public key alone
+    /// (which checks what checkpoints cover, not the MACs).
+    public let macsVerified: Int64?
     public let problem: Problem?
 
     enum CodingKeys: String, CodingKey {
@@ -36,6 +39,7 @@ public struct AuditReport: Sendable, Encodable, Equatable {
         case witnessCheckpointsVerified = "witness_checkpoints_verified"
         case unsignedTail = "unsigned_tail"
         case publicKeyFingerprint = "public_key_fingerprint"
+        case macsVerified = "macs_verified"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -49,6 +53,7 @@ public struct AuditReport: Sendable, Encodable, Equatable {
         try c.encode(witnessCheckpointsVerified, forKey: .witnessCheckpointsVerified)
         try c.encode(unsignedTail, forKey: .unsignedTail)
         try c.encode(publicKeyFingerprint, forKey: .publicKeyFingerprint)
+        try c.encodeIfPresent(macsVerified, forKey: .macsVerified)
         try c.encodeIfPresent(problem, forKey: .problem)
     }
 }
@@ -107,15 +112,10 @@ public enum AuditVerifier {
         }
     }
 
-    /// Hashes are public, so a plain `memcmp` is fine here (no timing secret).
-    private static func equal(_ stored: [UInt8], _ bytes: [UInt8]) -> Bool {
-        stored.count == bytes.count && stored.withUnsafeBytes { d in
-            bytes.withUnsafeBytes { b in b.count == 0 || memcmp(d.baseAddress!, b.baseAddress!, b.count) == 0 }
-        }
-    }
-
+    /// With `chainKey` (the vault's audit-chain key) every format-2 event's MAC is checked
+    /// too: the whole log, not just what checkpoints cover.
     static func verify(
-        db: StoreDatabase, vaultID: VaultID, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint]
+        db: StoreDatabase, vaultID: VaultID, publicKey: Ed25519.PublicKey, witness: [AuditCheckpoint], chainKey: SecureBytes? = nil
     ) throws -> AuditReport {
         let keyFingerprint = try KeyFingerprint.of(publicKey.bytes)
         var problem: AuditReport.Problem?
@@ -172,9 +172,12 @@ public enum AuditVerifier {
         var previous = genesis
         var expected: Int64 = 1
         var count: Int64 = 0
+        var macs: Int64 = 0
+        var keyedFrom: Int64?
+        var newestReferenced: Int64 = -1
         checkAt(0, chainHash: genesis)
         var hasher = AuditHasher()
-        let cursor = try AuditTable(db: db).allEvents()
+        let cursor = try AuditTable.inspecting(db).allEvents()
         while problem == nil, let row = try cursor.next() {
             let seq: Int64 = row[0]
             guard seq == expected else {
@@ -185,35 +188,44 @@ public enum AuditVerifier {
                 }
                 break
             }
-            // Text columns as Swift strings (short ones need no allocation), hashes compared
-            // in place with memcmp: measured ~1.6x faster than wrapping every column's bytes
-            // in a no-copy Data, which allocates per column.
-            hasher.begin(seq: seq)
-            hasher.field(row[1] as String)
-            hasher.field(row[2] as String)
-            hasher.field(row[3] as String)
-            hasher.field(row[4] as String)
-            hasher.optional(row[5] as String?)
-            hasher.field(row[6] as String)
-            hasher.optional(row[7] as String?)
-            hasher.field(row[8] as String)
-            hasher.optional(row[9] as String?)
-            hasher.optional(row[10] as String?)
-            let linked = if case .blob(let bytes) = row.values[11] { Self.equal(bytes, previous) } else { false }
-            guard linked else {
-                fail(seq, "link", "event \(seq) does not link to event \(seq - 1) (an event was inserted, removed or reordered here)")
+            let checked = try hasher.check(row: row, previous: previous, key: chainKey)
+            if let why = checked.problem {
+                let kind = why.contains("link") ? "link" : why.contains("MAC") ? "mac" : "altered"
+                let message = switch kind {
+                case "link": "event \(seq) does not link to event \(seq - 1) (an event was inserted, removed or reordered here)"
+                case "mac": "event \(seq): \(why) (rewritten without the audit-chain key)"
+                default: "event \(seq) was altered: its content does not match its hash"
+                }
+                fail(seq, kind, message)
                 break
             }
-            let recomputed = try previous.withUnsafeBytes { try hasher.finish(prevHash: $0) }
-            let intact = if case .blob(let bytes) = row.values[12] { Self.equal(bytes, recomputed) } else { false }
-            guard intact else {
-                fail(seq, "altered", "event \(seq) was altered: its content does not match its hash")
+            if checked.version == 2 {
+                if keyedFrom == nil {
+                    keyedFrom = seq
+                    // The keyed part starts at the vault's first event or at its upgrade.
+                    if chainKey != nil, seq != 1 && (row[4] as String) != AuditAction.vaultUpgrade.rawValue || (row[15] as Data?) == nil {
+                        fail(seq, "mac", "event \(seq) starts the keyed log but is neither the first event nor the upgrade (events before it were rewritten)")
+                        break
+                    }
+                }
+                if chainKey != nil, (row[15] as Data?) != nil { macs += 1 }
+                let referenced: Int64 = row[13]
+                if referenced >= 0, stored[referenced] == nil || referenced >= seq || referenced < newestReferenced {
+                    fail(seq, "checkpoint-missing", "event \(seq) was appended after the checkpoint at seq \(referenced), which the log no longer has (a checkpoint was removed)")
+                    break
+                }
+                newestReferenced = max(newestReferenced, referenced)
+            } else if keyedFrom != nil {
+                fail(seq, "format", "event \(seq) is in format 1 after format-2 events (the log was converted back)")
                 break
             }
-            previous = recomputed
+            previous = checked.hash
             count += 1
             expected += 1
-            checkAt(seq, chainHash: recomputed)
+            checkAt(seq, chainHash: checked.hash)
+        }
+        if problem == nil, chainKey != nil, keyedFrom == nil {
+            fail(1, "mac", "no event carries a MAC, though the keyring holds the audit-chain key (the log was rewritten in format 1)")
         }
         let lastSeq = expected - 1
         if problem == nil {
@@ -230,6 +242,6 @@ public enum AuditVerifier {
             vaultID: vaultID.hex, events: count, lastSeq: lastSeq, headHash: Hex.encode(previous),
             checkpointsVerified: verifiedCheckpoints, witnessCheckpointsVerified: verifiedWitness,
             unsignedTail: lastSeq - max(lastVerifiedCheckpoint, 0), publicKeyFingerprint: keyFingerprint,
-            problem: problem)
+            macsVerified: chainKey == nil ? nil : macs, problem: problem)
     }
 }

@@ -30,11 +30,13 @@ public struct VaultAudit: VaultCapability {
             }
     }
 
-    /// Verifies the audit log against the vault's public key and, optionally, a witness
-    /// file's checkpoints.
+    /// Verifies the whole audit log with the vault's keys (every event's MAC, which a store
+    /// writer cannot recompute), its checkpoints with the public key, and, optionally, a
+    /// witness file's checkpoints.
     public func verify(witness: [AuditCheckpoint] = []) throws -> AuditReport {
         try store.read { db in
-                try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: witness)
+                try AuditVerifier.verify(db: db, vaultID: id, publicKey: auditPublicKey, witness: witness,
+                                         chainKey: keyring.current(.auditChain)?.secret)
             }
     }
 

@@ -222,11 +222,15 @@ public struct RestoreSummary: Sendable, Codable {
     /// Tombstones added without a subject to erase (erased before, or never in the backup).
     public let tombstonesAdded: Int
     public let auditVerified: Bool
+    /// The format of a backup made by an older PrivacyKit, which the restore carried over
+    /// (`vault.upgrade` in the restored log); nil for a backup of this build's format.
+    public var upgradedFromFormat: Int?
 
     enum CodingKeys: String, CodingKey {
         case directory, subjects
         case backupID = "backup_id", vaultID = "vault_id", replayedErasures = "replayed_erasures"
         case tombstonesAdded = "tombstones_added", auditVerified = "audit_verified"
+        case upgradedFromFormat = "upgraded_from_format"
     }
 }
 
@@ -345,6 +349,10 @@ extension VaultBackups {
             for suffix in ["-wal", "-shm", "-journal"] { unlink(storePath + suffix) }
         }
 
+        // A backup of an older format restores into a vault of that format: carried over
+        // here, audited in the restored vault's log (a restore makes a new vault; no live
+        // vault is rewritten on open).
+        let upgrade = try VaultUpgrade.upgrade(at: URL(fileURLWithPath: staging), rootKey: rootKey, dryRun: false, context: context, backend: backend)
         // Open the restored vault, replay erasures, verify, record.
         let vault = try Vault.open(at: URL(fileURLWithPath: staging), rootKey: rootKey, context: context, backend: backend)
         var replayed = 0, added = 0
@@ -381,7 +389,8 @@ extension VaultBackups {
         finished = true
         try SecureFiles.syncDirectory(parent)
         return RestoreSummary(directory: target, backupID: opened.manifest.backupID, vaultID: header.vaultID, subjects: subjects,
-                              replayedErasures: replayed, tombstonesAdded: added, auditVerified: true)
+                              replayedErasures: replayed, tombstonesAdded: added, auditVerified: true,
+                              upgradedFromFormat: upgrade.upgraded ? upgrade.fromFormat : nil)
     }
 
     /// Verifies a backup with the offline recovery key alone (no vault, no root secret).

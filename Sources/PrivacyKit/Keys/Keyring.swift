@@ -13,6 +13,10 @@ public enum KeyRole: String, Sendable, Codable, CaseIterable {
     case auditMAC = "audit-mac"
     /// Wraps the random key of each backup.
     case backup
+    /// Keys the MAC of every audit event (format 2): a store writer without it cannot
+    /// rewrite the log. Never rotated. A keyring without one belongs to a format-1 vault
+    /// that `privacyctl upgrade` has not carried over yet.
+    case auditChain = "audit-chain"
 }
 
 /// The identity of a vault: 16 random bytes, shown as 32 hex digits.
@@ -199,9 +203,13 @@ public struct Keyring: Sendable {
         }
     }
 
-    /// A keyring read from outside must hold a key of every role.
+    /// Roles a format-1 keyring lacks until `privacyctl upgrade` adds them.
+    static let addedByUpgrade: Set<KeyRole> = [.auditChain]
+
+    /// A keyring read from outside must hold a key of every role (but those a format-1
+    /// vault has yet to be given by an upgrade).
     static func checkComplete(_ keys: [UnsealedKey], source: String) throws {
-        for role in KeyRole.allCases where !keys.contains(where: { $0.info.role == role }) {
+        for role in KeyRole.allCases where !addedByUpgrade.contains(role) && !keys.contains(where: { $0.info.role == role }) {
             throw PrivacyKitError(.integrity, "\(source): the keyring has no \(role.rawValue) key")
         }
     }

@@ -18,7 +18,8 @@ public final class SQLiteStore: Store {
 
     /// Store format version this build writes. A store stamped with a higher one, or
     /// holding migrations this build does not know, was written by a newer PrivacyKit.
-    public static let formatVersion = 1
+    /// Format 2: the keyed audit chain (migration `v8-integrity`).
+    public static let formatVersion = 2
 
     private init(pool: DatabasePool, path: String, checkpointer: WALCheckpointer) {
         self.pool = pool
@@ -238,6 +239,17 @@ public final class SQLiteStore: Store {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v8-integrity") { db in
+            // Audit format 2 (AuditChain): the newest checkpoint each event saw, the
+            // decision-state root it commits to, and its MAC under the audit-chain key.
+            // Columns added, nothing rewritten: format-1 events keep them NULL. Applied only
+            // by `privacyctl upgrade` (or to a new store), never on open.
+            try db.execute(sql: """
+                ALTER TABLE audit_events ADD COLUMN checkpoint_seq INTEGER;
+                ALTER TABLE audit_events ADD COLUMN state_root BLOB;
+                ALTER TABLE audit_events ADD COLUMN mac BLOB;
+                """)
+        }
         return migrator
     }
 
@@ -308,11 +320,17 @@ public final class SQLiteStore: Store {
             try StoreMetadata.checkBeforeOpening(meta, store: path, expecting: vaultID, readsUpTo: formatVersion, superseded: superseded)
             let checkpointer = WALCheckpointer(path: path)
             let pool = try DatabasePool(path: path, configuration: configuration(checkpointer: checkpointer))
-            try migrator.migrate(pool)
+            // An older format is left as it is: the vault refuses it until `privacyctl
+            // upgrade` (upgradeSchema()) carries it over, audited.
+            if StoreMetadata.formatVersion(of: meta) == formatVersion { try migrator.migrate(pool) }
             return SQLiteStore(pool: pool, path: path, checkpointer: checkpointer)
         }
     }
 
+
+    public func upgradeSchema() throws {
+        try Self.wrap(path) { try Self.migrator.migrate(pool) }
+    }
 
     /// Folds the WAL into the database file and empties it, on the writer connection (so
     /// `body` can go on there), giving up quickly when a reader holds older frames. A

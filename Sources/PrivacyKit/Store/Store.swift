@@ -20,6 +20,9 @@ public protocol Store: AnyObject, Sendable {
     func scrubDeleted() -> Bool
     /// Closes every connection.
     func close() throws
+    /// Applies the schema migrations an older store lacks (open leaves an older format as
+    /// it is). Only the upgrade path calls it; it changes no row.
+    func upgradeSchema() throws
 }
 
 extension Store {
@@ -69,6 +72,11 @@ public struct StoreMetadata: Sendable, Equatable {
             throw PrivacyKitError(.integrity, "the store \(location) has incomplete vault metadata")
         }
         self.init(vaultID: vaultID, formatVersion: version, createdAt: created)
+    }
+
+    /// The format version `vault_meta` records (0 when it records none).
+    public static func formatVersion(of meta: [String: String]) -> Int {
+        meta["format_version"].flatMap(Int.init) ?? 0
     }
 
     /// What every backend checks in a store's `vault_meta` before it changes anything: not

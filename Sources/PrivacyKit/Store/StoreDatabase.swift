@@ -205,6 +205,14 @@ public final class StoreDatabase {
         return try Bool.fetchOne(self, sql: sql, arguments: [name]) ?? false
     }
 
+    public func columnExists(_ column: String, in table: String) throws -> Bool {
+        let sql = switch dialect {
+        case .sqlite: "SELECT 1 FROM pragma_table_info(?) WHERE name = ?"
+        case .postgres: "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?"
+        }
+        return try Bool.fetchOne(self, sql: sql, arguments: [table, column]) ?? false
+    }
+
     public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
         try connection.inSavepoint(body)
     }

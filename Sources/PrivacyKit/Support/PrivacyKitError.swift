@@ -13,6 +13,7 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
             case denied = "denied"
             case integrity = "integrity"
             case unsupportedVersion = "unsupported-version"
+            case upgradeRequired = "upgrade-required"
             case insecurePermissions = "insecure-permissions"
             case alreadyExists = "already-exists"
             case busy = "busy"
@@ -35,6 +36,9 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
         public static let integrity = Code(.integrity)
         /// Written by a newer PrivacyKit (a newer vault or keyring format).
         public static let unsupportedVersion = Code(.unsupportedVersion)
+        /// Written by an older PrivacyKit: `privacyctl upgrade` carries it over (never done
+        /// silently on open).
+        public static let upgradeRequired = Code(.upgradeRequired)
         /// A secret file is readable by group or others.
         public static let insecurePermissions = Code(.insecurePermissions)
         /// Something that must be new exists already.

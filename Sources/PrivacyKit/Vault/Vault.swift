@@ -21,7 +21,7 @@ public import Sodium
 /// ```
 public final class Vault: Sendable {
     /// The vault format this build creates and reads.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
 
     /// The vault directory.
     public let directory: URL
@@ -195,6 +195,12 @@ public final class Vault: Sendable {
         // Policies first: a vault whose policy files do not load is not touched at all.
         let policies = try VaultPolicies(vaultDirectory: path)
         let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
+        do {
+            try VaultUpgrade.checkCurrent(formatVersion: try store.metadata().formatVersion, keyring: keyring, store: store.location)
+        } catch {
+            try? store.close()
+            throw error
+        }
         let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
                               keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
         try vault.core.recordPolicyChange(context: context)

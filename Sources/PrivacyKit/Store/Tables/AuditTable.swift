@@ -1,5 +1,14 @@
 import Foundation
 
+/// The newest event, as the append reads it.
+struct AuditHead {
+    let seq: Int64
+    let hash: Data
+    let checkpointSeq: Int64?
+    let mac: Data?
+    let stateRoot: Data?
+}
+
 /// A row of `audit_checkpoints` (migration `v2-audit`), as stored.
 struct AuditCheckpointRow {
     let seq: Int64
@@ -27,23 +36,48 @@ struct AuditCheckpointRow {
 struct AuditTable {
     let db: StoreDatabase
 
-    /// The columns of an event, in the order every event read below returns them.
-    static let eventColumns = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
+    /// The columns of an event, in the order every event read below returns them: those
+    /// of format 1, then format 2's `checkpoint_seq, state_root, mac` (13, 14, 15) in a
+    /// store that has them (see ``keyedColumns``).
+    var eventColumns: String { keyedColumns ? Self.eventColumnsV2 : Self.eventColumnsV1 }
+    static let eventColumnsV1 = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
+    static let eventColumnsV2 = eventColumnsV1 + ", checkpoint_seq, state_root, mac"
+    /// Whether the store has format 2's columns (`v8-integrity`); a format-1 store that
+    /// has not been upgraded does not.
+    let keyedColumns: Bool
+
+    init(db: StoreDatabase, keyedColumns: Bool = true) {
+        self.db = db
+        self.keyedColumns = keyedColumns
+    }
+
+    /// The table of a store whose format is not known: asks the schema.
+    static func inspecting(_ db: StoreDatabase) throws -> AuditTable {
+        AuditTable(db: db, keyedColumns: try db.columnExists("mac", in: "audit_events"))
+    }
     /// Events per segment of the subject index (`seq / 65536`): must match the migration.
     static let subjectSegment: Int64 = 65536
 
-    static let headSQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-    /// Binds the columns of ``eventColumns``, in that order.
+    static let headSQL = "SELECT seq, hash, checkpoint_seq, mac, state_root FROM audit_events ORDER BY seq DESC LIMIT 1"
+    /// Binds the columns of ``eventColumnsV2``, in that order.
     static let insertSQL = """
-        INSERT INTO audit_events (seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO audit_events (seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash, checkpoint_seq, state_root, mac)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     // MARK: Writing
 
-    /// The newest event's seq and hash; nil for an empty log.
-    func head() throws -> (seq: Int64, hash: Data)? {
-        try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL)).map { ($0[0], $0[1]) }
+    /// The newest event's seq, hash, recorded checkpoint (nil for format 1) and MAC (nil
+    /// for format 1 and for a failed unlock); nil for an empty log.
+    func head() throws -> AuditHead? {
+        try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL)).map {
+            AuditHead(seq: $0[0], hash: $0[1], checkpointSeq: $0[2], mac: $0[3], stateRoot: $0[4])
+        }
+    }
+
+    /// One event by seq (rows of ``eventColumns``).
+    func event(seq: Int64) throws -> StoreRow? {
+        try StoreRow.fetchOne(db.cachedStatement(sql: "SELECT \(eventColumns) FROM audit_events WHERE seq = ?"), arguments: [seq])
     }
 
     /// The statement that appends one event (``insertSQL``), prepared once.
@@ -90,12 +124,12 @@ struct AuditTable {
 
     /// Every event, oldest first, streamed (the verifier).
     func allEvents() throws -> StoreCursor<StoreRow> {
-        try StoreRow.fetchCursor(db, sql: "SELECT \(Self.eventColumns) FROM audit_events ORDER BY seq")
+        try StoreRow.fetchCursor(db, sql: "SELECT \(eventColumns) FROM audit_events ORDER BY seq")
     }
 
     /// Every event after `afterSeq`, oldest first, streamed (an export).
     func events(after afterSeq: Int64) throws -> StoreCursor<StoreRow> {
-        try StoreRow.fetchCursor(db, sql: "SELECT \(Self.eventColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+        try StoreRow.fetchCursor(db, sql: "SELECT \(eventColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
     }
 
     /// The events matching every filter given, oldest first. `subject` is a pseudonym,
@@ -116,7 +150,7 @@ struct AuditTable {
         if let since { conditions.append("time >= ?"); arguments.append(since) }
         if let until { conditions.append("time < ?"); arguments.append(until) }
         if let afterSeq { conditions.append("seq > ?"); arguments.append(afterSeq) }
-        var sql = "SELECT \(Self.eventColumns) FROM audit_events"
+        var sql = "SELECT \(eventColumns) FROM audit_events"
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY seq"
         if let limit { sql += " LIMIT \(max(0, limit))" }
@@ -128,7 +162,7 @@ struct AuditTable {
     func subjectEvents(_ pseudonym: String, newestSeq: Int64) throws -> [StoreRow] {
         let segments = (0...(newestSeq / Self.subjectSegment)).map(String.init).joined(separator: ",")
         return try StoreRow.fetchAll(db, sql: """
-            SELECT \(Self.eventColumns) FROM audit_events
+            SELECT \(eventColumns) FROM audit_events
             WHERE seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ? ORDER BY seq
             """, arguments: [pseudonym])
     }

@@ -1,0 +1,119 @@
+public import Foundation
+import Sodium
+
+/// What `privacyctl upgrade` did, or with `--dry-run` would do.
+public struct UpgradeReport: Sendable, Encodable, Equatable {
+    public let vaultID: String
+    public let fromFormat: Int
+    public let toFormat: Int
+    public let dryRun: Bool
+    /// One line per change, in order; empty when the vault is already current.
+    public let steps: [String]
+    /// Events of the old log verified (chain and signed checkpoints) before carrying it over.
+    public let auditEventsVerified: Int64
+    /// Whether the vault was changed (false for a dry run and for a current vault).
+    public let upgraded: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case steps, upgraded
+        case vaultID = "vault_id"
+        case fromFormat = "from_format"
+        case toFormat = "to_format"
+        case dryRun = "dry_run"
+        case auditEventsVerified = "audit_events_verified"
+    }
+}
+
+/// Carries a vault made by an older PrivacyKit over to this build's format: explicitly,
+/// audited, never on open (`Vault.open` refuses an older vault with `.upgradeRequired`).
+///
+/// Format 1 → 2 (the keyed audit chain): verifies the old log as format 1 allows (its
+/// chain and signed checkpoints), adds the audit-chain key to the keyring, adds the
+/// format-2 columns, and appends a `vault.upgrade` event — the first with a MAC, which
+/// vouches for every event before it through the chain — then signs a checkpoint. Events
+/// after the old log's newest checkpoint are taken as they stand: format 1 could not
+/// protect them, which is what the upgrade fixes from here on (docs/threat-model.md).
+///
+/// An interrupted upgrade (keyring written, store not yet) is finished by running it again.
+public enum VaultUpgrade {
+    public static func upgrade(
+        at directory: URL, rootKey: RootKey, dryRun: Bool = false, context: AccessContext = .library
+    ) throws -> UpgradeReport {
+        try upgrade(at: directory, rootKey: rootKey, dryRun: dryRun, context: context, backend: nil)
+    }
+
+    static func upgrade(
+        at directory: URL, rootKey: RootKey, dryRun: Bool, context: AccessContext, backend: (any StoreBackend)?
+    ) throws -> UpgradeReport {
+        let path = directory.standardizedFileURL.path
+        let keyringPath = VaultLayout.keyringPath(path)
+        guard SecureFiles.mode(of: keyringPath) != nil else {
+            throw PrivacyKitError(.notFound, "no vault at \(path) (no \(VaultLayout.keysDirectoryName)/\(VaultLayout.keyringFileName))")
+        }
+        let lock = try FileLock(path: path + "/" + VaultLayout.keysDirectoryName + "/.keyring.lock", what: "the keyring")
+        defer { lock.unlock() }
+        let keyring = try KeyringFile.unseal(try KeyringFile.read(at: keyringPath), path: keyringPath, rootKey: rootKey)
+        let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
+        defer { try? store.close() }
+        let from = try store.metadata().formatVersion
+        let hasChainKey = keyring.current(.auditChain) != nil
+        func report(steps: [String], verified: Int64, upgraded: Bool) -> UpgradeReport {
+            UpgradeReport(vaultID: keyring.vaultID.hex, fromFormat: from, toFormat: Vault.formatVersion, dryRun: dryRun,
+                          steps: steps, auditEventsVerified: verified, upgraded: upgraded)
+        }
+        if from == Vault.formatVersion {
+            try checkCurrent(formatVersion: from, keyring: keyring, store: store.location)
+            return report(steps: [], verified: 0, upgraded: false)
+        }
+        guard from == 1 else {
+            throw PrivacyKitError(.unsupportedVersion, "the store \(store.location) is format \(from); this build upgrades format 1 to \(Vault.formatVersion)")
+        }
+        guard let publicKey = keyring.auditPublicKey else {
+            throw PrivacyKitError(.integrity, "\(keyringPath) has no audit signing key")
+        }
+        let audit = try store.read { db in
+            try AuditVerifier.verify(db: db, vaultID: keyring.vaultID, publicKey: publicKey, witness: [])
+        }
+        if let problem = audit.problem {
+            throw PrivacyKitError(.integrity, "the audit log does not verify (\(problem.kind) at seq \(problem.seq.map(String.init) ?? "-"): \(problem.message)); the upgrade does not carry a broken log over")
+        }
+        var steps: [String] = []
+        if !hasChainKey { steps.append("add an audit-chain key to the keyring") }
+        steps.append("add the format-2 audit columns to the store (migration v8-integrity)")
+        steps.append("append a vault.upgrade event, the first with a MAC, and sign a checkpoint over it")
+        if dryRun { return report(steps: steps, verified: audit.events, upgraded: false) }
+
+        try store.upgradeSchema()
+        let upgraded = hasChainKey ? keyring : try keyring.addingKey(.auditChain, createdAt: Timestamp.now())
+        let bytes = hasChainKey ? nil : try KeyringFile.reseal(upgraded)
+        let log = AuditLog(vaultID: keyring.vaultID, keyring: upgraded, upgrading: true)
+        try store.write { db in
+            let meta = VaultMetaTable(db: db)
+            guard try meta.value("format_version") == "1" else {
+                throw PrivacyKitError(.busy, "another process upgraded \(path) meanwhile; open it again")
+            }
+            try log.append([AuditEntry(.vaultUpgrade, reason: "format 1 to \(Vault.formatVersion): keyed audit chain")], context: context, db: db)
+            try meta.set("format_version", String(Vault.formatVersion))
+            try log.checkpoint(db: db)
+            // Last, inside the transaction: a crash before the commit leaves a keyring with
+            // the new key over a format-1 store, which running the upgrade again finishes.
+            if let bytes { try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600) }
+        }
+        return report(steps: steps, verified: audit.events, upgraded: true)
+    }
+
+    /// What `Vault.open` requires: a store and a keyring of this build's format.
+    static func checkCurrent(formatVersion: Int, keyring: Keyring, store location: String) throws {
+        let hasChainKey = keyring.current(.auditChain) != nil
+        if formatVersion < Vault.formatVersion {
+            throw PrivacyKitError(
+                .upgradeRequired,
+                "the vault's store \(location) is format \(formatVersion), made by an older PrivacyKit: run `privacyctl upgrade` (try `--dry-run` first) to carry it over to format \(Vault.formatVersion)")
+        }
+        guard hasChainKey else {
+            throw PrivacyKitError(
+                .integrity,
+                "the store \(location) is format \(formatVersion) but the keyring has no audit-chain key: an older keyring was put back over an upgraded vault")
+        }
+    }
+}
