@@ -20,7 +20,7 @@ enum PostgresSchema {
     static let tables = [
         "vault_meta", "audit_events", "audit_checkpoints", "subjects", "blind_index", "consent_ledger", "consent_state",
         "tombstones", "legal_holds", "restrictions", "anonymized_records", "sweep_runs", "subject_requests", "breaches",
-        "schema_migrations",
+        "decision_leaves", "decision_nodes", "schema_migrations",
     ]
     static let functions = ["privacykit_append_only()", "privacykit_julianday(text)"]
 
@@ -29,6 +29,16 @@ enum PostgresSchema {
         // Twin of SQLiteStore.migrator's v8-integrity (the keyed audit chain).
         ("v2-integrity", """
             ALTER TABLE audit_events ADD COLUMN checkpoint_seq BIGINT, ADD COLUMN state_root BYTEA, ADD COLUMN mac BYTEA;
+            CREATE TABLE decision_leaves (
+                key BYTEA PRIMARY KEY,
+                bucket BIGINT NOT NULL,
+                tag BYTEA NOT NULL
+            );
+            CREATE INDEX decision_leaves_bucket ON decision_leaves (bucket);
+            CREATE TABLE decision_nodes (
+                pos BIGINT PRIMARY KEY,
+                hash BYTEA NOT NULL
+            );
             """),
     ]
 

@@ -208,7 +208,7 @@ struct KeyringTamperTests {
         let f = try Fixture()
         let storePath = f.url.path + "/vault.sqlite"
         let queue = try DatabaseQueue(path: storePath)
-        try queue.write { db in try db.execute(sql: "UPDATE vault_meta SET value = '2' WHERE key = 'format_version'") }
+        try queue.write { db in try db.execute(sql: "UPDATE vault_meta SET value = '\(Vault.formatVersion + 1)' WHERE key = 'format_version'") }
         try queue.close()
         try f.expectOpenFails(.unsupportedVersion)
     }

@@ -17,6 +17,16 @@ extension VaultCore {
             }
             let decision = try policies.access.decide(role: context.role, action: action, purpose: context.purpose)
             guard decision.isAllowed else { throw deny(request, context: context, fields: request.fields ?? [], rule: decision.rule) }
+            if action == .read || action == .export, let subject = request.subject {
+                // The subject's decision rows must be the ones the audit chain commits to
+                // (fail closed), and an erased subject stays erased even if a store writer
+                // put its row back.
+                let erased = try store.read { db in
+                    try checkDecisionState(db, .subject(subject))
+                    return try db.decisions.tombstones.contains(subject)
+                }
+                if erased { throw PrivacyKitError(.notFound, "subject \(subject) was erased") }
+            }
             if action == .read || action == .export {
                 let names = request.fields ?? (request.allReadableFields ? policies.schema.fields.map(\.name) : [])
                 for name in names {

@@ -41,7 +41,7 @@ struct AuditLog: Sendable {
     ///
     /// - Returns: the sequence numbers written.
     @discardableResult
-    func append(_ entries: [AuditEntry], context: AccessContext, db: StoreDatabase) throws -> ClosedRange<Int64>? {
+    func append(_ entries: [AuditEntry], context: AccessContext, db: StoreDatabase, stateRoot: [UInt8]? = nil) throws -> ClosedRange<Int64>? {
         guard !entries.isEmpty else { return nil }
         var hasher = AuditHasher()
         guard db.isInsideTransaction else {
@@ -60,7 +60,13 @@ struct AuditLog: Sendable {
         let time = Timestamp.precise(Date())
         let statement = try table.insertStatement()
         let checkpointSeq = try table.lastCheckpointSeq() ?? -1
-        let stateRoot: [UInt8]? = nil
+        // The decision state these events commit to: the audited transaction's changes so
+        // far, written into the tree now; else the one given (the upgrade), else unchanged.
+        let committed: [UInt8]? = if chainKey == nil { nil } else if let decisionGuard = db.decisionGuard {
+            try decisionGuard.commit(tree: db.decisions.tree)
+        } else {
+            try stateRoot ?? AuditTail.committedRoot(log: self, db: db)
+        }
         for entry in entries {
             seq += 1
             let subject: String? = try entry.subjectID.map { id in
@@ -81,12 +87,12 @@ struct AuditLog: Sendable {
                     reason: entry.reason, requestID: context.requestID, checkpointSeq: checkpointSeq, prevHash: prevBytes)
             }
             let mac = try chainKey.map { key in
-                Data(try hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) })
+                Data(try hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: committed, key: key) })
             }
             let hashData = Data(hash)
             try statement.execute(arguments: [
                 seq, time, context.actor, context.role, entry.action.rawValue, subject, fields, purpose,
-                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData, checkpointSeq, stateRoot.map { Data($0) }, mac,
+                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData, checkpointSeq, committed.map { Data($0) }, mac,
             ])
             prev = hashData
         }

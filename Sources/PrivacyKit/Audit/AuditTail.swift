@@ -97,6 +97,20 @@ enum AuditTail {
         return (0, AuditChain.genesis(vaultID: log.vaultID), false)
     }
 
+    /// The decision-state root the newest MACed event commits to (its MAC checked): what
+    /// every decision is checked against (see ``DecisionIntegrity``).
+    static func committedRoot(log: AuditLog, db: StoreDatabase) throws -> [UInt8] {
+        guard let key = log.chainKey else {
+            throw PrivacyKitError(.internal, "the decision state cannot be checked without the audit-chain key")
+        }
+        guard let head = try AuditTable(db: db).newestKeyed(), let mac = head.mac else { return DecisionIntegrity.emptyRoot }
+        var hasher = AuditHasher()
+        let stateRoot = head.stateRoot.map { [UInt8]($0) }
+        let expected = try head.hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) }
+        guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
+        return stateRoot ?? DecisionIntegrity.emptyRoot
+    }
+
     static func forged(_ seq: Int64, _ why: String) -> PrivacyKitError {
         PrivacyKitError(.integrity, "the audit log was altered behind the vault at event \(seq): \(why); nothing was signed — run `privacyctl audit verify` and restore from a backup or a witness")
     }

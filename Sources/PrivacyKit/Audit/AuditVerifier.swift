@@ -175,6 +175,7 @@ public enum AuditVerifier {
         var macs: Int64 = 0
         var keyedFrom: Int64?
         var newestReferenced: Int64 = -1
+        var committedRoot: [UInt8]?
         checkAt(0, chainHash: genesis)
         var hasher = AuditHasher()
         let cursor = try AuditTable.inspecting(db).allEvents()
@@ -208,7 +209,10 @@ public enum AuditVerifier {
                         break
                     }
                 }
-                if chainKey != nil, (row[15] as Data?) != nil { macs += 1 }
+                if chainKey != nil, (row[15] as Data?) != nil {
+                    macs += 1
+                    committedRoot = (row[14] as Data?).map { [UInt8]($0) } ?? DecisionIntegrity.emptyRoot
+                }
                 let referenced: Int64 = row[13]
                 if referenced >= 0, stored[referenced] == nil || referenced >= seq || referenced < newestReferenced {
                     fail(seq, "checkpoint-missing", "event \(seq) was appended after the checkpoint at seq \(referenced), which the log no longer has (a checkpoint was removed)")
@@ -226,6 +230,12 @@ public enum AuditVerifier {
         }
         if problem == nil, chainKey != nil, keyedFrom == nil {
             fail(1, "mac", "no event carries a MAC, though the keyring holds the audit-chain key (the log was rewritten in format 1)")
+        }
+        // The decision rows, rebuilt from scratch (the stored tree is not trusted), must be
+        // what the newest MACed event commits to.
+        if problem == nil, let chainKey, let committedRoot,
+           try !ConstantTime.equals(DecisionIntegrity(key: chainKey).build(tree: db.decisions.tree, store: false), committedRoot) {
+            fail(expected - 1, "decision-state", "the consent, restriction, hold and tombstone rows are not the ones the log commits to at its newest MACed event (changed behind the vault)")
         }
         let lastSeq = expected - 1
         if problem == nil {

@@ -267,22 +267,24 @@ public struct VaultConsent: VaultCapability {
             note = Data(try cipher.seal(text, field: "consent_note", subjectID: subject, keyVersion: stored.keyVersion))
             cipher.wipe()
         }
-        // The audit event goes in first: the ledger row records its place in the chain,
-        // and the event the row's digest.
+        // The ledger row records the event's place in the chain (the next seq: this is the
+        // one writer), the event the row's digest; the state changes before the event,
+        // which commits to it (DecisionGuard).
+        let seq = try AuditLog.lastSeq(db: db) + 1
         let evidence = change.evidenceHash?.lowercased()
         let digest = try ConsentRules.digest(
             subject: pseudonym, purpose: purpose.id, kind: change.kind.rawValue, time: stamp, channel: change.channel.rawValue,
             notice: notice, evidence: evidence, note: note.map { [UInt8]($0) }, actor: context.actor, expires: expires)
         let reason = "\(purpose.id) via \(change.channel.rawValue)" + (notice.map { ", notice \($0)" } ?? "") + ", ledger \(digest)"
-        guard let seq = try audit.append(
-            [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: db)?.lowerBound
-        else { throw PrivacyKitError(.internal, "no audit event for a consent change") }
         let rows = db.decisions.consent
         guard let id = try rows.appendLedger(
             pseudonym: pseudonym, purpose: purpose.id, kind: change.kind.rawValue, time: stamp, channel: change.channel.rawValue, notice: notice,
             evidence: evidence, note: note, actor: context.actor, expires: expires, auditSeq: seq)
         else { throw PrivacyKitError(.internal, "no id for a consent ledger entry") }
         try rows.upsertState(purpose: purpose.id, subject: subject, kind: change.kind.rawValue, eventID: id, time: stamp, notice: notice, expires: expires)
+        guard try audit.append(
+            [AuditEntry(change.kind.auditAction, subjectID: subject, reason: reason, purpose: context.purpose)], context: context, db: db)?.lowerBound == seq
+        else { throw PrivacyKitError(.internal, "the audit event of a consent change is not at seq \(seq)") }
         return ConsentEvent(id: id, subject: pseudonym, purpose: purpose.id, kind: change.kind, time: stamp,
                                    channel: change.channel.rawValue, noticeVersion: notice, evidenceHash: change.evidenceHash?.lowercased(),
                                    hasNote: note != nil, actor: context.actor, expiresAt: expires, auditSeq: seq)

@@ -248,6 +248,19 @@ public final class SQLiteStore: Store {
                 ALTER TABLE audit_events ADD COLUMN checkpoint_seq INTEGER;
                 ALTER TABLE audit_events ADD COLUMN state_root BLOB;
                 ALTER TABLE audit_events ADD COLUMN mac BLOB;
+                -- The sparse Merkle tree over the decision rows (Access/DecisionIntegrity.swift):
+                -- a leaf per subject with decision state, by keyed position; nodes by
+                -- level << 20 | index. Its root is what each event's MAC commits to.
+                CREATE TABLE decision_leaves (
+                    key BLOB PRIMARY KEY NOT NULL,
+                    bucket INTEGER NOT NULL,
+                    tag BLOB NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX decision_leaves_bucket ON decision_leaves(bucket);
+                CREATE TABLE decision_nodes (
+                    pos INTEGER PRIMARY KEY,
+                    hash BLOB NOT NULL
+                );
                 """)
         }
         return migrator

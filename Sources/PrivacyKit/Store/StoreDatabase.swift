@@ -172,6 +172,8 @@ public final class StoreDatabase {
     public var dialect: StoreDialect { connection.dialect }
     /// Rows changed by the last statement run with `execute`.
     public private(set) var changesCount = 0
+    /// The decision-state guard of the audited transaction this is (nil elsewhere).
+    var decisionGuard: DecisionGuard?
 
     public init(connection: any StoreConnection) {
         self.connection = connection

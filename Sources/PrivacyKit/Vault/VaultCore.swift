@@ -17,6 +17,8 @@ final class VaultCore: Sendable {
     let audit: AuditLog
     let auditPublicKey: Ed25519.PublicKey
     let policies: VaultPolicies
+    /// Checks the decision rows against what the audit chain commits to.
+    let integrity: DecisionIntegrity
 
     private struct State: Sendable {
         var keyring: Keyring
@@ -42,6 +44,10 @@ final class VaultCore: Sendable {
         self.auditPublicKey = publicKey
         self.policies = policies
         self.audit = AuditLog(vaultID: keyring.vaultID, keyring: keyring)
+        guard let chainKey = keyring.current(.auditChain)?.secret else {
+            throw PrivacyKitError(.upgradeRequired, "the keyring has no audit-chain key: run `privacyctl upgrade`")
+        }
+        self.integrity = DecisionIntegrity(key: chainKey)
         // Taken after the bytes were read: if the file was replaced in between, the first
         // check finds another identity, compares contents, and refuses.
         self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest,
@@ -82,8 +88,16 @@ final class VaultCore: Sendable {
     /// decides first (``authorize(_:context:)``), and `body` gets the grant (how each field
     /// may be seen). No access check is written anywhere else.
     func perform<T>(_ context: AccessContext, _ request: AccessRequest, _ body: (AuditedTransaction, AccessGrant) throws -> T) throws -> T {
-        let grant = try authorize(request, context: context)
-        return try performAudited(context) { try body($0, grant) }
+        do {
+            let grant = try authorize(request, context: context)
+            return try performAudited(context) { try body($0, grant) }
+        } catch let error as PrivacyKitError where error.code == .integrity && error.message.hasPrefix(DecisionIntegrity.failurePrefix) {
+            // A decision that failed closed on forged state is audited like a denial.
+            try? performAudited(context) {
+                $0.record(AuditEntry(request.event, subjectID: request.subject, outcome: .failed, reason: DecisionIntegrity.failurePrefix))
+            }
+            throw error
+        }
     }
 
     /// The transaction of ``perform(_:_:_:)`` without the access check: for the vault's own
@@ -93,9 +107,15 @@ final class VaultCore: Sendable {
             // Under the write lock, which a keyring rewrite also holds: no operation uses
             // keys another process has rotated away.
             try ensureKeyringCurrent()
+            let decisions = DecisionGuard(integrity: integrity, committed: try AuditTail.committedRoot(log: audit, db: db))
+            db.decisionGuard = decisions
+            defer { db.decisionGuard = nil }
             let transaction = AuditedTransaction(db: db)
             let result = try body(transaction)
             try audit.append(transaction.entries, context: context, db: db)
+            guard !decisions.hasPendingChanges else {
+                throw PrivacyKitError(.internal, "a decision changed after the last audit event of its transaction")
+            }
             return result
         }
     }

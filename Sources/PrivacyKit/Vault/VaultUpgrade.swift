@@ -80,7 +80,8 @@ public enum VaultUpgrade {
         var steps: [String] = []
         if !hasChainKey { steps.append("add an audit-chain key to the keyring") }
         steps.append("add the format-2 audit columns to the store (migration v8-integrity)")
-        steps.append("append a vault.upgrade event, the first with a MAC, and sign a checkpoint over it")
+        steps.append("build the tree of the decision rows (consent state, restrictions, holds, tombstones) as they stand")
+        steps.append("append a vault.upgrade event, the first with a MAC, committing to the tree, and sign a checkpoint over it")
         if dryRun { return report(steps: steps, verified: audit.events, upgraded: false) }
 
         try store.upgradeSchema()
@@ -92,7 +93,14 @@ public enum VaultUpgrade {
             guard try meta.value("format_version") == "1" else {
                 throw PrivacyKitError(.busy, "another process upgraded \(path) meanwhile; open it again")
             }
-            try log.append([AuditEntry(.vaultUpgrade, reason: "format 1 to \(Vault.formatVersion): keyed audit chain")], context: context, db: db)
+            // The decision rows as they stand are what format 1 left: the tree starts from them.
+            guard let chainKey = upgraded.current(.auditChain)?.secret else {
+                throw PrivacyKitError(.internal, "the upgraded keyring has no audit-chain key")
+            }
+            let integrity = DecisionIntegrity(key: chainKey)
+            let root = try integrity.build(tree: db.decisions.tree, store: true)
+            try log.append([AuditEntry(.vaultUpgrade, reason: "format 1 to \(Vault.formatVersion): keyed audit chain, authenticated decision state")],
+                           context: context, db: db, stateRoot: root)
             try meta.set("format_version", String(Vault.formatVersion))
             try log.checkpoint(db: db)
             // Last, inside the transaction: a crash before the commit leaves a keyring with

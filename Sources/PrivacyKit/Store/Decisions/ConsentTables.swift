@@ -110,6 +110,7 @@ extension DecisionRows {
 
         /// Makes ledger row `eventID` the state of `subject` for `purpose`.
         func upsertState(purpose: String, subject: String, kind: String, eventID: Int64, time: String, notice: String?, expires: String?) throws {
+            try db.decisionWillChange(.subject(subject))
             try db.execute(sql: """
                 INSERT INTO consent_state (purpose, subject_id, kind, event_id, time, notice_version, expires_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)

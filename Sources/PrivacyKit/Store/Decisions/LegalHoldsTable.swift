@@ -17,6 +17,7 @@ extension DecisionRows {
         private static let columns = "id, subject_id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
 
         func insert(id: String, subject: String?, category: String?, reason: String, placedBy: String, placedAt: String, until: String?) throws {
+            try db.decisionWillChange(subject.map(DecisionIntegrity.Leaf.subject) ?? .categoryHolds)
             try db.execute(sql: """
                 INSERT INTO legal_holds (id, subject_id, category, reason, placed_by, placed_at, until) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id, subject, category, reason, placedBy, placedAt, until])
@@ -24,6 +25,7 @@ extension DecisionRows {
 
         /// Marks hold `id` released unless it already was; returns how many rows changed (0 or 1).
         func release(id: String, at time: String, by actor: String, reason: String) throws -> Int {
+            if let held = try hold(id: id) { try db.decisionWillChange(held.subject.map(DecisionIntegrity.Leaf.subject) ?? .categoryHolds) }
             let changed = try db.cachedStatement(sql: "UPDATE legal_holds SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ? AND released_at IS NULL")
             try changed.execute(arguments: [time, actor, reason, id])
             return db.changesCount

@@ -37,12 +37,14 @@ extension DecisionRows {
         }
 
         func insert(subject: String, reason: String, placedBy: String, placedAt: String, requestID: String?) throws {
+            try db.decisionWillChange(.subject(subject))
             try db.execute(sql: "INSERT INTO restrictions (subject_id, reason, placed_by, placed_at, request_id) VALUES (?, ?, ?, ?, ?)",
                            arguments: [subject, reason, placedBy, placedAt, requestID])
         }
 
         /// Deletes the restriction of `subject`; returns how many rows went (0 or 1).
         func delete(subject: String) throws -> Int {
+            try db.decisionWillChange(.subject(subject))
             try db.execute(sql: "DELETE FROM restrictions WHERE subject_id = ?", arguments: [subject])
             return db.changesCount
         }

@@ -115,6 +115,8 @@ extension DecisionRows {
         /// Deletes subject `id`'s row, its key with it (blind-index entries, consent state and
         /// restriction go by foreign key); returns how many rows went (0 or 1).
         func delete(id: String) throws -> Int {
+            // Its consent state and restriction go with it (ON DELETE CASCADE).
+            try db.decisionWillChange(.subject(id))
             try db.cachedStatement(sql: "DELETE FROM subjects WHERE id = ?").execute(arguments: [id])
             return db.changesCount
         }

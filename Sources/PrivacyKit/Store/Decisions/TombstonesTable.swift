@@ -47,6 +47,7 @@ extension DecisionRows {
 
         func insert(subject: String, erasedAt: String, reason: String, requestID: String?, rule: String?, actor: String, auditSeq: Int64,
                     receipt: String) throws {
+            try db.decisionWillChange(.subject(subject))
             try db.cachedStatement(sql: """
                 INSERT INTO tombstones (subject_id, erased_at, reason, request_id, rule, actor, audit_seq, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [subject, erasedAt, reason, requestID, rule, actor, auditSeq, receipt])

@@ -75,6 +75,14 @@ struct AuditTable {
         }
     }
 
+    /// The newest event with a MAC (the head but for failed unlocks after it): the one whose
+    /// state root is the committed decision-state root.
+    func newestKeyed() throws -> AuditHead? {
+        try StoreRow.fetchOne(db.cachedStatement(sql: "SELECT seq, hash, checkpoint_seq, mac, state_root FROM audit_events WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1")).map {
+            AuditHead(seq: $0[0], hash: $0[1], checkpointSeq: $0[2], mac: $0[3], stateRoot: $0[4])
+        }
+    }
+
     /// One event by seq (rows of ``eventColumns``).
     func event(seq: Int64) throws -> StoreRow? {
         try StoreRow.fetchOne(db.cachedStatement(sql: "SELECT \(eventColumns) FROM audit_events WHERE seq = ?"), arguments: [seq])

@@ -1,0 +1,56 @@
+import Foundation
+import Sodium
+
+/// The decision state of one audited transaction (see ``DecisionIntegrity``).
+///
+/// Before a writer in `Store/Decisions` changes a leaf's rows, the rows as they are must be
+/// the ones the committed root covers: a change is never built on a forged state (a hold a
+/// store writer deleted is not laundered by the next hold placed on that subject). Each
+/// audit append writes the changes so far into the tree and commits its events to the new
+/// root; a change with no event after it in its transaction is a bug, refused.
+final class DecisionGuard {
+    let integrity: DecisionIntegrity
+    /// The root the stored tree has now: the committed one, then after each append the
+    /// one its events commit to.
+    private(set) var root: [UInt8]
+    private var pending: [(leaf: DecisionIntegrity.Leaf, old: [UInt8]?)] = []
+    private var pendingLeaves: Set<DecisionIntegrity.Leaf> = []
+    private var changed: Set<DecisionIntegrity.Leaf> = []
+
+    init(integrity: DecisionIntegrity, committed: [UInt8]) {
+        self.integrity = integrity
+        self.root = committed
+    }
+
+    /// Whether this transaction changed `leaf`'s rows (its reads of them need no check).
+    func hasChanged(_ leaf: DecisionIntegrity.Leaf) -> Bool { changed.contains(leaf) }
+
+    var hasPendingChanges: Bool { !pending.isEmpty }
+
+    func willChange(_ leaf: DecisionIntegrity.Leaf, tree: DecisionRows.Tree) throws {
+        changed.insert(leaf)
+        guard pendingLeaves.insert(leaf).inserted else { return }
+        let old = try integrity.tag(leaf, rows: tree)
+        let computed = try integrity.root(setting: try integrity.position(leaf), to: old, tree: tree).root
+        guard ConstantTime.equals(computed, root) else { throw DecisionIntegrity.failure(leaf) }
+        pending.append((leaf, old))
+    }
+
+    /// Writes the changes so far into the tree; returns the new root.
+    func commit(tree: DecisionRows.Tree) throws -> [UInt8] {
+        for change in pending { root = try integrity.update(change.leaf, oldTag: change.old, committed: root, tree: tree) }
+        pending = []
+        pendingLeaves = []
+        return root
+    }
+}
+
+extension StoreDatabase {
+    /// Called by every writer of a decision table before it changes `leaf`'s rows.
+    func decisionWillChange(_ leaf: DecisionIntegrity.Leaf) throws {
+        guard let decisionGuard else {
+            throw PrivacyKitError(.internal, "decision rows of \(leaf.description) changed outside an audited transaction")
+        }
+        try decisionGuard.willChange(leaf, tree: decisions.tree)
+    }
+}

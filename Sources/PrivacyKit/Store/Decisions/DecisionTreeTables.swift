@@ -1,0 +1,100 @@
+import Foundation
+
+extension DecisionRows {
+    /// `decision_leaves` and `decision_nodes` (migration `v8-integrity`): the stored sparse
+    /// Merkle tree over the decision rows (see `Access/DecisionIntegrity.swift`), and the
+    /// reads that give each leaf its rows. A leaf covers one subject's consent state,
+    /// restriction, legal holds and tombstone, or every category hold. Nothing here is
+    /// trusted: what the tree says is checked against the root the keyed audit chain
+    /// commits to.
+    struct Tree {
+        fileprivate let db: StoreDatabase
+
+        // MARK: The tree
+
+        /// The leaves of one bucket, by key.
+        func leaves(bucket: Int) throws -> [(key: [UInt8], tag: [UInt8])] {
+            try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT key, tag FROM decision_leaves WHERE bucket = ? ORDER BY key"), arguments: [bucket])
+                .map { ([UInt8]($0[0] as Data), [UInt8]($0[1] as Data)) }
+        }
+
+        func setLeaf(key: [UInt8], bucket: Int, tag: [UInt8]?) throws {
+            if let tag {
+                try db.cachedStatement(sql: """
+                    INSERT INTO decision_leaves (key, bucket, tag) VALUES (?, ?, ?)
+                    ON CONFLICT (key) DO UPDATE SET bucket = excluded.bucket, tag = excluded.tag
+                    """).execute(arguments: [Data(key), bucket, Data(tag)])
+            } else {
+                try db.cachedStatement(sql: "DELETE FROM decision_leaves WHERE key = ?").execute(arguments: [Data(key)])
+            }
+        }
+
+        /// The stored hashes of the nodes at `positions` (level << 20 | index, the key of
+        /// `decision_nodes`); absent ones are empty.
+        func nodes(_ positions: [Int]) throws -> [Int: [UInt8]] {
+            guard !positions.isEmpty else { return [:] }
+            let marks = Array(repeating: "?", count: positions.count).joined(separator: ",")
+            let rows = try StoreRow.fetchAll(
+                db.cachedStatement(sql: "SELECT pos, hash FROM decision_nodes WHERE pos IN (\(marks))"), arguments: StoreArguments(positions))
+            return Dictionary(rows.map { (Int($0[0] as Int64), [UInt8]($0[1] as Data)) }, uniquingKeysWith: { a, _ in a })
+        }
+
+        func setNode(_ position: Int, hash: [UInt8]?) throws {
+            if let hash {
+                try db.cachedStatement(sql: """
+                    INSERT INTO decision_nodes (pos, hash) VALUES (?, ?) ON CONFLICT (pos) DO UPDATE SET hash = excluded.hash
+                    """).execute(arguments: [position, Data(hash)])
+            } else {
+                try db.cachedStatement(sql: "DELETE FROM decision_nodes WHERE pos = ?").execute(arguments: [position])
+            }
+        }
+
+        /// Empties the tree (before it is built again from the rows: the upgrade).
+        func clear() throws {
+            try db.execute(sql: "DELETE FROM decision_leaves")
+            try db.execute(sql: "DELETE FROM decision_nodes")
+        }
+
+        /// Every leaf, by bucket (the verifier rebuilds the whole tree).
+        func allLeaves() throws -> [(key: [UInt8], bucket: Int, tag: [UInt8])] {
+            try StoreRow.fetchAll(db, sql: "SELECT key, bucket, tag FROM decision_leaves ORDER BY bucket, key")
+                .map { ([UInt8]($0[0] as Data), $0[1], [UInt8]($0[2] as Data)) }
+        }
+
+        // MARK: The rows a leaf covers, in a fixed order and form
+
+        /// One subject's decision rows: consent state by purpose, restriction, holds by id,
+        /// tombstone, each as its table name and its columns.
+        func subjectRows(_ subject: String) throws -> [(table: String, row: StoreRow)] {
+            var rows: [(String, StoreRow)] = []
+            for (table, sql) in Self.subjectQueries {
+                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: [subject]) { rows.append((table, row)) }
+            }
+            return rows
+        }
+
+        private static let subjectQueries = [
+            ("consent_state", "SELECT purpose, kind, event_id, time, notice_version, expires_at FROM consent_state WHERE subject_id = ? ORDER BY purpose"),
+            ("restrictions", "SELECT reason, placed_by, placed_at, request_id FROM restrictions WHERE subject_id = ?"),
+            ("legal_holds", "SELECT \(holdColumns) FROM legal_holds WHERE subject_id = ? ORDER BY id"),
+            ("tombstones", "SELECT erased_at, reason, request_id, rule, actor, audit_seq, receipt FROM tombstones WHERE subject_id = ?"),
+        ]
+        private static let holdColumns = "id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
+
+        /// Every hold on a category (one leaf for all of them: there are few).
+        func categoryHoldRows() throws -> [StoreRow] {
+            try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT \(Self.holdColumns) FROM legal_holds WHERE category IS NOT NULL ORDER BY id"))
+        }
+
+        /// Every subject id that has a decision row (the upgrade builds the tree from them).
+        func subjectsWithState() throws -> [String] {
+            try String.fetchAll(db, sql: """
+                SELECT subject_id FROM consent_state UNION SELECT subject_id FROM restrictions
+                UNION SELECT subject_id FROM legal_holds WHERE subject_id IS NOT NULL UNION SELECT subject_id FROM tombstones
+                ORDER BY 1
+                """)
+        }
+    }
+
+    var tree: Tree { Tree(db: db) }
+}
