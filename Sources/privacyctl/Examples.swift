@@ -77,6 +77,11 @@ enum Examples {
         "audit verify": [
             "privacyctl audit verify",
             "privacyctl audit verify --against checkpoint-2026-11.json --json",
+            "privacyctl audit verify --with-secret --key-file /etc/privacykit/root.key",
+        ],
+        "upgrade": [
+            "privacyctl upgrade --dry-run",
+            "privacyctl upgrade --key-file /etc/privacykit/root.key --json",
         ],
         "audit checkpoint": ["privacyctl audit checkpoint --export /var/backups/privacykit/checkpoint.json"],
         "audit public-key": ["privacyctl audit public-key"],

@@ -7,13 +7,13 @@ import PrivacyKit
 struct Upgrade: ParsableCommand, OpensVaultAsOperator {
     static let configuration = CommandConfiguration(
         abstract: "Carry a vault made by an older PrivacyKit over to this build's format (audited).",
-        discussion: """
+        discussion: Examples.discussion("""
             Verifies the old audit log first and refuses a log that does not verify. With \
             --dry-run, says what it would change and changes nothing. Running it on a current \
             vault changes nothing; running it again after an interruption finishes the job. \
             Back the vault up first (`backup create`): backups made before the upgrade restore \
             into a format-1 vault, which needs this command again.
-            """)
+            """, "upgrade"))
 
     @OptionGroup var access: VaultAccessOptions
     @Flag(name: .customLong("dry-run"), help: "Say what would change; change nothing.") var dryRun = false

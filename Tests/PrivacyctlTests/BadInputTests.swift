@@ -204,6 +204,7 @@ struct BadInputTests {
         (.vaultOnly, ["consent", "verify-receipt", "$S/consent-receipt.json"]),
         (.vaultOnly, ["erase", "verify-receipt", "$S/receipt.json"]),
         (.vaultOnly, ["audit", "verify"]),
+        (.secret, ["upgrade", "--dry-run"]),
         (.secret, ["audit", "checkpoint"]),
         (.vaultOnly, ["audit", "public-key"]),
         (.secret, ["audit", "query"]),

@@ -78,7 +78,8 @@ enum AuditTail {
     /// hold; else the genesis.
     /// `keyed`: whether that point is a format-2 event (or follows one).
     private static func trustedStart(log: AuditLog, table: AuditTable) throws -> (seq: Int64, hash: [UInt8], keyed: Bool) {
-        func keyed(_ row: StoreRow) -> Bool { (row[13] as Int64?) != nil && (row[15] as Data?) != nil }
+        // A format-2 event this vault vouches for (a failed unlock has no MAC, but is one).
+        func keyed(_ row: StoreRow) -> Bool { (row[13] as Int64?) != nil }
         if let known = log.verifiedHead.get(), let row = try table.event(seq: known.seq),
            case .blob(let stored) = row.values[12], ConstantTime.equals(stored, known.hash) {
             return (known.seq, known.hash, keyed(row))
