@@ -122,6 +122,50 @@ struct BackupIdentityTests {
         #expect(try Vault.open(at: f.dir.url.appendingPathComponent("recovered"), rootKey: try .keyFile(at: newRoot)).keys.identity == identity)
     }
 
+    /// The keyring a restore would install must hold the identity the header is bound to: a
+    /// header bound to one identity with another's keyring (both opened by the same root
+    /// secret, the same recovery key) is refused before any key is used.
+    @Test(.enabled(if: TestBackend.isSQLite, "the v1 fixture is a SQLite vault"))
+    func theKeyringARestoreWouldInstallMustHoldTheBoundIdentity() throws {
+        // The root secret: two upgraded copies of one old vault share it, and every key but the identity.
+        let one = try FixtureTests.Fixture(), two = try FixtureTests.Fixture()
+        let first = try one.open(), second = try two.open()
+        _ = try first.keys.installIdentity(context: Self.admin)
+        _ = try second.keys.installIdentity(context: Self.admin)
+        var fields = try Self.headerFields(try readBytes(try second.backups.create(context: Self.admin).file))
+        #expect(try BackupOpener.keys(for: try Self.header(fields), access: .rootKey(try one.rootKey), newRootKey: nil, kdfLimits: fastLimits,
+                                      expected: nil, allowUnbound: false).keyringBytes.isEmpty == false)
+        fields["keyring"] = Base64URL.encode(try readBytes(first.keyringPath))
+        let rooted = expectError(.integrity) {
+            try BackupOpener.keys(for: try Self.header(fields), access: .rootKey(try one.rootKey), newRootKey: nil, kdfLimits: fastLimits,
+                                  expected: nil, allowUnbound: false)
+        }
+        #expect(rooted?.message.contains("the keyring in backup") == true)
+
+        // The recovery key: a blob holding another identity under this vault's id.
+        let s = try BackupTests.Setup(subjects: 1), other = try BackupTests.Setup(subjects: 1)
+        let recovery = RecoveryKey(pair: try SealedBox.KeyPair.generate(), pin: s.vault.keys.identity)
+        var sealed = try Self.headerFields(try readBytes(try s.backup(recovery: recovery.pair.publicKey).file))
+        let theirs = other.vault.keys.keyring
+        let impostor = Keyring(vaultID: s.vault.id, createdAt: theirs.createdAt, root: theirs.root, keys: theirs.keys)
+        let blob = try RecoveryBlob.encode(backupKey: try SecureBytes.random(count: 32), keyring: impostor, backupID: try #require(sealed["backupID"] as? String))
+        sealed["recovery"] = Base64URL.encode(try SealedBox.seal(blob, to: recovery.pair.publicKey))
+        let recovered = expectError(.integrity) {
+            try BackupOpener.openRecovery(try Self.header(sealed), with: recovery, expected: nil, allowUnbound: false,
+                                          root: RootHeader(kind: .key, limits: nil, salt: nil))
+        }
+        #expect(recovered?.message.contains("the keyring in backup") == true)
+    }
+
+    static func headerFields(_ bytes: [UInt8]) throws -> [String: Any] {
+        let length = Int(bytes[8]) << 24 | Int(bytes[9]) << 16 | Int(bytes[10]) << 8 | Int(bytes[11])
+        return try #require(try JSONSerialization.jsonObject(with: Data(bytes[12..<12 + length])) as? [String: Any])
+    }
+
+    static func header(_ fields: [String: Any]) throws -> BackupHeader {
+        try JSONDecoder().decode(BackupHeader.self, from: try JSONSerialization.data(withJSONObject: fields))
+    }
+
     static func keyringFormat(_ vault: Vault) throws -> Int? {
         let object = try JSONSerialization.jsonObject(with: Data(try readBytes(vault.keyringPath))) as? [String: Any]
         return object?["format_version"] as? Int
@@ -165,7 +209,7 @@ struct BackupIdentityTests {
     /// host that can write the file plants.
     static func plantingPolicy(_ bytes: [UInt8]) throws -> [UInt8] {
         let length = Int(bytes[8]) << 24 | Int(bytes[9]) << 16 | Int(bytes[10]) << 8 | Int(bytes[11])
-        var header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[12..<12 + length])) as? [String: Any])
+        var header = try headerFields(bytes)
         var policies = try #require(header["policies"] as? [String: String])
         let access = try Base64URL.decode(try #require(policies["access.yaml"]))
         policies["access.yaml"] = Base64URL.encode(access + Array("\n# planted\n".utf8))
