@@ -9,10 +9,28 @@ extension Privacyctl {
             abstract: "Encrypted backups: create, list, verify, restore (keeping erased subjects erased), prune, and the erasure ledger.",
             subcommands: [Create.self, List.self, Verify.self, Restore.self, Prune.self, ExportLedger.self, RecoveryKeypair.self])
 
-        /// `--recovery-key-file`: the offline recovery private key (for verify and restore).
+        /// `--recovery-key-file`: the offline recovery private key (for verify and restore), and
+        /// whose backup it must be.
         struct RecoveryOptions: ParsableArguments {
             @Option(name: .customLong("recovery-key-file"), help: ArgumentHelp("The offline recovery private key (from `backup recovery-keypair`) instead of the root secret.", valueName: "file"))
             var recoveryKeyFile: String?
+            @Option(name: .customLong("expect-identity"), help: ArgumentHelp("Accept only a backup made by this vault identity: its fingerprint (32 hex digits, the vault-identity line of `keys status`) or public key, or a file holding either. Needed with a recovery key file that is not pinned.", valueName: "fingerprint|file"))
+            var expectIdentity: String?
+            @Flag(name: .customLong("allow-unbound-backup"), help: "Accept a backup that carries no vault identity (made before identities) where one is expected (always, with a recovery key): who made it cannot be proven.")
+            var allowUnbound = false
+
+            /// The identity asked for with --expect-identity (a file holding it, or the text itself).
+            func expected() throws -> ExpectedIdentity? {
+                guard let expectIdentity else { return nil }
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: expectIdentity, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    let text = try InputFile.text(expectIdentity, what: "the --expect-identity file")
+                    return try ExpectedIdentity(text: text)
+                }
+                do { return try ExpectedIdentity(text: expectIdentity) } catch let error as PrivacyKitError {
+                    throw CLIError(.invalidInput, "--expect-identity \(expectIdentity): \(error.message)")
+                }
+            }
         }
 
         struct Create: ParsableCommand {
@@ -103,9 +121,13 @@ extension Privacyctl {
                     let progress = Progress(label: "verify")
                     let report: (Int64, Int64) -> Void = { done, total in progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB") }
                     if let keyFile = recovery.recoveryKeyFile {
-                        let pair = try SubjectExport.readSecretKey(at: keyFile)
-                        result = VaultBackups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: pair, progress: report)
+                        let key = try RecoveryKey.read(at: keyFile)
+                        result = VaultBackups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: key,
+                                                     expectedIdentity: try recovery.expected(), allowUnbound: recovery.allowUnbound, progress: report)
                     } else {
+                        guard recovery.expectIdentity == nil, !recovery.allowUnbound else {
+                            throw CLIError(.usage, "--expect-identity and --allow-unbound-backup go with --recovery-key-file: with the root secret, a vault checks its backups against its own identity")
+                        }
                         result = try options.session { vault, context in
                             try vault.backups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), context: context, progress: report)
                         }
@@ -116,7 +138,7 @@ extension Privacyctl {
                     }
                     if !result.ok {
                         if !options.output.json { Output.standardError("privacyctl: backup verify: \(result.problem ?? "?")") }
-                        throw ExitCode((result.problem ?? "").contains("key") && !(result.problem ?? "").contains("chunk") ? ExitStatus.wrongKey.rawValue : ExitStatus.integrity.rawValue)
+                        throw ExitCode((ExitStatus.allCases.first { $0.name == result.code } ?? .integrity).rawValue)
                     }
                 }
             }
@@ -151,8 +173,9 @@ extension Privacyctl {
                     let context = try options.accessContext()
                     let access: BackupAccess
                     var live: Vault?
+                    let expected = try recovery.expected()
                     if let keyFile = recovery.recoveryKeyFile {
-                        access = .recoveryKey(try SubjectExport.readSecretKey(at: keyFile))
+                        access = .recoveryKey(try RecoveryKey.read(at: keyFile))
                     } else {
                         access = .rootKey(try options.rootKey.resolve())
                     }
@@ -171,7 +194,7 @@ extension Privacyctl {
                     }
                     let progress = Progress(label: "restore")
                     let summary = try VaultBackups.restore(from: file, to: URL(fileURLWithPath: to), access: access, newRootKey: newRoot,
-                                                          tombstones: source, context: context, store: try storeOptions.backend()) { done, total in
+                                                          tombstones: source, expectedIdentity: expected, allowUnbound: recovery.allowUnbound, context: context, store: try storeOptions.backend()) { done, total in
                         progress.update("\(done * 100 / max(total, 1))%")
                     }
                     progress.finish()
@@ -219,18 +242,53 @@ extension Privacyctl {
             }
         }
 
-        struct RecoveryKeypair: ParsableCommand {
+        struct RecoveryKeypair: ParsableCommand, OpensVaultAsOperator {
             static let configuration = CommandConfiguration(
                 commandName: "recovery-keypair",
-                abstract: "Make an offline recovery key pair: PREFIX.pub for `backup create --recovery-key`, PREFIX.key (0600) to keep offline.", discussion: Examples.section("backup recovery-keypair"))
+                abstract: "Make an offline recovery key pair: PREFIX.pub for `backup create --recovery-key`, PREFIX.key (0600) to keep offline.",
+                discussion: Examples.discussion("""
+                    With a vault (--vault or PRIVACYKIT_VAULT, and its root secret), PREFIX.key is pinned to the vault's identity: \
+                    restores and verifications with it accept only backups that vault made. Without one the key is not pinned, and \
+                    each use must name the vault with --expect-identity.
+                    """, "backup recovery-keypair"))
             @Option(name: .long, help: ArgumentHelp("Path prefix of the two files.", valueName: "prefix")) var out: String
+            @OptionGroup var access: VaultAccessOptions
             @OptionGroup var output: OutputOptions
+
+            /// The key files, and the vault they are pinned to (absent when not pinned).
+            struct Result: Encodable {
+                let publicKey: String
+                let secretKey: String
+                let fingerprint: String
+                let vaultID: String?
+                let identity: String?
+
+                enum CodingKeys: String, CodingKey {
+                    case fingerprint
+                    case publicKey = "public_key", secretKey = "secret_key", vaultID = "vault_id", identity = "pinned_identity"
+                }
+            }
 
             func run() throws {
                 try Output.run(json: output.json) {
-                    let files = try SubjectExport.generateKeyPair(prefix: out)
-                    if output.json { try Output.json(files) } else {
+                    var pin: VaultIdentity?
+                    if (try? vault.directory()) != nil {
+                        pin = try session { vault, _ in
+                            guard let identity = vault.keys.identity else {
+                                throw CLIError(.invalidInput, "vault \(vault.id) has no identity key yet (made before identities): run `privacyctl upgrade` on it first, then make the recovery key pair")
+                            }
+                            return identity
+                        }
+                    }
+                    let files = try RecoveryKey.generate(prefix: out, pinnedTo: pin)
+                    if output.json { try Output.json(Result(publicKey: files.publicKeyPath, secretKey: files.secretKeyPath, fingerprint: files.fingerprint,
+                                                                  vaultID: pin?.vaultID.hex, identity: pin?.fingerprint)) } else {
                         Output.standardOutput("public key \(files.publicKeyPath), private key \(files.secretKeyPath) (fingerprint \(files.fingerprint)): keep the private key offline")
+                        if let pin {
+                            Output.standardOutput("  pinned to vault \(pin.vaultID), identity \(pin.fingerprint)")
+                        } else {
+                            Output.standardError("privacyctl: note: not pinned to a vault (no --vault given): restores with it need --expect-identity")
+                        }
                     }
                 }
             }

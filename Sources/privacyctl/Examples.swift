@@ -153,6 +153,7 @@ enum Examples {
         "backup verify": [
             "privacyctl backup verify bk-5e2c0d9a41b7f3c6",
             "privacyctl backup verify /var/backups/privacykit/2026-12-01T020000Z-bk-5e2c0d9a41b7f3c6.pkb --recovery-key-file recovery.key",
+            "privacyctl backup verify backup.pkb --recovery-key-file old-recovery.key --expect-identity 3f9a0c1e5b7d2f4a6c8e0b1d3f5a7c9e",
         ],
         "backup restore": [
             "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --to /srv/crm-vault-restored",
@@ -161,7 +162,7 @@ enum Examples {
         ],
         "backup prune": ["privacyctl backup prune --keep-days 35"],
         "backup export-ledger": ["privacyctl backup export-ledger /var/backups/privacykit/ledger.json"],
-        "backup recovery-keypair": ["privacyctl backup recovery-keypair --out /root/privacykit-recovery"],
+        "backup recovery-keypair": ["privacyctl backup recovery-keypair --out /root/privacykit-recovery --vault /srv/crm-vault"],
     ]
 
     /// The examples of a command (by its path below `privacyctl`), as help text.

@@ -195,8 +195,8 @@ struct BackupTests {
 
     @Test func theRecoveryKeyAloneRestoresWhenTheRootSecretIsLost() throws {
         let s = try Setup()
-        let recovery = try SealedBox.KeyPair.generate()
-        let backup = try s.backup(recovery: recovery.publicKey)
+        let recovery = RecoveryKey(pair: try SealedBox.KeyPair.generate(), pin: try #require(s.vault.keys.identity))
+        let backup = try s.backup(recovery: recovery.pair.publicKey)
         let plain = try s.backup()
         #expect(VaultBackups.verify(at: URL(fileURLWithPath: backup.file), recoveryKey: recovery).ok)
         let newKey = s.dir.file("new.key")
@@ -207,7 +207,7 @@ struct BackupTests {
         #expect(restored.auditPublicKey == s.vault.auditPublicKey)
         // The old root secret does not open the recovered vault; another recovery key opens nothing.
         expectError(.wrongKey) { try Vault.open(at: restored.directory, rootKey: try s.root) }
-        let stranger = try SealedBox.KeyPair.generate()
+        let stranger = RecoveryKey(pair: try SealedBox.KeyPair.generate(), pin: recovery.pin)
         #expect(!VaultBackups.verify(at: URL(fileURLWithPath: backup.file), recoveryKey: stranger).ok)
         expectError(.wrongKey) { try s.restore(backup.file, to: "stranger", access: .recoveryKey(stranger), newRoot: try .keyFile(at: newKey), source: TombstoneSource.none) }
         let without = VaultBackups.verify(at: URL(fileURLWithPath: plain.file), recoveryKey: recovery)

@@ -362,14 +362,15 @@ private struct SampleVault {
         #expect(restored.auditVerified && restored.subjects == 1)
 
         // doc-sample: backups-recovery
-        // Once: a recovery key pair; the private half (recovery.key) goes offline.
-        let files = try SubjectExport.generateKeyPair(prefix: recoveryPrefix)
+        // Once: a recovery key pair, pinned to this vault's identity; the private half
+        // (recovery.key) goes offline. It restores only backups this vault made.
+        let files = try RecoveryKey.generate(prefix: recoveryPrefix, pinnedTo: vault.keys.identity)
         let sealed = try vault.backups.create(recoveryKey: try SubjectExport.readPublicKey(at: files.publicKeyPath), context: admin)
 
         // The root secret is lost: the recovery key alone restores, under a new root secret.
         try RootKey.generateKeyFile(at: newKeyFile)
         _ = try VaultBackups.restore(from: URL(fileURLWithPath: sealed.file), to: recoveredURL,
-                                    access: .recoveryKey(try SubjectExport.readSecretKey(at: files.secretKeyPath)),
+                                    access: .recoveryKey(try RecoveryKey.read(at: files.secretKeyPath)),
                                     newRootKey: .keyFile(at: newKeyFile), tombstones: .none, context: admin)
         let recovered = try Vault.open(at: recoveredURL, rootKey: .keyFile(at: newKeyFile))
         // end-doc-sample

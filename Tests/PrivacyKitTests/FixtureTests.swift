@@ -45,7 +45,8 @@ struct FixtureTests {
         /// vault does not open as it is).
         func open() throws -> Vault {
             #expect(throws: PrivacyKitError.self) { try Vault.open(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin) }
-            _ = try VaultUpgrade.upgrade(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin)
+            // The format only: BackupIdentityTests installs the identity key itself.
+            _ = try VaultUpgrade.upgrade(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin, installIdentity: false)
             return try Vault.open(at: url("vault"), rootKey: try rootKey, context: FixtureTests.admin)
         }
     }
@@ -95,14 +96,20 @@ struct FixtureTests {
     @Test func backupsVerifyAndRestoreWithTheRootKeyAndTheRecoveryKey() throws {
         let f = try Fixture()
         let before = f.url("backups/recovery-before-erasure.pkb"), after = f.url("backups/root-after-erasure.pkb")
-        let recovery = try SubjectExport.readSecretKey(at: f.url("fixture-recovery.key").path)
+        // A key file of v1: no pin. The backups carry no vault identity either (unbound).
+        let recovery = try RecoveryKey.read(at: f.url("fixture-recovery.key").path)
+        #expect(recovery.pin == nil)
         let live = try f.open()
+        #expect(live.keys.identity == nil, "an old vault is not given an identity on open")
         for file in [before, after] {
             let verified = try live.backups.verify(at: file, context: Self.admin)
             #expect(verified.ok, "\(file.lastPathComponent): \(verified.problem ?? "")")
         }
-        #expect(VaultBackups.verify(at: before, recoveryKey: recovery).ok)
-        #expect(!VaultBackups.verify(at: after, recoveryKey: recovery).ok, "made without a recovery key")
+        // With the recovery key alone, an unbound backup passes only when accepted explicitly.
+        let refused = VaultBackups.verify(at: before, recoveryKey: recovery)
+        #expect(!refused.ok && refused.code == "integrity" && refused.problem?.contains("--allow-unbound-backup") == true)
+        #expect(VaultBackups.verify(at: before, recoveryKey: recovery, allowUnbound: true).ok)
+        #expect(!VaultBackups.verify(at: after, recoveryKey: recovery, allowUnbound: true).ok, "made without a recovery key")
 
         // The root key, erasures since the backup from the live vault (none after this one).
         let restored = f.dir.url.appendingPathComponent("restored")
@@ -115,9 +122,14 @@ struct FixtureTests {
         let recovered = f.dir.url.appendingPathComponent("recovered")
         let newKey = f.dir.file("new-root.key")
         try RootKey.generateKeyFile(at: newKey)
+        expectError(.integrity) {
+            try VaultBackups.restore(from: before, to: recovered, access: .recoveryKey(recovery), newRootKey: try RootKey.keyFile(at: newKey),
+                                     tombstones: .ledger(f.url("erasure-ledger.json")), context: Self.admin)
+        }
+        #expect(!FileManager.default.fileExists(atPath: recovered.path))
         let replayed = try VaultBackups.restore(from: before, to: recovered, access: .recoveryKey(recovery),
                                                newRootKey: try RootKey.keyFile(at: newKey),
-                                               tombstones: .ledger(f.url("erasure-ledger.json")), context: Self.admin)
+                                               tombstones: .ledger(f.url("erasure-ledger.json")), allowUnbound: true, context: Self.admin)
         #expect(replayed.replayedErasures == 1 && replayed.auditVerified)
         try Self.expectFixtureState(try Vault.open(at: recovered, rootKey: try RootKey.keyFile(at: newKey)))
     }

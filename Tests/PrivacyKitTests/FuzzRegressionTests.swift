@@ -64,15 +64,15 @@ struct FuzzRegressionTests {
     // any chunk. It crashed the process; now the restore fails and leaves nothing behind.
     @Test func aRestoreWithTheRecoveryKeyRefusesABlobWithANegativeKeyVersion() throws {
         let s = try BackupTests.Setup(subjects: 1)
-        let recovery = try SealedBox.KeyPair.generate()
-        let file = try s.backup(recovery: recovery.publicKey).file
+        let recovery = RecoveryKey(pair: try SealedBox.KeyPair.generate(), pin: s.vault.keys.identity)
+        let file = try s.backup(recovery: recovery.pair.publicKey).file
         var bytes = try readBytes(file)
         let headerCount = Int(bytes[8]) << 24 | Int(bytes[9]) << 16 | Int(bytes[10]) << 8 | Int(bytes[11])
         let headerRange = 12..<(12 + headerCount)
         var header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[headerRange])) as? [String: Any])
         let backupID = try #require(header["backupID"] as? String)
         let blob = try Self.recoveryBlob(vaultID: s.vault.id, backupID: backupID, kekVersion: -1)
-        header["recovery"] = Base64URL.encode(try SealedBox.seal(blob, to: recovery.publicKey))
+        header["recovery"] = Base64URL.encode(try SealedBox.seal(blob, to: recovery.pair.publicKey))
         let edited = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes]))
         bytes.replaceSubrange(8..<headerRange.upperBound, with: BackupFile.be32(edited.count) + edited)
         try writeFile(file, bytes)

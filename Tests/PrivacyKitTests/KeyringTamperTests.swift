@@ -191,7 +191,7 @@ struct KeyringTamperTests {
 
     @Test func newerKeyringFormat() throws {
         let f = try Fixture()
-        try f.editKeyring { $0["format_version"] = 2 }
+        try f.editKeyring { $0["format_version"] = KeyringFile.formatVersion + 1 }
         let error = try f.expectOpenFails(.unsupportedVersion)
         #expect(error?.message.contains("upgrade") == true)
     }

@@ -155,4 +155,64 @@ struct BackupCommandTests {
         // Without a say on erasures, a restore with the root secret refuses to guess.
         #expect(try CLI.run(["backup", "restore", file, "--to", f.v.scratch.file("x"), "--key-file", f.v.keyFile]).status == 64)
     }
+
+    /// The recovery public key is no secret: vault B seals a backup to A's recovery key. With
+    /// A's pinned recovery key, verify and restore refuse it (69), and restore nothing.
+    @Test func aBackupAnotherVaultSealedToTheRecoveryKeyIsRefused() throws {
+        let a = try Fixture()
+        let b = try Fixture()
+        let prefix = a.v.scratch.file("recovery")
+        let made = try a.run(["backup", "recovery-keypair", "--out", prefix, "--json"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let keys = try a.run(["keys", "status", "--json"]).json()["keys"] as? [[String: Any]]
+        let fingerprint = try #require(keys?.first { $0["role"] as? String == "vault-identity" }?["fingerprint"] as? String)
+        #expect(try made.json()["pinned_identity"] as? String == fingerprint)
+        #expect(try made.json()["vault_id"] as? String == a.v.vaultID)
+
+        let foreign = try b.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", b.v.scratch.path, "--json"])
+        #expect(foreign.status == 0, "\(foreign.stderr)")
+        let file = try #require((try foreign.json()["backup"] as? [String: Any])?["file"] as? String)
+        let newKey = a.v.scratch.file("new.key")
+        #expect(try CLI.run(["keys", "generate-key-file", newKey]).status == 0)
+
+        let verified = try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key", "--json"])
+        #expect(verified.status == 69, "\(verified.stderr)")
+        let report = try verified.json()
+        #expect(report["ok"] as? Bool == false && report["code"] as? String == "integrity")
+        #expect((report["problem"] as? String)?.contains("made by vault \(b.v.vaultID)") == true, "\(report)")
+        let target = a.v.scratch.file("recovered")
+        let restored = try CLI.run(["backup", "restore", file, "--to", target, "--recovery-key-file", prefix + ".key", "--new-key-file", newKey, "--no-ledger"])
+        #expect(restored.status == 69 && restored.stderr.contains("another vault"), "\(restored.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        // Nor does naming A's identity explicitly let it through.
+        let explicit = try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key", "--expect-identity", fingerprint])
+        #expect(explicit.status == 69)
+
+        // A's own backup passes with the same key.
+        let own = try a.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", a.v.scratch.path, "--json"])
+        let ownFile = try #require((try own.json()["backup"] as? [String: Any])?["file"] as? String)
+        #expect(try CLI.run(["backup", "verify", ownFile, "--recovery-key-file", prefix + ".key"]).status == 0)
+    }
+
+    /// A key pair made without a vault is not pinned: its use names the vault, or is refused.
+    @Test func anUnpinnedRecoveryKeyNeedsTheExpectedIdentity() throws {
+        let a = try Fixture()
+        let prefix = a.v.scratch.file("unpinned")
+        let made = try CLI.run(["backup", "recovery-keypair", "--out", prefix])
+        #expect(made.status == 0 && made.stderr.contains("not pinned"), "\(made.stderr)")
+        let created = try a.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", a.v.scratch.path, "--json"])
+        let file = try #require((try created.json()["backup"] as? [String: Any])?["file"] as? String)
+        let refused = try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key"])
+        #expect(refused.status == 65 && refused.stderr.contains("recovery-keypair --vault") && refused.stderr.contains("--expect-identity"), "\(refused.stderr)")
+        let keys = try a.run(["keys", "status", "--json"]).json()["keys"] as? [[String: Any]]
+        let identity = try #require(keys?.first { $0["role"] as? String == "vault-identity" })
+        let fingerprint = try #require(identity["fingerprint"] as? String)
+        #expect(try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key", "--expect-identity", fingerprint]).status == 0)
+        // The public key in a file does as well as the fingerprint; another identity does not.
+        try Data(((identity["public_key"] as? String) ?? "").utf8).write(to: URL(fileURLWithPath: a.v.scratch.file("identity.txt")))
+        #expect(try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key", "--expect-identity", a.v.scratch.file("identity.txt")]).status == 0)
+        let other = String(repeating: "ab", count: 16)
+        #expect(try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key", "--expect-identity", other]).status == 69)
+        #expect(try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key", "--expect-identity", "nonsense"]).status == 65)
+    }
 }

@@ -242,7 +242,7 @@ struct BadInputTests {
         (.secret, ["backup", "restore", "$BACKUP", "--to", "$S/restored"]),
         (.secret, ["backup", "prune", "--keep-days", "30"]),
         (.secret, ["backup", "export-ledger", "$S/ledger.json"]),
-        (.none, ["backup", "recovery-keypair", "--out", "$S/recovery"]),
+        (.secret, ["backup", "recovery-keypair", "--out", "$S/recovery"]),
         (.secret, ["report", "--out", "$S/report.html"]),
     ]
 

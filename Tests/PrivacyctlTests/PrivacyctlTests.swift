@@ -63,7 +63,7 @@ struct PrivacyctlTests {
         #expect(json["vault_id"] as? String == v.vaultID)
         #expect(json["ok"] as? Bool == true)
         let keys = try #require(json["keys"] as? [[String: Any]])
-        #expect(Set(keys.compactMap { $0["role"] as? String }) == ["kek", "blind-index-root", "audit-signing", "audit-mac", "backup", "audit-chain"])
+        #expect(Set(keys.compactMap { $0["role"] as? String }) == ["kek", "blind-index-root", "audit-signing", "audit-mac", "backup", "audit-chain", "vault-identity"])
         #expect(keys.allSatisfy { ($0["fingerprint"] as? String)?.count == 32 && $0["version"] as? Int == 1 })
         #expect((json["root"] as? [String: Any])?["kind"] as? String == "key")
         let attributes = try FileManager.default.attributesOfItem(atPath: v.vault + "/Keys/keyring.json")

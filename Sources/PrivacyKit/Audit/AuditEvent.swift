@@ -10,6 +10,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case keysRotateRoot = "keys.rotate-root"
     case keysRotateKEK = "keys.rotate-kek"
     case keysRotateIndex = "keys.rotate-index"
+    /// An old vault given its identity key (the upgrade of `VaultKeys.installIdentity`).
+    case keysInstallIdentity = "keys.install-identity"
     // Records
     case recordRead = "record.read"
     case recordWrite = "record.write"

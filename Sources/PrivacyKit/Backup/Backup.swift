@@ -38,6 +38,9 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public let auditHeadSeq: Int64
     public let auditHeadHash: String
     public let publicKey: String
+    /// The identity public key (base64url) of the vault that made it; absent in backups made
+    /// before identities (unbound). The header holds its certificate of `publicKey`.
+    public var identityKey: String? = nil
     public var signature: ReceiptSignature?
 
     public static let formatVersion = "privacykit.backup.v1"
@@ -67,7 +70,10 @@ struct BackupHeader: Codable {
     let policies: [String: String]
     /// The vault's operator defaults (`privacyctl.yaml`), when it has them.
     let operatorDefaults: String?
+    /// The key that signs the manifest.
     let auditPublicKey: String
+    /// The vault identity that certifies `auditPublicKey`; absent in unbound backups.
+    let identity: BackupIdentity?
 }
 
 /// What `createBackup` made.
@@ -98,13 +104,15 @@ public struct BackupVerification: Sendable, Codable {
     public let ok: Bool
     /// What is wrong and where (nil when ok).
     public let problem: String?
+    /// The error code of the problem (`integrity`, `wrong-key`, `invalid-input` …; nil when ok).
+    public var code: String? = nil
     public let file: String
     public let manifest: BackupManifest?
     public let chunksRead: Int
     public let plaintextBytes: Int64
 
     enum CodingKeys: String, CodingKey {
-        case ok, problem, file, manifest
+        case ok, problem, code, file, manifest
         case chunksRead = "chunks_read", plaintextBytes = "plaintext_bytes"
     }
 }
@@ -130,8 +138,9 @@ public struct BackupCompression: Sendable, Equatable {
 public enum BackupAccess: Sendable {
     /// The vault's root secret (as it was when the backup was made).
     case rootKey(RootKey)
-    /// The offline recovery private key (`privacyctl backup recovery-keypair`).
-    case recoveryKey(SealedBox.KeyPair)
+    /// The offline recovery private key (`privacyctl backup recovery-keypair`), with the
+    /// vault identity it is pinned to: it opens only backups that identity made.
+    case recoveryKey(RecoveryKey)
 }
 
 /// Encrypted backups of the vault: create, verify, list and prune; restores are the
@@ -152,6 +161,7 @@ public struct VaultBackups: VaultCapability {
         _ = try authorize(AccessRequest(.backup, event: .backupCreate), context: context)
         guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
         guard let backupKeyEntry = keyring.current(.backup) else { throw PrivacyKitError(.integrity, "the keyring has no backup key") }
+        let identity = try identityBlock()
         let target = directory?.standardizedFileURL.path ?? backupsPath
         if !FileManager.default.fileExists(atPath: target) {
             if directory == nil { try SecureFiles.makeDirectory(target, mode: 0o700) } else {
@@ -257,7 +267,7 @@ public struct VaultBackups: VaultCapability {
             keyring: Base64URL.encode(try KeyringFile.read(at: keyringPath)),
             policies: policies,
             operatorDefaults: FileManager.default.contents(atPath: self.directory.path + "/" + OperatorDefaults.fileName).map { Base64URL.encode([UInt8]($0)) },
-            auditPublicKey: Base64URL.encode(signer.publicKey.bytes))
+            auditPublicKey: Base64URL.encode(signer.publicKey.bytes), identity: identity)
         let headerBytes = [UInt8](try BackupFile.encoder().encode(header))
         let headerHash = try BLAKE2b.hash(headerBytes)
 
@@ -280,7 +290,7 @@ public struct VaultBackups: VaultCapability {
             subjects: counts.subjects, tombstones: counts.tombstones,
             consentEvents: counts.consentEvents, auditEvents: counts.auditEvents, auditHeadSeq: counts.auditHeadSeq,
             auditHeadHash: Hex.encode(counts.auditHeadHash),
-            publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
+            publicKey: Base64URL.encode(signer.publicKey.bytes), identityKey: identity?.publicKey, signature: nil)
         try manifest.sign(with: signer)
         let manifestBytes = [UInt8](try BackupFile.encoder().encode(manifest))
         try out.append(manifestBytes + BackupFile.be32(manifestBytes.count) + BackupFile.trailer)
@@ -306,7 +316,11 @@ public struct VaultBackups: VaultCapability {
     /// restores nothing. Audited as `backup.verify`.
     public func verify(at file: URL, context: AccessContext, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) throws -> BackupVerification {
         _ = try authorize(AccessRequest(.backup, event: .backupVerify), context: context)
+        // The vault's own backup key opens its backups: unbound ones made before the
+        // upgrade are its own; a bound one must be bound to this vault's identity.
+        let check = BackupIdentityCheck(expected: keyring.identity.map(ExpectedIdentity.init), requireExpected: false, allowUnbound: true)
         let result = BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: id.hex, progress: progress) { header in
+            try check.check(header)
             guard let entry = keyring.key(.backup, version: header.backupKeyVersion) else {
                 throw PrivacyKitError(.wrongKey, "the backup's key is wrapped under backup key v\(header.backupKeyVersion), which this vault's keyring does not have")
             }
@@ -317,6 +331,17 @@ public struct VaultBackups: VaultCapability {
                                  reason: "\(result.manifest?.backupID ?? (file.lastPathComponent)): \(result.ok ? "ok" : result.problem ?? "failed")"))
         }
         return result
+    }
+
+    /// What binds a backup to this vault: its identity and the certificate of the key that
+    /// signs the manifest; nil for a vault without an identity (not yet upgraded).
+    private func identityBlock() throws -> BackupIdentity? {
+        guard let identity = keyring.identity else { return nil }
+        guard let signing = keyring.current(.auditSigning), let certificate = signing.certificate else {
+            throw PrivacyKitError(.integrity, "the keyring's audit signing key has no certificate from the vault identity")
+        }
+        return BackupIdentity(vaultID: identity.vaultID.hex, publicKey: Base64URL.encode(identity.publicKey.bytes),
+                              signingKeyVersion: signing.info.version, certificate: Base64URL.encode(certificate))
     }
 }
 

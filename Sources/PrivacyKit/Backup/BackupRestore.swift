@@ -1,193 +1,6 @@
 public import Foundation
 public import Sodium
 
-/// Reading a backup file: parse, get the key, authenticate every chunk and the manifest.
-enum BackupOpener {
-    struct Opened {
-        let header: BackupHeader
-        let headerBytes: [UInt8]
-        let manifest: BackupManifest
-    }
-
-    static func unwrap(_ header: BackupHeader, with backupKey: SecureBytes) throws -> SecureBytes {
-        guard let combined = try? Base64URL.decode(header.wrappedKey), let sealed = try? XChaCha20Poly1305.SealedMessage(combined: combined) else {
-            throw PrivacyKitError(.integrity, "the backup header's wrapped key is damaged")
-        }
-        do {
-            return try XChaCha20Poly1305.openSecret(
-                sealed, using: backupKey, authenticating: BackupFile.keyAD(vaultID: header.vaultID, backupID: header.backupID, version: header.backupKeyVersion))
-        } catch {
-            throw PrivacyKitError(.wrongKey, "the backup key does not open backup \(header.backupID) (a backup of another vault, or its header was altered)")
-        }
-    }
-
-    static func readHeader(_ reader: BackupReader) throws -> (BackupHeader, [UInt8]) {
-        guard let magic = try reader.read(8, what: "the file type"), magic == BackupFile.magic else {
-            throw PrivacyKitError(.integrity, "\(reader.path) is not a PrivacyKit backup (no PKBACKUP signature)")
-        }
-        let count = try reader.length(what: "the header", max: BackupFile.maxHeaderBytes)
-        let bytes = try reader.require(count, what: "the header")
-        guard let header = try? JSONDecoder().decode(BackupHeader.self, from: Data(bytes)) else {
-            throw PrivacyKitError(.integrity, "the backup header (bytes 12–\(12 + count)) is not valid")
-        }
-        guard header.format == BackupManifest.formatVersion else {
-            throw PrivacyKitError(.unsupportedVersion, "the backup is format \(header.format); this build reads \(BackupManifest.formatVersion)")
-        }
-        if let compression = header.compression, compression != BackupCompression.name {
-            throw PrivacyKitError(.unsupportedVersion, "the backup is compressed with \(compression); this build reads \(BackupCompression.name)")
-        }
-        return (header, bytes)
-    }
-
-    /// The header and manifest (for listing and choosing the key), read without any key;
-    /// the manifest is nil when the file's end is damaged.
-    static func peek(path: String) throws -> (BackupHeader, BackupManifest?) {
-        let reader = try BackupReader(path: path)
-        let (header, _) = try readHeader(reader)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return (header, nil) }
-        defer { close(fd) }
-        // The file ends with the manifest, its length (u32 BE) and the end marker.
-        var tail = [UInt8](repeating: 0, count: 12)
-        guard reader.size >= 24, pread(fd, &tail, 12, off_t(reader.size - 12)) == 12, Array(tail[4...]) == BackupFile.trailer else { return (header, nil) }
-        let n = Int(tail[0]) << 24 | Int(tail[1]) << 16 | Int(tail[2]) << 8 | Int(tail[3])
-        guard n > 0, n <= BackupFile.maxManifestBytes, Int64(n) + 12 <= reader.size else { return (header, nil) }
-        var bytes = [UInt8](repeating: 0, count: n)
-        guard pread(fd, &bytes, n, off_t(reader.size - 12 - Int64(n))) == n else { return (header, nil) }
-        return (header, try? JSONDecoder().decode(BackupManifest.self, from: Data(bytes)))
-    }
-
-    /// Authenticates the whole file with the key `key(header)` gives; `sink` receives the
-    /// snapshot in order (decompressed). With `hashPlaintext`, the snapshot is decompressed and
-    /// its size and BLAKE2b checked against the manifest too (restore does; verify relies on
-    /// the chunks' authentication, which already covers every byte of the stream under a key
-    /// only the vault holds, and leaves `sink` unused). Every failure names what and where.
-    static func read(
-        path: String, expectVault: String?, hashPlaintext: Bool = true, key: (BackupHeader) throws -> SecureBytes,
-        progress: ((Int64, Int64) -> Void)?, sink: (UnsafeRawBufferPointer) throws -> Void
-    ) throws -> (Opened, Int, Int64) {
-        let reader = try BackupReader(path: path, prefetch: true)
-        let (header, headerBytes) = try readHeader(reader)
-        if let expectVault, header.vaultID != expectVault {
-            throw PrivacyKitError(.integrity, "\(path) is a backup of vault \(header.vaultID), not of this vault (\(expectVault))")
-        }
-        let backupKey = try key(header)
-        let headerHash = try BLAKE2b.hash(headerBytes)
-        let pull = try SecretStream.Pull(key: backupKey, header: try reader.require(SecretStream.headerByteCount, what: "the stream header"))
-        let hasher = hashPlaintext ? SnapshotHash.Streaming() : nil
-        let decompressor = hashPlaintext && header.compression != nil ? try ZstdDecompressor() : nil
-        func deliver(_ snapshot: UnsafeRawBufferPointer) throws {
-            try hasher?.update(snapshot)
-            try sink(snapshot)
-        }
-        let maxChunk = BackupFile.chunkSize + SecretStream.additionalByteCount
-        let sealed = UnsafeMutableRawBufferPointer.allocate(byteCount: maxChunk, alignment: 64)
-        let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: BackupFile.chunkSize, alignment: 64)
-        defer {
-            sealed.deallocate()
-            plain.initializeMemory(as: UInt8.self, repeating: 0)
-            plain.deallocate()
-        }
-        var plaintext: Int64 = 0
-        var chunks = 0
-        try headerHash.withUnsafeBytes { ad in
-            while !pull.isFinished {
-                let at = reader.offset
-                let n = try reader.length(what: "chunk \(chunks)", max: maxChunk)
-                try reader.fill(sealed.baseAddress!, count: n, what: "chunk \(chunks)")
-                let count: Int
-                do {
-                    count = try pull.pull(UnsafeRawBufferPointer(rebasing: sealed[..<n]), into: plain, additionalData: ad).count
-                } catch {
-                    throw PrivacyKitError(.integrity, "chunk \(chunks) (at byte \(at)) does not authenticate: altered, removed, duplicated or reordered (or the header was changed)")
-                }
-                let message = UnsafeRawBufferPointer(rebasing: plain[..<count])
-                if let decompressor { try decompressor.feed(message, sink: deliver) } else if hashPlaintext { try deliver(message) }
-                plaintext += Int64(count)
-                chunks += 1
-                progress?(reader.offset, reader.size)
-            }
-        }
-        // What follows the final chunk: the manifest, its length, the end marker, nothing else.
-        let rest = reader.size - reader.offset
-        guard rest >= 12 + 2, rest - 12 <= Int64(BackupFile.maxManifestBytes) else {
-            throw PrivacyKitError(.integrity, rest < 14 ? "the backup is truncated: it ends at byte \(reader.size), before its manifest"
-                                                        : "the backup has \(rest) bytes after its final chunk (byte \(reader.offset)): data was added or chunks duplicated")
-        }
-        let manifestBytes = try reader.require(Int(rest - 12), what: "the manifest")
-        guard try reader.length(what: "the manifest", max: BackupFile.maxManifestBytes) == manifestBytes.count,
-              try reader.require(8, what: "the end marker") == BackupFile.trailer else {
-            throw PrivacyKitError(.integrity, "the backup's end (after byte \(reader.offset - 12)) is damaged: the manifest length or end marker is wrong")
-        }
-        guard let manifest = try? JSONDecoder().decode(BackupManifest.self, from: Data(manifestBytes)) else {
-            throw PrivacyKitError(.integrity, "the backup's manifest is not valid JSON")
-        }
-        let publicKey = try? Ed25519.PublicKey(bytes: try Base64URL.decode(header.auditPublicKey))
-        if let problem = manifest.signatureProblem(publicKey: publicKey).problem {
-            throw PrivacyKitError(.integrity, "the manifest signature is bad: \(problem)")
-        }
-        guard manifest.backupID == header.backupID, manifest.vaultID == header.vaultID, manifest.headerHash == Hex.encode(headerHash) else {
-            throw PrivacyKitError(.integrity, "the manifest belongs to backup \(manifest.backupID) of vault \(manifest.vaultID), not to this file's \(header.backupID): swapped")
-        }
-        try decompressor?.finish()
-        guard manifest.compressed == (header.compression != nil), (manifest.compressedBytes ?? manifest.plaintextBytes) == plaintext, manifest.chunks == chunks,
-              decompressor.map({ $0.produced == manifest.plaintextBytes }) ?? true,
-              try hasher.map({ Hex.encode(try $0.finalize()) == manifest.plaintextHash }) ?? true else {
-            throw PrivacyKitError(.integrity, "the decrypted snapshot does not match the manifest's size, chunk count or hash")
-        }
-        return (Opened(header: header, headerBytes: headerBytes, manifest: manifest), chunks, plaintext)
-    }
-
-    static func verify(
-        path: String, expectVault: String?, progress: ((Int64, Int64) -> Void)?, key: (BackupHeader) throws -> SecureBytes
-    ) -> BackupVerification {
-        do {
-            let (opened, chunks, _) = try read(path: path, expectVault: expectVault, hashPlaintext: false, key: key, progress: progress) { _ in }
-            return BackupVerification(ok: true, problem: nil, file: path, manifest: opened.manifest, chunksRead: chunks, plaintextBytes: opened.manifest.plaintextBytes)
-        } catch let error as PrivacyKitError {
-            return BackupVerification(ok: false, problem: error.message, file: path, manifest: nil, chunksRead: 0, plaintextBytes: 0)
-        } catch {
-            return BackupVerification(ok: false, problem: "\(error)", file: path, manifest: nil, chunksRead: 0, plaintextBytes: 0)
-        }
-    }
-
-    /// The backup key, and the keyring that goes with the restored vault, from either secret.
-    static func keys(for header: BackupHeader, access: BackupAccess, newRootKey: RootKey?, kdfLimits: Argon2id.Limits)
-        throws -> (backupKey: SecureBytes, keyringBytes: [UInt8], rootKey: RootKey) {
-        let copy: [UInt8]
-        do { copy = try Base64URL.decode(header.keyring) } catch { throw PrivacyKitError(.integrity, "the backup header's keyring is damaged") }
-        switch access {
-        case .rootKey(let root):
-            let keyring = try KeyringFile.unseal(copy, path: "the backup's keyring", rootKey: root)
-            guard let entry = keyring.key(.backup, version: header.backupKeyVersion) else {
-                throw PrivacyKitError(.integrity, "the backup's keyring has no backup key v\(header.backupKeyVersion)")
-            }
-            let key = try unwrap(header, with: entry.secret)
-            if let newRootKey {
-                let (bytes, _) = try KeyringFile.seal(keyring.with(root: RootHeader(kind: newRootKey.kind, limits: nil, salt: nil), wrapKey: try SecureBytes.random(count: 32)),
-                                                       rootKey: newRootKey, limits: kdfLimits)
-                return (key, bytes, newRootKey)
-            }
-            return (key, copy, root)
-        case .recoveryKey(let pair):
-            guard let sealedText = header.recovery, let sealed = try? Base64URL.decode(sealedText) else {
-                throw PrivacyKitError(.wrongKey, "backup \(header.backupID) was made without a recovery key: only the root secret opens it")
-            }
-            guard let newRootKey else {
-                throw PrivacyKitError(.invalidInput, "a restore with the recovery key needs a new root secret for the restored vault")
-            }
-            let blob: SecureBytes
-            do { blob = try SealedBox.openSecret(sealed, with: pair) } catch {
-                throw PrivacyKitError(.wrongKey, "the recovery key does not open backup \(header.backupID) (sealed to key \(header.recoveryKeyFingerprint ?? "?"))")
-            }
-            let (backupKey, keyring) = try RecoveryBlob.decode(blob, backupID: header.backupID, root: RootHeader(kind: newRootKey.kind, limits: nil, salt: nil))
-            guard keyring.vaultID.hex == header.vaultID else { throw PrivacyKitError(.integrity, "the recovery blob is for vault \(keyring.vaultID), not \(header.vaultID)") }
-            let (bytes, _) = try KeyringFile.seal(keyring, rootKey: newRootKey, limits: kdfLimits)
-            return (backupKey, bytes, newRootKey)
-        }
-    }
-}
-
 /// Erased subjects to replay onto a restored vault: from the live vault, or a signed ledger file.
 public enum TombstoneSource: Sendable {
     case vault(Vault)
@@ -253,54 +66,54 @@ extension VaultBackups {
     /// erased), runs `audit verify`, and only then moves the vault into place. A failure at
     /// any point leaves nothing at `directory`.
     ///
+    /// The file is read once: its header is parsed from that read, checked against the
+    /// expected identity before any key is derived, and authenticated with the stream and
+    /// the signed manifest; the keyring and policies written come from that same header.
+    ///
     /// - Parameters:
     ///   - file: the backup file.
     ///   - directory: the new vault directory; it must not exist or be empty.
-    ///   - access: the root secret the backup's keyring was sealed with, or the recovery key.
+    ///   - access: the root secret the backup's keyring was sealed with, or the recovery key
+    ///     (pinned to the vault it was made for).
     ///   - newRootKey: the restored vault's root secret (required with the recovery key;
     ///     default with the root secret: the same secret).
     ///   - kdfLimits: Argon2id cost when `newRootKey` is a passphrase.
     ///   - source: where the erasures made since the backup come from: the live vault, a
     ///     signed ledger file, or none.
+    ///   - expectedIdentity: whose backup this must be, over the recovery key's pin or the
+    ///     live vault's identity (`--expect-identity`).
+    ///   - allowUnbound: accept a backup that carries no vault identity (made before
+    ///     identities) where an identity is expected: always with the recovery key
+    ///     (`--allow-unbound-backup`).
     ///   - context: who restores, recorded in the restored vault's audit events.
     ///   - backend: a server store to restore into (an empty schema, named in the new vault
     ///     by `store.url`); nil for a SQLite file inside the new vault.
     ///   - progress: (bytes of the backup file read, its size) while it is decrypted.
+    /// - Throws: `.integrity` for a backup another vault made (or whose identity does not
+    ///   verify), or an unbound one without `allowUnbound`; `.invalidInput` for a recovery
+    ///   key without a pin and no `expectedIdentity`; `.wrongKey`, `.alreadyExists`, …
     public static func restore(
         from file: URL, to directory: URL, access: BackupAccess, newRootKey: RootKey? = nil, kdfLimits: Argon2id.Limits = .moderate,
-        tombstones source: TombstoneSource, context: AccessContext, store backend: (any StoreBackend)? = nil,
-        progress: ((Int64, Int64) -> Void)? = nil
+        tombstones source: TombstoneSource, expectedIdentity: ExpectedIdentity? = nil, allowUnbound: Bool = false,
+        context: AccessContext, store backend: (any StoreBackend)? = nil, progress: ((Int64, Int64) -> Void)? = nil
+    ) throws -> RestoreSummary {
+        try restore(from: file, to: directory, access: access, newRootKey: newRootKey, kdfLimits: kdfLimits, tombstones: source,
+                    expectedIdentity: expectedIdentity, allowUnbound: allowUnbound, context: context, store: backend, progress: progress, afterKeys: nil)
+    }
+
+    /// `afterKeys` runs once the keys are derived, before the stream is read: where the
+    /// tests swap the file.
+    static func restore(
+        from file: URL, to directory: URL, access: BackupAccess, newRootKey: RootKey?, kdfLimits: Argon2id.Limits,
+        tombstones source: TombstoneSource, expectedIdentity: ExpectedIdentity?, allowUnbound: Bool,
+        context: AccessContext, store backend: (any StoreBackend)?, progress: ((Int64, Int64) -> Void)?, afterKeys: (() throws -> Void)?
     ) throws -> RestoreSummary {
         let target = directory.standardizedFileURL.path
         let fm = FileManager.default
         let parent = try VaultLayout.checkNewVaultPath(target, refusal: "a restore never writes over a vault")
         let path = file.standardizedFileURL.path
-        let (header, _) = try BackupOpener.peek(path: path)
-        let (backupKey, keyringBytes, rootKey) = try BackupOpener.keys(for: header, access: access, newRootKey: newRootKey, kdfLimits: kdfLimits)
-
-        // The erasures to replay, read (and checked) before anything is written.
-        var ledger: [ErasureReceipt] = []
-        switch source {
-        case .none: break
-        case .vault(let live):
-            guard live.id.hex == header.vaultID else {
-                throw PrivacyKitError(.integrity, "the backup is of vault \(header.vaultID) but the tombstones come from vault \(live.id)")
-            }
-            ledger = try live.retention.tombstones(context: context)
-        case .ledger(let url):
-            guard let data = FileManager.default.contents(atPath: url.path),
-                  let file = try? JSONDecoder().decode(ErasureLedger.self, from: data), file.format == ErasureLedger.formatVersion else {
-                throw PrivacyKitError(.invalidInput, "\(url.path) is not an erasure ledger (backup export-ledger writes one)")
-            }
-            let key = try? Ed25519.PublicKey(bytes: try Base64URL.decode(header.auditPublicKey))
-            if let problem = file.signatureProblem(publicKey: key).problem {
-                throw PrivacyKitError(.integrity, "the erasure ledger \(url.path) does not verify with the vault's audit key: \(problem)")
-            }
-            guard file.vaultID == header.vaultID else {
-                throw PrivacyKitError(.integrity, "the erasure ledger is of vault \(file.vaultID), not \(header.vaultID)")
-            }
-            ledger = file.tombstones
-        }
+        var live: Vault?
+        if case .vault(let vault) = source { live = vault }
 
         // A restore killed before its rename left a staging directory (a whole vault copy).
         let stagingPrefix = "." + (target as NSString).lastPathComponent + ".restoring-"
@@ -314,6 +127,35 @@ extension VaultBackups {
         }
         try SecureFiles.makeDirectory(staging + "/" + VaultLayout.keysDirectoryName, mode: 0o700)
         try SecureFiles.makeDirectory(staging + "/" + VaultLayout.policiesDirectoryName, mode: 0o755)
+
+        // One read of the file: the header it parses is checked (identity, tombstone source)
+        // and gives the keys; the stream and the manifest authenticate that same header.
+        let storePath = staging + "/" + VaultLayout.storeFileName
+        // Through the page cache: the restored vault is opened and its audit log read next.
+        let out = try StreamFileWriter(path: storePath, largestReserve: 0, tryDirect: false)
+        var prepared: (keyringBytes: [UInt8], rootKey: RootKey, ledger: [ErasureReceipt])?
+        let (opened, _, _) = try BackupOpener.read(path: path, expectVault: nil, key: { header in
+            // The erasures to replay, read (and checked) before any key is derived.
+            let ledger = try Self.ledger(from: source, for: header, context: context)
+            var expected = expectedIdentity, unbound = allowUnbound
+            if case .rootKey = access, expectedIdentity == nil {
+                // The root secret authenticates the backup's keyring copy: an old unbound
+                // backup needs no override, unless an identity was asked for explicitly.
+                expected = live?.keys.identity.map(ExpectedIdentity.init)
+                unbound = true
+            }
+            let keys = try BackupOpener.keys(for: header, access: access, newRootKey: newRootKey, kdfLimits: kdfLimits,
+                                             expected: expected, allowUnbound: unbound)
+            prepared = (keys.keyringBytes, keys.rootKey, ledger)
+            try afterKeys?()
+            return keys.backupKey
+        }, progress: progress) { try out.append($0) }
+        try out.finish()
+        guard let prepared else { throw PrivacyKitError(.internal, "the backup was read without its keys") }
+        let (keyringBytes, rootKey, ledger) = prepared
+
+        // Only now, from the header that the stream and the signed manifest authenticated.
+        let header = opened.header
         for (name, text) in header.policies {
             guard PolicySet.requiredFiles.contains(name), let bytes = try? Base64URL.decode(text) else {
                 throw PrivacyKitError(.integrity, "the backup header's policy file \(name) is not valid")
@@ -324,12 +166,6 @@ extension VaultBackups {
         if let text = header.operatorDefaults, let bytes = try? Base64URL.decode(text) {
             try SecureFiles.replace(bytes, at: staging + "/" + OperatorDefaults.fileName, mode: 0o600)
         }
-
-        let storePath = staging + "/" + VaultLayout.storeFileName
-        // Through the page cache: the restored vault is opened and its audit log read next.
-        let out = try StreamFileWriter(path: storePath, largestReserve: 0, tryDirect: false)
-        let (opened, _, _) = try BackupOpener.read(path: path, expectVault: header.vaultID, key: { _ in backupKey }, progress: progress) { try out.append($0) }
-        try out.finish()
 
         let restoredID = try VaultID(hex: header.vaultID)
         // A server store outlives the staging directory: take back the one this restore
@@ -352,7 +188,8 @@ extension VaultBackups {
         // A backup of an older format restores into a vault of that format: carried over
         // here, audited in the restored vault's log (a restore makes a new vault; no live
         // vault is rewritten on open).
-        let upgrade = try VaultUpgrade.upgrade(at: URL(fileURLWithPath: staging), rootKey: rootKey, dryRun: false, context: context, backend: backend)
+        let upgrade = try VaultUpgrade.upgrade(at: URL(fileURLWithPath: staging), rootKey: rootKey, dryRun: false, context: context, backend: backend,
+                                               installIdentity: false)
         // Open the restored vault, replay erasures, verify, record.
         let vault = try Vault.open(at: URL(fileURLWithPath: staging), rootKey: rootKey, context: context, backend: backend)
         var replayed = 0, added = 0
@@ -393,17 +230,42 @@ extension VaultBackups {
                               upgradedFromFormat: upgrade.upgraded ? upgrade.fromFormat : nil)
     }
 
-    /// Verifies a backup with the offline recovery key alone (no vault, no root secret).
-    public static func verify(at file: URL, recoveryKey pair: SealedBox.KeyPair, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BackupVerification {
+    /// The tombstones `source` holds, checked against the backup's header.
+    private static func ledger(from source: TombstoneSource, for header: BackupHeader, context: AccessContext) throws -> [ErasureReceipt] {
+        switch source {
+        case .none:
+            return []
+        case .vault(let live):
+            guard live.id.hex == header.vaultID else {
+                throw PrivacyKitError(.integrity, "the backup is of vault \(header.vaultID) but the tombstones come from vault \(live.id)")
+            }
+            return try live.retention.tombstones(context: context)
+        case .ledger(let url):
+            guard let data = FileManager.default.contents(atPath: url.path),
+                  let file = try? JSONDecoder().decode(ErasureLedger.self, from: data), file.format == ErasureLedger.formatVersion else {
+                throw PrivacyKitError(.invalidInput, "\(url.path) is not an erasure ledger (backup export-ledger writes one)")
+            }
+            let key = try? Ed25519.PublicKey(bytes: try Base64URL.decode(header.auditPublicKey))
+            if let problem = file.signatureProblem(publicKey: key).problem {
+                throw PrivacyKitError(.integrity, "the erasure ledger \(url.path) does not verify with the vault's audit key: \(problem)")
+            }
+            guard file.vaultID == header.vaultID else {
+                throw PrivacyKitError(.integrity, "the erasure ledger is of vault \(file.vaultID), not \(header.vaultID)")
+            }
+            return file.tombstones
+        }
+    }
+
+    /// Verifies a backup with the offline recovery key alone (no vault, no root secret):
+    /// only a backup made by the vault the key is pinned to (or `expectedIdentity`) passes,
+    /// and one without identity only with `allowUnbound`.
+    public static func verify(
+        at file: URL, recoveryKey: RecoveryKey, expectedIdentity: ExpectedIdentity? = nil, allowUnbound: Bool = false,
+        progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil
+    ) -> BackupVerification {
         BackupOpener.verify(path: file.standardizedFileURL.path, expectVault: nil, progress: progress) { header in
-            guard let sealedText = header.recovery, let sealed = try? Base64URL.decode(sealedText) else {
-                throw PrivacyKitError(.wrongKey, "backup \(header.backupID) was made without a recovery key")
-            }
-            let blob: SecureBytes
-            do { blob = try SealedBox.openSecret(sealed, with: pair) } catch {
-                throw PrivacyKitError(.wrongKey, "the recovery key does not open backup \(header.backupID) (sealed to key \(header.recoveryKeyFingerprint ?? "?"))")
-            }
-            return try RecoveryBlob.decode(blob, backupID: header.backupID, root: RootHeader(kind: .key, limits: nil, salt: nil)).0
+            try BackupOpener.openRecovery(header, with: recoveryKey, expected: expectedIdentity, allowUnbound: allowUnbound,
+                                          root: RootHeader(kind: .key, limits: nil, salt: nil)).0
         }
     }
 

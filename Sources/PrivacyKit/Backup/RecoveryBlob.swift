@@ -76,7 +76,7 @@ enum RecoveryBlob {
                 keys.append(try Keyring.makeKey(role: role, version: version, createdAt: parts[i + 2], secret: try secret("key \(role.rawValue) v\(version)")))
                 i += 3
             }
-            try Keyring.checkComplete(keys, source: source)
+            try Keyring.checkComplete(keys, identity: keys.contains { $0.info.role == .identity }, source: source)
             return (backupKey, Keyring(vaultID: vaultID, createdAt: parts[1], root: root, keys: keys))
         }
     }

@@ -17,6 +17,13 @@ public enum KeyRole: String, Sendable, Codable, CaseIterable {
     /// rewrite the log. Never rotated. A keyring without one belongs to a format-1 vault
     /// that `privacyctl upgrade` has not carried over yet.
     case auditChain = "audit-chain"
+    /// Ed25519 seed of the vault's identity: made with the vault, never rotated; it
+    /// certifies the audit signing key (see ``VaultIdentity``). Absent from keyrings made
+    /// before identities (format 1) until `VaultKeys.installIdentity(context:)` adds it.
+    case identity = "vault-identity"
+
+    /// The roles whose keys sign (Ed25519 seeds, with a public key).
+    var signs: Bool { self == .auditSigning || self == .identity }
 }
 
 /// The identity of a vault: 16 random bytes, shown as 32 hex digits.
@@ -58,7 +65,7 @@ public struct KeyInfo: Sendable, Codable, Equatable {
     /// 32 hex digits that identify the key without revealing it: a keyed BLAKE2b of a fixed
     /// label under the key (symmetric keys), or the BLAKE2b of the public key (Ed25519).
     public let fingerprint: String
-    /// The Ed25519 public key, base64url, for the audit signing key.
+    /// The Ed25519 public key, base64url, for the audit signing and identity keys.
     public let publicKey: String?
 
     enum CodingKeys: String, CodingKey {
@@ -72,8 +79,11 @@ public struct KeyInfo: Sendable, Codable, Equatable {
 package struct UnsealedKey: Sendable {
     package let info: KeyInfo
     package let secret: SecureBytes
-    /// The signing pair, for ``KeyRole/auditSigning``.
+    /// The signing pair, for ``KeyRole/auditSigning`` and ``KeyRole/identity``.
     let signingPair: Ed25519.KeyPair?
+    /// For an audit signing key of a keyring with an identity: the identity's signature
+    /// over it (``KeyCertificate``).
+    var certificate: [UInt8]? = nil
 }
 
 /// How the keyring's root secret is turned into the key that unwraps it.
@@ -149,8 +159,18 @@ public struct Keyring: Sendable {
         self.root = root
         self.wrapKey = wrapKey
         let order = Dictionary(uniqueKeysWithValues: KeyRole.allCases.enumerated().map { ($1, $0) })
-        self.keys = keys.sorted {
+        let sorted = keys.sorted {
             (order[$0.info.role] ?? 0, $0.info.version) < (order[$1.info.role] ?? 0, $1.info.version)
+        }
+        // Certificates follow from the keys (Ed25519 signs deterministically): made here, so
+        // every way a keyring is built (generated, unsealed, recovered, rotated) carries them.
+        let identity = sorted.first { $0.info.role == .identity }?.signingPair
+        self.keys = sorted.map { key in
+            guard key.info.role == .auditSigning, let identity, let pair = key.signingPair else { return key }
+            var certified = key
+            certified.certificate = try? KeyCertificate.sign(vaultID: vaultID, role: .auditSigning, version: key.info.version,
+                                                             publicKey: pair.publicKey, identity: identity)
+            return certified
         }
     }
 
@@ -179,7 +199,7 @@ public struct Keyring: Sendable {
     }
 
     static func makeKey(role: KeyRole, version: Int, createdAt: String, secret: SecureBytes) throws -> UnsealedKey {
-        if role == .auditSigning {
+        if role.signs {
             let pair = try Ed25519.KeyPair(seed: secret)
             let fingerprint = try KeyFingerprint.of(pair.publicKey.bytes)
             let info = KeyInfo(role: role, version: version, createdAt: createdAt, fingerprint: fingerprint,
@@ -203,14 +223,22 @@ public struct Keyring: Sendable {
         }
     }
 
-    /// Roles a format-1 keyring lacks until `privacyctl upgrade` adds them.
+    /// Roles a format-1 vault's keyring lacks until `privacyctl upgrade` adds them.
     static let addedByUpgrade: Set<KeyRole> = [.auditChain]
 
-    /// A keyring read from outside must hold a key of every role (but those a format-1
-    /// vault has yet to be given by an upgrade).
-    static func checkComplete(_ keys: [UnsealedKey], source: String) throws {
-        for role in KeyRole.allCases where !addedByUpgrade.contains(role) && !keys.contains(where: { $0.info.role == role }) {
+    /// A keyring read from outside must hold a key of every role (the identity key only
+    /// when `identity` says so: keyrings of format 1 have none; the audit-chain key only
+    /// once upgraded), and one identity at most.
+    static func checkComplete(_ keys: [UnsealedKey], identity: Bool, source: String) throws {
+        for role in KeyRole.allCases where !keys.contains(where: { $0.info.role == role }) && (role != .identity || identity)
+            && !addedByUpgrade.contains(role) {
             throw PrivacyKitError(.integrity, "\(source): the keyring has no \(role.rawValue) key")
+        }
+        if !identity, keys.contains(where: { $0.info.role == .identity }) {
+            throw PrivacyKitError(.integrity, "\(source): a keyring of format 1 holds a \(KeyRole.identity.rawValue) key")
+        }
+        guard keys.filter({ $0.info.role == .identity }).allSatisfy({ $0.info.version == 1 }) else {
+            throw PrivacyKitError(.integrity, "\(source): the \(KeyRole.identity.rawValue) key never rotates, yet a version other than 1 is there")
         }
     }
 
@@ -229,6 +257,7 @@ public struct Keyring: Sendable {
 
     /// A copy with a new random key of `role`, one version above the newest.
     func addingKey(_ role: KeyRole, createdAt: String) throws -> Keyring {
+        guard role != .identity else { throw PrivacyKitError(.internal, "the identity key never rotates") }
         let version = (versions(role).last ?? 0) + 1
         let key = try Keyring.makeKey(role: role, version: version, createdAt: createdAt, secret: SecureBytes.random(count: 32))
         return Keyring(vaultID: vaultID, createdAt: self.createdAt, root: root, keys: keys + [key], wrapKey: wrapKey)

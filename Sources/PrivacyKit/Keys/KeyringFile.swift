@@ -10,10 +10,20 @@ import Sodium
 /// vault does not unwrap. A verifier entry tells a wrong root secret (the verifier does
 /// not open) from a damaged entry (the verifier opens, an entry does not).
 ///
+/// Format 2 is format 1 with the vault's identity key (role `vault-identity`) and, on each
+/// audit signing entry, that key's certificate: a keyring without an identity is still
+/// written as format 1, byte for byte as before, so older PrivacyKit keeps reading it; one
+/// with an identity is refused by them as a newer format, not misread as a damaged file.
+/// The version is in every associated data, so an identity entry cannot be dropped by
+/// rewriting `format_version` to 1.
+///
 /// Format reference: `docs/formats.md` (keyring).
 enum KeyringFile {
     static let format = "privacykit-keyring"
-    static let formatVersion = 1
+    /// The newest format this build reads and writes.
+    static let formatVersion = 2
+    /// The first format with the identity key.
+    static let identityFormatVersion = 2
     static let verifierPlaintext = Array("privacykit keyring verifier v1".utf8)
     /// Context for deriving the wrapping key from the root key (`crypto_kdf`, 8 bytes).
     static let wrapContext = "pkeyring"
@@ -29,11 +39,13 @@ enum KeyringFile {
         var createdAt: String
         var fingerprint: String
         var publicKey: String?
+        /// Format 2, audit signing entries: the identity key's certificate (base64url).
+        var certificate: String?
         var nonce: String
         var ciphertext: String
 
         enum CodingKeys: String, CodingKey {
-            case role, version, fingerprint, nonce, ciphertext
+            case role, version, fingerprint, nonce, ciphertext, certificate
             case createdAt = "created_at"
             case publicKey = "public_key"
         }
@@ -90,18 +102,19 @@ enum KeyringFile {
             throw PrivacyKitError(.internal, "this keyring has no wrap key to be re-sealed with")
         }
         let header = keyring.root
+        let version = keyring.identity == nil ? 1 : identityFormatVersion
         let verifier = try XChaCha20Poly1305.seal(
             verifierPlaintext, using: wrapKey,
-            authenticating: verifierAD(vaultID: keyring.vaultID, header: header))
+            authenticating: verifierAD(version: version, vaultID: keyring.vaultID, header: header))
         let entries = try keyring.keys.map { key in
             let sealed = try XChaCha20Poly1305.seal(
-                key.secret, using: wrapKey, authenticating: entryAD(vaultID: keyring.vaultID, info: key.info))
+                key.secret, using: wrapKey, authenticating: entryAD(version: version, vaultID: keyring.vaultID, info: key.info))
             return Entry(role: key.info.role.rawValue, version: key.info.version, createdAt: key.info.createdAt,
-                         fingerprint: key.info.fingerprint, publicKey: key.info.publicKey,
+                         fingerprint: key.info.fingerprint, publicKey: key.info.publicKey, certificate: key.certificate.map(Base64URL.encode),
                          nonce: Base64URL.encode(sealed.nonce.bytes), ciphertext: Base64URL.encode(sealed.ciphertext))
         }
         let document = Document(
-            format: format, formatVersion: formatVersion, vaultID: keyring.vaultID.hex,
+            format: format, formatVersion: version, vaultID: keyring.vaultID.hex,
             createdAt: keyring.createdAt, root: header,
             verifier: Sealed(nonce: Base64URL.encode(verifier.nonce.bytes), ciphertext: Base64URL.encode(verifier.ciphertext)),
             keys: entries)
@@ -152,7 +165,7 @@ enum KeyringFile {
         let wrapKey = try deriveWrapKey(rootKey: rootKey, header: root)
         do {
             let verifier = try sealedMessage(document.verifier, what: "verifier", path: path)
-            let opened = try XChaCha20Poly1305.open(verifier, using: wrapKey, authenticating: verifierAD(vaultID: vaultID, header: root))
+            let opened = try XChaCha20Poly1305.open(verifier, using: wrapKey, authenticating: verifierAD(version: header.formatVersion, vaultID: vaultID, header: root))
             guard ConstantTime.equals(opened, verifierPlaintext) else {
                 throw PrivacyKitError(.integrity, "\(path): the verifier entry holds unexpected content")
             }
@@ -175,7 +188,7 @@ enum KeyringFile {
             let sealed = try sealedMessage(Sealed(nonce: entry.nonce, ciphertext: entry.ciphertext), what: "key \(name)", path: path)
             let secret: SecureBytes
             do {
-                secret = try XChaCha20Poly1305.openSecret(sealed, using: wrapKey, authenticating: entryAD(vaultID: vaultID, info: info))
+                secret = try XChaCha20Poly1305.openSecret(sealed, using: wrapKey, authenticating: entryAD(version: header.formatVersion, vaultID: vaultID, info: info))
             } catch let error as SodiumError {
                 throw PrivacyKitError(.integrity, "\(path): key \(name) does not unwrap (altered or moved)", cause: error)
             }
@@ -185,8 +198,17 @@ enum KeyringFile {
             }
             keys.append(key)
         }
-        try Keyring.checkComplete(keys, source: path)
-        return Keyring(vaultID: vaultID, createdAt: document.createdAt, root: root, keys: keys, wrapKey: wrapKey)
+        try Keyring.checkComplete(keys, identity: header.formatVersion >= identityFormatVersion, source: path)
+        let keyring = Keyring(vaultID: vaultID, createdAt: document.createdAt, root: root, keys: keys, wrapKey: wrapKey)
+        // The recorded certificates are for readers without the secret; they must be the
+        // ones the identity makes (Ed25519 is deterministic), or the file was altered.
+        for entry in document.keys where entry.certificate != nil || (keyring.identity != nil && entry.role == KeyRole.auditSigning.rawValue) {
+            let made = keyring.keys.first { $0.info.role.rawValue == entry.role && $0.info.version == entry.version }?.certificate
+            guard let made, entry.certificate == Base64URL.encode(made) else {
+                throw PrivacyKitError(.integrity, "\(path): the certificate of key \(entry.role) v\(entry.version) is missing or not the identity's")
+            }
+        }
+        return keyring
     }
 
     /// The vault id a keyring file claims, read without any secret (for error messages and
@@ -230,17 +252,17 @@ enum KeyringFile {
         return try KDF.deriveKey(from: root, subkeyID: 1, context: wrapContext)
     }
 
-    private static func verifierAD(vaultID: VaultID, header: RootHeader) -> [UInt8] {
+    private static func verifierAD(version: Int, vaultID: VaultID, header: RootHeader) -> [UInt8] {
         var c = Canonical("privacykit.keyring.verifier")
-        c.append(UInt64(formatVersion))
+        c.append(UInt64(version))
         c.append(vaultID.bytes)
         header.append(to: &c)
         return c.bytes
     }
 
-    private static func entryAD(vaultID: VaultID, info: KeyInfo) -> [UInt8] {
+    private static func entryAD(version: Int, vaultID: VaultID, info: KeyInfo) -> [UInt8] {
         var c = Canonical("privacykit.keyring.key")
-        c.append(UInt64(formatVersion))
+        c.append(UInt64(version))
         c.append(vaultID.bytes)
         c.append(info.role.rawValue)
         c.append(UInt64(info.version))

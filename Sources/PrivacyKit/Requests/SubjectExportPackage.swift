@@ -286,13 +286,24 @@ public enum SubjectExport {
     /// mode 0600) and `PREFIX.pub` (the public key, base64url and a newline, mode 0644).
     /// Refuses to overwrite either file.
     public static func generateKeyPair(prefix: String) throws -> SubjectExportKeyFiles {
+        try generateKeyPair(prefix: prefix, secretTrailer: "")
+    }
+
+    /// The same, with `secretTrailer` (public text: a recovery key's pin) after the secret key.
+    static func generateKeyPair(prefix: String, secretTrailer: String) throws -> SubjectExportKeyFiles {
         let secretPath = prefix + ".key"
         let publicPath = prefix + ".pub"
         for path in [secretPath, publicPath] where FileManager.default.fileExists(atPath: path) {
             throw PrivacyKitError(.alreadyExists, "\(path) already exists; refusing to overwrite it")
         }
         let pair = try SealedBox.KeyPair.generate()
-        var text = pair.secretKey.withUnsafeBytes { Base64URL.encode(bytes: $0) }
+        var encoded = pair.secretKey.withUnsafeBytes { Base64URL.encode(bytes: $0) }
+        defer { Memory.wipe(&encoded) }
+        // Reserved at once: a growing array would leave a copy of the secret behind.
+        var text = [UInt8]()
+        text.reserveCapacity(encoded.count + secretTrailer.utf8.count)
+        text += encoded
+        text += Array(secretTrailer.utf8)
         defer { Memory.wipe(&text) }
         try SecureFiles.createNew(text, at: secretPath, mode: 0o600)
         do {
@@ -341,7 +352,7 @@ public enum SubjectExport {
     }
 
     /// 32 raw bytes, or their base64url or hex text.
-    private static func decodeKey(_ raw: [UInt8]) -> [UInt8]? {
+    static func decodeKey(_ raw: [UInt8]) -> [UInt8]? {
         let decoded: [UInt8]?
         switch raw.count {
         case 32: decoded = raw

@@ -36,15 +36,35 @@ public struct UpgradeReport: Sendable, Encodable, Equatable {
 ///
 /// An interrupted upgrade (keyring written, store not yet) is finished by running it again.
 public enum VaultUpgrade {
+    /// - Parameter installIdentity: also give a vault made before identities its identity
+    ///   key (``VaultKeys/installIdentity(context:)``, which `context` must be allowed).
     public static func upgrade(
-        at directory: URL, rootKey: RootKey, dryRun: Bool = false, context: AccessContext = .library
+        at directory: URL, rootKey: RootKey, dryRun: Bool = false, context: AccessContext = .library, installIdentity: Bool = true
     ) throws -> UpgradeReport {
-        try upgrade(at: directory, rootKey: rootKey, dryRun: dryRun, context: context, backend: nil)
+        try upgrade(at: directory, rootKey: rootKey, dryRun: dryRun, context: context, backend: nil, installIdentity: installIdentity)
     }
 
     static func upgrade(
-        at directory: URL, rootKey: RootKey, dryRun: Bool, context: AccessContext, backend: (any StoreBackend)?
+        at directory: URL, rootKey: RootKey, dryRun: Bool, context: AccessContext, backend: (any StoreBackend)?, installIdentity: Bool = true
     ) throws -> UpgradeReport {
+        let (format, hasIdentity) = try upgradeFormat(at: directory, rootKey: rootKey, dryRun: dryRun, context: context, backend: backend)
+        guard installIdentity, !hasIdentity else { return format }
+        let step = "add a vault identity key that certifies the audit signing key (keys.install-identity)"
+        if !dryRun {
+            // After the format step has let go of the keyring lock, which this rewrite takes.
+            let vault = try Vault.open(at: directory, rootKey: rootKey, context: context, backend: backend)
+            defer { try? vault.core.store.close() }
+            _ = try vault.keys.installIdentity(context: context)
+            try vault.audit.checkpointIfNeeded()
+        }
+        return UpgradeReport(vaultID: format.vaultID, fromFormat: format.fromFormat, toFormat: format.toFormat, dryRun: dryRun,
+                             steps: format.steps + [step], auditEventsVerified: format.auditEventsVerified, upgraded: !dryRun)
+    }
+
+    /// The store's and keyring's format; says whether the keyring has an identity key.
+    private static func upgradeFormat(
+        at directory: URL, rootKey: RootKey, dryRun: Bool, context: AccessContext, backend: (any StoreBackend)?
+    ) throws -> (UpgradeReport, hasIdentity: Bool) {
         let path = directory.standardizedFileURL.path
         let keyringPath = VaultLayout.keyringPath(path)
         guard SecureFiles.mode(of: keyringPath) != nil else {
@@ -63,7 +83,7 @@ public enum VaultUpgrade {
         }
         if from == Vault.formatVersion {
             try checkCurrent(formatVersion: from, keyring: keyring, store: store.location)
-            return report(steps: [], verified: 0, upgraded: false)
+            return (report(steps: [], verified: 0, upgraded: false), keyring.identity != nil)
         }
         guard from == 1 else {
             throw PrivacyKitError(.unsupportedVersion, "the store \(store.location) is format \(from); this build upgrades format 1 to \(Vault.formatVersion)")
@@ -82,7 +102,7 @@ public enum VaultUpgrade {
         steps.append("add the format-2 audit columns to the store (migration v8-integrity)")
         steps.append("build the tree of the decision rows (consent state, restrictions, holds, tombstones) as they stand")
         steps.append("append a vault.upgrade event, the first with a MAC, committing to the tree, and sign a checkpoint over it")
-        if dryRun { return report(steps: steps, verified: audit.events, upgraded: false) }
+        if dryRun { return (report(steps: steps, verified: audit.events, upgraded: false), keyring.identity != nil) }
 
         try store.upgradeSchema()
         let upgraded = hasChainKey ? keyring : try keyring.addingKey(.auditChain, createdAt: Timestamp.now())
@@ -107,7 +127,7 @@ public enum VaultUpgrade {
             // the new key over a format-1 store, which running the upgrade again finishes.
             if let bytes { try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600) }
         }
-        return report(steps: steps, verified: audit.events, upgraded: true)
+        return (report(steps: steps, verified: audit.events, upgraded: true), keyring.identity != nil)
     }
 
     /// What `Vault.open` requires: a store and a keyring of this build's format.
