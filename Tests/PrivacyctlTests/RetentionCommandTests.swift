@@ -118,6 +118,29 @@ struct RetentionCommandTests {
         #expect(list?.first?["released_by"] as? String == "ops")
     }
 
+    /// `erase verify-receipt` checks the receipt as issued: a second `subject` member (which
+    /// other JSON readers may take instead) or an unknown member makes it invalid (exit 69).
+    @Test func anErasureReceiptWithADuplicateOrUnknownMemberDoesNotVerify() throws {
+        let f = try Fixture(count: 4)
+        let file = f.v.scratch.file("receipt.json")
+        #expect(try f.run(["erase", "c0001", "--reason", "GDPR art. 17", "--receipt", file]).status == 0)
+        let issued = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(issued.contains("\"subject\" : \"c0001\""))
+        let variants = [
+            "as issued": (issued, Int32(0)),
+            "duplicate subject first": ("{\n  \"subject\" : \"c0002\",\n" + issued.dropFirst(2), Int32(69)),
+            "duplicate subject last": (String(issued.dropLast(3)) + ",\n  \"subject\" : \"c0002\"\n}\n", Int32(69)),
+            "extra member": ("{\n  \"note\" : \"x\",\n" + issued.dropFirst(2), Int32(69)),
+        ]
+        for (name, (text, status)) in variants {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            let checked = try f.run(["erase", "verify-receipt", file, "--subject", "c0001"])
+            #expect(checked.status == status, "\(name): \(checked.stderr)")
+            if status != 0 { #expect(checked.stderr.contains("exact form"), "\(name): \(checked.stderr)") }
+            #expect(try f.run(["erase", "verify-receipt", file, "--subject", "c0002"]).status == 69)
+        }
+    }
+
     @Test func eraseVerifyAndRestrictFromTheCommandLine() throws {
         let f = try Fixture(count: 4)
         let receipt = f.v.scratch.file("receipt.json")

@@ -77,8 +77,10 @@ public struct ErasureReceipt: Codable, Sendable, Equatable {
 
     /// Checks a receipt offline, as ``ConsentReceipt/verify(_:publicKey:subject:)`` does.
     public static func verify(_ data: Data, publicKey: Ed25519.PublicKey? = nil, subject: String? = nil) -> ReceiptVerification {
-        guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: data), receipt.version == formatVersion else {
-            return ReceiptVerification(valid: false, problem: "not a PrivacyKit erasure receipt (the JSON does not parse as one)", proves: [], keyFingerprint: nil)
+        let (parsed, parseProblem) = parseExactly(data, kind: "erasure receipt")
+        guard let receipt = parsed, receipt.version == formatVersion else {
+            return ReceiptVerification(valid: false, problem: parseProblem ?? "not a PrivacyKit erasure receipt (version is not \(formatVersion))",
+                                       proves: [], keyFingerprint: nil)
         }
         let (problem, fingerprint) = receipt.signatureProblem(publicKey: publicKey)
         if let problem { return ReceiptVerification(valid: false, problem: problem, proves: [], keyFingerprint: fingerprint) }
