@@ -156,6 +156,7 @@ struct RetentionCommandTests {
         text = text.replacingOccurrences(of: "GDPR art. 17", with: "GDPR art. 18")
         try text.write(toFile: receipt, atomically: true, encoding: .utf8)
         #expect(try f.run(["erase", "verify-receipt", receipt]).status == 69)
+        #expect(body["scrub"] as? String == "done" && body["wal_scrubbed"] as? Bool == true)
         let again = try f.run(["erase", "c0003", "--reason", "again", "--json"]).json()
         #expect(again["already_erased"] as? Bool == true)
         #expect(try f.run(["records", "get", "--subject", "c0003"]).status == 66)
