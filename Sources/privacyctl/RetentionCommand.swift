@@ -3,6 +3,9 @@ import Foundation
 import PrivacyKit
 import Sodium
 
+/// What `erase` and `sweep` say when the store could not be scrubbed at once.
+private let scrubPendingNote = "privacyctl: note: scrub pending: a reader kept the write-ahead log busy, so the store's files still hold older copies of what was erased; the vault's next command or sweep scrubs them"
+
 /// `verify-receipt` of consent and erasure receipts: read the file, find the key, verify,
 /// say what it proves; exit 69 when it does not verify.
 enum ReceiptCheck {
@@ -131,7 +134,7 @@ extension Privacyctl {
                         ? "subject \(subject) was already erased at \(r.erasedAt); receipt \(r.receiptID)"
                         : "erased subject \(subject): key destroyed, \(r.destroyed.encryptedFields) encrypted and \(r.destroyed.plainFields) plain fields, \(r.destroyed.blindIndexEntries) index entries, \(r.destroyed.consentStates) consent states; receipt \(r.receiptID) (audit seq \(r.auditSeq))")
                     if result.scrub == .pending {
-                        Output.standardError("privacyctl: note: scrub pending: a reader kept the write-ahead log busy, so the store's files still hold older copies of the erased rows; the vault's next command or sweep scrubs them")
+                        Output.standardError(scrubPendingNote)
                     }
                 })
             }
@@ -289,6 +292,9 @@ extension Privacyctl {
                         Output.standardOutput("  \(rule): due \(counts.due), acted \(counts.acted), held \(counts.held), failed \(counts.failed), deferred \(counts.deferred)")
                     }
                     if let resumed = summary.resumedRun { Output.standardOutput("  finished the work of sweep \(resumed), which was interrupted") }
+                    if summary.scrub == .pending {
+                        Output.standardError(scrubPendingNote)
+                    }
                 }
                 if summary.failed > 0 { throw ExitCode(ExitStatus.failure.rawValue) }
             }

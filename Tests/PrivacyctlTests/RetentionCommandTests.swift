@@ -118,6 +118,41 @@ struct RetentionCommandTests {
         #expect(list?.first?["released_by"] as? String == "ops")
     }
 
+    /// An erase while another process reads the store says `"scrub": "pending"`; the next
+    /// command finishes the scrub, after which the erased subject's wrapped key and sealed
+    /// fields are in none of the store's files.
+    @Test func aPendingScrubIsSaidAndFinishedByTheNextCommand() throws {
+        let f = try Fixture(count: 4)
+        let store = f.v.vault + "/vault.sqlite"
+        var config = Configuration()
+        config.readonly = true
+        config.allowsUnsafeTransactions = true
+        // Kept open to the end: the last connection's close would checkpoint by itself.
+        let reader = try DatabaseQueue(path: store, configuration: config)
+        defer { try? reader.close() }
+        let row = try #require(try reader.read { db in try Row.fetchOne(db, sql: "SELECT wrapped_key, sealed FROM subjects WHERE id = 'c0002'") })
+        let needles: [[UInt8]] = [[UInt8](row["wrapped_key"] as Data), [UInt8](row["sealed"] as Data)]
+        func filesHolding() throws -> [String] {
+            try ["", "-wal", "-shm"].filter { suffix in
+                guard let bytes = FileManager.default.contents(atPath: store + suffix) else { return false }
+                return needles.contains { LeakSuiteTests.contains(bytes, $0) }
+            }
+        }
+        try reader.inDatabase { db in
+            try db.execute(sql: "BEGIN DEFERRED")
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects")
+        }
+        let erased = try f.run(["erase", "c0002", "--reason", "GDPR art. 17", "--json"])
+        #expect(erased.status == 0, "\(erased.stderr)")
+        let body = try erased.json()
+        #expect(body["scrub"] as? String == "pending" && body["wal_scrubbed"] as? Bool == false)
+        #expect(try !filesHolding().isEmpty, "pending should mean the old pages are still there")
+        try reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
+        #expect(try f.run(["records", "list", "--json"]).status == 0)
+        let left = try filesHolding()
+        #expect(left.isEmpty, "the erased subject is still in vault.sqlite\(left)")
+    }
+
     /// `erase verify-receipt` checks the receipt as issued: a second `subject` member (which
     /// other JSON readers may take instead) or an unknown member makes it invalid (exit 69).
     @Test func anErasureReceiptWithADuplicateOrUnknownMemberDoesNotVerify() throws {
