@@ -342,7 +342,7 @@ public struct VaultConsent: VaultCapability {
     /// the purpose. Returns the count.
     ///
     /// The lookup's audit event commits before the first id reaches `each`: the audience is
-    /// counted and recorded in one audited transaction, then streamed from a fresh read. Should
+    /// counted, the count recorded and committed, then the ids streamed from a fresh read. Should
     /// consent change in between, so that the stream differs from the count recorded, a
     /// second event records the count streamed.
     @discardableResult
@@ -366,11 +366,11 @@ public struct VaultConsent: VaultCapability {
             }
             return count
         }
-        let recorded = try perform(acting, AccessRequest(.read, event: .recordLookup)) { tx, _ in
-            let count = try members(tx.db) { _ in }
-            tx.record(AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects"))
-            return count
-        }
+        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
+        // Counted in a read, so no writer waits behind a scan of every subject; the event
+        // then commits in a short transaction of its own.
+        let recorded = try store.read { db in try members(db) { _ in } }
+        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(recorded) subjects")], context: acting)
         let count = try store.read { db in
             try members(db) { id in try each(pseudonymous ? try subjectPseudonym(id) : id) }
         }
