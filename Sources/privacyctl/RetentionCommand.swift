@@ -3,6 +3,9 @@ import Foundation
 import PrivacyKit
 import Sodium
 
+/// What `erase` and `sweep` say when the store could not be scrubbed at once.
+private let scrubPendingNote = "privacyctl: note: scrub pending: a reader kept the write-ahead log busy, so the store's files still hold older copies of what was erased; the vault's next command or sweep scrubs them"
+
 /// `verify-receipt` of consent and erasure receipts: read the file, find the key, verify,
 /// say what it proves; exit 69 when it does not verify.
 enum ReceiptCheck {
@@ -109,9 +112,10 @@ extension Privacyctl {
                 let ok: Bool
                 let alreadyErased: Bool
                 let walScrubbed: Bool
+                let scrub: ScrubState
                 let receipt: ErasureReceipt
                 enum CodingKeys: String, CodingKey {
-                    case ok, receipt
+                    case ok, receipt, scrub
                     case alreadyErased = "already_erased", walScrubbed = "wal_scrubbed"
                 }
             }
@@ -123,13 +127,15 @@ extension Privacyctl {
                 }, { _, vault, context in
                     let result = try vault.retention.erase(subject: subject, reason: reason, context: context)
                     if let receipt { try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt") }
-                    return Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, receipt: result.receipt)
+                    return Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, scrub: result.scrub, receipt: result.receipt)
                 }, text: { result in
                     let r = result.receipt
                     Output.standardOutput(result.alreadyErased
                         ? "subject \(subject) was already erased at \(r.erasedAt); receipt \(r.receiptID)"
                         : "erased subject \(subject): key destroyed, \(r.destroyed.encryptedFields) encrypted and \(r.destroyed.plainFields) plain fields, \(r.destroyed.blindIndexEntries) index entries, \(r.destroyed.consentStates) consent states; receipt \(r.receiptID) (audit seq \(r.auditSeq))")
-                    if !result.walScrubbed { Output.standardError("privacyctl: note: the write-ahead log was busy; its old pages go at the next checkpoint") }
+                    if result.scrub == .pending {
+                        Output.standardError(scrubPendingNote)
+                    }
                 })
             }
         }
@@ -286,6 +292,9 @@ extension Privacyctl {
                         Output.standardOutput("  \(rule): due \(counts.due), acted \(counts.acted), held \(counts.held), failed \(counts.failed), deferred \(counts.deferred)")
                     }
                     if let resumed = summary.resumedRun { Output.standardOutput("  finished the work of sweep \(resumed), which was interrupted") }
+                    if summary.scrub == .pending {
+                        Output.standardError(scrubPendingNote)
+                    }
                 }
                 if summary.failed > 0 { throw ExitCode(ExitStatus.failure.rawValue) }
             }

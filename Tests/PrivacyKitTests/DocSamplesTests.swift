@@ -65,7 +65,7 @@ private struct SampleVault {
         // A service that keeps the value in its own database stores the envelope, and the
         // blind index if it must find the row by value.
         let envelope = try vault.records.encrypt("jane.doe@example.com", field: "email", subject: "cust-42", context: agent)
-        let index = try vault.records.blindIndex("Jane.Doe@EXAMPLE.com", field: "email")
+        let index = try vault.records.blindIndex("Jane.Doe@EXAMPLE.com", field: "email", context: agent)
         // envelope: "pk1.…", only this vault can open it, for this field and subject
         // index: hex, the same for every spelling that normalizes alike
 
@@ -73,7 +73,7 @@ private struct SampleVault {
         // email == "jane.doe@example.com"
         // end-doc-sample
         #expect(envelope.hasPrefix("pk1."))
-        #expect(index == (try vault.records.blindIndex("jane.doe@example.com", field: "email")))
+        #expect(index == (try vault.records.blindIndex("jane.doe@example.com", field: "email", context: agent)))
         #expect(email == "jane.doe@example.com")
 
         // doc-sample: getting-started-consent

@@ -243,14 +243,12 @@ struct ExportTests {
         let unknown = expectError(.notFound) { try s.vault.requests.exportSubject("nobody", to: s.out(), context: Self.admin) }
         #expect(unknown?.message.contains("no subject nobody") == true)
         #expect(try s.auditSeqs(of: "nobody") == before)
-        try s.vault.store.write { db in
-            try db.execute(sql: """
-                INSERT INTO tombstones (subject_id, erased_at, reason, actor, audit_seq, receipt)
-                VALUES ('gone', '2026-01-02T03:04:05.000Z', 'erasure request', 'dpo', 1, '{}')
-                """)
-        }
+        // Erased through the library: a tombstone written behind it fails the decision
+        // state's integrity check instead (DecisionStateAttackTests).
+        try s.vault.records.put(subject: "gone", values: ["email": "gone@example.com"], context: Self.admin)
+        let receipt = try s.vault.retention.erase(subject: "gone", reason: "erasure request", context: Self.admin).receipt
         let erased = expectError(.notFound) { try s.vault.requests.exportSubject("gone", to: s.out(), context: Self.admin) }
-        #expect(erased?.message.contains("was erased on 2026-01-02T03:04:05.000Z") == true)
+        #expect(erased?.message.contains("was erased on \(receipt.erasedAt)") == true, "\(erased?.message ?? "")")
         #expect(try s.entries() == ["root.key", "vault"])
         expectError(.invalidInput) { try s.vault.requests.exportSubject("", to: s.out(), context: Self.admin) }
     }

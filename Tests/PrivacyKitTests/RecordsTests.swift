@@ -139,7 +139,7 @@ struct RecordsTests {
         }
         expectError(.invalidInput) { try v.records.decrypt("pk2.abc", field: "email", subject: "svc-1", context: ctx) }
         expectError(.invalidInput) { try v.records.encrypt("x", field: "city", subject: "svc-1", context: ctx) }
-        #expect(try v.records.blindIndex(" JANE@example.com", field: "email").count == 16)  // 64 bits in hex
+        #expect(try v.records.blindIndex(" JANE@example.com", field: "email", context: ctx).count == 16)  // 64 bits in hex
     }
 
     @Test func storedCiphertextMovedToAnotherSubjectOrFieldDoesNotDecrypt() throws {

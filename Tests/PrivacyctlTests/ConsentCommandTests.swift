@@ -74,6 +74,33 @@ struct ConsentCommandTests {
         #expect(bad.status == PrivacyctlTests.Exit.integrity && bad.stderr.contains("altered after signing"))
     }
 
+    /// `verify-receipt` checks the receipt as issued: a second `piiPrincipalId` (which other
+    /// JSON readers may take instead) or an unknown member makes it invalid (exit 69).
+    @Test func aReceiptWithADuplicateOrUnknownMemberDoesNotVerify() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = v.environment()
+        #expect(try CLI.run(["records", "put", "--subject", "cust-1", "--set", "email=c1@example.com"], environment: env).status == 0)
+        #expect(try CLI.run(["consent", "grant", "--subject", "cust-1", "--purpose", "marketing-email", "--channel", "store"], environment: env).status == 0)
+        let issued = try CLI.run(["consent", "receipt", "--subject", "cust-1", "--purpose", "marketing-email"], environment: env).stdout
+        #expect(issued.hasPrefix("{\n") && issued.contains("\"piiPrincipalId\" : \"cust-1\""))
+        let file = v.scratch.file("receipt.json")
+        let variants = [
+            "as issued": (issued, Int32(0)),
+            "duplicate subject first": ("{\n  \"piiPrincipalId\" : \"cust-999\",\n" + issued.dropFirst(2), PrivacyctlTests.Exit.integrity),
+            "duplicate subject last": (String(issued.dropLast(3)) + ",\n  \"piiPrincipalId\" : \"cust-999\"\n}\n", PrivacyctlTests.Exit.integrity),
+            "extra member": ("{\n  \"note\" : \"x\",\n" + issued.dropFirst(2), PrivacyctlTests.Exit.integrity),
+        ]
+        for (name, (text, status)) in variants {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            for subject in ["cust-1", "cust-999"] {
+                let checked = try CLI.run(["consent", "verify-receipt", file, "--vault", v.vault, "--subject", subject, "--json"])
+                let expected = subject == "cust-1" ? status : PrivacyctlTests.Exit.integrity
+                #expect(checked.status == expected, "\(name) for \(subject): \(checked.stdout)")
+                if status != 0 { #expect(checked.stdout.contains("exact form"), "\(name): \(checked.stdout)") }
+            }
+        }
+    }
+
     @Test func importReadsAConsentColumn() throws {
         let v = try PrivacyctlTests.KeyFileVault()
         let env = v.environment()

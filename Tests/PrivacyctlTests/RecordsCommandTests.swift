@@ -55,6 +55,31 @@ struct RecordsCommandTests {
         #expect(try verify.json()["unsigned_tail"] as? Int == 0)
     }
 
+    /// A role that sees a field only masked cannot find or cluster by it from the command
+    /// line either (exit 68, the rule named, no value in the message).
+    @Test func aMaskedFieldIsNoFindOracle() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = v.environment()
+        for id in ["c1", "c2"] {
+            let put = try CLI.run(["records", "put", "--subject", id, "--set", "national_id=123-45-6789", "--set", "email=\(id)@example.com"], environment: env)
+            #expect(put.status == 0, "\(put.stderr)")
+        }
+        let agent = ["--role", "support-agent", "--purpose", "customer-support"]
+        for arguments in [["records", "find", "--field", "national_id", "--value", "123-45-6789"], ["quality", "duplicates", "--field", "national_id"]] {
+            for json in [[], ["--json"]] {
+                let refused = try CLI.run(arguments + agent + json, environment: env)
+                #expect(refused.status == Exit.denied, "\(arguments): \(refused.stderr)")
+                let said = refused.stdout + refused.stderr
+                #expect(said.contains("national_id needs its full view") && !said.contains("6789"), "\(said)")
+            }
+        }
+        let email = try CLI.run(["records", "find", "--field", "email", "--value", "c1@example.com", "--json"] + agent, environment: env)
+        #expect(try email.json()["matches"] as? [String] == ["c1"])
+        let full = try CLI.run(["records", "find", "--field", "national_id", "--value", "123456789", "--json"], environment: env)
+        #expect(try full.json()["matches"] as? [String] == ["c1", "c2"])
+        #expect(try CLI.run(["audit", "verify", "--json"], environment: env).json()["ok"] as? Bool == true)
+    }
+
     /// Canary values go in through import and put, then through every command that does
     /// not print values; no file in the vault and no such output may hold them.
     @Test func canariesNeverLeakIntoFilesOrOutput() throws {

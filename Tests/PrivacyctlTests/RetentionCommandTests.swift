@@ -118,6 +118,64 @@ struct RetentionCommandTests {
         #expect(list?.first?["released_by"] as? String == "ops")
     }
 
+    /// An erase while another process reads the store says `"scrub": "pending"`; the next
+    /// command finishes the scrub, after which the erased subject's wrapped key and sealed
+    /// fields are in none of the store's files.
+    @Test func aPendingScrubIsSaidAndFinishedByTheNextCommand() throws {
+        let f = try Fixture(count: 4)
+        let store = f.v.vault + "/vault.sqlite"
+        var config = Configuration()
+        config.readonly = true
+        config.allowsUnsafeTransactions = true
+        // Kept open to the end: the last connection's close would checkpoint by itself.
+        let reader = try DatabaseQueue(path: store, configuration: config)
+        defer { try? reader.close() }
+        let row = try #require(try reader.read { db in try Row.fetchOne(db, sql: "SELECT wrapped_key, sealed FROM subjects WHERE id = 'c0002'") })
+        let needles: [[UInt8]] = [[UInt8](row["wrapped_key"] as Data), [UInt8](row["sealed"] as Data)]
+        func filesHolding() throws -> [String] {
+            try ["", "-wal", "-shm"].filter { suffix in
+                guard let bytes = FileManager.default.contents(atPath: store + suffix) else { return false }
+                return needles.contains { LeakSuiteTests.contains(bytes, $0) }
+            }
+        }
+        try reader.inDatabase { db in
+            try db.execute(sql: "BEGIN DEFERRED")
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM subjects")
+        }
+        let erased = try f.run(["erase", "c0002", "--reason", "GDPR art. 17", "--json"])
+        #expect(erased.status == 0, "\(erased.stderr)")
+        let body = try erased.json()
+        #expect(body["scrub"] as? String == "pending" && body["wal_scrubbed"] as? Bool == false)
+        #expect(try !filesHolding().isEmpty, "pending should mean the old pages are still there")
+        try reader.inDatabase { try $0.execute(sql: "ROLLBACK") }
+        #expect(try f.run(["records", "list", "--json"]).status == 0)
+        let left = try filesHolding()
+        #expect(left.isEmpty, "the erased subject is still in vault.sqlite\(left)")
+    }
+
+    /// `erase verify-receipt` checks the receipt as issued: a second `subject` member (which
+    /// other JSON readers may take instead) or an unknown member makes it invalid (exit 69).
+    @Test func anErasureReceiptWithADuplicateOrUnknownMemberDoesNotVerify() throws {
+        let f = try Fixture(count: 4)
+        let file = f.v.scratch.file("receipt.json")
+        #expect(try f.run(["erase", "c0001", "--reason", "GDPR art. 17", "--receipt", file]).status == 0)
+        let issued = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(issued.contains("\"subject\" : \"c0001\""))
+        let variants = [
+            "as issued": (issued, Int32(0)),
+            "duplicate subject first": ("{\n  \"subject\" : \"c0002\",\n" + issued.dropFirst(2), Int32(69)),
+            "duplicate subject last": (String(issued.dropLast(3)) + ",\n  \"subject\" : \"c0002\"\n}\n", Int32(69)),
+            "extra member": ("{\n  \"note\" : \"x\",\n" + issued.dropFirst(2), Int32(69)),
+        ]
+        for (name, (text, status)) in variants {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            let checked = try f.run(["erase", "verify-receipt", file, "--subject", "c0001"])
+            #expect(checked.status == status, "\(name): \(checked.stderr)")
+            if status != 0 { #expect(checked.stderr.contains("exact form"), "\(name): \(checked.stderr)") }
+            #expect(try f.run(["erase", "verify-receipt", file, "--subject", "c0002"]).status == 69)
+        }
+    }
+
     @Test func eraseVerifyAndRestrictFromTheCommandLine() throws {
         let f = try Fixture(count: 4)
         let receipt = f.v.scratch.file("receipt.json")
@@ -133,6 +191,7 @@ struct RetentionCommandTests {
         text = text.replacingOccurrences(of: "GDPR art. 17", with: "GDPR art. 18")
         try text.write(toFile: receipt, atomically: true, encoding: .utf8)
         #expect(try f.run(["erase", "verify-receipt", receipt]).status == 69)
+        #expect(body["scrub"] as? String == "done" && body["wal_scrubbed"] as? Bool == true)
         let again = try f.run(["erase", "c0003", "--reason", "again", "--json"]).json()
         #expect(again["already_erased"] as? Bool == true)
         #expect(try f.run(["records", "get", "--subject", "c0003"]).status == 66)

@@ -33,6 +33,10 @@ extension VaultCore {
                     let decision = try policies.access.decide(role: context.role, action: action, field: name, purpose: context.purpose)
                     switch decision.outcome {
                     case .allowed: views[name] = .full
+                    case .masked where request.matchesValues:
+                        // A masked view is not a licence to test guesses of the rest.
+                        throw deny(request, context: context, fields: [name],
+                                   rule: "finding or matching by \(name) needs its full view; role \(context.role) sees it only masked")
                     case .masked: views[name] = .masked
                     case .denied:
                         // Asked for by name: refused. Part of "everything": left out.
@@ -64,6 +68,18 @@ extension VaultCore {
     func visibleIDs(_ ids: [String], context: AccessContext) throws -> [String] {
         guard policies.access.roles[context.role]?.pseudonymousIDs == true else { return ids }
         return try ids.map(subjectPseudonym)
+    }
+
+    /// The subjects among `ids` the caller may not process for its purpose, which a find or
+    /// a duplicate cluster leaves out: restricted ones (unless the policy's `restricted:`
+    /// allows the role and purpose), and for a purpose that rests on consent, those without
+    /// live consent (an opt-out purpose: those who objected).
+    func withheldSubjects(_ db: StoreDatabase, among ids: [String], context: AccessContext) throws -> Set<String> {
+        let restricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
+            ? [] : try restrictedSubjects(db, among: ids)
+        return try Set(ids.filter {
+            try restricted.contains($0) || consentCheck(subject: $0, purpose: context.purpose, db: db)?.allowed == false
+        })
     }
 
     /// The consent answer when `purpose` needs consent; nil when it does not.

@@ -9,13 +9,19 @@ struct AccessRequest {
     /// role may read when `allReadableFields` is set.
     let fields: [String]?
     let allReadableFields: Bool
+    /// The call matches values of `fields` (a find, duplicate clusters, a blind index): it
+    /// needs each field's full view, since matching guesses against a field seen only
+    /// masked would reveal the rest of it.
+    let matchesValues: Bool
 
-    init(_ action: AccessAction?, event: AuditAction, subject: String? = nil, fields: [String]? = nil, allReadableFields: Bool = false) {
+    init(_ action: AccessAction?, event: AuditAction, subject: String? = nil, fields: [String]? = nil, allReadableFields: Bool = false,
+         matchesValues: Bool = false) {
         self.action = action
         self.event = event
         self.subject = subject
         self.fields = fields
         self.allReadableFields = allReadableFields
+        self.matchesValues = matchesValues
     }
 }
 

@@ -17,6 +17,9 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case recordWrite = "record.write"
     case recordImport = "record.import"
     case recordLookup = "record.lookup"
+    /// A blind index computed for a caller (`vault.records.blindIndex`): the field, never
+    /// the value.
+    case recordBlindIndex = "record.blind-index"
     case recordExport = "record.export"
     case recordErase = "record.erase"
     /// Processing restricted (GDPR art. 18) / restriction lifted.

@@ -204,7 +204,7 @@ public struct VaultBackups: VaultCapability {
                 // Checkpoints could not touch the store while it was frozen: fold in what was
                 // written meanwhile, and truncate the WAL, so an erasure made during the
                 // backup leaves no old page behind in it (best effort, as after an erasure).
-                _ = VaultRetention(core: core).scrubWAL()
+                core.scrubDeleted()
             }
         }
         let source: String

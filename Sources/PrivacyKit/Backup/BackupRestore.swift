@@ -212,7 +212,7 @@ extension VaultBackups {
             }
             tx.record(AuditEntry(.backupRestore, reason: "\(opened.manifest.backupID) of \(opened.manifest.createdAt): \(replayed) erasures replayed, \(added) tombstones added"))
         }
-        vault.retention.scrubWAL()
+        vault.core.scrubDeleted()
         let report = try vault.audit.verify()
         guard report.ok else {
             throw PrivacyKitError(.integrity, "the restored vault's audit log does not verify: \(report.problem?.message ?? "?")")

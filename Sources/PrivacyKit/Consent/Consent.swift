@@ -341,38 +341,56 @@ public struct VaultConsent: VaultCapability {
 
     /// The audience of a purpose: every subject that may be processed for it now, streamed
     /// in id order (memory stays flat however many there are). The caller's role must hold
-    /// the purpose. Returns the count; the lookup is one audit event.
+    /// the purpose. Returns the count.
+    ///
+    /// The lookup's audit event commits before the first id reaches `each`: the audience is
+    /// counted, the count recorded and committed, then the ids streamed from a fresh read. Should
+    /// consent change in between, so that the stream differs from the count recorded, a
+    /// second event records the count streamed.
     @discardableResult
     public func audience(purpose purposeID: String, context: AccessContext, _ each: (String) throws -> Void) throws -> Int {
         let purpose = try purposes.require(purposeID)
         // Reading the audience is acting for its purpose: the role must hold that purpose.
         var acting = context
         acting.purpose = purposeID
-        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
         let now = Timestamp.precise(Date())
         let pseudonymous = access.roles[context.role]?.pseudonymousIDs == true
         // A restricted subject is in no audience the policy does not allow.
         let excludeRestricted = !access.mayProcessRestricted(role: context.role, purpose: purpose.id)
-        let count = try store.read { db -> Int in
-                var count = 0
-                let rows = db.decisions
-                let restricted = excludeRestricted ? try rows.restrictions.allSubjects() : []
-                try rows.consent.audience(of: purpose, at: now) { id in
-                    if restricted.contains(id) { return }
-                    try each(pseudonymous ? try subjectPseudonym(id) : id)
-                    count += 1
-                }
-                return count
+        func members(_ db: StoreDatabase, _ each: (String) throws -> Void) throws -> Int {
+            var count = 0
+            let rows = db.decisions
+            let restricted = excludeRestricted ? try rows.restrictions.allSubjects() : []
+            try rows.consent.audience(of: purpose, at: now) { id in
+                if restricted.contains(id) { return }
+                try each(id)
+                count += 1
             }
-        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects")], context: acting)
+            return count
+        }
+        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
+        // Counted in a read, so no writer waits behind a scan of every subject; the event
+        // then commits in a short transaction of its own.
+        let recorded = try store.read { db in try members(db) { _ in } }
+        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(recorded) subjects")], context: acting)
+        let count = try store.read { db in
+            try members(db) { id in try each(pseudonymous ? try subjectPseudonym(id) : id) }
+        }
+        if count != recorded {
+            try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects streamed (\(recorded) when recorded)")], context: acting)
+        }
         return count
     }
 
-    /// How many subjects are in each state, per purpose that needs consent.
+    /// How many subjects are in each state, per purpose that needs consent. Recorded as one
+    /// `record.lookup` (counts, no subject).
     public func counts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
-        _ = try authorize(AccessRequest(.consent, event: .recordLookup), context: context)
         let now = Timestamp.precise(Date())
-        return try store.read { db in try counts(db, at: now) }
+        return try perform(context, AccessRequest(.consent, event: .recordLookup)) { tx, _ in
+            let result = try counts(tx.db, at: now)
+            tx.record(AuditEntry(.recordLookup, reason: "consent counts: \(result.count) purposes"))
+            return result
+        }
     }
 
     /// ``consentCounts(context:)`` evaluated at `now`, inside the caller's transaction.

@@ -106,6 +106,25 @@ extension SignedReceipt {
         return try encoder.encode(self) + Data("\n".utf8)
     }
 
+    /// Parses `data` as this kind of receipt for verification, strictly: `data` must be
+    /// exactly the document ``receiptJSON()`` writes for what it parses to (the form issued:
+    /// pretty-printed, sorted keys), with or without its final newline. The signature
+    /// covers a re-encoding of the parsed receipt, so anything that encoding does not
+    /// reproduce (a member given twice, an unknown member, members reordered, other
+    /// spacing or escapes) would be unsigned content that other JSON readers may read
+    /// differently: it is refused, not ignored.
+    static func parseExactly(_ data: Data, kind: String) -> (receipt: Self?, problem: String?) {
+        guard let receipt = try? JSONDecoder().decode(Self.self, from: data) else {
+            return (nil, "not a PrivacyKit \(kind) (the JSON does not parse as one)")
+        }
+        guard let issued = try? receipt.receiptJSON() else { return (nil, "the \(kind) cannot be re-encoded") }
+        guard data == issued || data == issued.dropLast() else {
+            return (nil, "the \(kind) is not in the exact form the vault issued (a member twice, an unknown member, members reordered or reformatted): "
+                + "its bytes are not all covered by the signature, so it is not verified")
+        }
+        return (receipt, nil)
+    }
+
     /// Signs the receipt (whose `publicKey` must be `signer`'s).
     mutating func sign(with signer: Ed25519.KeyPair) throws {
         let fingerprint = try KeyFingerprint.of(signer.publicKey.bytes)
@@ -151,7 +170,10 @@ public struct ReceiptVerification: Sendable, Encodable, Equatable {
 }
 
 extension ConsentReceipt {
-    /// Checks a receipt offline. With `publicKey` (the vault's audit public key, from
+    /// Checks a receipt offline, as issued (see docs/formats.md: the exact bytes written by
+    /// ``json()``, final newline optional; anything else is refused).
+    ///
+    /// With `publicKey` (the vault's audit public key, from
     /// `privacyctl audit public-key` or a witness), the signature must be that key's; without
     /// it, only the receipt's own key is checked, which proves integrity but not origin.
     /// With `subject`, the receipt must be about that subject.
@@ -159,9 +181,8 @@ extension ConsentReceipt {
         func invalid(_ problem: String, _ fingerprint: String? = nil) -> ReceiptVerification {
             ReceiptVerification(valid: false, problem: problem, proves: [], keyFingerprint: fingerprint)
         }
-        guard let receipt = try? JSONDecoder().decode(ConsentReceipt.self, from: data) else {
-            return invalid("not a PrivacyKit consent receipt (the JSON does not parse as one)")
-        }
+        let (parsed, parseProblem) = parseExactly(data, kind: "consent receipt")
+        guard let receipt = parsed else { return invalid(parseProblem ?? "not a PrivacyKit consent receipt") }
         let (problem, fingerprint) = receipt.signatureProblem(publicKey: publicKey)
         if let problem { return invalid(problem, fingerprint) }
         if let subject, subject != receipt.piiPrincipalId {

@@ -65,6 +65,12 @@ extension VaultRecords {
 
     /// Subjects that share a normalized value of an indexed field (all indexed fields when
     /// `field` is nil), found through the blind indexes.
+    ///
+    /// A cluster tells who shares a value, so it is a lookup by value: the role must read
+    /// every field clustered on in full, and a cluster lists only the subjects a find for
+    /// the caller's purpose would return (no restricted subject the policy does not allow,
+    /// for a purpose that rests on consent only subjects whose consent is live). A cluster
+    /// left with fewer than two such subjects is not listed.
     public func duplicates(field: String? = nil, context: AccessContext) throws -> [DuplicateCluster] {
         if let field {
             guard let spec = schema[field], spec.blindIndexBits != nil else {
@@ -72,9 +78,13 @@ extension VaultRecords {
             }
         }
         let fields = field.map { [$0] } ?? schema.indexedFields.map(\.name)
-        return try perform(context, AccessRequest(.read, event: .recordLookup, fields: fields)) { tx, _ in
-            let clusters = try duplicateClusters(db: tx.db, field: field)
-            tx.record(AuditEntry(.recordLookup, fields: field.map { [$0] } ?? [], reason: "duplicates: \(clusters.count) clusters"))
+        return try perform(context, AccessRequest(.read, event: .recordLookup, fields: fields, matchesValues: true)) { tx, _ in
+            let found = try duplicateClusters(db: tx.db, field: field)
+            let withheld = try core.withheldSubjects(tx.db, among: Array(Set(found.flatMap(\.subjects))), context: context)
+            let clusters = found.map { DuplicateCluster(field: $0.field, subjects: $0.subjects.filter { !withheld.contains($0) }) }
+                .filter { $0.subjects.count > 1 }
+            tx.record(AuditEntry(.recordLookup, fields: field.map { [$0] } ?? [],
+                                 reason: "duplicates: \(clusters.count) clusters" + (withheld.isEmpty ? "" : ", \(withheld.count) subjects without consent or restricted left out")))
             return try clusters.map { DuplicateCluster(field: $0.field, subjects: try visibleIDs($0.subjects, context: context)) }
         }
     }

@@ -83,7 +83,7 @@ public struct VaultRecords: VaultCapability {
         }
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
-        return try perform(context, AccessRequest(.read, event: .recordLookup, fields: [field])) { tx, _ in
+        return try perform(context, AccessRequest(.read, event: .recordLookup, fields: [field], matchesValues: true)) { tx, _ in
             var matches: [String] = []
             if spec.encrypted {
                 guard spec.blindIndexBits != nil else {
@@ -117,13 +117,7 @@ public struct VaultRecords: VaultCapability {
                     }
                 }
             }
-            // For a purpose that rests on consent, only subjects whose consent is live; a
-            // restricted subject only for what the policy allows.
-            let restricted = access.mayProcessRestricted(role: context.role, purpose: context.purpose)
-                ? [] : try restrictedSubjects(tx.db, among: matches)
-            let withheld = try matches.filter {
-                try restricted.contains($0) || consentCheck(subject: $0, purpose: context.purpose, db: tx.db)?.allowed == false
-            }
+            let withheld = try core.withheldSubjects(tx.db, among: matches, context: context)
             matches.removeAll { withheld.contains($0) }
             tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches" + (withheld.isEmpty ? "" : ", \(withheld.count) without consent or restricted left out")))
             return try visibleIDs(matches, context: context)
@@ -215,15 +209,25 @@ public struct VaultRecords: VaultCapability {
 
     /// The blind index of `value` for `field` (hex), under the current index version: what
     /// a service stores beside a ciphertext to find it again by value.
-    public func blindIndex(_ value: String, field: String) throws -> String {
+    ///
+    /// An index lets its holder test guesses of the value, so computing one is a lookup by
+    /// value: the caller's role must read `field` in full (a role that sees it only masked
+    /// is denied), and each computation is one `record.blind-index` event (the field, never
+    /// the value).
+    public func blindIndex(_ value: String, field: String, context: AccessContext) throws -> String {
         guard let spec = schema[field], spec.blindIndexBits != nil else {
             throw PrivacyKitError(.invalidInput, "field \(field) has no blind index")
         }
+        let key: String
         switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
-        case .success(let normalized):
-            return Hex.encode([UInt8](try indexer.index(normalized.key, field: spec, version: indexer.currentVersion)))
-        case .failure(let error):
-            throw PrivacyKitError(.invalidInput, "the value for \(field): \(error.reason)")
+        case .success(let normalized): key = normalized.key
+        case .failure(let error): throw PrivacyKitError(.invalidInput, "the value for \(field): \(error.reason)")
+        }
+        return try perform(context, AccessRequest(.read, event: .recordBlindIndex, fields: [field], matchesValues: true)) { tx, _ in
+            let indexer = self.indexer
+            let index = Hex.encode([UInt8](try indexer.index(key, field: spec, version: indexer.currentVersion)))
+            tx.record(AuditEntry(.recordBlindIndex, fields: [field], reason: "index version \(indexer.currentVersion)"))
+            return index
         }
     }
 }

@@ -39,8 +39,11 @@ public struct LegalHold: Sendable, Codable, Equatable {
 /// field names and counts, never values. Signed with the vault's Ed25519 audit key.
 public struct ErasureReceipt: Codable, Sendable, Equatable {
     public struct Destroyed: Codable, Sendable, Equatable {
-        /// 1: the subject's key, so every ciphertext of it (here, in backups, in services'
-        /// databases) is unreadable.
+        /// 1: the subject's wrapped key was deleted from the live store, so no ciphertext of
+        /// it (here, in services' databases) can be opened through the vault any more. The
+        /// receipt is signed in the erasing transaction, before the store's files are
+        /// scrubbed of older copies of the row: whether that is done yet is the erasure
+        /// result's ``ErasureResult/scrub``, not a claim of the receipt.
         public let subjectKeys: Int
         /// Records deleted (the subject's row).
         public let records: Int
@@ -77,8 +80,10 @@ public struct ErasureReceipt: Codable, Sendable, Equatable {
 
     /// Checks a receipt offline, as ``ConsentReceipt/verify(_:publicKey:subject:)`` does.
     public static func verify(_ data: Data, publicKey: Ed25519.PublicKey? = nil, subject: String? = nil) -> ReceiptVerification {
-        guard let receipt = try? JSONDecoder().decode(ErasureReceipt.self, from: data), receipt.version == formatVersion else {
-            return ReceiptVerification(valid: false, problem: "not a PrivacyKit erasure receipt (the JSON does not parse as one)", proves: [], keyFingerprint: nil)
+        let (parsed, parseProblem) = parseExactly(data, kind: "erasure receipt")
+        guard let receipt = parsed, receipt.version == formatVersion else {
+            return ReceiptVerification(valid: false, problem: parseProblem ?? "not a PrivacyKit erasure receipt (version is not \(formatVersion))",
+                                       proves: [], keyFingerprint: nil)
         }
         let (problem, fingerprint) = receipt.signatureProblem(publicKey: publicKey)
         if let problem { return ReceiptVerification(valid: false, problem: problem, proves: [], keyFingerprint: fingerprint) }
@@ -87,12 +92,12 @@ public struct ErasureReceipt: Codable, Sendable, Equatable {
         }
         var proves = [
             "The holder of the Ed25519 key \(fingerprint ?? "?") (the audit key of vault \(receipt.vaultID)) signed that subject \(receipt.subject) was erased at \(receipt.erasedAt) (\(receipt.reason)), recorded as audit event \(receipt.auditSeq); it has not been altered since.",
-            "Destroyed: the subject's key, \(receipt.destroyed.records) record with \(receipt.destroyed.encryptedFields) encrypted and \(receipt.destroyed.plainFields) plain fields (\(receipt.fields.joined(separator: ", "))), \(receipt.destroyed.blindIndexEntries) blind-index entries, \(receipt.destroyed.consentStates) consent states.",
+            "Deleted from the vault's live store: the subject's key, \(receipt.destroyed.records) record with \(receipt.destroyed.encryptedFields) encrypted and \(receipt.destroyed.plainFields) plain fields (\(receipt.fields.joined(separator: ", "))), \(receipt.destroyed.blindIndexEntries) blind-index entries, \(receipt.destroyed.consentStates) consent states.",
         ]
         if publicKey == nil {
             proves.append("Without --public-key, that the key is this vault's is not checked: compare \(fingerprint ?? "?") with the vault's published audit key.")
         }
-        proves.append("It does not prove that no copy of the plaintext exists outside the vault; ciphertexts made by the vault no longer decrypt anywhere.")
+        proves.append("It does not prove that the store's files were already scrubbed of older copies of those rows (the receipt is signed before the scrub; the erasure's result says whether it was done or is pending), that backups made before no longer hold them (a restore replays the erasure), or that no copy of the plaintext exists outside the vault.")
         return ReceiptVerification(valid: true, problem: nil, proves: proves, keyFingerprint: fingerprint)
     }
 }
@@ -104,10 +109,14 @@ public struct ErasureResult: Sendable {
     public let receipt: ErasureReceipt
     /// True when the subject had been erased before (the receipt is that erasure's).
     public let alreadyErased: Bool
-    /// Whether the store's write-ahead log was checkpointed and emptied afterwards, so no
-    /// older page holding the subject's rows remains in it. False if a reader kept it busy:
-    /// the next checkpoint does it.
-    public let walScrubbed: Bool
+    /// Whether the store's files are scrubbed of older copies of the subject's rows (its
+    /// wrapped key, its ciphertexts): `.pending` when a reader kept SQLite's write-ahead
+    /// log busy. A pending scrub is recorded in the store and finished by the vault's next
+    /// open, erasure or sweep.
+    public let scrub: ScrubState
+
+    /// `scrub == .done`.
+    public var walScrubbed: Bool { scrub == .done }
 }
 
 /// What one subject's erasure destroyed, inside a transaction (for the caller's receipt).
@@ -223,7 +232,8 @@ public struct VaultRetention: VaultCapability {
         case .held(let holds):
             throw PrivacyKitError(.held, "subject \(subject) is under legal hold and was not erased: \(holds.map(\.summary).joined(separator: "; "))")
         case .erased(let receipt, let already):
-            return ErasureResult(receipt: receipt, alreadyErased: already, walScrubbed: already ? true : scrubWAL())
+            // An erasure repeated retries a scrub the first one left pending.
+            return ErasureResult(receipt: receipt, alreadyErased: already, scrub: already ? core.finishPendingScrub() ?? .done : core.scrubDeleted())
         }
     }
 
@@ -252,6 +262,7 @@ public struct VaultRetention: VaultCapability {
         let indexEntries = try db.blindIndex.count(subject: subject)
         let consentStates = try rows.consent.stateCount(subject: subject)
         guard try rows.subjects.delete(id: subject) == 1 else { throw PrivacyKitError(.internal, "subject \(subject) vanished while being erased") }
+        try core.markScrubPending(db)
         // The event's sequence number: the events this transaction recorded so far come first.
         let seq = try AuditLog.lastSeq(db: db) + Int64(tx.entries.count) + 1
         let fields = (Array(stored.sealed.keys) + Array(stored.plain.keys)).sorted()
@@ -271,14 +282,6 @@ public struct VaultRetention: VaultCapability {
         let detail = rule.map { "rule \($0): " } ?? ""
         tx.record(AuditEntry(event, subjectID: subject, fields: fields, reason: "\(detail)erased (\(receipt.receiptID))"))
         return ErasedSubject(receipt: receipt, category: retentionCategory(plain: stored.plain))
-    }
-
-    /// Checkpoints the WAL and truncates it, so that no frame still holds a page as it was
-    /// before an erasure (`secure_delete` scrubs the database file, not the log). Best effort:
-    /// false if readers kept the log busy.
-    @discardableResult
-    func scrubWAL() -> Bool {
-        store.scrubDeleted()
     }
 
     /// The tombstones, oldest first (for replay after a restore, and reports).

@@ -61,12 +61,16 @@ public struct SweepSummary: Sendable, Codable {
     public var byRule: [String: SweepCounts] = [:]
     /// The id of a sweep that died before finishing, which this one completed.
     public var resumedRun: Int64?
+    /// Whether the store's files are scrubbed of what this sweep (or an earlier erasure)
+    /// deleted; nil when there was nothing to scrub. See ``ScrubState``.
+    public var scrub: ScrubState?
+    /// `scrub == .done` when there was something to scrub.
     public var walScrubbed: Bool?
     public var seconds = 0.0
 
     enum CodingKeys: String, CodingKey {
         case clock, due, acted, held, failed, deferred, seconds
-        case dryRun = "dry_run", byRule = "by_rule", resumedRun = "resumed_run", walScrubbed = "wal_scrubbed"
+        case dryRun = "dry_run", byRule = "by_rule", resumedRun = "resumed_run", walScrubbed = "wal_scrubbed", scrub
     }
 
     mutating func add(_ rule: String, _ outcome: SweepAction.Outcome?, deferred isDeferred: Bool = false) {
@@ -257,7 +261,12 @@ extension VaultRetention {
 
         summary.seconds = Date().timeIntervalSince(started)
         if let runID {
-            if summary.acted > 0 { summary.walScrubbed = scrubWAL() }
+            // A scrub an earlier erasure left pending is finished here too.
+            if summary.acted > 0 || (try? core.scrubIsPending()) == true {
+                let scrub = core.scrubDeleted()
+                summary.scrub = scrub
+                summary.walScrubbed = scrub == .done
+            }
             let text = String(data: (try? JSONEncoder().encode(summary)) ?? Data(), encoding: .utf8) ?? ""
             let final = summary
             try perform(context, AccessRequest(.retention, event: .retentionSweep)) { tx, _ in
@@ -286,6 +295,7 @@ extension VaultRetention {
         case .eraseFields:
             let result = try RecordStore(core: core).upsert(tx.db, subjectID: subject, values: Dictionary(uniqueKeysWithValues: kept.map { ($0, "") }),
                                                              cipher: cipher, now: now)
+            if result.change != .unchanged { try core.markScrubPending(tx.db) }
             tx.record(AuditEntry(.retentionAction, subjectID: subject, fields: result.changedFields, reason: "rule \(rule.name): erase_fields"))
         }
     }

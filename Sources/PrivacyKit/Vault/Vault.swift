@@ -204,6 +204,8 @@ public final class Vault: Sendable {
         let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
                               keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
         try vault.core.recordPolicyChange(context: context)
+        // An erasure whose scrub a reader held up is finished by the next open.
+        vault.core.finishPendingScrub()
         return vault
     }
 }

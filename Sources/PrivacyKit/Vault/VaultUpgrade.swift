@@ -70,9 +70,21 @@ public enum VaultUpgrade {
         guard SecureFiles.mode(of: keyringPath) != nil else {
             throw PrivacyKitError(.notFound, "no vault at \(path) (no \(VaultLayout.keysDirectoryName)/\(VaultLayout.keyringFileName))")
         }
-        let lock = try FileLock(path: path + "/" + VaultLayout.keysDirectoryName + "/.keyring.lock", what: "the keyring")
-        defer { lock.unlock() }
-        let keyring = try KeyringFile.unseal(try KeyringFile.read(at: keyringPath), path: keyringPath, rootKey: rootKey)
+        let bytes = try KeyringFile.read(at: keyringPath)
+        let keyring: Keyring
+        do {
+            keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
+        } catch let error as PrivacyKitError where error.code == .wrongKey {
+            VaultCore.recordFailedUnlock(directory: path, keyringBytes: bytes, context: context)
+            throw error
+        }
+        // Held from here to the end (a dry run changes nothing and takes no lock): the
+        // keyring this read is the one rewritten.
+        let lock = dryRun ? nil : try FileLock(path: path + "/" + VaultLayout.keysDirectoryName + "/.keyring.lock", what: "the keyring")
+        defer { lock?.unlock() }
+        guard ConstantTime.equals(try BLAKE2b.hash(try KeyringFile.read(at: keyringPath)), try BLAKE2b.hash(bytes)) else {
+            throw VaultCore.keyringChanged(keyringPath)
+        }
         let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
         defer { try? store.close() }
         let from = try store.metadata().formatVersion

@@ -28,4 +28,9 @@ struct VaultMetaTable {
     func remove(_ key: String) throws {
         try db.execute(sql: "DELETE FROM vault_meta WHERE key = ?", arguments: [key])
     }
+
+    /// Removes `key` only while it still holds `value` (a mark someone else may have renewed).
+    func remove(_ key: String, ifValue value: String) throws {
+        try db.execute(sql: "DELETE FROM vault_meta WHERE key = ? AND value = ?", arguments: [key, value])
+    }
 }
