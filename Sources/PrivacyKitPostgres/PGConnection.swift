@@ -104,6 +104,9 @@ public final class PGConnection: StoreConnection {
     private static func tls(_ settings: PostgresSettings) throws -> PostgresConnection.Configuration.TLS {
         switch settings.sslMode {
         case .disable: return .disable
+        // libpq's rule: `require` with a CA file named checks the chain, as verify-ca does.
+        case .require where settings.sslRootCert != nil, .verifyCA, .verifyFull:
+            return .require(try VerifiedTLS.context(settings))
         case .prefer, .require:
             let context: NIOSSLContext
             do { context = try unverifiedTLS.get() } catch {

@@ -8,10 +8,11 @@ import Darwin
 /// Where a PostgreSQL store is and how to reach it, read from a libpq-style URL:
 ///
 ///     postgres://user:password@host:port/database?sslmode=prefer&schema=vault1&application_name=app
+///     postgres://user@db.internal/crm?sslmode=verify-full&sslrootcert=/etc/privacykit/db-ca.pem
 ///
 /// Anything the URL leaves out comes from libpq's environment variables (PGHOST, PGPORT,
-/// PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGAPPNAME, PGCONNECT_TIMEOUT), then libpq's
-/// defaults. A host starting with `/` (percent-encoded in the URL: `%2Ftmp`) is the
+/// PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGAPPNAME, PGCONNECT_TIMEOUT),
+/// then libpq's defaults. A host starting with `/` (percent-encoded in the URL: `%2Ftmp`) is the
 /// directory of the server's Unix socket.
 ///
 /// The password never leaves this value except to authenticate: ``redacted`` (which is also
@@ -26,6 +27,15 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         case prefer
         /// TLS or no connection. Like libpq's `require`, the certificate is not verified.
         case require
+        /// TLS with a certificate signed by a CA in ``PostgresSettings/sslRootCert``; the
+        /// host name is not checked.
+        case verifyCA = "verify-ca"
+        /// TLS with a certificate signed by a CA in ``PostgresSettings/sslRootCert`` that
+        /// names the host connected to: the only mode that stops an impostor on the network.
+        case verifyFull = "verify-full"
+
+        /// Whether the server's certificate is checked against a CA.
+        public var verifiesCertificate: Bool { self == .verifyCA || self == .verifyFull }
     }
 
     public var host: String
@@ -34,6 +44,10 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
     public var password: String?
     public var database: String
     public var sslMode: SSLMode
+    /// The PEM file of the CA certificates a server's certificate must chain to under
+    /// `verify-ca` and `verify-full` (libpq's `sslrootcert`), or `system` for the operating
+    /// system's trust store. Nil: libpq's default, `~/.postgresql/root.crt`.
+    public var sslRootCert: String?
     /// The schema holding the store's tables, so several vaults can share one database.
     public var schema: String
     public var applicationName: String
@@ -51,7 +65,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
 
     public init(
         host: String = "localhost", port: Int = 5432, user: String, password: String? = nil, database: String,
-        sslMode: SSLMode = .prefer, schema: String = PostgresSettings.defaultSchema,
+        sslMode: SSLMode = .prefer, sslRootCert: String? = nil, schema: String = PostgresSettings.defaultSchema,
         applicationName: String = PostgresSettings.defaultApplicationName, connectTimeout: Int = 10
     ) throws {
         self.host = host
@@ -60,6 +74,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         self.password = password
         self.database = database
         self.sslMode = sslMode
+        self.sslRootCert = sslRootCert
         self.schema = schema
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
@@ -176,6 +191,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         self.database = pick("dbname", urlDatabase, "PGDATABASE") ?? user
         self.schema = parameters["schema"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultSchema
         self.applicationName = pick("application_name", nil, "PGAPPNAME") ?? Self.defaultApplicationName
+        self.sslRootCert = pick("sslrootcert", nil, "PGSSLROOTCERT")
         // Placeholders until checked below: `validate` reports them with the redacted URL.
         self.port = 0
         self.sslMode = .prefer
@@ -192,7 +208,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         case "allow": self.sslMode = .prefer
         case let text:
             guard let mode = SSLMode(rawValue: text) else {
-                throw fail("sslmode '\(sslText)' is not supported (disable, allow, prefer or require)")
+                throw fail("sslmode '\(sslText)' is not supported (disable, allow, prefer, require, verify-ca or verify-full)")
             }
             self.sslMode = mode
         }
@@ -236,7 +252,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
     }
 
     static let queryParameters: Set<String> = [
-        "host", "port", "user", "password", "dbname", "sslmode", "schema", "application_name", "connect_timeout",
+        "host", "port", "user", "password", "dbname", "sslmode", "sslrootcert", "schema", "application_name", "connect_timeout",
     ]
 
     private static func systemUserName() -> String {
@@ -260,6 +276,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         text += "/" + Self.encode(database, Self.userInfoAllowed)
         var query: [String] = []
         if sslMode != .prefer { query.append("sslmode=\(sslMode.rawValue)") }
+        if let sslRootCert { query.append("sslrootcert=" + Self.encode(sslRootCert, Self.pathAllowed)) }
         if schema != Self.defaultSchema { query.append("schema=\(schema)") }
         if applicationName != Self.defaultApplicationName {
             query.append("application_name=" + Self.encode(applicationName, Self.userInfoAllowed))
@@ -310,6 +327,7 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible, Cu
         return text[..<question] + "?" + pairs.joined(separator: "&")
     }
 
+    private static let pathAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
     private static let userInfoAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
 
     private static func encode(_ text: String, _ allowed: CharacterSet) -> String {

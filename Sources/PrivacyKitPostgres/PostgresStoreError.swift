@@ -108,6 +108,9 @@ extension PGConnection {
             let state = info[.sqlState]
             return PostgresStoreError(.connection, prefix + (info[.message] ?? "refused by the server"), code: state)
         }
+        if let refusal = VerifiedTLS.refusal(error, settings) {
+            return PostgresStoreError(.connection, prefix + refusal)
+        }
         return PostgresStoreError(.connection, prefix + describe(error))
     }
 

@@ -8,6 +8,11 @@ public enum Memory {
             if let base = buffer.baseAddress, buffer.count > 0 { sodium_memzero(base, buffer.count) }
         }
     }
+
+    /// Zeroes memory this process does not own as an array (a C string from `getenv`).
+    public static func wipe(bytesAt buffer: UnsafeMutableRawBufferPointer) {
+        if let base = buffer.baseAddress, buffer.count > 0 { sodium_memzero(base, buffer.count) }
+    }
 }
 
 /// Constant-time comparison of byte strings.
@@ -54,23 +59,40 @@ public enum Base64URL {
     /// Decodes `text`; padding, white space, other alphabets and trailing garbage are
     /// rejected with ``SodiumError/Code/invalidEncoding``.
     public static func decode(_ text: String) throws -> [UInt8] {
-        Library.ensure()
         let input = Array(text.utf8)
-        if input.isEmpty { return [] }
-        let variant = Int32(pk_base64_urlsafe_no_padding_variant())
         var out = [UInt8](repeating: 0, count: input.count * 3 / 4 + 1)
+        let written = try input.withUnsafeBytes { source in
+            try out.withUnsafeMutableBytes { try decode(source, into: $0) }
+        }
+        // Shrunk in place, not copied: a caller decoding a secret can wipe what it gets.
+        out.removeLast(out.count - written)
+        return out
+    }
+
+    /// Decodes the ASCII text in `text` into `output` and returns the number of bytes
+    /// written, with no copy of either on the heap: for key material that must go from a
+    /// locked buffer to a locked buffer.
+    ///
+    /// - Throws: ``SodiumError/Code/invalidEncoding`` when `text` is not unpadded base64url,
+    ///   or decodes to more than `output.count` bytes.
+    public static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        Library.ensure()
+        guard let input = text.baseAddress, !text.isEmpty else { return 0 }
+        let variant = Int32(pk_base64_urlsafe_no_padding_variant())
         var written = 0
+        var dummy: UInt8 = 0
         // No end pointer: libsodium then fails unless the whole input is valid, instead
         // of stopping at the first bad character and reporting success for the prefix.
-        let status = input.withUnsafeBufferPointer { inBuf -> Int32 in
-            inBuf.withMemoryRebound(to: CChar.self) { chars in
-                sodium_base642bin(&out, out.count, chars.baseAddress!, chars.count, nil, &written, nil, variant)
-            }
+        let status = withUnsafeMutablePointer(to: &dummy) { fallback in
+            sodium_base642bin(
+                output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback, output.count,
+                input.assumingMemoryBound(to: CChar.self), text.count, nil, &written, nil, variant)
         }
         guard status == 0 else {
-            throw SodiumError(.invalidEncoding, "not unpadded base64url text (\(input.count) characters)")
+            let tooLong = output.count < text.count * 3 / 4 ? ", or more than the \(output.count) bytes expected" : ""
+            throw SodiumError(.invalidEncoding, "not unpadded base64url text (\(text.count) characters)\(tooLong)")
         }
-        return Array(out.prefix(written))
+        return written
     }
 }
 

@@ -5,13 +5,16 @@ import CSodium
 /// A subject key per new record made one `getrandom` call per record, about a tenth of
 /// the cost of encrypting a customer. The pool draws 4 KiB at once into `sodium_malloc`'d
 /// memory (locked, guarded: key material never sits in ordinary pages), hands out each
-/// byte once, and zeroes what it handed out.
+/// byte once, and zeroes what it handed out. A pool copied into a child by `fork()` is
+/// refilled there before its next use, so parent and child never make the same key.
 ///
 /// - Warning: Not thread-safe: one owner at a time.
 public final class SecureRandomPool {
     private let pointer: UnsafeMutableRawPointer
     private let capacity: Int
     private var offset: Int
+    /// The fork count when the pool was filled (see ``ForkGeneration``).
+    private var generation: UInt64 = 0
 
     public init(byteCount: Int = 4096) throws {
         Library.ensure()
@@ -38,9 +41,11 @@ public final class SecureRandomPool {
             randombytes_buf(base, target.count)
             return
         }
-        if offset + target.count > capacity {
+        let now = ForkGeneration.current
+        if offset + target.count > capacity || generation != now {
             randombytes_buf(pointer, capacity)
             offset = 0
+            generation = now
         }
         base.copyMemory(from: pointer + offset, byteCount: target.count)
         // Never hand the same bytes out twice, and leave no copy of a key behind.

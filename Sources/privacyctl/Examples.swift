@@ -48,6 +48,8 @@ enum Examples {
         "records find": [
             "privacyctl records find --field email --value ana@example.com",
             "privacyctl records find --field phone --value '030 1234567' --region DE",
+            "privacyctl records find --field national_id --value-file lookup.txt --json",
+            "privacyctl records find --field email --value-file - < lookup.txt",
         ],
         "records list": ["privacyctl records list --limit 50", "privacyctl records list --after c-1042 --json"],
         "records delete": ["privacyctl records delete --subject c-1042 --field phone --field city"],

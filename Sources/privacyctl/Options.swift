@@ -63,7 +63,8 @@ struct RootKeyOptions: ParsableArguments {
         if let keyFile { return try RootKey.keyFile(at: keyFile).described(as: "key file \(keyFile) (from --key-file)") }
         if let passphraseFile { return try RootKey.passphraseFile(at: passphraseFile).described(as: "passphrase file \(passphraseFile) (from --passphrase-file)") }
         if let path = Environment.value(keyFileVariable) { return try RootKey.keyFile(at: path).described(as: "key file \(path) (from \(keyFileVariable))") }
-        if let passphrase = Environment.value(passphraseVariable) { return try RootKey.passphrase(passphrase).described(as: "passphrase in \(passphraseVariable)") }
+        // Read into locked memory and wiped from the environment: never a String.
+        if let passphrase = try RootKey.passphrase(environmentVariable: passphraseVariable) { return passphrase }
         guard let first = try Terminal.readSecret(prompt: prompt) else {
             throw CLIError(.usage, missing)
         }
@@ -132,10 +133,12 @@ struct ContextOptions: ParsableArguments {
 }
 
 enum Environment {
-    /// A non-empty environment variable.
+    /// A non-empty environment variable. Read by name: `ProcessInfo`'s environment would
+    /// copy every variable, a passphrase in PRIVACYKIT_PASSPHRASE too, into strings that
+    /// cannot be wiped.
     static func value(_ name: String) -> String? {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-        return value
+        guard let value = getenv(name), value.pointee != 0 else { return nil }
+        return String(cString: value)
     }
 }
 

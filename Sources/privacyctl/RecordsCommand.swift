@@ -94,10 +94,13 @@ extension Privacyctl.Records {
 
     struct Find: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Find subjects by a field's value (through its blind index, exactly).", discussion: Examples.section("records find"))
+            abstract: "Find subjects by a field's value (through its blind index, exactly).",
+            discussion: Examples.discussion("A value given with --value is visible to other users of this machine (ps) and stays in the shell's history: pass personal data with --value-file FILE, or --value-file - to read it from standard input. The file holds the value alone; one final newline (LF or CRLF) is dropped, anything else counts.", "records find"))
         @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field")) var field: String
-        @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values).", valueName: "value")) var value: String
+        @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values); visible in ps: prefer --value-file.", valueName: "value")) var value: String?
+        @Option(name: .customLong("value-file"), help: ArgumentHelp("Read the value from this file, or - for standard input (not visible in ps); one final newline is dropped.", valueName: "file"))
+        var valueFile: String?
         @Option(name: .long, help: ArgumentHelp("The country of a phone number written without its country code (default: the schema's default region).", valueName: "code")) var region: String?
 
         struct Result: Encodable {
@@ -106,8 +109,36 @@ extension Privacyctl.Records {
             let matches: [String]
         }
 
+        func validate() throws {
+            switch (value, valueFile) {
+            case (nil, nil): throw ValidationError("give the value with --value-file FILE (- for standard input) or --value")
+            case (.some, .some): throw ValidationError("give --value or --value-file, not both")
+            default: break
+            }
+        }
+
+        /// The value to look for: `--value` as typed, or the value file's text without one
+        /// final newline (a file written by `echo`, or a line piped in, ends with one; the
+        /// value itself never does).
+        func lookedFor() throws -> String {
+            guard let valueFile else {
+                if isatty(STDIN_FILENO) == 1 {
+                    Output.standardError("privacyctl: note: --value is visible to other users of this machine (ps); --value-file - reads it from standard input instead")
+                }
+                return value ?? ""
+            }
+            var text = try InputFile.text(valueFile, what: "--value-file")
+            if text.hasSuffix("\r\n") {
+                text.removeLast()  // "\r\n" is one Character
+            } else if text.hasSuffix("\n") {
+                text.removeLast()
+            }
+            guard !text.isEmpty else { throw CLIError(.invalidInput, "--value-file \(valueFile) holds no value") }
+            return text
+        }
+
         func run() throws {
-            try options.run({ vault, context in
+            try options.run(prepare: lookedFor, { value, vault, context in
                 Result(field: field, matches: try vault.records.find(field: field, value: value, region: region, context: context))
             }, text: { result in
                 Output.standardOutput(lines: result.matches)

@@ -110,6 +110,21 @@ import Testing
         #expect(try PostgresSettings(url: "postgres://u@h/d?sslmode=allow", environment: [:]).sslMode == .prefer)
     }
 
+    @Test func verifyModesAndTheirCAFile() throws {
+        let full = try PostgresSettings(url: "postgres://u:\(secret)@db.internal/d?sslmode=verify-full&sslrootcert=/etc/pk/db%20ca.pem", environment: [:])
+        #expect(full.sslMode == .verifyFull && full.sslMode.verifiesCertificate)
+        #expect(full.sslRootCert == "/etc/pk/db ca.pem")
+        #expect(full.redacted == "postgres://u@db.internal:5432/d?sslmode=verify-full&sslrootcert=/etc/pk/db%20ca.pem")
+        expectNoLeak(full.description, secret)
+        // libpq's variables, when the URL says nothing.
+        let env = try PostgresSettings(url: "postgres://u@h/d", environment: ["PGSSLMODE": "verify-ca", "PGSSLROOTCERT": "system"])
+        #expect(env.sslMode == .verifyCA && env.sslRootCert == "system")
+        // No CA file named: libpq's default (~/.postgresql/root.crt) is used at connect time.
+        let bare = try PostgresSettings(url: "postgres://u@h/d?sslmode=verify-full", environment: [:])
+        #expect(bare.sslRootCert == nil)
+        #expect(!PostgresSettings.SSLMode.require.verifiesCertificate && !PostgresSettings.SSLMode.prefer.verifiesCertificate)
+    }
+
     @Test func schemaNames() {
         for good in ["public", "vault_1", "_x", "a", String(repeating: "a", count: 63)] {
             #expect(PostgresSettings.isValidSchemaName(good), "\(good)")
@@ -123,7 +138,7 @@ import Testing
         ("mysql://u:PW@h/d", "postgres://"),
         ("postgres://u:PW@h:notaport/d", "port"),
         ("postgres://u:PW@h:70000/d", "port"),
-        ("postgres://u:PW@h/d?sslmode=verify-full", "sslmode"),
+        ("postgres://u:PW@h/d?sslmode=verify-everything", "sslmode 'verify-everything'"),
         ("postgres://u:PW@h/d?schema=Bad-Name", "schema"),
         ("postgres://u:PW@h/d?color=blue", "unknown parameter 'color'"),
         ("postgres://u:PW@h/d?connect_timeout=0", "connect_timeout"),

@@ -27,9 +27,10 @@ enum CLI {
 
     /// Runs `privacyctl arguments…` detached from any terminal (through `setsid`, so it can
     /// never prompt), with only `environment` plus PATH and HOME set.
-    /// `wrapper` runs privacyctl (e.g. `setpriv --reuid=nobody …`).
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil, wrapper: [String] = []) throws -> Result {
-        try launch(arguments, environment: environment, in: directory, wrapper: wrapper)
+    /// `wrapper` runs privacyctl (e.g. `setpriv --reuid=nobody …`). `input` is its standard
+    /// input (none by default).
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil, wrapper: [String] = [], input: Data? = nil) throws -> Result {
+        try launch(arguments, environment: environment, in: directory, wrapper: wrapper, input: input)
     }
 
     /// Runs `privacyctl arguments…` on a pseudo-terminal (through `script`) and plays a
@@ -73,23 +74,24 @@ enum CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: transcript, as: UTF8.self), stderr: "")
     }
 
-    private static func launch(_ arguments: [String], environment: [String: String], in directory: String?, wrapper: [String]) throws -> Result {
+    private static func launch(_ arguments: [String], environment: [String: String], in directory: String?, wrapper: [String], input: Data?) throws -> Result {
         let setsid = "/usr/bin/setsid"
         var env = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         env.merge(environment) { $1 }
         if FileManager.default.isExecutableFile(atPath: setsid) {
             // --wait: setsid forks when it is a group leader; wait to get the real status.
-            return try execute(URL(fileURLWithPath: setsid), ["--wait"] + wrapper + [binary.path] + arguments, environment: env, in: directory)
+            return try execute(URL(fileURLWithPath: setsid), ["--wait"] + wrapper + [binary.path] + arguments, environment: env, in: directory, input: input)
         }
         if let first = wrapper.first {
-            return try execute(URL(fileURLWithPath: first), Array(wrapper.dropFirst()) + [binary.path] + arguments, environment: env, in: directory)
+            return try execute(URL(fileURLWithPath: first), Array(wrapper.dropFirst()) + [binary.path] + arguments, environment: env, in: directory, input: input)
         }
-        return try execute(binary, arguments, environment: env, in: directory)
+        return try execute(binary, arguments, environment: env, in: directory, input: input)
     }
 
-    /// Runs any program with exactly `environment`, no standard input, and its output
-    /// collected through files (not pipes: nothing can block on a full pipe).
-    static func execute(_ executable: URL, _ arguments: [String], environment: [String: String], in directory: String? = nil) throws -> Result {
+    /// Runs any program with exactly `environment`, `input` (else nothing) on its standard
+    /// input, and its output collected through files (not pipes: nothing can block on a
+    /// full pipe).
+    static func execute(_ executable: URL, _ arguments: [String], environment: [String: String], in directory: String? = nil, input: Data? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -97,17 +99,24 @@ enum CLI {
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("privacyctl-out-\(UUID().uuidString)")
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("privacyctl-err-\(UUID().uuidString)")
+        let inURL = FileManager.default.temporaryDirectory.appendingPathComponent("privacyctl-in-\(UUID().uuidString)")
         try Data().write(to: outURL)
         try Data().write(to: errURL)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
+            try? FileManager.default.removeItem(at: inURL)
         }
         let out = try FileHandle(forWritingTo: outURL)
         let err = try FileHandle(forWritingTo: errURL)
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            try input.write(to: inURL)
+            process.standardInput = try FileHandle(forReadingFrom: inURL)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         process.waitUntilExit()
         try out.close()

@@ -41,7 +41,7 @@ struct HelpTests {
             inWord = true
         }
         if inWord { words.append(current) }
-        if let redirect = words.firstIndex(of: ">") { words.removeSubrange(redirect...) }
+        if let redirect = words.firstIndex(where: { $0 == ">" || $0 == "<" }) { words.removeSubrange(redirect...) }
         return words
     }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import Sodium
 
 /// The secret that unseals a vault's keyring: a passphrase, or 32 random bytes.
@@ -78,38 +83,76 @@ public struct RootKey: Sendable {
     /// Reads a key file: exactly 32 raw bytes, or those 32 bytes as unpadded base64url
     /// text (what `privacyctl keys generate-key-file` writes), with an optional final
     /// newline. The file must not be accessible by group or others (mode 0600 or stricter).
+    ///
+    /// The file is read into locked memory and decoded from there into the key's own, so no
+    /// copy of the key or of its text is left on the heap.
     public static func keyFile(at path: String) throws -> RootKey {
-        var raw = try SecureFiles.readSecret(at: path, what: "key file")
-        defer { wipe(&raw) }
-        if raw.count == keyByteCount {
-            return try RootKey.key(SecureBytes(takingBytes: &raw)).described(as: "key file \(path)")
+        let file = try SecureFiles.readSecretLocked(at: path, what: "key file")
+        let key = try file.withUnsafeBytes { raw -> SecureBytes? in
+            if raw.count == keyByteCount {
+                return try SecureBytes(count: keyByteCount) { $0.copyMemory(from: raw) }
+            }
+            let text = dropLineEnds(raw, all: true)
+            return try? SecureBytes(count: keyByteCount) { out in
+                guard try Base64URL.decode(text, into: out) == keyByteCount else {
+                    throw PrivacyKitError(.invalidInput, "short key")
+                }
+            }
         }
-        var text = raw
-        defer { wipe(&text) }
-        while let last = text.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
-            text.removeLast()
-        }
-        guard var decoded = try? Base64URL.decode(String(decoding: text, as: UTF8.self)),
-              decoded.count == keyByteCount
-        else {
+        guard let key else {
             throw PrivacyKitError(
                 .invalidInput,
                 "key file \(path) must hold exactly \(keyByteCount) bytes, raw or as base64url text (privacyctl keys generate-key-file makes one)")
         }
-        return try RootKey.key(SecureBytes(takingBytes: &decoded)).described(as: "key file \(path)")
+        return try RootKey.key(key).described(as: "key file \(path)")
     }
 
-    /// Reads a passphrase from a file (one final newline is dropped). The file must not be
-    /// accessible by group or others.
+    /// Reads a passphrase from a file (one final newline is dropped), into locked memory
+    /// with no other copy. The file must not be accessible by group or others.
     public static func passphraseFile(at path: String) throws -> RootKey {
-        var raw = try SecureFiles.readSecret(at: path, what: "passphrase file")
-        defer { wipe(&raw) }
-        if raw.last == UInt8(ascii: "\n") { raw.removeLast() }
-        if raw.last == UInt8(ascii: "\r") { raw.removeLast() }
-        guard !raw.isEmpty else {
+        let file = try SecureFiles.readSecretLocked(at: path, what: "passphrase file")
+        let passphrase = try file.withUnsafeBytes { raw -> SecureBytes? in
+            let text = dropLineEnds(raw, all: false)
+            return text.isEmpty ? nil : try SecureBytes(count: text.count) { $0.copyMemory(from: text) }
+        }
+        guard let passphrase else {
             throw PrivacyKitError(.invalidInput, "passphrase file \(path) is empty")
         }
-        return try RootKey.passphrase(SecureBytes(takingBytes: &raw)).described(as: "passphrase file \(path)")
+        return try RootKey.passphrase(passphrase).described(as: "passphrase file \(path)")
+    }
+
+    /// Takes the passphrase from the environment variable `name`, for services whose
+    /// secret manager hands secrets over that way; nil when the variable is unset or empty.
+    ///
+    /// The value is copied into locked memory and then overwritten with zeros where the
+    /// environment holds it, so the variable reads as empty afterwards: to this process,
+    /// to anything it starts, and in `/proc/PID/environ`. Read it once, before starting
+    /// threads that read the environment.
+    ///
+    /// - Warning: a process that copied its whole environment before this call (e.g.
+    ///   through `ProcessInfo.processInfo.environment`) holds a copy this cannot wipe;
+    ///   prefer ``passphraseFile(at:)``.
+    public static func passphrase(environmentVariable name: String) throws -> RootKey? {
+        guard let value = getenv(name) else { return nil }
+        let count = strlen(value)
+        guard count > 0 else { return nil }
+        defer { Memory.wipe(bytesAt: UnsafeMutableRawBufferPointer(start: value, count: count)) }
+        let bytes = try SecureBytes(count: count) { $0.copyMemory(from: UnsafeRawBufferPointer(start: value, count: count)) }
+        return try RootKey.passphrase(bytes).described(as: "passphrase in \(name)")
+    }
+
+    /// `raw` without its line ends: every trailing CR and LF when `all`, else one final
+    /// LF or CRLF.
+    private static func dropLineEnds(_ raw: UnsafeRawBufferPointer, all: Bool) -> UnsafeRawBufferPointer {
+        var end = raw.count
+        func isLineEnd(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") }
+        if all {
+            while end > 0, isLineEnd(raw[end - 1]) { end -= 1 }
+        } else {
+            if end > 0, raw[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+            if end > 0, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        }
+        return UnsafeRawBufferPointer(rebasing: raw[0..<end])
     }
 
     /// Writes a new random key file at `path` (mode 0600, base64url text), refusing to

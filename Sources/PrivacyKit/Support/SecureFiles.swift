@@ -4,16 +4,47 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Sodium
 
 /// File operations for secret and must-not-tear files: permission checks on read, and
 /// write-new-then-rename with fsync so a crash leaves the old file or the new one, never a
 /// mix.
 package enum SecureFiles {
-    /// Reads a file holding a secret (key file, passphrase file).
+    /// Reads a file that must be kept private (the sealed keyring) into an ordinary array.
     ///
     /// Refuses a file that group or others may read or write: a secret that is already
     /// exposed protects nothing, and failing loudly is how the operator finds out.
     static func readSecret(at path: String, what: String, maxBytes: Int = 64 * 1024) throws -> [UInt8] {
+        try withSecretFile(at: path, what: what, maxBytes: maxBytes) { fd, size in
+            var bytes = [UInt8](repeating: 0, count: size)
+            let count = try bytes.withUnsafeMutableBytes { try readAll(fd, into: $0, path: path, what: what) }
+            // Shrunk in place: a copy would leave the bytes behind in freed memory.
+            bytes.removeLast(size - count)
+            return bytes
+        }
+    }
+
+    /// Reads a secret file (key file, passphrase file) straight into locked memory, with
+    /// the checks of ``readSecret(at:what:maxBytes:)``: the secret never passes through an
+    /// ordinary heap buffer that would outlive the call unwiped. The buffer holds exactly
+    /// the file; an empty file is refused.
+    static func readSecretLocked(at path: String, what: String, maxBytes: Int = 64 * 1024) throws -> SecureBuffer {
+        try withSecretFile(at: path, what: what, maxBytes: maxBytes) { fd, size in
+            guard size > 0 else { throw PrivacyKitError(.invalidInput, "\(what) \(path) is empty") }
+            let buffer = try SecureBuffer(count: size)
+            let count = try buffer.withUnsafeMutableBytes { try readAll(fd, into: $0, path: path, what: what) }
+            guard count == size else {
+                throw PrivacyKitError(.io, "\(what) \(path) changed while it was read (\(count) of \(size) bytes); try again")
+            }
+            return buffer
+        }
+    }
+
+    /// Opens `path` and checks it as a secret file, then hands `body` the descriptor and
+    /// the file's size.
+    private static func withSecretFile<R>(
+        at path: String, what: String, maxBytes: Int, _ body: (Int32, Int) throws -> R
+    ) throws -> R {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
@@ -39,10 +70,14 @@ package enum SecureFiles {
         guard info.st_size <= maxBytes else {
             throw PrivacyKitError(.invalidInput, "\(what) \(path) is \(info.st_size) bytes; at most \(maxBytes) are accepted")
         }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        return try body(fd, Int(info.st_size))
+    }
+
+    /// Reads until `buffer` is full or the file ends; returns the bytes read.
+    private static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String, what: String) throws -> Int {
         var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < buffer.count {
+            let n = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw PrivacyKitError(.io, "cannot read \(what) \(path): \(String(cString: strerror(errno)))")
@@ -50,7 +85,7 @@ package enum SecureFiles {
             if n == 0 { break }
             offset += n
         }
-        return Array(bytes.prefix(offset))
+        return offset
     }
 
     /// Test hooks for simulating a crash inside ``replace(_:at:mode:hooks:)``.
