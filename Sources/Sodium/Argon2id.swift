@@ -87,6 +87,9 @@ public enum Argon2id {
                                        &empty, 0, salt, limits.opsLimit, Int(limits.memLimit),
                                        crypto_pwhash_alg_argon2id13())
             }
+            // Argon2id hashes the password into state on the stack it leaves behind: wipe
+            // the stack below this frame, so no copy of the passphrase outlives the call.
+            sodium_stackzero(32 * 1024)
             guard status == 0 else {
                 throw SodiumError(.outOfMemory, "Argon2id could not run with memlimit \(limits.memLimit) bytes")
             }

@@ -9,7 +9,7 @@ import Testing
 struct PostgresSchemaTests {
     static let tables = [
         "anonymized_records", "audit_checkpoints", "audit_events", "blind_index", "breaches", "consent_ledger",
-        "consent_state", "legal_holds", "restrictions", "schema_migrations", "subject_requests", "subjects",
+        "consent_state", "decision_leaves", "decision_nodes", "legal_holds", "restrictions", "schema_migrations", "subject_requests", "subjects",
         "sweep_runs", "tombstones", "vault_meta",
     ]
 
@@ -36,7 +36,7 @@ struct PostgresSchemaTests {
             let tables = try values(c, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [.text(schema)])
             #expect(tables == Self.tables.map { .text($0) })
             try PostgresSchema.migrate(c)
-            #expect(try values(c, "SELECT name FROM schema_migrations") == [.text("v1-privacykit")])
+            #expect(try values(c, "SELECT name FROM schema_migrations ORDER BY 1") == [.text("v1-privacykit"), .text("v2-integrity")])
             let appliedAt = try values(c, "SELECT applied_at FROM schema_migrations")
             guard case .text(let time)? = appliedAt.first else { Issue.record("no applied_at"); return }
             #expect(time.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "\(time)")
@@ -62,7 +62,7 @@ struct PostgresSchemaTests {
             let indexes = try values(c, "SELECT indexname::text FROM pg_indexes WHERE schemaname = ? AND indexname NOT LIKE '%pkey' ORDER BY 1", [.text(schema)])
             #expect(indexes == [
                 "audit_events_subject", "blind_index_subject", "consent_ledger_subject", "consent_state_subject",
-                "legal_holds_subject", "subject_requests_subject", "subjects_kek",
+                "decision_leaves_bucket", "legal_holds_subject", "subject_requests_subject", "subjects_kek",
             ].map { .text($0) })
         }
     }
@@ -165,7 +165,7 @@ struct PostgresSchemaTests {
             #expect(failures.withLock { $0 } == [])
             let c = try PGConnection(settings: settings)
             defer { c.close() }
-            #expect(try values(c, "SELECT count(*) FROM schema_migrations") == [.integer(1)])
+            #expect(try values(c, "SELECT count(*) FROM schema_migrations") == [.integer(Int64(PostgresSchema.migrations.count))])
         }
     }
 

@@ -56,9 +56,12 @@ struct RootKeyHygieneTests {
         let dir = try TempDirectory()
         // Made at run time into locked memory: a literal would sit in the binary's data,
         // which may be writable.
-        let random = try SecureBytes.random(count: 24)
-        var text = random.withUnsafeBytes { Base64URL.encode(bytes: $0) }
-        let passphrase = try SecureBytes(takingBytes: &text)
+        // Letters drawn straight into locked memory: no array, no encoder's buffers (a
+        // freed one of those, found by the scan, made the test flaky).
+        let passphrase = try SecureBytes(count: 32) { buffer in
+            Random.fill(buffer)
+            for i in buffer.indices { buffer[i] = UInt8(ascii: "a") + buffer[i] % 26 }
+        }
         let name = "PRIVACYKIT_HYGIENE_TEST_PASSPHRASE"
         // putenv, not setenv: glibc's setenv builds NAME=VALUE on the stack first, a copy
         // no library could wipe. This entry is assembled with memcpy, and the environment
@@ -72,9 +75,14 @@ struct RootKeyHygieneTests {
         prefix.withUnsafeBytes { entry.copyMemory(from: $0.baseAddress!, byteCount: prefix.count) }
         passphrase.withUnsafeBytes { (entry + prefix.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         entry.storeBytes(of: 0, toByteOffset: prefix.count + passphrase.count, as: UInt8.self)
-        try #require(putenv(entry.assumingMemoryBound(to: CChar.self)) == 0)
+        // Put in the environment only once the vault exists, just before it is read: while
+        // it is there, anything in the process that copies the environment (the test
+        // runner's threads do) copies it too, which no library can wipe.
         try passphrase.withUnsafeBytes { bytes in
-            try Self.expectNoCopies(of: Self.halves(bytes), "the passphrase", dir: dir, create: { try .passphrase(passphrase) }) {
+            try Self.expectNoCopies(
+                of: Self.halves(bytes), "the passphrase", dir: dir, create: { try .passphrase(passphrase) },
+                beforeRead: { try #require(putenv(entry.assumingMemoryBound(to: CChar.self)) == 0) }
+            ) {
                 try #require(try RootKey.passphrase(environmentVariable: name))
             }
         }
@@ -100,10 +108,11 @@ struct RootKeyHygieneTests {
     /// vault open.
     static func expectNoCopies(
         of needles: [UnsafeRawBufferPointer], _ what: String, dir: TempDirectory,
-        create: (() throws -> RootKey)? = nil, read: () throws -> RootKey
+        create: (() throws -> RootKey)? = nil, beforeRead: () throws -> Void = {}, read: () throws -> RootKey
     ) throws {
         let url = dir.url.appendingPathComponent("vault")
         _ = try createTestVault(at: url, rootKey: create?() ?? read(), kdfLimits: .minimum)
+        try beforeRead()
         let scanner = try WritableMemory(needles)
         let rootKey = try read()
         let afterRead = scanner.scan()

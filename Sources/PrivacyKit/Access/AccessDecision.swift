@@ -21,11 +21,11 @@ extension VaultCore {
                 // The subject's decision rows must be the ones the audit chain commits to
                 // (fail closed), and an erased subject stays erased even if a store writer
                 // put its row back.
-                let erased = try store.read { db in
+                let erasedAt = try store.read { db in
                     try checkDecisionState(db, .subject(subject))
-                    return try db.decisions.tombstones.contains(subject)
+                    return try db.decisions.tombstones.erasedAt(subject: subject)
                 }
-                if erased { throw PrivacyKitError(.notFound, "subject \(subject) was erased") }
+                if let erasedAt { throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt)") }
             }
             if action == .read || action == .export {
                 let names = request.fields ?? (request.allReadableFields ? policies.schema.fields.map(\.name) : [])

@@ -172,6 +172,28 @@ public final class Vault: Sendable {
     /// rather than one made from the vault's `store.url`.
     static func open(at directory: URL, rootKey: RootKey, context: AccessContext, backend: (any StoreBackend)?) throws -> Vault {
         let path = directory.standardizedFileURL.path
+        let (bytes, keyring) = try unlock(path, rootKey: rootKey, context: context)
+
+        // Policies first: a vault whose policy files do not load is not touched at all.
+        let policies = try VaultPolicies(vaultDirectory: path)
+        let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
+        do {
+            try VaultUpgrade.checkCurrent(formatVersion: try store.metadata().formatVersion, keyring: keyring, store: store.location)
+        } catch {
+            try? store.close()
+            throw error
+        }
+        let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
+                              keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
+        try vault.core.recordPolicyChange(context: context)
+        // An erasure whose scrub a reader held up is finished by the next open.
+        vault.core.finishPendingScrub()
+        return vault
+    }
+
+    /// Reads and unseals the keyring of the vault at `path`; a wrong secret is recorded as
+    /// a failed unlock before it is thrown. For opening and for ``VaultUpgrade``.
+    static func unlock(_ path: String, rootKey: RootKey, context: AccessContext) throws -> (bytes: [UInt8], keyring: Keyring) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PrivacyKitError(.notFound, "no vault at \(path) (run privacyctl init --vault \(path) to create one)")
@@ -191,21 +213,6 @@ public final class Vault: Sendable {
             VaultCore.recordFailedUnlock(directory: path, keyringBytes: bytes, context: context)
             throw error
         }
-
-        // Policies first: a vault whose policy files do not load is not touched at all.
-        let policies = try VaultPolicies(vaultDirectory: path)
-        let store = try backend?.open(expecting: keyring.vaultID) ?? StoreBackends.openStore(ofVault: path, expecting: keyring.vaultID)
-        do {
-            try VaultUpgrade.checkCurrent(formatVersion: try store.metadata().formatVersion, keyring: keyring, store: store.location)
-        } catch {
-            try? store.close()
-            throw error
-        }
-        let vault = try Vault(directory: URL(fileURLWithPath: path), store: store, keyring: keyring,
-                              keyringDigest: try BLAKE2b.hash(bytes), policies: policies)
-        try vault.core.recordPolicyChange(context: context)
-        // An erasure whose scrub a reader held up is finished by the next open.
-        vault.core.finishPendingScrub()
-        return vault
+        return (bytes, keyring)
     }
 }

@@ -67,17 +67,7 @@ public enum VaultUpgrade {
     ) throws -> (UpgradeReport, hasIdentity: Bool) {
         let path = directory.standardizedFileURL.path
         let keyringPath = VaultLayout.keyringPath(path)
-        guard SecureFiles.mode(of: keyringPath) != nil else {
-            throw PrivacyKitError(.notFound, "no vault at \(path) (no \(VaultLayout.keysDirectoryName)/\(VaultLayout.keyringFileName))")
-        }
-        let bytes = try KeyringFile.read(at: keyringPath)
-        let keyring: Keyring
-        do {
-            keyring = try KeyringFile.unseal(bytes, path: keyringPath, rootKey: rootKey)
-        } catch let error as PrivacyKitError where error.code == .wrongKey {
-            VaultCore.recordFailedUnlock(directory: path, keyringBytes: bytes, context: context)
-            throw error
-        }
+        let (bytes, keyring) = try Vault.unlock(path, rootKey: rootKey, context: context)
         // Held from here to the end (a dry run changes nothing and takes no lock): the
         // keyring this read is the one rewritten.
         let lock = dryRun ? nil : try FileLock(path: path + "/" + VaultLayout.keysDirectoryName + "/.keyring.lock", what: "the keyring")
@@ -118,7 +108,7 @@ public enum VaultUpgrade {
 
         try store.upgradeSchema()
         let upgraded = hasChainKey ? keyring : try keyring.addingKey(.auditChain, createdAt: Timestamp.now())
-        let bytes = hasChainKey ? nil : try KeyringFile.reseal(upgraded)
+        let newKeyring = hasChainKey ? nil : try KeyringFile.reseal(upgraded)
         let log = AuditLog(vaultID: keyring.vaultID, keyring: upgraded, upgrading: true)
         try store.write { db in
             let meta = VaultMetaTable(db: db)
@@ -137,7 +127,7 @@ public enum VaultUpgrade {
             try log.checkpoint(db: db)
             // Last, inside the transaction: a crash before the commit leaves a keyring with
             // the new key over a format-1 store, which running the upgrade again finishes.
-            if let bytes { try SecureFiles.replace(bytes, at: keyringPath, mode: 0o600) }
+            if let newKeyring { try SecureFiles.replace(newKeyring, at: keyringPath, mode: 0o600) }
         }
         return (report(steps: steps, verified: audit.events, upgraded: true), keyring.identity != nil)
     }
