@@ -20,8 +20,9 @@ extension VaultCore {
     /// to; rows this transaction changed itself pass. Every read below goes through it.
     func checkDecisionState(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf) throws {
         if let decisions = db.decisionGuard {
-            if decisions.hasChanged(leaf) { return }
+            if decisions.isTrusted(leaf) { return }
             try integrity.verify(leaf, committed: decisions.root, tree: db.decisions.tree)
+            decisions.markVerified(leaf)
         } else {
             try integrity.verify(leaf, committed: try AuditTail.committedRoot(log: audit, db: db), tree: db.decisions.tree)
         }
