@@ -4,7 +4,7 @@ import PrivacyKit
 import Sodium
 
 /// What `erase` and `sweep` say when the store could not be scrubbed at once.
-private let scrubPendingNote = "privacyctl: note: scrub pending: a reader kept the write-ahead log busy, so the store's files still hold older copies of what was erased; the vault's next command or sweep scrubs them"
+private let scrubPendingNote = "privacyctl: note: scrub pending: a reader was still reading the write-ahead log, so the store's files still hold older copies of what was erased; the vault's next command or sweep scrubs them"
 
 /// `verify-receipt` of consent and erasure receipts: read the file, find the key, verify,
 /// say what it proves; exit 69 when it does not verify.

@@ -112,6 +112,26 @@ struct AuditRewriteAttackTests {
         try expectTheVaultRefusesToSignOrExtend()
     }
 
+    /// Only the last event of an append carries a MAC; a forged event added after the last
+    /// one, correctly hashed and linked, has none to vouch for it.
+    @Test func aForgedEventAppendedWithoutAMAC() throws {
+        try fixture.tamper { db in
+            let head = try #require(try StoreRow.fetchOne(db, sql: "SELECT hash, checkpoint_seq FROM audit_events WHERE seq = 16"))
+            let prev: Data = head["hash"], checkpoint: Int64 = head["checkpoint_seq"]
+            var hasher = AuditHasher()
+            let hash = try prev.withUnsafeBytes {
+                try hasher.hash(seq: 17, time: "2026-12-07T00:00:00.000Z", actor: "eve", role: "admin", action: "record.read", subject: nil,
+                                fields: "", purpose: nil, outcome: "allowed", reason: nil, requestID: nil, checkpointSeq: checkpoint, prevHash: $0)
+            }
+            try db.execute(sql: AuditLog.insertSQL, arguments: [
+                17, "2026-12-07T00:00:00.000Z", "eve", "admin", "record.read", nil, "", nil, "allowed", nil, nil, prev, Data(hash),
+                checkpoint, nil, nil,
+            ])
+        }
+        expectProblem(try fixture.verify(), kind: "mac", seq: 17)
+        try expectTheVaultRefusesToSignOrExtend()
+    }
+
     /// A checkpoint dropped from the middle is caught with the public key alone: the events
     /// after it name it, and a later checkpoint signs those events.
     @Test func aCheckpointDroppedFromTheMiddle() throws {

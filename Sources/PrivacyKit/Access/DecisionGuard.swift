@@ -22,14 +22,8 @@ final class DecisionGuard {
         self.root = committed
     }
 
-    /// Leaves a read in this transaction checked already: their rows cannot change under
-    /// it but through a writer, which marks them changed.
-    private var verified: Set<DecisionIntegrity.Leaf> = []
-
-    /// Whether `leaf`'s rows need no check in this transaction: changed by it, or checked.
-    func isTrusted(_ leaf: DecisionIntegrity.Leaf) -> Bool { changed.contains(leaf) || verified.contains(leaf) }
-
-    func markVerified(_ leaf: DecisionIntegrity.Leaf) { verified.insert(leaf) }
+    /// Whether this transaction changed `leaf`'s rows (its reads of them need no check).
+    func hasChanged(_ leaf: DecisionIntegrity.Leaf) -> Bool { changed.contains(leaf) }
 
     var hasPendingChanges: Bool { !pending.isEmpty }
 

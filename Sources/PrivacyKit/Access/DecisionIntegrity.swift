@@ -1,5 +1,6 @@
 import Foundation
 import Sodium
+import Synchronization
 
 /// Authenticated decision state (format 2; `docs/formats.md`, `docs/threat-model.md`).
 ///
@@ -59,17 +60,22 @@ struct DecisionIntegrity: Sendable {
 
     /// The keyed tag of `leaf`'s rows as they are now; nil when it has none.
     func tag(_ leaf: Leaf, rows tree: DecisionRows.Tree) throws -> [UInt8]? {
-        let rows: [(table: String, row: StoreRow)] = switch leaf {
+        let rows: [DecisionRows.Tree.Row] = switch leaf {
         case .subject(let id): try tree.subjectRows(id)
-        case .categoryHolds: try tree.categoryHoldRows().map { ("legal_holds", $0) }
+        case .categoryHolds: try tree.categoryHoldRows().map { ("legal_holds", $0.values[...]) }
         }
+        return try tag(leaf, values: rows)
+    }
+
+    /// The tag of `leaf` given its rows (read one leaf at a time, or in bulk).
+    func tag(_ leaf: Leaf, values rows: [DecisionRows.Tree.Row]) throws -> [UInt8]? {
         guard !rows.isEmpty else { return nil }
         var c = Canonical("privacykit.state.leaf.v1")
         c.append(leaf.name)
-        for (table, row) in rows {
+        for (table, values) in rows {
             c.append(table)
-            c.append(UInt64(row.values.count))
-            for value in row.values {
+            c.append(UInt64(values.count))
+            for value in values {
                 switch value {
                 case .null: c.append("n")
                 case .integer(let v): c.append("i"); c.append(UInt64(bitPattern: v))
@@ -128,8 +134,8 @@ struct DecisionIntegrity: Sendable {
 
     /// Checks that `leaf`'s rows are the ones `committed` (a root the keyed audit chain
     /// vouches for) covers.
-    func verify(_ leaf: Leaf, committed: [UInt8], tree: DecisionRows.Tree) throws {
-        let computed = try root(setting: try position(leaf), to: try tag(leaf, rows: tree), tree: tree).root
+    func verify(_ leaf: Leaf, tag: [UInt8]?, committed: [UInt8], tree: DecisionRows.Tree) throws {
+        let computed = try root(setting: try position(leaf), to: tag, tree: tree).root
         guard ConstantTime.equals(computed, committed) else { throw Self.failure(leaf) }
     }
 
@@ -173,5 +179,37 @@ struct DecisionIntegrity: Sendable {
 
     static func failure(_ leaf: Leaf) -> PrivacyKitError {
         PrivacyKitError(.integrity, "\(failurePrefix): the consent, restriction, hold or tombstone rows of \(leaf.description) are not the ones the audit log commits to (changed behind the vault); nothing was decided — run `privacyctl audit verify --with-secret` and restore from a backup")
+    }
+}
+
+/// The leaves this process has proven under the newest root it saw, with their tags: a
+/// service asking about the same subjects again pays for reading their rows and one keyed
+/// hash, not for the path. A Merkle root binds one tag to each leaf, so a leaf whose rows
+/// still give the proven tag under the same root is proven. A new root empties it; it is
+/// bounded, and emptied when full.
+final class VerifiedLeaves: Sendable {
+    private struct State {
+        var root: [UInt8] = []
+        var tags: [DecisionIntegrity.Leaf: [UInt8]?] = [:]
+    }
+    private let state = Mutex(State())
+    static let capacity = 100_000
+
+    func contains(_ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?, root: [UInt8]) -> Bool {
+        state.withLock { state in
+            guard state.root == root, let known = state.tags[leaf] else { return false }
+            switch (known, tag) {
+            case (nil, nil): return true
+            case (let a?, let b?): return ConstantTime.equals(a, b)
+            default: return false
+            }
+        }
+    }
+
+    func insert(_ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?, root: [UInt8]) {
+        state.withLock { state in
+            if state.root != root || state.tags.count >= Self.capacity { state = State(root: root) }
+            state.tags[leaf] = .some(tag)
+        }
     }
 }

@@ -19,13 +19,43 @@ extension VaultCore {
     /// Fails closed (`.integrity`) unless `leaf`'s rows are the ones the audit chain commits
     /// to; rows this transaction changed itself pass. Every read below goes through it.
     func checkDecisionState(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf) throws {
-        if let decisions = db.decisionGuard {
-            if decisions.isTrusted(leaf) { return }
-            try integrity.verify(leaf, committed: decisions.root, tree: db.decisions.tree)
-            decisions.markVerified(leaf)
-        } else {
-            try integrity.verify(leaf, committed: try AuditTail.committedRoot(log: audit, db: db), tree: db.decisions.tree)
+        guard try needsCheck(db, leaf) else { return }
+        try check(db, leaf, tag: try integrity.tag(leaf, rows: db.decisions.tree))
+    }
+
+    /// ``checkDecisionState(_:_:)`` for many subjects at once, their rows read in bulk (a
+    /// batch of consent answers, a find's or a duplicate report's subjects).
+    func checkDecisionStates(_ db: StoreDatabase, subjects: [String]) throws {
+        let pending = try subjects.filter { try needsCheck(db, .subject($0)) }
+        guard !pending.isEmpty else { return }
+        let rows = try db.decisions.tree.subjectRows(among: pending)
+        for id in pending {
+            let leaf = DecisionIntegrity.Leaf.subject(id)
+            try check(db, leaf, tag: try integrity.tag(leaf, values: rows[id] ?? []))
         }
+    }
+
+    private func needsCheck(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf) throws -> Bool {
+        !db.checkedDecisionLeaves.contains(leaf) && db.decisionGuard?.hasChanged(leaf) != true
+    }
+
+    private func check(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?) throws {
+        let root: [UInt8]
+        if let decisions = db.decisionGuard {
+            root = decisions.root
+        } else if let known = db.committedDecisionRoot {
+            root = known
+        } else {
+            root = try AuditTail.committedRoot(log: audit, db: db)
+            db.committedDecisionRoot = root
+        }
+        // A leaf proven under this root with this tag needs no second proof: the root
+        // binds one tag to each leaf (see VerifiedLeaves).
+        if !verifiedLeaves.contains(leaf, tag: tag, root: root) {
+            try integrity.verify(leaf, tag: tag, committed: root, tree: db.decisions.tree)
+            verifiedLeaves.insert(leaf, tag: tag, root: root)
+        }
+        db.checkedDecisionLeaves.insert(leaf)
     }
 
     func lastConsent(_ db: StoreDatabase, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
@@ -48,7 +78,7 @@ extension VaultCore {
 
     /// The restricted subjects among `ids` (none without a query when nobody is restricted).
     func restrictedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
-        for id in ids { try checkDecisionState(db, .subject(id)) }
+        try checkDecisionStates(db, subjects: ids)
         return try db.decisions.restrictions.subjects(among: ids)
     }
 

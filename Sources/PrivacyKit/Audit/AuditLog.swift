@@ -53,7 +53,7 @@ struct AuditLog: Sendable {
         let table = AuditTable(db: db)
         let head = try table.head()
         // Never extend a head a store writer made: its MAC must verify (format 2).
-        let trusted = try AuditTail.checkHead(head, log: self, hasher: &hasher)
+        let trusted = try AuditTail.checkHead(head, log: self, db: db, hasher: &hasher)
         var seq: Int64 = head?.seq ?? 0
         var prev: Data = head?.hash ?? Data(AuditChain.genesis(vaultID: vaultID))
         let first = seq + 1
@@ -67,7 +67,10 @@ struct AuditLog: Sendable {
         } else {
             try stateRoot ?? AuditTail.committedRoot(log: self, db: db)
         }
-        for entry in entries {
+        // Only the last event of an append carries the MAC and the root: the chain links the
+        // others to it, so it vouches for them (and a bulk append pays for one MAC).
+        let last = entries.count - 1
+        for (index, entry) in entries.enumerated() {
             seq += 1
             let subject: String? = try entry.subjectID.map { id in
                 guard let macKey else {
@@ -86,13 +89,15 @@ struct AuditLog: Sendable {
                     subject: subject, fields: fields, purpose: purpose, outcome: entry.outcome.rawValue,
                     reason: entry.reason, requestID: context.requestID, checkpointSeq: checkpointSeq, prevHash: prevBytes)
             }
-            let mac = try chainKey.map { key in
+            let keyed = index == last ? chainKey : nil
+            let mac = try keyed.map { key in
                 Data(try hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: committed, key: key) })
             }
             let hashData = Data(hash)
             try statement.execute(arguments: [
                 seq, time, context.actor, context.role, entry.action.rawValue, subject, fields, purpose,
-                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData, checkpointSeq, committed.map { Data($0) }, mac,
+                entry.outcome.rawValue, entry.reason, context.requestID, prev, hashData, checkpointSeq,
+                keyed == nil ? nil : committed.map { Data($0) }, mac,
             ])
             prev = hashData
         }

@@ -21,7 +21,7 @@ enum AuditTail {
 
     /// Checks the head an append is about to extend. Returns whether the head is the one
     /// this process last verified (so what it appends is verified too).
-    static func checkHead(_ head: AuditHead?, log: AuditLog, hasher: inout AuditHasher) throws -> Bool {
+    static func checkHead(_ head: AuditHead?, log: AuditLog, db: StoreDatabase, hasher: inout AuditHasher) throws -> Bool {
         guard let head else { return true }
         guard let key = log.chainKey else { return false }
         if let known = log.verifiedHead.get(), known.seq == head.seq, ConstantTime.equals(known.hash, [UInt8](head.hash)) {
@@ -32,8 +32,13 @@ enum AuditTail {
                 try hasher.mac(hash: $0, stateRoot: head.stateRoot.map { [UInt8]($0) }, key: key)
             }
             guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
-        } else if head.checkpointSeq == nil, !log.upgrading {
-            throw forged(head.seq, "it is in format 1 after the log was carried over to format 2")
+        } else if head.checkpointSeq == nil, log.upgrading {
+            return false
+        } else {
+            // No MAC of its own (a failed unlock, or a forgery): what vouches for it is a
+            // walk from the last point this vault trusts.
+            try verifyBeforeSigning(head: head, log: log, db: db)
+            return true
         }
         return false
     }
@@ -49,6 +54,8 @@ enum AuditTail {
         var start = (seq: trusted.seq, hash: trusted.hash)
         var hasher = AuditHasher()
         var keyedSeen = trusted.keyed
+        // Events since the last MAC that a MAC must still vouch for (all but failed unlocks).
+        var unvouched: Int64?
         let cursor = try table.events(after: start.seq)
         while let row = try cursor.next() {
             let seq: Int64 = row[0]
@@ -64,8 +71,10 @@ enum AuditTail {
             } else if checked.version == 1, keyedSeen {
                 throw forged(seq, "it is in format 1 after format-2 events")
             }
+            if checked.macked { unvouched = nil } else if !checked.keyless, checked.version == 2 { unvouched = unvouched ?? seq }
             start = (seq, checked.hash)
         }
+        if let unvouched, !log.upgrading { throw forged(unvouched, "no MAC vouches for it (the newest events were rewritten or cut)") }
         guard start.seq == head.seq, ConstantTime.equals(start.hash, [UInt8](head.hash)) else {
             throw forged(head.seq, "the chain does not reach it")
         }
@@ -123,11 +132,17 @@ extension AuditHasher {
         let hash: [UInt8]
         let version: Int
         let problem: String?
+        /// It carries a MAC, which verified (when a key was given).
+        var macked = false
+        /// A failed unlock, written without keys: no MAC will ever vouch for it.
+        var keyless = false
     }
 
-    /// Recomputes the hash of a row of ``AuditTable/eventColumnsV2`` (format 1 or 2) and,
-    /// given the chain key, checks a format-2 event's MAC. A failed unlock is written
-    /// without keys, so it may lack a MAC: it proves only what anyone could say.
+    /// Recomputes the hash of a row of ``AuditTable/eventColumns`` (format 1 or 2) and,
+    /// given the chain key, checks a format-2 event's MAC. Only the last event of each
+    /// append has one; it vouches for the events before it through the chain. A failed
+    /// unlock is written without keys, so none may ever vouch for it: it proves only what
+    /// anyone could say.
     mutating func check(row: StoreRow, previous: [UInt8], key: SecureBytes?) throws -> RowCheck {
         let checkpointSeq: Int64? = row.values.count > 13 ? row[13] : nil
         let version = checkpointSeq == nil ? 1 : 2
@@ -143,13 +158,14 @@ extension AuditHasher {
             return RowCheck(hash: hash, version: version, problem: "its content does not match its hash")
         }
         guard version == 2, let key else { return RowCheck(hash: hash, version: version, problem: nil) }
+        let keyless = (row[4] as String) == AuditAction.vaultUnlock.rawValue && (row[8] as String) == AuditOutcome.failed.rawValue
+            && (row[5] as String?) == nil
+        guard let mac = row[15] as Data? else { return RowCheck(hash: hash, version: version, problem: nil, keyless: keyless) }
         let stateRoot: Data? = row[14]
-        guard let mac = row[15] as Data? else {
-            let keyless = (row[4] as String) == AuditAction.vaultUnlock.rawValue && (row[8] as String) == AuditOutcome.failed.rawValue
-                && (row[5] as String?) == nil
-            return RowCheck(hash: hash, version: version, problem: keyless ? nil : "it carries no MAC")
-        }
         let expected = try hash.withUnsafeBytes { try self.mac(hash: $0, stateRoot: stateRoot.map { [UInt8]($0) }, key: key) }
-        return RowCheck(hash: hash, version: version, problem: ConstantTime.equals(expected, [UInt8](mac)) ? nil : "its MAC does not verify")
+        guard ConstantTime.equals(expected, [UInt8](mac)) else {
+            return RowCheck(hash: hash, version: version, problem: "its MAC does not verify")
+        }
+        return RowCheck(hash: hash, version: version, problem: nil, macked: true)
     }
 }

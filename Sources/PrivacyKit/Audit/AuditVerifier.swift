@@ -176,9 +176,11 @@ public enum AuditVerifier {
         var keyedFrom: Int64?
         var newestReferenced: Int64 = -1
         var committedRoot: [UInt8]?
+        var unvouched: Int64?
         checkAt(0, chainHash: genesis)
         var hasher = AuditHasher()
-        let cursor = try AuditTable.inspecting(db).allEvents()
+        // The public key checks no MAC: it reads neither MACs nor roots (two blobs an event).
+        let cursor = try AuditTable.inspecting(db, macs: chainKey != nil).allEvents()
         while problem == nil, let row = try cursor.next() {
             let seq: Int64 = row[0]
             guard seq == expected else {
@@ -209,9 +211,12 @@ public enum AuditVerifier {
                         break
                     }
                 }
-                if chainKey != nil, (row[15] as Data?) != nil {
+                if checked.macked {
                     macs += 1
                     committedRoot = (row[14] as Data?).map { [UInt8]($0) } ?? DecisionIntegrity.emptyRoot
+                    unvouched = nil
+                } else if chainKey != nil, !checked.keyless {
+                    unvouched = unvouched ?? seq
                 }
                 let referenced: Int64 = row[13]
                 if referenced >= 0, stored[referenced] == nil || referenced >= seq || referenced < newestReferenced {
@@ -230,6 +235,9 @@ public enum AuditVerifier {
         }
         if problem == nil, chainKey != nil, keyedFrom == nil {
             fail(1, "mac", "no event carries a MAC, though the keyring holds the audit-chain key (the log was rewritten in format 1)")
+        }
+        if problem == nil, let unvouched {
+            fail(unvouched, "mac", "no MAC vouches for event \(unvouched) or any after it (the newest events were rewritten, or the log was cut inside a transaction)")
         }
         // The decision rows, rebuilt from scratch (the stored tree is not trusted), must be
         // what the newest MACed event commits to.

@@ -311,8 +311,10 @@ public struct VaultConsent: VaultCapability {
                         ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
                     }
                 }
-                // Now: the state table, read in sorted chunks of subjects.
+                // Now: the state table, read in sorted chunks of subjects, once the subjects'
+                // decision rows are the ones the audit chain commits to.
                 let sorted = Array(Set(subjects)).sorted()
+                try checkDecisionStates(db, subjects: sorted)
                 let last = try db.decisions.consent.states(purpose: purpose.id, subjects: sorted)
                 var answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
                 if !access.mayProcessRestricted(role: context.role, purpose: purpose.id) {

@@ -174,6 +174,12 @@ public final class StoreDatabase {
     public private(set) var changesCount = 0
     /// The decision-state guard of the audited transaction this is (nil elsewhere).
     var decisionGuard: DecisionGuard?
+    /// The committed decision-state root as this read transaction saw it (its snapshot
+    /// cannot change under it).
+    var committedDecisionRoot: [UInt8]?
+    /// Leaves checked in this transaction: their rows change only through a writer, which
+    /// the decision guard sees.
+    var checkedDecisionLeaves: Set<DecisionIntegrity.Leaf> = []
 
     public init(connection: any StoreConnection) {
         self.connection = connection

@@ -60,6 +60,10 @@ extension VaultCapability {
         try core.restrictedSubjects(db, among: ids)
     }
 
+    func checkDecisionStates(_ db: StoreDatabase, subjects: [String]) throws {
+        try core.checkDecisionStates(db, subjects: subjects)
+    }
+
     func retentionCategory(plain: [String: String]) -> String? { core.retentionCategory(plain: plain) }
 
     func activeHolds(_ db: StoreDatabase, subject: String, category: String?, at now: String) throws -> [LegalHold] {

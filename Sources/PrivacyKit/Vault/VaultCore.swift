@@ -19,6 +19,7 @@ final class VaultCore: Sendable {
     let policies: VaultPolicies
     /// Checks the decision rows against what the audit chain commits to.
     let integrity: DecisionIntegrity
+    let verifiedLeaves = VerifiedLeaves()
 
     private struct State: Sendable {
         var keyring: Keyring

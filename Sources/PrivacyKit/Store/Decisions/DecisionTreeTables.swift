@@ -63,21 +63,46 @@ extension DecisionRows {
 
         // MARK: The rows a leaf covers, in a fixed order and form
 
+        /// A row a leaf covers: its table, and its columns in a fixed order.
+        typealias Row = (table: String, values: ArraySlice<StoreValue>)
+
         /// One subject's decision rows: consent state by purpose, restriction, holds by id,
-        /// tombstone, each as its table name and its columns.
-        func subjectRows(_ subject: String) throws -> [(table: String, row: StoreRow)] {
-            var rows: [(String, StoreRow)] = []
-            for (table, sql) in Self.subjectQueries {
-                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: [subject]) { rows.append((table, row)) }
+        /// tombstone.
+        func subjectRows(_ subject: String) throws -> [Row] {
+            var rows: [Row] = []
+            for (table, columns, order) in Self.subjectTables {
+                let sql = "SELECT \(columns) FROM \(table) WHERE subject_id = ?" + (order.map { " ORDER BY \($0)" } ?? "")
+                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: [subject]) { rows.append((table, row.values[...])) }
             }
             return rows
         }
 
-        private static let subjectQueries = [
-            ("consent_state", "SELECT purpose, kind, event_id, time, notice_version, expires_at FROM consent_state WHERE subject_id = ? ORDER BY purpose"),
-            ("restrictions", "SELECT reason, placed_by, placed_at, request_id FROM restrictions WHERE subject_id = ?"),
-            ("legal_holds", "SELECT \(holdColumns) FROM legal_holds WHERE subject_id = ? ORDER BY id"),
-            ("tombstones", "SELECT erased_at, reason, request_id, rule, actor, audit_seq, receipt FROM tombstones WHERE subject_id = ?"),
+        /// ``subjectRows(_:)`` of many subjects at once (a batch of consent answers): one
+        /// statement per table and chunk of ids.
+        func subjectRows(among ids: [String]) throws -> [String: [Row]] {
+            var rows: [String: [Row]] = [:]
+            for (table, columns, order) in Self.subjectTables {
+                var start = ids.startIndex
+                while start < ids.endIndex {
+                    let chunk = ids[start..<min(start + 500, ids.endIndex)]
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    let sql = "SELECT subject_id, \(columns) FROM \(table) WHERE subject_id IN (\(marks)) ORDER BY subject_id" + (order.map { ", \($0)" } ?? "")
+                    for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(Array(chunk))) {
+                        rows[row[0], default: []].append((table, row.values.dropFirst()))
+                    }
+                    start = chunk.endIndex
+                }
+            }
+            return rows
+        }
+
+        /// The tables a subject's leaf covers, in leaf order: columns, and the order of
+        /// several rows.
+        private static let subjectTables: [(table: String, columns: String, order: String?)] = [
+            ("consent_state", "purpose, kind, event_id, time, notice_version, expires_at", "purpose"),
+            ("restrictions", "reason, placed_by, placed_at, request_id", nil),
+            ("legal_holds", holdColumns, "id"),
+            ("tombstones", "erased_at, reason, request_id, rule, actor, audit_seq, receipt", nil),
         ]
         private static let holdColumns = "id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
 

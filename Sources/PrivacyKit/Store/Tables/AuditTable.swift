@@ -39,21 +39,26 @@ struct AuditTable {
     /// The columns of an event, in the order every event read below returns them: those
     /// of format 1, then format 2's `checkpoint_seq, state_root, mac` (13, 14, 15) in a
     /// store that has them (see ``keyedColumns``).
-    var eventColumns: String { keyedColumns ? Self.eventColumnsV2 : Self.eventColumnsV1 }
+    var eventColumns: String {
+        !keyedColumns ? Self.eventColumnsV1 : macColumns ? Self.eventColumnsV2 : Self.eventColumnsV1 + ", checkpoint_seq"
+    }
     static let eventColumnsV1 = "seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash"
     static let eventColumnsV2 = eventColumnsV1 + ", checkpoint_seq, state_root, mac"
     /// Whether the store has format 2's columns (`v8-integrity`); a format-1 store that
     /// has not been upgraded does not.
     let keyedColumns: Bool
+    /// Whether event reads include `state_root` and `mac` (not for the public-key verifier).
+    let macColumns: Bool
 
-    init(db: StoreDatabase, keyedColumns: Bool = true) {
+    init(db: StoreDatabase, keyedColumns: Bool = true, macColumns: Bool = true) {
         self.db = db
         self.keyedColumns = keyedColumns
+        self.macColumns = macColumns
     }
 
     /// The table of a store whose format is not known: asks the schema.
-    static func inspecting(_ db: StoreDatabase) throws -> AuditTable {
-        AuditTable(db: db, keyedColumns: try db.columnExists("mac", in: "audit_events"))
+    static func inspecting(_ db: StoreDatabase, macs: Bool = true) throws -> AuditTable {
+        AuditTable(db: db, keyedColumns: try db.columnExists("mac", in: "audit_events"), macColumns: macs)
     }
     /// Events per segment of the subject index (`seq / 65536`): must match the migration.
     static let subjectSegment: Int64 = 65536
