@@ -9,7 +9,7 @@ struct BackupIdentity: Codable, Equatable {
     let publicKey: String
     /// The version of the audit signing key (the header's `auditPublicKey`) it certifies.
     let signingKeyVersion: Int
-    /// ``KeyCertificate`` over (vault id, `audit-signing`, that version, that key), base64url.
+    /// `KeyCertificate` over (vault id, `audit-signing`, that version, that key), base64url.
     let certificate: String
 }
 

@@ -82,7 +82,7 @@ package struct UnsealedKey: Sendable {
     /// The signing pair, for ``KeyRole/auditSigning`` and ``KeyRole/identity``.
     let signingPair: Ed25519.KeyPair?
     /// For an audit signing key of a keyring with an identity: the identity's signature
-    /// over it (``KeyCertificate``).
+    /// over it (`KeyCertificate`).
     var certificate: [UInt8]? = nil
 }
 

@@ -5,7 +5,7 @@ public import Sodium
 ///
 /// The identity key (an Ed25519 key pair in the keyring, role ``KeyRole/identity``) is made
 /// with the vault and never rotates. It certifies the keys that do (the audit signing key,
-/// ``KeyCertificate``), and every backup carries the identity and the certificate of the key
+/// `KeyCertificate`), and every backup carries the identity and the certificate of the key
 /// that signed it, so a restore can tell a backup of this vault from one that another vault
 /// sealed to the same recovery public key. Pin it when the recovery key pair is made
 /// (``RecoveryKey``), or give it at restore time (``ExpectedIdentity``).

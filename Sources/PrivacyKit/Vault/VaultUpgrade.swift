@@ -36,8 +36,13 @@ public struct UpgradeReport: Sendable, Encodable, Equatable {
 ///
 /// An interrupted upgrade (keyring written, store not yet) is finished by running it again.
 public enum VaultUpgrade {
-    /// - Parameter installIdentity: also give a vault made before identities its identity
-    ///   key (``VaultKeys/installIdentity(context:)``, which `context` must be allowed).
+    /// - Parameters:
+    ///   - directory: the vault directory.
+    ///   - rootKey: the vault's root secret.
+    ///   - dryRun: say what would change, and change nothing.
+    ///   - context: who upgrades, in the audit events (`vault.upgrade`).
+    ///   - installIdentity: also give a vault made before identities its identity key
+    ///     (``VaultKeys/installIdentity(context:)``, which `context` must be allowed).
     public static func upgrade(
         at directory: URL, rootKey: RootKey, dryRun: Bool = false, context: AccessContext = .library, installIdentity: Bool = true
     ) throws -> UpgradeReport {
