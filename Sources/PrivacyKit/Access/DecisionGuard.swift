@@ -11,16 +11,29 @@ import Sodium
 final class DecisionGuard {
     let integrity: DecisionIntegrity
     /// The root the stored tree has now: the committed one, then after each append the
-    /// one its events commit to.
-    private(set) var root: [UInt8]
+    /// one its events commit to. Read from the log only when a decision needs it.
+    var root: [UInt8] {
+        get throws {
+            if let resolved { return resolved }
+            let committed = try resolveCommitted()
+            resolved = committed
+            return committed
+        }
+    }
+    private var resolved: [UInt8]?
+    private let resolveCommitted: () throws -> [UInt8]
     private var pending: [(leaf: DecisionIntegrity.Leaf, old: [UInt8]?)] = []
     private var pendingLeaves: Set<DecisionIntegrity.Leaf> = []
     private var changed: Set<DecisionIntegrity.Leaf> = []
 
-    init(integrity: DecisionIntegrity, committed: [UInt8]) {
+    init(integrity: DecisionIntegrity, committed: @escaping () throws -> [UInt8]) {
         self.integrity = integrity
-        self.root = committed
+        self.resolveCommitted = committed
     }
+
+    /// Whether this transaction read or changed the decision state (if not, its events
+    /// commit to the root the log's head already has).
+    var isInvolved: Bool { resolved != nil }
 
     /// Whether this transaction changed `leaf`'s rows (its reads of them need no check).
     func hasChanged(_ leaf: DecisionIntegrity.Leaf) -> Bool { changed.contains(leaf) }
@@ -32,16 +45,18 @@ final class DecisionGuard {
         guard pendingLeaves.insert(leaf).inserted else { return }
         let old = try integrity.tag(leaf, rows: tree)
         let computed = try integrity.root(setting: try integrity.position(leaf), to: old, tree: tree).root
-        guard ConstantTime.equals(computed, root) else { throw DecisionIntegrity.failure(leaf) }
+        guard ConstantTime.equals(computed, try root) else { throw DecisionIntegrity.failure(leaf) }
         pending.append((leaf, old))
     }
 
     /// Writes the changes so far into the tree; returns the new root.
     func commit(tree: DecisionRows.Tree) throws -> [UInt8] {
-        for change in pending { root = try integrity.update(change.leaf, oldTag: change.old, committed: root, tree: tree) }
+        var current = try root
+        for change in pending { current = try integrity.update(change.leaf, oldTag: change.old, committed: current, tree: tree) }
+        resolved = current
         pending = []
         pendingLeaves = []
-        return root
+        return current
     }
 }
 

@@ -42,7 +42,7 @@ extension VaultCore {
     private func check(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?) throws {
         let root: [UInt8]
         if let decisions = db.decisionGuard {
-            root = decisions.root
+            root = try decisions.root
         } else if let known = db.committedDecisionRoot {
             root = known
         } else {

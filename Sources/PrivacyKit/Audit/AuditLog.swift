@@ -62,10 +62,12 @@ struct AuditLog: Sendable {
         let checkpointSeq = try table.lastCheckpointSeq() ?? -1
         // The decision state these events commit to: the audited transaction's changes so
         // far, written into the tree now; else the one given (the upgrade), else unchanged.
-        let committed: [UInt8]? = if chainKey == nil { nil } else if let decisionGuard = db.decisionGuard {
+        let committed: [UInt8]? = if chainKey == nil { nil } else if let decisionGuard = db.decisionGuard, decisionGuard.isInvolved || decisionGuard.hasPendingChanges {
             try decisionGuard.commit(tree: db.decisions.tree)
+        } else if let stateRoot {
+            stateRoot
         } else {
-            try stateRoot ?? AuditTail.committedRoot(log: self, db: db)
+            try AuditTail.unchangedRoot(head: head, log: self, db: db, hasher: &hasher)
         }
         // Only the last event of an append carries the MAC and the root: the chain links the
         // others to it, so it vouches for them (and a bulk append pays for one MAC).

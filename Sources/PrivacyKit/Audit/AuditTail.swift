@@ -121,6 +121,19 @@ enum AuditTail {
         return stateRoot ?? DecisionIntegrity.emptyRoot
     }
 
+    /// The root events that change no decision commit to: the head's, when its MAC (just
+    /// checked again: the head check may have trusted it by seq and hash alone) covers it;
+    /// else the newest MACed event's.
+    static func unchangedRoot(head: AuditHead?, log: AuditLog, db: StoreDatabase, hasher: inout AuditHasher) throws -> [UInt8] {
+        guard let key = log.chainKey, let head, let mac = head.mac else {
+            return try committedRoot(log: log, db: db)
+        }
+        let stateRoot = head.stateRoot.map { [UInt8]($0) }
+        let expected = try head.hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) }
+        guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
+        return stateRoot ?? DecisionIntegrity.emptyRoot
+    }
+
     static func forged(_ seq: Int64, _ why: String) -> PrivacyKitError {
         PrivacyKitError(.integrity, "the audit log was altered behind the vault at event \(seq): \(why); nothing was signed — run `privacyctl audit verify` and restore from a backup or a witness")
     }

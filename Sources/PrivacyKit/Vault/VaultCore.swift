@@ -108,7 +108,7 @@ final class VaultCore: Sendable {
             // Under the write lock, which a keyring rewrite also holds: no operation uses
             // keys another process has rotated away.
             try ensureKeyringCurrent()
-            let decisions = DecisionGuard(integrity: integrity, committed: try AuditTail.committedRoot(log: audit, db: db))
+            let decisions = DecisionGuard(integrity: integrity) { [audit] in try AuditTail.committedRoot(log: audit, db: db) }
             db.decisionGuard = decisions
             defer { db.decisionGuard = nil }
             let transaction = AuditedTransaction(db: db)

@@ -67,43 +67,52 @@ extension DecisionRows {
         typealias Row = (table: String, values: ArraySlice<StoreValue>)
 
         /// One subject's decision rows: consent state by purpose, restriction, holds by id,
-        /// tombstone.
+        /// tombstone — one statement (a decision reads them on every check).
         func subjectRows(_ subject: String) throws -> [Row] {
-            var rows: [Row] = []
-            for (table, columns, order) in Self.subjectTables {
-                let sql = "SELECT \(columns) FROM \(table) WHERE subject_id = ?" + (order.map { " ORDER BY \($0)" } ?? "")
-                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: [subject]) { rows.append((table, row.values[...])) }
-            }
-            return rows
+            let rows = try StoreRow.fetchAll(db.cachedStatement(sql: Self.subjectRowsSQL(where: "subject_id = ?", idColumn: false)),
+                                             arguments: StoreArguments([subject, subject, subject, subject]))
+            return rows.map { Self.row($0.values[...]) }
         }
 
         /// ``subjectRows(_:)`` of many subjects at once (a batch of consent answers): one
-        /// statement per table and chunk of ids.
+        /// statement per chunk of ids.
         func subjectRows(among ids: [String]) throws -> [String: [Row]] {
             var rows: [String: [Row]] = [:]
-            for (table, columns, order) in Self.subjectTables {
-                var start = ids.startIndex
-                while start < ids.endIndex {
-                    let chunk = ids[start..<min(start + 500, ids.endIndex)]
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let sql = "SELECT subject_id, \(columns) FROM \(table) WHERE subject_id IN (\(marks)) ORDER BY subject_id" + (order.map { ", \($0)" } ?? "")
-                    for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(Array(chunk))) {
-                        rows[row[0], default: []].append((table, row.values.dropFirst()))
-                    }
-                    start = chunk.endIndex
+            var start = ids.startIndex
+            while start < ids.endIndex {
+                let chunk = Array(ids[start..<min(start + 200, ids.endIndex)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let sql = Self.subjectRowsSQL(where: "subject_id IN (\(marks))", idColumn: true)
+                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(chunk + chunk + chunk + chunk)) {
+                    rows[row[0], default: []].append(Self.row(row.values.dropFirst()))
                 }
+                start += chunk.count
             }
             return rows
         }
 
-        /// The tables a subject's leaf covers, in leaf order: columns, and the order of
-        /// several rows.
-        private static let subjectTables: [(table: String, columns: String, order: String?)] = [
-            ("consent_state", "purpose, kind, event_id, time, notice_version, expires_at", "purpose"),
-            ("restrictions", "reason, placed_by, placed_at, request_id", nil),
-            ("legal_holds", holdColumns, "id"),
-            ("tombstones", "erased_at, reason, request_id, rule, actor, audit_seq, receipt", nil),
-        ]
+        /// The four tables a subject's leaf covers as one union, every row in one shape:
+        /// (table number, key, eight columns as text or NULL), in leaf order. Integers are
+        /// cast to text so both engines give one type per column.
+        private static func subjectRowsSQL(where condition: String, idColumn: Bool) -> String {
+            let id = idColumn ? "subject_id, " : ""
+            return """
+                SELECT \(id)1, purpose, kind, CAST(event_id AS TEXT), time, notice_version, expires_at, NULL, NULL, NULL FROM consent_state WHERE \(condition)
+                UNION ALL SELECT \(id)2, NULL, reason, placed_by, placed_at, request_id, NULL, NULL, NULL, NULL FROM restrictions WHERE \(condition)
+                UNION ALL SELECT \(id)3, id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason FROM legal_holds WHERE \(condition)
+                UNION ALL SELECT \(id)4, NULL, erased_at, reason, request_id, rule, actor, CAST(audit_seq AS TEXT), receipt, NULL FROM tombstones WHERE \(condition)
+                ORDER BY \(idColumn ? "1, 2, 3" : "1, 2")
+                """
+        }
+
+        private static let tables = ["consent_state", "restrictions", "legal_holds", "tombstones"]
+
+        /// A union row (from its table number on) as the leaf takes it.
+        private static func row(_ values: ArraySlice<StoreValue>) -> Row {
+            guard case .integer(let number) = values.first, (1...tables.count).contains(Int(number)) else { return ("?", values) }
+            return (tables[Int(number) - 1], values.dropFirst())
+        }
+
         private static let holdColumns = "id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
 
         /// Every hold on a category (one leaf for all of them: there are few).
