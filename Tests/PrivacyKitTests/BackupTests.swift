@@ -99,6 +99,13 @@ struct BackupTests {
                 #expect(kept)
             }
         }
+        // A ledger with a member its signature does not cover is refused, as receipts are.
+        let issued = try String(contentsOfFile: ledgerFile, encoding: .utf8)
+        let doubled = "{\n  \"added\" : \"by someone else\"," + issued.dropFirst()
+        #expect(doubled != issued)
+        try doubled.write(toFile: ledgerFile, atomically: true, encoding: .utf8)
+        expectError(.integrity) { try s.restore(backup.file, to: "doubled-ledger", source: .ledger(URL(fileURLWithPath: ledgerFile))) }
+        try issued.write(toFile: ledgerFile, atomically: true, encoding: .utf8)
         // A ledger that was altered does not verify and nothing is restored.
         var text = try String(contentsOfFile: ledgerFile, encoding: .utf8)
         text = text.replacingOccurrences(of: "s004", with: "s005")

@@ -241,9 +241,14 @@ extension VaultBackups {
             }
             return try live.retention.tombstones(context: context)
         case .ledger(let url):
+            // Strictly, as receipts: only the exact bytes issued, all covered by the signature.
             guard let data = FileManager.default.contents(atPath: url.path),
-                  let file = try? JSONDecoder().decode(ErasureLedger.self, from: data), file.format == ErasureLedger.formatVersion else {
+                  let decoded = try? JSONDecoder().decode(ErasureLedger.self, from: data), decoded.format == ErasureLedger.formatVersion else {
                 throw PrivacyKitError(.invalidInput, "\(url.path) is not an erasure ledger (backup export-ledger writes one)")
+            }
+            let (parsed, parseProblem) = ErasureLedger.parseExactly(data, kind: "erasure ledger")
+            guard let file = parsed else {
+                throw PrivacyKitError(.integrity, "the erasure ledger \(url.path) does not verify: \(parseProblem ?? "malformed")")
             }
             let key = try? Ed25519.PublicKey(bytes: try Base64URL.decode(header.auditPublicKey))
             if let problem = file.signatureProblem(publicKey: key).problem {
