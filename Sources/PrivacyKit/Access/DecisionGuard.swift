@@ -1,5 +1,4 @@
 import Foundation
-import Sodium
 
 /// The decision state of one audited transaction (see ``DecisionIntegrity``).
 ///
@@ -44,8 +43,7 @@ final class DecisionGuard {
         changed.insert(leaf)
         guard pendingLeaves.insert(leaf).inserted else { return }
         let old = try integrity.tag(leaf, rows: tree)
-        let computed = try integrity.root(setting: try integrity.position(leaf), to: old, tree: tree).root
-        guard ConstantTime.equals(computed, try root) else { throw DecisionIntegrity.failure(leaf) }
+        try integrity.verify(leaf, tag: old, committed: try root, tree: tree)
         pending.append((leaf, old))
     }
 

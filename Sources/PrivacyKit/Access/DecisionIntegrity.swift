@@ -143,8 +143,8 @@ struct DecisionIntegrity: Sendable {
     /// checks first that the stored tree agrees with `committed` about the leaf's old tag.
     /// Returns the new root.
     func update(_ leaf: Leaf, oldTag: [UInt8]?, committed: [UInt8], tree: DecisionRows.Tree) throws -> [UInt8] {
+        try verify(leaf, tag: oldTag, committed: committed, tree: tree)
         let position = try position(leaf)
-        guard ConstantTime.equals(try root(setting: position, to: oldTag, tree: tree).root, committed) else { throw Self.failure(leaf) }
         let tag = try tag(leaf, rows: tree)
         let (newRoot, path) = try root(setting: position, to: tag, tree: tree)
         try tree.setLeaf(key: position.key, bucket: position.bucket, tag: tag)
@@ -152,8 +152,9 @@ struct DecisionIntegrity: Sendable {
         return newRoot
     }
 
-    /// Builds the whole tree from the rows (the upgrade; `rebuild: false` only computes
-    /// the root, for `audit verify`). Returns the root.
+    /// Builds the whole tree from the rows and returns its root; with `store`, also writes
+    /// it (the upgrade), else only computes the root (`audit verify`, which trusts nothing
+    /// stored).
     func build(tree: DecisionRows.Tree, store: Bool) throws -> [UInt8] {
         var leaves: [(position: Position, tag: [UInt8])] = []
         for leaf in try tree.subjectsWithState().map(Leaf.subject) + [.categoryHolds] {

@@ -53,7 +53,7 @@ struct AuditLog: Sendable {
         let table = AuditTable(db: db)
         let head = try table.head()
         // Never extend a head a store writer made: its MAC must verify (format 2).
-        let trusted = try AuditTail.checkHead(head, log: self, db: db, hasher: &hasher)
+        let (trusted, headRoot) = try AuditTail.checkHead(head, log: self, db: db, hasher: &hasher)
         var seq: Int64 = head?.seq ?? 0
         var prev: Data = head?.hash ?? Data(AuditChain.genesis(vaultID: vaultID))
         let first = seq + 1
@@ -67,7 +67,7 @@ struct AuditLog: Sendable {
         } else if let stateRoot {
             stateRoot
         } else {
-            try AuditTail.unchangedRoot(head: head, log: self, db: db, hasher: &hasher)
+            try AuditTail.unchangedRoot(head: head, checked: headRoot, log: self, db: db, hasher: &hasher)
         }
         // Only the last event of an append carries the MAC and the root: the chain links the
         // others to it, so it vouches for them (and a bulk append pays for one MAC).

@@ -20,27 +20,32 @@ enum AuditTail {
     }
 
     /// Checks the head an append is about to extend. Returns whether the head is the one
-    /// this process last verified (so what it appends is verified too).
-    static func checkHead(_ head: AuditHead?, log: AuditLog, db: StoreDatabase, hasher: inout AuditHasher) throws -> Bool {
-        guard let head else { return true }
-        guard let key = log.chainKey else { return false }
+    /// this process last verified (so what it appends is verified too), and the state root
+    /// its MAC covers when this check verified that MAC.
+    static func checkHead(
+        _ head: AuditHead?, log: AuditLog, db: StoreDatabase, hasher: inout AuditHasher
+    ) throws -> (trusted: Bool, root: [UInt8]?) {
+        guard let head else { return (true, nil) }
+        guard let key = log.chainKey else { return (false, nil) }
         if let known = log.verifiedHead.get(), known.seq == head.seq, ConstantTime.equals(known.hash, [UInt8](head.hash)) {
-            return true
+            return (true, nil)
         }
         if let mac = head.mac {
-            let expected = try head.hash.withUnsafeBytes {
-                try hasher.mac(hash: $0, stateRoot: head.stateRoot.map { [UInt8]($0) }, key: key)
-            }
-            guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
-        } else if head.checkpointSeq == nil, log.upgrading {
-            return false
-        } else {
-            // No MAC of its own (a failed unlock, or a forgery): what vouches for it is a
-            // walk from the last point this vault trusts.
-            try verifyBeforeSigning(head: head, log: log, db: db)
-            return true
+            return (false, try verifiedRoot(of: head, mac: mac, key: key, hasher: &hasher))
         }
-        return false
+        if head.checkpointSeq == nil, log.upgrading { return (false, nil) }
+        // No MAC of its own (a failed unlock, or a forgery): what vouches for it is a walk
+        // from the last point this vault trusts.
+        try verifyBeforeSigning(head: head, log: log, db: db)
+        return (true, nil)
+    }
+
+    /// The state root `head`'s MAC covers, once the MAC verifies.
+    private static func verifiedRoot(of head: AuditHead, mac: Data, key: SecureBytes, hasher: inout AuditHasher) throws -> [UInt8] {
+        let stateRoot = head.stateRoot.map { [UInt8]($0) }
+        let expected = try head.hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) }
+        guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
+        return stateRoot ?? DecisionIntegrity.emptyRoot
     }
 
     /// Verifies the events between the newest trusted point and `head` (see the type).
@@ -53,32 +58,21 @@ enum AuditTail {
         let trusted = try trustedStart(log: log, table: table)
         var start = (seq: trusted.seq, hash: trusted.hash)
         var hasher = AuditHasher()
-        var keyedSeen = trusted.keyed
-        // Events since the last MAC that a MAC must still vouch for (all but failed unlocks).
-        var unvouched: Int64?
+        var rules = KeyedLogRules(keyed: trusted.keyed, checksMACs: true)
         let cursor = try table.events(after: start.seq)
         while let row = try cursor.next() {
             let seq: Int64 = row[0]
             guard seq == start.seq + 1 else { throw forged(start.seq + 1, "the log jumps from \(start.seq) to \(seq)") }
             let checked = try hasher.check(row: row, previous: start.hash, key: key)
             if let problem = checked.problem { throw forged(seq, problem) }
-            if checked.version == 2, !keyedSeen {
-                // The keyed log starts at the first event or the upgrade, with a real MAC.
-                guard (seq == 1 || (row[4] as String) == AuditAction.vaultUpgrade.rawValue), (row[15] as Data?) != nil else {
-                    throw forged(seq, "the keyed log cannot start here")
-                }
-                keyedSeen = true
-            } else if checked.version == 1, keyedSeen {
-                throw forged(seq, "it is in format 1 after format-2 events")
-            }
-            if checked.macked { unvouched = nil } else if !checked.keyless, checked.version == 2 { unvouched = unvouched ?? seq }
+            if let problem = rules.take(seq: seq, action: row[4], checked: checked) { throw forged(seq, problem.why) }
             start = (seq, checked.hash)
         }
-        if let unvouched, !log.upgrading { throw forged(unvouched, "no MAC vouches for it (the newest events were rewritten or cut)") }
+        if let unvouched = rules.unvouched, !log.upgrading { throw forged(unvouched, "no MAC vouches for it (the newest events were rewritten or cut)") }
         guard start.seq == head.seq, ConstantTime.equals(start.hash, [UInt8](head.hash)) else {
             throw forged(head.seq, "the chain does not reach it")
         }
-        guard keyedSeen || log.upgrading else { throw forged(head.seq, "no event carries a MAC") }
+        guard rules.keyed || log.upgrading else { throw forged(head.seq, "no event carries a MAC") }
         log.verifiedHead.set(seq: head.seq, hash: start.hash)
     }
 
@@ -115,23 +109,20 @@ enum AuditTail {
         }
         guard let head = try AuditTable(db: db).newestKeyed(), let mac = head.mac else { return DecisionIntegrity.emptyRoot }
         var hasher = AuditHasher()
-        let stateRoot = head.stateRoot.map { [UInt8]($0) }
-        let expected = try head.hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) }
-        guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
-        return stateRoot ?? DecisionIntegrity.emptyRoot
+        return try verifiedRoot(of: head, mac: mac, key: key, hasher: &hasher)
     }
 
-    /// The root events that change no decision commit to: the head's, when its MAC (just
-    /// checked again: the head check may have trusted it by seq and hash alone) covers it;
-    /// else the newest MACed event's.
-    static func unchangedRoot(head: AuditHead?, log: AuditLog, db: StoreDatabase, hasher: inout AuditHasher) throws -> [UInt8] {
+    /// The root events that change no decision commit to: `checked`, the one the head check
+    /// verified; else the head's, once its MAC verifies (the head check may have trusted it
+    /// by seq and hash alone); else the newest MACed event's.
+    static func unchangedRoot(
+        head: AuditHead?, checked: [UInt8]?, log: AuditLog, db: StoreDatabase, hasher: inout AuditHasher
+    ) throws -> [UInt8] {
+        if let checked { return checked }
         guard let key = log.chainKey, let head, let mac = head.mac else {
             return try committedRoot(log: log, db: db)
         }
-        let stateRoot = head.stateRoot.map { [UInt8]($0) }
-        let expected = try head.hash.withUnsafeBytes { try hasher.mac(hash: $0, stateRoot: stateRoot, key: key) }
-        guard ConstantTime.equals(expected, [UInt8](mac)) else { throw forged(head.seq, "its MAC does not verify") }
-        return stateRoot ?? DecisionIntegrity.emptyRoot
+        return try verifiedRoot(of: head, mac: mac, key: key, hasher: &hasher)
     }
 
     static func forged(_ seq: Int64, _ why: String) -> PrivacyKitError {

@@ -173,10 +173,9 @@ public enum AuditVerifier {
         var expected: Int64 = 1
         var count: Int64 = 0
         var macs: Int64 = 0
-        var keyedFrom: Int64?
         var newestReferenced: Int64 = -1
         var committedRoot: [UInt8]?
-        var unvouched: Int64?
+        var rules = KeyedLogRules(keyed: false, checksMACs: chainKey != nil)
         checkAt(0, chainHash: genesis)
         var hasher = AuditHasher()
         // The public key checks no MAC: it reads neither MACs nor roots (two blobs an event).
@@ -202,41 +201,31 @@ public enum AuditVerifier {
                 fail(seq, kind, message)
                 break
             }
+            if let problem = rules.take(seq: seq, action: row[4], checked: checked) {
+                fail(seq, problem.kind, "event \(seq): \(problem.why)")
+                break
+            }
+            if checked.macked {
+                macs += 1
+                committedRoot = (row[14] as Data?).map { [UInt8]($0) } ?? DecisionIntegrity.emptyRoot
+            }
             if checked.version == 2 {
-                if keyedFrom == nil {
-                    keyedFrom = seq
-                    // The keyed part starts at the vault's first event or at its upgrade.
-                    if chainKey != nil, seq != 1 && (row[4] as String) != AuditAction.vaultUpgrade.rawValue || (row[15] as Data?) == nil {
-                        fail(seq, "mac", "event \(seq) starts the keyed log but is neither the first event nor the upgrade (events before it were rewritten)")
-                        break
-                    }
-                }
-                if checked.macked {
-                    macs += 1
-                    committedRoot = (row[14] as Data?).map { [UInt8]($0) } ?? DecisionIntegrity.emptyRoot
-                    unvouched = nil
-                } else if chainKey != nil, !checked.keyless {
-                    unvouched = unvouched ?? seq
-                }
                 let referenced: Int64 = row[13]
                 if referenced >= 0, stored[referenced] == nil || referenced >= seq || referenced < newestReferenced {
                     fail(seq, "checkpoint-missing", "event \(seq) was appended after the checkpoint at seq \(referenced), which the log no longer has (a checkpoint was removed)")
                     break
                 }
                 newestReferenced = max(newestReferenced, referenced)
-            } else if keyedFrom != nil {
-                fail(seq, "format", "event \(seq) is in format 1 after format-2 events (the log was converted back)")
-                break
             }
             previous = checked.hash
             count += 1
             expected += 1
             checkAt(seq, chainHash: checked.hash)
         }
-        if problem == nil, chainKey != nil, keyedFrom == nil {
+        if problem == nil, chainKey != nil, !rules.keyed {
             fail(1, "mac", "no event carries a MAC, though the keyring holds the audit-chain key (the log was rewritten in format 1)")
         }
-        if problem == nil, let unvouched {
+        if problem == nil, let unvouched = rules.unvouched {
             fail(unvouched, "mac", "no MAC vouches for event \(unvouched) or any after it (the newest events were rewritten, or the log was cut inside a transaction)")
         }
         // The decision rows, rebuilt from scratch (the stored tree is not trusted), must be

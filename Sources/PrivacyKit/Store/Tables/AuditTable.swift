@@ -7,6 +7,13 @@ struct AuditHead {
     let checkpointSeq: Int64?
     let mac: Data?
     let stateRoot: Data?
+
+    /// What ``init(_:)`` reads, in order.
+    static let columns = "seq, hash, checkpoint_seq, mac, state_root"
+
+    init(_ row: StoreRow) {
+        (seq, hash, checkpointSeq, mac, stateRoot) = (row[0], row[1], row[2], row[3], row[4])
+    }
 }
 
 /// A row of `audit_checkpoints` (migration `v2-audit`), as stored.
@@ -63,7 +70,7 @@ struct AuditTable {
     /// Events per segment of the subject index (`seq / 65536`): must match the migration.
     static let subjectSegment: Int64 = 65536
 
-    static let headSQL = "SELECT seq, hash, checkpoint_seq, mac, state_root FROM audit_events ORDER BY seq DESC LIMIT 1"
+    static let headSQL = "SELECT \(AuditHead.columns) FROM audit_events ORDER BY seq DESC LIMIT 1"
     /// Binds the columns of ``eventColumnsV2``, in that order.
     static let insertSQL = """
         INSERT INTO audit_events (seq, time, actor, role, action, subject, fields, purpose, outcome, reason, request_id, prev_hash, hash, checkpoint_seq, state_root, mac)
@@ -75,17 +82,14 @@ struct AuditTable {
     /// The newest event's seq, hash, recorded checkpoint (nil for format 1) and MAC (nil
     /// for format 1 and for a failed unlock); nil for an empty log.
     func head() throws -> AuditHead? {
-        try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL)).map {
-            AuditHead(seq: $0[0], hash: $0[1], checkpointSeq: $0[2], mac: $0[3], stateRoot: $0[4])
-        }
+        try StoreRow.fetchOne(db.cachedStatement(sql: Self.headSQL)).map(AuditHead.init)
     }
 
     /// The newest event with a MAC (the head but for failed unlocks after it): the one whose
     /// state root is the committed decision-state root.
     func newestKeyed() throws -> AuditHead? {
-        try StoreRow.fetchOne(db.cachedStatement(sql: "SELECT seq, hash, checkpoint_seq, mac, state_root FROM audit_events WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1")).map {
-            AuditHead(seq: $0[0], hash: $0[1], checkpointSeq: $0[2], mac: $0[3], stateRoot: $0[4])
-        }
+        try StoreRow.fetchOne(db.cachedStatement(sql: "SELECT \(AuditHead.columns) FROM audit_events WHERE mac IS NOT NULL ORDER BY seq DESC LIMIT 1"))
+            .map(AuditHead.init)
     }
 
     /// One event by seq (rows of ``eventColumns``).
