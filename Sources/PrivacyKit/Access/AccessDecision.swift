@@ -17,15 +17,21 @@ extension VaultCore {
             }
             let decision = try policies.access.decide(role: context.role, action: action, purpose: context.purpose)
             guard decision.isAllowed else { throw deny(request, context: context, fields: request.fields ?? [], rule: decision.rule) }
+            // What a read of a subject rests on, from one snapshot: its decision rows, which
+            // must be the ones the audit chain commits to (fail closed); whether it was erased
+            // (it stays erased even if a store writer put its row back); its restriction and
+            // consent, applied below once the fields are decided.
+            var subjectState: (restricted: Bool, consent: ConsentAnswer?)?
             if action == .read || action == .export, let subject = request.subject {
-                // The subject's decision rows must be the ones the audit chain commits to
-                // (fail closed), and an erased subject stays erased even if a store writer
-                // put its row back.
-                let erasedAt = try store.read { db in
+                let mayProcessRestricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
+                let (erasedAt, restricted, consent) = try store.read { db in
                     try checkDecisionState(db, .subject(subject))
-                    return try db.decisions.tombstones.erasedAt(subject: subject)
+                    return (try db.decisions.tombstones.erasedAt(subject: subject),
+                            try !mayProcessRestricted && isRestricted(subject, db: db),
+                            try consentCheck(subject: subject, purpose: context.purpose, db: db))
                 }
                 if let erasedAt { throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt)") }
+                subjectState = (restricted, consent)
             }
             if action == .read || action == .export {
                 let names = request.fields ?? (request.allReadableFields ? policies.schema.fields.map(\.name) : [])
@@ -45,14 +51,13 @@ extension VaultCore {
                 }
                 // A restricted subject (GDPR art. 18) is read only for what the policy's
                 // `restricted:` allows.
-                if let subject = request.subject, !policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose),
-                   try isRestricted(subject) {
+                if let subject = request.subject, subjectState?.restricted == true {
                     throw deny(request, context: context, fields: request.fields ?? [],
                                rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
                 }
                 // Reading a subject for a purpose that rests on consent needs that
                 // subject's live consent (an opt-out purpose: no objection).
-                if let subject = request.subject, let answer = try consentCheck(subject: subject, purpose: context.purpose), !answer.allowed {
+                if let answer = subjectState?.consent, !answer.allowed {
                     throw deny(request, context: context, fields: request.fields ?? [], rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
                 }
             }
