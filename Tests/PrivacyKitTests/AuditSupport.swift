@@ -34,6 +34,24 @@ struct AuditFixture {
         try vault.audit.verify(witness: witness)
     }
 
+    /// A decision fails closed on forged state and says why, and `audit verify` with the
+    /// vault's keys reports the decision state.
+    @discardableResult
+    func expectFailsClosed(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) throws -> PrivacyKitError? {
+        let error = #expect(throws: PrivacyKitError.self, sourceLocation: sourceLocation) { try body() }
+        #expect(error?.code == .integrity, "\(error?.message ?? "")", sourceLocation: sourceLocation)
+        #expect(error?.message.hasPrefix(DecisionIntegrity.failurePrefix) == true, sourceLocation: sourceLocation)
+        let report = try verify()
+        #expect(report.problem?.kind == "decision-state", "audit verify: \(report.problem?.kind ?? "ok")", sourceLocation: sourceLocation)
+        return error
+    }
+
+    func newestEvent() throws -> StoreRow {
+        try #require(try vault.store.read { db in
+            try StoreRow.fetchOne(db, sql: "SELECT action, outcome, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
+        })
+    }
+
     /// Runs raw SQL on the store behind the library's back, with the append-only triggers
     /// dropped, as an attacker with file access would.
     func tamper(_ body: (StoreDatabase) throws -> Void) throws {

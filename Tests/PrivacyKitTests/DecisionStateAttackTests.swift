@@ -28,22 +28,12 @@ struct DecisionStateAttackTests {
         _ = try vault.consent.record(ConsentChange(kind, purpose: "marketing-email", channel: .webForm), subject: subject, context: Self.admin)
     }
 
-    /// The decision fails closed and says why; its failure is the newest event.
     @discardableResult
     func expectFailsClosed(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) throws -> PrivacyKitError? {
-        let error = #expect(throws: PrivacyKitError.self, sourceLocation: sourceLocation) { try body() }
-        #expect(error?.code == .integrity, "\(error?.message ?? "")", sourceLocation: sourceLocation)
-        #expect(error?.message.hasPrefix(DecisionIntegrity.failurePrefix) == true, sourceLocation: sourceLocation)
-        let report = try fixture.verify()
-        #expect(report.problem?.kind == "decision-state", "audit verify: \(report.problem?.kind ?? "ok")", sourceLocation: sourceLocation)
-        return error
+        try fixture.expectFailsClosed(sourceLocation: sourceLocation, body)
     }
 
-    func newestEvent() throws -> StoreRow {
-        try #require(try vault.store.read { db in
-            try StoreRow.fetchOne(db, sql: "SELECT action, outcome, reason FROM audit_events ORDER BY seq DESC LIMIT 1")
-        })
-    }
+    func newestEvent() throws -> StoreRow { try fixture.newestEvent() }
 
     @Test func aGrantInsertedIntoConsentState() throws {
         #expect(throws: PrivacyKitError.self) { try vault.records.get(subject: "s1", fields: ["email"], context: Self.marketer) }

@@ -40,17 +40,24 @@ final class DecisionGuard {
     var hasPendingChanges: Bool { !pending.isEmpty }
 
     func willChange(_ leaf: DecisionIntegrity.Leaf, tree: DecisionRows.Tree) throws {
-        changed.insert(leaf)
-        guard pendingLeaves.insert(leaf).inserted else { return }
-        let old = try integrity.tag(leaf, rows: tree)
-        try integrity.verify(leaf, tag: old, committed: try root, tree: tree)
-        pending.append((leaf, old))
+        try willChange([leaf], tree: tree)
+    }
+
+    /// ``willChange(_:tree:)`` for many leaves at once (an import's new subjects): their
+    /// rows read in bulk, their tags proven in one pass over the tree.
+    func willChange(_ leaves: [DecisionIntegrity.Leaf], tree: DecisionRows.Tree) throws {
+        changed.formUnion(leaves)
+        let new = leaves.filter { pendingLeaves.insert($0).inserted }
+        guard !new.isEmpty else { return }
+        let old = try integrity.tags(new, tree: tree)
+        let claims = Array(zip(new, old))
+        try integrity.verify(claims.map { (leaf: $0.0, tag: $0.1) }, committed: try root, tree: tree)
+        pending += claims.map { (leaf: $0.0, old: $0.1) }
     }
 
     /// Writes the changes so far into the tree; returns the new root.
     func commit(tree: DecisionRows.Tree) throws -> [UInt8] {
-        var current = try root
-        for change in pending { current = try integrity.update(change.leaf, oldTag: change.old, committed: current, tree: tree) }
+        let current = try integrity.update(pending.map { (leaf: $0.leaf, tag: $0.old) }, committed: try root, tree: tree)
         resolved = current
         pending = []
         pendingLeaves = []
@@ -65,5 +72,14 @@ extension StoreDatabase {
             throw PrivacyKitError(.internal, "decision rows of \(leaf.description) changed outside an audited transaction")
         }
         try decisionGuard.willChange(leaf, tree: decisions.tree)
+    }
+
+    /// ``decisionWillChange(_:)`` for many leaves, proven together (a bulk writer calls it
+    /// first; its writers' own calls then find the leaves already pending).
+    func decisionsWillChange(_ leaves: [DecisionIntegrity.Leaf]) throws {
+        guard let decisionGuard else {
+            throw PrivacyKitError(.internal, "decision rows changed outside an audited transaction")
+        }
+        try decisionGuard.willChange(leaves, tree: decisions.tree)
     }
 }

@@ -5,10 +5,11 @@ import Synchronization
 /// Authenticated decision state (format 2; `docs/formats.md`, `docs/threat-model.md`).
 ///
 /// Every decision reads rows a store writer can change: consent state, restrictions,
-/// legal holds, tombstones. A keyed tag of each subject's rows (and one of all category
-/// holds) is a leaf of a sparse Merkle tree of depth 16 (65,536 buckets, a leaf's bucket
-/// the first two bytes of its keyed position); the tree's root is what every audit event's
-/// MAC commits to. A decision recomputes its subject's tag from the rows it reads and the
+/// legal holds, tombstones, and the subject's record itself (its wrapped key and fields).
+/// A keyed tag of each subject's rows (and one of all category holds) is a leaf of a
+/// sparse Merkle tree (65,536 buckets, a leaf's bucket the first two bytes of its keyed
+/// position, under four levels of 16-way pages: `DecisionTree.swift`); the tree's root is
+/// what every audit event's MAC commits to. A decision recomputes its subject's tag from the rows it reads and the
 /// root from the stored path, and compares it with the root of the newest MACed event:
 /// an inserted, edited, deleted or rolled-back row changes the tag, and a vanished hold
 /// or tombstone changes it too (the tag is of all the subject's rows, so "no hold" and
@@ -16,8 +17,8 @@ import Synchronization
 /// unnoticed without a witness.
 ///
 /// Keys and tags use the audit-chain key (labels keep the uses apart); the bucket and node
-/// hashes are plain BLAKE2b (their inputs are keyed tags). An empty subtree hashes to
-/// nothing, so the stored tree holds only non-empty nodes.
+/// and page hashes are plain BLAKE2b (their inputs are keyed tags). An empty subtree hashes
+/// to nothing, so the stored tree holds only non-empty pages.
 struct DecisionIntegrity: Sendable {
     static let depth = 16
     static let emptyRoot = [UInt8](repeating: 0, count: 32)
@@ -100,86 +101,8 @@ struct DecisionIntegrity: Sendable {
         return try BLAKE2b.hash(c.bytes)
     }
 
-    static func node(_ left: [UInt8]?, _ right: [UInt8]?) throws -> [UInt8]? {
-        guard left != nil || right != nil else { return nil }
-        var c = Canonical("privacykit.state.node.v1")
-        c.append(left ?? emptyRoot)
-        c.append(right ?? emptyRoot)
-        return try BLAKE2b.hash(c.bytes)
-    }
-
-    static func nodePosition(level: Int, index: Int) -> Int { level << 20 | index }
-
-    /// The root of the stored tree with the leaf at `position` set to `tag` (nil: absent),
-    /// and the nodes on its path (bucket first, root last) as they would then be.
-    func root(setting position: Position, to tag: [UInt8]?, tree: DecisionRows.Tree) throws
-        -> (root: [UInt8], path: [(position: Int, hash: [UInt8]?)])
-    {
-        var leaves = try tree.leaves(bucket: position.bucket).filter { !ConstantTime.equals($0.key, position.key) }
-        if let tag { leaves.append((position.key, tag)) }
-        var index = position.bucket
-        var current = try Self.bucketHash(leaves)
-        var path: [(position: Int, hash: [UInt8]?)] = [(Self.nodePosition(level: Self.depth, index: index), current)]
-        let siblings = try tree.nodes((1...Self.depth).map { level in
-            Self.nodePosition(level: level, index: (position.bucket >> (Self.depth - level)) ^ 1)
-        })
-        for level in stride(from: Self.depth, to: 0, by: -1) {
-            let sibling = siblings[Self.nodePosition(level: level, index: index ^ 1)]
-            current = index & 1 == 0 ? try Self.node(current, sibling) : try Self.node(sibling, current)
-            index >>= 1
-            path.append((Self.nodePosition(level: level - 1, index: index), current))
-        }
-        return (current ?? Self.emptyRoot, path)
-    }
-
-    /// Checks that `leaf`'s rows are the ones `committed` (a root the keyed audit chain
-    /// vouches for) covers.
-    func verify(_ leaf: Leaf, tag: [UInt8]?, committed: [UInt8], tree: DecisionRows.Tree) throws {
-        let computed = try root(setting: try position(leaf), to: tag, tree: tree).root
-        guard ConstantTime.equals(computed, committed) else { throw Self.failure(leaf) }
-    }
-
-    /// Sets `leaf` to its rows as they are now, given that `committed` is the root before;
-    /// checks first that the stored tree agrees with `committed` about the leaf's old tag.
-    /// Returns the new root.
-    func update(_ leaf: Leaf, oldTag: [UInt8]?, committed: [UInt8], tree: DecisionRows.Tree) throws -> [UInt8] {
-        try verify(leaf, tag: oldTag, committed: committed, tree: tree)
-        let position = try position(leaf)
-        let tag = try tag(leaf, rows: tree)
-        let (newRoot, path) = try root(setting: position, to: tag, tree: tree)
-        try tree.setLeaf(key: position.key, bucket: position.bucket, tag: tag)
-        for node in path { try tree.setNode(node.position, hash: node.hash) }
-        return newRoot
-    }
-
-    /// Builds the whole tree from the rows and returns its root; with `store`, also writes
-    /// it (the upgrade), else only computes the root (`audit verify`, which trusts nothing
-    /// stored).
-    func build(tree: DecisionRows.Tree, store: Bool) throws -> [UInt8] {
-        var leaves: [(position: Position, tag: [UInt8])] = []
-        for leaf in try tree.subjectsWithState().map(Leaf.subject) + [.categoryHolds] {
-            if let tag = try tag(leaf, rows: tree) { leaves.append((try position(leaf), tag)) }
-        }
-        if store { try tree.clear() }
-        var level: [Int: [UInt8]] = [:]
-        for (bucket, members) in Dictionary(grouping: leaves, by: \.position.bucket) {
-            level[bucket] = try Self.bucketHash(members.map { ($0.position.key, $0.tag) })
-            if store { for member in members { try tree.setLeaf(key: member.position.key, bucket: bucket, tag: member.tag) } }
-        }
-        for depth in stride(from: Self.depth, through: 0, by: -1) {
-            if store { for (index, hash) in level { try tree.setNode(Self.nodePosition(level: depth, index: index), hash: hash) } }
-            guard depth > 0 else { break }
-            var parents: [Int: [UInt8]] = [:]
-            for index in Set(level.keys.map { $0 >> 1 }) {
-                parents[index] = try Self.node(level[index << 1], level[index << 1 | 1])
-            }
-            level = parents
-        }
-        return level[0] ?? Self.emptyRoot
-    }
-
     static func failure(_ leaf: Leaf) -> PrivacyKitError {
-        PrivacyKitError(.integrity, "\(failurePrefix): the consent, restriction, hold or tombstone rows of \(leaf.description) are not the ones the audit log commits to (changed behind the vault); nothing was decided — run `privacyctl audit verify --with-secret` and restore from a backup")
+        PrivacyKitError(.integrity, "\(failurePrefix): the record, consent, restriction, hold or tombstone rows of \(leaf.description) are not the ones the audit log commits to (changed behind the vault); nothing was decided — run `privacyctl audit verify --with-secret` and restore from a backup")
     }
 }
 

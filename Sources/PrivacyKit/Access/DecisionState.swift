@@ -14,8 +14,6 @@ extension VaultCore {
         return try AuditChain.pseudonym(subjectID: subject, key: key)
     }
 
-    /// The last event of `subject` for `purpose`: from the state table for now, from the
-    /// ledger (events up to `at`) for another time.
     /// Fails closed (`.integrity`) unless `leaf`'s rows are the ones the audit chain commits
     /// to; rows this transaction changed itself pass. Every read below goes through it.
     func checkDecisionState(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf) throws {
@@ -23,41 +21,61 @@ extension VaultCore {
         try check(db, leaf, tag: try integrity.tag(leaf, rows: db.decisions.tree))
     }
 
-    /// ``checkDecisionState(_:_:)`` for many subjects at once, their rows read in bulk (a
-    /// batch of consent answers, a find's or a duplicate report's subjects).
+    /// ``checkDecisionState(_:_:)`` for many subjects at once, their rows read in bulk and
+    /// proven in one pass over the tree (a batch of consent answers, a find's or a
+    /// duplicate report's subjects).
     func checkDecisionStates(_ db: StoreDatabase, subjects: [String]) throws {
-        let pending = try subjects.filter { try needsCheck(db, .subject($0)) }
+        let pending = try Array(Set(subjects.filter { try needsCheck(db, .subject($0)) })).sorted()
         guard !pending.isEmpty else { return }
-        let rows = try db.decisions.tree.subjectRows(among: pending)
+        let rows = pending.count == 1 ? [pending[0]: try db.decisions.tree.subjectRows(pending[0])] : try db.decisions.tree.subjectRows(among: pending)
+        let root = try committedRoot(db)
+        var unproven: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)] = []
         for id in pending {
             let leaf = DecisionIntegrity.Leaf.subject(id)
-            try check(db, leaf, tag: try integrity.tag(leaf, values: rows[id] ?? []))
+            let tag = try integrity.tag(leaf, values: rows[id] ?? [])
+            if !verifiedLeaves.contains(leaf, tag: tag, root: root) { unproven.append((leaf, tag)) }
         }
+        try integrity.verify(unproven, committed: root, tree: db.decisions.tree)
+        for claim in unproven { verifiedLeaves.insert(claim.leaf, tag: claim.tag, root: root) }
+        db.checkedDecisionLeaves.formUnion(pending.map(DecisionIntegrity.Leaf.subject))
     }
 
     private func needsCheck(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf) throws -> Bool {
         !db.checkedDecisionLeaves.contains(leaf) && db.decisionGuard?.hasChanged(leaf) != true
     }
 
+    /// The root the rows must match: this transaction's, or the newest MACed event's.
+    private func committedRoot(_ db: StoreDatabase) throws -> [UInt8] {
+        if let decisions = db.decisionGuard { return try decisions.root }
+        if let known = db.committedDecisionRoot { return known }
+        let root = try AuditTail.committedRoot(log: audit, db: db)
+        db.committedDecisionRoot = root
+        return root
+    }
+
     private func check(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?) throws {
-        let root: [UInt8]
-        if let decisions = db.decisionGuard {
-            root = try decisions.root
-        } else if let known = db.committedDecisionRoot {
-            root = known
-        } else {
-            root = try AuditTail.committedRoot(log: audit, db: db)
-            db.committedDecisionRoot = root
-        }
+        let root = try committedRoot(db)
         // A leaf proven under this root with this tag needs no second proof: the root
         // binds one tag to each leaf (see VerifiedLeaves).
         if !verifiedLeaves.contains(leaf, tag: tag, root: root) {
-            try integrity.verify(leaf, tag: tag, committed: root, tree: db.decisions.tree)
+            try integrity.verify([(leaf, tag)], committed: root, tree: db.decisions.tree)
             verifiedLeaves.insert(leaf, tag: tag, root: root)
         }
         db.checkedDecisionLeaves.insert(leaf)
     }
 
+    /// Subject `id`'s record, read with the rest of its leaf and checked with it: a field
+    /// rolled back to an older ciphertext, removed, or a record deleted behind the vault
+    /// fails closed here (`.integrity`). Nil when there is no record.
+    func checkedSubjectRow(_ db: StoreDatabase, id: String) throws -> SubjectRow? {
+        let leaf = DecisionIntegrity.Leaf.subject(id)
+        let rows = try db.decisions.tree.subjectRows(id)
+        if try needsCheck(db, leaf) { try check(db, leaf, tag: try integrity.tag(leaf, values: rows)) }
+        return try rows.first { $0.table == "subjects" }.map { try SubjectRow(leafValues: $0.values, subjectID: id) }
+    }
+
+    /// The last event of `subject` for `purpose`: from the state table for now, from the
+    /// ledger (events up to `at`) for another time.
     func lastConsent(_ db: StoreDatabase, subject: String, purpose: String, at: String?) throws -> ConsentRow? {
         try checkDecisionState(db, .subject(subject))
         if let at {

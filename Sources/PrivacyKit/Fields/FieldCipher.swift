@@ -4,10 +4,13 @@ package import Sodium
 /// Field encryption for one thread of work: subject keys unwrapped into one reused locked
 /// buffer, nonces from a bulk pool, associated data built in a reused scratch buffer.
 ///
-/// Envelope, binary (format 1): `01 | subject-key version (4 bytes BE) | nonce (24) |
-/// ciphertext ‖ tag (16)`. Text: `pk1.` + base64url of the binary form. The associated
-/// data binds the format version, vault id, field name, subject id and key version, so an
-/// envelope moved to another field, subject or vault does not open.
+/// Envelope, binary (format 2, a record field): `02 | field-key version (4 bytes BE) |
+/// nonce (24) | ciphertext ‖ tag (16)`, under that version's field key (``FieldKey``).
+/// Format 1 (notes, and fields written before format 2): `01 | subject-key version |
+/// nonce | ciphertext ‖ tag` under the subject key itself. Text: `pk1.` + base64url of the
+/// binary form. The associated data binds the format version, vault id, field name,
+/// subject id and key version, so an envelope moved to another field, subject or vault
+/// does not open.
 ///
 /// - Warning: Not thread-safe; make one per thread. Call ``wipe()`` when done with a
 ///   subject (the vault does this after every record).
@@ -15,12 +18,15 @@ package import Sodium
 // cipher from its pool to one operation and takes it back after).
 package final class FieldCipher: @unchecked Sendable {
     static let formatVersion: UInt8 = 1
+    static let fieldFormatVersion: UInt8 = 2
     static let headerByteCount = 1 + 4 + XChaCha20Poly1305.nonceByteCount
     static let wrappedKeyByteCount = XChaCha20Poly1305.nonceByteCount + 32 + XChaCha20Poly1305.tagByteCount
     static let textPrefix = "pk1."
 
     let vaultID: VaultID
     private let subjectKey: SecureBuffer
+    /// The field key of the current call (derived, used, wiped).
+    private let fieldKey: SecureBuffer
     private let nonces = NoncePool()
     private let keyRandom: SecureRandomPool
     /// The associated data of the current call, built in place. The constant prefixes
@@ -28,10 +34,13 @@ package final class FieldCipher: @unchecked Sendable {
     private let ad: ScratchBuffer
     private let fieldADPrefix: [UInt8]
     private let keyADPrefix: [UInt8]
+    private let field2ADPrefix: [UInt8]
+    private let fieldKeyPrefix: [UInt8]
 
     package init(vaultID: VaultID) throws {
         self.vaultID = vaultID
         subjectKey = try SecureBuffer(count: 32)
+        fieldKey = try SecureBuffer(count: 32)
         keyRandom = try SecureRandomPool()
         ad = ScratchBuffer(capacity: 1024)
         var field = Canonical("privacykit.field.v1")
@@ -41,12 +50,25 @@ package final class FieldCipher: @unchecked Sendable {
         var key = Canonical("privacykit.subject-key.v1")
         key.append(vaultID.bytes)
         keyADPrefix = key.bytes
+        var field2 = Canonical("privacykit.field.v2")
+        field2.append([0, 0, 0, 0, 0, 0, 0, Self.fieldFormatVersion])
+        field2.append(vaultID.bytes)
+        field2ADPrefix = field2.bytes
+        var fieldKeyLabel = Canonical("privacykit.field-key.v1")
+        fieldKeyLabel.append(vaultID.bytes)
+        fieldKeyPrefix = fieldKeyLabel.bytes
     }
 
-    deinit { subjectKey.wipe() }
+    deinit {
+        subjectKey.wipe()
+        fieldKey.wipe()
+    }
 
     /// Zeroes the current subject key.
-    package func wipe() { subjectKey.wipe() }
+    package func wipe() {
+        subjectKey.wipe()
+        fieldKey.wipe()
+    }
 
     // MARK: Subject keys
 
@@ -111,6 +133,13 @@ package final class FieldCipher: @unchecked Sendable {
     /// envelope to `out` (a bulk writer concatenates envelopes without a copy each).
     package func seal(_ value: String, field: String, subjectID: String, keyVersion: Int, appendingTo out: inout [UInt8]) throws {
         let adBytes = buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
+        try seal(value, format: Self.formatVersion, version: keyVersion, key: subjectKey, associatedData: adBytes, appendingTo: &out)
+    }
+
+    /// One envelope, `format | version (4 bytes BE) | nonce | ciphertext ‖ tag`, appended.
+    private func seal(
+        _ value: String, format: UInt8, version: Int, key: SecureBuffer, associatedData adBytes: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]
+    ) throws {
         var value = value
         try value.withUTF8 { plain in
             let total = Self.envelopeByteCount(plaintextCount: plain.count)
@@ -120,15 +149,15 @@ package final class FieldCipher: @unchecked Sendable {
             out.append(contentsOf: repeatElement(0, count: total))
             try out.withUnsafeMutableBytes { whole in
                 let buffer = UnsafeMutableRawBufferPointer(rebasing: whole[start...])
-                buffer[0] = Self.formatVersion
-                buffer[1] = UInt8(truncatingIfNeeded: keyVersion >> 24)
-                buffer[2] = UInt8(truncatingIfNeeded: keyVersion >> 16)
-                buffer[3] = UInt8(truncatingIfNeeded: keyVersion >> 8)
-                buffer[4] = UInt8(truncatingIfNeeded: keyVersion)
+                buffer[0] = format
+                buffer[1] = UInt8(truncatingIfNeeded: version >> 24)
+                buffer[2] = UInt8(truncatingIfNeeded: version >> 16)
+                buffer[3] = UInt8(truncatingIfNeeded: version >> 8)
+                buffer[4] = UInt8(truncatingIfNeeded: version)
                 let nonce = UnsafeMutableRawBufferPointer(rebasing: buffer[5..<Self.headerByteCount])
                 nonces.next(into: nonce)
                 try XChaCha20Poly1305.seal(
-                    plaintext: UnsafeRawBufferPointer(plain), key: subjectKey, nonce: UnsafeRawBufferPointer(nonce),
+                    plaintext: UnsafeRawBufferPointer(plain), key: key, nonce: UnsafeRawBufferPointer(nonce),
                     associatedData: adBytes, into: UnsafeMutableRawBufferPointer(rebasing: buffer[Self.headerByteCount...]))
             }
         }
@@ -149,6 +178,10 @@ package final class FieldCipher: @unchecked Sendable {
             throw PrivacyKitError(.integrity, "field \(field) of subject \(subjectID): not a format-\(Self.formatVersion) envelope")
         }
         let adBytes = buildFieldAD(field: field, subjectID: subjectID, keyVersion: keyVersion)
+        return try open(envelope, key: subjectKey, associatedData: adBytes, field: field, subjectID: subjectID)
+    }
+
+    private func open(_ envelope: [UInt8], key: SecureBuffer, associatedData adBytes: UnsafeRawBufferPointer, field: String, subjectID: String) throws -> String {
         let count = envelope.count - Self.headerByteCount - XChaCha20Poly1305.tagByteCount
         var plain = [UInt8](repeating: 0, count: max(count, 1))
         defer { Memory.wipe(&plain) }
@@ -156,7 +189,7 @@ package final class FieldCipher: @unchecked Sendable {
             try envelope.withUnsafeBytes { buffer in
                 try plain.withUnsafeMutableBytes { out in
                     try XChaCha20Poly1305.open(
-                        ciphertext: UnsafeRawBufferPointer(rebasing: buffer[Self.headerByteCount...]), key: subjectKey,
+                        ciphertext: UnsafeRawBufferPointer(rebasing: buffer[Self.headerByteCount...]), key: key,
                         nonce: UnsafeRawBufferPointer(rebasing: buffer[5..<Self.headerByteCount]), associatedData: adBytes,
                         into: UnsafeMutableRawBufferPointer(rebasing: out[0..<count]))
                 }
@@ -168,6 +201,77 @@ package final class FieldCipher: @unchecked Sendable {
             throw PrivacyKitError(.integrity, "field \(field) of subject \(subjectID) decrypts to invalid UTF-8")
         }
         return text
+    }
+
+    // MARK: Record fields (format 2): a key per field version
+
+    /// A new version of a field's key: a fresh salt, from which (with the subject key) the
+    /// key is derived. Deleting the salt destroys that version's key, so its envelopes,
+    /// wherever a copy is kept, no longer open; the subject's other fields are untouched.
+    package func newFieldKey(version: Int) -> FieldKey {
+        var salt = [UInt8](repeating: 0, count: FieldKey.saltByteCount)
+        salt.withUnsafeMutableBytes { keyRandom.next(into: $0) }
+        return FieldKey(version: version, salt: salt)
+    }
+
+    /// Seals `value` of `field` under `key` (the current subject key must be loaded),
+    /// appending the format-2 envelope to `out`.
+    package func seal(_ value: String, field: String, subjectID: String, key: FieldKey, appendingTo out: inout [UInt8]) throws {
+        guard let salt = key.salt else {
+            throw PrivacyKitError(.internal, "field \(field) of subject \(subjectID): sealing under a destroyed key version")
+        }
+        try deriveFieldKey(field: field, subjectID: subjectID, version: key.version, salt: salt)
+        defer { fieldKey.wipe() }
+        let adBytes = buildField2AD(field: field, subjectID: subjectID, version: key.version)
+        try seal(value, format: Self.fieldFormatVersion, version: key.version, key: fieldKey, associatedData: adBytes, appendingTo: &out)
+    }
+
+    package func seal(_ value: String, field: String, subjectID: String, key: FieldKey) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try seal(value, field: field, subjectID: subjectID, key: key, appendingTo: &out)
+        return out
+    }
+
+    /// Opens a record field's envelope: format 2 under `key` (the field's current key
+    /// version), format 1 (written before field keys) under the subject key.
+    ///
+    /// - Throws: `.notFound` when the envelope is of a key version that was destroyed
+    ///   (the field was rectified or removed since), `.integrity` when it does not open.
+    package func open(_ envelope: [UInt8], field: String, subjectID: String, key: FieldKey?) throws -> String {
+        guard envelope.first == Self.fieldFormatVersion else { return try open(envelope, field: field, subjectID: subjectID) }
+        guard envelope.count >= Self.headerByteCount + XChaCha20Poly1305.tagByteCount else {
+            throw PrivacyKitError(.integrity, "field \(field) of subject \(subjectID): a truncated envelope")
+        }
+        let version = Int(UInt32(envelope[1]) << 24 | UInt32(envelope[2]) << 16 | UInt32(envelope[3]) << 8 | UInt32(envelope[4]))
+        guard let key, version <= key.version else {
+            throw PrivacyKitError(.integrity, "field \(field) of subject \(subjectID) has no key v\(version): the envelope was altered, or moved from another field, subject or vault")
+        }
+        guard let salt = key.salt, key.version == version else {
+            let now = key.salt == nil ? "the field was removed" : "v\(key.version) is current"
+            throw PrivacyKitError(.notFound, "field \(field) of subject \(subjectID): the key of this envelope (v\(version)) was destroyed when the field was rectified or removed (\(now))")
+        }
+        try deriveFieldKey(field: field, subjectID: subjectID, version: version, salt: salt)
+        defer { fieldKey.wipe() }
+        let adBytes = buildField2AD(field: field, subjectID: subjectID, version: version)
+        return try open(envelope, key: fieldKey, associatedData: adBytes, field: field, subjectID: subjectID)
+    }
+
+    private func deriveFieldKey(field: String, subjectID: String, version: Int, salt: [UInt8]) throws {
+        ad.reset(to: fieldKeyPrefix)
+        ad.appendField(subjectID)
+        ad.appendField(field)
+        ad.appendField(UInt64(version))
+        ad.appendBytes(salt)
+        let input = ad.bytes
+        try fieldKey.withUnsafeMutableBytes { out in try BLAKE2b.hash(bytes: input, key: subjectKey, into: out) }
+    }
+
+    func buildField2AD(field: String, subjectID: String, version: Int) -> UnsafeRawBufferPointer {
+        ad.reset(to: field2ADPrefix)
+        ad.appendField(field)
+        ad.appendField(subjectID)
+        ad.appendField(UInt64(version))
+        return ad.bytes
     }
 
     static func text(_ envelope: [UInt8]) -> String { textPrefix + Base64URL.encode(envelope) }
@@ -254,6 +358,12 @@ final class ScratchBuffer {
             appendLength(utf8.count)
             append(UnsafeRawBufferPointer(utf8))
         }
+    }
+
+    /// One `Canonical` field holding raw bytes.
+    func appendBytes(_ bytes: [UInt8]) {
+        appendLength(bytes.count)
+        bytes.withUnsafeBytes { append($0) }
     }
 
     /// One `Canonical` field holding a 64-bit big-endian number.

@@ -176,6 +176,12 @@ extension VaultRecords {
             let now = Timestamp.now()
             var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
             let erased = try RecordStore.erasedSubjects(tx.db, among: rows.map(\.subject))
+            // The new subjects' leaves, proven absent (or as they are) together: a tombstone
+            // deleted behind the vault fails here instead of bringing the person back.
+            try tx.db.decisionsWillChange(rows.compactMap { row in
+                guard case .new = row.state, !existing.contains(row.subject), !erased.contains(row.subject) else { return nil }
+                return .subject(row.subject)
+            })
             var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
             outcomes.reserveCapacity(rows.count)
             for row in rows {

@@ -73,6 +73,8 @@ public struct VaultKeys: VaultCapability {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
                 let subjects = tx.db.decisions.subjects
                 let rows = try subjects.wrappedKeys(below: target, limit: max(1, batchSize))
+                // The rows as read must be the ones the log commits to (proven together).
+                try tx.db.decisionsWillChange(rows.map { .subject($0.id) })
                 for (subject, version, wrappedKey) in rows {
                     guard let old = keyring.key(.kek, version: version) else {
                         throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(version), which the keyring does not have")
@@ -151,6 +153,8 @@ public struct VaultKeys: VaultCapability {
                 let after = try VaultMetaTable(db: tx.db).value(Self.rebuildCursorKey) ?? ""
                 let ids = try tx.db.decisions.subjects.ids(after: after, limit: max(1, batchSize))
                 let store = RecordStore(core: core)
+                // Proven together; each load below then reads without a proof of its own.
+                try checkDecisionStates(tx.db, subjects: ids)
                 for subject in ids {
                     guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
                     let fields = indexed.filter { stored.sealed[$0.name] != nil && !stored.invalid.contains($0.name) }
@@ -159,7 +163,7 @@ public struct VaultKeys: VaultCapability {
                     defer { cipher.wipe() }
                     let region = schema.regionField.flatMap { stored.plain[$0] }
                     for spec in fields {
-                        let value = try cipher.open(stored.sealed[spec.name]!, field: spec.name, subjectID: subject)
+                        guard let value = try stored.open(spec.name, subjectID: subject, cipher: cipher) else { continue }
                         guard case .success(let normalized) = Normalizer.normalize(value, as: spec.kind, region: region, defaultRegion: schema.defaultRegion) else { continue }
                         try blindIndex.insert(field: spec.name, version: target, hash: try indexer.index(normalized.key, field: spec, version: target), subject: subject)
                     }

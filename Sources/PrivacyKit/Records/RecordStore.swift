@@ -39,19 +39,31 @@ struct RecordStore {
         var kekVersion: Int
         var keyVersion: Int
         var wrappedKey: [UInt8]
+        /// The encrypted fields' envelopes, by name.
         var sealed: [String: [UInt8]]
+        /// Each encrypted field's key version (a destroyed one after a removal); none for
+        /// an envelope written before field keys, which the subject key opens.
+        var fieldKeys: [String: FieldKey]
         var plain: [String: String]
         var invalid: Set<String>
+
+        /// The value of encrypted field `name`, if stored (the subject key must be loaded).
+        func open(_ name: String, subjectID: String, cipher: FieldCipher) throws -> String? {
+            try sealed[name].map { try cipher.open($0, field: name, subjectID: subjectID, key: fieldKeys[name]) }
+        }
+
+        var encodedFields: [UInt8] { RecordStore.encodeFields(envelopes: sealed, keys: fieldKeys) }
     }
 
     func load(_ db: StoreDatabase, subjectID: String) throws -> Stored? {
-        guard let row = try db.decisions.subjects.row(id: subjectID) else { return nil }
+        guard let row = try core.checkedSubjectRow(db, id: subjectID) else { return nil }
         guard let plain = try? JSONDecoder().decode([String: String].self, from: Data(row.plain.utf8)) else {
             throw PrivacyKitError(.integrity, "the plain fields of subject \(subjectID) are damaged")
         }
+        let fields = try Self.decodeFields([UInt8](row.sealed), subjectID: subjectID)
         return Stored(
             kekVersion: row.kekVersion, keyVersion: row.keyVersion, wrappedKey: row.wrappedKey,
-            sealed: try Self.decodeSealed([UInt8](row.sealed), subjectID: subjectID), plain: plain,
+            sealed: fields.envelopes, fieldKeys: fields.keys, plain: plain,
             invalid: Set(row.invalid.split(separator: ",").map(String.init)))
     }
 
@@ -133,7 +145,7 @@ struct RecordStore {
         let subjectID: String
         let kekVersion: Int
         let wrappedKey: [UInt8]
-        /// The encrypted fields in the ``encodeSealed(_:)`` layout.
+        /// The encrypted fields in the ``encodeFields(envelopes:keys:)`` layout.
         let sealed: [UInt8]
         let plainJSON: String
         let invalidFields: [String]
@@ -175,21 +187,16 @@ struct RecordStore {
         cipher.newSubjectKey()
         let wrapped = try cipher.wrapSubjectKey(subjectID: subjectID, kek: keys.kek, kekVersion: keys.kekVersion)
         let names = values.keys.sorted()
-        var sealed: [UInt8] = []
+        var sealed: [UInt8] = [Self.fieldsLayoutMarker]
         var plain: [String: String] = [:]
         var indexes: [PreparedRecord.IndexEntry] = []
         for name in names {
             guard let spec = schema[name], let value = values[name] else { continue }
             if spec.encrypted {
-                // The encodeSealed layout, written in place: names in sorted order, each
-                // with its length, then the envelope's 4-byte big-endian length and bytes.
-                let nameBytes = Array(name.utf8)
-                sealed.append(UInt8(nameBytes.count))
-                sealed += nameBytes
-                let n = FieldCipher.envelopeByteCount(plaintextCount: value.stored.utf8.count)
-                sealed += [UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16),
-                           UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
-                try cipher.seal(value.stored, field: name, subjectID: subjectID, keyVersion: 1, appendingTo: &sealed)
+                // The encodeFields layout, written in place (names in sorted order).
+                let key = cipher.newFieldKey(version: 1)
+                Self.appendEntryHeader(name: name, key: key, envelopeCount: FieldCipher.envelopeByteCount(plaintextCount: value.stored.utf8.count), to: &sealed)
+                try cipher.seal(value.stored, field: name, subjectID: subjectID, key: key, appendingTo: &sealed)
             } else {
                 plain[name] = value.stored
             }
@@ -233,16 +240,18 @@ struct RecordStore {
         var changed: Set<String> = []
         for (name, value) in values {
             let spec = schema[name]!  // normalize() checked every name
-            let current: String? = spec.encrypted
-                ? try stored.sealed[name].map { try cipher.open($0, field: name, subjectID: subjectID) }
-                : stored.plain[name]
+            let current: String? = spec.encrypted ? try stored.open(name, subjectID: subjectID, cipher: cipher) : stored.plain[name]
             let wasInvalid = stored.invalid.contains(name)
             if current == value.stored && wasInvalid == invalidNow.contains(name) { continue }
             try set(&stored, name: name, value: value, subjectID: subjectID, cipher: cipher)
             if invalidNow.contains(name) { stored.invalid.insert(name) } else { stored.invalid.remove(name) }
             changed.insert(name)
         }
-        for name in removed where stored.sealed[name] != nil || stored.plain[name] != nil {
+        for name in removed where stored.sealed[name] != nil || stored.plain[name] != nil || stored.fieldKeys[name]?.salt != nil {
+            // The version's key goes with its value: copies of the envelope kept elsewhere
+            // (a service's, an older row's) no longer open in this vault. A value from
+            // before field keys leaves version 1 destroyed, so a restore knows it went.
+            stored.fieldKeys[name] = stored.fieldKeys[name]?.destroyed ?? (stored.sealed[name] != nil ? FieldKey(version: 1, salt: nil) : nil)
             stored.sealed[name] = nil
             stored.plain[name] = nil
             stored.invalid.remove(name)
@@ -251,7 +260,7 @@ struct RecordStore {
         guard !changed.isEmpty else {
             return PutResult(subject: subjectID, change: .unchanged, changedFields: [], invalidFields: invalidNow.sorted())
         }
-        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(Self.encodeSealed(stored.sealed)), plain: Self.json(stored.plain),
+        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(stored.encodedFields), plain: Self.json(stored.plain),
                                                invalid: stored.invalid.sorted().joined(separator: ","), updatedAt: now)
         try writeIndexes(db, subjectID: subjectID, values: values, invalid: stored.invalid, fields: changed)
         return PutResult(subject: subjectID, change: .updated, changedFields: changed.sorted(), invalidFields: invalidNow.sorted())
@@ -260,10 +269,30 @@ struct RecordStore {
     private func set(_ record: inout Stored, name: String, value: NormalizedValue, subjectID: String, cipher: FieldCipher) throws {
         guard let spec = schema[name] else { return }
         if spec.encrypted {
-            record.sealed[name] = try cipher.seal(value.stored, field: name, subjectID: subjectID, keyVersion: record.keyVersion)
+            // A new value, a new key version: the old one's envelopes stop opening.
+            // After a value from before field keys (version 0), version 2: version 1 is what
+            // an unchanged re-seal of such a value gets (currentFieldKey), which destroys nothing.
+            let key = cipher.newFieldKey(version: (record.fieldKeys[name]?.version ?? (record.sealed[name] != nil ? 1 : 0)) + 1)
+            record.fieldKeys[name] = key
+            record.sealed[name] = try cipher.seal(value.stored, field: name, subjectID: subjectID, key: key)
         } else {
             record.plain[name] = value.stored
         }
+    }
+
+    /// The key version `field`'s envelopes are sealed under now, made (and stored) when the
+    /// field has none or its newest was destroyed. A value stored before field keys is
+    /// sealed again under it, since one field keeps one version.
+    func currentFieldKey(_ db: StoreDatabase, _ record: inout Stored, field: String, subjectID: String, cipher: FieldCipher) throws -> FieldKey {
+        if let key = record.fieldKeys[field], key.salt != nil { return key }
+        let key = cipher.newFieldKey(version: (record.fieldKeys[field]?.version ?? 0) + 1)
+        if let legacy = try record.open(field, subjectID: subjectID, cipher: cipher) {
+            record.sealed[field] = try cipher.seal(legacy, field: field, subjectID: subjectID, key: key)
+        }
+        record.fieldKeys[field] = key
+        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(record.encodedFields), plain: Self.json(record.plain),
+                                               invalid: record.invalid.sorted().joined(separator: ","), updatedAt: Timestamp.now())
+        return key
     }
 
     /// Replaces the blind-index entries of `fields` with those of their new values, under
@@ -286,35 +315,73 @@ struct RecordStore {
 
     // MARK: Encoding
 
-    /// Encrypted fields: `[u8 name length][name][u32 BE envelope length][envelope]…`.
-    static func encodeSealed(_ sealed: [String: [UInt8]]) -> [UInt8] {
-        var out: [UInt8] = []
-        for (name, envelope) in sealed.sorted(by: { $0.key < $1.key }) {
-            let nameBytes = Array(name.utf8)
-            out.append(UInt8(nameBytes.count))
-            out += nameBytes
-            let n = UInt32(envelope.count)
-            out += [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
+    /// The first byte of the field-key layout; the layout before it began with a name's
+    /// length, never 0.
+    static let fieldsLayoutMarker: UInt8 = 0
+
+    /// Encrypted fields, sorted by name: `00`, then per field `[u8 name length][name][u32
+    /// BE key version][u8 salt length: 0 or 32][salt][u32 BE envelope length][envelope]`.
+    /// Key version 0 is an envelope written before field keys (the subject key opens it);
+    /// a version without a salt was destroyed (its field removed), and has no envelope; a
+    /// version with a salt and no envelope is a key made for a service's envelopes.
+    static func encodeFields(envelopes: [String: [UInt8]], keys: [String: FieldKey]) -> [UInt8] {
+        var out: [UInt8] = [fieldsLayoutMarker]
+        for name in Set(envelopes.keys).union(keys.keys).sorted() {
+            let envelope = envelopes[name] ?? []
+            appendEntryHeader(name: name, key: keys[name] ?? FieldKey(version: 0, salt: nil), envelopeCount: envelope.count, to: &out)
             out += envelope
         }
         return out
     }
 
+    static func appendEntryHeader(name: String, key: FieldKey, envelopeCount n: Int, to out: inout [UInt8]) {
+        let nameBytes = Array(name.utf8)
+        out.append(UInt8(nameBytes.count))
+        out += nameBytes
+        out += be32(key.version)
+        out.append(UInt8(key.salt?.count ?? 0))
+        out += key.salt ?? []
+        out += be32(n)
+    }
+
+    private static func be32(_ n: Int) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+    }
+
+    /// The envelopes, by name (for counting which fields a record has).
     static func decodeSealed(_ bytes: [UInt8], subjectID: String) throws -> [String: [UInt8]] {
-        var result: [String: [UInt8]] = [:]
-        var i = 0
+        try decodeFields(bytes, subjectID: subjectID).envelopes
+    }
+
+    /// Reads either layout: the field-key one, or the one before it
+    /// (`[u8 name length][name][u32 BE envelope length][envelope]…`, no keys).
+    static func decodeFields(_ bytes: [UInt8], subjectID: String) throws -> (envelopes: [String: [UInt8]], keys: [String: FieldKey]) {
+        var envelopes: [String: [UInt8]] = [:]
+        var keys: [String: FieldKey] = [:]
         func damaged() -> PrivacyKitError { PrivacyKitError(.integrity, "the encrypted fields of subject \(subjectID) are damaged") }
+        func u32(_ i: Int) -> Int { Int(UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])) }
+        let keyed = bytes.first == fieldsLayoutMarker
+        var i = keyed ? 1 : 0
         while i < bytes.count {
             let nameLength = Int(bytes[i]); i += 1
-            guard i + nameLength + 4 <= bytes.count, let name = String(validating: bytes[i..<(i + nameLength)], as: UTF8.self) else { throw damaged() }
+            guard nameLength > 0, i + nameLength + 4 <= bytes.count, let name = String(validating: bytes[i..<(i + nameLength)], as: UTF8.self) else { throw damaged() }
             i += nameLength
-            let n = Int(UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3]))
+            if keyed {
+                guard i + 5 <= bytes.count else { throw damaged() }
+                let version = u32(i)
+                let saltLength = Int(bytes[i + 4])
+                i += 5
+                guard saltLength == 0 || saltLength == FieldKey.saltByteCount, i + saltLength + 4 <= bytes.count else { throw damaged() }
+                if version > 0 { keys[name] = FieldKey(version: version, salt: saltLength == 0 ? nil : Array(bytes[i..<(i + saltLength)])) }
+                i += saltLength
+            }
+            let n = u32(i)
             i += 4
             guard i + n <= bytes.count else { throw damaged() }
-            result[name] = Array(bytes[i..<(i + n)])
+            if n > 0 { envelopes[name] = Array(bytes[i..<(i + n)]) }
             i += n
         }
-        return result
+        return (envelopes, keys)
     }
 
     /// The plain fields as a JSON object with sorted keys. Written by hand: a

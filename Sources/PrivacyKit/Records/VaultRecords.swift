@@ -51,7 +51,7 @@ public struct VaultRecords: VaultCapability {
                 try store.unlock(stored, subjectID: subject, cipher: cipher)
             }
             for spec in wanted {
-                let value = try stored.sealed[spec.name].map { try cipher.open($0, field: spec.name, subjectID: subject) } ?? stored.plain[spec.name]
+                let value = try stored.open(spec.name, subjectID: subject, cipher: cipher) ?? stored.plain[spec.name]
                 guard let value else { continue }
                 result[spec.name] = grant.present(value, field: spec)
                 if grant.view(spec.name) == .masked { masked.append(spec.name) }
@@ -96,9 +96,9 @@ public struct VaultRecords: VaultCapability {
                 }
                 let store = RecordStore(core: core)
                 for subject in Set(candidates).sorted() {
-                    guard let stored = try store.load(tx.db, subjectID: subject), let envelope = stored.sealed[field] else { continue }
+                    guard let stored = try store.load(tx.db, subjectID: subject), stored.sealed[field] != nil else { continue }
                     try store.unlock(stored, subjectID: subject, cipher: cipher)
-                    let plain = try cipher.open(envelope, field: field, subjectID: subject)
+                    guard let plain = try stored.open(field, subjectID: subject, cipher: cipher) else { continue }
                     cipher.wipe()
                     let region = schema.regionField.flatMap { stored.plain[$0] }
                     if case .success(let candidate) = Normalizer.normalize(plain, as: spec.kind, region: region, defaultRegion: schema.defaultRegion),
@@ -147,8 +147,11 @@ public struct VaultRecords: VaultCapability {
 
     /// Encrypts one value of `field` for `subject` and returns a text envelope (`pk1.…`)
     /// for a service to keep in its own database. The value is normalized and validated as
-    /// the schema says; the subject's key stays in the vault, so erasing the subject makes
-    /// every such envelope unreadable.
+    /// the schema says. It is sealed under the field's current key version, whose key stays
+    /// in the vault: erasing the subject makes every such envelope unreadable, and so does
+    /// rectifying or removing the field (``put(subject:values:context:)`` with a new value,
+    /// ``deleteFields(subject:fields:context:)``), which replaces the version — make the
+    /// envelope of a new value after that.
     public func encrypt(_ value: String, field: String, subject: String, context: AccessContext) throws -> String {
         guard let spec = schema[field], spec.encrypted else {
             throw PrivacyKitError(.invalidInput, "'\(field)' is not an encrypted field of the schema")
@@ -167,18 +170,16 @@ public struct VaultRecords: VaultCapability {
         defer { returnCipher(cipher) }
         return try perform(context, AccessRequest(.write, event: .recordWrite, subject: subject)) { tx, _ in
             let store = RecordStore(core: core)
-            if let existing = try store.load(tx.db, subjectID: subject) {
-                try store.unlock(existing, subjectID: subject, cipher: cipher)
-                tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: [field], reason: "encrypted for a service"))
-                return FieldCipher.text(try cipher.seal(stored, field: field, subjectID: subject, keyVersion: existing.keyVersion))
+            if try store.load(tx.db, subjectID: subject) == nil {
+                _ = try store.upsert(tx.db, subjectID: subject, values: [:], cipher: cipher)
             }
-            _ = try store.upsert(tx.db, subjectID: subject, values: [:], cipher: cipher)
-            guard let created = try store.load(tx.db, subjectID: subject) else {
+            guard var record = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.internal, "subject \(subject) vanished while being created")
             }
-            try store.unlock(created, subjectID: subject, cipher: cipher)
+            try store.unlock(record, subjectID: subject, cipher: cipher)
+            let key = try store.currentFieldKey(tx.db, &record, field: field, subjectID: subject, cipher: cipher)
             tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: [field], reason: "encrypted for a service"))
-            return FieldCipher.text(try cipher.seal(stored, field: field, subjectID: subject, keyVersion: created.keyVersion))
+            return FieldCipher.text(try cipher.seal(stored, field: field, subjectID: subject, key: key))
         }
     }
 
@@ -200,7 +201,7 @@ public struct VaultRecords: VaultCapability {
                 throw PrivacyKitError(.notFound, "no key for subject \(subject) (unknown or erased)")
             }
             try store.unlock(stored, subjectID: subject, cipher: cipher)
-            let value = try cipher.open(bytes, field: field, subjectID: subject)
+            let value = try cipher.open(bytes, field: field, subjectID: subject, key: stored.fieldKeys[field])
             let view = grant.view(field) ?? .masked
             tx.record(AuditEntry(.recordRead, subjectID: subject, fields: [field], reason: "decrypted for a service" + (view == .masked ? " (masked)" : "")))
             return grant.present(value, field: spec) ?? Masking.mask(value, rule: .hidden)

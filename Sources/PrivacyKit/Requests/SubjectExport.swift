@@ -157,7 +157,7 @@ extension VaultRequests {
         var record = SubjectExport.Record()
         for spec in present {
             guard let view = grant.view(spec.name) else { record.withheld.append(spec.name); continue }
-            let value = try stored.sealed[spec.name].map { try cipher.open($0, field: spec.name, subjectID: subject) } ?? stored.plain[spec.name]
+            let value = try stored.open(spec.name, subjectID: subject, cipher: cipher) ?? stored.plain[spec.name]
             guard let value, let shown = grant.present(value, field: spec) else { continue }
             record.fields.append(.init(field: spec.name, value: shown, category: spec.category, masked: view == .masked))
             if view == .masked { record.masked.append(spec.name) }

@@ -190,6 +190,9 @@ extension VaultRetention {
                 // One batch: read the next due candidates and act on them in one transaction.
                 let (count, last) = try perform(context, AccessRequest(.retention, event: .retentionAction)) { tx, _ -> (Int, String?) in
                     let candidates = try tx.db.decisions.candidates(query, after: after, limit: options.batchSize)
+                    // The batch proven in one pass; if that fails, each load below proves its
+                    // own subject, so one forged record fails alone.
+                    try? core.checkDecisionStates(tx.db, subjects: candidates.map(\.id))
                     for candidate in candidates {
                         let stored: RecordStore.Stored
                         do {
@@ -326,6 +329,7 @@ extension VaultRetention {
             var after = ""
             while true {
                 let candidates = try db.decisions.candidates(query, after: after, limit: 1000)
+                try? checkDecisionStates(db, subjects: candidates.map(\.id))
                 for candidate in candidates {
                     guard let stored = try RecordStore(core: core).load(db, subjectID: candidate.id) else { continue }
                     if rule.action == .eraseFields && !rule.fields.contains(where: { stored.sealed[$0] != nil || stored.plain[$0] != nil }) { continue }

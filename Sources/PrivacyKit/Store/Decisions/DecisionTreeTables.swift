@@ -4,7 +4,7 @@ extension DecisionRows {
     /// `decision_leaves` and `decision_nodes` (migration `v8-integrity`): the stored sparse
     /// Merkle tree over the decision rows (see `Access/DecisionIntegrity.swift`), and the
     /// reads that give each leaf its rows. A leaf covers one subject's consent state,
-    /// restriction, legal holds and tombstone, or every category hold. Nothing here is
+    /// restriction, legal holds, tombstone and record, or every category hold. Nothing here is
     /// trusted: what the tree says is checked against the root the keyed audit chain
     /// commits to.
     struct Tree {
@@ -12,10 +12,13 @@ extension DecisionRows {
 
         // MARK: The tree
 
-        /// The leaves of one bucket, by key.
-        func leaves(bucket: Int) throws -> [(key: [UInt8], tag: [UInt8])] {
-            try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT key, tag FROM decision_leaves WHERE bucket = ? ORDER BY key"), arguments: [bucket])
-                .map { ([UInt8]($0[0] as Data), [UInt8]($0[1] as Data)) }
+        /// The stored leaves of `buckets`, by bucket (a bucket with none is absent).
+        func leaves(buckets: [Int]) throws -> [Int: [(key: [UInt8], tag: [UInt8])]] {
+            var result: [Int: [(key: [UInt8], tag: [UInt8])]] = [:]
+            try forChunks(of: buckets, sql: "SELECT key, bucket, tag FROM decision_leaves WHERE bucket IN") { row in
+                result[row[1], default: []].append(([UInt8](row[0] as Data), [UInt8](row[2] as Data)))
+            }
+            return result
         }
 
         func setLeaf(key: [UInt8], bucket: Int, tag: [UInt8]?) throws {
@@ -29,23 +32,39 @@ extension DecisionRows {
             }
         }
 
-        /// The stored hashes of the nodes at `positions` (level << 20 | index, the key of
+        /// The stored pages at `positions` (level << 20 | index, the key of
         /// `decision_nodes`); absent ones are empty.
-        func nodes(_ positions: [Int]) throws -> [Int: [UInt8]] {
-            guard !positions.isEmpty else { return [:] }
-            let marks = Array(repeating: "?", count: positions.count).joined(separator: ",")
-            let rows = try StoreRow.fetchAll(
-                db.cachedStatement(sql: "SELECT pos, hash FROM decision_nodes WHERE pos IN (\(marks))"), arguments: StoreArguments(positions))
-            return Dictionary(rows.map { (Int($0[0] as Int64), [UInt8]($0[1] as Data)) }, uniquingKeysWith: { a, _ in a })
+        func pages(_ positions: [Int]) throws -> [Int: [UInt8]] {
+            var result: [Int: [UInt8]] = [:]
+            try forChunks(of: positions, sql: "SELECT pos, hash FROM decision_nodes WHERE pos IN") { row in
+                let page = [UInt8](row[1] as Data)
+                // A page of another size is damage: read as empty, its root will not match.
+                if page.count == DecisionIntegrity.pageByteCount { result[Int(row[0] as Int64)] = page }
+            }
+            return result
         }
 
-        func setNode(_ position: Int, hash: [UInt8]?) throws {
-            if let hash {
+        func setPage(_ position: Int, page: [UInt8]?) throws {
+            if let page {
                 try db.cachedStatement(sql: """
                     INSERT INTO decision_nodes (pos, hash) VALUES (?, ?) ON CONFLICT (pos) DO UPDATE SET hash = excluded.hash
-                    """).execute(arguments: [position, Data(hash)])
+                    """).execute(arguments: [position, Data(page)])
             } else {
                 try db.cachedStatement(sql: "DELETE FROM decision_nodes WHERE pos = ?").execute(arguments: [position])
+            }
+        }
+
+        /// Runs `sql` (ending in `IN`) over `values` in chunks of one fixed size, padded
+        /// with -1 (no position or bucket), so one prepared statement serves every call.
+        private func forChunks(of values: [Int], sql: String, _ body: (StoreRow) throws -> Void) throws {
+            let size = values.count <= 8 ? 8 : 64
+            let statement = try db.cachedStatement(sql: "\(sql) (\(Array(repeating: "?", count: size).joined(separator: ",")))")
+            var start = 0
+            while start < values.count {
+                var chunk = Array(values[start..<min(start + size, values.count)])
+                start += chunk.count
+                chunk += Array(repeating: -1, count: size - chunk.count)
+                for row in try StoreRow.fetchAll(statement, arguments: StoreArguments(chunk)) { try body(row) }
             }
         }
 
@@ -55,35 +74,31 @@ extension DecisionRows {
             try db.execute(sql: "DELETE FROM decision_nodes")
         }
 
-        /// Every leaf, by bucket (the verifier rebuilds the whole tree).
-        func allLeaves() throws -> [(key: [UInt8], bucket: Int, tag: [UInt8])] {
-            try StoreRow.fetchAll(db, sql: "SELECT key, bucket, tag FROM decision_leaves ORDER BY bucket, key")
-                .map { ([UInt8]($0[0] as Data), $0[1], [UInt8]($0[2] as Data)) }
-        }
-
         // MARK: The rows a leaf covers, in a fixed order and form
 
         /// A row a leaf covers: its table, and its columns in a fixed order.
         typealias Row = (table: String, values: ArraySlice<StoreValue>)
 
         /// One subject's decision rows: consent state by purpose, restriction, holds by id,
-        /// tombstone — one statement (a decision reads them on every check).
+        /// tombstone, and its record — one statement (a decision reads them on every check,
+        /// and a record read takes its row from them).
         func subjectRows(_ subject: String) throws -> [Row] {
-            let rows = try StoreRow.fetchAll(db.cachedStatement(sql: Self.subjectRowsSQL(where: "subject_id = ?", idColumn: false)),
-                                             arguments: StoreArguments([subject, subject, subject, subject]))
+            let rows = try StoreRow.fetchAll(db.cachedStatement(sql: Self.subjectRowsSQL(idColumn: false) { "\($0) = ?" }),
+                                             arguments: StoreArguments(Array(repeating: subject, count: Self.tables.count)))
             return rows.map { Self.row($0.values[...]) }
         }
 
-        /// ``subjectRows(_:)`` of many subjects at once (a batch of consent answers): one
-        /// statement per chunk of ids.
+        /// ``subjectRows(_:)`` of many subjects at once (a batch of consent answers, an
+        /// import's new subjects): one statement per chunk of ids.
         func subjectRows(among ids: [String]) throws -> [String: [Row]] {
             var rows: [String: [Row]] = [:]
             var start = ids.startIndex
             while start < ids.endIndex {
-                let chunk = Array(ids[start..<min(start + 200, ids.endIndex)])
+                let chunk = Array(ids[start..<min(start + 100, ids.endIndex)])
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let sql = Self.subjectRowsSQL(where: "subject_id IN (\(marks))", idColumn: true)
-                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(chunk + chunk + chunk + chunk)) {
+                let sql = Self.subjectRowsSQL(idColumn: true) { "\($0) IN (\(marks))" }
+                let arguments = Array(repeating: chunk, count: Self.tables.count).flatMap { $0 }
+                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(arguments)) {
                     rows[row[0], default: []].append(Self.row(row.values.dropFirst()))
                 }
                 start += chunk.count
@@ -91,26 +106,35 @@ extension DecisionRows {
             return rows
         }
 
-        /// The four tables a subject's leaf covers as one union, every row in one shape:
-        /// (table number, key, eight columns as text or NULL), in leaf order. Integers are
-        /// cast to text so both engines give one type per column.
-        private static func subjectRowsSQL(where condition: String, idColumn: Bool) -> String {
+        /// The five tables a subject's leaf covers as one union, every row in one shape:
+        /// (table number, key, eight columns as text or NULL, two as blobs or NULL), in leaf
+        /// order. Integers are cast to text so both engines give one type per column; the
+        /// subjects come first because PostgreSQL types a union's NULL columns pair by pair
+        /// from the left (NULL with NULL is text, and text does not match a blob).
+        private static func subjectRowsSQL(idColumn: Bool, condition: (String) -> String) -> String {
             let id = idColumn ? "subject_id, " : ""
+            let subjectID = idColumn ? "id AS subject_id, " : ""
             return """
-                SELECT \(id)1, purpose, kind, CAST(event_id AS TEXT), time, notice_version, expires_at, NULL, NULL, NULL FROM consent_state WHERE \(condition)
-                UNION ALL SELECT \(id)2, NULL, reason, placed_by, placed_at, request_id, NULL, NULL, NULL, NULL FROM restrictions WHERE \(condition)
-                UNION ALL SELECT \(id)3, id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason FROM legal_holds WHERE \(condition)
-                UNION ALL SELECT \(id)4, NULL, erased_at, reason, request_id, rule, actor, CAST(audit_seq AS TEXT), receipt, NULL FROM tombstones WHERE \(condition)
+                SELECT \(subjectID)5, NULL, CAST(kek_version AS TEXT), CAST(key_version AS TEXT), plain, invalid, created_at, updated_at, NULL, NULL, wrapped_key, sealed FROM subjects WHERE \(condition("id"))
+                UNION ALL SELECT \(id)1, purpose, kind, CAST(event_id AS TEXT), time, notice_version, expires_at, NULL, NULL, NULL, NULL, NULL FROM consent_state WHERE \(condition("subject_id"))
+                UNION ALL SELECT \(id)2, NULL, reason, placed_by, placed_at, request_id, NULL, NULL, NULL, NULL, NULL, NULL FROM restrictions WHERE \(condition("subject_id"))
+                UNION ALL SELECT \(id)3, id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason, NULL, NULL FROM legal_holds WHERE \(condition("subject_id"))
+                UNION ALL SELECT \(id)4, NULL, erased_at, reason, request_id, rule, actor, CAST(audit_seq AS TEXT), receipt, NULL, NULL, NULL FROM tombstones WHERE \(condition("subject_id"))
                 ORDER BY \(idColumn ? "1, 2, 3" : "1, 2")
                 """
         }
 
-        private static let tables = ["consent_state", "restrictions", "legal_holds", "tombstones"]
+        static let tables = ["consent_state", "restrictions", "legal_holds", "tombstones", "subjects"]
+        /// The union's columns after the table number that each table fills (the first
+        /// four leave the two blob columns empty, and their tags are as before the record
+        /// joined the leaf).
+        private static let columnCounts = [9, 9, 9, 9, 11]
 
         /// A union row (from its table number on) as the leaf takes it.
-        private static func row(_ values: ArraySlice<StoreValue>) -> Row {
+        static func row(_ values: ArraySlice<StoreValue>) -> Row {
             guard case .integer(let number) = values.first, (1...tables.count).contains(Int(number)) else { return ("?", values) }
-            return (tables[Int(number) - 1], values.dropFirst())
+            let columns = values.dropFirst()
+            return (tables[Int(number) - 1], columns.prefix(columnCounts[Int(number) - 1]))
         }
 
         private static let holdColumns = "id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason"
@@ -120,12 +144,12 @@ extension DecisionRows {
             try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT \(Self.holdColumns) FROM legal_holds WHERE category IS NOT NULL ORDER BY id"))
         }
 
-        /// Every subject id that has a decision row (the upgrade builds the tree from them).
+        /// Every subject id that has a decision row or a record (the tree is built from them).
         func subjectsWithState() throws -> [String] {
             try String.fetchAll(db, sql: """
                 SELECT subject_id FROM consent_state UNION SELECT subject_id FROM restrictions
                 UNION SELECT subject_id FROM legal_holds WHERE subject_id IS NOT NULL UNION SELECT subject_id FROM tombstones
-                ORDER BY 1
+                UNION SELECT id FROM subjects ORDER BY 1
                 """)
         }
     }

@@ -14,20 +14,26 @@ struct SubjectRow {
     let invalid: String
 }
 
+extension SubjectRow {
+    /// The row from the columns of a subject's leaf (`DecisionRows.Tree.subjectRows`): key,
+    /// KEK version, key version, plain, invalid, created, updated, two empty, wrapped key,
+    /// sealed.
+    init(leafValues values: ArraySlice<StoreValue>, subjectID: String) throws {
+        let v = Array(values)
+        guard v.count == 11, case .text(let kek) = v[1], let kekVersion = Int(kek), case .text(let key) = v[2], let keyVersion = Int(key),
+              case .text(let plain) = v[3], case .text(let invalid) = v[4], case .blob(let wrapped) = v[9], case .blob(let sealed) = v[10]
+        else {
+            throw PrivacyKitError(.integrity, "the record of subject \(subjectID) is damaged")
+        }
+        self.init(kekVersion: kekVersion, keyVersion: keyVersion, wrappedKey: wrapped, sealed: Data(sealed), plain: plain, invalid: invalid)
+    }
+}
+
 extension DecisionRows {
     /// `subjects`: one row per live subject, holding its wrapped key (the key an erasure
     /// destroys), its encrypted and plain fields and their validity.
     struct Subjects {
         fileprivate let db: StoreDatabase
-
-        /// The row of subject `id`.
-        func row(id: String) throws -> SubjectRow? {
-            guard let row = try StoreRow.fetchOne(
-                db.cachedStatement(sql: "SELECT kek_version, key_version, wrapped_key, sealed, plain, invalid FROM subjects WHERE id = ?"),
-                arguments: [id])
-            else { return nil }
-            return SubjectRow(kekVersion: row[0], keyVersion: row[1], wrappedKey: [UInt8](row[2] as Data), sealed: row[3], plain: row[4], invalid: row[5])
-        }
 
         /// Whether subject `id` exists. `cached` prepares the statement once, for callers
         /// that ask on every read (the request trackers).
@@ -85,6 +91,7 @@ extension DecisionRows {
 
         /// Stores subject `id`'s key re-wrapped under KEK `version` (once per subject: cached).
         func rewrap(id: String, kekVersion version: Int, wrappedKey: Data) throws {
+            try db.decisionWillChange(.subject(id))
             try db.cachedStatement(sql: "UPDATE subjects SET kek_version = ?, wrapped_key = ? WHERE id = ?")
                 .execute(arguments: [version, wrappedKey, id])
         }
@@ -100,6 +107,7 @@ extension DecisionRows {
 
         func insert(id: String, kekVersion: Int, keyVersion: Int, wrappedKey: Data, sealed: Data, plain: String, invalid: String,
                     createdAt: String, updatedAt: String) throws {
+            try db.decisionWillChange(.subject(id))
             try db.cachedStatement(sql: """
                 INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -108,6 +116,7 @@ extension DecisionRows {
 
         /// Rewrites the fields of subject `id` (its key stays).
         func updateFields(id: String, sealed: Data, plain: String, invalid: String, updatedAt: String) throws {
+            try db.decisionWillChange(.subject(id))
             try db.cachedStatement(sql: "UPDATE subjects SET sealed = ?, plain = ?, invalid = ?, updated_at = ? WHERE id = ?")
                 .execute(arguments: [sealed, plain, invalid, updatedAt, id])
         }

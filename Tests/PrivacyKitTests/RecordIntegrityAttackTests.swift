@@ -1,0 +1,103 @@
+import Foundation
+@_spi(Testing) @testable import PrivacyKit
+import Sodium
+import Testing
+
+/// Issue 20, point 3: a store writer without a key rolls a record back, drops a field, drops
+/// or plants a record. Each read must fail closed (`.integrity`, audited), and `audit
+/// verify` must name the decision state. (Before records joined their subject's leaf, every
+/// one of these read back the old or missing value without a word.)
+@Suite("Store writer vs the records")
+struct RecordIntegrityAttackTests {
+    static let admin = AccessContext(actor: "dpo", role: "admin", purpose: "privacy-compliance")
+
+    let fixture: AuditFixture
+    var vault: Vault { fixture.vault }
+
+    init() throws {
+        fixture = try AuditFixture()
+        for id in ["s1", "s2"] {
+            try fixture.vault.records.put(
+                subject: id, values: ["email": "\(id)@example.com", "phone": "+14155550100", "full_name": "Name \(id)", "segment": "customer"],
+                context: Self.admin)
+        }
+    }
+
+    func row(_ id: String) throws -> StoreRow {
+        try #require(try vault.store.read { db in try StoreRow.fetchOne(db, sql: "SELECT * FROM subjects WHERE id = ?", arguments: [id]) })
+    }
+
+    @Test func aFieldRolledBackToItsEarlierCiphertext() throws {
+        let before = try row("s1")
+        try vault.records.put(subject: "s1", values: ["email": "new@example.com"], context: Self.admin)
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET sealed = ?, wrapped_key = ? WHERE id = 's1'",
+                           arguments: [before["sealed"] as Data, before["wrapped_key"] as Data])
+        }
+        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["email"], context: Self.admin) }
+        let event = try fixture.newestEvent()
+        #expect(event["action"] as String == "record.read" && event["outcome"] as String == "failed")
+        // The other subject is untouched and still served.
+        #expect(try vault.records.get(subject: "s2", fields: ["email"], context: Self.admin)["email"] == "s2@example.com")
+    }
+
+    @Test func aFieldRemovedBehindTheLibrary() throws {
+        let stored = try row("s1")
+        var fields = try RecordStore.decodeFields([UInt8](stored["sealed"] as Data), subjectID: "s1")
+        fields.envelopes["phone"] = nil
+        fields.keys["phone"] = nil
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET sealed = ? WHERE id = 's1'",
+                           arguments: [Data(RecordStore.encodeFields(envelopes: fields.envelopes, keys: fields.keys))])
+        }
+        // Even a read of another field: the record is not the one the log commits to.
+        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["email"], context: Self.admin) }
+        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", context: Self.admin) }
+    }
+
+    @Test func aPlainFieldEdited() throws {
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET plain = ? WHERE id = 's1'", arguments: [#"{"segment":"vip"}"#])
+        }
+        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["segment"], context: Self.admin) }
+    }
+
+    @Test func aRecordDeletedIsNotTakenForAnUnknownSubject() throws {
+        try fixture.tamper { db in try db.execute(sql: "DELETE FROM subjects WHERE id = 's1'") }
+        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", context: Self.admin) }
+    }
+
+    @Test func aRecordPlantedUnderANewId() throws {
+        let stored = try row("s2")
+        try fixture.tamper { db in
+            try db.execute(sql: """
+                INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
+                VALUES ('planted', ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: StoreArguments(["kek_version", "key_version", "wrapped_key", "sealed", "plain", "invalid", "created_at", "updated_at"]
+                    .map { stored.value($0) }))
+        }
+        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "planted", context: Self.admin) }
+    }
+
+    /// A tombstone deleted behind the vault does not let an import bring the person back:
+    /// the import proves its new subjects' leaves absent first.
+    @Test func anImportOntoAnErasedIdWhoseTombstoneWasDeleted() throws {
+        _ = try vault.retention.erase(subject: "s1", reason: "request", context: Self.admin)
+        try fixture.tamper { db in try db.execute(sql: "DELETE FROM tombstones WHERE subject_id = 's1'") }
+        let csv = fixture.dir.url.appendingPathComponent("back.csv")
+        try "customer_id,email\ns1,s1@example.com\n".write(to: csv, atomically: true, encoding: .utf8)
+        try fixture.expectFailsClosed { _ = try vault.records.importCSV(at: csv.path, context: Self.admin) }
+        #expect(try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE id = 's1'") } == 0)
+    }
+
+    /// An honest history of writes, rectifications and removals keeps verifying.
+    @Test func honestRecordChangesKeepVerifying() throws {
+        try vault.records.put(subject: "s1", values: ["email": "other@example.com", "segment": "lead"], context: Self.admin)
+        _ = try vault.records.deleteFields(subject: "s1", fields: ["phone"], context: Self.admin)
+        _ = try vault.records.encrypt("x@example.com", field: "email", subject: "svc", context: Self.admin)
+        _ = try vault.retention.erase(subject: "s2", reason: "request", context: Self.admin)
+        #expect(try vault.records.get(subject: "s1", context: Self.admin)["email"] == "other@example.com")
+        let report = try fixture.verify()
+        #expect(report.ok, "\(report.problem?.message ?? "")")
+    }
+}
