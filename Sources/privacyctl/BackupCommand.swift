@@ -200,7 +200,7 @@ extension Privacyctl {
                     progress.finish()
                     try live?.audit.checkpointIfNeeded()
                     if options.output.json { try Output.json(Result(ok: true, restore: summary)) } else {
-                        Output.standardOutput("restored backup \(summary.backupID) into \(summary.directory): \(summary.subjects) subjects; \(summary.replayedErasures) erasures since the backup replayed, \(summary.tombstonesAdded) tombstones added; audit log verified")
+                        Output.standardOutput("restored backup \(summary.backupID) into \(summary.directory): \(summary.subjects) subjects; \(summary.replayedErasures) erasures since the backup replayed, \(summary.tombstonesAdded) tombstones added, \(summary.replayedFieldVersions) destroyed field versions replayed; audit log verified")
                     }
                 }
             }
@@ -227,7 +227,7 @@ extension Privacyctl {
         struct ExportLedger: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "export-ledger",
-                abstract: "Write the vault's tombstones as a signed erasure ledger, for restoring a backup on another host.", discussion: Examples.section("backup export-ledger"))
+                abstract: "Write the vault's tombstones and destroyed field versions as a signed erasure ledger, for restoring a backup on another host.", discussion: Examples.section("backup export-ledger"))
             @Argument(help: ArgumentHelp("The file to write.", valueName: "file")) var file: String
             @OptionGroup var options: VaultCommandOptions
 

@@ -73,6 +73,37 @@ struct BackupTests {
         return out
     }
 
+    /// Issue 20, point 3: a field rectified or removed after the backup does not come back
+    /// in the restored vault, whether the changes come from the live vault or its ledger.
+    @Test func fieldsRectifiedOrRemovedAfterTheBackupStayGoneInTheRestoredVault() throws {
+        let s = try Setup(subjects: 3)
+        let backup = try s.backup()
+        try s.vault.records.put(subject: "s001", values: ["email": "new@canary.example"], context: Self.admin)
+        _ = try s.vault.records.deleteFields(subject: "s002", fields: ["full_name"], context: Self.admin)
+        let ledgerFile = s.dir.file("ledger.json")
+        let ledger = try s.vault.backups.exportErasureLedger(context: Self.admin)
+        #expect(ledger.fieldVersions == [DestroyedFieldVersions(subject: "s001", field: "email", below: 2),
+                                         DestroyedFieldVersions(subject: "s002", field: "full_name", below: 2)])
+        try ledger.json().write(to: URL(fileURLWithPath: ledgerFile))
+
+        for (name, source) in [("from-vault", TombstoneSource.vault(s.vault)), ("from-ledger", .ledger(URL(fileURLWithPath: ledgerFile)))] {
+            let (summary, restored) = try s.restore(backup.file, to: name, source: source)
+            #expect(summary.replayedFieldVersions == 2)
+            let s001 = try restored.records.get(subject: "s001", context: Self.admin)
+            let s002 = try restored.records.get(subject: "s002", context: Self.admin)
+            // The old values are gone; the fields the backup holds unchanged are there.
+            #expect(s001["email"] == nil && s001["full_name"] == "Canary s001 Person")
+            #expect(s002["full_name"] == nil && s002["email"] == "s002@canary.example")
+            #expect(try restored.records.find(field: "email", value: "s001@canary.example", context: Self.admin).isEmpty)
+            #expect(try restored.audit.verify().ok)
+            try restored.store.close()
+        }
+        // Without the changes to replay, the backup's old values come back (documented).
+        let (plain, old) = try s.restore(backup.file, to: "no-ledger", source: TombstoneSource.none)
+        #expect(plain.replayedFieldVersions == 0)
+        #expect(try old.records.get(subject: "s001", fields: ["email"], context: Self.admin)["email"] == "s001@canary.example")
+    }
+
     @Test func subjectsErasedAfterTheBackupStayErasedInTheRestoredVault() throws {
         let s = try Setup()
         let backup = try s.backup()

@@ -14,6 +14,9 @@ public struct ErasureLedger: Codable, Sendable {
     public let vaultID: String
     public let exportedAt: String
     public let tombstones: [ErasureReceipt]
+    /// The field versions the vault destroyed (rectified or removed fields), replayed like
+    /// the tombstones; absent in a ledger made before field keys.
+    public var fieldVersions: [DestroyedFieldVersions]?
     public let publicKey: String
     public var signature: ReceiptSignature?
 
@@ -34,6 +37,9 @@ public struct RestoreSummary: Sendable, Codable {
     public let replayedErasures: Int
     /// Tombstones added without a subject to erase (erased before, or never in the backup).
     public let tombstonesAdded: Int
+    /// Fields whose value in the backup is of a version destroyed since (rectified or
+    /// removed): removed again.
+    public let replayedFieldVersions: Int
     public let auditVerified: Bool
     /// The format of a backup made by an older PrivacyKit, which the restore carried over
     /// (`vault.upgrade` in the restored log); nil for a backup of this build's format.
@@ -42,7 +48,7 @@ public struct RestoreSummary: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case directory, subjects
         case backupID = "backup_id", vaultID = "vault_id", replayedErasures = "replayed_erasures"
-        case tombstonesAdded = "tombstones_added", auditVerified = "audit_verified"
+        case tombstonesAdded = "tombstones_added", auditVerified = "audit_verified", replayedFieldVersions = "replayed_field_versions"
         case upgradedFromFormat = "upgraded_from_format"
     }
 }
@@ -53,10 +59,11 @@ extension VaultBackups {
     public func exportErasureLedger(context: AccessContext) throws -> ErasureLedger {
         guard let signer = audit.signer else { throw PrivacyKitError(.internal, "the keyring has no audit signing key") }
         let receipts = try VaultRetention(core: core).tombstones(context: context)
+        let versions = try VaultRecords(core: core).destroyedFieldVersions(context: context)
         var ledger = ErasureLedger(format: ErasureLedger.formatVersion, vaultID: id.hex, exportedAt: Timestamp.precise(Date()), tombstones: receipts,
-                                   publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
+                                   fieldVersions: versions, publicKey: Base64URL.encode(signer.publicKey.bytes), signature: nil)
         try ledger.sign(with: signer)
-        try record([AuditEntry(.backupCreate, reason: "erasure ledger: \(receipts.count) tombstones")], context: context)
+        try record([AuditEntry(.backupCreate, reason: "erasure ledger: \(receipts.count) tombstones, \(versions.count) destroyed field versions")], context: context)
         return ledger
     }
 
@@ -133,7 +140,7 @@ extension VaultBackups {
         let storePath = staging + "/" + VaultLayout.storeFileName
         // Through the page cache: the restored vault is opened and its audit log read next.
         let out = try StreamFileWriter(path: storePath, largestReserve: 0, tryDirect: false)
-        var prepared: (keyringBytes: [UInt8], rootKey: RootKey, ledger: [ErasureReceipt])?
+        var prepared: (keyringBytes: [UInt8], rootKey: RootKey, ledger: (tombstones: [ErasureReceipt], fieldVersions: [DestroyedFieldVersions]))?
         let (opened, _, _) = try BackupOpener.read(path: path, expectVault: nil, key: { header in
             // The erasures to replay, read (and checked) before any key is derived.
             let ledger = try Self.ledger(from: source, for: header, context: context)
@@ -192,9 +199,9 @@ extension VaultBackups {
                                                installIdentity: false)
         // Open the restored vault, replay erasures, verify, record.
         let vault = try Vault.open(at: URL(fileURLWithPath: staging), rootKey: rootKey, context: context, backend: backend)
-        var replayed = 0, added = 0
+        var replayed = 0, added = 0, versionsReplayed = 0
         try vault.core.performAudited(context) { tx in
-            for receipt in ledger {
+            for receipt in ledger.tombstones {
                 let rows = tx.db.decisions
                 guard try !rows.tombstones.contains(receipt.subject) else { continue }
                 let erased = try rows.subjects.delete(id: receipt.subject) == 1
@@ -210,7 +217,8 @@ extension VaultBackups {
                     added += 1
                 }
             }
-            tx.record(AuditEntry(.backupRestore, reason: "\(opened.manifest.backupID) of \(opened.manifest.createdAt): \(replayed) erasures replayed, \(added) tombstones added"))
+            versionsReplayed = try RecordStore(core: vault.core).replay(ledger.fieldVersions, tx: tx)
+            tx.record(AuditEntry(.backupRestore, reason: "\(opened.manifest.backupID) of \(opened.manifest.createdAt): \(replayed) erasures replayed, \(added) tombstones added, \(versionsReplayed) destroyed field versions replayed"))
         }
         vault.core.scrubDeleted()
         let report = try vault.audit.verify()
@@ -226,20 +234,23 @@ extension VaultBackups {
         finished = true
         try SecureFiles.syncDirectory(parent)
         return RestoreSummary(directory: target, backupID: opened.manifest.backupID, vaultID: header.vaultID, subjects: subjects,
-                              replayedErasures: replayed, tombstonesAdded: added, auditVerified: true,
+                              replayedErasures: replayed, tombstonesAdded: added, replayedFieldVersions: versionsReplayed, auditVerified: true,
                               upgradedFromFormat: upgrade.upgraded ? upgrade.fromFormat : nil)
     }
 
-    /// The tombstones `source` holds, checked against the backup's header.
-    private static func ledger(from source: TombstoneSource, for header: BackupHeader, context: AccessContext) throws -> [ErasureReceipt] {
+    /// The tombstones and destroyed field versions `source` holds, checked against the
+    /// backup's header.
+    private static func ledger(from source: TombstoneSource, for header: BackupHeader, context: AccessContext) throws
+        -> (tombstones: [ErasureReceipt], fieldVersions: [DestroyedFieldVersions])
+    {
         switch source {
         case .none:
-            return []
+            return ([], [])
         case .vault(let live):
             guard live.id.hex == header.vaultID else {
                 throw PrivacyKitError(.integrity, "the backup is of vault \(header.vaultID) but the tombstones come from vault \(live.id)")
             }
-            return try live.retention.tombstones(context: context)
+            return (try live.retention.tombstones(context: context), try live.records.destroyedFieldVersions(context: context))
         case .ledger(let url):
             // Strictly, as receipts: only the exact bytes issued, all covered by the signature.
             guard let data = FileManager.default.contents(atPath: url.path),
@@ -257,7 +268,7 @@ extension VaultBackups {
             guard file.vaultID == header.vaultID else {
                 throw PrivacyKitError(.integrity, "the erasure ledger is of vault \(file.vaultID), not \(header.vaultID)")
             }
-            return file.tombstones
+            return (file.tombstones, file.fieldVersions ?? [])
         }
     }
 
