@@ -37,12 +37,14 @@ struct AuditFixture {
     /// A decision fails closed on forged state and says why, and `audit verify` with the
     /// vault's keys reports the decision state.
     @discardableResult
-    func expectFailsClosed(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) throws -> PrivacyKitError? {
+    func expectFailsClosed(
+        verifyKind: String = "decision-state", sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    ) throws -> PrivacyKitError? {
         let error = #expect(throws: PrivacyKitError.self, sourceLocation: sourceLocation) { try body() }
         #expect(error?.code == .integrity, "\(error?.message ?? "")", sourceLocation: sourceLocation)
         #expect(error?.message.hasPrefix(DecisionIntegrity.failurePrefix) == true, sourceLocation: sourceLocation)
         let report = try verify()
-        #expect(report.problem?.kind == "decision-state", "audit verify: \(report.problem?.kind ?? "ok")", sourceLocation: sourceLocation)
+        #expect(report.problem?.kind == verifyKind, "audit verify: \(report.problem?.kind ?? "ok")", sourceLocation: sourceLocation)
         return error
     }
 

@@ -20,7 +20,7 @@ struct FieldKeyTests {
 
     func storedFields(_ id: String) throws -> (envelopes: [String: [UInt8]], keys: [String: FieldKey]) {
         let sealed = try #require(try vault.store.read { db in try Data.fetchOne(db, sql: "SELECT sealed FROM subjects WHERE id = ?", arguments: [id]) })
-        return try RecordStore.decodeFields([UInt8](sealed), subjectID: id)
+        return try RecordStore.decodeColumn([UInt8](sealed), subjectID: id)
     }
 
     func decrypt(_ envelope: String, _ field: String) throws -> String {

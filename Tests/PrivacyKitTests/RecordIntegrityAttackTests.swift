@@ -3,10 +3,11 @@ import Foundation
 import Sodium
 import Testing
 
-/// Issue 20, point 3: a store writer without a key rolls a record back, drops a field, drops
-/// or plants a record. Each read must fail closed (`.integrity`, audited), and `audit
-/// verify` must name the decision state. (Before records joined their subject's leaf, every
-/// one of these read back the old or missing value without a word.)
+/// Issue 20, point 3: a store writer without a key rolls a record back, drops a field, edits
+/// one, drops or plants a record. Each read must fail closed (`.integrity`, audited), and
+/// `audit verify` must name the record (its MAC) or the decision state (its leaf, which
+/// covers a record from its first change on). (Before, every one of these read back the
+/// old, edited or missing value without a word.)
 @Suite("Store writer vs the records")
 struct RecordIntegrityAttackTests {
     static let admin = AccessContext(actor: "dpo", role: "admin", purpose: "privacy-compliance")
@@ -43,28 +44,39 @@ struct RecordIntegrityAttackTests {
 
     @Test func aFieldRemovedBehindTheLibrary() throws {
         let stored = try row("s1")
-        var fields = try RecordStore.decodeFields([UInt8](stored["sealed"] as Data), subjectID: "s1")
+        var fields = try RecordStore.decodeColumn([UInt8](stored["sealed"] as Data), subjectID: "s1")
         fields.envelopes["phone"] = nil
         fields.keys["phone"] = nil
         try fixture.tamper { db in
             try db.execute(sql: "UPDATE subjects SET sealed = ? WHERE id = 's1'",
-                           arguments: [Data(RecordStore.encodeFields(envelopes: fields.envelopes, keys: fields.keys))])
+                           // The old MAC header kept in front: a writer without the key cannot make a new one.
+                           arguments: [Data((stored["sealed"] as Data).prefix(RecordSeal.headerByteCount)) + Data(RecordStore.encodeFields(envelopes: fields.envelopes, keys: fields.keys))])
         }
-        // Even a read of another field: the record is not the one the log commits to.
-        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["email"], context: Self.admin) }
-        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", context: Self.admin) }
+        // Even a read of another field: the record is not the one the vault wrote.
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.get(subject: "s1", fields: ["email"], context: Self.admin) }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.get(subject: "s1", context: Self.admin) }
     }
 
     @Test func aPlainFieldEdited() throws {
         try fixture.tamper { db in
             try db.execute(sql: "UPDATE subjects SET plain = ? WHERE id = 's1'", arguments: [#"{"segment":"vip"}"#])
         }
-        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["segment"], context: Self.admin) }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.get(subject: "s1", fields: ["segment"], context: Self.admin) }
     }
 
-    @Test func aRecordDeletedIsNotTakenForAnUnknownSubject() throws {
+    @Test func aChangedRecordDeletedIsNotTakenForAnUnknownSubject() throws {
+        try vault.records.put(subject: "s1", values: ["segment": "lead"], context: Self.admin)
         try fixture.tamper { db in try db.execute(sql: "DELETE FROM subjects WHERE id = 's1'") }
         try fixture.expectFailsClosed { _ = try vault.records.get(subject: "s1", context: Self.admin) }
+    }
+
+    /// A record never changed since it was created has no earlier state and is not in the
+    /// tree: deleted outright, it reads as unknown. That is destruction, which the attacker
+    /// model grants (docs/threat-model.md); nothing false is decided.
+    @Test func aNeverChangedRecordDeletedIsDestruction() throws {
+        try fixture.tamper { db in try db.execute(sql: "DELETE FROM subjects WHERE id = 's2'") }
+        let error = #expect(throws: PrivacyKitError.self) { try vault.records.get(subject: "s2", context: Self.admin) }
+        #expect(error?.code == .notFound)
     }
 
     @Test func aRecordPlantedUnderANewId() throws {
@@ -76,7 +88,7 @@ struct RecordIntegrityAttackTests {
                 """, arguments: StoreArguments(["kek_version", "key_version", "wrapped_key", "sealed", "plain", "invalid", "created_at", "updated_at"]
                     .map { stored.value($0) }))
         }
-        try fixture.expectFailsClosed { _ = try vault.records.get(subject: "planted", context: Self.admin) }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.get(subject: "planted", context: Self.admin) }
     }
 
     /// A tombstone deleted behind the vault does not let an import bring the person back:

@@ -156,11 +156,11 @@ struct RecordsTests {
         // Swap a's email envelope into its phone slot.
         try v.store.write { db in
             let sealed = try #require(try Data.fetchOne(db, sql: "SELECT sealed FROM subjects WHERE id = 'a'"))
-            var fields = try RecordStore.decodeFields([UInt8](sealed), subjectID: "a")
+            var fields = try RecordStore.decodeColumn([UInt8](sealed), subjectID: "a")
             fields.envelopes["phone"] = fields.envelopes["email"]
             fields.keys["phone"] = fields.keys["email"]
             try db.execute(sql: "UPDATE subjects SET sealed = ? WHERE id = 'a'",
-                           arguments: [Data(RecordStore.encodeFields(envelopes: fields.envelopes, keys: fields.keys))])
+                           arguments: [sealed.prefix(RecordSeal.headerByteCount) + Data(RecordStore.encodeFields(envelopes: fields.envelopes, keys: fields.keys))])
         }
         // The record's leaf no longer matches what the log commits to: the whole record
         // fails closed, not only the moved field.

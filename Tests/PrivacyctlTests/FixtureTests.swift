@@ -226,7 +226,7 @@ struct FixtureTests {
         #expect(plan["dry_run"] as? Bool == true && plan["upgraded"] as? Bool == false)
         #expect(plan["from_format"] as? Int == 1 && plan["to_format"] as? Int == 2)
         let steps = try #require(plan["steps"] as? [String])
-        #expect(steps.count == 5 && steps.last?.contains("identity") == true, "\(steps)")
+        #expect(steps.count == 6 && steps.last?.contains("identity") == true, "\(steps)")
         #expect(try #require(plan["audit_events_verified"] as? Int) > 40)
         #expect(try storeDigest() == store0 && (try keyring()) == keyring0, "neither the refusal nor the dry run may change the vault")
         #expect(try f.run(["upgrade", "--dry-run", "--json"]).json()["from_format"] as? Int == 1)

@@ -74,12 +74,4 @@ extension StoreDatabase {
         try decisionGuard.willChange(leaf, tree: decisions.tree)
     }
 
-    /// ``decisionWillChange(_:)`` for many leaves, proven together (a bulk writer calls it
-    /// first; its writers' own calls then find the leaves already pending).
-    func decisionsWillChange(_ leaves: [DecisionIntegrity.Leaf]) throws {
-        guard let decisionGuard else {
-            throw PrivacyKitError(.internal, "decision rows changed outside an audited transaction")
-        }
-        try decisionGuard.willChange(leaves, tree: decisions.tree)
-    }
 }

@@ -70,6 +70,12 @@ struct DecisionIntegrity: Sendable {
 
     /// The tag of `leaf` given its rows (read one leaf at a time, or in bulk).
     func tag(_ leaf: Leaf, values rows: [DecisionRows.Tree.Row]) throws -> [UInt8]? {
+        // A record as created (revision 0) is not part of the leaf (see RecordSeal).
+        let rows = rows.filter { row in
+            guard row.table == "subjects" else { return true }
+            guard case .blob(let sealed)? = row.values.last else { return true }
+            return SubjectRow.isRevised(sealed: sealed)
+        }
         guard !rows.isEmpty else { return nil }
         var c = Canonical("privacykit.state.leaf.v1")
         c.append(leaf.name)

@@ -232,7 +232,11 @@ public enum AuditVerifier {
         // what the newest MACed event commits to.
         if problem == nil, let chainKey, let committedRoot,
            try !ConstantTime.equals(DecisionIntegrity(key: chainKey).build(tree: db.decisions.tree, store: false), committedRoot) {
-            fail(expected - 1, "decision-state", "the consent, restriction, hold and tombstone rows are not the ones the log commits to at its newest MACed event (changed behind the vault)")
+            fail(expected - 1, "decision-state", "the record, consent, restriction, hold and tombstone rows are not the ones the log commits to at its newest MACed event (changed behind the vault)")
+        }
+        // Every record must carry the MAC the vault wrote over it.
+        if problem == nil, let chainKey, let forged = try RecordSeal(key: chainKey).firstForged(db) {
+            fail(expected - 1, "record", "the record of subject \(forged) is not the one the vault wrote (its MAC fails: changed, moved or planted behind the vault)")
         }
         let lastSeq = expected - 1
         if problem == nil {

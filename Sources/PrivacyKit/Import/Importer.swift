@@ -176,11 +176,12 @@ extension VaultRecords {
             let now = Timestamp.now()
             var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
             let erased = try RecordStore.erasedSubjects(tx.db, among: rows.map(\.subject))
-            // The new subjects' leaves, proven absent (or as they are) together: a tombstone
-            // deleted behind the vault fails here instead of bringing the person back.
-            try tx.db.decisionsWillChange(rows.compactMap { row in
+            // The new subjects' leaves proven as they are (absent) together: a tombstone
+            // deleted behind the vault fails here instead of bringing the person back. New
+            // records stay out of their leaves (RecordSeal): no tree is written for them.
+            try checkDecisionStates(tx.db, subjects: rows.compactMap { row in
                 guard case .new = row.state, !existing.contains(row.subject), !erased.contains(row.subject) else { return nil }
-                return .subject(row.subject)
+                return row.subject
             })
             var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
             outcomes.reserveCapacity(rows.count)

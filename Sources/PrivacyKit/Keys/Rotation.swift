@@ -73,16 +73,18 @@ public struct VaultKeys: VaultCapability {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
                 let subjects = tx.db.decisions.subjects
                 let rows = try subjects.wrappedKeys(below: target, limit: max(1, batchSize))
-                // The rows as read must be the ones the log commits to (proven together).
-                try tx.db.decisionsWillChange(rows.map { .subject($0.id) })
-                for (subject, version, wrappedKey) in rows {
-                    guard let old = keyring.key(.kek, version: version) else {
-                        throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(version), which the keyring does not have")
+                // The rows proven together; each is then read with its MAC checked.
+                try checkDecisionStates(tx.db, subjects: rows.map(\.id))
+                let store = RecordStore(core: core)
+                for (subject, _, _) in rows {
+                    guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
+                    guard let old = keyring.key(.kek, version: stored.kekVersion) else {
+                        throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(stored.kekVersion), which the keyring does not have")
                     }
-                    try cipher.unwrapSubjectKey([UInt8](wrappedKey), subjectID: subject, kek: old.secret, kekVersion: version)
+                    try cipher.unwrapSubjectKey(stored.wrappedKey, subjectID: subject, kek: old.secret, kekVersion: stored.kekVersion)
                     let wrapped = try cipher.wrapSubjectKey(subjectID: subject, kek: newKEK.secret, kekVersion: target)
                     cipher.wipe()
-                    try subjects.rewrap(id: subject, kekVersion: target, wrappedKey: Data(wrapped))
+                    try store.rewrap(tx.db, subjectID: subject, stored, kekVersion: target, wrappedKey: wrapped)
                 }
                 if !rows.isEmpty {
                     tx.record(AuditEntry(.keysRotateKEK, reason: "re-wrapped \(rows.count) subject keys under KEK v\(target)"))

@@ -58,8 +58,7 @@ extension RecordStore {
             stored.sealed[entry.field] = nil
             stored.fieldKeys[entry.field] = FieldKey(version: entry.below - 1, salt: nil)
             stored.invalid.remove(entry.field)
-            try tx.db.decisions.subjects.updateFields(id: entry.subject, sealed: Data(stored.encodedFields), plain: Self.json(stored.plain),
-                                                      invalid: stored.invalid.sorted().joined(separator: ","), updatedAt: Timestamp.now())
+            try save(tx.db, subjectID: entry.subject, &stored)
             try tx.db.blindIndex.delete(subject: entry.subject, field: entry.field)
             tx.record(AuditEntry(.recordWrite, subjectID: entry.subject, fields: [entry.field],
                                  reason: "replayed after restore: versions below v\(entry.below) destroyed"))

@@ -46,6 +46,11 @@ struct RecordStore {
         var fieldKeys: [String: FieldKey]
         var plain: [String: String]
         var invalid: Set<String>
+        /// How many times the record changed since it was created (see ``RecordSeal``).
+        var revision: Int
+        let createdAt: String
+        /// The row as read, for a rewrite that leaves the fields as they are (a re-wrap).
+        let row: SubjectRow
 
         /// The value of encrypted field `name`, if stored (the subject key must be loaded).
         func open(_ name: String, subjectID: String, cipher: FieldCipher) throws -> String? {
@@ -60,11 +65,38 @@ struct RecordStore {
         guard let plain = try? JSONDecoder().decode([String: String].self, from: Data(row.plain.utf8)) else {
             throw PrivacyKitError(.integrity, "the plain fields of subject \(subjectID) are damaged")
         }
-        let fields = try Self.decodeFields([UInt8](row.sealed), subjectID: subjectID)
+        let (revision, entries) = try seal.check(row, id: subjectID)
+        let fields = try Self.decodeFields(entries, subjectID: subjectID)
         return Stored(
             kekVersion: row.kekVersion, keyVersion: row.keyVersion, wrappedKey: row.wrappedKey,
             sealed: fields.envelopes, fieldKeys: fields.keys, plain: plain,
-            invalid: Set(row.invalid.split(separator: ",").map(String.init)))
+            invalid: Set(row.invalid.split(separator: ",").map(String.init)), revision: revision, createdAt: row.createdAt, row: row)
+    }
+
+    /// Stores `stored`'s subject key wrapped anew (KEK rotation): the fields and revision as
+    /// they are, the MAC renewed over the new wrapped key.
+    func rewrap(_ db: StoreDatabase, subjectID: String, _ stored: Stored, kekVersion: Int, wrappedKey: [UInt8]) throws {
+        guard let header = RecordSeal.header([UInt8](stored.row.sealed)) else {
+            throw PrivacyKitError(.integrity, "the record of subject \(subjectID) has no MAC")
+        }
+        let sealed = try seal.sealed(RecordSeal.Row(
+            id: subjectID, kekVersion: kekVersion, keyVersion: stored.keyVersion, wrappedKey: wrappedKey, entries: Array(header.entries),
+            plain: stored.row.plain, invalid: stored.row.invalid, createdAt: stored.row.createdAt, updatedAt: stored.row.updatedAt,
+            revision: header.revision))
+        try db.decisions.subjects.rewrap(id: subjectID, kekVersion: kekVersion, wrappedKey: Data(wrappedKey), sealed: Data(sealed))
+    }
+
+    var seal: RecordSeal { RecordSeal(key: core.integrity.key) }
+
+    /// Writes `stored` back as the record's next revision (its leaf proven and updated, its
+    /// MAC renewed) in the current transaction.
+    func save(_ db: StoreDatabase, subjectID: String, _ stored: inout Stored, now: String = Timestamp.now()) throws {
+        stored.revision += 1
+        let plain = Self.json(stored.plain), invalid = stored.invalid.sorted().joined(separator: ",")
+        let sealed = try seal.sealed(RecordSeal.Row(
+            id: subjectID, kekVersion: stored.kekVersion, keyVersion: stored.keyVersion, wrappedKey: stored.wrappedKey, entries: stored.encodedFields,
+            plain: plain, invalid: invalid, createdAt: stored.createdAt, updatedAt: now, revision: stored.revision))
+        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(sealed), plain: plain, invalid: invalid, updatedAt: now)
     }
 
     /// The ids among `ids` that have a record.
@@ -145,7 +177,8 @@ struct RecordStore {
         let subjectID: String
         let kekVersion: Int
         let wrappedKey: [UInt8]
-        /// The encrypted fields in the ``encodeFields(envelopes:keys:)`` layout.
+        /// The encrypted fields in the ``encodeFields(envelopes:keys:)`` layout (the MAC
+        /// goes in front at insert, when the time is known).
         let sealed: [UInt8]
         let plainJSON: String
         let invalidFields: [String]
@@ -187,7 +220,7 @@ struct RecordStore {
         cipher.newSubjectKey()
         let wrapped = try cipher.wrapSubjectKey(subjectID: subjectID, kek: keys.kek, kekVersion: keys.kekVersion)
         let names = values.keys.sorted()
-        var sealed: [UInt8] = [Self.fieldsLayoutMarker]
+        var sealed: [UInt8] = []
         var plain: [String: String] = [:]
         var indexes: [PreparedRecord.IndexEntry] = []
         for name in names {
@@ -212,8 +245,11 @@ struct RecordStore {
 
     /// Inserts a prepared row (the subject must not exist) in the current transaction.
     func insert(_ db: StoreDatabase, _ record: PreparedRecord, now: String) throws -> PutResult {
+        let sealed = try seal.sealed(RecordSeal.Row(
+            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: record.wrappedKey, entries: record.sealed,
+            plain: record.plainJSON, invalid: record.invalidFields.joined(separator: ","), createdAt: now, updatedAt: now, revision: 0))
         try db.decisions.subjects.insert(
-            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: Data(record.wrappedKey), sealed: Data(record.sealed),
+            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: Data(record.wrappedKey), sealed: Data(sealed),
             plain: record.plainJSON, invalid: record.invalidFields.joined(separator: ","), createdAt: now, updatedAt: now)
         let index = db.blindIndex
         for entry in record.indexes {
@@ -260,8 +296,7 @@ struct RecordStore {
         guard !changed.isEmpty else {
             return PutResult(subject: subjectID, change: .unchanged, changedFields: [], invalidFields: invalidNow.sorted())
         }
-        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(stored.encodedFields), plain: Self.json(stored.plain),
-                                               invalid: stored.invalid.sorted().joined(separator: ","), updatedAt: now)
+        try save(db, subjectID: subjectID, &stored, now: now)
         try writeIndexes(db, subjectID: subjectID, values: values, invalid: stored.invalid, fields: changed)
         return PutResult(subject: subjectID, change: .updated, changedFields: changed.sorted(), invalidFields: invalidNow.sorted())
     }
@@ -290,8 +325,7 @@ struct RecordStore {
             record.sealed[field] = try cipher.seal(legacy, field: field, subjectID: subjectID, key: key)
         }
         record.fieldKeys[field] = key
-        try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(record.encodedFields), plain: Self.json(record.plain),
-                                               invalid: record.invalid.sorted().joined(separator: ","), updatedAt: Timestamp.now())
+        try save(db, subjectID: subjectID, &record)
         return key
     }
 
@@ -315,17 +349,14 @@ struct RecordStore {
 
     // MARK: Encoding
 
-    /// The first byte of the field-key layout; the layout before it began with a name's
-    /// length, never 0.
-    static let fieldsLayoutMarker: UInt8 = 0
-
-    /// Encrypted fields, sorted by name: `00`, then per field `[u8 name length][name][u32
-    /// BE key version][u8 salt length: 0 or 32][salt][u32 BE envelope length][envelope]`.
-    /// Key version 0 is an envelope written before field keys (the subject key opens it);
-    /// a version without a salt was destroyed (its field removed), and has no envelope; a
-    /// version with a salt and no envelope is a key made for a service's envelopes.
+    /// Encrypted fields, sorted by name, per field `[u8 name length][name][u32 BE key
+    /// version][u8 salt length: 0 or 32][salt][u32 BE envelope length][envelope]` (after the
+    /// record's MAC header: ``RecordSeal``). Key version 0 is an envelope written before
+    /// field keys (the subject key opens it); a version without a salt was destroyed (its
+    /// field removed), and has no envelope; a version with a salt and no envelope is a key
+    /// made for a service's envelopes.
     static func encodeFields(envelopes: [String: [UInt8]], keys: [String: FieldKey]) -> [UInt8] {
-        var out: [UInt8] = [fieldsLayoutMarker]
+        var out: [UInt8] = []
         for name in Set(envelopes.keys).union(keys.keys).sorted() {
             let envelope = envelopes[name] ?? []
             appendEntryHeader(name: name, key: keys[name] ?? FieldKey(version: 0, salt: nil), envelopeCount: envelope.count, to: &out)
@@ -348,20 +379,27 @@ struct RecordStore {
         [UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
     }
 
-    /// The envelopes, by name (for counting which fields a record has).
+    /// The envelopes of a `sealed` column, by name (for counting which fields a record
+    /// has; nothing is checked).
     static func decodeSealed(_ bytes: [UInt8], subjectID: String) throws -> [String: [UInt8]] {
-        try decodeFields(bytes, subjectID: subjectID).envelopes
+        try decodeColumn(bytes, subjectID: subjectID).envelopes
     }
 
-    /// Reads either layout: the field-key one, or the one before it
-    /// (`[u8 name length][name][u32 BE envelope length][envelope]…`, no keys).
-    static func decodeFields(_ bytes: [UInt8], subjectID: String) throws -> (envelopes: [String: [UInt8]], keys: [String: FieldKey]) {
+    /// The field entries of a whole `sealed` column, after its MAC header (or of the
+    /// layout before record MACs); nothing is checked.
+    static func decodeColumn(_ bytes: [UInt8], subjectID: String) throws -> (envelopes: [String: [UInt8]], keys: [String: FieldKey]) {
+        if let header = RecordSeal.header(bytes) { return try decodeFields(Array(header.entries), subjectID: subjectID) }
+        return try decodeFields(bytes, subjectID: subjectID, keyed: false)
+    }
+
+    /// Reads the field entries: of the field-key layout, or (`keyed` false) of the one
+    /// before it (`[u8 name length][name][u32 BE envelope length][envelope]…`, no keys).
+    static func decodeFields(_ bytes: [UInt8], subjectID: String, keyed: Bool = true) throws -> (envelopes: [String: [UInt8]], keys: [String: FieldKey]) {
         var envelopes: [String: [UInt8]] = [:]
         var keys: [String: FieldKey] = [:]
         func damaged() -> PrivacyKitError { PrivacyKitError(.integrity, "the encrypted fields of subject \(subjectID) are damaged") }
         func u32(_ i: Int) -> Int { Int(UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])) }
-        let keyed = bytes.first == fieldsLayoutMarker
-        var i = keyed ? 1 : 0
+        var i = 0
         while i < bytes.count {
             let nameLength = Int(bytes[i]); i += 1
             guard nameLength > 0, i + nameLength + 4 <= bytes.count, let name = String(validating: bytes[i..<(i + nameLength)], as: UTF8.self) else { throw damaged() }

@@ -107,6 +107,7 @@ public enum VaultUpgrade {
         var steps: [String] = []
         if !hasChainKey { steps.append("add an audit-chain key to the keyring") }
         steps.append("add the format-2 audit columns to the store (migration v8-integrity)")
+        steps.append("give every record a MAC (its fields as they stand)")
         steps.append("build the tree of the decision rows (consent state, restrictions, holds, tombstones) as they stand")
         steps.append("append a vault.upgrade event, the first with a MAC, committing to the tree, and sign a checkpoint over it")
         if dryRun { return (report(steps: steps, verified: audit.events, upgraded: false), keyring.identity != nil) }
@@ -124,6 +125,7 @@ public enum VaultUpgrade {
             guard let chainKey = upgraded.current(.auditChain)?.secret else {
                 throw PrivacyKitError(.internal, "the upgraded keyring has no audit-chain key")
             }
+            _ = try RecordSeal(key: chainKey).upgrade(db)
             let integrity = DecisionIntegrity(key: chainKey)
             let root = try integrity.build(tree: db.decisions.tree, store: true)
             try log.append([AuditEntry(.vaultUpgrade, reason: "format 1 to \(Vault.formatVersion): keyed audit chain, authenticated decision state")],

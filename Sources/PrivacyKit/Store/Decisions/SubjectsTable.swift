@@ -6,12 +6,20 @@ struct SubjectRow {
     let kekVersion: Int
     let keyVersion: Int
     let wrappedKey: [UInt8]
-    /// The encrypted fields in `RecordStore.encodeSealed`'s layout.
+    /// The record's MAC and revision, then its encrypted fields (`Records/RecordSeal.swift`).
     let sealed: Data
     /// The plain fields as a JSON object.
     let plain: String
     /// The names of the fields stored invalid, comma-separated.
     let invalid: String
+    let createdAt: String
+    let updatedAt: String
+
+    /// Whether a `sealed` column is of a record changed since it was created (revision 1
+    /// on): only such a record is part of its subject's leaf (see `RecordSeal`).
+    static func isRevised(sealed: [UInt8]) -> Bool {
+        sealed.count >= 5 && sealed[0] == 0 && (sealed[1] | sealed[2] | sealed[3] | sealed[4]) != 0
+    }
 }
 
 extension SubjectRow {
@@ -21,11 +29,13 @@ extension SubjectRow {
     init(leafValues values: ArraySlice<StoreValue>, subjectID: String) throws {
         let v = Array(values)
         guard v.count == 11, case .text(let kek) = v[1], let kekVersion = Int(kek), case .text(let key) = v[2], let keyVersion = Int(key),
-              case .text(let plain) = v[3], case .text(let invalid) = v[4], case .blob(let wrapped) = v[9], case .blob(let sealed) = v[10]
+              case .text(let plain) = v[3], case .text(let invalid) = v[4], case .text(let createdAt) = v[5], case .text(let updatedAt) = v[6],
+              case .blob(let wrapped) = v[9], case .blob(let sealed) = v[10]
         else {
             throw PrivacyKitError(.integrity, "the record of subject \(subjectID) is damaged")
         }
-        self.init(kekVersion: kekVersion, keyVersion: keyVersion, wrappedKey: wrapped, sealed: Data(sealed), plain: plain, invalid: invalid)
+        self.init(kekVersion: kekVersion, keyVersion: keyVersion, wrappedKey: wrapped, sealed: Data(sealed), plain: plain, invalid: invalid,
+                  createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
@@ -90,10 +100,27 @@ extension DecisionRows {
         }
 
         /// Stores subject `id`'s key re-wrapped under KEK `version` (once per subject: cached).
-        func rewrap(id: String, kekVersion version: Int, wrappedKey: Data) throws {
-            try db.decisionWillChange(.subject(id))
-            try db.cachedStatement(sql: "UPDATE subjects SET kek_version = ?, wrapped_key = ? WHERE id = ?")
-                .execute(arguments: [version, wrappedKey, id])
+        func rewrap(id: String, kekVersion version: Int, wrappedKey: Data, sealed: Data) throws {
+            if SubjectRow.isRevised(sealed: [UInt8](sealed)) { try db.decisionWillChange(.subject(id)) }
+            try db.cachedStatement(sql: "UPDATE subjects SET kek_version = ?, wrapped_key = ?, sealed = ? WHERE id = ?")
+                .execute(arguments: [version, wrappedKey, sealed, id])
+        }
+
+        /// Gives a row its MAC (the upgrade; outside any audited transaction, the record
+        /// staying out of its leaf at revision 0).
+        func setSealedForUpgrade(id: String, sealed: Data) throws {
+            try db.cachedStatement(sql: "UPDATE subjects SET sealed = ? WHERE id = ?").execute(arguments: [sealed, id])
+        }
+
+        /// Up to `limit` rows after id `after`, in id order (the upgrade gives each its MAC).
+        func rows(after: String, limit: Int) throws -> [(id: String, row: SubjectRow)] {
+            try StoreRow.fetchAll(db, sql: """
+                SELECT id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at FROM subjects
+                WHERE id > ? ORDER BY id LIMIT ?
+                """, arguments: [after, limit]).map { r in
+                (r[0], SubjectRow(kekVersion: r[1], keyVersion: r[2], wrappedKey: [UInt8](r[3] as Data), sealed: r[4], plain: r[5], invalid: r[6],
+                                  createdAt: r[7], updatedAt: r[8]))
+            }
         }
 
         /// Every subject's id, encrypted fields, plain fields and invalid list, streamed
@@ -107,14 +134,15 @@ extension DecisionRows {
 
         func insert(id: String, kekVersion: Int, keyVersion: Int, wrappedKey: Data, sealed: Data, plain: String, invalid: String,
                     createdAt: String, updatedAt: String) throws {
-            try db.decisionWillChange(.subject(id))
+            // A record as created (revision 0) is not part of its leaf: nothing to prove.
             try db.cachedStatement(sql: """
                 INSERT INTO subjects (id, kek_version, key_version, wrapped_key, sealed, plain, invalid, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [id, kekVersion, keyVersion, wrappedKey, sealed, plain, invalid, createdAt, updatedAt])
         }
 
-        /// Rewrites the fields of subject `id` (its key stays).
+        /// Rewrites the fields of subject `id` (its key stays) as a revised record, which its
+        /// leaf covers.
         func updateFields(id: String, sealed: Data, plain: String, invalid: String, updatedAt: String) throws {
             try db.decisionWillChange(.subject(id))
             try db.cachedStatement(sql: "UPDATE subjects SET sealed = ?, plain = ?, invalid = ?, updated_at = ? WHERE id = ?")
