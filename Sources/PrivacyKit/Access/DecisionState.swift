@@ -39,16 +39,25 @@ extension VaultCore {
         !db.checkedDecisionLeaves.contains(leaf) && db.decisionGuard?.hasChanged(leaf) != true
     }
 
+    /// Fails closed (`.integrity`) unless every decision row is the one the audit chain
+    /// commits to: for a read of whole tables (an audience, the consent counts), where a path
+    /// per subject costs more than rebuilding the root from the rows, as `audit verify` does.
+    /// Not for a transaction that changed decision rows (their root is not committed yet).
+    func checkAllDecisionState(_ db: StoreDatabase) throws {
+        let rebuilt = try integrity.build(tree: db.decisions.tree, store: false)
+        guard ConstantTime.equals(rebuilt, try committedRoot(db)) else { throw DecisionIntegrity.failure(rowsOf: "every subject") }
+    }
+
+    private func committedRoot(_ db: StoreDatabase) throws -> [UInt8] {
+        if let decisions = db.decisionGuard { return try decisions.root }
+        if let known = db.committedDecisionRoot { return known }
+        let root = try AuditTail.committedRoot(log: audit, db: db)
+        db.committedDecisionRoot = root
+        return root
+    }
+
     private func check(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?) throws {
-        let root: [UInt8]
-        if let decisions = db.decisionGuard {
-            root = try decisions.root
-        } else if let known = db.committedDecisionRoot {
-            root = known
-        } else {
-            root = try AuditTail.committedRoot(log: audit, db: db)
-            db.committedDecisionRoot = root
-        }
+        let root = try committedRoot(db)
         // A leaf proven under this root with this tag needs no second proof: the root
         // binds one tag to each leaf (see VerifiedLeaves).
         if !verifiedLeaves.contains(leaf, tag: tag, root: root) {
