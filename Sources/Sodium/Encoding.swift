@@ -109,6 +109,29 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Decodes the hex digits in `text` (either case) into `output` and returns the number
+    /// of bytes written, through libsodium's constant-time codec and with no copy of either
+    /// on the heap: for key material that must go from a locked buffer to a locked buffer.
+    ///
+    /// - Throws: ``SodiumError/Code/invalidEncoding`` when `text` is not an even number of
+    ///   hex digits, or decodes to more than `output.count` bytes.
+    public static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        Library.ensure()
+        guard let input = text.baseAddress, !text.isEmpty else { return 0 }
+        var written = 0
+        var dummy: UInt8 = 0
+        // No end pointer: libsodium then fails unless every character was a digit.
+        let status = withUnsafeMutablePointer(to: &dummy) { fallback in
+            sodium_hex2bin(
+                output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback, output.count,
+                input.assumingMemoryBound(to: CChar.self), text.count, nil, &written, nil)
+        }
+        guard status == 0 else {
+            throw SodiumError(.invalidEncoding, "not hex text (\(text.count) characters), or more than the \(output.count) bytes expected")
+        }
+        return written
+    }
+
     public static func decode(_ text: String) throws -> [UInt8] {
         let chars = Array(text.utf8)
         guard chars.count % 2 == 0 else {

@@ -107,8 +107,11 @@ struct DecisionIntegrity: Sendable {
         return try BLAKE2b.hash(c.bytes)
     }
 
-    static func failure(_ leaf: Leaf) -> PrivacyKitError {
-        PrivacyKitError(.integrity, "\(failurePrefix): the record, consent, restriction, hold or tombstone rows of \(leaf.description) are not the ones the audit log commits to (changed behind the vault); nothing was decided — run `privacyctl audit verify --with-secret` and restore from a backup")
+    static func failure(_ leaf: Leaf) -> PrivacyKitError { failure(rowsOf: leaf.description) }
+
+    /// `what`: whose rows (a leaf's description, or "every subject").
+    static func failure(rowsOf what: String) -> PrivacyKitError {
+        PrivacyKitError(.integrity, "\(failurePrefix): the record, consent, restriction, hold or tombstone rows of \(what) are not the ones the audit log commits to (changed behind the vault); nothing was decided — run `privacyctl audit verify --with-secret` and restore from a backup")
     }
 }
 

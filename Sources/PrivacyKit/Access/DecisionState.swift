@@ -44,6 +44,15 @@ extension VaultCore {
         !db.checkedDecisionLeaves.contains(leaf) && db.decisionGuard?.hasChanged(leaf) != true
     }
 
+    /// Fails closed (`.integrity`) unless every decision row is the one the audit chain
+    /// commits to: for a read of whole tables (an audience, the consent counts), where a path
+    /// per subject costs more than rebuilding the root from the rows, as `audit verify` does.
+    /// Not for a transaction that changed decision rows (their root is not committed yet).
+    func checkAllDecisionState(_ db: StoreDatabase) throws {
+        let rebuilt = try integrity.build(tree: db.decisions.tree, store: false)
+        guard ConstantTime.equals(rebuilt, try committedRoot(db)) else { throw DecisionIntegrity.failure(rowsOf: "every subject") }
+    }
+
     /// The root the rows must match: this transaction's, or the newest MACed event's.
     private func committedRoot(_ db: StoreDatabase) throws -> [UInt8] {
         if let decisions = db.decisionGuard { return try decisions.root }

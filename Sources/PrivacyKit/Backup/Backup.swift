@@ -46,7 +46,17 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public static let formatVersion = "privacykit.backup.v1"
 }
 
-extension BackupManifest: SignedReceipt {}
+extension BackupManifest: SignedReceipt {
+    /// The manifest as a backup file holds it (compact JSON, sorted keys).
+    func fileBytes() throws -> Data { try BackupFile.encoder().encode(self) }
+
+    /// Reads a manifest only in the exact bytes ``fileBytes()`` writes: its signature covers
+    /// a re-encoding of what is parsed, so a member added or given twice (which another
+    /// JSON reader may take instead) would be unsigned content (see ``parseExactly(_:kind:issuedAs:)``).
+    static func parseExactly(fileBytes bytes: [UInt8]) -> (receipt: Self?, problem: String?) {
+        parseExactly(Data(bytes), kind: "backup manifest", issuedAs: { try $0.fileBytes() })
+    }
+}
 
 /// The header at the start of a backup file: what is needed to get at the stream's key.
 struct BackupHeader: Codable {
@@ -292,7 +302,7 @@ public struct VaultBackups: VaultCapability {
             auditHeadHash: Hex.encode(counts.auditHeadHash),
             publicKey: Base64URL.encode(signer.publicKey.bytes), identityKey: identity?.publicKey, signature: nil)
         try manifest.sign(with: signer)
-        let manifestBytes = [UInt8](try BackupFile.encoder().encode(manifest))
+        let manifestBytes = [UInt8](try manifest.fileBytes())
         try out.append(manifestBytes + BackupFile.be32(manifestBytes.count) + BackupFile.trailer)
         try out.finish()
         let encryptSeconds = Date().timeIntervalSince(encryptStart)

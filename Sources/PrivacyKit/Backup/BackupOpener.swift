@@ -119,8 +119,9 @@ enum BackupOpener {
               try reader.require(8, what: "the end marker") == BackupFile.trailer else {
             throw PrivacyKitError(.integrity, "the backup's end (after byte \(reader.offset - 12)) is damaged: the manifest length or end marker is wrong")
         }
-        guard let manifest = try? JSONDecoder().decode(BackupManifest.self, from: Data(manifestBytes)) else {
-            throw PrivacyKitError(.integrity, "the backup's manifest is not valid JSON")
+        let (parsed, parseProblem) = BackupManifest.parseExactly(fileBytes: manifestBytes)
+        guard let manifest = parsed else {
+            throw PrivacyKitError(.integrity, "the backup's manifest (from byte \(reader.offset - 12 - Int64(manifestBytes.count))) does not verify: \(parseProblem ?? "malformed")")
         }
         let publicKey = try? Ed25519.PublicKey(bytes: try Base64URL.decode(header.auditPublicKey))
         if let problem = manifest.signatureProblem(publicKey: publicKey).problem {

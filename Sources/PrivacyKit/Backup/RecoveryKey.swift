@@ -36,21 +36,20 @@ public struct RecoveryKey: Sendable {
     /// Reads a recovery private key file: pinned, or an old one (32 bytes raw, base64url or
     /// hex) without a pin. It must not be accessible by group or others.
     public static func read(at path: String) throws -> RecoveryKey {
-        var raw = try SecureFiles.readSecret(at: path, what: "recovery key file", maxBytes: 4096)
-        defer { Memory.wipe(&raw) }
+        // Read into locked memory and decoded from there: no copy of the key or its text on the heap.
+        let file = try SecureFiles.readSecretLocked(at: path, what: "recovery key file", maxBytes: 4096)
         let newline = UInt8(ascii: "\n")
-        guard raw.count != SealedBox.secretKeyByteCount, let end = raw.firstIndex(of: newline),
-              raw[(end + 1)...].contains(where: { $0 != newline && $0 != UInt8(ascii: "\r") }) else {
-            return RecoveryKey(pair: try SubjectExport.readSecretKey(at: path), pin: nil)
+        let pinned = file.withUnsafeBytes { raw -> (key: SecureBytes?, pin: String)? in
+            guard raw.count != SealedBox.secretKeyByteCount, let end = raw.firstIndex(of: newline),
+                  raw[(end + 1)...].contains(where: { $0 != newline && $0 != UInt8(ascii: "\r") }) else { return nil }
+            let line = SecureFiles.dropLineEnds(UnsafeRawBufferPointer(rebasing: raw[..<end]), all: false)
+            return (SubjectExport.decodeKey(line), String(decoding: raw[(end + 1)...], as: UTF8.self))
         }
-        var line = Array(raw[..<end])
-        defer { Memory.wipe(&line) }
-        if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        guard var bytes = SubjectExport.decodeKey(line) else {
+        guard let pinned else { return RecoveryKey(pair: try SubjectExport.readSecretKey(at: path), pin: nil) }
+        guard let key = pinned.key else {
             throw PrivacyKitError(.invalidInput, "recovery key file \(path): the first line must be a 32-byte X25519 secret key (privacyctl backup recovery-keypair makes one)")
         }
-        let pair = try SealedBox.KeyPair(secretKey: SecureBytes(takingBytes: &bytes))
-        return RecoveryKey(pair: pair, pin: try pin(String(decoding: raw[(end + 1)...], as: UTF8.self), path: path))
+        return RecoveryKey(pair: try SealedBox.KeyPair(secretKey: key), pin: try pin(pinned.pin, path: path))
     }
 
     /// The pin lines (public text).

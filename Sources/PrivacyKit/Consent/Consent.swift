@@ -349,6 +349,11 @@ public struct VaultConsent: VaultCapability {
     /// counted, the count recorded and committed, then the ids streamed from a fresh read. Should
     /// consent change in between, so that the stream differs from the count recorded, a
     /// second event records the count streamed.
+    ///
+    /// Each read first rebuilds the decision state's root from every subject's rows and
+    /// compares it with the one the audit log commits to: a consent, restriction, hold or
+    /// tombstone row changed behind the vault fails the audience closed (`integrity`,
+    /// recorded as a failed `record.lookup`) before any id is handed out.
     @discardableResult
     public func audience(purpose purposeID: String, context: AccessContext, _ each: (String) throws -> Void) throws -> Int {
         let purpose = try purposes.require(purposeID)
@@ -360,6 +365,9 @@ public struct VaultConsent: VaultCapability {
         // A restricted subject is in no audience the policy does not allow.
         let excludeRestricted = !access.mayProcessRestricted(role: context.role, purpose: purpose.id)
         func members(_ db: StoreDatabase, _ each: (String) throws -> Void) throws -> Int {
+            // Checked in each read, before the first id: a row forged between the two reads
+            // must not reach `each`.
+            try checkAllDecisionState(db)
             var count = 0
             let rows = db.decisions
             let restricted = excludeRestricted ? try rows.restrictions.allSubjects() : []
@@ -370,22 +378,26 @@ public struct VaultConsent: VaultCapability {
             }
             return count
         }
-        _ = try authorize(AccessRequest(.read, event: .recordLookup), context: acting)
-        // Counted in a read, so no writer waits behind a scan of every subject; the event
-        // then commits in a short transaction of its own.
-        let recorded = try store.read { db in try members(db) { _ in } }
-        try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(recorded) subjects")], context: acting)
-        let count = try store.read { db in
-            try members(db) { id in try each(pseudonymous ? try subjectPseudonym(id) : id) }
+        let request = AccessRequest(.read, event: .recordLookup)
+        return try auditingDecisionFailures(acting, request) {
+            _ = try authorize(request, context: acting)
+            // Counted in a read, so no writer waits behind a scan of every subject; the event
+            // then commits in a short transaction of its own.
+            let recorded = try store.read { db in try members(db) { _ in } }
+            try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(recorded) subjects")], context: acting)
+            let count = try store.read { db in
+                try members(db) { id in try each(pseudonymous ? try subjectPseudonym(id) : id) }
+            }
+            if count != recorded {
+                try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects streamed (\(recorded) when recorded)")], context: acting)
+            }
+            return count
         }
-        if count != recorded {
-            try record([AuditEntry(.recordLookup, reason: "audience of \(purpose.id): \(count) subjects streamed (\(recorded) when recorded)")], context: acting)
-        }
-        return count
     }
 
     /// How many subjects are in each state, per purpose that needs consent. Recorded as one
-    /// `record.lookup` (counts, no subject).
+    /// `record.lookup` (counts, no subject). Fails closed like ``audience(purpose:context:_:)``
+    /// when the decision rows are not the ones the audit log commits to.
     public func counts(context: AccessContext) throws -> [String: [ConsentState: Int]] {
         let now = Timestamp.precise(Date())
         return try perform(context, AccessRequest(.consent, event: .recordLookup)) { tx, _ in
@@ -397,6 +409,7 @@ public struct VaultConsent: VaultCapability {
 
     /// ``consentCounts(context:)`` evaluated at `now`, inside the caller's transaction.
     func counts(_ db: StoreDatabase, at now: String) throws -> [String: [ConsentState: Int]] {
+        try checkAllDecisionState(db)
         let rows = db.decisions
         let subjects = try rows.subjects.count()
         var result: [String: [ConsentState: Int]] = [:]

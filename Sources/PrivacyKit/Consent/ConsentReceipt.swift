@@ -107,18 +107,20 @@ extension SignedReceipt {
     }
 
     /// Parses `data` as this kind of receipt for verification, strictly: `data` must be
-    /// exactly the document ``receiptJSON()`` writes for what it parses to (the form issued:
-    /// pretty-printed, sorted keys), with or without its final newline. The signature
-    /// covers a re-encoding of the parsed receipt, so anything that encoding does not
-    /// reproduce (a member given twice, an unknown member, members reordered, other
+    /// exactly the document `form` writes for what it parses to (by default ``receiptJSON()``,
+    /// the form issued: pretty-printed, sorted keys), with or without its final newline. The
+    /// signature covers a re-encoding of the parsed receipt, so anything that encoding does
+    /// not reproduce (a member given twice, an unknown member, members reordered, other
     /// spacing or escapes) would be unsigned content that other JSON readers may read
     /// differently: it is refused, not ignored.
-    static func parseExactly(_ data: Data, kind: String) -> (receipt: Self?, problem: String?) {
+    static func parseExactly(
+        _ data: Data, kind: String, issuedAs form: (Self) throws -> Data = { try $0.receiptJSON() }
+    ) -> (receipt: Self?, problem: String?) {
         guard let receipt = try? JSONDecoder().decode(Self.self, from: data) else {
             return (nil, "not a PrivacyKit \(kind) (the JSON does not parse as one)")
         }
-        guard let issued = try? receipt.receiptJSON() else { return (nil, "the \(kind) cannot be re-encoded") }
-        guard data == issued || data == issued.dropLast() else {
+        guard let issued = try? form(receipt) else { return (nil, "the \(kind) cannot be re-encoded") }
+        guard data == issued || (issued.last == UInt8(ascii: "\n") && data == issued.dropLast()) else {
             return (nil, "the \(kind) is not in the exact form the vault issued (a member twice, an unknown member, members reordered or reformatted): "
                 + "its bytes are not all covered by the signature, so it is not verified")
         }

@@ -92,7 +92,7 @@ public struct RootKey: Sendable {
             if raw.count == keyByteCount {
                 return try SecureBytes(count: keyByteCount) { $0.copyMemory(from: raw) }
             }
-            let text = dropLineEnds(raw, all: true)
+            let text = SecureFiles.dropLineEnds(raw, all: true)
             return try? SecureBytes(count: keyByteCount) { out in
                 guard try Base64URL.decode(text, into: out) == keyByteCount else {
                     throw PrivacyKitError(.invalidInput, "short key")
@@ -112,7 +112,7 @@ public struct RootKey: Sendable {
     public static func passphraseFile(at path: String) throws -> RootKey {
         let file = try SecureFiles.readSecretLocked(at: path, what: "passphrase file")
         let passphrase = try file.withUnsafeBytes { raw -> SecureBytes? in
-            let text = dropLineEnds(raw, all: false)
+            let text = SecureFiles.dropLineEnds(raw, all: false)
             return text.isEmpty ? nil : try SecureBytes(count: text.count) { $0.copyMemory(from: text) }
         }
         guard let passphrase else {
@@ -139,20 +139,6 @@ public struct RootKey: Sendable {
         defer { Memory.wipe(bytesAt: UnsafeMutableRawBufferPointer(start: value, count: count)) }
         let bytes = try SecureBytes(count: count) { $0.copyMemory(from: UnsafeRawBufferPointer(start: value, count: count)) }
         return try RootKey.passphrase(bytes).described(as: "passphrase in \(name)")
-    }
-
-    /// `raw` without its line ends: every trailing CR and LF when `all`, else one final
-    /// LF or CRLF.
-    private static func dropLineEnds(_ raw: UnsafeRawBufferPointer, all: Bool) -> UnsafeRawBufferPointer {
-        var end = raw.count
-        func isLineEnd(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") }
-        if all {
-            while end > 0, isLineEnd(raw[end - 1]) { end -= 1 }
-        } else {
-            if end > 0, raw[end - 1] == UInt8(ascii: "\n") { end -= 1 }
-            if end > 0, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        }
-        return UnsafeRawBufferPointer(rebasing: raw[0..<end])
     }
 
     /// Writes a new random key file at `path` (mode 0600, base64url text), refusing to

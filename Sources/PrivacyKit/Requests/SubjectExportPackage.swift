@@ -329,7 +329,8 @@ public enum SubjectExport {
         if raw.count != SealedBox.publicKeyByteCount {
             raw = Array(String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         }
-        guard let bytes = decodeKey(raw), let key = try? SealedBox.PublicKey(bytes: bytes),
+        // Decoded as a secret key is (the bytes are public: the locked copy costs nothing).
+        guard let decoded = raw.withUnsafeBytes(decodeKey), let key = try? SealedBox.PublicKey(bytes: decoded.withUnsafeBytes { Array($0) }),
               (try? SealedBox.seal([], to: key)) != nil  // rejects keys libsodium cannot seal to (low order points)
         else {
             throw PrivacyKitError(.invalidInput, "public key file \(path) must hold an X25519 public key: 32 bytes as base64url or hex text (privacyctl export keypair makes one)")
@@ -338,28 +339,35 @@ public enum SubjectExport {
     }
 
     /// Reads a secret key file that ``generateKeyPair(prefix:)`` wrote (or 32 raw bytes,
-    /// or hex). It must not be accessible by group or others.
+    /// or hex), with or without line ends after the text. It must not be accessible by group
+    /// or others.
+    ///
+    /// The file is read into locked memory and decoded from there into the key's own, so no
+    /// copy of the key or of its text is left on the heap.
     public static func readSecretKey(at path: String) throws -> SealedBox.KeyPair {
-        var raw = try SecureFiles.readSecret(at: path, what: "secret key file", maxBytes: 4096)
-        defer { Memory.wipe(&raw) }
-        while let last = raw.last, raw.count != SealedBox.secretKeyByteCount, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
-            raw.removeLast()
+        let file = try SecureFiles.readSecretLocked(at: path, what: "secret key file", maxBytes: 4096)
+        let key = file.withUnsafeBytes { raw in
+            decodeKey(raw.count == SealedBox.secretKeyByteCount ? raw : SecureFiles.dropLineEnds(raw, all: true))
         }
-        guard var bytes = decodeKey(raw) else {
+        guard let key else {
             throw PrivacyKitError(.invalidInput, "secret key file \(path) must hold a 32-byte X25519 secret key, raw or as base64url or hex text (privacyctl export keypair makes one)")
         }
-        return try SealedBox.KeyPair(secretKey: SecureBytes(takingBytes: &bytes))
+        return try SealedBox.KeyPair(secretKey: key)
     }
 
-    /// 32 raw bytes, or their base64url or hex text.
-    static func decodeKey(_ raw: [UInt8]) -> [UInt8]? {
-        let decoded: [UInt8]?
-        switch raw.count {
-        case 32: decoded = raw
-        case 43: decoded = try? Base64URL.decode(String(decoding: raw, as: UTF8.self))
-        case 64: decoded = try? Hex.decode(String(decoding: raw, as: UTF8.self))
-        default: decoded = nil
+    /// 32 raw bytes, or their base64url or hex text, decoded straight into locked memory
+    /// (no `String`, no array of the key or its text); nil for anything else.
+    static func decodeKey(_ raw: UnsafeRawBufferPointer) -> SecureBytes? {
+        let size = SealedBox.secretKeyByteCount
+        return try? SecureBytes(count: size) { out in
+            var written = 0
+            switch raw.count {
+            case size: out.copyMemory(from: raw); written = size
+            case 43: written = try Base64URL.decode(raw, into: out)
+            case 64: written = try Hex.decode(raw, into: out)
+            default: break
+            }
+            guard written == size else { throw PrivacyKitError(.invalidInput, "not a key") }
         }
-        return decoded?.count == 32 ? decoded : nil
     }
 }

@@ -40,6 +40,20 @@ package enum SecureFiles {
         }
     }
 
+    /// A secret file's contents `raw` without its line ends, as a view (no copy): every
+    /// trailing CR and LF when `all`, else one final LF or CRLF.
+    static func dropLineEnds(_ raw: UnsafeRawBufferPointer, all: Bool) -> UnsafeRawBufferPointer {
+        var end = raw.count
+        func isLineEnd(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") }
+        if all {
+            while end > 0, isLineEnd(raw[end - 1]) { end -= 1 }
+        } else {
+            if end > 0, raw[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+            if end > 0, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        }
+        return UnsafeRawBufferPointer(rebasing: raw[0..<end])
+    }
+
     /// Opens `path` and checks it as a secret file, then hands `body` the descriptor and
     /// the file's size.
     private static func withSecretFile<R>(

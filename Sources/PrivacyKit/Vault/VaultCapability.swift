@@ -64,6 +64,12 @@ extension VaultCapability {
         try core.checkDecisionStates(db, subjects: subjects)
     }
 
+    func checkAllDecisionState(_ db: StoreDatabase) throws { try core.checkAllDecisionState(db) }
+
+    func auditingDecisionFailures<T>(_ context: AccessContext, _ request: AccessRequest, _ body: () throws -> T) throws -> T {
+        try core.auditingDecisionFailures(context, request, body)
+    }
+
     func retentionCategory(plain: [String: String]) -> String? { core.retentionCategory(plain: plain) }
 
     func activeHolds(_ db: StoreDatabase, subject: String, category: String?, at now: String) throws -> [LegalHold] {

@@ -89,11 +89,19 @@ final class VaultCore: Sendable {
     /// decides first (``authorize(_:context:)``), and `body` gets the grant (how each field
     /// may be seen). No access check is written anywhere else.
     func perform<T>(_ context: AccessContext, _ request: AccessRequest, _ body: (AuditedTransaction, AccessGrant) throws -> T) throws -> T {
-        do {
+        try auditingDecisionFailures(context, request) {
             let grant = try authorize(request, context: context)
             return try performAudited(context) { try body($0, grant) }
+        }
+    }
+
+    /// Runs `body`, in which a decision that fails closed on forged state is audited like
+    /// a denial (`request`'s event, failed) before its error is thrown on: for the few
+    /// operations that read outside ``perform(_:_:_:)``'s transaction (an audience).
+    func auditingDecisionFailures<T>(_ context: AccessContext, _ request: AccessRequest, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
         } catch let error as PrivacyKitError where error.code == .integrity && error.message.hasPrefix(DecisionIntegrity.failurePrefix) {
-            // A decision that failed closed on forged state is audited like a denial.
             try? performAudited(context) {
                 $0.record(AuditEntry(request.event, subjectID: request.subject, outcome: .failed, reason: DecisionIntegrity.failurePrefix))
             }

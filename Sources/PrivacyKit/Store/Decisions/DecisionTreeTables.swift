@@ -144,13 +144,15 @@ extension DecisionRows {
             try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT \(Self.holdColumns) FROM legal_holds WHERE category IS NOT NULL ORDER BY id"))
         }
 
-        /// Every subject id that has a decision row or a record (the tree is built from them).
+        /// Every subject id that has a decision row or a revised record (the tree is built from them).
         func subjectsWithState() throws -> [String] {
+            // A record is in its leaf from revision 1 on: its `sealed` column then starts
+            // 00 and a non-zero revision, i.e. lies in [00 00 00 00 01, 01) (RecordSeal).
             try String.fetchAll(db, sql: """
                 SELECT subject_id FROM consent_state UNION SELECT subject_id FROM restrictions
                 UNION SELECT subject_id FROM legal_holds WHERE subject_id IS NOT NULL UNION SELECT subject_id FROM tombstones
-                UNION SELECT id FROM subjects ORDER BY 1
-                """)
+                UNION SELECT id FROM subjects WHERE sealed >= ? AND sealed < ? ORDER BY 1
+                """, arguments: [Data([0, 0, 0, 0, 1]), Data([1])])
         }
     }
 
