@@ -28,6 +28,21 @@ extension VaultCore {
         let pending = try Array(Set(subjects.filter { try needsCheck(db, .subject($0)) })).sorted()
         guard !pending.isEmpty else { return }
         let rows = pending.count == 1 ? [pending[0]: try db.decisions.tree.subjectRows(pending[0])] : try db.decisions.tree.subjectRows(among: pending)
+        try prove(db, pending, rows: rows)
+    }
+
+    /// The rows of the leaves of `subjects` (none checked yet in this transaction), read in
+    /// bulk and proven together: what an import decides from (which subjects exist, which
+    /// were erased), so those answers are proven too.
+    func checkedLeafRows(_ db: StoreDatabase, subjects: [String]) throws -> [String: [DecisionRows.Tree.Row]] {
+        let ids = Array(Set(subjects)).sorted()
+        guard !ids.isEmpty else { return [:] }
+        let rows = try db.decisions.tree.subjectRows(among: ids)
+        try prove(db, try ids.filter { try needsCheck(db, .subject($0)) }, rows: rows)
+        return rows
+    }
+
+    private func prove(_ db: StoreDatabase, _ pending: [String], rows: [String: [DecisionRows.Tree.Row]]) throws {
         let root = try committedRoot(db)
         var unproven: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)] = []
         for id in pending {

@@ -39,6 +39,10 @@ extension DecisionIntegrity {
             for bucket in buckets {
                 for level in 0..<pageLevels { positions.insert(pagePosition(level: level, bucket: bucket)) }
             }
+            if buckets.count == 1, let bucket = buckets.first {
+                let path = try tree.path(bucket: bucket, pages: positions.sorted())
+                return Slice(leaves: path.leaves.isEmpty ? [:] : [bucket: path.leaves], pages: path.pages)
+            }
             return Slice(leaves: try tree.leaves(buckets: buckets.sorted()), pages: try tree.pages(positions.sorted()))
         }
     }

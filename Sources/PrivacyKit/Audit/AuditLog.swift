@@ -51,7 +51,7 @@ struct AuditLog: Sendable {
             throw PrivacyKitError(.invalidInput, "an audit event needs a non-empty actor and role")
         }
         let table = AuditTable(db: db)
-        let head = try table.head()
+        let head = try db.auditHead ?? table.head()
         // Never extend a head a store writer made: its MAC must verify (format 2).
         let (trusted, headRoot) = try AuditTail.checkHead(head, log: self, db: db, hasher: &hasher)
         var seq: Int64 = head?.seq ?? 0
@@ -103,6 +103,8 @@ struct AuditLog: Sendable {
             ])
             prev = hashData
         }
+        // The head moved: read again when next needed (the reads above may have kept the old one).
+        db.auditHead = nil
         // What this process appended onto a head it trusted is trusted too.
         if trusted { verifiedHead.set(seq: seq, hash: [UInt8](prev)) }
         if signer != nil, (first - 1) / checkpointInterval != seq / checkpointInterval {

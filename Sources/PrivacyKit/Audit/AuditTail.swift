@@ -107,7 +107,11 @@ enum AuditTail {
         guard let key = log.chainKey else {
             throw PrivacyKitError(.internal, "the decision state cannot be checked without the audit-chain key")
         }
-        guard let head = try AuditTable(db: db).newestKeyed(), let mac = head.mac else { return DecisionIntegrity.emptyRoot }
+        let table = AuditTable(db: db)
+        let newest = try db.auditHead ?? table.head()
+        db.auditHead = .some(newest)
+        // The head, unless a failed unlock (written without keys, so without a MAC) is newer.
+        guard let head = newest?.mac != nil ? newest : try table.newestKeyed(), let mac = head.mac else { return DecisionIntegrity.emptyRoot }
         var hasher = AuditHasher()
         return try verifiedRoot(of: head, mac: mac, key: key, hasher: &hasher)
     }

@@ -174,15 +174,14 @@ extension VaultRecords {
             var consents = 0
             let store = RecordStore(core: core)
             let now = Timestamp.now()
-            var existing = try RecordStore.existingSubjects(tx.db, among: rows.map(\.subject))
-            let erased = try RecordStore.erasedSubjects(tx.db, among: rows.map(\.subject))
-            // The new subjects' leaves proven as they are (absent) together: a tombstone
-            // deleted behind the vault fails here instead of bringing the person back. New
-            // records stay out of their leaves (RecordSeal): no tree is written for them.
-            try checkDecisionStates(tx.db, subjects: rows.compactMap { row in
-                guard case .new = row.state, !existing.contains(row.subject), !erased.contains(row.subject) else { return nil }
-                return row.subject
-            })
+            // Which subjects exist and which were erased, from their leaves' rows, proven
+            // together: a tombstone deleted behind the vault fails here instead of bringing
+            // the person back. New records stay out of their leaves (RecordSeal): no tree
+            // is written for them.
+            let leaves = try checkedLeafRows(tx.db, subjects: rows.map(\.subject))
+            func has(_ id: String, _ table: String) -> Bool { leaves[id]?.contains { $0.table == table } == true }
+            var existing = Set(rows.map(\.subject).filter { has($0, "subjects") })
+            let erased = Set(rows.map(\.subject).filter { has($0, "tombstones") })
             var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
             outcomes.reserveCapacity(rows.count)
             for row in rows {
@@ -190,7 +189,7 @@ extension VaultRecords {
                 if erased.contains(row.subject) {
                     result = .failure(RecordStore.erasedError(row.subject))
                 } else if !existing.contains(row.subject), case .new(let prepared) = row.state {
-                    result = .success(try store.insert(tx.db, prepared, now: now))
+                    result = .success(try store.insert(tx.db, prepared))
                 } else if !existing.contains(row.subject), case .invalid(let error) = row.state {
                     result = .failure(error)
                 } else {

@@ -43,7 +43,7 @@ extension VaultRecords {
             try tx.db.decisions.subjects.forEachFieldSet { id, sealed, plainText, flagged in
                 subjects += 1
                 for name in try RecordStore.decodeSealed([UInt8](sealed), subjectID: id).keys { present[name, default: 0] += 1 }
-                if let plain = try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8)) {
+                if let plain = PlainFields.decode(plainText) {
                     for name in plain.keys { present[name, default: 0] += 1 }
                 }
                 for name in flagged.split(separator: ",") { invalid[String(name), default: 0] += 1 }

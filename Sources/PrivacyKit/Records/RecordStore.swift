@@ -62,7 +62,7 @@ struct RecordStore {
 
     func load(_ db: StoreDatabase, subjectID: String) throws -> Stored? {
         guard let row = try core.checkedSubjectRow(db, id: subjectID) else { return nil }
-        guard let plain = try? JSONDecoder().decode([String: String].self, from: Data(row.plain.utf8)) else {
+        guard let plain = PlainFields.decode(row.plain) else {
             throw PrivacyKitError(.integrity, "the plain fields of subject \(subjectID) are damaged")
         }
         let (revision, entries) = try seal.check(row, id: subjectID)
@@ -102,11 +102,6 @@ struct RecordStore {
     /// The ids among `ids` that have a record.
     static func existingSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
         try db.decisions.subjects.existing(among: ids)
-    }
-
-    /// The ids among `ids` that were erased (have a tombstone).
-    static func erasedSubjects(_ db: StoreDatabase, among ids: [String]) throws -> Set<String> {
-        try db.decisions.tombstones.subjects(among: ids)
     }
 
     /// An erased subject is never re-created under its id: an old export imported again, or
@@ -177,9 +172,11 @@ struct RecordStore {
         let subjectID: String
         let kekVersion: Int
         let wrappedKey: [UInt8]
-        /// The encrypted fields in the ``encodeFields(envelopes:keys:)`` layout (the MAC
-        /// goes in front at insert, when the time is known).
+        /// The `sealed` column: the record's MAC header (``RecordSeal``, revision 0), then
+        /// the encrypted fields in the ``encodeFields(envelopes:keys:)`` layout. Made here,
+        /// on the preparing thread, so the writing one only inserts.
         let sealed: [UInt8]
+        let createdAt: String
         let plainJSON: String
         let invalidFields: [String]
         let indexVersion: Int
@@ -188,14 +185,18 @@ struct RecordStore {
     }
 
     /// What a run of ``prepareNew(subjectID:values:cipher:keys:)`` calls needs from the
-    /// keyring, looked up once.
+    /// keyring, looked up once, and the time its records are created at.
     struct PreparationKeys {
+        let now: String
+        let seal: RecordSeal
         let kekVersion: Int
         let kek: SecureBytes
         let indexVersion: Int
         let indexes: [String: BlindIndexer.FieldIndex]
 
-        init(core: VaultCore) throws {
+        init(core: VaultCore, now: String = Timestamp.now()) throws {
+            self.now = now
+            seal = RecordSeal(key: core.integrity.key)
             guard let kek = core.keyring.current(.kek) else {
                 throw PrivacyKitError(.integrity, "the keyring has no KEK")
             }
@@ -237,20 +238,21 @@ struct RecordStore {
                 indexes.append(.init(field: name, hash: try index.index(value.key)))
             }
         }
+        let plainJSON = Self.json(plain), invalidFields = invalid.sorted()
+        let column = try keys.seal.sealed(RecordSeal.Row(
+            id: subjectID, kekVersion: keys.kekVersion, keyVersion: 1, wrappedKey: wrapped, entries: sealed,
+            plain: plainJSON, invalid: invalidFields.joined(separator: ","), createdAt: keys.now, updatedAt: keys.now, revision: 0))
         return PreparedRecord(
-            subjectID: subjectID, kekVersion: keys.kekVersion, wrappedKey: wrapped, sealed: sealed,
-            plainJSON: Self.json(plain), invalidFields: invalid.sorted(), indexVersion: keys.indexVersion,
+            subjectID: subjectID, kekVersion: keys.kekVersion, wrappedKey: wrapped, sealed: column, createdAt: keys.now,
+            plainJSON: plainJSON, invalidFields: invalidFields, indexVersion: keys.indexVersion,
             indexes: indexes, fields: names)
     }
 
     /// Inserts a prepared row (the subject must not exist) in the current transaction.
-    func insert(_ db: StoreDatabase, _ record: PreparedRecord, now: String) throws -> PutResult {
-        let sealed = try seal.sealed(RecordSeal.Row(
-            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: record.wrappedKey, entries: record.sealed,
-            plain: record.plainJSON, invalid: record.invalidFields.joined(separator: ","), createdAt: now, updatedAt: now, revision: 0))
+    func insert(_ db: StoreDatabase, _ record: PreparedRecord) throws -> PutResult {
         try db.decisions.subjects.insert(
-            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: Data(record.wrappedKey), sealed: Data(sealed),
-            plain: record.plainJSON, invalid: record.invalidFields.joined(separator: ","), createdAt: now, updatedAt: now)
+            id: record.subjectID, kekVersion: record.kekVersion, keyVersion: 1, wrappedKey: Data(record.wrappedKey), sealed: Data(record.sealed),
+            plain: record.plainJSON, invalid: record.invalidFields.joined(separator: ","), createdAt: record.createdAt, updatedAt: record.createdAt)
         let index = db.blindIndex
         for entry in record.indexes {
             try index.insert(field: entry.field, version: record.indexVersion, hash: entry.hash, subject: record.subjectID)
@@ -265,8 +267,8 @@ struct RecordStore {
         defer { cipher.wipe() }
         guard let existing = try load(db, subjectID: subjectID) else {
             try Self.refuseErased(db, subjectID: subjectID)
-            let prepared = try prepareNew(subjectID: subjectID, values: raw, cipher: cipher, keys: PreparationKeys(core: core))
-            return try insert(db, prepared, now: now)
+            let prepared = try prepareNew(subjectID: subjectID, values: raw, cipher: cipher, keys: PreparationKeys(core: core, now: now))
+            return try insert(db, prepared)
         }
         var stored = existing
         let regionField = schema.regionField

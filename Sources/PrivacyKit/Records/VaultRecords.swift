@@ -109,7 +109,7 @@ public struct VaultRecords: VaultCapability {
             } else {
                 let candidates = try tx.db.decisions.subjects.plainFields(having: field)
                 for row in candidates {
-                    let plain = (try? JSONDecoder().decode([String: String].self, from: Data(row.plain.utf8))) ?? [:]
+                    let plain = PlainFields.decode(row.plain) ?? [:]
                     if let stored = plain[field],
                        case .success(let candidate) = Normalizer.normalize(stored, as: spec.kind, defaultRegion: schema.defaultRegion),
                        candidate.key == key {

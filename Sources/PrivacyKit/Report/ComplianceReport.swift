@@ -164,7 +164,7 @@ public struct VaultReports: VaultCapability {
             let cursor = try rows.subjects.sealedAndPlainFields()
             while let (id, sealed, plainText) = try cursor.next() {
                 subjects += 1
-                let plain = (try? JSONDecoder().decode([String: String].self, from: Data(plainText.utf8))) ?? [:]
+                let plain = PlainFields.decode(plainText) ?? [:]
                 byCategory[retentionCategory(plain: plain) ?? "none", default: 0] += 1
                 // Which fields a record has is visible without decrypting (Quality.swift).
                 let names = Set(try RecordStore.decodeSealed([UInt8](sealed), subjectID: id).keys).union(plain.keys)

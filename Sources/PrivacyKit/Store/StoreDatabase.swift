@@ -180,6 +180,9 @@ public final class StoreDatabase {
     /// Leaves checked in this transaction: their rows change only through a writer, which
     /// the decision guard sees.
     var checkedDecisionLeaves: Set<DecisionIntegrity.Leaf> = []
+    /// The audit log's head as this transaction read it, until it appends (the committed
+    /// root's read and the append's share one query); nil: not read yet.
+    var auditHead: AuditHead??
 
     public init(connection: any StoreConnection) {
         self.connection = connection

@@ -64,6 +64,10 @@ extension VaultCapability {
         try core.checkDecisionStates(db, subjects: subjects)
     }
 
+    func checkedLeafRows(_ db: StoreDatabase, subjects: [String]) throws -> [String: [DecisionRows.Tree.Row]] {
+        try core.checkedLeafRows(db, subjects: subjects)
+    }
+
     func checkAllDecisionState(_ db: StoreDatabase) throws { try core.checkAllDecisionState(db) }
 
     func auditingDecisionFailures<T>(_ context: AccessContext, _ request: AccessRequest, _ body: () throws -> T) throws -> T {

@@ -21,6 +21,27 @@ extension DecisionRows {
             return result
         }
 
+        /// One bucket's leaves and the four pages on its path, in one statement (a single
+        /// leaf's proof, which every record read makes).
+        func path(bucket: Int, pages positions: [Int]) throws -> (leaves: [(key: [UInt8], tag: [UInt8])], pages: [Int: [UInt8]]) {
+            guard positions.count == 4 else { throw PrivacyKitError(.internal, "a leaf's path has four pages") }
+            var leaves: [(key: [UInt8], tag: [UInt8])] = []
+            var pages: [Int: [UInt8]] = [:]
+            let rows = try StoreRow.fetchAll(db.cachedStatement(sql: """
+                SELECT 0, key, tag FROM decision_leaves WHERE bucket = ?
+                UNION ALL SELECT pos + 1, NULL, hash FROM decision_nodes WHERE pos IN (?, ?, ?, ?)
+                """), arguments: StoreArguments([bucket] + positions))
+            for row in rows {
+                let marker = Int(row[0] as Int64)
+                if marker == 0 {
+                    leaves.append(([UInt8](row[1] as Data), [UInt8](row[2] as Data)))
+                } else if let page = (row[2] as Data?).map([UInt8].init), page.count == DecisionIntegrity.pageByteCount {
+                    pages[marker - 1] = page
+                }
+            }
+            return (leaves, pages)
+        }
+
         func setLeaf(key: [UInt8], bucket: Int, tag: [UInt8]?) throws {
             if let tag {
                 try db.cachedStatement(sql: """
