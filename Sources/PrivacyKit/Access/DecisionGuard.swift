@@ -1,4 +1,5 @@
 import Foundation
+import Sodium
 
 /// The decision state of one audited transaction (see ``DecisionIntegrity``).
 ///
@@ -24,6 +25,9 @@ final class DecisionGuard {
     private var pending: [(leaf: DecisionIntegrity.Leaf, old: [UInt8]?)] = []
     private var pendingLeaves: Set<DecisionIntegrity.Leaf> = []
     private var changed: Set<DecisionIntegrity.Leaf> = []
+    /// Tags this transaction proved under `root` before changing the leaf (a decision's
+    /// check, an import's bulk proof): a writer's check of the same leaf is then a lookup.
+    private var proven: [DecisionIntegrity.Leaf: [UInt8]?] = [:]
 
     init(integrity: DecisionIntegrity, committed: @escaping () throws -> [UInt8]) {
         self.integrity = integrity
@@ -48,11 +52,21 @@ final class DecisionGuard {
     func willChange(_ leaves: [DecisionIntegrity.Leaf], tree: DecisionRows.Tree) throws {
         changed.formUnion(leaves)
         let new = leaves.filter { pendingLeaves.insert($0).inserted }
-        guard !new.isEmpty else { return }
-        let old = try integrity.tags(new, tree: tree)
-        let claims = Array(zip(new, old))
+        let known = new.filter { proven[$0] != nil }
+        pending += known.map { (leaf: $0, old: proven[$0]!) }
+        let unknown = new.filter { proven[$0] == nil }
+        guard !unknown.isEmpty else { return }
+        let old = try integrity.tags(unknown, tree: tree)
+        let claims = Array(zip(unknown, old))
         try integrity.verify(claims.map { (leaf: $0.0, tag: $0.1) }, committed: try root, tree: tree)
         pending += claims.map { (leaf: $0.0, old: $0.1) }
+    }
+
+    /// Notes that `leaf` was proven to have `tag` under the current root, before this
+    /// transaction changed it.
+    func noteProven(_ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?, root proofRoot: [UInt8]) {
+        guard !changed.contains(leaf), let resolved, ConstantTime.equals(resolved, proofRoot) else { return }
+        proven[leaf] = .some(tag)
     }
 
     /// Writes the changes so far into the tree; returns the new root.
@@ -61,6 +75,7 @@ final class DecisionGuard {
         resolved = current
         pending = []
         pendingLeaves = []
+        proven = [:]
         return current
     }
 }

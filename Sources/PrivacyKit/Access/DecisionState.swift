@@ -44,14 +44,17 @@ extension VaultCore {
 
     private func prove(_ db: StoreDatabase, _ pending: [String], rows: [String: [DecisionRows.Tree.Row]]) throws {
         let root = try committedRoot(db)
+        var claims: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)] = []
         var unproven: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)] = []
         for id in pending {
             let leaf = DecisionIntegrity.Leaf.subject(id)
             let tag = try integrity.tag(leaf, values: rows[id] ?? [])
+            claims.append((leaf, tag))
             if !verifiedLeaves.contains(leaf, tag: tag, root: root) { unproven.append((leaf, tag)) }
         }
         try integrity.verify(unproven, committed: root, tree: db.decisions.tree)
         for claim in unproven { verifiedLeaves.insert(claim.leaf, tag: claim.tag, root: root) }
+        for claim in claims { db.decisionGuard?.noteProven(claim.leaf, tag: claim.tag, root: root) }
         db.checkedDecisionLeaves.formUnion(pending.map(DecisionIntegrity.Leaf.subject))
     }
 
@@ -85,6 +88,7 @@ extension VaultCore {
             try integrity.verify([(leaf, tag)], committed: root, tree: db.decisions.tree)
             verifiedLeaves.insert(leaf, tag: tag, root: root)
         }
+        db.decisionGuard?.noteProven(leaf, tag: tag, root: root)
         db.checkedDecisionLeaves.insert(leaf)
     }
 
