@@ -21,6 +21,11 @@ final class DecisionGuard {
         }
     }
     private var resolved: [UInt8]?
+    /// Set while an append is certain to follow in this transaction (an event is queued
+    /// for its end): an append before it commits its events to the root as it stands, and
+    /// the last one writes every change into the tree at once. Sound because the
+    /// transaction is atomic: no reader sees the events in between without the last.
+    var laterAppendCertain = false
     private let resolveCommitted: () throws -> [UInt8]
     private var pending: [(leaf: DecisionIntegrity.Leaf, old: [UInt8]?)] = []
     private var pendingLeaves: Set<DecisionIntegrity.Leaf> = []

@@ -62,7 +62,9 @@ struct AuditLog: Sendable {
         let checkpointSeq = try table.lastCheckpointSeq() ?? -1
         // The decision state these events commit to: the audited transaction's changes so
         // far, written into the tree now; else the one given (the upgrade), else unchanged.
-        let committed: [UInt8]? = if chainKey == nil { nil } else if let decisionGuard = db.decisionGuard, decisionGuard.isInvolved || decisionGuard.hasPendingChanges {
+        let committed: [UInt8]? = if chainKey == nil { nil } else if let decisionGuard = db.decisionGuard, decisionGuard.laterAppendCertain {
+            try decisionGuard.root
+        } else if let decisionGuard = db.decisionGuard, decisionGuard.isInvolved || decisionGuard.hasPendingChanges {
             try decisionGuard.commit(tree: db.decisions.tree)
         } else if let stateRoot {
             stateRoot

@@ -7,5 +7,9 @@ final class AuditedTransaction {
 
     init(db: StoreDatabase) { self.db = db }
 
-    func record(_ entry: AuditEntry) { entries.append(entry) }
+    func record(_ entry: AuditEntry) {
+        entries.append(entry)
+        // Its append, at the end, commits the decision state: appends before it need not.
+        db.decisionGuard?.laterAppendCertain = true
+    }
 }

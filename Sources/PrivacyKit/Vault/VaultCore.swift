@@ -121,6 +121,7 @@ final class VaultCore: Sendable {
             defer { db.decisionGuard = nil }
             let transaction = AuditedTransaction(db: db)
             let result = try body(transaction)
+            decisions.laterAppendCertain = false
             try audit.append(transaction.entries, context: context, db: db)
             guard !decisions.hasPendingChanges else {
                 throw PrivacyKitError(.internal, "a decision changed after the last audit event of its transaction")
