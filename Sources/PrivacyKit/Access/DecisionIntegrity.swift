@@ -62,7 +62,7 @@ struct DecisionIntegrity: Sendable {
     /// The keyed tag of `leaf`'s rows as they are now; nil when it has none.
     func tag(_ leaf: Leaf, rows tree: DecisionRows.Tree) throws -> [UInt8]? {
         let rows: [DecisionRows.Tree.Row] = switch leaf {
-        case .subject(let id): try tree.subjectRows(id)
+        case .subject(let id): try tree.subjectRows(id, allRecords: false)
         case .categoryHolds: try tree.categoryHoldRows().map { ("legal_holds", $0.values[...]) }
         }
         return try tag(leaf, values: rows)

@@ -27,7 +27,8 @@ extension VaultCore {
     func checkDecisionStates(_ db: StoreDatabase, subjects: [String]) throws {
         let pending = try Array(Set(subjects.filter { try needsCheck(db, .subject($0)) })).sorted()
         guard !pending.isEmpty else { return }
-        let rows = pending.count == 1 ? [pending[0]: try db.decisions.tree.subjectRows(pending[0])] : try db.decisions.tree.subjectRows(among: pending)
+        let tree = db.decisions.tree
+        let rows = pending.count == 1 ? [pending[0]: try tree.subjectRows(pending[0], allRecords: false)] : try tree.subjectRows(among: pending, allRecords: false)
         try prove(db, pending, rows: rows)
     }
 

@@ -119,7 +119,7 @@ extension DecisionIntegrity {
     /// The tags of `leaves` as their rows are now, the subjects' rows read in bulk.
     func tags(_ leaves: [Leaf], tree: DecisionRows.Tree) throws -> [[UInt8]?] {
         let subjects = leaves.compactMap { if case .subject(let id) = $0 { id } else { nil } }
-        let rows = subjects.count > 1 ? try tree.subjectRows(among: subjects) : [:]
+        let rows = subjects.count > 1 ? try tree.subjectRows(among: subjects, allRecords: false) : [:]
         return try leaves.map { leaf in
             if case .subject(let id) = leaf, subjects.count > 1 { return try tag(leaf, values: rows[id] ?? []) }
             return try tag(leaf, rows: tree)

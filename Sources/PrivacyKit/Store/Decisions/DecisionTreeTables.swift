@@ -103,23 +103,22 @@ extension DecisionRows {
         /// One subject's decision rows: consent state by purpose, restriction, holds by id,
         /// tombstone, and its record — one statement (a decision reads them on every check,
         /// and a record read takes its row from them).
-        func subjectRows(_ subject: String) throws -> [Row] {
-            let rows = try StoreRow.fetchAll(db.cachedStatement(sql: Self.subjectRowsSQL(idColumn: false) { "\($0) = ?" }),
-                                             arguments: StoreArguments(Array(repeating: subject, count: Self.tables.count)))
+        func subjectRows(_ subject: String, allRecords: Bool = true) throws -> [Row] {
+            let sql = Self.subjectRowsSQL(idColumn: false, allRecords: allRecords) { "\($0) = ?" }
+            let rows = try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(Self.arguments([subject], allRecords: allRecords)))
             return rows.map { Self.row($0.values[...]) }
         }
 
-        /// ``subjectRows(_:)`` of many subjects at once (a batch of consent answers, an
-        /// import's new subjects): one statement per chunk of ids.
-        func subjectRows(among ids: [String]) throws -> [String: [Row]] {
+        /// ``subjectRows(_:allRecords:)`` of many subjects at once (a batch of consent
+        /// answers, an import's new subjects): one statement per chunk of ids.
+        func subjectRows(among ids: [String], allRecords: Bool = true) throws -> [String: [Row]] {
             var rows: [String: [Row]] = [:]
             var start = ids.startIndex
             while start < ids.endIndex {
                 let chunk = Array(ids[start..<min(start + 100, ids.endIndex)])
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let sql = Self.subjectRowsSQL(idColumn: true) { "\($0) IN (\(marks))" }
-                let arguments = Array(repeating: chunk, count: Self.tables.count).flatMap { $0 }
-                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(arguments)) {
+                let sql = Self.subjectRowsSQL(idColumn: true, allRecords: allRecords) { "\($0) IN (\(marks))" }
+                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(Self.arguments(chunk, allRecords: allRecords))) {
                     rows[row[0], default: []].append(Self.row(row.values.dropFirst()))
                 }
                 start += chunk.count
@@ -127,16 +126,25 @@ extension DecisionRows {
             return rows
         }
 
+        /// A record is part of its leaf from revision 1 on: its `sealed` column then lies in
+        /// [00 00 00 00 01, 01) (RecordSeal). A proof reads only those (`allRecords` false);
+        /// a record read, or an import asking which subjects exist, reads every record.
+        private static var revisedRange: [any StoreValueConvertible] { [Data([0, 0, 0, 0, 1]), Data([1])] }
+
+        private static func arguments(_ ids: [String], allRecords: Bool) -> [any StoreValueConvertible] {
+            ids as [any StoreValueConvertible] + (allRecords ? [] : revisedRange) + Array(repeating: ids, count: tables.count - 1).flatMap { $0 }
+        }
+
         /// The five tables a subject's leaf covers as one union, every row in one shape:
         /// (table number, key, eight columns as text or NULL, two as blobs or NULL), in leaf
         /// order. Integers are cast to text so both engines give one type per column; the
         /// subjects come first because PostgreSQL types a union's NULL columns pair by pair
         /// from the left (NULL with NULL is text, and text does not match a blob).
-        private static func subjectRowsSQL(idColumn: Bool, condition: (String) -> String) -> String {
+        private static func subjectRowsSQL(idColumn: Bool, allRecords: Bool, condition: (String) -> String) -> String {
             let id = idColumn ? "subject_id, " : ""
             let subjectID = idColumn ? "id AS subject_id, " : ""
             return """
-                SELECT \(subjectID)5, NULL, CAST(kek_version AS TEXT), CAST(key_version AS TEXT), plain, invalid, created_at, updated_at, NULL, NULL, wrapped_key, sealed FROM subjects WHERE \(condition("id"))
+                SELECT \(subjectID)5, NULL, CAST(kek_version AS TEXT), CAST(key_version AS TEXT), plain, invalid, created_at, updated_at, NULL, NULL, wrapped_key, sealed FROM subjects WHERE \(condition("id"))\(allRecords ? "" : " AND sealed >= ? AND sealed < ?")
                 UNION ALL SELECT \(id)1, purpose, kind, CAST(event_id AS TEXT), time, notice_version, expires_at, NULL, NULL, NULL, NULL, NULL FROM consent_state WHERE \(condition("subject_id"))
                 UNION ALL SELECT \(id)2, NULL, reason, placed_by, placed_at, request_id, NULL, NULL, NULL, NULL, NULL, NULL FROM restrictions WHERE \(condition("subject_id"))
                 UNION ALL SELECT \(id)3, id, category, reason, placed_by, placed_at, until, released_at, released_by, release_reason, NULL, NULL FROM legal_holds WHERE \(condition("subject_id"))
@@ -173,7 +181,7 @@ extension DecisionRows {
                 SELECT subject_id FROM consent_state UNION SELECT subject_id FROM restrictions
                 UNION SELECT subject_id FROM legal_holds WHERE subject_id IS NOT NULL UNION SELECT subject_id FROM tombstones
                 UNION SELECT id FROM subjects WHERE sealed >= ? AND sealed < ? ORDER BY 1
-                """, arguments: [Data([0, 0, 0, 0, 1]), Data([1])])
+                """, arguments: StoreArguments(Self.revisedRange))
         }
     }
 
