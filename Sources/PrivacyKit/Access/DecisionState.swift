@@ -32,6 +32,18 @@ extension VaultCore {
         try prove(db, pending, rows: rows)
     }
 
+    /// The decision rows of `subjects` (records of revision 0 left out), read in bulk and
+    /// proven together, for a decision made from them alone (a batch of consent answers):
+    /// the rows decided on are the rows proven, with no second read of the tables.
+    func provenDecisionRows(_ db: StoreDatabase, subjects: [String]) throws -> [String: [DecisionRows.Tree.Row]] {
+        let ids = Array(Set(subjects)).sorted()
+        guard !ids.isEmpty else { return [:] }
+        let tree = db.decisions.tree
+        let rows = ids.count == 1 ? [ids[0]: try tree.subjectRows(ids[0], allRecords: false)] : try tree.subjectRows(among: ids, allRecords: false)
+        try prove(db, try ids.filter { try needsCheck(db, .subject($0)) }, rows: rows)
+        return rows
+    }
+
     /// The rows of the leaves of `subjects` (none checked yet in this transaction), read in
     /// bulk and proven together: what an import decides from (which subjects exist, which
     /// were erased), so those answers are proven too.

@@ -313,15 +313,19 @@ public struct VaultConsent: VaultCapability {
                 }
                 // Now: the state table, read in sorted chunks of subjects, once the subjects'
                 // decision rows are the ones the audit chain commits to.
-                let sorted = Array(Set(subjects)).sorted()
-                try checkDecisionStates(db, subjects: sorted)
-                let last = try db.decisions.consent.states(purpose: purpose.id, subjects: sorted)
-                var answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
-                if !access.mayProcessRestricted(role: context.role, purpose: purpose.id) {
-                    let restricted = try restrictedSubjects(db, among: sorted)
-                    if !restricted.isEmpty {
-                        answers = answers.map { restricted.contains($0.subject) ? $0.restricted() : $0 }
+                // Now: from the subjects' decision rows, as proven against the audit chain.
+                let rows = try core.provenDecisionRows(db, subjects: subjects)
+                var last: [String: ConsentRow] = [:]
+                var restricted: Set<String> = []
+                for (id, list) in rows {
+                    for row in list {
+                        if row.table == "restrictions" { restricted.insert(id) }
+                        if row.table == "consent_state", let state = ConsentRow(leafValues: row.values, purpose: purpose.id) { last[id] = state }
                     }
+                }
+                var answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
+                if !access.mayProcessRestricted(role: context.role, purpose: purpose.id), !restricted.isEmpty {
+                    answers = answers.map { restricted.contains($0.subject) ? $0.restricted() : $0 }
                 }
                 return answers
             }

@@ -26,6 +26,18 @@ struct ConsentRow {
     }
 }
 
+extension ConsentRow {
+    /// From a `consent_state` row of a subject's leaf (`DecisionRows.Tree.subjectRows`:
+    /// purpose, kind, event id as text, time, notice version, expiry), if it is of `purpose`.
+    init?(leafValues values: ArraySlice<StoreValue>, purpose: String) {
+        let v = Array(values)
+        guard v.count >= 6, case .text(purpose) = v[0], case .text(let kindText) = v[1], let kind = ConsentKind(rawValue: kindText),
+              case .text(let eventText) = v[2], let eventID = Int64(eventText), case .text(let time) = v[3] else { return nil }
+        func text(_ value: StoreValue) -> String? { if case .text(let t) = value { t } else { nil } }
+        self.init(kind: kind, eventID: eventID, time: time, noticeVersion: text(v[4]), expiresAt: text(v[5]))
+    }
+}
+
 extension ConsentEvent {
     /// From a ledger row selected as ``DecisionRows/Consent/history(pseudonym:purpose:)``
     /// selects it.
