@@ -93,5 +93,4 @@ extension StoreDatabase {
         }
         try decisionGuard.willChange(leaf, tree: decisions.tree)
     }
-
 }

@@ -20,7 +20,6 @@ import Synchronization
 /// and page hashes are plain BLAKE2b (their inputs are keyed tags). An empty subtree hashes
 /// to nothing, so the stored tree holds only non-empty pages.
 struct DecisionIntegrity: Sendable {
-    static let depth = 16
     static let emptyRoot = [UInt8](repeating: 0, count: 32)
     /// Errors from a failed check start with this (the access decision records them).
     static let failurePrefix = "decision state failed its integrity check"

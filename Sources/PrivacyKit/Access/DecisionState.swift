@@ -25,50 +25,40 @@ extension VaultCore {
     /// proven in one pass over the tree (a batch of consent answers, a find's or a
     /// duplicate report's subjects).
     func checkDecisionStates(_ db: StoreDatabase, subjects: [String]) throws {
-        let pending = try Array(Set(subjects.filter { try needsCheck(db, .subject($0)) })).sorted()
-        guard !pending.isEmpty else { return }
-        let tree = db.decisions.tree
-        let rows = pending.count == 1 ? [pending[0]: try tree.subjectRows(pending[0], allRecords: false)] : try tree.subjectRows(among: pending, allRecords: false)
-        try prove(db, pending, rows: rows)
+        _ = try provenLeafRows(db, subjects: try subjects.filter { try needsCheck(db, .subject($0)) }, allRecords: false)
     }
 
-    /// The decision rows of `subjects` (records of revision 0 left out), read in bulk and
-    /// proven together, for a decision made from them alone (a batch of consent answers):
-    /// the rows decided on are the rows proven, with no second read of the tables.
-    func provenDecisionRows(_ db: StoreDatabase, subjects: [String]) throws -> [String: [DecisionRows.Tree.Row]] {
+    /// The rows of `subjects`' leaves, read in bulk and proven together (those not checked
+    /// yet in this transaction), for a decision made from them alone: the rows decided on
+    /// are the rows proven, with no second read. `allRecords`: with every record (an
+    /// import asks which subjects exist), not only the revised ones a leaf covers (a batch
+    /// of consent answers).
+    func provenLeafRows(_ db: StoreDatabase, subjects: [String], allRecords: Bool) throws -> [String: [DecisionRows.Tree.Row]] {
         let ids = Array(Set(subjects)).sorted()
         guard !ids.isEmpty else { return [:] }
         let tree = db.decisions.tree
-        let rows = ids.count == 1 ? [ids[0]: try tree.subjectRows(ids[0], allRecords: false)] : try tree.subjectRows(among: ids, allRecords: false)
-        try prove(db, try ids.filter { try needsCheck(db, .subject($0)) }, rows: rows)
-        return rows
-    }
-
-    /// The rows of the leaves of `subjects` (none checked yet in this transaction), read in
-    /// bulk and proven together: what an import decides from (which subjects exist, which
-    /// were erased), so those answers are proven too.
-    func checkedLeafRows(_ db: StoreDatabase, subjects: [String]) throws -> [String: [DecisionRows.Tree.Row]] {
-        let ids = Array(Set(subjects)).sorted()
-        guard !ids.isEmpty else { return [:] }
-        let rows = try db.decisions.tree.subjectRows(among: ids)
-        try prove(db, try ids.filter { try needsCheck(db, .subject($0)) }, rows: rows)
-        return rows
-    }
-
-    private func prove(_ db: StoreDatabase, _ pending: [String], rows: [String: [DecisionRows.Tree.Row]]) throws {
-        let root = try committedRoot(db)
-        var claims: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)] = []
-        var unproven: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)] = []
-        for id in pending {
+        let rows = ids.count == 1
+            ? [ids[0]: try tree.subjectRows(ids[0], allRecords: allRecords)] : try tree.subjectRows(among: ids, allRecords: allRecords)
+        try prove(db, try ids.filter { try needsCheck(db, .subject($0)) }.map { id in
             let leaf = DecisionIntegrity.Leaf.subject(id)
-            let tag = try integrity.tag(leaf, values: rows[id] ?? [])
-            claims.append((leaf, tag))
-            if !verifiedLeaves.contains(leaf, tag: tag, root: root) { unproven.append((leaf, tag)) }
-        }
+            return (leaf, try integrity.tag(leaf, values: rows[id] ?? []))
+        })
+        return rows
+    }
+
+    /// Proves the tags of rows read in this transaction under the committed root (a leaf
+    /// proven under it with the same tag before needs no second proof: the root binds one
+    /// tag to each leaf, see VerifiedLeaves), and notes the leaves checked.
+    private func prove(_ db: StoreDatabase, _ claims: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)]) throws {
+        guard !claims.isEmpty else { return }
+        let root = try committedRoot(db)
+        let unproven = claims.filter { !verifiedLeaves.contains($0.leaf, tag: $0.tag, root: root) }
         try integrity.verify(unproven, committed: root, tree: db.decisions.tree)
         for claim in unproven { verifiedLeaves.insert(claim.leaf, tag: claim.tag, root: root) }
-        for claim in claims { db.decisionGuard?.noteProven(claim.leaf, tag: claim.tag, root: root) }
-        db.checkedDecisionLeaves.formUnion(pending.map(DecisionIntegrity.Leaf.subject))
+        for claim in claims {
+            db.decisionGuard?.noteProven(claim.leaf, tag: claim.tag, root: root)
+            db.checkedDecisionLeaves.insert(claim.leaf)
+        }
     }
 
     private func needsCheck(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf) throws -> Bool {
@@ -94,15 +84,7 @@ extension VaultCore {
     }
 
     private func check(_ db: StoreDatabase, _ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?) throws {
-        let root = try committedRoot(db)
-        // A leaf proven under this root with this tag needs no second proof: the root
-        // binds one tag to each leaf (see VerifiedLeaves).
-        if !verifiedLeaves.contains(leaf, tag: tag, root: root) {
-            try integrity.verify([(leaf, tag)], committed: root, tree: db.decisions.tree)
-            verifiedLeaves.insert(leaf, tag: tag, root: root)
-        }
-        db.decisionGuard?.noteProven(leaf, tag: tag, root: root)
-        db.checkedDecisionLeaves.insert(leaf)
+        try prove(db, [(leaf, tag)])
     }
 
     /// Subject `id`'s record, read with the rest of its leaf and checked with it: a field

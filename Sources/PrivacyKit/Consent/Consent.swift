@@ -314,7 +314,7 @@ public struct VaultConsent: VaultCapability {
                 // Now: the state table, read in sorted chunks of subjects, once the subjects'
                 // decision rows are the ones the audit chain commits to.
                 // Now: from the subjects' decision rows, as proven against the audit chain.
-                let rows = try core.provenDecisionRows(db, subjects: subjects)
+                let rows = try core.provenLeafRows(db, subjects: subjects, allRecords: false)
                 var last: [String: ConsentRow] = [:]
                 var restricted: Set<String> = []
                 for (id, list) in rows {

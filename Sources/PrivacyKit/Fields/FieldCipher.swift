@@ -43,20 +43,19 @@ package final class FieldCipher: @unchecked Sendable {
         fieldKey = try SecureBuffer(count: 32)
         keyRandom = try SecureRandomPool()
         ad = ScratchBuffer(capacity: 1024)
-        var field = Canonical("privacykit.field.v1")
-        field.append([0, 0, 0, 0, 0, 0, 0, Self.formatVersion])
-        field.append(vaultID.bytes)
-        fieldADPrefix = field.bytes
-        var key = Canonical("privacykit.subject-key.v1")
-        key.append(vaultID.bytes)
-        keyADPrefix = key.bytes
-        var field2 = Canonical("privacykit.field.v2")
-        field2.append([0, 0, 0, 0, 0, 0, 0, Self.fieldFormatVersion])
-        field2.append(vaultID.bytes)
-        field2ADPrefix = field2.bytes
-        var fieldKeyLabel = Canonical("privacykit.field-key.v1")
-        fieldKeyLabel.append(vaultID.bytes)
-        fieldKeyPrefix = fieldKeyLabel.bytes
+        fieldADPrefix = Self.prefix("privacykit.field.v1", format: Self.formatVersion, vaultID: vaultID)
+        keyADPrefix = Self.prefix("privacykit.subject-key.v1", vaultID: vaultID)
+        field2ADPrefix = Self.prefix("privacykit.field.v2", format: Self.fieldFormatVersion, vaultID: vaultID)
+        fieldKeyPrefix = Self.prefix("privacykit.field-key.v1", vaultID: vaultID)
+    }
+
+    /// The constant start of a `Canonical` input: its label, the format version (8 bytes
+    /// BE) where it has one, and the vault id.
+    private static func prefix(_ label: String, format: UInt8? = nil, vaultID: VaultID) -> [UInt8] {
+        var c = Canonical(label)
+        if let format { c.append([0, 0, 0, 0, 0, 0, 0, format]) }
+        c.append(vaultID.bytes)
+        return c.bytes
     }
 
     deinit {

@@ -178,7 +178,7 @@ extension VaultRecords {
             // together: a tombstone deleted behind the vault fails here instead of bringing
             // the person back. New records stay out of their leaves (RecordSeal): no tree
             // is written for them.
-            let leaves = try checkedLeafRows(tx.db, subjects: rows.map(\.subject))
+            let leaves = try provenLeafRows(tx.db, subjects: rows.map(\.subject), allRecords: true)
             func has(_ id: String, _ table: String) -> Bool { leaves[id]?.contains { $0.table == table } == true }
             var existing = Set(rows.map(\.subject).filter { has($0, "subjects") })
             let erased = Set(rows.map(\.subject).filter { has($0, "tombstones") })

@@ -72,11 +72,11 @@ public struct VaultKeys: VaultCapability {
         while true {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
                 let subjects = tx.db.decisions.subjects
-                let rows = try subjects.wrappedKeys(below: target, limit: max(1, batchSize))
+                let rows = try subjects.ids(wrappedBelow: target, limit: max(1, batchSize))
                 // The rows proven together; each is then read with its MAC checked.
-                try checkDecisionStates(tx.db, subjects: rows.map(\.id))
+                try checkDecisionStates(tx.db, subjects: rows)
                 let store = RecordStore(core: core)
-                for (subject, _, _) in rows {
+                for subject in rows {
                     guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
                     guard let old = keyring.key(.kek, version: stored.kekVersion) else {
                         throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(stored.kekVersion), which the keyring does not have")

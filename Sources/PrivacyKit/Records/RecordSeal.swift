@@ -30,6 +30,13 @@ struct RecordSeal {
         let revision: Int
     }
 
+    /// What the MAC of a stored row covers, its field entries and revision given (and, for
+    /// a re-wrap, its key wrapped anew).
+    static func row(id: String, _ row: SubjectRow, entries: [UInt8], revision: Int, rewrapped: (kekVersion: Int, wrappedKey: [UInt8])? = nil) -> Row {
+        Row(id: id, kekVersion: rewrapped?.kekVersion ?? row.kekVersion, keyVersion: row.keyVersion, wrappedKey: rewrapped?.wrappedKey ?? row.wrappedKey,
+            entries: entries, plain: row.plain, invalid: row.invalid, createdAt: row.createdAt, updatedAt: row.updatedAt, revision: revision)
+    }
+
     func mac(_ row: Row) throws -> [UInt8] {
         var c = Canonical("privacykit.record.v1")
         c.append(row.id)
@@ -71,8 +78,7 @@ struct RecordSeal {
             throw PrivacyKitError(.integrity, "\(DecisionIntegrity.failurePrefix): the record of subject \(id) has no MAC (written behind the vault, or a store not upgraded)")
         }
         let entries = Array(header.entries)
-        let expected = try mac(Row(id: id, kekVersion: row.kekVersion, keyVersion: row.keyVersion, wrappedKey: row.wrappedKey, entries: entries,
-                                   plain: row.plain, invalid: row.invalid, createdAt: row.createdAt, updatedAt: row.updatedAt, revision: header.revision))
+        let expected = try mac(Self.row(id: id, row, entries: entries, revision: header.revision))
         guard ConstantTime.equals(expected, Array(header.mac)) else {
             throw PrivacyKitError(.integrity, "\(DecisionIntegrity.failurePrefix): the record of subject \(id) is not the one the vault wrote (its MAC fails: a field removed, a value edited, or a row moved) — run `privacyctl audit verify --with-secret` and restore from a backup")
         }
@@ -85,19 +91,25 @@ extension RecordSeal {
     /// format 2: what format 1 left is taken as it stands, as the decision rows are).
     /// Returns how many.
     func upgrade(_ db: StoreDatabase) throws -> Int {
-        var after = "", count = 0
+        var count = 0
+        try Self.forEachRow(db) { id, row in
+            guard Self.header([UInt8](row.sealed)) == nil else { return true }
+            let fields = try RecordStore.decodeFields([UInt8](row.sealed), subjectID: id, keyed: false)
+            let entries = RecordStore.encodeFields(envelopes: fields.envelopes, keys: [:])
+            try db.decisions.subjects.setSealedForUpgrade(id: id, sealed: Data(try sealed(Self.row(id: id, row, entries: entries, revision: 0))))
+            count += 1
+            return true
+        }
+        return count
+    }
+
+    /// Every stored row, in id order, a thousand at a time, until `body` says stop.
+    private static func forEachRow(_ db: StoreDatabase, _ body: (_ id: String, _ row: SubjectRow) throws -> Bool) throws {
+        var after = ""
         while true {
             let rows = try db.decisions.subjects.rows(after: after, limit: 1000)
-            guard let last = rows.last else { return count }
-            for (id, row) in rows where Self.header([UInt8](row.sealed)) == nil {
-                let fields = try RecordStore.decodeFields([UInt8](row.sealed), subjectID: id, keyed: false)
-                let sealed = try sealed(Row(
-                    id: id, kekVersion: row.kekVersion, keyVersion: row.keyVersion, wrappedKey: row.wrappedKey,
-                    entries: RecordStore.encodeFields(envelopes: fields.envelopes, keys: [:]), plain: row.plain, invalid: row.invalid,
-                    createdAt: row.createdAt, updatedAt: row.updatedAt, revision: 0))
-                try db.decisions.subjects.setSealedForUpgrade(id: id, sealed: Data(sealed))
-                count += 1
-            }
+            guard let last = rows.last else { return }
+            for (id, row) in rows where try !body(id, row) { return }
             after = last.id
         }
     }
@@ -106,14 +118,11 @@ extension RecordSeal {
 extension RecordSeal {
     /// The first subject (in id order) whose record's MAC fails, if any (`audit verify`).
     func firstForged(_ db: StoreDatabase) throws -> String? {
-        var after = ""
-        while true {
-            let rows = try db.decisions.subjects.rows(after: after, limit: 1000)
-            guard let last = rows.last else { return nil }
-            for (id, row) in rows {
-                do { _ = try check(row, id: id) } catch let error as PrivacyKitError where error.code == .integrity { return id }
-            }
-            after = last.id
+        var forged: String?
+        try Self.forEachRow(db) { id, row in
+            do { _ = try check(row, id: id) } catch let error as PrivacyKitError where error.code == .integrity { forged = id }
+            return forged == nil
         }
+        return forged
     }
 }

@@ -48,7 +48,6 @@ struct RecordStore {
         var invalid: Set<String>
         /// How many times the record changed since it was created (see ``RecordSeal``).
         var revision: Int
-        let createdAt: String
         /// The row as read, for a rewrite that leaves the fields as they are (a re-wrap).
         let row: SubjectRow
 
@@ -70,7 +69,7 @@ struct RecordStore {
         return Stored(
             kekVersion: row.kekVersion, keyVersion: row.keyVersion, wrappedKey: row.wrappedKey,
             sealed: fields.envelopes, fieldKeys: fields.keys, plain: plain,
-            invalid: Set(row.invalid.split(separator: ",").map(String.init)), revision: revision, createdAt: row.createdAt, row: row)
+            invalid: Set(row.invalid.split(separator: ",").map(String.init)), revision: revision, row: row)
     }
 
     /// Stores `stored`'s subject key wrapped anew (KEK rotation): the fields and revision as
@@ -79,10 +78,8 @@ struct RecordStore {
         guard let header = RecordSeal.header([UInt8](stored.row.sealed)) else {
             throw PrivacyKitError(.integrity, "the record of subject \(subjectID) has no MAC")
         }
-        let sealed = try seal.sealed(RecordSeal.Row(
-            id: subjectID, kekVersion: kekVersion, keyVersion: stored.keyVersion, wrappedKey: wrappedKey, entries: Array(header.entries),
-            plain: stored.row.plain, invalid: stored.row.invalid, createdAt: stored.row.createdAt, updatedAt: stored.row.updatedAt,
-            revision: header.revision))
+        let sealed = try seal.sealed(RecordSeal.row(id: subjectID, stored.row, entries: Array(header.entries), revision: header.revision,
+                                                    rewrapped: (kekVersion, wrappedKey)))
         try db.decisions.subjects.rewrap(id: subjectID, kekVersion: kekVersion, wrappedKey: Data(wrappedKey), sealed: Data(sealed))
     }
 
@@ -95,7 +92,7 @@ struct RecordStore {
         let plain = Self.json(stored.plain), invalid = stored.invalid.sorted().joined(separator: ",")
         let sealed = try seal.sealed(RecordSeal.Row(
             id: subjectID, kekVersion: stored.kekVersion, keyVersion: stored.keyVersion, wrappedKey: stored.wrappedKey, entries: stored.encodedFields,
-            plain: plain, invalid: invalid, createdAt: stored.createdAt, updatedAt: now, revision: stored.revision))
+            plain: plain, invalid: invalid, createdAt: stored.row.createdAt, updatedAt: now, revision: stored.revision))
         try db.decisions.subjects.updateFields(id: subjectID, sealed: Data(sealed), plain: plain, invalid: invalid, updatedAt: now)
     }
 

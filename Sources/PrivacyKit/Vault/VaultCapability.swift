@@ -64,8 +64,8 @@ extension VaultCapability {
         try core.checkDecisionStates(db, subjects: subjects)
     }
 
-    func checkedLeafRows(_ db: StoreDatabase, subjects: [String]) throws -> [String: [DecisionRows.Tree.Row]] {
-        try core.checkedLeafRows(db, subjects: subjects)
+    func provenLeafRows(_ db: StoreDatabase, subjects: [String], allRecords: Bool) throws -> [String: [DecisionRows.Tree.Row]] {
+        try core.provenLeafRows(db, subjects: subjects, allRecords: allRecords)
     }
 
     func checkAllDecisionState(_ db: StoreDatabase) throws { try core.checkAllDecisionState(db) }

@@ -9,7 +9,7 @@ import Foundation
 /// Every read and every write of those tables goes through a `DecisionRows` value and
 /// nowhere else names them in SQL (`rows.consent.state(purpose:subject:)`,
 /// `rows.holds.insert(…)`): the feature code, and the other typed queries of `Store/Tables/`
-/// alike (key rotation re-wraps subject keys through ``Subjects/rewrap(id:kekVersion:wrappedKey:)``,
+/// alike (key rotation re-wraps subject keys through ``Subjects/rewrap(id:kekVersion:wrappedKey:sealed:)``,
 /// a restore replays erasures through ``Subjects`` and ``Tombstones``, the request trackers,
 /// the breach impact assessment, the compliance report, the subject export, the audit
 /// verifier's ledger check and the backup manifest's counts read through the accessors).

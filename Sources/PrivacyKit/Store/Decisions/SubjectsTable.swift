@@ -93,10 +93,9 @@ extension DecisionRows {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE kek_version < ?", arguments: [version]) ?? 0
         }
 
-        /// Up to `limit` of those subjects, with their wrapped keys.
-        func wrappedKeys(below version: Int, limit: Int) throws -> [(id: String, kekVersion: Int, wrappedKey: Data)] {
-            try StoreRow.fetchAll(db, sql: "SELECT id, kek_version, wrapped_key FROM subjects WHERE kek_version < ? LIMIT ?", arguments: [version, limit])
-                .map { ($0[0], $0[1], $0[2]) }
+        /// Up to `limit` of those subjects (their rows are read checked, with their MACs).
+        func ids(wrappedBelow version: Int, limit: Int) throws -> [String] {
+            try String.fetchAll(db, sql: "SELECT id FROM subjects WHERE kek_version < ? LIMIT ?", arguments: [version, limit])
         }
 
         /// Stores subject `id`'s key re-wrapped under KEK `version` (once per subject: cached).
