@@ -140,6 +140,19 @@ struct ConsentTests {
         #expect(batch[0].state == .withdrawn && batch[2].state == .neverAsked)
     }
 
+    /// The batch binds its ids as one JSON array: ids with quotes, backslashes and other
+    /// scripts must come back as themselves, and not match one another.
+    @Test func batchAnswersForIdsThatNeedEscaping() throws {
+        let odd = ["q\"uote", "back\\slash", "it's", "ü-ñ-中", "a,b", "[x]", "q"]
+        let s = try Setup(subjects: [])
+        for (n, id) in odd.enumerated() {
+            try s.vault.records.put(subject: id, values: ["email": "odd\(n)@example.com"], context: ConsentTests.admin)
+        }
+        for id in odd.prefix(4) { try s.record(.grant, "marketing-email", subject: id) }
+        let batch = try s.vault.consent.answer(subjects: odd + ["uote", "back"], purpose: "marketing-email", context: ConsentTests.admin)
+        #expect(batch.filter(\.allowed).map(\.subject) == Array(odd.prefix(4)))
+    }
+
     @Test func audienceHistoryAndCounts() throws {
         let s = try Setup(subjects: ["a", "b", "c", "d"])
         try s.record(.grant, "marketing-email", subject: "a")

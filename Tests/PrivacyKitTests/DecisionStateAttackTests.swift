@@ -107,7 +107,7 @@ struct DecisionStateAttackTests {
             try db.execute(sql: "DELETE FROM decision_leaves")
             try db.execute(sql: "DELETE FROM decision_nodes")
         }
-        try expectFailsClosed { _ = try vault.records.get(subject: "s2", fields: ["email"], context: Self.agent) }
+        try expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["email"], context: Self.agent) }
     }
 
     /// The untouched vault decides as before and verifies, decision state included.

@@ -25,6 +25,13 @@ struct DecisionIntegrity: Sendable {
     static let failurePrefix = "decision state failed its integrity check"
 
     let key: SecureBytes
+    /// Pages and buckets hashed before (a long-lived vault's; nil for a one-off check).
+    let contents: TreeContents?
+
+    init(key: SecureBytes, remembering contents: TreeContents? = nil) {
+        self.key = key
+        self.contents = contents
+    }
 
     /// What a leaf covers.
     enum Leaf: Hashable, Sendable {
@@ -111,37 +118,5 @@ struct DecisionIntegrity: Sendable {
     /// `what`: whose rows (a leaf's description, or "every subject").
     static func failure(rowsOf what: String) -> PrivacyKitError {
         PrivacyKitError(.integrity, "\(failurePrefix): the record, consent, restriction, hold or tombstone rows of \(what) are not the ones the audit log commits to (changed behind the vault); nothing was decided — run `privacyctl audit verify --with-secret` and restore from a backup")
-    }
-}
-
-/// The leaves this process has proven under the newest root it saw, with their tags: a
-/// service asking about the same subjects again pays for reading their rows and one keyed
-/// hash, not for the path. A Merkle root binds one tag to each leaf, so a leaf whose rows
-/// still give the proven tag under the same root is proven. A new root empties it; it is
-/// bounded, and emptied when full.
-final class VerifiedLeaves: Sendable {
-    private struct State {
-        var root: [UInt8] = []
-        var tags: [DecisionIntegrity.Leaf: [UInt8]?] = [:]
-    }
-    private let state = Mutex(State())
-    static let capacity = 100_000
-
-    func contains(_ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?, root: [UInt8]) -> Bool {
-        state.withLock { state in
-            guard state.root == root, let known = state.tags[leaf] else { return false }
-            switch (known, tag) {
-            case (nil, nil): return true
-            case (let a?, let b?): return ConstantTime.equals(a, b)
-            default: return false
-            }
-        }
-    }
-
-    func insert(_ leaf: DecisionIntegrity.Leaf, tag: [UInt8]?, root: [UInt8]) {
-        state.withLock { state in
-            if state.root != root || state.tags.count >= Self.capacity { state = State(root: root) }
-            state.tags[leaf] = .some(tag)
-        }
     }
 }

@@ -46,15 +46,12 @@ extension VaultCore {
         return rows
     }
 
-    /// Proves the tags of rows read in this transaction under the committed root (a leaf
-    /// proven under it with the same tag before needs no second proof: the root binds one
-    /// tag to each leaf, see VerifiedLeaves), and notes the leaves checked.
+    /// Proves the tags of rows read in this transaction under the committed root (through
+    /// the pages hashed before where it can, see TreeContents), and notes the leaves checked.
     private func prove(_ db: StoreDatabase, _ claims: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)]) throws {
         guard !claims.isEmpty else { return }
         let root = try committedRoot(db)
-        let unproven = claims.filter { !verifiedLeaves.contains($0.leaf, tag: $0.tag, root: root) }
-        try integrity.verify(unproven, committed: root, tree: db.decisions.tree)
-        for claim in unproven { verifiedLeaves.insert(claim.leaf, tag: claim.tag, root: root) }
+        try integrity.verify(claims, committed: root, tree: db.decisions.tree)
         for claim in claims {
             db.decisionGuard?.noteProven(claim.leaf, tag: claim.tag, root: root)
             db.checkedDecisionLeaves.insert(claim.leaf)

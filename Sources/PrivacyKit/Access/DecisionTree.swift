@@ -47,11 +47,24 @@ extension DecisionIntegrity {
         }
     }
 
+    /// A root computed from a slice, with the pages and buckets on the way and their hashes.
+    struct Computed {
+        var root: [UInt8]
+        var pages: [Int: [UInt8]]
+        var leaves: [Int: TreeContents.Members]
+        typealias HashedContents = (pages: [(hash: [UInt8], page: [UInt8])], buckets: [(hash: [UInt8], members: TreeContents.Members)])
+        /// Only ever set by `root(of:setting:)`, which computed each hash from its content.
+        let hashed: HashedContents
+
+        /// Keeps what was hashed on the way for later proofs.
+        func remember(in contents: TreeContents?) {
+            contents?.remember(pages: hashed.pages, buckets: hashed.buckets)
+        }
+    }
+
     /// The root of `slice` with the leaves at `positions` set to the tags given (nil:
     /// absent); the pages and buckets it then has.
-    static func root(of slice: Slice, setting changes: [(position: Position, tag: [UInt8]?)]) throws
-        -> (root: [UInt8], pages: [Int: [UInt8]], leaves: [Int: [(key: [UInt8], tag: [UInt8])]])
-    {
+    static func root(of slice: Slice, setting changes: [(position: Position, tag: [UInt8]?)]) throws -> Computed {
         var leaves: [Int: [(key: [UInt8], tag: [UInt8])]] = [:]
         for change in changes where leaves[change.position.bucket] == nil {
             leaves[change.position.bucket] = slice.leaves[change.position.bucket] ?? []
@@ -60,8 +73,13 @@ extension DecisionIntegrity {
             leaves[change.position.bucket]!.removeAll { ConstantTime.equals($0.key, change.position.key) }
             if let tag = change.tag { leaves[change.position.bucket]!.append((change.position.key, tag)) }
         }
+        var hashed: Computed.HashedContents = ([], [])
         var children: [Int: [UInt8]?] = [:]
-        for (bucket, members) in leaves { children[bucket] = .some(try bucketHash(members)) }
+        for (bucket, members) in leaves {
+            let hash = try bucketHash(members)
+            if let hash { hashed.buckets.append((hash, members)) }
+            children[bucket] = .some(hash)
+        }
         var pages: [Int: [UInt8]] = [:]
         for level in stride(from: pageLevels - 1, through: 0, by: -1) {
             var parents: [Int: [UInt8]?] = [:]
@@ -73,11 +91,13 @@ extension DecisionIntegrity {
                     page.replaceSubrange(offset..<(offset + 32), with: hash ?? emptyRoot)
                 }
                 pages[position] = page
-                parents[index] = .some(try pageHash(page))
+                let hash = try pageHash(page)
+                if let hash { hashed.pages.append((hash, page)) }
+                parents[index] = .some(hash)
             }
             children = parents
         }
-        return ((children[0] ?? nil) ?? emptyRoot, pages, leaves)
+        return Computed(root: (children[0] ?? nil) ?? emptyRoot, pages: pages, leaves: leaves, hashed: hashed)
     }
 
     /// Checks that the leaves have these tags under `committed`; names the leaf when one
@@ -85,13 +105,17 @@ extension DecisionIntegrity {
     func verify(_ claims: [(leaf: Leaf, tag: [UInt8]?)], committed: [UInt8], tree: DecisionRows.Tree) throws {
         guard !claims.isEmpty else { return }
         let changes = try claims.map { (position: try position($0.leaf), tag: $0.tag) }
+            .filter { contents?.proves($0.position, tag: $0.tag, root: committed) != true }
+        guard !changes.isEmpty else { return }
         let slice = try Slice.read(buckets: Set(changes.map(\.position.bucket)), tree: tree)
-        guard ConstantTime.equals(try Self.root(of: slice, setting: changes).root, committed) else {
+        let computed = try Self.root(of: slice, setting: changes)
+        guard ConstantTime.equals(computed.root, committed) else {
             if claims.count > 1 {
                 for claim in claims { try verify([claim], committed: committed, tree: tree) }
             }
             throw Self.failure(claims[0].leaf)
         }
+        computed.remember(in: contents)
     }
 
     /// Sets the leaves to their rows as they are now, given that `committed` is the root
@@ -106,13 +130,15 @@ extension DecisionIntegrity {
             throw Self.failure(old[0].leaf)
         }
         let now = try tags(old.map(\.leaf), tree: tree)
-        let (root, pages, _) = try Self.root(of: slice, setting: zip(positions, now).map { ($0, $1) })
+        let computed = try Self.root(of: slice, setting: zip(positions, now).map { ($0, $1) })
+        let (root, pages) = (computed.root, computed.pages)
         for (position, tag) in zip(positions, now) {
             try tree.setLeaf(key: position.key, bucket: position.bucket, tag: tag)
         }
         for (position, page) in pages.sorted(by: { $0.key < $1.key }) {
             try tree.setPage(position, page: page.contains { $0 != 0 } ? page : nil)
         }
+        computed.remember(in: contents)
         return root
     }
 
@@ -140,7 +166,8 @@ extension DecisionIntegrity {
             }
             start += chunk.count
         }
-        let (root, pages, buckets) = try Self.root(of: Slice(), setting: leaves)
+        let computed = try Self.root(of: Slice(), setting: leaves)
+        let (root, pages, buckets) = (computed.root, computed.pages, computed.leaves)
         if store {
             try tree.clear()
             for (bucket, members) in buckets {

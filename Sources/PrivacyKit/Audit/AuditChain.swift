@@ -142,13 +142,7 @@ struct AuditHasher {
         return try buffer.withUnsafeBytes { try BLAKE2b.hash(bytes: $0) }
     }
 
-    private mutating func appendLength(_ n: Int) {
-        let v = UInt32(n)
-        buffer.append(UInt8(v >> 24))
-        buffer.append(UInt8(v >> 16 & 0xff))
-        buffer.append(UInt8(v >> 8 & 0xff))
-        buffer.append(UInt8(v & 0xff))
-    }
+    private mutating func appendLength(_ n: Int) { buffer.appendBigEndian32(n) }
 }
 
 /// A signed statement that the log had `seq` events with chain hash `chainHash` at `time`.

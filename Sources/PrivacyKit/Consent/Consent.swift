@@ -311,8 +311,6 @@ public struct VaultConsent: VaultCapability {
                         ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
                     }
                 }
-                // Now: the state table, read in sorted chunks of subjects, once the subjects'
-                // decision rows are the ones the audit chain commits to.
                 // Now: from the subjects' decision rows, as proven against the audit chain.
                 let rows = try core.provenLeafRows(db, subjects: subjects, allRecords: false)
                 var last: [String: ConsentRow] = [:]

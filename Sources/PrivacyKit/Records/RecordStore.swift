@@ -365,17 +365,12 @@ struct RecordStore {
     }
 
     static func appendEntryHeader(name: String, key: FieldKey, envelopeCount n: Int, to out: inout [UInt8]) {
-        let nameBytes = Array(name.utf8)
-        out.append(UInt8(nameBytes.count))
-        out += nameBytes
-        out += be32(key.version)
+        out.append(UInt8(truncatingIfNeeded: name.utf8.count))
+        out.append(contentsOf: name.utf8)
+        out.appendBigEndian32(key.version)
         out.append(UInt8(key.salt?.count ?? 0))
-        out += key.salt ?? []
-        out += be32(n)
-    }
-
-    private static func be32(_ n: Int) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+        if let salt = key.salt { out.append(contentsOf: salt) }
+        out.appendBigEndian32(n)
     }
 
     /// The envelopes of a `sealed` column, by name (for counting which fields a record

@@ -104,6 +104,35 @@ public enum StoreDialect: Sendable {
         }
     }
 
+    /// A common table expression `name(id)` of the texts in a JSON array bound as the
+    /// next `?` argument (``jsonArray(_:)``): a list of any length as one argument, where
+    /// `IN (?, ?, …)` binds and converts every member on its own.
+    func jsonArrayTable(_ name: String) -> String {
+        switch self {
+        case .sqlite: return "\(name)(id) AS (SELECT value FROM json_each(?))"
+        case .postgres: return "\(name)(id) AS (SELECT jsonb_array_elements_text((?)::jsonb))"
+        }
+    }
+
+    /// `texts` as a JSON array of strings (for ``jsonArrayTable(_:)``).
+    static func jsonArray(_ texts: [String]) -> String {
+        var out = "["
+        for (index, text) in texts.enumerated() {
+            if index > 0 { out += "," }
+            out += "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            out += "\""
+        }
+        return out + "]"
+    }
+
     /// `expression`'s values in a group joined with newlines.
     func joinedLines(_ expression: String) -> String {
         switch self {

@@ -1,20 +1,47 @@
 /// An unambiguous byte encoding of a list of fields, for associated data and signed
 /// content: each field is its length (4 bytes, big-endian) followed by its bytes, so no
 /// two different lists encode alike.
+///
+/// Written byte by byte into one growing buffer: record MACs and leaf tags encode a whole
+/// record per call, and temporary arrays per field were a measured part of an import.
 struct Canonical {
     private(set) var bytes: [UInt8] = []
 
-    init(_ label: String) { append(label) }
-
-    mutating func append(_ field: [UInt8]) {
-        let n = UInt32(field.count)
-        bytes += [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
-        bytes += field
+    init(_ label: String) {
+        bytes.reserveCapacity(256)
+        append(label)
     }
 
-    mutating func append(_ field: String) { append(Array(field.utf8)) }
+    private mutating func appendLength(_ count: Int) { bytes.appendBigEndian32(count) }
+
+    mutating func append(_ field: [UInt8]) {
+        appendLength(field.count)
+        bytes.append(contentsOf: field)
+    }
+
+    mutating func append(_ field: ArraySlice<UInt8>) {
+        appendLength(field.count)
+        bytes.append(contentsOf: field)
+    }
+
+    mutating func append(_ field: String) {
+        appendLength(field.utf8.count)
+        bytes.append(contentsOf: field.utf8)
+    }
 
     mutating func append(_ number: UInt64) {
-        append((0..<8).reversed().map { UInt8(number >> (UInt64($0) * 8) & 0xff) })
+        appendLength(8)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
+    }
+}
+
+extension [UInt8] {
+    /// Appends the low 32 bits of `n`, big-endian (the length prefix of every binary
+    /// encoding here).
+    mutating func appendBigEndian32(_ n: Int) {
+        append(UInt8(truncatingIfNeeded: n >> 24))
+        append(UInt8(truncatingIfNeeded: n >> 16))
+        append(UInt8(truncatingIfNeeded: n >> 8))
+        append(UInt8(truncatingIfNeeded: n))
     }
 }

@@ -19,7 +19,6 @@ final class VaultCore: Sendable {
     let policies: VaultPolicies
     /// Checks the decision rows against what the audit chain commits to.
     let integrity: DecisionIntegrity
-    let verifiedLeaves = VerifiedLeaves()
 
     private struct State: Sendable {
         var keyring: Keyring
@@ -48,7 +47,7 @@ final class VaultCore: Sendable {
         guard let chainKey = keyring.current(.auditChain)?.secret else {
             throw PrivacyKitError(.upgradeRequired, "the keyring has no audit-chain key: run `privacyctl upgrade`")
         }
-        self.integrity = DecisionIntegrity(key: chainKey)
+        self.integrity = DecisionIntegrity(key: chainKey, remembering: TreeContents())
         // Taken after the bytes were read: if the file was replaced in between, the first
         // check finds another identity, compares contents, and refuses.
         self.state = Mutex(State(keyring: keyring, indexer: BlindIndexer(keyring: keyring), keyringDigest: keyringDigest,

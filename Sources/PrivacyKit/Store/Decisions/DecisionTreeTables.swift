@@ -110,18 +110,15 @@ extension DecisionRows {
         }
 
         /// ``subjectRows(_:allRecords:)`` of many subjects at once (a batch of consent
-        /// answers, an import's new subjects): one statement per chunk of ids.
+        /// answers, an import's new subjects): one statement, the ids bound as one JSON array.
         func subjectRows(among ids: [String], allRecords: Bool = true) throws -> [String: [Row]] {
             var rows: [String: [Row]] = [:]
-            var start = ids.startIndex
-            while start < ids.endIndex {
-                let chunk = Array(ids[start..<min(start + 100, ids.endIndex)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let sql = Self.subjectRowsSQL(idColumn: true, allRecords: allRecords) { "\($0) IN (\(marks))" }
-                for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(Self.arguments(chunk, allRecords: allRecords))) {
-                    rows[row[0], default: []].append(Self.row(row.values.dropFirst()))
-                }
-                start += chunk.count
+            guard !ids.isEmpty else { return rows }
+            let sql = "WITH \(db.dialect.jsonArrayTable("ids")) "
+                + Self.subjectRowsSQL(idColumn: true, allRecords: allRecords) { "\($0) IN (SELECT id FROM ids)" }
+            let arguments: [any StoreValueConvertible] = [StoreDialect.jsonArray(ids)] + (allRecords ? [] : Self.revisedRange)
+            for row in try StoreRow.fetchAll(db.cachedStatement(sql: sql), arguments: StoreArguments(arguments)) {
+                rows[row[0], default: []].append(Self.row(row.values.dropFirst()))
             }
             return rows
         }
