@@ -62,6 +62,19 @@ struct DecisionStateAttackTests {
         try expectFailsClosed { _ = try vault.records.get(subject: "s1", fields: ["email"], context: Self.marketer) }
     }
 
+    /// The withdrawal rule's sweep picks its subjects from the consent state; a deleted
+    /// withdrawal would keep a lead out of it. The sweep checks the whole state first.
+    @Test func aWithdrawalDeletedSoTheSweepWouldSkipTheSubject() throws {
+        try vault.records.put(subject: "lead1", values: ["email": "lead1@example.com", "segment": "lead", "last_interaction": "2026-12-01"],
+                              context: Self.admin)
+        try grant("lead1", .withdraw)
+        let later = Date().addingTimeInterval(40 * 86_400)
+        #expect(try vault.retention.sweep(SweepOptions(now: later, dryRun: true), context: Self.admin).due == 1)
+        try fixture.tamper { db in try db.execute(sql: "DELETE FROM consent_state WHERE subject_id = 'lead1'") }
+        try expectFailsClosed { _ = try vault.retention.sweep(SweepOptions(now: later), context: Self.admin) }
+        #expect(try newestEvent()["action"] as String == "retention.sweep")
+    }
+
     @Test func aRestrictionDeleted() throws {
         _ = try vault.retention.restrict(subject: "s1", reason: "art. 18 request", context: Self.admin)
         #expect(throws: PrivacyKitError.self) { try vault.records.get(subject: "s1", fields: ["email"], context: Self.agent) }

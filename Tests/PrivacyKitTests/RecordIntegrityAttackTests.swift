@@ -64,6 +64,35 @@ struct RecordIntegrityAttackTests {
         try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.get(subject: "s1", fields: ["segment"], context: Self.admin) }
     }
 
+    /// A search by a plain field matches on the stored JSON; a value planted there must not
+    /// make a subject a match.
+    @Test func aPlainValuePlantedToMatchASearch() throws {
+        #expect(try vault.records.find(field: "segment", value: "vip", context: Self.admin).isEmpty)
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET plain = ? WHERE id = 's2'", arguments: [#"{"segment":"vip"}"#])
+        }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.find(field: "segment", value: "vip", context: Self.admin) }
+    }
+
+    /// A sweep picks what is due by a query over the plain fields; a lead made to look
+    /// active would simply not be picked. The sweep checks every record first and refuses.
+    @Test func aPlainDateEditedSoTheSweepWouldSkipTheSubject() throws {
+        try vault.records.put(subject: "lead1", values: ["email": "lead1@example.com", "segment": "lead", "last_interaction": "2020-01-01"],
+                              context: Self.admin)
+        let plain: String = try row("lead1")["plain"]
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET plain = ? WHERE id = 'lead1'",
+                           arguments: [plain.replacingOccurrences(of: "2020-01-01", with: "2026-11-30")])
+        }
+        try fixture.expectFailsClosed(verifyKind: "record") {
+            _ = try vault.retention.sweep(SweepOptions(now: Date(), dryRun: true), context: Self.admin)
+        }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.retention.sweep(SweepOptions(now: Date()), context: Self.admin) }
+        let event = try fixture.newestEvent()
+        #expect(event["action"] as String == "retention.sweep" && event["outcome"] as String == "failed")
+        #expect(try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sweep_runs") } == 0, "a sweep run was started")
+    }
+
     @Test func aChangedRecordDeletedIsNotTakenForAnUnknownSubject() throws {
         try vault.records.put(subject: "s1", values: ["segment": "lead"], context: Self.admin)
         try fixture.tamper { db in try db.execute(sql: "DELETE FROM subjects WHERE id = 's1'") }

@@ -20,8 +20,9 @@ final class TreeContents: Sendable {
         var bytes = 0
     }
     private let state = Mutex(State())
-    /// About 64,000 pages, or the buckets of a million subjects.
-    static let byteCapacity = 64 << 20
+    /// Every page of a full tree (2.4 MB) and the buckets of about 200,000 leaves: a long
+    /// sweep or import, whose every change leaves old pages behind, stays within it.
+    static let byteCapacity = 16 << 20
 
     /// Whether the tree under `root` has `tag` at `position` (nil: no leaf there).
     func proves(_ position: DecisionIntegrity.Position, tag: [UInt8]?, root: [UInt8]) -> Bool {

@@ -108,11 +108,14 @@ public struct VaultRecords: VaultCapability {
                 }
             } else {
                 let candidates = try tx.db.decisions.subjects.plainFields(having: field)
+                let store = RecordStore(core: core)
                 for row in candidates {
                     let plain = PlainFields.decode(row.plain) ?? [:]
                     if let stored = plain[field],
                        case .success(let candidate) = Normalizer.normalize(stored, as: spec.kind, defaultRegion: schema.defaultRegion),
                        candidate.key == key {
+                        // A match is a claim about the record: its MAC must hold (a planted value fails here).
+                        guard try store.load(tx.db, subjectID: row.id) != nil else { continue }
                         matches.append(row.id)
                     }
                 }

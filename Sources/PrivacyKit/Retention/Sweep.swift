@@ -159,6 +159,13 @@ extension VaultRetention {
             throw PrivacyKitError(.busy, "another host is sweeping the store \(store.location); this sweep did not start")
         }
         defer { storeLock.release() }
+        // The candidates are chosen by queries over rows the sweep does not read back, so
+        // the whole state is checked first: a forged one fails the sweep closed (audited)
+        // before it acts, rather than hiding a subject that is due.
+        let sweepRequest = AccessRequest(.retention, event: .retentionSweep)
+        try auditingDecisionFailures(context, sweepRequest) {
+            try store.read { db in try checkEveryRecordAndDecision(db) }
+        }
         let started = Date()
         let clock = Timestamp.precise(options.now)
         var summary = SweepSummary(clock: clock, dryRun: options.dryRun)
