@@ -75,7 +75,8 @@ struct RecordIntegrityAttackTests {
     }
 
     /// A sweep picks what is due by a query over the plain fields; a lead made to look
-    /// active would simply not be picked. The sweep checks every record first and refuses.
+    /// active would simply not be picked. The sweep checks every record's MAC first; one
+    /// that fails and was not picked is recorded as failed, and the sweep fails closed.
     @Test func aPlainDateEditedSoTheSweepWouldSkipTheSubject() throws {
         try vault.records.put(subject: "lead1", values: ["email": "lead1@example.com", "segment": "lead", "last_interaction": "2020-01-01"],
                               context: Self.admin)
@@ -90,7 +91,25 @@ struct RecordIntegrityAttackTests {
         try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.retention.sweep(SweepOptions(now: Date()), context: Self.admin) }
         let event = try fixture.newestEvent()
         #expect(event["action"] as String == "retention.sweep" && event["outcome"] as String == "failed")
-        #expect(try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sweep_runs") } == 0, "a sweep run was started")
+        let subjectFailures = try vault.store.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_events WHERE action = 'retention.action' AND outcome = 'failed' AND subject IS NOT NULL")
+        }
+        #expect(subjectFailures == 2, "the hidden subject, once per sweep (dry run included)")
+    }
+
+    /// A record that is damaged and comes up as due fails its own action; the sweep goes on.
+    @Test func aDamagedRecordThatIsDueFailsAloneInTheSweep() throws {
+        try vault.records.put(subject: "lead1", values: ["email": "lead1@example.com", "segment": "lead", "last_interaction": "2020-01-01"],
+                              context: Self.admin)
+        try vault.records.put(subject: "lead2", values: ["email": "lead2@example.com", "segment": "lead", "last_interaction": "2020-01-01"],
+                              context: Self.admin)
+        let sealed: Data = try row("lead1")["sealed"]
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET sealed = ? WHERE id = 'lead1'", arguments: [Data(sealed.dropLast(1))])
+        }
+        let summary = try vault.retention.sweep(SweepOptions(now: Date()), context: Self.admin)
+        #expect(summary.failed == 1 && summary.acted == 1)
+        #expect(try vault.store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subjects WHERE id = 'lead2'") } == 0, "lead2 was erased")
     }
 
     @Test func aChangedRecordDeletedIsNotTakenForAnUnknownSubject() throws {

@@ -117,11 +117,14 @@ extension RecordSeal {
 
 extension RecordSeal {
     /// The first subject (in id order) whose record's MAC fails, if any (`audit verify`).
-    func firstForged(_ db: StoreDatabase) throws -> String? {
-        var forged: String?
+    func firstForged(_ db: StoreDatabase) throws -> String? { try forged(db, limit: 1).first }
+
+    /// The subjects (in id order) whose record's MAC fails, up to `limit`.
+    func forged(_ db: StoreDatabase, limit: Int = .max) throws -> [String] {
+        var forged: [String] = []
         try Self.forEachRow(db) { id, row in
-            do { _ = try check(row, id: id) } catch let error as PrivacyKitError where error.code == .integrity { forged = id }
-            return forged == nil
+            do { _ = try check(row, id: id) } catch let error as PrivacyKitError where error.code == .integrity { forged.append(id) }
+            return forged.count < limit
         }
         return forged
     }

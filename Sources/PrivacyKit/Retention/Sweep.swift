@@ -160,12 +160,14 @@ extension VaultRetention {
         }
         defer { storeLock.release() }
         // The candidates are chosen by queries over rows the sweep does not read back, so
-        // the whole state is checked first: a forged one fails the sweep closed (audited)
-        // before it acts, rather than hiding a subject that is due.
-        let sweepRequest = AccessRequest(.retention, event: .retentionSweep)
-        try auditingDecisionFailures(context, sweepRequest) {
+        // the whole state is checked first: forged decision rows fail the sweep closed
+        // (audited) before it acts; a record whose MAC fails either comes up as a candidate
+        // (and fails its action, as below) or was hidden from the sweep, which then fails
+        // closed at its end.
+        let forged = try auditingDecisionFailures(context, AccessRequest(.retention, event: .retentionSweep)) {
             try store.read { db in try checkEveryRecordAndDecision(db) }
         }
+        var failedSubjects: Set<String> = []
         let started = Date()
         let clock = Timestamp.precise(options.now)
         var summary = SweepSummary(clock: clock, dryRun: options.dryRun)
@@ -206,6 +208,7 @@ extension VaultRetention {
                             guard let loaded = try RecordStore(core: core).load(tx.db, subjectID: candidate.id) else { continue }
                             stored = loaded
                         } catch let error as PrivacyKitError where error.code == .integrity {
+                            failedSubjects.insert(candidate.id)
                             tx.record(AuditEntry(.retentionAction, subjectID: candidate.id, outcome: .failed,
                                                  reason: "rule \(rule.name): \(rule.action.rawValue) failed: \(error.code.name)"))
                             summary.add(rule.name, .failed)
@@ -269,6 +272,19 @@ extension VaultRetention {
             }
         }
 
+        // Records that fail their MAC and no rule picked: an edit may have hidden them (a
+        // date made recent, a category changed). Each is recorded as failed, and the sweep
+        // fails closed once its run is closed.
+        let hidden = forged.subtracting(failedSubjects).sorted()
+        if !hidden.isEmpty {
+            try perform(context, AccessRequest(.retention, event: .retentionAction)) { tx, _ in
+                for subject in hidden {
+                    tx.record(AuditEntry(.retentionAction, subjectID: subject, outcome: .failed,
+                                         reason: "the record fails its MAC: it may have been hidden from the sweep"))
+                }
+            }
+            summary.failed += hidden.count
+        }
         summary.seconds = Date().timeIntervalSince(started)
         if let runID {
             // A scrub an earlier erasure left pending is finished here too.
@@ -284,6 +300,9 @@ extension VaultRetention {
                 tx.record(AuditEntry(.retentionSweep, outcome: final.failed > 0 ? .failed : .allowed,
                                      reason: "sweep \(runID) finished: due \(final.due), acted \(final.acted), held \(final.held), failed \(final.failed), deferred \(final.deferred)"))
             }
+        }
+        if let first = hidden.first {
+            throw DecisionIntegrity.failure(rowsOf: "subject \(first)" + (hidden.count > 1 ? " and \(hidden.count - 1) more (records whose MAC fails, not swept)" : " (its record's MAC fails; not swept)"))
         }
         return summary
     }

@@ -70,7 +70,7 @@ extension VaultCapability {
 
     func checkAllDecisionState(_ db: StoreDatabase) throws { try core.checkAllDecisionState(db) }
 
-    func checkEveryRecordAndDecision(_ db: StoreDatabase) throws { try core.checkEveryRecordAndDecision(db) }
+    func checkEveryRecordAndDecision(_ db: StoreDatabase) throws -> Set<String> { try core.checkEveryRecordAndDecision(db) }
 
     func auditingDecisionFailures<T>(_ context: AccessContext, _ request: AccessRequest, _ body: () throws -> T) throws -> T {
         try core.auditingDecisionFailures(context, request, body)
