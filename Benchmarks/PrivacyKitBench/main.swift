@@ -31,7 +31,7 @@ let usage = """
 func run(_ options: Options) throws {
     switch options.command {
     case "help":
-        print(usage + recordsUsage + consentUsage + retentionUsage + backupUsage + storeUsage)
+        print(usage + recordsUsage + batchUsage + consentUsage + retentionUsage + backupUsage + storeUsage)
     case "all":
         try runAll(options)
     case "append-bulk":
@@ -139,6 +139,7 @@ func run(_ options: Options) throws {
         try storeCompare(options)
     default:
         if try runRecordsCommand(options) { return }
+        if try runBatchCommand(options) { return }
         throw UsageError("unknown command '\(options.command)'\n\n\(usage)")
     }
 }

@@ -44,6 +44,8 @@ enum Examples {
         "records get": [
             "privacyctl records get --subject c-1042",
             "privacyctl records get --subject c-1042 --field email --role support-agent --purpose customer-support",
+            "privacyctl records get --subject c-1042 --subject c-1043 --field email --json",
+            "privacyctl records get --subjects-file page.txt --field email --field phone",
         ],
         "records find": [
             "privacyctl records find --field email --value ana@example.com",

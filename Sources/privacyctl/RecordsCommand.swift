@@ -66,9 +66,13 @@ extension Privacyctl.Records {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Decrypt and print a subject's fields.", discussion: Examples.section("records get"))
+        static let configuration = CommandConfiguration(
+            abstract: "Decrypt and print subjects' fields.",
+            discussion: Examples.discussion("With several subjects (--subject repeated, or --subjects-file), they are read in one transaction, one audit event each, and each answers on its own: its fields, or why not (not-found, denied). The command then exits 0; `error` per subject says what was refused.", "records get"))
         @OptionGroup var options: VaultCommandOptions
-        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @Option(name: .long, help: ArgumentHelp("A subject id (repeat for more).", valueName: "id")) var subject: [String] = []
+        @Option(name: .customLong("subjects-file"), help: ArgumentHelp("Subject ids, one per line, from this file or - for standard input.", valueName: "file"))
+        var subjectsFile: String?
         @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"))
         var field: [String] = []
 
@@ -82,12 +86,60 @@ extension Privacyctl.Records {
             enum CodingKeys: String, CodingKey { case ok, subject, fields }
         }
 
+        struct BatchResult: Encodable {
+            struct Item: Encodable {
+                struct Failure: Encodable {
+                    let code: String
+                    let message: String
+                }
+                let subject: String
+                let fields: [String: String]?
+                let error: Failure?
+            }
+            let ok = true
+            let subjects: [Item]
+            let order: [String]
+
+            enum CodingKeys: String, CodingKey { case ok, subjects }
+        }
+
+        func validate() throws {
+            if subject.isEmpty && subjectsFile == nil { throw ValidationError("give --subject ID (repeat for more) or --subjects-file FILE") }
+        }
+
+        func subjects() throws -> [String] {
+            var ids = subject
+            if let subjectsFile {
+                ids += try InputFile.text(subjectsFile, what: "--subjects-file").split(whereSeparator: \.isNewline)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            return ids
+        }
+
         func run() throws {
-            try options.run({ vault, context in
-                let values = try vault.records.get(subject: subject, fields: field.isEmpty ? nil : field, context: context)
-                return Result(subject: subject, fields: values, order: vault.policies.schema.fields.map(\.name))
+            let fields = field.isEmpty ? nil : field
+            guard subject.count > 1 || subjectsFile != nil else {
+                return try options.run({ vault, context in
+                    let values = try vault.records.get(subject: subject[0], fields: fields, context: context)
+                    return Result(subject: subject[0], fields: values, order: vault.policies.schema.fields.map(\.name))
+                }, text: { result in
+                    for name in result.order { if let v = result.fields[name] { Output.standardOutput("\(name): \(v)") } }
+                })
+            }
+            try options.run(prepare: subjects, { ids, vault, context in
+                let reads = try vault.records.get(subjects: ids, fields: fields, context: context)
+                return BatchResult(subjects: reads.map { read in
+                    switch read.result {
+                    case .success(let values): BatchResult.Item(subject: read.subject, fields: values, error: nil)
+                    case .failure(let error): BatchResult.Item(subject: read.subject, fields: nil, error: .init(code: error.code.description, message: error.message))
+                    }
+                }, order: vault.policies.schema.fields.map(\.name))
             }, text: { result in
-                for name in result.order { if let v = result.fields[name] { Output.standardOutput("\(name): \(v)") } }
+                for item in result.subjects {
+                    Output.standardOutput("== \(item.subject)")
+                    if let error = item.error { Output.standardOutput("   \(error.code): \(error.message)") }
+                    for name in result.order { if let v = item.fields?[name] { Output.standardOutput("   \(name): \(v)") } }
+                }
             })
         }
     }

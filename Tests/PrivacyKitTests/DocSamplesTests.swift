@@ -176,6 +176,19 @@ private struct SampleVault {
         #expect(contact == ["email": "sam@example.com"])
         #expect(page == ["cust-7"])
 
+        // doc-sample: records-get-batch
+        let reads = try vault.records.get(subjects: ["cust-7", "cust-8"], fields: ["email"], context: agent)
+        // reads[0].result: .success(["email": "sam@example.com"])
+        // reads[1].result: .failure(.notFound): each subject answers on its own
+        let envelopes = try vault.records.encrypt([ValueItem(value: "sam@example.org", field: "email", subject: "cust-7")], context: agent)
+        let opened = try vault.records.decrypt([EnvelopeItem(envelope: try envelopes[0].get(), field: "email", subject: "cust-7")],
+                                               context: agent)
+        // try opened[0].get() == "sam@example.org"
+        // end-doc-sample
+        #expect(try reads[0].result.get() == ["email": "sam@example.com"])
+        #expect(throws: PrivacyKitError.self) { try reads[1].result.get() }
+        #expect(try opened[0].get() == "sam@example.org")
+
         // doc-sample: records-import
         let csv = scratch.directory.file("crm-export.csv")
         try Data("Customer No,Mail Address,country\nc-1,ann@example.com,GB\nc-2,not-an-address,GB\n".utf8)

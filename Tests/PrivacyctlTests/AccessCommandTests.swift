@@ -44,6 +44,28 @@ struct AccessCommandTests {
         withExtendedLifetime(v) {}
     }
 
+    /// Several subjects in one call: each answers on its own, in the order given.
+    @Test func severalSubjectsAnswerEachOnItsOwn() throws {
+        let (v, env) = try vaultWithCustomer()
+        #expect(try CLI.run(["records", "put", "--subject", "S2", "--set", "email=s2@example.com"], environment: env).status == 0)
+        #expect(try CLI.run(["restrict", "S2", "--reason", "art. 18"], environment: env).status == 0)
+        let ids = v.vault + "/../page.txt"
+        try "S1\nnobody\n\nS2\n".write(toFile: ids, atomically: true, encoding: .utf8)
+        let agent = ["--role", "support-agent", "--purpose", "customer-support"]
+        let run = try CLI.run(["records", "get", "--subjects-file", ids, "--field", "email", "--json"] + agent, environment: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        let items = try #require(try run.json()["subjects"] as? [[String: Any]])
+        #expect(items.map { $0["subject"] as? String } == ["S1", "nobody", "S2"])
+        #expect(items[0]["fields"] as? [String: String] == ["email": "jane.doe@example.com"])
+        #expect((items[1]["error"] as? [String: String])?["code"] == "not-found")
+        #expect((items[2]["error"] as? [String: String])?["code"] == "denied")
+        #expect(!run.stdout.contains("s2@example.com"))
+        let text = try CLI.run(["records", "get", "--subject", "S1", "--subject", "S2", "--field", "email"] + agent, environment: env)
+        #expect(text.status == 0 && text.stdout.contains("== S1") && text.stdout.contains("email: jane.doe@example.com") && text.stdout.contains("denied:"))
+        #expect(try CLI.run(["records", "get", "--field", "email"], environment: env).status == Exit.usage)
+        withExtendedLifetime(v) {}
+    }
+
     @Test func theVaultDefaultsFileSetsRoleAndPurpose() throws {
         let (v, env) = try vaultWithCustomer()
         let defaults = v.vault + "/privacyctl.yaml"

@@ -68,6 +68,55 @@ extension VaultCore {
         return AccessGrant(views: views)
     }
 
+    /// Why a subject may not be read, in a batch (``readDecisions(_:subjects:context:)``).
+    enum SubjectRefusal {
+        /// Erased: its key is gone, and it stays so whatever a store writer puts back.
+        case erased(at: String)
+        /// A decision rule said no (restriction, consent): the rule, as a denial states it.
+        case denied(rule: String)
+    }
+
+    /// The per-subject half of a read's decision, for many subjects at once and inside the
+    /// transaction that reads them: their leaf rows, record included, read in one statement
+    /// and proven together (fail closed), then for each whether it was erased, is
+    /// restricted for this role and purpose, or lacks the consent the purpose rests on —
+    /// the same rules ``authorize(_:context:)`` applies to one subject. Returns each
+    /// subject's record row (absent: no record) and the refusals.
+    func readDecisions(_ db: StoreDatabase, subjects: [String], context: AccessContext) throws
+        -> (records: [String: SubjectRow], refusals: [String: SubjectRefusal])
+    {
+        let rows = try provenLeafRows(db, subjects: subjects, allRecords: true)
+        let mayProcessRestricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
+        let purpose = context.purpose.flatMap { policies.purposes[$0] }.flatMap { $0.consent == .notRequired ? nil : $0 }
+        let now = Timestamp.precise(Date())
+        var records: [String: SubjectRow] = [:]
+        var refusals: [String: SubjectRefusal] = [:]
+        for subject in Set(subjects) {
+            let leaf = rows[subject] ?? []
+            if let tombstone = leaf.first(where: { $0.table == "tombstones" }) {
+                let erasedAt: String = if tombstone.values.count > 1, case .text(let at) = tombstone.values[tombstone.values.startIndex + 1] { at } else { "?" }
+                refusals[subject] = .erased(at: erasedAt)
+                continue
+            }
+            if !mayProcessRestricted, leaf.contains(where: { $0.table == "restrictions" }) {
+                refusals[subject] = .denied(rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
+                continue
+            }
+            if let purpose {
+                let last = leaf.lazy.filter { $0.table == "consent_state" }.compactMap { ConsentRow(leafValues: $0.values, purpose: purpose.id) }.first
+                let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: now)
+                if !answer.allowed {
+                    refusals[subject] = .denied(rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
+                    continue
+                }
+            }
+            if let record = leaf.first(where: { $0.table == "subjects" }) {
+                records[subject] = try SubjectRow(leafValues: record.values, subjectID: subject)
+            }
+        }
+        return (records, refusals)
+    }
+
     /// Subject ids as the caller's role may see them: the ids, or for a role with
     /// `subject_ids: pseudonymous` their keyed pseudonyms (as in the audit log).
     func visibleIDs(_ ids: [String], context: AccessContext) throws -> [String] {

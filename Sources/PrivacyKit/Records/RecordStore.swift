@@ -61,6 +61,22 @@ struct RecordStore {
 
     func load(_ db: StoreDatabase, subjectID: String) throws -> Stored? {
         guard let row = try core.checkedSubjectRow(db, id: subjectID) else { return nil }
+        return try decode(row, subjectID: subjectID)
+    }
+
+    /// The subject's record, made empty first if it has none (an erased subject is refused
+    /// as an upsert refuses it).
+    func loadOrCreate(_ db: StoreDatabase, subjectID: String, cipher: FieldCipher) throws -> Stored {
+        if let record = try load(db, subjectID: subjectID) { return record }
+        _ = try upsert(db, subjectID: subjectID, values: [:], cipher: cipher)
+        guard let record = try load(db, subjectID: subjectID) else {
+            throw PrivacyKitError(.internal, "subject \(subjectID) vanished while being created")
+        }
+        return record
+    }
+
+    /// A record from its row as read with its proven leaf, its MAC checked.
+    func decode(_ row: SubjectRow, subjectID: String) throws -> Stored {
         guard let plain = PlainFields.decode(row.plain) else {
             throw PrivacyKitError(.integrity, "the plain fields of subject \(subjectID) are damaged")
         }

@@ -44,23 +44,29 @@ public struct VaultRecords: VaultCapability {
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
-            var result: [String: String] = [:]
-            var masked: [String] = []
-            let wanted = schema.fields.filter { grant.view($0.name) != nil && (stored.sealed[$0.name] != nil || stored.plain[$0.name] != nil) }
-            if wanted.contains(where: { stored.sealed[$0.name] != nil }) {
-                try store.unlock(stored, subjectID: subject, cipher: cipher)
-            }
-            for spec in wanted {
-                let value = try stored.open(spec.name, subjectID: subject, cipher: cipher) ?? stored.plain[spec.name]
-                guard let value else { continue }
-                result[spec.name] = grant.present(value, field: spec)
-                if grant.view(spec.name) == .masked { masked.append(spec.name) }
-            }
-            cipher.wipe()
-            tx.record(AuditEntry(.recordRead, subjectID: subject, fields: result.keys.sorted(),
-                                 reason: masked.isEmpty ? nil : "masked: \(masked.joined(separator: ","))"))
-            return result
+            return try read(stored, subject: subject, grant: grant, cipher: cipher, tx: tx)
         }
+    }
+
+    /// The fields of a loaded record the grant lets the caller see, as it may see them,
+    /// with the read's audit event (the fields, and which came back masked).
+    func read(_ stored: RecordStore.Stored, subject: String, grant: AccessGrant, cipher: FieldCipher, tx: AuditedTransaction) throws -> [String: String] {
+        var result: [String: String] = [:]
+        var masked: [String] = []
+        let wanted = schema.fields.filter { grant.view($0.name) != nil && (stored.sealed[$0.name] != nil || stored.plain[$0.name] != nil) }
+        if wanted.contains(where: { stored.sealed[$0.name] != nil }) {
+            try RecordStore(core: core).unlock(stored, subjectID: subject, cipher: cipher)
+        }
+        defer { cipher.wipe() }
+        for spec in wanted {
+            let value = try stored.open(spec.name, subjectID: subject, cipher: cipher) ?? stored.plain[spec.name]
+            guard let value else { continue }
+            result[spec.name] = grant.present(value, field: spec)
+            if grant.view(spec.name) == .masked { masked.append(spec.name) }
+        }
+        tx.record(AuditEntry(.recordRead, subjectID: subject, fields: result.keys.sorted(),
+                             reason: masked.isEmpty ? nil : "masked: \(masked.joined(separator: ","))"))
+        return result
     }
 
     /// The subjects whose `field` equals `value` after normalization, exactly: blind-index
@@ -156,33 +162,33 @@ public struct VaultRecords: VaultCapability {
     /// ``deleteFields(subject:fields:context:)``), which replaces the version — make the
     /// envelope of a new value after that.
     public func encrypt(_ value: String, field: String, subject: String, context: AccessContext) throws -> String {
-        guard let spec = schema[field], spec.encrypted else {
-            throw PrivacyKitError(.invalidInput, "'\(field)' is not an encrypted field of the schema")
-        }
         try RecordStore.checkSubjectID(subject)
-        let stored: String
-        switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
-        case .success(let normalized): stored = normalized.stored
-        case .failure(let error):
-            guard spec.validation == .lenient else {
-                throw PrivacyKitError(.invalidInput, "field \(field) of subject \(subject): \(error.reason)")
-            }
-            stored = value
-        }
+        let stored = try sealable(value, field: field, subject: subject)
         let cipher = try borrowCipher()
         defer { returnCipher(cipher) }
         return try perform(context, AccessRequest(.write, event: .recordWrite, subject: subject)) { tx, _ in
             let store = RecordStore(core: core)
-            if try store.load(tx.db, subjectID: subject) == nil {
-                _ = try store.upsert(tx.db, subjectID: subject, values: [:], cipher: cipher)
-            }
-            guard var record = try store.load(tx.db, subjectID: subject) else {
-                throw PrivacyKitError(.internal, "subject \(subject) vanished while being created")
-            }
+            var record = try store.loadOrCreate(tx.db, subjectID: subject, cipher: cipher)
             try store.unlock(record, subjectID: subject, cipher: cipher)
             let key = try store.currentFieldKey(tx.db, &record, field: field, subjectID: subject, cipher: cipher)
             tx.record(AuditEntry(.recordWrite, subjectID: subject, fields: [field], reason: "encrypted for a service"))
             return FieldCipher.text(try cipher.seal(stored, field: field, subjectID: subject, key: key))
+        }
+    }
+
+    /// `value` as encrypted `field` stores it: normalized and validated as the schema says
+    /// (a lenient field keeps a value it cannot normalize as given).
+    func sealable(_ value: String, field: String, subject: String) throws -> String {
+        guard let spec = schema[field], spec.encrypted else {
+            throw PrivacyKitError(.invalidInput, "'\(field)' is not an encrypted field of the schema")
+        }
+        switch Normalizer.normalize(value, as: spec.kind, defaultRegion: schema.defaultRegion) {
+        case .success(let normalized): return normalized.stored
+        case .failure(let error):
+            guard spec.validation == .lenient else {
+                throw PrivacyKitError(.invalidInput, "field \(field) of subject \(subject): \(error.reason)")
+            }
+            return value
         }
     }
 

@@ -115,7 +115,8 @@ public struct StoreArguments: ExpressibleByArrayLiteral, Sendable {
     }
 
     public init<S: Sequence>(_ values: S) where S.Element: StoreValueConvertible {
-        self.values = values.map(\.storeValue)
+        // A closure, not a key path: a generic key path is instantiated on every call.
+        self.values = values.map { $0.storeValue }
     }
 
     public init(arrayLiteral elements: (any StoreValueConvertible)?...) {
