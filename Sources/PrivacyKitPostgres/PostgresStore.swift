@@ -6,11 +6,20 @@ public import PrivacyKit
 ///
 /// The same tables as the SQLite store, in the schema the URL names. Reads run in
 /// read-only REPEATABLE READ transactions (one consistent snapshot, as a SQLite read
-/// transaction). Writes run in READ COMMITTED transactions that first take one
-/// transaction-scoped advisory lock per vault: write transactions are serialized across
+/// transaction). A write first takes one advisory lock per vault, then runs in a
+/// REPEATABLE READ transaction begun under it: write transactions are serialized across
 /// every host, as SQLite serializes them in one file, so the audit chain's head read at
 /// the start of a write is still the head when it commits — sequence numbers and chain
 /// hashes stay gap-free and linear whichever hosts write. Reads never wait for it.
+///
+/// The snapshot is what keeps a store writer who takes no lock from slipping a row into
+/// a write: the decision tree's new tags are computed from the rows this transaction saw
+/// when it checked them, so a row committed in between is not folded into the new root
+/// (it fails the next check), and an update of a row changed in between fails the write
+/// (a serialization failure). Under READ COMMITTED each statement saw the newest rows. The
+/// lock is session-level and taken before `BEGIN`, so the snapshot starts after the last
+/// writer's commit; it is released after the commit or rollback (and by the server if the
+/// connection drops).
 public final class PostgresStore: Store, @unchecked Sendable {
     public let settings: PostgresSettings
     public var location: String { settings.redacted }
@@ -64,12 +73,21 @@ public final class PostgresStore: Store, @unchecked Sendable {
         let connection = try checkout()
         defer { checkin(connection) }
         return try Self.wrap(settings) {
-            try connection.begin(readOnly: readOnly, repeatableRead: readOnly)
-            do {
+            if !readOnly {
+                _ = try connection.fetchAll("SELECT pg_advisory_lock(?::int4, hashtext(current_schema()))", [.integer(Self.writeLockClass)])
+            }
+            defer {
                 if !readOnly {
-                    _ = try connection.fetchAll(
-                        "SELECT pg_advisory_xact_lock(?::int4, hashtext(current_schema()))", [.integer(Self.writeLockClass)])
+                    // A connection that cannot unlock is closed, which unlocks it.
+                    do {
+                        _ = try connection.fetchAll("SELECT pg_advisory_unlock(?::int4, hashtext(current_schema()))", [.integer(Self.writeLockClass)])
+                    } catch {
+                        connection.close()
+                    }
                 }
+            }
+            try connection.begin(readOnly: readOnly, repeatableRead: true)
+            do {
                 let result = try body(StoreDatabase(connection: connection))
                 try connection.commit()
                 return result

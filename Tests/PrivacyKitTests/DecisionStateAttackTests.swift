@@ -1,5 +1,6 @@
 import Foundation
 @_spi(Testing) @testable import PrivacyKit
+import PrivacyKitPostgres
 import Sodium
 import Testing
 
@@ -73,6 +74,29 @@ struct DecisionStateAttackTests {
         try fixture.tamper { db in try db.execute(sql: "DELETE FROM consent_state WHERE subject_id = 'lead1'") }
         try expectFailsClosed { _ = try vault.retention.sweep(SweepOptions(now: later), context: Self.admin) }
         #expect(try newestEvent()["action"] as String == "retention.sweep")
+    }
+
+    /// PostgreSQL: a store writer who takes no lock commits a row while a vault write is
+    /// between checking a leaf and committing it. The new root must not take the row in
+    /// (under READ COMMITTED the write read the newest rows and folded it in: `audit
+    /// verify` then found nothing).
+    @Test(.enabled(if: TestBackend.isPostgres)) func aRowCommittedDuringAVaultWriteIsNotFoldedIn() throws {
+        let settings = try #require(vault.store as? PostgresStore).settings
+        try vault.records.put(subject: "lead1", values: ["email": "lead1@example.com", "segment": "lead", "last_interaction": "2020-01-01"],
+                              context: Self.admin)
+        var hooks = SweepHooks()
+        hooks.insideTransaction = { batch in
+            guard batch == 0 else { return }  // the first rule's batch, which erases lead1
+            let attacker = try PGConnection(settings: settings)
+            defer { attacker.close() }
+            _ = try attacker.execute("""
+                INSERT INTO legal_holds (id, subject_id, reason, placed_by, placed_at)
+                VALUES ('hold-forged', 'lead1', 'planted', 'nobody', '2026-01-01T00:00:00.000Z')
+                """, [])
+        }
+        let summary = try vault.retention.sweep(SweepOptions(now: Date()), context: Self.admin, hooks: hooks)
+        #expect(summary.acted == 1, "lead1 was erased in the transaction the row was slipped into")
+        #expect(try fixture.verify().problem?.kind == "decision-state")
     }
 
     @Test func aRestrictionDeleted() throws {
