@@ -10,6 +10,7 @@ let batchUsage = """
                           get calls, --rounds alternating, on an imported vault
                           --vault DIR --key PATH --customers N [--size 100 --rounds 30]
                           goal: the batch ≥ 10× the single calls
+
     """
 
 enum BatchGoals {

@@ -14,9 +14,31 @@ import Synchronization
 final class TreeContents: Sendable {
     typealias Members = [(key: [UInt8], tag: [UInt8])]
 
+    /// A 32-byte hash as four words: hashed and compared as such, where an array of bytes
+    /// is hashed byte by byte (most of a cached proof's cost before).
+    struct Key: Hashable {
+        let a, b, c, d: UInt64
+
+        init(_ bytes: UnsafeRawBufferPointer) {
+            a = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+            b = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            c = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+            d = bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+        }
+
+        init(_ hash: [UInt8]) { self = hash.withUnsafeBytes { Key($0) } }
+
+        /// The child hash in slot `offset / 32` of a page.
+        init(page: [UInt8], offset: Int) {
+            self = page.withUnsafeBytes { Key(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + 32)])) }
+        }
+
+        var isEmpty: Bool { a | b | c | d == 0 }
+    }
+
     private struct State {
-        var pages: [[UInt8]: [UInt8]] = [:]
-        var buckets: [[UInt8]: Members] = [:]
+        var pages: [Key: [UInt8]] = [:]
+        var buckets: [Key: Members] = [:]
         var bytes = 0
     }
     private let state = Mutex(State())
@@ -26,15 +48,15 @@ final class TreeContents: Sendable {
 
     /// Whether the tree under `root` has `tag` at `position` (nil: no leaf there).
     func proves(_ position: DecisionIntegrity.Position, tag: [UInt8]?, root: [UInt8]) -> Bool {
-        state.withLock { state in
-            var hash = root
+        guard root.count == 32 else { return false }
+        return state.withLock { state in
+            var hash = Key(root)
             for level in 0..<DecisionIntegrity.pageLevels {
-                if Self.isEmpty(hash) { return tag == nil }
+                if hash.isEmpty { return tag == nil }
                 guard let page = state.pages[hash] else { return false }
-                let offset = (position.bucket >> (4 * (DecisionIntegrity.pageLevels - 1 - level)) & 15) * 32
-                hash = Array(page[offset..<(offset + 32)])
+                hash = Key(page: page, offset: (position.bucket >> (4 * (DecisionIntegrity.pageLevels - 1 - level)) & 15) * 32)
             }
-            if Self.isEmpty(hash) { return tag == nil }
+            if hash.isEmpty { return tag == nil }
             guard let members = state.buckets[hash] else { return false }
             let member = members.first { ConstantTime.equals($0.key, position.key) }
             switch (member, tag) {
@@ -51,14 +73,12 @@ final class TreeContents: Sendable {
             + buckets.reduce(0) { $0 + 32 + $1.members.count * 64 }
         state.withLock { state in
             if state.bytes + bytes > Self.byteCapacity { state = State() }
-            for (hash, page) in pages where state.pages.updateValue(page, forKey: hash) == nil {
+            for (hash, page) in pages where state.pages.updateValue(page, forKey: Key(hash)) == nil {
                 state.bytes += DecisionIntegrity.pageByteCount + 32
             }
-            for (hash, members) in buckets where state.buckets.updateValue(members, forKey: hash) == nil {
+            for (hash, members) in buckets where state.buckets.updateValue(members, forKey: Key(hash)) == nil {
                 state.bytes += 32 + members.count * 64
             }
         }
     }
-
-    private static func isEmpty(_ hash: [UInt8]) -> Bool { !hash.contains { $0 != 0 } }
 }

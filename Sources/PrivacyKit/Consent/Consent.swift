@@ -306,7 +306,9 @@ public struct VaultConsent: VaultCapability {
         let stamp = Timestamp.precise(time ?? Date())
         return try store.read { db in
                 guard time == nil else {
-                    // At another time: the ledger's answer (restrictions have no history).
+                    // At another time: the ledger's answer (restrictions have no history),
+                    // the subjects' leaves proven together first.
+                    try core.checkDecisionStates(db, subjects: subjects)
                     return try subjects.map { subject in
                         ConsentRules.answer(subject: subject, purpose: purpose, last: try lastConsent(db, subject: subject, purpose: purpose.id, at: stamp), at: stamp)
                     }
