@@ -72,17 +72,35 @@ struct WorkFileClaimTests {
         withExtendedLifetime(holder) {}
     }
 
+    /// A file still under its `.starting` name whose maker on this host is gone (killed
+    /// before it locked it) is removed at once; one whose maker lives, or another host's,
+    /// waits out the age.
+    @Test func aStartingFileGoesAtOnceWhenItsMakerIsGone() throws {
+        let dir = try TempDirectory()
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let base = dir.file(".bk-6666666666666666.pkb.partial")
+        let gone = base + ".starting-" + WorkFileClaim.hostTag + "-" + String(finished.processIdentifier)
+        let alive = WorkFileClaim.startingName(dir.file(".bk-7777777777777777.pkb.partial"))
+        let elsewhere = dir.file(".bk-8888888888888888.pkb.partial.starting-otherhost-") + String(finished.processIdentifier)
+        for path in [gone, alive, elsewhere] { try Data("work".utf8).write(to: URL(fileURLWithPath: path)) }
+        #expect(WorkFileClaim.removeAbandoned(in: dir.path, prefix: ".bk-", suffix: ".pkb.partial") == 1)
+        #expect(!Self.exists(gone) && Self.exists(alive) && Self.exists(elsewhere))
+    }
+
     @Test func aClaimedWorkFileIsLockedUntilReleasedAndNeverSeenUnlockedUnderItsName() throws {
         let dir = try TempDirectory()
         let path = dir.file(".bk-5555555555555555.pkb.partial")
         let (claim, made) = try WorkFileClaim.claim(path) { starting in
-            // Made under the .starting name, which a sweep leaves alone while it is fresh.
-            #expect(starting == path + ".starting")
+            // Made under its .starting name, which a sweep leaves alone while its maker lives.
+            #expect(starting == path + ".starting-" + WorkFileClaim.hostTag + "-" + String(getpid()))
             try Data("x".utf8).write(to: URL(fileURLWithPath: starting))
             #expect(WorkFileClaim.removeAbandoned(in: dir.path, prefix: ".bk-", suffix: ".pkb.partial") == 0)
             return 7
         }
-        #expect(made == 7 && Self.exists(path) && !Self.exists(path + ".starting"))
+        #expect(made == 7 && Self.exists(path) && !Self.exists(WorkFileClaim.startingName(path)))
         #expect(WorkFileClaim.removeAbandoned(in: dir.path, prefix: ".bk-", suffix: ".pkb.partial") == 0)
         #expect(Self.exists(path))
         claim.release()

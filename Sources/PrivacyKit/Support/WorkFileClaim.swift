@@ -11,10 +11,11 @@ final class WorkFileClaim: @unchecked Sendable {
 
     private init(fd: Int32) { self.fd = fd }
 
-    /// Makes `path` through `create`, under the name `path + ".starting"` first, locks it,
-    /// and only then moves it to `path`: a sweep never sees it under its real name unlocked.
+    /// Makes `path` through `create`, under a `.starting` name first (``startingName(_:)``),
+    /// locks it, and only then moves it to `path`: a sweep never sees it under its real name
+    /// unlocked.
     static func claim<T>(_ path: String, create: (String) throws -> T) throws -> (WorkFileClaim, T) {
-        let starting = path + startingSuffix
+        let starting = startingName(path)
         let made = try create(starting)
         let fd = open(starting, O_RDONLY | O_CLOEXEC)
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0, rename(starting, path) == 0 else {
@@ -37,9 +38,33 @@ final class WorkFileClaim: @unchecked Sendable {
     deinit { release() }
 
     static let startingSuffix = ".starting"
-    /// A file still under its `.starting` name is in use for microseconds; one this old was
-    /// left by a run killed in between.
+    /// A file still under its `.starting` name is being made (a store snapshot can take
+    /// seconds) and is not locked yet. One this old was left by a run killed in between,
+    /// whoever made it.
     static let abandonedStartingAge: TimeInterval = 3600
+
+    /// `path`'s name while it is made: `.starting-HOST-PID`, so that a run on the same host
+    /// can tell one whose maker died (removed at once: the crash suite found one left after
+    /// a kill) from one still being made; another host's waits out the age.
+    static func startingName(_ path: String) -> String {
+        path + startingSuffix + "-" + hostTag + "-" + String(getpid())
+    }
+
+    /// This host's name with only letters, digits and dots (the name's `-` separates).
+    static let hostTag: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        let name = String(cString: buffer).unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == ".") }
+        return name.isEmpty ? "unknown" : String(String.UnicodeScalarView(name))
+    }()
+
+    /// Whether a `.starting` name's tail (after `.starting`) names a process of this host
+    /// that no longer exists.
+    private static func makerIsGone(tail: Substring) -> Bool {
+        let parts = tail.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty, parts[1] == hostTag, let pid = pid_t(parts[2]), pid > 0 else { return false }
+        return kill(pid, 0) == -1 && errno == ESRCH
+    }
 
     /// Removes the abandoned work files in `directory` whose names start with `prefix` and
     /// end with `suffix` (with `remove`, which defaults to removing the file or the whole
@@ -51,9 +76,11 @@ final class WorkFileClaim: @unchecked Sendable {
         var removed = 0
         for name in names where name.hasPrefix(prefix) {
             let path = directory + "/" + name
-            if name.hasSuffix(suffix + startingSuffix) {
+            if let marker = name.range(of: suffix + startingSuffix, options: .backwards),
+               marker.upperBound == name.endIndex || name[marker.upperBound] == "-" {
                 let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
-                if let modified, Date().timeIntervalSince(modified) > abandonedStartingAge {
+                let old = modified.map { Date().timeIntervalSince($0) > abandonedStartingAge } ?? false
+                if old || makerIsGone(tail: name[marker.upperBound...]) {
                     remove(path)
                     removed += 1
                 }
