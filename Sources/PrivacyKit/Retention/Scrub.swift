@@ -25,7 +25,9 @@ extension VaultCore {
     /// Records, in the deleting transaction, that the store owes a scrub: should the
     /// process die before scrubbing, the next open finishes it.
     func markScrubPending(_ db: StoreDatabase) throws {
+        guard !db.scrubMarked else { return }
         try VaultMetaTable(db: db).set(Self.scrubPendingKey, Timestamp.precise(Date()) + " " + Hex.encode(Random.bytes(count: 8)))
+        db.scrubMarked = true
     }
 
     /// Scrubs the store (``Store/scrubDeleted()``), and when it got through, clears the

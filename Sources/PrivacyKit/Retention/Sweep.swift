@@ -160,13 +160,18 @@ extension VaultRetention {
         }
         defer { storeLock.release() }
         // The candidates are chosen by queries over rows the sweep does not read back, so
-        // the whole state is checked first: forged decision rows fail the sweep closed
-        // (audited) before it acts; a record whose MAC fails either comes up as a candidate
-        // (and fails its action, as below) or was hidden from the sweep, which then fails
-        // closed at its end.
-        let forged = try auditingDecisionFailures(context, AccessRequest(.retention, event: .retentionSweep)) {
-            try store.read { db in try checkEveryRecordAndDecision(db) }
+        // the whole state is checked too: every decision row against the committed root,
+        // every record's MAC. The check reads its own snapshot on a thread of its own while
+        // the batches run (each batch proves its candidates before it acts on them, so none
+        // waits for it); its answer is taken at the end. Forged decision rows then fail the
+        // sweep closed; a record whose MAC fails either came up as a candidate (and failed
+        // its action, as below) or was hidden from the sweep, which then fails closed.
+        let stateCheck = Handoff<Set<String>>(capacity: 1)
+        Thread.detachNewThread { [core] in
+            _ = stateCheck.put(Result { try core.store.read { db in try core.checkEveryRecordAndDecision(db) } })
+            stateCheck.finish()
         }
+        defer { stateCheck.cancel() }
         var failedSubjects: Set<String> = []
         let started = Date()
         let clock = Timestamp.precise(options.now)
@@ -272,10 +277,11 @@ extension VaultRetention {
             }
         }
 
+        let checked = stateCheck.take() ?? .failure(PrivacyKitError(.internal, "the sweep's state check gave no answer"))
         // Records that fail their MAC and no rule picked: an edit may have hidden them (a
         // date made recent, a category changed). Each is recorded as failed, and the sweep
         // fails closed once its run is closed.
-        let hidden = forged.subtracting(failedSubjects).sorted()
+        let hidden = ((try? checked.get()) ?? []).subtracting(failedSubjects).sorted()
         if !hidden.isEmpty {
             try perform(context, AccessRequest(.retention, event: .retentionAction)) { tx, _ in
                 for subject in hidden {
@@ -295,12 +301,15 @@ extension VaultRetention {
             }
             let text = String(data: (try? JSONEncoder().encode(summary)) ?? Data(), encoding: .utf8) ?? ""
             let final = summary
+            let stateFailed = (try? checked.get()) == nil
             try perform(context, AccessRequest(.retention, event: .retentionSweep)) { tx, _ in
                 try tx.db.sweepRuns.finish(id: runID, at: Timestamp.precise(Date()), summary: text)
-                tx.record(AuditEntry(.retentionSweep, outcome: final.failed > 0 ? .failed : .allowed,
+                tx.record(AuditEntry(.retentionSweep, outcome: final.failed > 0 || stateFailed ? .failed : .allowed,
                                      reason: "sweep \(runID) finished: due \(final.due), acted \(final.acted), held \(final.held), failed \(final.failed), deferred \(final.deferred)"))
             }
         }
+        // Forged decision rows: audited as a failed sweep, then thrown.
+        _ = try auditingDecisionFailures(context, AccessRequest(.retention, event: .retentionSweep)) { try checked.get() }
         if let first = hidden.first {
             throw DecisionIntegrity.failure(rowsOf: "subject \(first)" + (hidden.count > 1 ? " and \(hidden.count - 1) more (records whose MAC fails, not swept)" : " (its record's MAC fails; not swept)"))
         }

@@ -213,6 +213,9 @@ public final class StoreDatabase {
     /// The audit log's head as this transaction read it, until it appends (the committed
     /// root's read and the append's share one query); nil: not read yet.
     var auditHead: AuditHead??
+    /// Whether this transaction already marked the store as needing a scrub (an erasure
+    /// marks it; a batch of them needs one mark).
+    var scrubMarked = false
 
     public init(connection: any StoreConnection) {
         self.connection = connection
@@ -255,7 +258,13 @@ public final class StoreDatabase {
     }
 
     public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
-        try connection.inSavepoint(body)
+        let marked = scrubMarked
+        do {
+            return try connection.inSavepoint(body)
+        } catch {
+            scrubMarked = marked  // the mark written inside was rolled back with it
+            throw error
+        }
     }
 
     func rows(_ sql: String, _ arguments: StoreArguments, cached: Bool, streaming: Bool = true) throws -> any StoreRowSource {
