@@ -204,14 +204,21 @@ extension VaultRetention {
                 // One batch: read the next due candidates and act on them in one transaction.
                 let (count, last) = try perform(context, AccessRequest(.retention, event: .retentionAction)) { tx, _ -> (Int, String?) in
                     let candidates = try tx.db.decisions.candidates(query, after: after, limit: options.batchSize)
-                    // The batch proven in one pass; if that fails, each load below proves its
-                    // own subject, so one forged record fails alone.
-                    try? core.checkDecisionStates(tx.db, subjects: candidates.map(\.id))
+                    // The batch's leaf rows, records included, read and proven in one pass; if
+                    // that fails, each load below reads and proves its own subject, so one
+                    // forged record fails alone.
+                    let leaves = try? core.provenLeafRows(tx.db, subjects: candidates.map(\.id), allRecords: true)
+                    let records = RecordStore(core: core)
                     for candidate in candidates {
                         let stored: RecordStore.Stored
                         do {
-                            guard let loaded = try RecordStore(core: core).load(tx.db, subjectID: candidate.id) else { continue }
-                            stored = loaded
+                            if let leaves {
+                                guard let row = leaves[candidate.id]?.first(where: { $0.table == "subjects" }) else { continue }
+                                stored = try records.decode(SubjectRow(leafValues: row.values, subjectID: candidate.id), subjectID: candidate.id)
+                            } else {
+                                guard let loaded = try records.load(tx.db, subjectID: candidate.id) else { continue }
+                                stored = loaded
+                            }
                         } catch let error as PrivacyKitError where error.code == .integrity {
                             failedSubjects.insert(candidate.id)
                             tx.record(AuditEntry(.retentionAction, subjectID: candidate.id, outcome: .failed,
