@@ -18,11 +18,11 @@ struct ConsentRow {
         self.expiresAt = expiresAt
     }
 
-    /// From the columns kind, event id, time, notice version, expiry, starting at `first`
-    /// (the order every consent query selects them in).
-    init?(_ row: StoreRow, from first: Int = 0) {
-        guard let kind = (row[first] as String?).flatMap(ConsentKind.init(rawValue:)) else { return nil }
-        self.init(kind: kind, eventID: row[first + 1], time: row[first + 2], noticeVersion: row[first + 3], expiresAt: row[first + 4])
+    /// From the columns kind, event id, time, notice version, expiry (the order every
+    /// consent query selects them in).
+    init?(_ row: StoreRow) {
+        guard let kind = (row[0] as String?).flatMap(ConsentKind.init(rawValue:)) else { return nil }
+        self.init(kind: kind, eventID: row[1], time: row[2], noticeVersion: row[3], expiresAt: row[4])
     }
 }
 
@@ -67,32 +67,6 @@ extension DecisionRows {
                 db.cachedStatement(sql: "SELECT kind, id, time, notice_version, expires_at FROM consent_ledger WHERE subject = ? AND purpose = ? AND time <= ? ORDER BY id DESC LIMIT 1"),
                 arguments: [pseudonym, purpose, time]
             ).flatMap { ConsentRow($0) }
-        }
-
-        /// The state rows of `purpose` for the subjects in `sorted` (sorted, without
-        /// repeats), by subject id; subjects without one are absent.
-        func states(purpose: String, subjects sorted: [String]) throws -> [String: ConsentRow] {
-            var last: [String: ConsentRow] = [:]
-            last.reserveCapacity(sorted.count)
-            // A sorted chunk of subjects per query: one index walk in key order instead of
-            // a statement execution per subject.
-            var start = 0
-            while start < sorted.count {
-                let chunk = sorted[start..<min(start + 500, sorted.count)]
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let statement = try db.cachedStatement(sql: """
-                    SELECT subject_id, kind, event_id, time, notice_version, expires_at FROM consent_state
-                    WHERE purpose = ? AND subject_id IN (\(marks))
-                    """)
-                var arguments: [(any StoreValueConvertible)?] = [purpose]
-                arguments.append(contentsOf: chunk.map { $0 })
-                let cursor = try StoreRow.fetchCursor(statement, arguments: StoreArguments(arguments))
-                while let row = try cursor.next() {
-                    if let consent = ConsentRow(row, from: 1) { last[row[0]] = consent }
-                }
-                start += chunk.count
-            }
-            return last
         }
 
         /// Every state row of `purpose`, streamed (rows of an unknown kind are skipped).

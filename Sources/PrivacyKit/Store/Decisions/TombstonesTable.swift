@@ -39,12 +39,6 @@ extension DecisionRows {
             try String.fetchAll(db, sql: "SELECT receipt FROM tombstones ORDER BY erased_at, subject_id")
         }
 
-        /// The erased subjects among `ids` (none without a query when nobody was erased).
-        func subjects(among ids: [String]) throws -> Set<String> {
-            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tombstones)")) == true else { return [] }
-            return try DecisionRows(db).present(among: ids, query: "SELECT subject_id FROM tombstones WHERE subject_id IN")
-        }
-
         func insert(subject: String, erasedAt: String, reason: String, requestID: String?, rule: String?, actor: String, auditSeq: Int64,
                     receipt: String) throws {
             try db.decisionWillChange(.subject(subject))
