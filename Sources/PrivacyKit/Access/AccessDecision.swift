@@ -85,34 +85,29 @@ extension VaultCore {
     func readDecisions(_ db: StoreDatabase, subjects: [String], context: AccessContext) throws
         -> (records: [String: SubjectRow], refusals: [String: SubjectRefusal])
     {
-        let rows = try provenLeafRows(db, subjects: subjects, allRecords: true)
+        let leaves = try provenLeafRows(db, subjects: subjects, allRecords: true)
         let mayProcessRestricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
         let purpose = context.purpose.flatMap { policies.purposes[$0] }.flatMap { $0.consent == .notRequired ? nil : $0 }
         let now = Timestamp.precise(Date())
         var records: [String: SubjectRow] = [:]
         var refusals: [String: SubjectRefusal] = [:]
-        for subject in Set(subjects) {
-            let leaf = rows[subject] ?? []
-            if let tombstone = leaf.first(where: { $0.table == "tombstones" }) {
-                let erasedAt: String = if tombstone.values.count > 1, case .text(let at) = tombstone.values[tombstone.values.startIndex + 1] { at } else { "?" }
+        for (subject, leaf) in leaves {
+            if let erasedAt = leaf.erasedAt {
                 refusals[subject] = .erased(at: erasedAt)
                 continue
             }
-            if !mayProcessRestricted, leaf.contains(where: { $0.table == "restrictions" }) {
+            if !mayProcessRestricted, leaf.isRestricted {
                 refusals[subject] = .denied(rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
                 continue
             }
             if let purpose {
-                let last = leaf.lazy.filter { $0.table == "consent_state" }.compactMap { ConsentRow(leafValues: $0.values, purpose: purpose.id) }.first
-                let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: now)
+                let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: leaf.consent(purpose: purpose.id), at: now)
                 if !answer.allowed {
                     refusals[subject] = .denied(rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
                     continue
                 }
             }
-            if let record = leaf.first(where: { $0.table == "subjects" }) {
-                records[subject] = try SubjectRow(leafValues: record.values, subjectID: subject)
-            }
+            records[subject] = try leaf.record()
         }
         return (records, refusals)
     }

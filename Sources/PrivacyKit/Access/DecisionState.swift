@@ -33,7 +33,7 @@ extension VaultCore {
     /// are the rows proven, with no second read. `allRecords`: with every record (an
     /// import asks which subjects exist), not only the revised ones a leaf covers (a batch
     /// of consent answers).
-    func provenLeafRows(_ db: StoreDatabase, subjects: [String], allRecords: Bool) throws -> [String: [DecisionRows.Tree.Row]] {
+    func provenLeafRows(_ db: StoreDatabase, subjects: [String], allRecords: Bool) throws -> [String: SubjectLeaf] {
         let ids = Array(Set(subjects)).sorted()
         guard !ids.isEmpty else { return [:] }
         let tree = db.decisions.tree
@@ -43,7 +43,7 @@ extension VaultCore {
             let leaf = DecisionIntegrity.Leaf.subject(id)
             return (leaf, try integrity.tag(leaf, values: rows[id] ?? []))
         })
-        return rows
+        return Dictionary(uniqueKeysWithValues: ids.map { ($0, SubjectLeaf(subjectID: $0, rows: rows[$0] ?? [])) })
     }
 
     /// Proves the tags of rows read in this transaction under the committed root (through
@@ -102,7 +102,7 @@ extension VaultCore {
         let leaf = DecisionIntegrity.Leaf.subject(id)
         let rows = try db.decisions.tree.subjectRows(id)
         if try needsCheck(db, leaf) { try check(db, leaf, tag: try integrity.tag(leaf, values: rows)) }
-        return try rows.first { $0.table == "subjects" }.map { try SubjectRow(leafValues: $0.values, subjectID: id) }
+        return try SubjectLeaf(subjectID: id, rows: rows).record()
     }
 
     /// The last event of `subject` for `purpose`: from the state table for now, from the

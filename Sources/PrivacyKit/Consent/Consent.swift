@@ -314,20 +314,12 @@ public struct VaultConsent: VaultCapability {
                     }
                 }
                 // Now: from the subjects' decision rows, as proven against the audit chain.
-                let rows = try core.provenLeafRows(db, subjects: subjects, allRecords: false)
-                var last: [String: ConsentRow] = [:]
-                var restricted: Set<String> = []
-                for (id, list) in rows {
-                    for row in list {
-                        if row.table == "restrictions" { restricted.insert(id) }
-                        if row.table == "consent_state", let state = ConsentRow(leafValues: row.values, purpose: purpose.id) { last[id] = state }
-                    }
+                let leaves = try core.provenLeafRows(db, subjects: subjects, allRecords: false)
+                let applyRestrictions = !access.mayProcessRestricted(role: context.role, purpose: purpose.id)
+                return subjects.map { subject in
+                    let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: leaves[subject]?.consent(purpose: purpose.id), at: stamp)
+                    return applyRestrictions && leaves[subject]?.isRestricted == true ? answer.restricted() : answer
                 }
-                var answers = subjects.map { ConsentRules.answer(subject: $0, purpose: purpose, last: last[$0], at: stamp) }
-                if !access.mayProcessRestricted(role: context.role, purpose: purpose.id), !restricted.isEmpty {
-                    answers = answers.map { restricted.contains($0.subject) ? $0.restricted() : $0 }
-                }
-                return answers
             }
     }
 

@@ -179,9 +179,8 @@ extension VaultRecords {
             // the person back. New records stay out of their leaves (RecordSeal): no tree
             // is written for them.
             let leaves = try provenLeafRows(tx.db, subjects: rows.map(\.subject), allRecords: true)
-            func has(_ id: String, _ table: String) -> Bool { leaves[id]?.contains { $0.table == table } == true }
-            var existing = Set(rows.map(\.subject).filter { has($0, "subjects") })
-            let erased = Set(rows.map(\.subject).filter { has($0, "tombstones") })
+            var existing = Set(rows.map(\.subject).filter { leaves[$0]?.hasRecord == true })
+            let erased = Set(rows.map(\.subject).filter { leaves[$0]?.erasedAt != nil })
             var outcomes: [(line: Int, result: Result<PutResult, PrivacyKitError>)] = []
             outcomes.reserveCapacity(rows.count)
             for row in rows {

@@ -213,8 +213,8 @@ extension VaultRetention {
                         let stored: RecordStore.Stored
                         do {
                             if let leaves {
-                                guard let row = leaves[candidate.id]?.first(where: { $0.table == "subjects" }) else { continue }
-                                stored = try records.decode(SubjectRow(leafValues: row.values, subjectID: candidate.id), subjectID: candidate.id)
+                                guard let row = try leaves[candidate.id]?.record() else { continue }
+                                stored = try records.decode(row, subjectID: candidate.id)
                             } else {
                                 guard let loaded = try records.load(tx.db, subjectID: candidate.id) else { continue }
                                 stored = loaded

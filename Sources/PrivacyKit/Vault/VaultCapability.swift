@@ -64,7 +64,7 @@ extension VaultCapability {
         try core.checkDecisionStates(db, subjects: subjects)
     }
 
-    func provenLeafRows(_ db: StoreDatabase, subjects: [String], allRecords: Bool) throws -> [String: [DecisionRows.Tree.Row]] {
+    func provenLeafRows(_ db: StoreDatabase, subjects: [String], allRecords: Bool) throws -> [String: SubjectLeaf] {
         try core.provenLeafRows(db, subjects: subjects, allRecords: allRecords)
     }
 
