@@ -52,13 +52,12 @@ extension VaultCore {
                 // A restricted subject (GDPR art. 18) is read only for what the policy's
                 // `restricted:` allows.
                 if let subject = request.subject, subjectState?.restricted == true {
-                    throw deny(request, context: context, fields: request.fields ?? [],
-                               rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
+                    throw deny(request, context: context, fields: request.fields ?? [], rule: Self.restrictedRule(subject))
                 }
                 // Reading a subject for a purpose that rests on consent needs that
                 // subject's live consent (an opt-out purpose: no objection).
                 if let answer = subjectState?.consent, !answer.allowed {
-                    throw deny(request, context: context, fields: request.fields ?? [], rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
+                    throw deny(request, context: context, fields: request.fields ?? [], rule: Self.consentRule(answer))
                 }
             }
         } catch let error as PrivacyKitError where error.code == .invalidInput {
@@ -67,6 +66,14 @@ extension VaultCore {
         }
         return AccessGrant(views: views)
     }
+
+    /// The rule a read of a restricted subject is refused under (GDPR art. 18).
+    static func restrictedRule(_ subject: String) -> String {
+        "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it"
+    }
+
+    /// The rule a read is refused under when the purpose's consent is not live.
+    static func consentRule(_ answer: ConsentAnswer) -> String { "consent of the subject for \(answer.purpose): \(answer.reason)" }
 
     /// Why a subject may not be read, in a batch (``readDecisions(_:subjects:context:)``).
     enum SubjectRefusal {
@@ -97,13 +104,13 @@ extension VaultCore {
                 continue
             }
             if !mayProcessRestricted, leaf.isRestricted {
-                refusals[subject] = .denied(rule: "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it")
+                refusals[subject] = .denied(rule: Self.restrictedRule(subject))
                 continue
             }
             if let purpose {
                 let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: leaf.consent(purpose: purpose.id), at: now)
                 if !answer.allowed {
-                    refusals[subject] = .denied(rule: "consent of the subject for \(answer.purpose): \(answer.reason)")
+                    refusals[subject] = .denied(rule: Self.consentRule(answer))
                     continue
                 }
             }

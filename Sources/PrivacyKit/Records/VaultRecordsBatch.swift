@@ -51,10 +51,7 @@ extension VaultRecords {
     ///   `.integrity` (a subject's rows are not the ones the audit log commits to: nothing
     ///   is read).
     public func get(subjects: [String], fields: [String]? = nil, context: AccessContext) throws -> [SubjectRead] {
-        guard subjects.count <= Self.maxBatch else {
-            throw PrivacyKitError(.invalidInput, "a batch takes at most \(Self.maxBatch) subjects (got \(subjects.count))")
-        }
-        for subject in subjects { try RecordStore.checkSubjectID(subject) }
+        try Self.checkBatch(subjects, of: "subjects")
         for name in fields ?? [] where schema[name] == nil {
             throw PrivacyKitError(.invalidInput, schema.unknownField(name))
         }
@@ -90,11 +87,8 @@ extension VaultRecords {
     ///
     /// - Throws: for the whole batch, as ``get(subjects:fields:context:)``.
     public func decrypt(_ items: [EnvelopeItem], context: AccessContext) throws -> [Result<String, PrivacyKitError>] {
-        guard items.count <= Self.maxBatch else {
-            throw PrivacyKitError(.invalidInput, "a batch takes at most \(Self.maxBatch) items (got \(items.count))")
-        }
+        try Self.checkBatch(items.map(\.subject), of: "items")
         for item in items {
-            try RecordStore.checkSubjectID(item.subject)
             guard schema[item.field] != nil else { throw PrivacyKitError(.invalidInput, schema.unknownField(item.field)) }
         }
         guard !items.isEmpty else { return [] }
@@ -148,10 +142,7 @@ extension VaultRecords {
     /// - Throws: for the whole batch: more than ``maxBatch`` items, a bad subject id,
     ///   `.denied` for the role, `.integrity` for forged state.
     public func encrypt(_ items: [ValueItem], context: AccessContext) throws -> [Result<String, PrivacyKitError>] {
-        guard items.count <= Self.maxBatch else {
-            throw PrivacyKitError(.invalidInput, "a batch takes at most \(Self.maxBatch) items (got \(items.count))")
-        }
-        for item in items { try RecordStore.checkSubjectID(item.subject) }
+        try Self.checkBatch(items.map(\.subject), of: "items")
         guard !items.isEmpty else { return [] }
         let prepared = items.map { item in
             Result { try sealable(item.value, field: item.field, subject: item.subject) }.mapError { $0 as? PrivacyKitError ?? PrivacyKitError(.internal, "\($0)") }
@@ -185,6 +176,14 @@ extension VaultRecords {
             }
             return results
         }
+    }
+
+    /// Refuses a batch over ``maxBatch`` (`what`: what it counts) or with a bad subject id.
+    private static func checkBatch(_ subjects: [String], of what: String) throws {
+        guard subjects.count <= maxBatch else {
+            throw PrivacyKitError(.invalidInput, "a batch takes at most \(maxBatch) \(what) (got \(subjects.count))")
+        }
+        for subject in subjects { try RecordStore.checkSubjectID(subject) }
     }
 
     /// A refused subject's error; a denial is recorded as one, as a single call's would be.

@@ -285,10 +285,11 @@ extension VaultRetention {
         }
 
         let checked = stateCheck.take() ?? .failure(PrivacyKitError(.internal, "the sweep's state check gave no answer"))
+        let forged = try? checked.get()
         // Records that fail their MAC and no rule picked: an edit may have hidden them (a
         // date made recent, a category changed). Each is recorded as failed, and the sweep
         // fails closed once its run is closed.
-        let hidden = ((try? checked.get()) ?? []).subtracting(failedSubjects).sorted()
+        let hidden = (forged ?? []).subtracting(failedSubjects).sorted()
         if !hidden.isEmpty {
             try perform(context, AccessRequest(.retention, event: .retentionAction)) { tx, _ in
                 for subject in hidden {
@@ -308,10 +309,9 @@ extension VaultRetention {
             }
             let text = String(data: (try? JSONEncoder().encode(summary)) ?? Data(), encoding: .utf8) ?? ""
             let final = summary
-            let stateFailed = (try? checked.get()) == nil
             try perform(context, AccessRequest(.retention, event: .retentionSweep)) { tx, _ in
                 try tx.db.sweepRuns.finish(id: runID, at: Timestamp.precise(Date()), summary: text)
-                tx.record(AuditEntry(.retentionSweep, outcome: final.failed > 0 || stateFailed ? .failed : .allowed,
+                tx.record(AuditEntry(.retentionSweep, outcome: final.failed > 0 || forged == nil ? .failed : .allowed,
                                      reason: "sweep \(runID) finished: due \(final.due), acted \(final.acted), held \(final.held), failed \(final.failed), deferred \(final.deferred)"))
             }
         }
