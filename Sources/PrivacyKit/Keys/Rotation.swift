@@ -73,11 +73,12 @@ public struct VaultKeys: VaultCapability {
             let moved = try perform(context, AccessRequest(.keys, event: .keysRotateKEK)) { tx, _ -> Int in
                 let subjects = tx.db.decisions.subjects
                 let rows = try subjects.ids(wrappedBelow: target, limit: max(1, batchSize))
-                // The rows proven together; each is then read with its MAC checked.
-                try checkDecisionStates(tx.db, subjects: rows)
+                // The rows proven together, records included; each is decoded with its MAC checked.
+                let leaves = try provenLeafRows(tx.db, subjects: rows, allRecords: true)
                 let store = RecordStore(core: core)
                 for subject in rows {
-                    guard let stored = try store.load(tx.db, subjectID: subject) else { continue }
+                    guard let row = try leaves[subject]?.record() else { continue }
+                    let stored = try store.decode(row, subjectID: subject)
                     guard let old = keyring.key(.kek, version: stored.kekVersion) else {
                         throw PrivacyKitError(.integrity, "subject \(subject) is wrapped under KEK v\(stored.kekVersion), which the keyring does not have")
                     }
