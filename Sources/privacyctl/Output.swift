@@ -41,7 +41,8 @@ enum Output {
         } catch let error as CLIError {
             throw report(status: error.status, code: error.status.name, message: error.message, json: json)
         } catch let error as PrivacyKitError {
-            throw report(status: ExitStatus(error.code), code: error.code.name, message: error.description, json: json)
+            let body = ErrorBody(error)
+            throw report(status: ExitStatus(error.code), code: body.code, message: body.message, json: json)
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -49,18 +50,30 @@ enum Output {
         }
     }
 
-    private struct ErrorReport: Encodable {
-        struct Body: Encodable {
-            let code: String
-            let exitCode: Int32
-            let message: String
-            enum CodingKeys: String, CodingKey {
-                case code, message
-                case exitCode = "exit_code"
-            }
+    /// An error as every `--json` answer states it: the command's, or one item's of a batch.
+    struct ErrorBody: Encodable {
+        let code: String
+        let exitCode: Int32
+        let message: String
+        enum CodingKeys: String, CodingKey {
+            case code, message
+            case exitCode = "exit_code"
         }
+
+        init(status: ExitStatus, code: String, message: String) {
+            self.code = code
+            self.exitCode = status.rawValue
+            self.message = message
+        }
+
+        init(_ error: PrivacyKitError) {
+            self.init(status: ExitStatus(error.code), code: error.code.name, message: error.description)
+        }
+    }
+
+    private struct ErrorReport: Encodable {
         let ok = false
-        let error: Body
+        let error: ErrorBody
     }
 
     private static func report(status: ExitStatus, code: String, message: String, json: Bool) -> ExitCode {
@@ -71,6 +84,6 @@ enum Output {
 
     /// `{"ok": false, "error": {"code", "exit_code", "message"}}` on standard output.
     static func jsonError(status: ExitStatus, code: String, message: String) {
-        try? Output.json(ErrorReport(error: .init(code: code, exitCode: status.rawValue, message: message)))
+        try? Output.json(ErrorReport(error: ErrorBody(status: status, code: code, message: message)))
     }
 }

@@ -88,13 +88,9 @@ extension Privacyctl.Records {
 
         struct BatchResult: Encodable {
             struct Item: Encodable {
-                struct Failure: Encodable {
-                    let code: String
-                    let message: String
-                }
                 let subject: String
                 let fields: [String: String]?
-                let error: Failure?
+                let error: Output.ErrorBody?
             }
             let ok = true
             let subjects: [Item]
@@ -131,7 +127,7 @@ extension Privacyctl.Records {
                 return BatchResult(subjects: reads.map { read in
                     switch read.result {
                     case .success(let values): BatchResult.Item(subject: read.subject, fields: values, error: nil)
-                    case .failure(let error): BatchResult.Item(subject: read.subject, fields: nil, error: .init(code: error.code.description, message: error.message))
+                    case .failure(let error): BatchResult.Item(subject: read.subject, fields: nil, error: Output.ErrorBody(error))
                     }
                 }, order: vault.policies.schema.fields.map(\.name))
             }, text: { result in
