@@ -74,6 +74,16 @@ struct RecordIntegrityAttackTests {
         try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.find(field: "segment", value: "vip", context: Self.admin) }
     }
 
+    /// A KEK rotation renews every record's MAC over its new wrapped key: a record edited
+    /// behind the vault must fail there, not come out with a valid MAC over the edit.
+    @Test func aKEKRotationDoesNotLaunderAnEditedRecord() throws {
+        try fixture.tamper { db in
+            try db.execute(sql: "UPDATE subjects SET plain = ? WHERE id = 's1'", arguments: [#"{"segment":"vip"}"#])
+        }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.keys.rotateKEK(context: Self.admin) }
+        try fixture.expectFailsClosed(verifyKind: "record") { _ = try vault.records.get(subject: "s1", fields: ["segment"], context: Self.admin) }
+    }
+
     /// A sweep picks what is due by a query over the plain fields; a lead made to look
     /// active would simply not be picked. The sweep checks every record's MAC first; one
     /// that fails and was not picked is recorded as failed, and the sweep fails closed.
