@@ -20,7 +20,7 @@ enum PostgresSchema {
     static let tables = [
         "vault_meta", "audit_events", "audit_checkpoints", "subjects", "blind_index", "consent_ledger", "consent_state",
         "tombstones", "legal_holds", "restrictions", "anonymized_records", "sweep_runs", "subject_requests", "breaches",
-        "decision_leaves", "decision_nodes", "schema_migrations",
+        "decision_leaves", "decision_nodes", "clients", "schema_migrations",
     ]
     static let functions = ["privacykit_append_only()", "privacykit_julianday(text)"]
 
@@ -38,6 +38,22 @@ enum PostgresSchema {
             CREATE TABLE decision_nodes (
                 pos BIGINT PRIMARY KEY,
                 hash BYTEA NOT NULL
+            );
+            """),
+        // Twin of SQLiteStore.migrator's v9-clients (privacyd's clients).
+        ("v3-clients", """
+            CREATE TABLE clients (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                role TEXT COLLATE "C" NOT NULL,
+                purposes TEXT COLLATE "C" NOT NULL,
+                token_version BIGINT NOT NULL,
+                token_hash BYTEA NOT NULL,
+                certificate_subject TEXT COLLATE "C",
+                created_at TEXT COLLATE "C" NOT NULL,
+                created_by TEXT COLLATE "C" NOT NULL,
+                expires_at TEXT COLLATE "C",
+                revoked_at TEXT COLLATE "C",
+                revoked_by TEXT COLLATE "C"
             );
             """),
     ]

@@ -143,6 +143,13 @@ enum Examples {
         "export keypair": ["privacyctl export keypair --out subject"],
         "breach open": ["privacyctl breach open --detected-at 2026-11-30T14:05:00Z --summary-file breach-summary.txt"],
         "breach list": ["privacyctl breach list --open"],
+        "clients add": [
+            "privacyctl clients add orders --role service --purpose order-fulfilment customer-support --expires P1Y",
+            "privacyctl clients add helpdesk --role support-agent --purpose customer-support --certificate-subject 'CN=helpdesk,O=Example'",
+        ],
+        "clients list": ["privacyctl clients list --json"],
+        "clients rotate": ["privacyctl clients rotate orders --json"],
+        "clients revoke": ["privacyctl clients revoke orders"],
         "breach show": ["privacyctl breach show br-19ab44"],
         "breach close": ["privacyctl breach close br-19ab44 --reason 'contained; keys rotated' --notified-authority-at 2026-12-02T09:00:00Z"],
         "breach affected": [

@@ -36,21 +36,7 @@ enum ExitStatus: Int32, CaseIterable {
     case upgradeRequired = 76
 
     init(_ code: PrivacyKitError.Code) {
-        switch code {
-        case .invalidInput: self = .invalidInput
-        case .notFound: self = .notFound
-        case .wrongKey: self = .wrongKey
-        case .denied: self = .denied
-        case .integrity: self = .integrity
-        case .unsupportedVersion: self = .unsupportedVersion
-        case .insecurePermissions: self = .insecurePermissions
-        case .alreadyExists: self = .alreadyExists
-        case .busy: self = .busy
-        case .upgradeRequired: self = .upgradeRequired
-        case .held: self = .held
-        case .io: self = .io
-        default: self = .failure
-        }
+        self = ExitStatus(rawValue: code.exitCode) ?? .failure
     }
 
     var name: String {

@@ -8,7 +8,7 @@ import Testing
 @Suite(.enabled(if: TestServer.isAvailable, TestServer.skipReason))
 struct PostgresSchemaTests {
     static let tables = [
-        "anonymized_records", "audit_checkpoints", "audit_events", "blind_index", "breaches", "consent_ledger",
+        "anonymized_records", "audit_checkpoints", "audit_events", "blind_index", "breaches", "clients", "consent_ledger",
         "consent_state", "decision_leaves", "decision_nodes", "legal_holds", "restrictions", "schema_migrations", "subject_requests", "subjects",
         "sweep_runs", "tombstones", "vault_meta",
     ]
@@ -36,7 +36,7 @@ struct PostgresSchemaTests {
             let tables = try values(c, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [.text(schema)])
             #expect(tables == Self.tables.map { .text($0) })
             try PostgresSchema.migrate(c)
-            #expect(try values(c, "SELECT name FROM schema_migrations ORDER BY 1") == [.text("v1-privacykit"), .text("v2-integrity")])
+            #expect(try values(c, "SELECT name FROM schema_migrations ORDER BY 1") == [.text("v1-privacykit"), .text("v2-integrity"), .text("v3-clients")])
             let appliedAt = try values(c, "SELECT applied_at FROM schema_migrations")
             guard case .text(let time)? = appliedAt.first else { Issue.record("no applied_at"); return }
             #expect(time.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "\(time)")

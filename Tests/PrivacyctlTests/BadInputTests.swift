@@ -118,6 +118,7 @@ struct BadInputTests {
             text.replacingOccurrences(of: "$S", with: s).replacingOccurrences(of: "$T", with: t.dir)
                 .replacingOccurrences(of: "$BACKUP", with: t.backupID).replacingOccurrences(of: "$REQUEST", with: t.requestID)
                 .replacingOccurrences(of: "$BREACH", with: t.breachID).replacingOccurrences(of: "$HOLD", with: t.holdID)
+                .replacingOccurrences(of: "$CLIENT", with: "svc1")
         }
 
         func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLI.Result {
@@ -233,6 +234,10 @@ struct BadInputTests {
         (.none, ["export", "keypair", "--out", "$S/kp"]),
         (.secret, ["breach", "open", "--detected-at", "now", "--summary-file", "$T/summary.txt"]),
         (.secret, ["breach", "list"]),
+        (.secret, ["clients", "add", "$CLIENT", "--role", "service", "--purpose", "order-fulfilment"]),
+        (.secret, ["clients", "list"]),
+        (.secret, ["clients", "rotate", "$CLIENT"]),
+        (.secret, ["clients", "revoke", "$CLIENT"]),
         (.secret, ["breach", "show", "$BREACH"]),
         (.secret, ["breach", "close", "$BREACH", "--reason", "contained"]),
         (.secret, ["breach", "affected", "--since", "2026-01-01", "--until", "2030-01-01"]),
@@ -297,6 +302,10 @@ struct BadInputTests {
         Row(arguments: ["audit", "query", "--since", "yesterday"], exit: Exit.invalidInput, names: ["--since", "yesterday"]),
         Row(arguments: ["audit", "query", "--until", "2026-02-30"], exit: Exit.invalidInput, names: ["--until", "2026-02-30"]),
         Row(arguments: ["breach", "affected", "--since", "yesterday", "--until", "2030-01-01"], exit: Exit.invalidInput, names: ["--since", "yesterday"]),
+        Row(arguments: ["clients", "add", "svc2", "--role", "service", "--purpose", "order-fulfilment", "--expires", "soon"], exit: Exit.invalidInput, names: ["--expires", "soon"]),
+        Row(arguments: ["clients", "add", "svc2", "--role", "nobody", "--purpose", "order-fulfilment"], exit: Exit.invalidInput, names: ["nobody"]),
+        Row(arguments: ["clients", "add", "svc2", "--role", "service", "--purpose", "marketing-email"], exit: Exit.invalidInput, names: ["marketing-email"]),
+        Row(arguments: ["clients", "rotate", "no-such-client"], exit: Exit.notFound, names: ["no-such-client"]),
         Row(arguments: ["breach", "open", "--detected-at", "2026-02-29", "--summary-file", "$T/summary.txt"], exit: Exit.invalidInput, names: ["--detected-at"]),
         Row(arguments: ["breach", "close", "$BREACH", "--reason", "r", "--notified-authority-at", "2026-00-10"], exit: Exit.invalidInput, names: ["--notified-authority-at"]),
         Row(arguments: ["requests", "open", "--type", "access", "--subject", "S1", "--regime", "gdpr", "--received", "2026-02-30"],

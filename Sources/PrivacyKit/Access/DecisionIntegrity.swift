@@ -37,11 +37,14 @@ struct DecisionIntegrity: Sendable {
     enum Leaf: Hashable, Sendable {
         case subject(String)
         case categoryHolds
+        /// privacyd's clients (``VaultClients``).
+        case clients
 
         var name: String {
             switch self {
             case .subject(let id): "subject:" + id
             case .categoryHolds: "category-holds"
+            case .clients: "clients"
             }
         }
 
@@ -49,6 +52,7 @@ struct DecisionIntegrity: Sendable {
             switch self {
             case .subject(let id): "subject \(id)"
             case .categoryHolds: "the category holds"
+            case .clients: "the clients"
             }
         }
     }
@@ -70,6 +74,7 @@ struct DecisionIntegrity: Sendable {
         let rows: [DecisionRows.Tree.Row] = switch leaf {
         case .subject(let id): try tree.subjectRows(id, allRecords: false)
         case .categoryHolds: try tree.categoryHoldRows().map { ("legal_holds", $0.values[...]) }
+        case .clients: try tree.clientRows()
         }
         return try tag(leaf, values: rows)
     }
@@ -113,7 +118,12 @@ struct DecisionIntegrity: Sendable {
         return try BLAKE2b.hash(c.bytes)
     }
 
-    static func failure(_ leaf: Leaf) -> PrivacyKitError { failure(rowsOf: leaf.description) }
+    static func failure(_ leaf: Leaf) -> PrivacyKitError {
+        guard leaf != .clients else {
+            return PrivacyKitError(.integrity, "\(failurePrefix): the client rows are not the ones the audit log commits to (a client added, changed or un-revoked behind the vault); no client is authenticated — run `privacyctl audit verify --with-secret` and restore from a backup")
+        }
+        return failure(rowsOf: leaf.description)
+    }
 
     /// `what`: whose rows (a leaf's description, or "every subject").
     static func failure(rowsOf what: String) -> PrivacyKitError {

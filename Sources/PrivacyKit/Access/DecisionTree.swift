@@ -157,7 +157,7 @@ extension DecisionIntegrity {
     /// stored).
     func build(tree: DecisionRows.Tree, store: Bool) throws -> [UInt8] {
         var leaves: [(position: Position, tag: [UInt8]?)] = []
-        let all = try tree.subjectsWithState().map(Leaf.subject) + [.categoryHolds]
+        let all = try tree.subjectsWithState().map(Leaf.subject) + [.categoryHolds, .clients]
         var start = 0
         while start < all.count {
             let chunk = Array(all[start..<min(start + 200, all.count)])

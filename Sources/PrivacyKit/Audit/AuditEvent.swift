@@ -50,6 +50,12 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case backupVerify = "backup.verify"
     case backupRestore = "backup.restore"
     case backupPrune = "backup.prune"
+    // privacyd's clients (`VaultClients`): the token never, its version only
+    case clientAdd = "client.add"
+    case clientRotate = "client.rotate"
+    case clientRevoke = "client.revoke"
+    /// A credential refused (outcome `denied`): unknown, wrong, expired or revoked.
+    case clientAuthenticate = "client.authenticate"
     // The audit log itself (signing a checkpoint is not an event: it would leave a new
     // unsigned event behind every checkpoint)
     case auditQuery = "audit.query"

@@ -263,6 +263,27 @@ public final class SQLiteStore: Store {
                 );
                 """)
         }
+        migrator.registerMigration("v9-clients") { db in
+            // The services privacyd serves (Access/Clients.swift): a keyed hash of each
+            // client's token, never the token; revoked clients stay, with who and when. One
+            // decision-tree leaf covers every row, so a client added, widened or un-revoked
+            // behind the vault fails closed.
+            try db.execute(sql: """
+                CREATE TABLE clients (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    role TEXT NOT NULL,
+                    purposes TEXT NOT NULL,
+                    token_version INTEGER NOT NULL,
+                    token_hash BLOB NOT NULL,
+                    certificate_subject TEXT,
+                    created_at TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    expires_at TEXT,
+                    revoked_at TEXT,
+                    revoked_by TEXT
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

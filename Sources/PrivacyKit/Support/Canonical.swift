@@ -1,3 +1,5 @@
+import Sodium
+
 /// An unambiguous byte encoding of a list of fields, for associated data and signed
 /// content: each field is its length (4 bytes, big-endian) followed by its bytes, so no
 /// two different lists encode alike.
@@ -28,6 +30,9 @@ struct Canonical {
         appendLength(field.utf8.count)
         bytes.append(contentsOf: field.utf8)
     }
+
+    /// Zeroes the encoding (when a field was a secret).
+    mutating func wipe() { Memory.wipe(&bytes) }
 
     mutating func append(_ number: UInt64) {
         appendLength(8)

@@ -10,6 +10,7 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
             case invalidInput = "invalid-input"
             case notFound = "not-found"
             case wrongKey = "wrong-key"
+            case unauthenticated = "unauthenticated"
             case denied = "denied"
             case integrity = "integrity"
             case unsupportedVersion = "unsupported-version"
@@ -30,6 +31,9 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code(.notFound)
         /// The passphrase or key file does not open the keyring.
         public static let wrongKey = Code(.wrongKey)
+        /// A client's credential (privacyd's bearer token or certificate) is unknown, wrong,
+        /// expired or revoked.
+        public static let unauthenticated = Code(.unauthenticated)
         /// The access policy refuses the operation.
         public static let denied = Code(.denied)
         /// Something was altered or corrupted: a keyring entry, a ciphertext, the audit chain.
@@ -51,6 +55,26 @@ public struct PrivacyKitError: Error, Sendable, CustomStringConvertible {
         public static let io = Code(.io)
         /// A bug: an invariant of PrivacyKit itself did not hold.
         public static let `internal` = Code(.internal)
+
+        /// The exit status privacyctl and privacyd end with for this code
+        /// (`docs/exit-codes.md`); privacyd's HTTP errors carry it as `exit_code` too.
+        public var exitCode: Int32 {
+            switch base {
+            case .invalidInput: 65
+            case .notFound: 66
+            case .wrongKey, .unauthenticated: 67
+            case .denied: 68
+            case .integrity: 69
+            case .unsupportedVersion: 70
+            case .insecurePermissions: 71
+            case .alreadyExists: 72
+            case .held: 73
+            case .io: 74
+            case .busy: 75
+            case .upgradeRequired: 76
+            case .internal: 1
+            }
+        }
 
         /// A stable name for scripts (`wrong-key`, `integrity`, …).
         public var name: String { base.rawValue }

@@ -50,6 +50,8 @@ public final class Vault: Sendable {
     public let audit: VaultAudit
     /// The compliance report.
     public let reports: VaultReports
+    /// privacyd's clients: their tokens, roles and purposes, and authenticating them.
+    public let clients: VaultClients
 
     /// The store under the vault, for tests that attack it behind the library. Nothing
     /// public reaches it: library users go through the handles above.
@@ -77,6 +79,7 @@ public final class Vault: Sendable {
         keys = VaultKeys(core: core)
         audit = VaultAudit(core: core)
         reports = VaultReports(core: core)
+        clients = VaultClients(core: core)
     }
 
     // MARK: - Create

@@ -170,6 +170,16 @@ extension DecisionRows {
             try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT \(Self.holdColumns) FROM legal_holds WHERE category IS NOT NULL ORDER BY id"))
         }
 
+        /// Every client row (one leaf for all of them: there are few), integers as text so
+        /// both engines give one form.
+        func clientRows() throws -> [Row] {
+            try StoreRow.fetchAll(db.cachedStatement(sql: """
+                SELECT name, role, purposes, CAST(token_version AS TEXT), token_hash, certificate_subject, created_at, created_by, expires_at,
+                       revoked_at, revoked_by
+                FROM clients ORDER BY name
+                """)).map { ("clients", $0.values[...]) }
+        }
+
         /// Every subject id that has a decision row or a revised record (the tree is built from them).
         func subjectsWithState() throws -> [String] {
             // A record is in its leaf from revision 1 on: its `sealed` column then starts
