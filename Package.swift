@@ -19,6 +19,7 @@ let package = Package(
         // driver (and builds without SwiftNIO).
         .library(name: "PrivacyKitPostgres", targets: ["PrivacyKitPostgres"]),
         .executable(name: "privacyctl", targets: ["privacyctl"]),
+        .executable(name: "privacyd", targets: ["privacyd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // privacyd's HTTP server: Hummingbird 2 (SwiftNIO, async/await, its TLS module on
+        // swift-nio-ssl, which the PostgreSQL store already links), the Swift server stack
+        // this machine builds with the smallest dependency tree of the two it offers.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        // Its HTTP field names (HTTPField.Name), for privacyd's own headers.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -51,6 +58,12 @@ let package = Package(
         ),
         .plugin(
             name: "EmbedPolicies",
+            capability: .buildTool(),
+            dependencies: ["embed-policies"]
+        ),
+        // docs/openapi.json into PrivacyServer, which serves it (the same tool).
+        .plugin(
+            name: "EmbedOpenAPI",
             capability: .buildTool(),
             dependencies: ["embed-policies"]
         ),
@@ -109,6 +122,35 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // privacyd's API (routes, authentication, errors) as a library, so tests and the
+        // benchmark start it in-process as well as through the executable.
+        .target(
+            name: "PrivacyServer",
+            dependencies: [
+                "PrivacyKit",
+                "PrivacyKitPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedOpenAPI"]
+        ),
+        .executableTarget(
+            name: "privacyd",
+            dependencies: [
+                "PrivacyServer",
+                "PrivacyKit",
+                "PrivacyKitPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Release-mode benchmarks (`swift run -c release privacykit-bench`); see Benchmarks/README.md.
         .executableTarget(
             name: "privacykit-bench",
@@ -129,6 +171,11 @@ let package = Package(
         .testTarget(
             name: "PrivacyKitPostgresTests",
             dependencies: ["PrivacyKitPostgres", "PrivacyKit", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PrivacyServerTests",
+            dependencies: ["privacyd", "privacyctl", "PrivacyServer", "PrivacyKit", "Sodium"],
             swiftSettings: strictSettings
         ),
         .testTarget(

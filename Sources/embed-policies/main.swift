@@ -1,17 +1,23 @@
 import Foundation
 
-// Writes a Swift file that holds each given policy file, base64-encoded so no content
-// can break out of the string literal. Usage: embed-policies OUTPUT FILE...
-let arguments = CommandLine.arguments.dropFirst()
+// Writes a Swift file that holds each given file, base64-encoded so no content can break
+// out of the string literal, as `enum NAME` (default EmbeddedPolicies). Usage:
+// embed-policies [--enum NAME] OUTPUT FILE...
+var arguments = Array(CommandLine.arguments.dropFirst())
+var name = "EmbeddedPolicies"
+if arguments.count >= 2, arguments[0] == "--enum" {
+    name = arguments[1]
+    arguments.removeFirst(2)
+}
 guard let output = arguments.first else {
-    FileHandle.standardError.write(Data("usage: embed-policies OUTPUT FILE...\n".utf8))
+    FileHandle.standardError.write(Data("usage: embed-policies [--enum NAME] OUTPUT FILE...\n".utf8))
     exit(64)
 }
 var source = """
-    // Generated at build time by the EmbedPolicies plugin from the top-level Policies/.
-    // Edit the YAML files there, not this.
+    // Generated at build time by a build plugin (EmbedPolicies, EmbedOpenAPI) from files in
+    // the repository. Edit those, not this.
 
-    enum EmbeddedPolicies {
+    enum \(name) {
         /// (file name, base64 of its bytes), sorted by name.
         static let files: [(name: String, base64: String)] = [
 

@@ -1,0 +1,132 @@
+public import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+public import Logging
+import NIOCore
+import NIOSSL
+public import PrivacyKit
+
+/// Where and how privacyd listens.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The certificate chain and key (PEM) to serve HTTPS with; nil only with
+    /// `insecureHTTP` on a loopback host.
+    public var tls: TLSFiles?
+    public var insecureHTTP: Bool
+
+    public struct TLSFiles: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    public init(host: String, port: Int, tls: TLSFiles?, insecureHTTP: Bool = false) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.insecureHTTP = insecureHTTP
+    }
+
+    /// Refuses plain HTTP except on loopback and when asked for by name: encryption in
+    /// transit is the default, not an option to remember.
+    func checked() throws -> ServerConfiguration {
+        if tls == nil {
+            guard insecureHTTP else {
+                throw PrivacyKitError(.invalidInput, "privacyd serves HTTPS: give --tls-cert and --tls-key (or --insecure-http, on loopback only)")
+            }
+            guard Self.isLoopback(host) else {
+                throw PrivacyKitError(.invalidInput, "--insecure-http listens on loopback only (127.0.0.1, ::1, localhost), not \(host)")
+            }
+        } else if insecureHTTP {
+            throw PrivacyKitError(.invalidInput, "--insecure-http and --tls-cert exclude each other")
+        }
+        guard (0...65535).contains(port) else { throw PrivacyKitError(.invalidInput, "--listen: port \(port) is not 0–65535") }
+        return self
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}
+
+/// privacyd: one open vault behind an authenticated JSON API (`docs/server.md`).
+public enum PrivacyServer {
+    /// The router of the whole API (without a listener: tests drive it in-process too).
+    static func router(vault: Vault) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ErrorMiddleware())
+        OperationsRoutes.addHealth(to: router, vault: vault)
+        router.get("v1/openapi.json") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(vault: vault))
+        TransitRoutes(vault: vault).add(to: v1)
+        RecordsRoutes(vault: vault).add(to: v1)
+        ConsentRoutes(vault: vault).add(to: v1)
+        RequestsRoutes(vault: vault).add(to: v1)
+        OperationsRoutes(vault: vault).add(to: v1)
+        return router
+    }
+
+    /// Every route as `METHOD /path`, for the test that holds them against the OpenAPI document.
+    static func routeList(vault: Vault) -> [String] {
+        router(vault: vault).routes.map { "\($0.method.rawValue) \($0.path.description)" }
+    }
+
+    /// Serves `vault` until SIGTERM or SIGINT, then lets requests in flight finish and signs
+    /// a checkpoint over what they wrote. `onListening` gets the bound port (for port 0).
+    public static func run(vault: Vault, configuration: ServerConfiguration, logger: Logger,
+                           onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let configuration = try configuration.checked()
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            server = try .tls(.http1(), tlsConfiguration: try tlsConfiguration(tls))
+        } else {
+            logger.warning("serving plain HTTP (--insecure-http): anyone on this host can read what passes; never use it beyond tests")
+            server = .http1()
+        }
+        let app = Application(
+            router: router(vault: vault), server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "privacyd"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+        // The CLI signs a checkpoint at the end of each command; a server signs every few
+        // seconds, so its tail is never long unsigned.
+        let signer = Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                _ = try? await blocking { try vault.audit.checkpointIfNeeded() }
+            }
+        }
+        defer { signer.cancel() }
+        try await app.runService()
+        _ = try? vault.audit.checkpointIfNeeded()
+    }
+
+    static func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
+        } catch {
+            throw PrivacyKitError(.invalidInput, "--tls-cert \(files.certificateChain): not a readable PEM certificate chain")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+        } catch {
+            throw PrivacyKitError(.invalidInput, "--tls-key \(files.privateKey): not a readable PEM private key")
+        }
+        guard !chain.isEmpty else { throw PrivacyKitError(.invalidInput, "--tls-cert \(files.certificateChain) holds no certificate") }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PrivacyKit
+import PrivacyKitPostgres
+import PrivacyServer
+
+/// `privacyd`: serves one vault to authenticated clients over HTTPS (`docs/server.md`).
+@main
+struct Privacyd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "privacyd",
+        abstract: "Serve a PrivacyKit vault to authenticated clients over HTTPS.",
+        discussion: """
+            Opens the vault, holds its keys and serves the JSON API of docs/server.md (/v1, \
+            described at /v1/openapi.json) to the clients registered with `privacyctl clients add`. \
+            The vault and root secret come from the options, else PRIVACYKIT_VAULT, \
+            PRIVACYKIT_KEY_FILE or PRIVACYKIT_PASSPHRASE, as for privacyctl. SIGTERM lets requests \
+            in flight finish, signs a checkpoint and exits.
+
+            Example:
+              privacyd --vault /srv/crm-vault --key-file /etc/privacykit/root.key \\
+                  --listen 127.0.0.1:8443 --tls-cert /etc/privacykit/tls/server.pem \\
+                  --tls-key /etc/privacykit/tls/server.key
+            """,
+        version: "0.1.0")
+
+    @Option(name: .long, help: ArgumentHelp("The vault directory (default: $PRIVACYKIT_VAULT).", valueName: "dir"))
+    var vault: String?
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the 32-byte root key (mode 0600; default: $PRIVACYKIT_KEY_FILE).", valueName: "file"))
+    var keyFile: String?
+    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("A file holding the passphrase (mode 0600; default: $PRIVACYKIT_PASSPHRASE).", valueName: "file"))
+    var passphraseFile: String?
+    @Option(name: .long, help: ArgumentHelp("Where to listen: HOST:PORT ([::1]:PORT for IPv6; port 0 picks one).", valueName: "host:port"))
+    var listen: String = "127.0.0.1:8443"
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("The server's certificate chain (PEM).", valueName: "file"))
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The server's private key (PEM).", valueName: "file"))
+    var tlsKey: String?
+    @Flag(name: .customLong("insecure-http"), help: "Serve plain HTTP, on a loopback address only (tests and local development).")
+    var insecureHTTP = false
+
+    func validate() throws {
+        if keyFile != nil && passphraseFile != nil { throw ValidationError("--key-file and --passphrase-file cannot be used together") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        _ = try address()
+    }
+
+    func address() throws -> (host: String, port: Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen: '\(listen)' is not HOST:PORT")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("--listen: '\(listen)' has no host") }
+        return (host, port)
+    }
+
+    func run() async throws {
+        PostgresBackend.register()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "privacyd")
+        logger.logLevel = .info
+        do {
+            let (host, port) = try address()
+            let configuration = ServerConfiguration(
+                host: host, port: port, tls: tlsCert.map { ServerConfiguration.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "") },
+                insecureHTTP: insecureHTTP)
+            let vault = try Vault.open(at: try directory(), rootKey: try rootKey(), context: AccessContext(actor: "privacyd", role: "admin"))
+            let scheme = configuration.tls == nil ? "http" : "https"
+            try await PrivacyServer.run(vault: vault, configuration: configuration, logger: logger) { bound in
+                // One line on standard output, for scripts and tests that started it on port 0.
+                let line = "privacyd: listening on \(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(bound)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+        } catch let error as PrivacyKitError {
+            FileHandle.standardError.write(Data("privacyd: error: \(error.message)\n".utf8))
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+
+    func directory() throws -> URL {
+        guard let path = vault ?? Self.environment("PRIVACYKIT_VAULT") else {
+            throw ValidationError("no vault given: pass --vault DIR or set PRIVACYKIT_VAULT")
+        }
+        return URL(fileURLWithPath: path)
+    }
+
+    func rootKey() throws -> RootKey {
+        if let keyFile { return try RootKey.keyFile(at: keyFile).described(as: "key file \(keyFile) (from --key-file)") }
+        if let passphraseFile { return try RootKey.passphraseFile(at: passphraseFile).described(as: "passphrase file \(passphraseFile) (from --passphrase-file)") }
+        if let path = Self.environment("PRIVACYKIT_KEY_FILE") { return try RootKey.keyFile(at: path).described(as: "key file \(path) (from PRIVACYKIT_KEY_FILE)") }
+        if let passphrase = try RootKey.passphrase(environmentVariable: "PRIVACYKIT_PASSPHRASE") { return passphrase }
+        throw ValidationError("no root secret given: pass --key-file or --passphrase-file, or set PRIVACYKIT_KEY_FILE or PRIVACYKIT_PASSPHRASE")
+    }
+
+    /// A non-empty environment variable, read by name (not through ProcessInfo's copy of them all).
+    static func environment(_ name: String) -> String? {
+        guard let value = getenv(name), value.pointee != 0 else { return nil }
+        return String(cString: value)
+    }
+}

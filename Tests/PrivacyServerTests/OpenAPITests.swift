@@ -1,0 +1,57 @@
+import Foundation
+import PrivacyKit
+@testable import PrivacyServer
+import Testing
+
+/// The OpenAPI document and the routes agree, and no route takes anything personal in its
+/// path or query string (issue 21, points 4 and 6).
+@Suite("privacyd's OpenAPI document")
+struct OpenAPITests {
+    static let documentPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/openapi.json")
+
+    static func document() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: documentPath)) as? [String: Any])
+    }
+
+    @Test func theServedDocumentIsTheCommittedOne() throws {
+        #expect(OpenAPIDocument.json == (try String(contentsOf: Self.documentPath, encoding: .utf8)))
+        let h = try Harness()
+        try h.start()
+        let served = try h.call("/v1/openapi.json", token: nil)
+        #expect(served.status == 200 && served.text == OpenAPIDocument.json)
+    }
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() throws {
+        let h = try Harness()
+        let vault = try Vault.open(at: URL(fileURLWithPath: h.vault), rootKey: .keyFile(at: h.keyFile))
+        let routes = Set(PrivacyServer.routeList(vault: vault))
+        let paths = try #require(try Self.document()["paths"] as? [String: [String: Any]])
+        let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })
+        #expect(routes == documented, "routes only in the server: \(routes.subtracting(documented).sorted()); only in the document: \(documented.subtracting(routes).sorted())")
+    }
+
+    @Test func noRouteTakesAnythingInItsPathOrQuery() throws {
+        let document = try Self.document()
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        for (path, operations) in paths {
+            #expect(!path.contains("{") && !path.contains("?"), "\(path) takes a path parameter")
+            for (method, operation) in operations {
+                let parameters = ((operation as? [String: Any])?["parameters"] as? [[String: Any]]) ?? []
+                for parameter in parameters {
+                    if let ref = parameter["$ref"] as? String {
+                        let name = String(ref.split(separator: "/").last ?? "")
+                        let resolved = ((document["components"] as? [String: Any])?["parameters"] as? [String: Any])?[name] as? [String: Any]
+                        #expect(resolved?["in"] as? String == "header", "\(method) \(path): \(name) is not a header")
+                    } else {
+                        #expect(parameter["in"] as? String == "header", "\(method) \(path): \(parameter["name"] ?? "?") is in the \(parameter["in"] ?? "?")")
+                    }
+                }
+                if method != "get" {
+                    #expect((operation as? [String: Any])?["requestBody"] != nil, "\(method) \(path) has no body")
+                }
+            }
+        }
+        #expect(document["openapi"] as? String == "3.1.0")
+    }
+}

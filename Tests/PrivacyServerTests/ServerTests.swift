@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+
+/// privacyd end to end (issue 21): a real server with TLS, clients registered with
+/// privacyctl, curl as the client.
+@Suite("privacyd")
+struct ServerTests {
+    static let support = "customer-support"
+
+    @Test func theMainFlowOfAService() throws {
+        let h = try Harness()
+        let token = try h.addClient("helpdesk", role: "service", purposes: [Self.support, "order-fulfilment"])
+        let dpo = try h.addClient("privacy-desk", role: "privacy-officer", purposes: ["privacy-compliance"])
+        try h.start()
+
+        #expect(try h.call("/health/live", token: nil).status == 200)
+        #expect(try h.call("/health/ready", token: nil).body["status"] as? String == "ready")
+
+        let put = try h.call("/v1/records/put", token: token, purpose: Self.support,
+                             body: ["subject": "c1", "values": ["email": "ana@example.com", "phone": "+886 912 345 678", "full_name": "Ana Lee"]])
+        #expect(put.status == 200 && (put.body["result"] as? [String: Any])?["change"] as? String == "created", "\(put.text)")
+
+        let sealed = try h.call("/v1/transit/encrypt", token: token, purpose: Self.support, body: ["items": [
+            ["value": "ana.lee@example.com", "field": "email", "subject": "c1"],
+            ["value": "x", "field": "no_such_field", "subject": "c1"],
+        ]])
+        #expect(sealed.status == 200)
+        let envelope = try #require(sealed.results.first?["envelope"] as? String)
+        #expect(envelope.hasPrefix("pk1.") && !sealed.text.contains("ana.lee"))
+        #expect((sealed.results.last?["error"] as? [String: Any])?["code"] as? String == "invalid-input")
+
+        let opened = try h.call("/v1/transit/decrypt", token: token, purpose: Self.support,
+                                body: ["items": [["envelope": envelope, "field": "email", "subject": "c1"]]])
+        #expect(opened.results.first?["value"] as? String == "ana.lee@example.com")
+
+        let found = try h.call("/v1/records/find", token: token, purpose: Self.support, body: ["field": "email", "value": " ANA@example.com"])
+        #expect(found.body["subjects"] as? [String] == ["c1"], "\(found.text)")
+
+        let read = try h.call("/v1/records/get", token: token, purpose: Self.support, body: ["subjects": ["c1", "c2"], "fields": ["email", "phone"]])
+        #expect((read.results.first?["fields"] as? [String: String]) == ["email": "ana@example.com", "phone": "+886912345678"])
+        #expect((read.results.last?["error"] as? [String: Any])?["code"] as? String == "not-found")
+
+        let granted = try h.call("/v1/consent/grant", token: token, purpose: Self.support, body: ["subject": "c1", "purpose": "marketing-email"])
+        #expect(granted.status == 200, "\(granted.text)")
+        let may = try h.call("/v1/consent/may", token: token, purpose: Self.support, body: ["subjects": ["c1"], "purpose": "marketing-email"])
+        #expect(((may.body["answers"] as? [[String: Any]])?.first?["allowed"] as? Bool) == true, "\(may.text)")
+
+        let erased = try h.call("/v1/erasure", token: dpo, purpose: "privacy-compliance", body: ["subject": "c1", "reason": "art. 17 request"])
+        #expect(erased.status == 200 && erased.body["receipt"] != nil, "\(erased.text)")
+        let afterErasure = try h.call("/v1/transit/decrypt", token: token, purpose: Self.support,
+                                      body: ["items": [["envelope": envelope, "field": "email", "subject": "c1"]]])
+        #expect((afterErasure.results.first?["error"] as? [String: Any])?["code"] as? String == "not-found")
+
+        let status = try h.call("/v1/audit/status", token: dpo)
+        let checkpoint = try #require(status.body["last_checkpoint"] as? [String: Any])
+        #expect((checkpoint["seq"] as? Int ?? 0) > 5 && (status.body["public_key"] as? String)?.count == 43)
+
+        let (exit, log) = h.stop()
+        #expect(exit == 0, "privacyd exits 0 on SIGTERM")
+        for secret in ["ana@example.com", "ana.lee@example.com", "912 345", "Ana Lee", String(token.split(separator: ".")[2])] {
+            #expect(!log.contains(secret), "the server's log holds a value or a token")
+        }
+        // The events name the client, and the chain verifies.
+        let events = try h.privacyctl(["audit", "query", "--actor", "client:helpdesk"])
+        #expect((events["count"] as? Int ?? 0) >= 6, "\(events)")
+        #expect(try h.privacyctl(["audit", "verify"])["ok"] as? Bool == true)
+    }
+
+    @Test func credentialsThatDoNotAuthenticate() throws {
+        let h = try Harness()
+        let token = try h.addClient("orders", role: "service", purposes: ["order-fulfilment"])
+        let brief = try h.addClient("brief", role: "service", purposes: ["order-fulfilment"], extra: ["--expires", "PT1S"])
+        try h.start()
+        let body: [String: Any] = ["subjects": ["c1"]]
+        let none = try h.call("/v1/records/get", token: nil, purpose: "order-fulfilment", body: body)
+        #expect(none.status == 401 && none.errorCode == "unauthenticated")
+        var forged = Array(token)
+        forged[forged.count - 3] = forged[forged.count - 3] == "A" ? "B" : "A"
+        let wrong = try h.call("/v1/records/get", token: String(forged), purpose: "order-fulfilment", body: body)
+        #expect(wrong.status == 401 && wrong.errorCode == "unauthenticated")
+        Thread.sleep(forTimeInterval: 1.2)
+        let expired = try h.call("/v1/records/get", token: brief, purpose: "order-fulfilment", body: body)
+        let message = (expired.body["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(expired.status == 401 && message.hasPrefix("client brief expired on "), "\(expired.text)")
+        #expect(try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", body: body).status == 200)
+        try h.privacyctl(["clients", "revoke", "orders"])
+        let revoked = try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", body: body)
+        #expect(revoked.status == 401 && revoked.errorCode == "unauthenticated", "revocation takes effect on a running server")
+        let log = h.stop().log
+        #expect(!log.contains(String(token.split(separator: ".")[2])))
+        let denials = try h.privacyctl(["audit", "query", "--action", "client.authenticate"])
+        #expect(denials["count"] as? Int == 4, "\(denials)")
+    }
+
+    @Test func aClientActsOnlyWithinItsRoleAndPurposes() throws {
+        let h = try Harness()
+        let agent = try h.addClient("desk", role: "support-agent", purposes: [Self.support])
+        let marketer = try h.addClient("mailer", role: "marketer", purposes: ["marketing-email"])
+        let admin = try h.addClient("ops", role: "admin", purposes: ["privacy-compliance"])
+        try h.start()
+        let put = try h.call("/v1/records/put", token: admin, purpose: "privacy-compliance",
+                             body: ["subject": "c1", "values": ["email": "bo@example.com", "national_id": "A123456789", "phone": "+886 912 000 111"]])
+        #expect(put.status == 200, "\(put.text)")
+
+        let otherPurpose = try h.call("/v1/records/get", token: agent, purpose: "marketing-email", body: ["subjects": ["c1"]])
+        #expect(otherPurpose.status == 403 && otherPurpose.errorCode == "denied")
+        let otherField = try h.call("/v1/records/get", token: marketer, purpose: "marketing-email", body: ["subjects": ["c1"], "fields": ["phone"]])
+        #expect(otherField.status == 403 && otherField.errorCode == "denied", "\(otherField.text)")
+
+        let masked = try h.call("/v1/records/get", token: agent, purpose: Self.support, body: ["subjects": ["c1"], "fields": ["national_id"]])
+        let id = (masked.results.first?["fields"] as? [String: String])?["national_id"]
+        #expect(id != nil && id != "A123456789" && id?.hasSuffix("6789") == true, "\(masked.text)")
+        #expect(!masked.text.contains("A123456789"))
+        let findByMasked = try h.call("/v1/records/find", token: agent, purpose: Self.support, body: ["field": "national_id", "value": "A123456789"])
+        #expect(findByMasked.status == 403 && findByMasked.errorCode == "denied", "\(findByMasked.text)")
+        let indexOfMasked = try h.call("/v1/transit/blind-index", token: agent, purpose: Self.support,
+                                       body: ["items": [["field": "national_id", "value": "A123456789"]]])
+        #expect((indexOfMasked.results.first?["error"] as? [String: Any])?["code"] as? String == "denied", "\(indexOfMasked.text)")
+        let erase = try h.call("/v1/erasure", token: agent, purpose: Self.support, body: ["subject": "c1", "reason": "asked"])
+        #expect(erase.status == 403)
+        let log = h.stop().log
+        #expect(!log.contains("A123456789") && !log.contains("bo@example.com"))
+        let denied = try h.privacyctl(["audit", "query", "--actor", "client:desk"])
+        let outcomes = (denied["events"] as? [[String: Any]] ?? []).compactMap { $0["outcome"] as? String }
+        #expect(outcomes.filter { $0 == "denied" }.count >= 4, "\(outcomes)")
+    }
+
+    @Test func badRequestsAreClearErrorsInOneShape() throws {
+        let h = try Harness()
+        let token = try h.addClient("orders", role: "service", purposes: ["order-fulfilment"])
+        try h.start()
+        let notJSON = try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", raw: Data("{\"subjects\": [\"A123456789".utf8))
+        #expect(notJSON.status == 400 && notJSON.errorCode == "invalid-input" && !notJSON.text.contains("A123456789"), "\(notJSON.text)")
+        let wrongType = try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", body: ["subjects": [12]])
+        #expect(wrongType.status == 400 && (wrongType.body["error"] as? [String: Any])?["message"] as? String == "subjects[0] must be a string",
+                "\(wrongType.text)")
+        let missing = try h.call("/v1/records/put", token: token, purpose: "order-fulfilment", body: ["subject": "c1"])
+        #expect(missing.status == 400 && (missing.body["error"] as? [String: Any])?["message"] as? String == "values is missing")
+        let tooMany = try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", body: ["subjects": (0...1000).map { "s\($0)" }])
+        #expect(tooMany.status == 400 && tooMany.errorCode == "invalid-input")
+        let huge = try h.call("/v1/records/put", token: token, purpose: "order-fulfilment",
+                              raw: Data(("{\"subject\": \"c1\", \"values\": {\"full_name\": \"" + String(repeating: "x", count: 1_100_000) + "\"}}").utf8))
+        #expect(huge.status == 413 && huge.errorCode == "too-large", "\(huge.status) \(huge.text.prefix(200))")
+        let nowhere = try h.call("/v1/records/everything", token: token, purpose: "order-fulfilment", body: [:])
+        #expect(nowhere.status == 404 && nowhere.errorCode == "no-route")
+        for response in [notJSON, wrongType, missing, tooMany, huge, nowhere] {
+            #expect(response.body["ok"] as? Bool == false && (response.body["error"] as? [String: Any])?["exit_code"] is Int)
+        }
+    }
+
+    @Test func plainHTTPOnlyOnLoopbackAndOnlyWhenAskedFor() throws {
+        let h = try Harness()
+        let privacyd = Harness.products.appendingPathComponent("privacyd").path
+        let common = ["--vault", h.vault, "--key-file", h.keyFile]
+        let noTLS = try Harness.run(privacyd, common + ["--listen", "127.0.0.1:0"])
+        #expect(noTLS.status == 65 && noTLS.stderr.contains("--tls-cert"), "\(noTLS.stderr)")
+        let exposed = try Harness.run(privacyd, common + ["--listen", "0.0.0.0:0", "--insecure-http"])
+        #expect(exposed.status == 65 && exposed.stderr.contains("loopback"), "\(exposed.stderr)")
+        let wrongKey = try Harness.run(privacyd, ["--vault", h.vault, "--key-file", h.dir.appendingPathComponent("server.key").path,
+                                                   "--listen", "127.0.0.1:0", "--insecure-http"])
+        #expect(wrongKey.status != 0 && !wrongKey.stderr.isEmpty)
+        // The TLS port does not speak plain HTTP.
+        try h.start()
+        let plain = try Harness.run("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", h.url.replacingOccurrences(of: "https://", with: "http://") + "/health/live"])
+        #expect(plain.stdout != "200")
+    }
+}
+
+/// The small Python client (standard library only) runs a service's main flow.
+@Suite("privacyd from Python")
+struct PythonClientTests {
+    @Test func thePythonClientRunsTheMainFlow() throws {
+        let h = try Harness()
+        let service = try h.addClient("py-service", role: "service", purposes: ["customer-support"])
+        let officer = try h.addClient("py-officer", role: "privacy-officer", purposes: ["privacy-compliance"])
+        let marketer = try h.addClient("py-mailer", role: "marketer", purposes: ["marketing-email"])
+        try h.start()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("clients/python/main_flow.py").path
+        let result = try Harness.run("/usr/bin/python3", [script, h.url, h.ca, service, officer, marketer])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let events = try h.privacyctl(["audit", "query", "--actor", "client:py-service user:agent-7"])
+        #expect((events["count"] as? Int ?? 0) >= 4, "the end user is recorded with the client: \(events)")
+    }
+}
