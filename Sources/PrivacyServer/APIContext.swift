@@ -1,5 +1,6 @@
 public import Foundation
 public import Hummingbird
+import NIOCore
 public import PrivacyKit
 
 /// The request context of every privacyd route: the access context the authentication
@@ -8,9 +9,12 @@ public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Who the request acts as: the client, its role, the purpose it named.
     public var access: AccessContext?
+    /// The connection, for the client certificate TLS verified (mutual TLS).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Bodies above this are refused (413) before they are decoded.

@@ -19,10 +19,15 @@ public struct ServerConfiguration: Sendable {
     public struct TLSFiles: Sendable {
         public var certificateChain: String
         public var privateKey: String
+        /// The CA (PEM) that client certificates must chain to (mutual TLS). A client that
+        /// presents none still authenticates with its token; one from another CA fails the
+        /// handshake.
+        public var clientCA: String?
 
-        public init(certificateChain: String, privateKey: String) {
+        public init(certificateChain: String, privateKey: String, clientCA: String? = nil) {
             self.certificateChain = certificateChain
             self.privateKey = privateKey
+            self.clientCA = clientCA
         }
     }
 
@@ -58,7 +63,7 @@ public struct ServerConfiguration: Sendable {
 /// privacyd: one open vault behind an authenticated JSON API (`docs/server.md`).
 public enum PrivacyServer {
     /// The router of the whole API (without a listener: tests drive it in-process too).
-    static func router(vault: Vault) -> Router<APIContext> {
+    static func router(vault: Vault, certificates: Bool = false) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
         OperationsRoutes.addHealth(to: router, vault: vault)
@@ -67,7 +72,7 @@ public enum PrivacyServer {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
-        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(vault: vault))
+        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(vault: vault, certificates: certificates))
         TransitRoutes(vault: vault).add(to: v1)
         RecordsRoutes(vault: vault).add(to: v1)
         ConsentRoutes(vault: vault).add(to: v1)
@@ -94,7 +99,7 @@ public enum PrivacyServer {
             server = .http1()
         }
         let app = Application(
-            router: router(vault: vault), server: server,
+            router: router(vault: vault, certificates: configuration.tls?.clientCA != nil), server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "privacyd"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -127,6 +132,14 @@ public enum PrivacyServer {
         guard !chain.isEmpty else { throw PrivacyKitError(.invalidInput, "--tls-cert \(files.certificateChain) holds no certificate") }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        if let clientCA = files.clientCA {
+            guard (try? NIOSSLCertificate.fromPEMFile(clientCA))?.isEmpty == false else {
+                throw PrivacyKitError(.invalidInput, "--client-ca \(clientCA): not a readable PEM certificate")
+            }
+            tls.trustRoots = .file(clientCA)
+            // Asked for, verified when given, not required: token clients need none.
+            tls.certificateVerification = .optionalVerification
+        }
         return tls
     }
 }

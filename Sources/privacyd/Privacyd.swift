@@ -21,7 +21,7 @@ struct Privacyd: AsyncParsableCommand {
             Example:
               privacyd --vault /srv/crm-vault --key-file /etc/privacykit/root.key \\
                   --listen 127.0.0.1:8443 --tls-cert /etc/privacykit/tls/server.pem \\
-                  --tls-key /etc/privacykit/tls/server.key
+                  --tls-key /etc/privacykit/tls/server.key [--client-ca /etc/privacykit/tls/clients-ca.pem]
             """,
         version: "0.1.0")
 
@@ -37,12 +37,15 @@ struct Privacyd: AsyncParsableCommand {
     var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("The server's private key (PEM).", valueName: "file"))
     var tlsKey: String?
+    @Option(name: .customLong("client-ca"), help: ArgumentHelp("Accept client certificates issued by this CA (PEM): mutual TLS, for clients registered with --certificate-subject.", valueName: "file"))
+    var clientCA: String?
     @Flag(name: .customLong("insecure-http"), help: "Serve plain HTTP, on a loopback address only (tests and local development).")
     var insecureHTTP = false
 
     func validate() throws {
         if keyFile != nil && passphraseFile != nil { throw ValidationError("--key-file and --passphrase-file cannot be used together") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if clientCA != nil && tlsCert == nil { throw ValidationError("--client-ca needs --tls-cert and --tls-key") }
         _ = try address()
     }
 
@@ -64,7 +67,7 @@ struct Privacyd: AsyncParsableCommand {
         do {
             let (host, port) = try address()
             let configuration = ServerConfiguration(
-                host: host, port: port, tls: tlsCert.map { ServerConfiguration.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "") },
+                host: host, port: port, tls: tlsCert.map { ServerConfiguration.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "", clientCA: clientCA) },
                 insecureHTTP: insecureHTTP)
             let vault = try Vault.open(at: try directory(), rootKey: try rootKey(), context: AccessContext(actor: "privacyd", role: "admin"))
             let scheme = configuration.tls == nil ? "http" : "https"

@@ -51,6 +51,27 @@ final class Harness {
         }
     }
 
+    /// A CA named `ca` (made if missing) and a client certificate `name` it signs, with
+    /// `subject` in openssl's form (/O=Example/CN=orders).
+    func makeClientCertificate(ca: String, name: String, subject: String) throws {
+        let d = dir.path
+        var commands: [[String]] = []
+        if !FileManager.default.fileExists(atPath: "\(d)/\(ca).pem") {
+            commands.append(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(d)/\(ca).key",
+                             "-out", "\(d)/\(ca).pem", "-days", "2", "-subj", "/CN=\(ca)"])
+        }
+        commands += [
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(d)/\(name).key", "-out", "\(d)/\(name).csr",
+             "-subj", subject],
+            ["x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/\(ca).pem", "-CAkey", "\(d)/\(ca).key", "-CAcreateserial",
+             "-out", "\(d)/\(name).pem", "-days", "2"],
+        ]
+        for command in commands {
+            let result = try Self.run("/usr/bin/openssl", command)
+            guard result.status == 0 else { throw HarnessError("openssl \(command[0]) failed: \(result.stderr)") }
+        }
+    }
+
     struct Output {
         let status: Int32
         let stdout: String
@@ -145,8 +166,10 @@ final class Harness {
     }
 
     /// `curl` against the server: POST with `body` (JSON) when given, else GET.
-    func call(_ path: String, token: String?, purpose: String? = nil, body: Any? = nil, raw: Data? = nil, headers: [String] = []) throws -> Response {
+    func call(_ path: String, token: String?, purpose: String? = nil, body: Any? = nil, raw: Data? = nil, headers: [String] = [],
+              certificate: String? = nil) throws -> Response {
         var arguments = ["-sS", "--cacert", ca, "-o", "-", "-w", "\n%{http_code}", "-H", "Content-Type: application/json"]
+        if let certificate { arguments += ["--cert", "\(dir.path)/\(certificate).pem", "--key", "\(dir.path)/\(certificate).key"] }
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
         if let purpose { arguments += ["-H", "PrivacyKit-Purpose: \(purpose)"] }
         for header in headers { arguments += ["-H", header] }

@@ -183,3 +183,34 @@ struct PythonClientTests {
         #expect((events["count"] as? Int ?? 0) >= 4, "the end user is recorded with the client: \(events)")
     }
 }
+
+/// Mutual TLS (`--client-ca`): a client registered with a certificate subject authenticates
+/// with its certificate; one from another CA never reaches the API.
+@Suite("privacyd with client certificates")
+struct ClientCertificateTests {
+    @Test func aCertificateFromTheClientCAAuthenticatesItsClient() throws {
+        let h = try Harness()
+        try h.makeClientCertificate(ca: "clients-ca", name: "orders-cert", subject: "/O=Example/CN=orders")
+        try h.makeClientCertificate(ca: "other-ca", name: "forged-cert", subject: "/O=Example/CN=orders")
+        try h.makeClientCertificate(ca: "clients-ca", name: "stranger-cert", subject: "/O=Example/CN=stranger")
+        _ = try h.addClient("orders", role: "service", purposes: ["order-fulfilment"], extra: ["--certificate-subject", "CN=orders,O=Example"])
+        let token = try h.addClient("tokens-only", role: "service", purposes: ["order-fulfilment"])
+        try h.start(["--client-ca", h.dir.appendingPathComponent("clients-ca.pem").path])
+        let body: [String: Any] = ["items": [["value": "a@example.com", "field": "email", "subject": "c1"]]]
+
+        let byCertificate = try h.call("/v1/transit/encrypt", token: nil, purpose: "order-fulfilment", body: body, certificate: "orders-cert")
+        #expect(byCertificate.status == 200 && (byCertificate.results.first?["envelope"] as? String)?.hasPrefix("pk1.") == true, "\(byCertificate.text)")
+        let byToken = try h.call("/v1/transit/encrypt", token: token, purpose: "order-fulfilment", body: body)
+        #expect(byToken.status == 200, "a client without a certificate still authenticates with its token")
+        let stranger = try h.call("/v1/transit/encrypt", token: nil, purpose: "order-fulfilment", body: body, certificate: "stranger-cert")
+        #expect(stranger.status == 401 && stranger.errorCode == "unauthenticated")
+        #expect(throws: Harness.HarnessError.self, "a certificate from another CA fails the handshake") {
+            try h.call("/v1/transit/encrypt", token: nil, purpose: "order-fulfilment", body: body, certificate: "forged-cert")
+        }
+        try h.privacyctl(["clients", "revoke", "orders"])
+        let revoked = try h.call("/v1/transit/encrypt", token: nil, purpose: "order-fulfilment", body: body, certificate: "orders-cert")
+        #expect(revoked.status == 401)
+        let events = try h.privacyctl(["audit", "query", "--actor", "client:orders"])
+        #expect((events["count"] as? Int ?? 0) >= 1)
+    }
+}
