@@ -214,3 +214,27 @@ struct ClientCertificateTests {
         #expect((events["count"] as? Int ?? 0) >= 1)
     }
 }
+
+/// Fail closed: a request whose audit event cannot be written does nothing and says so.
+@Suite("privacyd without an audit log")
+struct AuditFailureTests {
+    @Test func aRequestWhoseEventCannotBeWrittenFailsAndDoesNothing() throws {
+        let h = try Harness()
+        let token = try h.addClient("orders", role: "service", purposes: ["order-fulfilment"])
+        try h.start()
+        let put: [String: Any] = ["subject": "c1", "values": ["email": "a@example.com"]]
+        #expect(try h.call("/v1/records/put", token: token, purpose: "order-fulfilment", body: put).status == 200)
+        // A store writer (or a full disk) makes every append fail.
+        let store = h.vault + "/vault.sqlite"
+        let sql = "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no audit'); END"
+        let broken = try Harness.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()", store, sql])
+        #expect(broken.status == 0, "\(broken.stderr)")
+        let refused = try h.call("/v1/records/put", token: token, purpose: "order-fulfilment",
+                                 body: ["subject": "c2", "values": ["email": "b@example.com"]])
+        #expect(refused.status == 503 && refused.body["ok"] as? Bool == false, "\(refused.status) \(refused.text)")
+        let repaired = try Harness.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP TRIGGER no_audit'); c.commit()", store])
+        #expect(repaired.status == 0)
+        let read = try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", body: ["subjects": ["c2"]])
+        #expect((read.results.first?["error"] as? [String: Any])?["code"] as? String == "not-found", "the refused put wrote nothing: \(read.text)")
+    }
+}
