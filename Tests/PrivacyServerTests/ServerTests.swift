@@ -238,3 +238,28 @@ struct AuditFailureTests {
         #expect((read.results.first?["error"] as? [String: Any])?["code"] as? String == "not-found", "the refused put wrote nothing: \(read.text)")
     }
 }
+
+/// The curl examples of docs/server.md work as written, against a real privacyd.
+@Suite("privacyd's documented examples")
+struct DocumentedExamplesTests {
+    @Test func everyCurlExampleOfTheServerGuideSucceeds() throws {
+        let guide = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/server.md")
+        let text = try String(contentsOf: guide, encoding: .utf8)
+        let marker = "<!-- tested: PrivacyServerTests runs every curl block of this file against a real privacyd -->\n```sh\n"
+        let start = try #require(text.range(of: marker)).upperBound
+        let block = String(text[start...]).components(separatedBy: "\n```")[0]
+        let commands = block.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n").map(String.init).filter { $0.hasPrefix("curl ") }
+        #expect(commands.count == 5)
+        let h = try Harness()
+        let token = try h.addClient("orders", role: "service", purposes: ["customer-support"])
+        try h.start()
+        for command in commands {
+            let result = try Harness.run("/bin/bash", ["-c", "cd '\(h.dir.path)' && " + command],
+                                         environment: ["PRIVACYD_URL": h.url, "TOKEN": token])
+            #expect(result.status == 0, "\(command)\n\(result.stdout) \(result.stderr)")
+            let answer = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
+            #expect(answer?["ok"] as? Bool == true, "\(command)\n\(result.stdout)")
+        }
+    }
+}

@@ -162,6 +162,7 @@ import Testing
         for unit in units {
             let text = try String(contentsOf: unit, encoding: .utf8)
                 .replacingOccurrences(of: "/usr/local/bin/privacyctl", with: CLI.binary.path)
+                .replacingOccurrences(of: "/usr/local/bin/privacyd", with: CLI.binary.deletingLastPathComponent().appendingPathComponent("privacyd").path)
             try Data(text.utf8).write(to: URL(fileURLWithPath: scratch.file(unit.lastPathComponent)))
         }
         let result = try CLI.execute(URL(fileURLWithPath: analyze), ["verify", "--man=no"] + units.map { scratch.file($0.lastPathComponent) },
