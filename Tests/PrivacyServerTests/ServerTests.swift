@@ -263,3 +263,44 @@ struct DocumentedExamplesTests {
         }
     }
 }
+
+/// With the server, the service host holds no root secret: the service side runs as another
+/// OS user, which can read neither the key file nor the store, and through privacyd reads
+/// what its role allows and nothing more.
+@Suite("privacyd's service side as another OS user")
+struct ServiceAsAnotherUserTests {
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") && getpwnam("nobody") != nil,
+                   "needs root, setpriv and a nobody user"))
+    func aServiceWithoutTheRootSecretReadsOnlyWhatItsRoleAllows() throws {
+        let h = try Harness()
+        let admin = try h.addClient("ops", role: "admin", purposes: ["privacy-compliance"])
+        let agent = try h.addClient("desk", role: "support-agent", purposes: ["customer-support"])
+        try h.start()
+        let put = try h.call("/v1/records/put", token: admin, purpose: "privacy-compliance",
+                             body: ["subject": "c1", "values": ["email": "li@example.com", "national_id": "A223456789", "birth_date": "1980-02-01",
+                                                               "closed_at": "2025-03-01"]])
+        #expect(put.status == 200)
+        // The service side: nobody, with its token and the CA, in a directory it owns.
+        let service = h.dir.appendingPathComponent("service")
+        try FileManager.default.createDirectory(at: service, withIntermediateDirectories: true)
+        try agent.write(to: service.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: h.ca, toPath: service.appendingPathComponent("ca.pem").path)
+        _ = try Harness.run("/bin/chown", ["-R", "nobody", service.path])
+        let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+        func nobody(_ command: String) throws -> Harness.Output {
+            try Harness.run(asNobody[0], Array(asNobody.dropFirst()) + ["/bin/bash", "-c", "cd '\(service.path)' && " + command],
+                            environment: ["URL": h.url])
+        }
+        #expect(try nobody("cat '\(h.keyFile)'").status != 0, "the service cannot read the root key")
+        #expect(try nobody("cat '\(h.vault)/vault.sqlite' >/dev/null").status != 0, "the service cannot read the store")
+        let ctl = Harness.products.appendingPathComponent("privacyctl").path
+        #expect(try nobody("'\(ctl)' records get --subject c1 --vault '\(h.vault)' --key-file '\(h.keyFile)'").status != 0)
+        let curl = "curl -sS --cacert ca.pem -H \"Authorization: Bearer $(cat token)\" -H 'PrivacyKit-Purpose: customer-support' "
+            + "-H 'Content-Type: application/json' -o - -w '\\n%{http_code}' "
+        let allowed = try nobody(curl + "-d '{\"subjects\": [\"c1\"], \"fields\": [\"email\", \"national_id\", \"birth_date\"]}' \"$URL/v1/records/get\"")
+        #expect(allowed.status == 0 && allowed.stdout.hasSuffix("\n200") && allowed.stdout.contains("li@example.com"), "\(allowed.stdout) \(allowed.stderr)")
+        #expect(!allowed.stdout.contains("A223456789") && !allowed.stdout.contains("1980"), "identity and birth date stay masked: \(allowed.stdout)")
+        let refused = try nobody(curl + "-d '{\"subjects\": [\"c1\"], \"fields\": [\"closed_at\"]}' \"$URL/v1/records/get\"")
+        #expect(refused.stdout.hasSuffix("\n403") && !refused.stdout.contains("2025-03-01"), "\(refused.stdout)")
+    }
+}
