@@ -42,6 +42,9 @@ let package = Package(
         // swift-nio-ssl verifies the chain but does not expose the subject name.
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
+        // The HTTP benchmark's client (Benchmarks/PrivacydBench): keep-alive, TLS, async, on
+        // the same SwiftNIO as the server; only that benchmark links it.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         .systemLibrary(
@@ -162,6 +165,24 @@ let package = Package(
             name: "privacykit-bench",
             dependencies: ["PrivacyKit", "PrivacyKitPostgres", "Sodium", "CSodium", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/PrivacyKitBench",
+            swiftSettings: strictSettings
+        ),
+        // privacyd over HTTPS against a minimal endpoint of the same stack (`swift run -c
+        // release privacyd-bench`); see Benchmarks/README.md.
+        .executableTarget(
+            name: "privacyd-bench",
+            dependencies: [
+                "PrivacyKit",
+                "PrivacyServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/PrivacydBench",
             swiftSettings: strictSettings
         ),
         .testTarget(

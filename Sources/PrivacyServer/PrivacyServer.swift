@@ -4,7 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 public import Logging
 import NIOCore
-import NIOSSL
+public import NIOSSL
 public import PrivacyKit
 
 /// Where and how privacyd listens.
@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable {
     /// `insecureHTTP` on a loopback host.
     public var tls: TLSFiles?
     public var insecureHTTP: Bool
+    /// A connection that sends nothing for this long is closed (slow or abandoned clients
+    /// do not hold connections open).
+    public var idleTimeout: Duration = .seconds(30)
 
     public struct TLSFiles: Sendable {
         public var certificateChain: String
@@ -52,6 +55,7 @@ public struct ServerConfiguration: Sendable {
             throw PrivacyKitError(.invalidInput, "--insecure-http and --tls-cert exclude each other")
         }
         guard (0...65535).contains(port) else { throw PrivacyKitError(.invalidInput, "--listen: port \(port) is not 0–65535") }
+        guard idleTimeout > .zero else { throw PrivacyKitError(.invalidInput, "--idle-timeout must be longer than zero") }
         return self
     }
 
@@ -92,11 +96,13 @@ public enum PrivacyServer {
                            onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let configuration = try configuration.checked()
         let server: HTTPServerBuilder
+        let idle = configuration.idleTimeout.components
+        let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)))
         if let tls = configuration.tls {
-            server = try .tls(.http1(), tlsConfiguration: try tlsConfiguration(tls))
+            server = try .tls(http, tlsConfiguration: try tlsConfiguration(tls))
         } else {
             logger.warning("serving plain HTTP (--insecure-http): anyone on this host can read what passes; never use it beyond tests")
-            server = .http1()
+            server = http
         }
         let app = Application(
             router: router(vault: vault, certificates: configuration.tls?.clientCA != nil), server: server,
@@ -116,7 +122,8 @@ public enum PrivacyServer {
         _ = try? vault.audit.checkpointIfNeeded()
     }
 
-    static func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws -> TLSConfiguration {
+    /// The server side of TLS from `files` (public for the HTTP benchmark's minimal endpoint).
+    public static func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do {

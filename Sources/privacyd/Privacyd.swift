@@ -39,6 +39,8 @@ struct Privacyd: AsyncParsableCommand {
     var tlsKey: String?
     @Option(name: .customLong("client-ca"), help: ArgumentHelp("Accept client certificates issued by this CA (PEM): mutual TLS, for clients registered with --certificate-subject.", valueName: "file"))
     var clientCA: String?
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a connection idle for this many seconds.", valueName: "seconds"))
+    var idleTimeout: Double = 30
     @Flag(name: .customLong("insecure-http"), help: "Serve plain HTTP, on a loopback address only (tests and local development).")
     var insecureHTTP = false
 
@@ -66,9 +68,10 @@ struct Privacyd: AsyncParsableCommand {
         logger.logLevel = .info
         do {
             let (host, port) = try address()
-            let configuration = ServerConfiguration(
+            var configuration = ServerConfiguration(
                 host: host, port: port, tls: tlsCert.map { ServerConfiguration.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "", clientCA: clientCA) },
                 insecureHTTP: insecureHTTP)
+            configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
             let vault = try Vault.open(at: try directory(), rootKey: try rootKey(), context: AccessContext(actor: "privacyd", role: "admin"))
             let scheme = configuration.tls == nil ? "http" : "https"
             try await PrivacyServer.run(vault: vault, configuration: configuration, logger: logger) { bound in

@@ -304,3 +304,27 @@ struct ServiceAsAnotherUserTests {
         #expect(refused.stdout.hasSuffix("\n403") && !refused.stdout.contains("2025-03-01"), "\(refused.stdout)")
     }
 }
+
+/// A connection that sends nothing is closed after the idle timeout.
+@Suite("privacyd's idle connections")
+struct IdleTimeoutTests {
+    @Test func anIdleConnectionIsClosed() throws {
+        let h = try Harness()
+        try h.start(["--idle-timeout", "1"])
+        let port = try #require(h.url.split(separator: ":").last.map(String.init))
+        let script = """
+            import socket, ssl, sys, time
+            context = ssl.create_default_context(cafile=sys.argv[1])
+            with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    tls.settimeout(5)
+                    started = time.monotonic()
+                    data = tls.recv(1)
+                    print("closed" if data == b"" else "data", round(time.monotonic() - started, 1))
+            """
+        let result = try Harness.run("/usr/bin/python3", ["-c", script, h.ca, port])
+        let words = result.stdout.split(separator: " ")
+        #expect(words.first == "closed", "\(result.stdout) \(result.stderr)")
+        #expect((Double(words.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 99) < 4)
+    }
+}

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Sodium
 
 /// A service that privacyd serves: its role (from `access.yaml`), the purposes it may act
