@@ -258,3 +258,17 @@ extension RecordsTests {
         #expect(RecordStore.json([:]) == "{}")
     }
 }
+
+@Suite("Subject ids")
+struct SubjectIDTests {
+    @Test(arguments: ["c-1001", String(repeating: "x", count: 128), "客戶-42", "Zoë 7", "a b"])
+    func acceptedIDs(_ id: String) throws {
+        try RecordStore.checkSubjectID(id)
+    }
+
+    @Test(arguments: ["", String(repeating: "x", count: 129), "a\u{1}b", "tab\there", "del\u{7f}", "nel\u{85}", "客\u{0}"])
+    func refusedIDs(_ id: String) {
+        let error = #expect(throws: PrivacyKitError.self) { try RecordStore.checkSubjectID(id) }
+        #expect(error?.code == .invalidInput)
+    }
+}
