@@ -18,7 +18,15 @@ final class Harness {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("privacyd").path) } ?? candidates[1]
     }()
 
-    init() throws {
+    /// PGPASSWORD when the store is PostgreSQL (its URL in the vault has no password).
+    private(set) var storeEnvironment: [String: String] = [:]
+
+    /// The PostgreSQL server of `PRIVACYKIT_TEST_POSTGRES` (scripts/test starts one), if set.
+    static let postgresURL: String? = ProcessInfo.processInfo.environment["PRIVACYKIT_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+
+    /// A vault in a new directory: on SQLite, or with `postgres` in a fresh schema of the
+    /// test server.
+    init(postgres: Bool = false) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("privacyd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         vault = dir.appendingPathComponent("vault").path
@@ -26,7 +34,16 @@ final class Harness {
         ca = dir.appendingPathComponent("ca.pem").path
         try Self.makeCertificates(in: dir.path)
         try privacyctl(["keys", "generate-key-file", keyFile])
-        try privacyctl(["init", "--vault", vault, "--key-file", keyFile])
+        var store: [String] = []
+        if postgres {
+            let url = try #require(Self.postgresURL)
+            var server = try #require(URLComponents(string: url))
+            storeEnvironment["PGPASSWORD"] = server.password?.removingPercentEncoding ?? ""
+            server.password = nil
+            server.queryItems = (server.queryItems ?? []) + [URLQueryItem(name: "schema", value: "privacyd_" + String(UInt64.random(in: 1...UInt64.max), radix: 16))]
+            store = ["--store", try #require(server.string)]
+        }
+        try privacyctl(["init", "--vault", vault, "--key-file", keyFile] + store)
     }
 
     deinit {
@@ -105,7 +122,7 @@ final class Harness {
     @discardableResult
     func privacyctl(_ arguments: [String]) throws -> [String: Any] {
         let result = try Self.run(Self.products.appendingPathComponent("privacyctl").path, arguments + ["--json"],
-                                  environment: ["PRIVACYKIT_VAULT": vault, "PRIVACYKIT_KEY_FILE": keyFile])
+                                  environment: ["PRIVACYKIT_VAULT": vault, "PRIVACYKIT_KEY_FILE": keyFile].merging(storeEnvironment) { $1 })
         guard result.status == 0 else { throw HarnessError("privacyctl \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)") }
         return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
@@ -122,7 +139,7 @@ final class Harness {
         process.executableURL = Self.products.appendingPathComponent("privacyd")
         process.arguments = ["--vault", vault, "--key-file", keyFile, "--listen", "127.0.0.1:0",
                              "--tls-cert", dir.appendingPathComponent("server.pem").path, "--tls-key", dir.appendingPathComponent("server.key").path] + extra
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()].merging(storeEnvironment) { $1 }
         stdoutPipe = Pipe()
         stderrPipe = Pipe()
         process.standardOutput = stdoutPipe

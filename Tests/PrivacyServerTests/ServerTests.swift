@@ -328,3 +328,28 @@ struct IdleTimeoutTests {
         #expect((Double(words.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 99) < 4)
     }
 }
+
+/// privacyd on a PostgreSQL store: the same API, and a revocation made by privacyctl on
+/// the shared store stops the client at once.
+@Suite("privacyd on PostgreSQL", .enabled(if: Harness.postgresURL != nil, "PRIVACYKIT_TEST_POSTGRES is not set (scripts/test starts a server)"))
+struct PostgresServerTests {
+    @Test func aServiceOnAPostgreSQLVault() throws {
+        let h = try Harness(postgres: true)
+        let token = try h.addClient("orders", role: "service", purposes: ["customer-support"])
+        try h.start()
+        let put = try h.call("/v1/records/put", token: token, purpose: "customer-support", body: ["subject": "p1", "values": ["email": "pg@example.com"]])
+        #expect(put.status == 200, "\(put.text)")
+        let found = try h.call("/v1/records/find", token: token, purpose: "customer-support", body: ["field": "email", "value": "PG@example.com"])
+        #expect(found.body["subjects"] as? [String] == ["p1"], "\(found.text)")
+        let sealed = try h.call("/v1/transit/encrypt", token: token, purpose: "customer-support",
+                                body: ["items": [["value": "other@example.com", "field": "email", "subject": "p1"]]])
+        let envelope = try #require(sealed.results.first?["envelope"] as? String)
+        let opened = try h.call("/v1/transit/decrypt", token: token, purpose: "customer-support",
+                                body: ["items": [["envelope": envelope, "field": "email", "subject": "p1"]]])
+        #expect(opened.results.first?["value"] as? String == "other@example.com")
+        try h.privacyctl(["clients", "revoke", "orders"])
+        #expect(try h.call("/v1/records/get", token: token, purpose: "customer-support", body: ["subjects": ["p1"]]).status == 401)
+        #expect(h.stop().status == 0)
+        #expect(try h.privacyctl(["audit", "verify"])["ok"] as? Bool == true)
+    }
+}
