@@ -45,7 +45,7 @@ public struct IssuedClient: Sendable {
 
 /// privacyd's clients: registered, rotated and revoked by an operator holding the `keys`
 /// action, and authenticated by the server for each request. The rows are one leaf of the
-/// decision tree (``DecisionIntegrity/Leaf/clients``): a client added, widened, given a
+/// decision tree (docs/formats.md, "Clients"): a client added, widened, given a
 /// token hash of the writer's choosing or un-revoked behind the vault fails every
 /// authentication closed (`.integrity`) instead of letting anyone in.
 public struct VaultClients: VaultCapability {
