@@ -281,3 +281,25 @@ extension AuditLogTests {
         #expect(found.first?.seq == 70_004)
     }
 }
+
+@Suite("Audit log write probe")
+struct AuditProbeTests {
+    @Test func theProbeLeavesNothingAndFailsWhenNoEventCanBeWritten() throws {
+        let fixture = try AuditFixture(events: 3)
+        let before = try fixture.vault.store.read { db in try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_events") }
+        try fixture.vault.audit.probeWritable()
+        let after = try fixture.vault.store.read { db in try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_events") }
+        #expect(before == after)
+        #expect(try fixture.verify().ok)
+        let sqlite = fixture.vault.store is SQLiteStore
+        try fixture.tamper { db in
+            if sqlite {
+                try db.execute(sql: "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'no audit'); END")
+            } else {
+                try db.execute(sql: "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no audit'; END $$")
+                try db.execute(sql: "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION no_audit()")
+            }
+        }
+        #expect(throws: (any Error).self) { try fixture.vault.audit.probeWritable() }
+    }
+}

@@ -232,8 +232,11 @@ struct AuditFailureTests {
         let refused = try h.call("/v1/records/put", token: token, purpose: "order-fulfilment",
                                  body: ["subject": "c2", "values": ["email": "b@example.com"]])
         #expect(refused.status == 503 && refused.body["ok"] as? Bool == false, "\(refused.status) \(refused.text)")
+        let notReady = try h.call("/health/ready", token: nil)
+        #expect(notReady.status == 503, "a server whose audit log takes no event is not ready: \(notReady.text)")
         let repaired = try Harness.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP TRIGGER no_audit'); c.commit()", store])
         #expect(repaired.status == 0)
+        #expect(try h.call("/health/ready", token: nil).status == 200)
         let read = try h.call("/v1/records/get", token: token, purpose: "order-fulfilment", body: ["subjects": ["c2"]])
         #expect((read.results.first?["error"] as? [String: Any])?["code"] as? String == "not-found", "the refused put wrote nothing: \(read.text)")
     }

@@ -30,6 +30,26 @@ public struct VaultAudit: VaultCapability {
             }
     }
 
+    /// Throws unless the audit log takes an event now: the write lock, then one event
+    /// inserted (through the append-only triggers and every constraint) and rolled back,
+    /// leaving nothing. privacyd's readiness probe: an operation whose event cannot be
+    /// written fails, so a server that cannot write one is not ready.
+    public func probeWritable() throws {
+        struct RolledBack: Error {}
+        do {
+            try store.write { db in
+                let seq = try AuditLog.lastSeq(db: db) + 1
+                try AuditTable(db: db).insertStatement().execute(arguments: [
+                    seq, Timestamp.precise(Date()), "privacyd", "probe", AuditAction.auditQuery.rawValue, nil, "", nil,
+                    AuditOutcome.allowed.rawValue, "readiness probe, rolled back", nil, Data(count: 32), Data(count: 32), nil, nil, nil,
+                ])
+                throw RolledBack()
+            }
+        } catch is RolledBack {
+            return
+        }
+    }
+
     /// Verifies the whole audit log with the vault's keys (every event's MAC, which a store
     /// writer cannot recompute), its checkpoints with the public key, and, optionally, a
     /// witness file's checkpoints.
