@@ -31,6 +31,20 @@ struct OpenAPITests {
         #expect(routes == documented, "routes only in the server: \(routes.subtracting(documented).sorted()); only in the document: \(documented.subtracting(routes).sorted())")
     }
 
+    /// The document is valid OpenAPI 3.1, by openapi-spec-validator (the machine's Python has
+    /// it; where it does not, the test says so and checks nothing).
+    @Test func theDocumentIsValidOpenAPI() throws {
+        let check = "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))\nprint('valid')"
+        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let probe = try Harness.run("/usr/bin/env", ["python3", "-c", "import openapi_spec_validator"], environment: environment)
+        guard probe.status == 0 else {
+            print("theDocumentIsValidOpenAPI: python3 has no openapi_spec_validator (pip install openapi-spec-validator); not checked")
+            return
+        }
+        let result = try Harness.run("/usr/bin/env", ["python3", "-c", check, Self.documentPath.path], environment: environment)
+        #expect(result.status == 0 && result.stdout.contains("valid"), "\(result.stderr)")
+    }
+
     @Test func noRouteTakesAnythingInItsPathOrQuery() throws {
         let document = try Self.document()
         let paths = try #require(document["paths"] as? [String: [String: Any]])
