@@ -19,14 +19,13 @@ enum Output {
 
     static func standardOutput(lines: [String]) { lines.forEach(standardOutput) }
 
+    /// `--json`'s answer: one object on one line, so `>>log.jsonl` and the journal get one
+    /// record per run (the house rule; issue 22's first point).
     static func json(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        try jsonLine(value)
     }
 
-    /// One JSON object on one line (for streams of JSON lines).
+    /// One JSON object on one line (also for streams of JSON lines).
     static func jsonLine(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
