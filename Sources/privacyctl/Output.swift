@@ -21,8 +21,19 @@ enum Output {
 
     /// `--json`'s answer: one object on one line, so `>>log.jsonl` and the journal get one
     /// record per run (the house rule; issue 22's first point).
+    /// Every answer carries `ok` (true here; a failure's comes from ``jsonError``), whether or
+    /// not the command's own result type names it: one place keeps the contract.
     static func json(_ value: some Encodable) throws {
-        try jsonLine(value)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any], object["ok"] == nil else {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        object["ok"] = true
+        let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        FileHandle.standardOutput.write(line + Data("\n".utf8))
     }
 
     /// One JSON object on one line (also for streams of JSON lines).

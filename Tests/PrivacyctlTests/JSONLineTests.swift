@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `--json` answers with one object on one line, on success and on failure, so a cron line
-/// `… --json >>run.jsonl` and the journal get one parsable record per run.
+/// `… --json >>run.jsonl` and the journal get one parsable record per run; each says `ok`.
 @Suite("--json is one line")
 struct JSONLineTests {
     @Test func successesAndFailuresAreOneJSONLineEach() throws {
@@ -22,9 +22,7 @@ struct JSONLineTests {
             let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.count == 2 && lines[1].isEmpty, "\(run.arguments.joined(separator: " ")): \(lines.count - 1) lines")
             let object = try? JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
-            #expect(object != nil, "\(run.arguments.joined(separator: " ")): \(result.stdout)")
-            // Every failure says so; `ok` on every success is issue 22's, still to come.
-            if result.status != 0 { #expect(object?["ok"] as? Bool == false, "\(run.arguments.joined(separator: " ")): \(result.stdout)") }
+            #expect(object != nil && (object?["ok"] as? Bool) == (result.status == 0), "\(run.arguments.joined(separator: " ")): \(result.stdout)")
         }
     }
 }
