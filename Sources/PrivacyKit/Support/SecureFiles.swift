@@ -265,6 +265,24 @@ package enum SecureFiles {
         }
     }
 
+    /// Whether `path` exists. A path this user may not examine (a directory on the way it
+    /// cannot search) throws `.io` naming the path and the user: a vault that cannot be read
+    /// is never reported as missing or as "not a vault".
+    static func exists(_ path: String) throws -> Bool {
+        var info = stat()
+        if stat(path, &info) == 0 { return true }
+        let code = errno
+        if code == ENOENT || code == ENOTDIR { return false }
+        throw PrivacyKitError(.io, "cannot examine \(path) as \(currentUser): \(String(cString: strerror(code))) — the vault's directories need search (x) and its files read (and for writes, write) permission for the user that runs this")
+    }
+
+    /// The effective user, by name when it has one (for permission errors).
+    static var currentUser: String {
+        let uid = geteuid()
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return "user \(String(cString: name)) (uid \(uid))"
+    }
+
     static func mode(of path: String) -> mode_t? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }

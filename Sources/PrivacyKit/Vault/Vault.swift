@@ -198,14 +198,14 @@ public final class Vault: Sendable {
     /// a failed unlock before it is thrown. For opening and for ``VaultUpgrade``.
     static func unlock(_ path: String, rootKey: RootKey, context: AccessContext) throws -> (bytes: [UInt8], keyring: Keyring) {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard try SecureFiles.exists(path), FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PrivacyKitError(.notFound, "no vault at \(path) (run privacyctl init --vault \(path) to create one)")
         }
         guard isDirectory.boolValue else {
             throw PrivacyKitError(.notFound, "no vault at \(path): it is a file, and a vault is a directory")
         }
         let keyringPath = VaultLayout.keyringPath(path)
-        guard SecureFiles.mode(of: keyringPath) != nil else {
+        guard try SecureFiles.exists(keyringPath) else {
             throw PrivacyKitError(.notFound, "\(path) has no keyring (\(VaultLayout.keysDirectoryName)/\(VaultLayout.keyringFileName)); is it a vault?")
         }
         let bytes = try KeyringFile.read(at: keyringPath)

@@ -43,7 +43,7 @@ public enum VaultFiles {
     }
 
     private static func readKeyring(_ path: String) throws -> [UInt8] {
-        guard SecureFiles.mode(of: path) != nil else {
+        guard try SecureFiles.exists(path) else {
             throw PrivacyKitError(.notFound, "no keyring at \(path); is it a vault?")
         }
         return try KeyringFile.read(at: path)
