@@ -79,8 +79,7 @@ public struct VaultClients: VaultCapability {
         }
         return try perform(context, AccessRequest(.keys, event: .clientAdd)) { tx, _ in
             let rows = tx.db.decisions.clients
-            try core.checkDecisionState(tx.db, .clients)
-            guard try rows.client(name: name) == nil else { throw PrivacyKitError(.alreadyExists, "client \(name) already exists (rotate its token, or revoke it and choose another name)") }
+            guard try !core.provenClientRows(tx.db).contains(where: { $0.name == name }) else { throw PrivacyKitError(.alreadyExists, "client \(name) already exists (rotate its token, or revoke it and choose another name)") }
             let (token, hash) = try issue(name: name, version: 1)
             try rows.insert(name: name, role: role, purposes: purposes.joined(separator: ","), tokenHash: hash, certificateSubject: certificateSubject,
                             createdAt: Timestamp.precise(now), createdBy: context.actor, expiresAt: expiresAt)
@@ -121,8 +120,7 @@ public struct VaultClients: VaultCapability {
     /// Every client, revoked ones too, by name.
     public func list(context: AccessContext) throws -> [Client] {
         try perform(context, AccessRequest(.keys, event: .clientAdd)) { tx, _ in
-            try core.checkDecisionState(tx.db, .clients)
-            return try tx.db.decisions.clients.all().map(Client.init(row:))
+            try core.provenClientRows(tx.db).map(Client.init(row:))
         }
     }
 
@@ -144,8 +142,7 @@ public struct VaultClients: VaultCapability {
     public func authenticate(_ credential: Credential, purpose: String?, endUser: String? = nil, requestID: String? = nil) throws -> AccessContext {
         if let endUser { try Self.checkEndUser(endUser) }
         let outcome: Result<ClientRow, PrivacyKitError> = try store.read { db in
-            try core.checkDecisionState(db, .clients)
-            return try Self.match(credential, rows: db.decisions.clients, now: Timestamp.precise(Date()), hash: { name, version, secret in
+            try Self.match(credential, rows: try core.provenClientRows(db), now: Timestamp.precise(Date()), hash: { name, version, secret in
                 try tokenHash(name: name, version: version, secret: secret)
             })
         }
@@ -173,7 +170,7 @@ public struct VaultClients: VaultCapability {
     }
 
     /// The row `credential` authenticates as at `now`, or why not (no secret in the error).
-    private static func match(_ credential: Credential, rows: DecisionRows.Clients, now: String,
+    private static func match(_ credential: Credential, rows: [ClientRow], now: String,
                               hash: (String, Int64, [UInt8]) throws -> [UInt8]) throws -> Result<ClientRow, PrivacyKitError> {
         let refused = { (why: String) in Result<ClientRow, PrivacyKitError>.failure(PrivacyKitError(.unauthenticated, why)) }
         let row: ClientRow
@@ -182,13 +179,13 @@ public struct VaultClients: VaultCapability {
             guard let parsed = parse(token) else { return refused("the bearer token is not a PrivacyKit client token (pkc1.NAME.SECRET)") }
             var secret = parsed.secret
             defer { Memory.wipe(&secret) }
-            guard let found = try rows.client(name: parsed.name) else { return refused("no client \(parsed.name)") }
+            guard let found = rows.first(where: { $0.name == parsed.name }) else { return refused("no client \(parsed.name)") }
             guard ConstantTime.equals(try hash(found.name, found.tokenVersion, secret), [UInt8](found.tokenHash)) else {
                 return refused("client \(parsed.name): the token is not its current one (wrong, or replaced by a rotation)")
             }
             row = found
         case .certificate(let subject):
-            let found = try rows.client(certificateSubject: subject)
+            let found = rows.filter { $0.certificateSubject == subject }
             guard found.count == 1, let only = found.first else {
                 return refused(found.isEmpty ? "no client has this certificate subject" : "more than one client has this certificate subject")
             }
@@ -233,8 +230,7 @@ public struct VaultClients: VaultCapability {
     }
 
     private func stored(_ db: StoreDatabase, _ name: String) throws -> Client {
-        try core.checkDecisionState(db, .clients)
-        guard let row = try db.decisions.clients.client(name: name) else { throw PrivacyKitError(.notFound, "no client \(name)") }
+        guard let row = try core.provenClientRows(db).first(where: { $0.name == name }) else { throw PrivacyKitError(.notFound, "no client \(name)") }
         return Client(row: row)
     }
 

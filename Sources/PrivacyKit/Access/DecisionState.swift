@@ -46,6 +46,15 @@ extension VaultCore {
         return Dictionary(uniqueKeysWithValues: ids.map { ($0, SubjectLeaf(subjectID: $0, rows: rows[$0] ?? [])) })
     }
 
+    /// Every client row, read once with the clients' leaf and proven with it (rows this
+    /// transaction changed itself pass): authentication and listing decide from these rows,
+    /// with no second read.
+    func provenClientRows(_ db: StoreDatabase) throws -> [ClientRow] {
+        let rows = try db.decisions.tree.clientRows()
+        if try needsCheck(db, .clients) { try check(db, .clients, tag: try integrity.tag(.clients, values: rows)) }
+        return rows.map { ClientRow(leafValues: $0.values) }
+    }
+
     /// Proves the tags of rows read in this transaction under the committed root (through
     /// the pages hashed before where it can, see TreeContents), and notes the leaves checked.
     private func prove(_ db: StoreDatabase, _ claims: [(leaf: DecisionIntegrity.Leaf, tag: [UInt8]?)]) throws {

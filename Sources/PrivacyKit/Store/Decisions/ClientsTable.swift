@@ -1,6 +1,6 @@
 import Foundation
 
-/// A row of `clients`, as ``DecisionRows/Clients`` reads it.
+/// A row of `clients`, as the clients' leaf reads it (``DecisionRows/Tree/clientRows()``).
 struct ClientRow {
     let name: String
     let role: String
@@ -15,7 +15,9 @@ struct ClientRow {
     let revokedAt: String?
     let revokedBy: String?
 
-    fileprivate init(row: StoreRow) {
+    /// From a leaf row's values, in ``DecisionRows/Tree/clientRows()``'s column order.
+    init(leafValues values: ArraySlice<StoreValue>) {
+        let row = StoreRow(columns: [], values: Array(values))
         name = row[0]
         role = row[1]
         purposes = row[2]
@@ -32,11 +34,11 @@ struct ClientRow {
 
 extension DecisionRows {
     /// `clients`: the services privacyd authenticates. One decision-tree leaf
-    /// (``DecisionIntegrity/Leaf/clients``) covers every row, revoked ones included.
+    /// (``DecisionIntegrity/Leaf/clients``) covers every row, revoked ones included; they
+    /// are read only through it (``VaultCore/provenClientRows(_:)``), so what is decided on
+    /// is what was proven.
     struct Clients {
         fileprivate let db: StoreDatabase
-
-        private static let columns = "name, role, purposes, token_version, token_hash, certificate_subject, created_at, created_by, expires_at, revoked_at, revoked_by"
 
         func insert(name: String, role: String, purposes: String, tokenHash: Data, certificateSubject: String?, createdAt: String,
                     createdBy: String, expiresAt: String?) throws {
@@ -61,20 +63,6 @@ extension DecisionRows {
             try db.execute(sql: "UPDATE clients SET revoked_at = ?, revoked_by = ? WHERE name = ? AND revoked_at IS NULL",
                            arguments: [time, actor, name])
             return db.changesCount
-        }
-
-        func client(name: String) throws -> ClientRow? {
-            try StoreRow.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM clients WHERE name = ?"), arguments: [name]).map(ClientRow.init(row:))
-        }
-
-        func client(certificateSubject: String) throws -> [ClientRow] {
-            try StoreRow.fetchAll(db.cachedStatement(sql: "SELECT \(Self.columns) FROM clients WHERE certificate_subject = ? ORDER BY name"),
-                                  arguments: [certificateSubject]).map(ClientRow.init(row:))
-        }
-
-        /// Every client, revoked ones too, by name.
-        func all() throws -> [ClientRow] {
-            try StoreRow.fetchAll(db, sql: "SELECT \(Self.columns) FROM clients ORDER BY name").map(ClientRow.init(row:))
         }
     }
 
