@@ -33,10 +33,9 @@ public struct APIContext: RequestContext {
     }
 }
 
-/// The server's limits: a batch is the library's (`VaultRecords.maxBatch`).
+/// The server's limits (a batch's is the library's, `VaultRecords.maxBatch`).
 public enum APILimits {
     public static let maxBodyBytes = 1 << 20
-    public static let maxBatch = VaultRecords.maxBatch
 }
 
 /// Request bodies: JSON up to ``APILimits/maxBodyBytes``, decoded with errors that name the

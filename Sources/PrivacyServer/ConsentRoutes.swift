@@ -29,7 +29,7 @@ struct ConsentRoutes {
     func add(to group: RouterGroup<APIContext>) {
         let vault = self.vault
         group.vaultCall("consent/may", MayRequest.self) { body, access in
-            try checkBatch(body.subjects.count, of: "subjects")
+            try VaultRecords.checkBatchSize(body.subjects.count, of: "subjects")
             return OK(body: Answers(answers: try vault.consent.answer(subjects: body.subjects, purpose: body.purpose, context: access)))
         }
         for (path, kind) in [("consent/grant", ConsentKind.grant), ("consent/withdraw", .withdraw), ("consent/object", .object)] {

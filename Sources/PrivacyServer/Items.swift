@@ -64,10 +64,3 @@ extension RouterGroup where Context == APIContext {
         }
     }
 }
-
-/// Refuses a batch over the library's limit before any work.
-func checkBatch(_ count: Int, of what: String) throws {
-    guard count <= APILimits.maxBatch else {
-        throw APIError(.invalidInput, "a batch takes at most \(APILimits.maxBatch) \(what) (got \(count))")
-    }
-}

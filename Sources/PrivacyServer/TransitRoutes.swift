@@ -36,7 +36,7 @@ struct TransitRoutes {
             return BatchResponse(results: try vault.records.decrypt(items, context: access).map { ItemResult($0.map(Value.init)) })
         }
         group.vaultCall("transit/blind-index", IndexRequest.self) { body, access in
-            try checkBatch(body.items.count, of: "items")
+            try VaultRecords.checkBatchSize(body.items.count, of: "items")
             return BatchResponse(results: body.items.map { item in
                 ItemResult(Result { Index(index: try vault.records.blindIndex(item.value, field: item.field, context: access)) }
                     .mapError { $0 as? PrivacyKitError ?? PrivacyKitError(.internal, "blind index of field \(item.field) failed") })

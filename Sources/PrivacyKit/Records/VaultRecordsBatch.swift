@@ -180,10 +180,16 @@ extension VaultRecords {
 
     /// Refuses a batch over ``maxBatch`` (`what`: what it counts) or with a bad subject id.
     private static func checkBatch(_ subjects: [String], of what: String) throws {
-        guard subjects.count <= maxBatch else {
-            throw PrivacyKitError(.invalidInput, "a batch takes at most \(maxBatch) \(what) (got \(subjects.count))")
-        }
+        try checkBatchSize(subjects.count, of: what)
         for subject in subjects { try RecordStore.checkSubjectID(subject) }
+    }
+
+    /// Refuses `count` items over ``maxBatch`` (`.invalidInput`; `what`: what they are), for
+    /// a caller that batches another call (privacyd's consent answers and blind indexes).
+    public static func checkBatchSize(_ count: Int, of what: String) throws {
+        guard count <= maxBatch else {
+            throw PrivacyKitError(.invalidInput, "a batch takes at most \(maxBatch) \(what) (got \(count))")
+        }
     }
 
     /// A refused subject's error; a denial is recorded as one, as a single call's would be.
