@@ -59,12 +59,10 @@ struct RootKeyOptions: ParsableArguments {
         keyFile: String?, passphraseFile: String?, keyFileVariable: String, passphraseVariable: String,
         prompt: String, confirm: Bool, missing: String
     ) throws -> RootKey {
-        // Described by where they came from, so a wrong one is named in the error.
-        if let keyFile { return try RootKey.keyFile(at: keyFile).described(as: "key file \(keyFile) (from --key-file)") }
-        if let passphraseFile { return try RootKey.passphraseFile(at: passphraseFile).described(as: "passphrase file \(passphraseFile) (from --passphrase-file)") }
-        if let path = Environment.value(keyFileVariable) { return try RootKey.keyFile(at: path).described(as: "key file \(path) (from \(keyFileVariable))") }
-        // Read into locked memory and wiped from the environment: never a String.
-        if let passphrase = try RootKey.passphrase(environmentVariable: passphraseVariable) { return passphrase }
+        if let given = try RootKey.given(keyFile: keyFile, passphraseFile: passphraseFile, keyFileVariable: keyFileVariable,
+                                         passphraseVariable: passphraseVariable) {
+            return given
+        }
         guard let first = try Terminal.readSecret(prompt: prompt) else {
             throw CLIError(.usage, missing)
         }

@@ -93,11 +93,10 @@ struct Privacyd: AsyncParsableCommand {
     }
 
     func rootKey() throws -> RootKey {
-        if let keyFile { return try RootKey.keyFile(at: keyFile).described(as: "key file \(keyFile) (from --key-file)") }
-        if let passphraseFile { return try RootKey.passphraseFile(at: passphraseFile).described(as: "passphrase file \(passphraseFile) (from --passphrase-file)") }
-        if let path = Self.environment("PRIVACYKIT_KEY_FILE") { return try RootKey.keyFile(at: path).described(as: "key file \(path) (from PRIVACYKIT_KEY_FILE)") }
-        if let passphrase = try RootKey.passphrase(environmentVariable: "PRIVACYKIT_PASSPHRASE") { return passphrase }
-        throw ValidationError("no root secret given: pass --key-file or --passphrase-file, or set PRIVACYKIT_KEY_FILE or PRIVACYKIT_PASSPHRASE")
+        guard let key = try RootKey.given(keyFile: keyFile, passphraseFile: passphraseFile) else {
+            throw ValidationError("no root secret given: pass --key-file or --passphrase-file, or set PRIVACYKIT_KEY_FILE or PRIVACYKIT_PASSPHRASE")
+        }
+        return key
     }
 
     /// A non-empty environment variable, read by name (not through ProcessInfo's copy of them all).

@@ -156,6 +156,13 @@ struct ServerTests {
         #expect(noTLS.status == 65 && noTLS.stderr.contains("--tls-cert"), "\(noTLS.stderr)")
         let exposed = try Harness.run(privacyd, common + ["--listen", "0.0.0.0:0", "--insecure-http"])
         #expect(exposed.status == 65 && exposed.stderr.contains("loopback"), "\(exposed.stderr)")
+        // The root secret and vault from the environment, as for privacyctl (the vault opens,
+        // then the listener is refused); without them, a usage error.
+        let fromEnvironment = try Harness.run(privacyd, ["--listen", "0.0.0.0:0", "--insecure-http"],
+                                              environment: ["PRIVACYKIT_VAULT": h.vault, "PRIVACYKIT_KEY_FILE": h.keyFile])
+        #expect(fromEnvironment.status == 65 && fromEnvironment.stderr.contains("loopback"), "\(fromEnvironment.stderr)")
+        let noSecret = try Harness.run(privacyd, ["--vault", h.vault, "--listen", "127.0.0.1:0", "--insecure-http"])
+        #expect(noSecret.status == 64 && noSecret.stderr.contains("PRIVACYKIT_KEY_FILE"), "\(noSecret.stderr)")
         let wrongKey = try Harness.run(privacyd, ["--vault", h.vault, "--key-file", h.dir.appendingPathComponent("server.key").path,
                                                    "--listen", "127.0.0.1:0", "--insecure-http"])
         #expect(wrongKey.status != 0 && !wrongKey.stderr.isEmpty)

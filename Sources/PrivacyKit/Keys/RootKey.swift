@@ -141,6 +141,23 @@ public struct RootKey: Sendable {
         return try RootKey.passphrase(bytes).described(as: "passphrase in \(name)")
     }
 
+    /// The root secret an operator gave, in this order: `keyFile`, `passphraseFile`, the key
+    /// file named by `keyFileVariable`, the passphrase in `passphraseVariable` (see
+    /// ``passphrase(environmentVariable:)``); each described by where it came from, so a
+    /// wrong one is named. Nil when none is given (privacyctl then asks on the terminal,
+    /// privacyd refuses to start). privacyctl and privacyd share it, so their flags and
+    /// `PRIVACYKIT_*` fallbacks mean the same.
+    public static func given(keyFile: String?, passphraseFile: String?, keyFileVariable: String = "PRIVACYKIT_KEY_FILE",
+                             passphraseVariable: String = "PRIVACYKIT_PASSPHRASE") throws -> RootKey? {
+        if let keyFile { return try RootKey.keyFile(at: keyFile).described(as: "key file \(keyFile) (from --key-file)") }
+        if let passphraseFile { return try RootKey.passphraseFile(at: passphraseFile).described(as: "passphrase file \(passphraseFile) (from --passphrase-file)") }
+        if let value = getenv(keyFileVariable), value.pointee != 0 {
+            let path = String(cString: value)
+            return try RootKey.keyFile(at: path).described(as: "key file \(path) (from \(keyFileVariable))")
+        }
+        return try passphrase(environmentVariable: passphraseVariable)
+    }
+
     /// Writes a new random key file at `path` (mode 0600, base64url text), refusing to
     /// overwrite an existing file.
     public static func generateKeyFile(at path: String) throws {
