@@ -36,11 +36,8 @@ struct TransitRoutes {
             return BatchResponse(results: try vault.records.decrypt(items, context: access).map { ItemResult($0.map(Value.init)) })
         }
         group.vaultCall("transit/blind-index", IndexRequest.self) { body, access in
-            try VaultRecords.checkBatchSize(body.items.count, of: "items")
-            return BatchResponse(results: body.items.map { item in
-                ItemResult(Result { Index(index: try vault.records.blindIndex(item.value, field: item.field, context: access)) }
-                    .mapError { $0 as? PrivacyKitError ?? PrivacyKitError(.internal, "blind index of field \(item.field) failed") })
-            })
+            let items = body.items.map { (value: $0.value, field: $0.field) }
+            return BatchResponse(results: try vault.records.blindIndex(items, context: access).map { ItemResult($0.map(Index.init)) })
         }
     }
 }

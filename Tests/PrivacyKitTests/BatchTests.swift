@@ -129,4 +129,20 @@ struct BatchTests {
         let erased = try vault.records.encrypt([ValueItem(value: "a@example.com", field: "email", subject: "s3")], context: Self.admin)
         #expect(code(erased[0]) == .invalidInput, "an erased subject is not re-created")
     }
+
+    @Test func batchBlindIndexesMatchSingleOnesAndRecordEach() throws {
+        let before = try events("record.blind-index")
+        let indexes = try vault.records.blindIndex([
+            (value: " S1@Example.com", field: "email"),
+            (value: "not an e-mail", field: "email"),
+            (value: "AB123451", field: "national_id"),
+        ], context: Self.admin)
+        #expect(try indexes[0].get() == (try vault.records.blindIndex("s1@example.com", field: "email", context: Self.admin)))
+        #expect(code(indexes[1]) == .invalidInput)
+        #expect(try indexes[2].get() == (try vault.records.blindIndex("AB123451", field: "national_id", context: Self.admin)))
+        #expect(try events("record.blind-index") - before == 2 + 2, "one event per index computed, as single calls write")
+        expectError(.denied) { _ = try vault.records.blindIndex([(value: "AB123451", field: "national_id")], context: Self.agent) }
+        expectError(.invalidInput) { _ = try vault.records.blindIndex([(value: "x", field: "full_name")], context: Self.admin) }
+        #expect(try vault.records.blindIndex([], context: Self.admin).isEmpty)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Sodium
 
 /// One subject's answer in a batch read (``VaultRecords/get(subjects:fields:context:)``).
 public struct SubjectRead: Sendable {
@@ -175,6 +176,41 @@ extension VaultRecords {
                 }
             }
             return results
+        }
+    }
+
+    /// ``blindIndex(_:field:context:)`` for many values, in one transaction: one access
+    /// decision for the fields asked (each must be read in full by the role), then one
+    /// `record.blind-index` event per index computed, as single calls would write. Each item
+    /// answers with its index (hex) or its own `.invalidInput` (a value its field's rule
+    /// does not accept).
+    ///
+    /// - Throws: for the whole batch: more than ``maxBatch`` items, a field that is unknown
+    ///   or has no blind index (`.invalidInput`), `.denied` for the role.
+    public func blindIndex(_ items: [(value: String, field: String)], context: AccessContext) throws -> [Result<String, PrivacyKitError>] {
+        try Self.checkBatchSize(items.count, of: "items")
+        var specs: [String: FieldSpec] = [:]
+        for item in items where specs[item.field] == nil {
+            guard let spec = schema[item.field], spec.blindIndexBits != nil else {
+                throw PrivacyKitError(.invalidInput, "field \(item.field) has no blind index")
+            }
+            specs[item.field] = spec
+        }
+        guard !items.isEmpty else { return [] }
+        let keys = items.map { item in
+            Normalizer.normalize(item.value, as: specs[item.field]!.kind, defaultRegion: schema.defaultRegion)
+                .map(\.key).mapError { PrivacyKitError(.invalidInput, "the value for \(item.field): \($0.reason)") }
+        }
+        let request = AccessRequest(.read, event: .recordBlindIndex, fields: specs.keys.sorted(), matchesValues: true)
+        return try perform(context, request) { tx, _ in
+            let indexer = self.indexer
+            let version = indexer.currentVersion
+            return try zip(items, keys).map { item, key in
+                guard case .success(let key) = key else { return key }
+                let index = Hex.encode([UInt8](try indexer.index(key, field: specs[item.field]!, version: version)))
+                tx.record(AuditEntry(.recordBlindIndex, fields: [item.field], reason: "index version \(version)"))
+                return .success(index)
+            }
         }
     }
 
