@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     /// A connection that sends nothing for this long is closed (slow or abandoned clients
     /// do not hold connections open).
     public var idleTimeout: Duration = .seconds(30)
+    /// A request whose body has not all arrived this long after its headers is answered 408
+    /// (the idle timeout alone lets a client drip one byte at a time).
+    public var requestTimeout: Duration = .seconds(10)
 
     public struct TLSFiles: Sendable {
         public var certificateChain: String
@@ -56,6 +59,7 @@ public struct ServerConfiguration: Sendable {
         }
         guard (0...65535).contains(port) else { throw PrivacyKitError(.invalidInput, "--listen: port \(port) is not 0–65535") }
         guard idleTimeout > .zero else { throw PrivacyKitError(.invalidInput, "--idle-timeout must be longer than zero") }
+        guard requestTimeout > .zero else { throw PrivacyKitError(.invalidInput, "--request-timeout must be longer than zero") }
         return self
     }
 
@@ -67,7 +71,7 @@ public struct ServerConfiguration: Sendable {
 /// privacyd: one open vault behind an authenticated JSON API (`docs/server.md`).
 public enum PrivacyServer {
     /// The router of the whole API (without a listener: tests drive it in-process too).
-    static func router(vault: Vault, certificates: Bool = false) -> Router<APIContext> {
+    static func router(vault: Vault, certificates: Bool = false, requestTimeout: Duration = .seconds(10)) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: ErrorMiddleware())
         OperationsRoutes.addHealth(to: router, vault: vault)
@@ -77,6 +81,7 @@ public enum PrivacyServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(vault: vault, certificates: certificates))
+            .add(middleware: BodyDeadlineMiddleware(timeout: requestTimeout))
         TransitRoutes(vault: vault).add(to: v1)
         RecordsRoutes(vault: vault).add(to: v1)
         ConsentRoutes(vault: vault).add(to: v1)
@@ -105,7 +110,7 @@ public enum PrivacyServer {
             server = http
         }
         let app = Application(
-            router: router(vault: vault, certificates: configuration.tls?.clientCA != nil), server: server,
+            router: router(vault: vault, certificates: configuration.tls?.clientCA != nil, requestTimeout: configuration.requestTimeout), server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "privacyd"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

@@ -41,6 +41,8 @@ struct Privacyd: AsyncParsableCommand {
     var clientCA: String?
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a connection idle for this many seconds.", valueName: "seconds"))
     var idleTimeout: Double = 30
+    @Option(name: .customLong("request-timeout"), help: ArgumentHelp("Answer 408 to a request whose body has not arrived this many seconds after its headers.", valueName: "seconds"))
+    var requestTimeout: Double = 10
     @Flag(name: .customLong("insecure-http"), help: "Serve plain HTTP, on a loopback address only (tests and local development).")
     var insecureHTTP = false
 
@@ -72,6 +74,7 @@ struct Privacyd: AsyncParsableCommand {
                 host: host, port: port, tls: tlsCert.map { ServerConfiguration.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "", clientCA: clientCA) },
                 insecureHTTP: insecureHTTP)
             configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+            configuration.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
             let vault = try Vault.open(at: try directory(), rootKey: try rootKey(), context: AccessContext(actor: "privacyd", role: "admin"))
             let scheme = configuration.tls == nil ? "http" : "https"
             try await PrivacyServer.run(vault: vault, configuration: configuration, logger: logger) { bound in

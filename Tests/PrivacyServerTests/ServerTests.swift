@@ -339,6 +339,44 @@ struct IdleTimeoutTests {
     }
 }
 
+/// A client that drips its body a byte at a time keeps the connection from idling, but not
+/// the request open: it is answered 408 once --request-timeout has passed.
+@Suite("privacyd's request deadline")
+struct RequestTimeoutTests {
+    @Test func aDrippedBodyIsAnswered408() throws {
+        let h = try Harness()
+        let token = try h.addClient("orders", role: "service", purposes: ["customer-support"])
+        try h.start(["--request-timeout", "1", "--idle-timeout", "5"])
+        let port = try #require(h.url.split(separator: ":").last.map(String.init))
+        let script = """
+            import socket, ssl, sys, time
+            context = ssl.create_default_context(cafile=sys.argv[1])
+            body = b'{"subjects": ["c1"]}'
+            head = ("POST /v1/records/get HTTP/1.1\\r\\nHost: localhost\\r\\nAuthorization: Bearer " + sys.argv[3]
+                    + "\\r\\nPrivacyKit-Purpose: customer-support\\r\\nContent-Type: application/json\\r\\nContent-Length: "
+                    + str(len(body)) + "\\r\\n\\r\\n").encode()
+            with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    tls.settimeout(0.3)
+                    tls.sendall(head)
+                    started = time.monotonic()
+                    answer = b""
+                    for byte in body:
+                        tls.sendall(bytes([byte]))
+                        try:
+                            answer += tls.recv(4096)
+                            break
+                        except socket.timeout:
+                            pass
+                    print(answer.split(b"\\r\\n")[0].decode(), round(time.monotonic() - started, 1))
+            """
+        let result = try Harness.run("/usr/bin/python3", ["-c", script, h.ca, port, token])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 408"), "\(result.stdout) \(result.stderr)")
+        let seconds = Double(result.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 99
+        #expect(seconds >= 0.9 && seconds < 4, "answered after \(seconds) s")
+    }
+}
+
 /// privacyd on a PostgreSQL store: the same API, and a revocation made by privacyctl on
 /// the shared store stops the client at once.
 @Suite("privacyd on PostgreSQL", .enabled(if: Harness.postgresURL != nil, "PRIVACYKIT_TEST_POSTGRES is not set (scripts/test starts a server)"))
