@@ -15,15 +15,94 @@ public struct ImportOptions: Sendable {
     public var consentColumns: [String: String]
     /// The notice version the imported consents were given under (default: the purpose's).
     public var consentNoticeVersion: String?
+    /// The field separator; nil: the header line's most frequent of `,`, `;` and tab.
+    public var delimiter: CSVDelimiter?
+    /// The file's text encoding. A file that is not valid UTF-8 when read as UTF-8 is
+    /// refused before anything is written, with the encoding it looks like.
+    public var encoding: CSVEncoding
+    /// How many rejected rows make the import a failure (``ImportSummary/rejectLimitExceeded``);
+    /// nil: none.
+    public var maxRejects: RejectLimit?
 
     public init(columnMap: [String: String] = [:], idColumn: String? = nil, batchSize: Int = 500, rejectReportPath: String? = nil,
-                consentColumns: [String: String] = [:], consentNoticeVersion: String? = nil) {
+                consentColumns: [String: String] = [:], consentNoticeVersion: String? = nil,
+                delimiter: CSVDelimiter? = nil, encoding: CSVEncoding = .utf8, maxRejects: RejectLimit? = .defaultLimit) {
         self.columnMap = columnMap
         self.idColumn = idColumn
         self.batchSize = batchSize
         self.rejectReportPath = rejectReportPath
         self.consentColumns = consentColumns
         self.consentNoticeVersion = consentNoticeVersion
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.maxRejects = maxRejects
+    }
+}
+
+/// A CSV field separator.
+public enum CSVDelimiter: String, Sendable, CaseIterable, Codable {
+    case comma = ","
+    case semicolon = ";"
+    case tab
+    case pipe = "|"
+
+    /// `,`, `;`, `|`, `tab` or a tab character.
+    public init?(name: String) {
+        switch name {
+        case ",": self = .comma
+        case ";": self = .semicolon
+        case "|": self = .pipe
+        case "tab", "\t", "\\t": self = .tab
+        default: return nil
+        }
+    }
+
+    init?(byte: UInt8) {
+        guard let match = Self.allCases.first(where: { $0.byte == byte }) else { return nil }
+        self = match
+    }
+
+    var byte: UInt8 {
+        switch self {
+        case .comma: 0x2C
+        case .semicolon: 0x3B
+        case .tab: 0x09
+        case .pipe: 0x7C
+        }
+    }
+}
+
+/// How many rejected rows an import tolerates: a count, or a percentage of the rows read.
+public enum RejectLimit: Sendable, Equatable, CustomStringConvertible {
+    case count(Int)
+    case percent(Double)
+
+    /// Above 5% of the rows, the import fails (issue 22: "import succeeds whatever happens").
+    public static let defaultLimit = RejectLimit.percent(5)
+
+    /// `N` (rows) or `P%` (of the rows read, 0–100).
+    public init?(_ text: String) {
+        if text.hasSuffix("%") {
+            guard let value = Double(text.dropLast()), value.isFinite, (0...100).contains(value) else { return nil }
+            self = .percent(value)
+        } else {
+            guard let value = Int(text), value >= 0 else { return nil }
+            self = .count(value)
+        }
+    }
+
+    public func isExceeded(rejected: Int, rows: Int) -> Bool {
+        switch self {
+        case .count(let limit): rejected > limit
+        case .percent(let limit): rows > 0 && Double(rejected) * 100 > limit * Double(rows)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .count(let limit): "\(limit)"
+        case .percent(let limit): (limit == limit.rounded() ? "\(Int(limit))" : "\(limit)") + "%"
+        }
     }
 }
 
@@ -49,12 +128,20 @@ public struct ImportSummary: Sendable, Codable, Equatable {
     public var rejectReport: String?
     /// The first rejects (all of them are in the report).
     public var rejects: [ImportReject] = []
+    /// The separator and encoding the file was read with.
+    public var delimiter: CSVDelimiter = .comma
+    public var encoding: CSVEncoding = .utf8
+    /// More rows were rejected than ``ImportOptions/maxRejects`` allows: the rows that were
+    /// good are in the vault (running the import again changes nothing), but the import as
+    /// a whole failed and the caller should say so (privacyctl exits 65).
+    public var rejectLimitExceeded = false
 
     enum CodingKeys: String, CodingKey {
-        case rows, created, updated, unchanged, rejected, rejects
+        case rows, created, updated, unchanged, rejected, rejects, delimiter, encoding
         case consentEvents = "consent_events"
         case unknownColumns = "unknown_columns"
         case rejectReport = "reject_report"
+        case rejectLimitExceeded = "reject_limit_exceeded"
     }
 }
 
@@ -82,7 +169,13 @@ extension VaultRecords {
         at path: String, options: ImportOptions, context: AccessContext,
         progress: ((ImportSummary) -> Void)?, stopAfterBatches: Int?
     ) throws -> ImportSummary {
-        let reader = try CSVReader(path: path)
+        // What cannot be a CSV export, or is not in the encoding asked for, is refused
+        // before anything is written.
+        let sniffer = CSVSniffer(path: path)
+        try sniffer.checkIsText()
+        try sniffer.checkEncoding(options.encoding)
+        let delimiter = options.delimiter ?? CSVDelimiter(byte: sniffer.delimiter()) ?? .comma
+        let reader = try CSVReader(path: path, delimiter: delimiter.byte, encoding: options.encoding)
         guard let headerRow = try reader.next() else {
             throw PrivacyKitError(.invalidInput, "\(path) is empty: it needs a header row")
         }
@@ -100,6 +193,8 @@ extension VaultRecords {
         }
         var summary = ImportSummary()
         summary.unknownColumns = plan.unknownColumns
+        summary.delimiter = delimiter
+        summary.encoding = options.encoding
         var rejects = RejectReport(path: options.rejectReportPath ?? defaultRejectReportPath())
         defer { rejects.close() }
 
@@ -157,6 +252,7 @@ extension VaultRecords {
         }
         summary.rejectReport = rejects.finish()
         summary.rejects.sort { $0.line < $1.line }
+        summary.rejectLimitExceeded = options.maxRejects?.isExceeded(rejected: summary.rejected, rows: summary.rows) ?? false
         // A bulk write leaves up to thousands of pages in the WAL, which every later read
         // has to look through: fold them into the database now (best effort: if a reader
         // holds an old snapshot, the background checkpoints finish the job).
