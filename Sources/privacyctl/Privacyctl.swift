@@ -27,7 +27,16 @@ struct Privacyctl: ParsableCommand {
         // Vaults whose store.url names postgres:// open through it.
         PostgresBackend.register()
         do {
-            var command = try parseAsRoot()
+            let arguments = Array(CommandLine.arguments.dropFirst())
+            if let repeated = CommandLineChecks.repeatedOption(arguments) { throw ValidationError(repeated) }
+            var command: any ParsableCommand
+            do {
+                command = try parseAsRoot()
+            } catch {
+                // A mistyped subcommand otherwise reads "Unexpected argument" or "Unknown option".
+                if let unknown = CommandLineChecks.unknownCommand(arguments) { throw ValidationError(unknown) }
+                throw error
+            }
             try command.run()
         } catch {
             let code = exitCode(for: error)
