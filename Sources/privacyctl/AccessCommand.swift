@@ -15,6 +15,7 @@ extension Privacyctl {
                 discussion: Examples.discussion("Reads only the vault's Policies/ (no root secret). Exit status 0 when allowed (in full or masked), 68 when denied, 65 for a role, action, field or purpose the policy does not know.", "access check")
             )
             @OptionGroup var vault: VaultOptions
+            @OptionGroup var ignoredSecret: IgnoredSecretOptions
             @Option(name: .long, help: ArgumentHelp("The role.", valueName: "role")) var role: String
             @Option(name: .long, help: ArgumentHelp("The action: \(AccessAction.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "action"))
             var action: String
@@ -33,6 +34,7 @@ extension Privacyctl {
             }
 
             func run() throws {
+                ignoredSecret.noteIgnored(by: "access check")
                 try Output.run(json: output.json) {
                     guard let action = AccessAction(rawValue: action) else {
                         throw CLIError(.invalidInput, "unknown action '\(action)' (one of \(AccessAction.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -85,6 +87,7 @@ extension Privacyctl {
                 discussion: Examples.discussion("Reads only the policy files (no root secret). Exit status 0 when the set loads, 65 otherwise. Give --directory to check a policy directory that is not (yet) a vault's.", "policy validate")
             )
             @OptionGroup var vault: VaultOptions
+            @OptionGroup var ignoredSecret: IgnoredSecretOptions
             @Option(name: .long, help: ArgumentHelp("A policy directory to check instead of the vault's.", valueName: "dir"))
             var directory: String?
             @OptionGroup var output: OutputOptions
@@ -96,6 +99,7 @@ extension Privacyctl {
             }
 
             func run() throws {
+                ignoredSecret.noteIgnored(by: "policy validate")
                 try Output.run(json: output.json) {
                     let path = try directory ?? (vault.existingDirectory().path + "/" + VaultLayout.policiesDirectoryName)
                     var errors = PolicySet.check(directory: path)

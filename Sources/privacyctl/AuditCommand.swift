@@ -40,9 +40,15 @@ extension Privacyctl.Audit {
         @Flag(name: .customLong("with-secret"), help: "Open the vault with its root secret and check every event's MAC too.")
         var withSecret = false
         @OptionGroup var rootKey: RootKeyOptions
+        @Flag(name: .long, help: "Say on standard error what this command ignores (a root secret given without --with-secret).")
+        var verbose = false
         @OptionGroup var output: OutputOptions
 
         func run() throws {
+            if !withSecret {
+                IgnoredSecretOptions(keyFile: rootKey.keyFile, passphraseFile: rootKey.passphraseFile, verbose: verbose)
+                    .noteIgnored(by: "audit verify")
+            }
             try Output.run(json: output.json) {
                 if withSecret, store != nil || publicKey != nil {
                     throw CLIError(.usage, "--with-secret verifies the vault with its own keys: it takes neither --store nor --public-key")
@@ -121,6 +127,7 @@ extension Privacyctl.Audit {
         )
 
         @OptionGroup var vaultOptions: VaultOptions
+        @OptionGroup var ignoredSecret: IgnoredSecretOptions
         @OptionGroup var output: OutputOptions
 
         struct Result: Encodable {
@@ -136,6 +143,7 @@ extension Privacyctl.Audit {
         }
 
         func run() throws {
+            ignoredSecret.noteIgnored(by: "audit public-key")
             try Output.run(json: output.json) {
                 let directory = try vaultOptions.directory()
                 let key = try VaultFiles.recordedAuditPublicKey(at: directory)

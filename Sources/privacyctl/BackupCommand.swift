@@ -82,12 +82,14 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(abstract: "List backups (manifests are read without any secret).", discussion: Examples.section("backup list"))
             @Option(name: .long, help: ArgumentHelp("The backup directory (default: <vault>/Backups).", valueName: "dir")) var dir: String?
             @OptionGroup var vault: VaultOptions
+            @OptionGroup var ignoredSecret: IgnoredSecretOptions
             @OptionGroup var output: OutputOptions
 
             struct Entry: Encodable { let file: String; let manifest: BackupManifest? }
             struct Result: Encodable { let ok: Bool; let backups: [Entry] }
 
             func run() throws {
+                ignoredSecret.noteIgnored(by: "backup list")
                 try Output.run(json: output.json) {
                     let directory = try dir ?? (vault.existingDirectory().path + "/" + VaultBackups.backupsDirectoryName)
                     let entries = BackupFiles.list(in: directory).map { path in

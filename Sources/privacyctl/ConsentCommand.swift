@@ -238,9 +238,11 @@ extension Privacyctl.Consent {
         var publicKey: String?
         @Option(name: .long, help: ArgumentHelp("The subject the receipt must be about.", valueName: "id")) var subject: String?
         @OptionGroup var vault: VaultOptions
+        @OptionGroup var ignoredSecret: IgnoredSecretOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
+            ignoredSecret.noteIgnored(by: "consent verify-receipt")
             try ReceiptCheck.run(file: file, publicKey: publicKey, subject: subject, vault: vault, output: output, kind: "receipt",
                                  verify: ConsentReceipt.verify)
         }

@@ -193,3 +193,34 @@ struct StoreOptions: ParsableArguments {
         try store.map { try StoreBackends.backend(url: $0) }
     }
 }
+
+/// The root-secret options on a command that needs no secret: accepted, so that a wrapper
+/// that always passes them works with every command, and ignored (`--verbose` says so).
+struct IgnoredSecretOptions: ParsableArguments {
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("Accepted and ignored: this command needs no root secret.", valueName: "file", visibility: .hidden))
+    var keyFile: String?
+    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("Accepted and ignored: this command needs no root secret.", valueName: "file", visibility: .hidden))
+    var passphraseFile: String?
+    @Flag(name: .long, help: "Say on standard error what this command ignores (a root secret it does not need).")
+    var verbose = false
+
+    init() {}
+
+    /// For a command whose secret options serve only one of its modes.
+    init(keyFile: String?, passphraseFile: String?, verbose: Bool) {
+        self.keyFile = keyFile
+        self.passphraseFile = passphraseFile
+        self.verbose = verbose
+    }
+
+    /// With `--verbose`, names the secret given (option or variable) that `command` ignores.
+    func noteIgnored(by command: String) {
+        guard verbose else { return }
+        let environment = ProcessInfo.processInfo.environment
+        let given = [keyFile.map { _ in "--key-file" }, passphraseFile.map { _ in "--passphrase-file" },
+                     environment["PRIVACYKIT_KEY_FILE"].map { _ in "PRIVACYKIT_KEY_FILE" },
+                     environment["PRIVACYKIT_PASSPHRASE"].map { _ in "PRIVACYKIT_PASSPHRASE" }].compactMap { $0 }
+        guard !given.isEmpty else { return }
+        Output.standardError("privacyctl: \(command) needs no root secret: \(given.joined(separator: ", ")) ignored")
+    }
+}

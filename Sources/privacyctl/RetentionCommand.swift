@@ -150,9 +150,11 @@ extension Privacyctl {
             var publicKey: String?
             @Option(name: .long, help: ArgumentHelp("The subject the receipt must be about.", valueName: "id")) var subject: String?
             @OptionGroup var vault: VaultOptions
+            @OptionGroup var ignoredSecret: IgnoredSecretOptions
             @OptionGroup var output: OutputOptions
 
             func run() throws {
+                ignoredSecret.noteIgnored(by: "erase verify-receipt")
                 try ReceiptCheck.run(file: file, publicKey: publicKey, subject: subject, vault: vault, output: output, kind: "erasure receipt",
                                      verify: ErasureReceipt.verify)
             }

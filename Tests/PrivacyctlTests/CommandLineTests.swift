@@ -30,4 +30,27 @@ struct CommandLineTests {
         #expect(far.status == 64 && far.stderr.contains("one of: init, keys"), "\(far.stderr)")
         #expect(!far.stderr.contains("Unknown option") && !far.stderr.contains("Unexpected argument"))
     }
+
+    /// A wrapper that always passes the vault and the secret works with the commands that
+    /// need no secret too; they ignore it, and say so with --verbose.
+    @Test func keylessCommandsAcceptTheSecretOptionsAndIgnoreThem() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let passphrase = try v.scratch.secret("passphrase", "not used at all")
+        let receipt = v.scratch.file("missing-receipt.json")
+        let keyless: [(command: [String], status: Int32)] = [
+            (["audit", "verify"], 0), (["audit", "public-key"], 0), (["policy", "validate"], 0), (["backup", "list"], 0),
+            (["access", "check", "--role", "admin", "--action", "read", "--field", "email", "--purpose", "privacy-compliance"], 0),
+            (["erase", "verify-receipt", receipt], 66), (["consent", "verify-receipt", receipt], 66),
+        ]
+        for (command, status) in keyless {
+            let name = command.prefix(2).joined(separator: " ")
+            let withKey = try CLI.run(command + ["--vault", v.vault, "--key-file", v.keyFile])
+            #expect(withKey.status == status, "\(name) --key-file: \(withKey.stderr)")
+            let withPassphrase = try CLI.run(command + ["--vault", v.vault, "--passphrase-file", passphrase, "--verbose"])
+            #expect(withPassphrase.status == status, "\(name) --passphrase-file: \(withPassphrase.stderr)")
+            #expect(withPassphrase.stderr.contains("\(name) needs no root secret: --passphrase-file ignored"), "\(name): \(withPassphrase.stderr)")
+            #expect(!withKey.stderr.contains("ignored"), "said only with --verbose")
+        }
+    }
 }
+
