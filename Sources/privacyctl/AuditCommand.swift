@@ -99,16 +99,18 @@ extension Privacyctl.Audit {
 
     struct Checkpoint: ParsableCommand, OpensVaultAsOperator {
         static let configuration = CommandConfiguration(
-            abstract: "Sign a checkpoint of the audit log now; with --export, append it to a witness file.",
+            abstract: "Sign a checkpoint of the audit log now; with --out, append it to a witness file.",
             discussion: Examples.discussion("Keep the witness file where the vault host cannot rewrite it (another host, write-once storage): `audit verify --against` uses it to detect a cut or replaced log.", "audit checkpoint")
         )
 
         @OptionGroup var access: VaultAccessOptions
         @Option(name: .long, help: ArgumentHelp("Append the checkpoint to this witness file.", valueName: "file"))
-        var export: String?
+        var out: String?
+        @Option(name: .customLong("export"), help: .hidden) var oldExport: String?
         @OptionGroup var output: OutputOptions
 
         func run() throws {
+            let export = try RenamedOption.pick(out, oldExport, new: "--out", old: "--export")
             try run({ vault, _ in
                 let checkpoint = try vault.audit.checkpoint()
                 try export.map(checkpoint.appendToWitnessFile(at:))
@@ -221,18 +223,34 @@ extension Privacyctl.Audit {
     struct Export: ParsableCommand, OpensVaultAsOperator {
         static let configuration = CommandConfiguration(
             abstract: "Export audit events as JSON Lines for a SIEM.",
-            discussion: Examples.discussion("One event per line, oldest first, on standard output or into --output (a new file, mode 0600). The export itself is recorded as an audit.export event.", "audit export")
+            discussion: Examples.discussion("One event per line, oldest first, on standard output or into --out (a new file, mode 0600), from --after-seq or --since on. The export itself is recorded as an audit.export event.", "audit export")
         )
 
         @OptionGroup var access: VaultAccessOptions
         @Option(name: .long, help: "Output format: jsonl.") var format: String = "jsonl"
-        @Option(name: .long, help: ArgumentHelp("Only events with this sequence number or later.", valueName: "seq")) var since: Int64 = 1
-        @Option(name: .customLong("output"), help: ArgumentHelp("Write to this new file instead of standard output.", valueName: "file")) var outputFile: String?
+        @Option(name: .customLong("after-seq"), help: ArgumentHelp("Only events after this sequence number.", valueName: "seq")) var afterSeq: Int64 = 0
+        @Option(name: .long, help: ArgumentHelp("Only events at or after this time (ISO 8601 UTC).", valueName: "time")) var since: String?
+        @Option(name: .long, help: ArgumentHelp("Write to this new file instead of standard output.", valueName: "file")) var out: String?
+        @Option(name: .customLong("output"), help: .hidden) var oldOutput: String?
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
             guard format == "jsonl" else { throw ValidationError("--format supports only 'jsonl', got '\(format)'") }
-            guard since >= 1 else { throw ValidationError("--since must be 1 or more") }
+            guard afterSeq >= 0 else { throw ValidationError("--after-seq must be 0 or more") }
+        }
+
+        /// `--since N` meant "from sequence number N" before `--after-seq`: read so for one
+        /// release (noted), since no time is all digits.
+        func range() throws -> (afterSeq: Int64, since: String?) {
+            guard let since else { return (afterSeq, nil) }
+            if let seq = Int64(since), seq >= 1 {
+                Output.standardError("privacyctl: --since is a time now; --since \(seq) is read as --after-seq \(seq - 1) for one release")
+                return (max(afterSeq, seq - 1), nil)
+            }
+            guard AuditKeys.isTimestamp(since) else {
+                throw CLIError(.invalidInput, "--since must be a UTC ISO 8601 date or time (2026-11-23 or 2026-11-23T10:00:00Z), got '\(since)'")
+            }
+            return (afterSeq, since)
         }
 
         struct Summary: Encodable {
@@ -242,13 +260,15 @@ extension Privacyctl.Audit {
         }
 
         func run() throws {
+            let outputFile = try RenamedOption.pick(out, oldOutput, new: "--out", old: "--output")
             try Output.run(json: output.json) {
+                let (afterSeq, since) = try range()
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 let count = try session { vault, context in
                     let sink = try outputFile.map { try JSONLinesFile(path: $0) }
                     var buffer = Data()
-                    let count = try vault.audit.export(afterSeq: since - 1, context: context) { event in
+                    let count = try vault.audit.export(afterSeq: afterSeq, since: since, context: context) { event in
                         buffer.append(try encoder.encode(event))
                         buffer.append(0x0a)
                         if buffer.count >= 1 << 16 {

@@ -37,7 +37,8 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(
                 abstract: "Back up the vault's store: a consistent snapshot, encrypted with a key of its own, with a signed manifest.",
                 discussion: Examples.discussion("The vault stays usable meanwhile. With --recovery-key (a public key from `backup recovery-keypair`), the backup key and the keyring's keys are also sealed to it, so its private half alone can restore the backup.", "backup create"))
-            @Option(name: .long, help: ArgumentHelp("Where to write it (default: <vault>/Backups).", valueName: "dir")) var to: String?
+            @Option(name: .long, help: ArgumentHelp("The directory to write it in (default: <vault>/Backups).", valueName: "dir")) var out: String?
+            @Option(name: .customLong("to"), help: .hidden) var oldTo: String?
             @Option(name: .customLong("recovery-key"), help: ArgumentHelp("A recovery public key file to seal the backup's keys to.", valueName: "file")) var recoveryKey: String?
             @Flag(name: .long, help: "Compress the snapshot (zstd) before encrypting it: about half the size, more CPU time.") var compress = false
             @Option(name: .customLong("compression-level"), help: ArgumentHelp("zstd level with --compress: 1 (fastest) to 19 (smallest).", valueName: "n"))
@@ -52,12 +53,13 @@ extension Privacyctl {
 
             func run() throws {
                 let progress = Progress(label: "backup")
+                let to = try RenamedOption.pick(out, oldTo, new: "--out", old: "--to")
                 try options.run(prepare: {
                     let recipient = try recoveryKey.map { try SubjectExport.readPublicKey(at: $0) }
                     let compression = compress ? try BackupCompression(level: compressionLevel ?? 1) : nil
                     var isDirectory: ObjCBool = false
                     if let to, FileManager.default.fileExists(atPath: to, isDirectory: &isDirectory), !isDirectory.boolValue {
-                        throw CLIError(.invalidInput, "--to \(to) is a file, not a directory")
+                        throw CLIError(.invalidInput, "--out \(to) is a file, not a directory")
                     }
                     return (recipient, compression)
                 }, { input, vault, context in
@@ -150,14 +152,15 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(
                 abstract: "Restore a backup into a new vault directory, replay erasures made since, and verify its audit log.",
                 discussion: Examples.discussion("""
-                    Never writes over a vault: --to must not exist or be empty. Erasures recorded after the backup come from \
+                    Never writes over a vault: --out must not exist or be empty. Erasures recorded after the backup come from \
                     --vault (the live vault, the default when given) or --ledger FILE (from `backup export-ledger`); --no-ledger \
-                    only when neither exists. Any backup restores into either store: a SQLite file in --to (the default), or \
+                    only when neither exists. Any backup restores into either store: a SQLite file in --out (the default), or \
                     with --store postgres://… an empty PostgreSQL schema. With --recovery-key-file the restored vault gets a new root secret \
                     (--new-key-file / --new-passphrase-file).
                     """, "backup restore"))
             @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
-            @Option(name: .long, help: ArgumentHelp("The new vault directory.", valueName: "dir")) var to: String
+            @Option(name: .long, help: ArgumentHelp("The new vault directory.", valueName: "dir")) var out: String?
+            @Option(name: .customLong("to"), help: .hidden) var oldTo: String?
             @Option(name: .long, help: ArgumentHelp("A signed erasure ledger to replay instead of the live vault's.", valueName: "file")) var ledger: String?
             @Flag(name: .customLong("no-ledger"), help: "Replay no erasures (only when the live vault and every ledger are lost).") var noLedger = false
             @Option(name: .customLong("new-key-file"), help: ArgumentHelp("The restored vault's root key file.", valueName: "file")) var newKeyFile: String?
@@ -170,6 +173,9 @@ extension Privacyctl {
 
             func run() throws {
                 try Output.run(json: options.output.json) {
+                    guard let to = try RenamedOption.pick(out, oldTo, new: "--out", old: "--to") else {
+                        throw CLIError(.usage, "say where to restore: --out DIR (a new vault directory)")
+                    }
                     let newRoot: RootKey? = try newKeyFile.map { try .keyFile(at: $0) } ?? newPassphraseFile.map { try .passphraseFile(at: $0) }
                     let file = try BackupInfo.resolve(backup, vault: options.vault)
                     let context = try options.accessContext()

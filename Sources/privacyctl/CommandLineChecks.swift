@@ -79,15 +79,28 @@ enum CommandLineChecks {
         return nil
     }
 
-    /// After a failed parse: "unknown command 'X'", with the closest subcommand when one is
-    /// near (two edits or fewer, or a prefix), or nil when the failure was something else.
-    static func unknownCommand(_ arguments: [String]) -> String? {
+    /// After a parse failed with `error` (argument-parser's message): "unknown command 'X'",
+    /// with the closest subcommand when one is near (two edits or fewer, or a prefix), or nil
+    /// when the failure is another one, or no word stands where a subcommand was expected.
+    static func unknownCommand(_ arguments: [String], in error: String) -> String? {
         guard let root = tree() else { return nil }
         let (command, path, unknown) = resolve(arguments, in: root)
-        guard let unknown, let subcommands = command.subcommands else { return nil }
+        guard let unknown, error.contains("nexpected argument") || error.contains("Unknown option"),
+              let subcommands = command.subcommands, !hasDefaultSubcommand(path) else { return nil }
         let names = subcommands.map(\.commandName).filter { $0 != "help" }
         let near = names.map { ($0, distance($0, unknown)) }.filter { $0.1 <= 2 || $0.0.hasPrefix(unknown) }.min { $0.1 < $1.1 }
         return "\(path.joined(separator: " ")): unknown command '\(unknown)'" + (near.map { "; did you mean '\($0.0)'?" } ?? " (one of: \(names.joined(separator: ", ")))")
+    }
+
+    /// Whether the command at `path` (from the root) runs a default subcommand, which takes
+    /// words that name no subcommand as its own arguments (`erase ID`).
+    static func hasDefaultSubcommand(_ path: [String]) -> Bool {
+        var type: any ParsableCommand.Type = Privacyctl.self
+        for name in path.dropFirst() {
+            guard let next = type.configuration.subcommands.first(where: { $0._commandName == name }) else { return false }
+            type = next
+        }
+        return type.configuration.defaultSubcommand != nil
     }
 
     /// Levenshtein distance (subcommand names are short: the quadratic table is nothing).

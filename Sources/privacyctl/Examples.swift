@@ -87,13 +87,13 @@ enum Examples {
             "privacyctl upgrade --dry-run",
             "privacyctl upgrade --key-file /etc/privacykit/root.key --json",
         ],
-        "audit checkpoint": ["privacyctl audit checkpoint --export /var/backups/privacykit/checkpoint.json"],
+        "audit checkpoint": ["privacyctl audit checkpoint --out /var/backups/privacykit/checkpoint.json"],
         "audit public-key": ["privacyctl audit public-key"],
         "audit query": [
             "privacyctl audit query --subject c-1042",
             "privacyctl audit query --action record.read --since 2026-11-01 --limit 100 --json",
         ],
-        "audit export": ["privacyctl audit export --since 1000 --output audit.jsonl"],
+        "audit export": ["privacyctl audit export --after-seq 999 --out audit.jsonl"],
         "access check": [
             "privacyctl access check --role support-agent --action read --field email --purpose customer-support",
             "privacyctl access check --role marketer --action export --json",
@@ -107,7 +107,7 @@ enum Examples {
         "holds release": ["privacyctl holds release hold-3f2a9c --reason 'case settled'"],
         "holds list": ["privacyctl holds list", "privacyctl holds list --all --json"],
         "erase subject": [
-            "privacyctl erase c-1042 --reason 'GDPR art. 17 request' --request dsr-88 --receipt c-1042-erasure.json",
+            "privacyctl erase c-1042 --reason 'GDPR art. 17 request' --request dsr-88 --out c-1042-erasure.json",
             "privacyctl erase subject list --reason 'a subject id that is also a subcommand name'",
         ],
         "erase verify-receipt": ["privacyctl erase verify-receipt c-1042-erasure.json --subject c-1042"],
@@ -158,7 +158,7 @@ enum Examples {
         ],
         "backup create": [
             "privacyctl backup create",
-            "privacyctl backup create --to /var/backups/privacykit --recovery-key recovery.pub --compress",
+            "privacyctl backup create --out /var/backups/privacykit --recovery-key recovery.pub --compress",
         ],
         "backup list": ["privacyctl backup list", "privacyctl backup list --dir /var/backups/privacykit --json"],
         "backup verify": [
@@ -167,9 +167,9 @@ enum Examples {
             "privacyctl backup verify backup.pkb --recovery-key-file old-recovery.key --expect-identity 3f9a0c1e5b7d2f4a6c8e0b1d3f5a7c9e",
         ],
         "backup restore": [
-            "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --to /srv/crm-vault-restored",
-            "privacyctl backup restore backup.pkb --to /srv/crm-vault --recovery-key-file recovery.key --new-key-file new-root.key --ledger ledger.json",
-            "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --to /etc/privacykit/crm-restored --store 'postgres://privacykit@db.internal/crm?schema=crm_restored'",
+            "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --out /srv/crm-vault-restored",
+            "privacyctl backup restore backup.pkb --out /srv/crm-vault --recovery-key-file recovery.key --new-key-file new-root.key --ledger ledger.json",
+            "privacyctl backup restore bk-5e2c0d9a41b7f3c6 --out /etc/privacykit/crm-restored --store 'postgres://privacykit@db.internal/crm?schema=crm_restored'",
         ],
         "backup prune": ["privacyctl backup prune --keep-days 35"],
         "backup export-ledger": ["privacyctl backup export-ledger /var/backups/privacykit/ledger.json"],

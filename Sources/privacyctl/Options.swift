@@ -224,3 +224,14 @@ struct IgnoredSecretOptions: ParsableArguments {
         Output.standardError("privacyctl: \(command) needs no root secret: \(given.joined(separator: ", ")) ignored")
     }
 }
+
+/// An option renamed for one name per concept (`--out` for every output path, `--after-seq`
+/// for sequence numbers; issue 22, point 2): the old name stays, hidden, for one release.
+enum RenamedOption {
+    /// The value of `new`, else of the old name (noted on standard error); both is a usage error.
+    static func pick<T>(_ new: T?, _ old: T?, new newName: String, old oldName: String) throws -> T? {
+        if new != nil && old != nil { throw ValidationError("\(oldName) is the old name of \(newName): give only \(newName)") }
+        if old != nil { Output.standardError("privacyctl: \(oldName) is now \(newName); the old name goes in a later release") }
+        return new ?? old
+    }
+}

@@ -33,8 +33,9 @@ struct Privacyctl: ParsableCommand {
             do {
                 command = try parseAsRoot()
             } catch {
-                // A mistyped subcommand otherwise reads "Unexpected argument" or "Unknown option".
-                if let unknown = CommandLineChecks.unknownCommand(arguments) { throw ValidationError(unknown) }
+                // A mistyped subcommand otherwise reads "Unexpected argument 'X'", or "Unknown
+                // option" for the first option after it.
+                if let unknown = CommandLineChecks.unknownCommand(arguments, in: message(for: error)) { throw ValidationError(unknown) }
                 throw error
             }
             try command.run()

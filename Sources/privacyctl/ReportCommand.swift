@@ -21,6 +21,7 @@ extension Privacyctl {
 
         @Option(name: .long, help: ArgumentHelp("Write the HTML here (default: <vault>/Reports/compliance-TIME.html).", valueName: "file"))
         var out: String?
+        @Flag(name: .long, help: "Replace a file already at --out.") var force = false
         @Option(name: .long, help: ArgumentHelp("Evaluate at this time instead of now (ISO 8601).", valueName: "time")) var now: String?
         @Option(name: .long, help: ArgumentHelp("The retention look-ahead in days.", valueName: "n")) var days = 90
         @OptionGroup var options: VaultCommandOptions
@@ -36,11 +37,14 @@ extension Privacyctl {
                 let clock = try CLITime.parse(now, option: "--now") ?? Date()
                 guard (0...3650).contains(days) else { throw CLIError(.invalidInput, "--days takes 0 to 3650 (got \(days))") }
                 // Checked before the vault is read, so a bad destination costs no audit event.
-                if let out { try SecureFiles.checkWritableDestination(out, what: "--out") }
+                if let out {
+                    try SecureFiles.checkWritableDestination(out, what: "--out")
+                    if !force { try SecureFiles.checkNoOtherFile(at: out, holding: nil, what: "--out") }
+                }
                 return clock
             }, { clock, vault, context in
                 let report = try vault.reports.complianceReport(now: clock, horizonDays: days, context: context)
-                return Result(file: try vault.reports.writeComplianceReport(ComplianceReportHTML.render(report), to: out, now: clock), report: report)
+                return Result(file: try vault.reports.writeComplianceReport(ComplianceReportHTML.render(report), to: out, now: clock, overwrite: force), report: report)
             }, text: { result in
                 let report = result.report
                 Output.standardOutput(result.file)

@@ -101,11 +101,14 @@ extension Privacyctl {
         struct Subject: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Erase one subject: `privacyctl erase SUBJECT --reason R` (refused, exit 73, under a legal hold).",
-                discussion: Examples.discussion("Destroys the subject's key, ciphertexts, blind indexes and consent state in one transaction; keeps a tombstone and prints the signed erasure receipt (--receipt FILE also writes it). Erasing an erased subject prints the first receipt again. A subject id that collides with a subcommand name is given as `erase subject ID`.", "erase subject"))
+                discussion: Examples.discussion("Destroys the subject's key, ciphertexts, blind indexes and consent state in one transaction; keeps a tombstone and prints the signed erasure receipt (--out FILE also writes it, never over another file without --force). Erasing an erased subject prints the first receipt again. A subject id that collides with a subcommand name is given as `erase subject ID`.", "erase subject"))
             @Argument(help: ArgumentHelp("The subject id.", valueName: "subject")) var subject: String
             @Option(name: .long, help: ArgumentHelp("Why (the request or obligation): kept in the tombstone and receipt.", valueName: "text")) var reason: String
             @Option(name: .long, help: ArgumentHelp("The data-subject request id it answers.", valueName: "id")) var request: String?
-            @Option(name: .long, help: ArgumentHelp("Also write the receipt to this file.", valueName: "file")) var receipt: String?
+            @Option(name: .long, help: ArgumentHelp("Also write the receipt to this file (never over another file without --force).", valueName: "file"))
+            var out: String?
+            @Option(name: .customLong("receipt"), help: .hidden) var oldReceipt: String?
+            @Flag(name: .long, help: "Replace a file already at --out.") var force = false
             @OptionGroup var options: VaultCommandOptions
 
             struct Result: Encodable {
@@ -121,12 +124,18 @@ extension Privacyctl {
             }
 
             func run() throws {
+                let receipt = try RenamedOption.pick(out, oldReceipt, new: "--out", old: "--receipt")
                 try options.run(request: request, prepare: {
                     // Before erasing: a receipt that cannot be written must not follow an erasure.
-                    if let receipt { try SecureFiles.checkWritableDestination(receipt, what: "--receipt") }
+                    if let receipt {
+                        try SecureFiles.checkWritableDestination(receipt, what: "--out")
+                        // Only this subject's receipt may be there already: erasing again prints it again.
+                        let earlier = FileManager.default.contents(atPath: receipt).flatMap { try? JSONDecoder().decode(ErasureReceipt.self, from: $0) }
+                        if !force, earlier?.subject != subject { try SecureFiles.checkNoOtherFile(at: receipt, holding: nil, what: "--out") }
+                    }
                 }, { _, vault, context in
                     let result = try vault.retention.erase(subject: subject, reason: reason, context: context)
-                    if let receipt { try SecureFiles.writePrivate(Array(try result.receipt.json()), to: receipt, what: "--receipt") }
+                    if let receipt { try SecureFiles.writeEvidence(Array(try result.receipt.json()), to: receipt, what: "--out", overwrite: force) }
                     return Result(ok: true, alreadyErased: result.alreadyErased, walScrubbed: result.walScrubbed, scrub: result.scrub, receipt: result.receipt)
                 }, text: { result in
                     let r = result.receipt

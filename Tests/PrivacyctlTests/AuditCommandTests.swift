@@ -98,7 +98,7 @@ struct AuditCommandTests {
         let s = try Setup()
         let witness = s.v.scratch.file("witness.jsonl")
         for _ in 0..<3 { _ = try s.runWithKey(["audit", "query"]) }
-        let cp = try s.runWithKey(["audit", "checkpoint", "--export", witness, "--json"])
+        let cp = try s.runWithKey(["audit", "checkpoint", "--out", witness, "--json"])
         #expect(cp.status == 0, "\(cp.stderr)")
         let seq = try #require(try cp.json()["seq"] as? Int)
         #expect(try s.run(["audit", "verify", "--against", witness]).status == 0)
@@ -132,7 +132,7 @@ struct AuditCommandTests {
     @Test func exportWritesJSONLinesAndRefusesToOverwrite() throws {
         let s = try Setup()
         let out = s.v.scratch.file("audit.jsonl")
-        let r = try s.runWithKey(["audit", "export", "--format", "jsonl", "--output", out, "--json"])
+        let r = try s.runWithKey(["audit", "export", "--format", "jsonl", "--out", out, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try r.json()["events"] as? Int == 2)  // vault.create + audit.export
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
@@ -143,7 +143,7 @@ struct AuditCommandTests {
         }
         let attributes = try FileManager.default.attributesOfItem(atPath: out)
         #expect(attributes[.posixPermissions] as? Int == 0o600)
-        #expect(try s.runWithKey(["audit", "export", "--output", out]).status == Exit.alreadyExists)
+        #expect(try s.runWithKey(["audit", "export", "--out", out]).status == Exit.alreadyExists)
         let stdout = try s.runWithKey(["audit", "export", "--since", "2"])
         #expect(stdout.status == 0)
         #expect(stdout.stdout.split(separator: "\n").count == 2)  // audit.export ×2, seq 2 and 3

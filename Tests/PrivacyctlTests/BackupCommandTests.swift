@@ -36,7 +36,7 @@ struct BackupCommandTests {
 
         #expect(try f.run(["erase", "b1", "--reason", "request"]).status == 0)
         let restoredDir = f.v.scratch.file("restored")
-        let restored = try f.run(["backup", "restore", id, "--to", restoredDir, "--json"])
+        let restored = try f.run(["backup", "restore", id, "--out", restoredDir, "--json"])
         #expect(restored.status == 0, "\(restored.stderr)")
         let summary = try restored.json()["restore"] as? [String: Any]
         #expect(summary?["replayed_erasures"] as? Int == 1)
@@ -44,7 +44,7 @@ struct BackupCommandTests {
         #expect(subjects == ["b2"])
         #expect(try f.run(["audit", "verify"], extra: ["PRIVACYKIT_VAULT": restoredDir]).status == 0)
         // Never over a vault.
-        #expect(try f.run(["backup", "restore", id, "--to", restoredDir]).status == 72)
+        #expect(try f.run(["backup", "restore", id, "--out", restoredDir]).status == 72)
 
         // A flipped byte: verify says where, exit 69; restore refuses and leaves nothing.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -55,7 +55,7 @@ struct BackupCommandTests {
         #expect(verify.status == 69)
         let problem = try verify.json()["problem"] as? String
         #expect(problem?.contains("chunk") == true)
-        #expect(try f.run(["backup", "restore", tampered, "--to", f.v.scratch.file("t")]).status == 69)
+        #expect(try f.run(["backup", "restore", tampered, "--out", f.v.scratch.file("t")]).status == 69)
         #expect(!FileManager.default.fileExists(atPath: f.v.scratch.file("t")))
 
         let pruned = try f.run(["backup", "prune", "--keep-days", "0", "--json"])
@@ -75,7 +75,7 @@ struct BackupCommandTests {
         #expect(human.status == 0 && human.stdout.contains("compressed to"))
         let id = try #require(manifest["backupID"] as? String)
         #expect(try f.run(["backup", "verify", id]).status == 0)
-        let restored = try f.run(["backup", "restore", id, "--to", f.v.scratch.file("r")])
+        let restored = try f.run(["backup", "restore", id, "--out", f.v.scratch.file("r")])
         #expect(restored.status == 0, "\(restored.stderr)")
         // A level without --compress is a usage error; a level zstd does not have, bad input.
         #expect(try f.run(["backup", "create", "--compression-level", "3"]).status == 64)
@@ -119,7 +119,7 @@ struct BackupCommandTests {
         #expect(subjects >= 502 && subjects < rows + 2, "the backup was not taken during the import: \(subjects) subjects")
         let file = try #require((try created.json()["backup"] as? [String: Any])?["file"] as? String)
         let target = f.v.scratch.file("restored")
-        let restored = try f.run(["backup", "restore", file, "--to", target, "--json"])
+        let restored = try f.run(["backup", "restore", file, "--out", target, "--json"])
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect((try restored.json()["restore"] as? [String: Any])?["audit_verified"] as? Bool == true)
 
@@ -140,7 +140,7 @@ struct BackupCommandTests {
         let f = try Fixture()
         let prefix = f.v.scratch.file("recovery")
         #expect(try f.run(["backup", "recovery-keypair", "--out", prefix]).status == 0)
-        let created = try f.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", f.v.scratch.path, "--json"])
+        let created = try f.run(["backup", "create", "--recovery-key", prefix + ".pub", "--out", f.v.scratch.path, "--json"])
         #expect(created.status == 0, "\(created.stderr)")
         let file = try #require((try created.json()["backup"] as? [String: Any])?["file"] as? String)
         // No vault, no root secret: only the recovery key and a new key for the restored vault.
@@ -148,12 +148,12 @@ struct BackupCommandTests {
         #expect(try CLI.run(["keys", "generate-key-file", newKey]).status == 0)
         #expect(try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key"]).status == 0)
         let target = f.v.scratch.file("recovered")
-        let restored = try CLI.run(["backup", "restore", file, "--to", target, "--recovery-key-file", prefix + ".key", "--new-key-file", newKey, "--no-ledger"])
+        let restored = try CLI.run(["backup", "restore", file, "--out", target, "--recovery-key-file", prefix + ".key", "--new-key-file", newKey, "--no-ledger"])
         #expect(restored.status == 0, "\(restored.stderr)")
         let subjects = try CLI.run(["records", "list", "--json", "--vault", target, "--key-file", newKey]).json()["subjects"] as? [String]
         #expect(subjects == ["b1", "b2"])
         // Without a say on erasures, a restore with the root secret refuses to guess.
-        #expect(try CLI.run(["backup", "restore", file, "--to", f.v.scratch.file("x"), "--key-file", f.v.keyFile]).status == 64)
+        #expect(try CLI.run(["backup", "restore", file, "--out", f.v.scratch.file("x"), "--key-file", f.v.keyFile]).status == 64)
     }
 
     /// The recovery public key is no secret: vault B seals a backup to A's recovery key. With
@@ -169,7 +169,7 @@ struct BackupCommandTests {
         #expect(try made.json()["pinned_identity"] as? String == fingerprint)
         #expect(try made.json()["vault_id"] as? String == a.v.vaultID)
 
-        let foreign = try b.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", b.v.scratch.path, "--json"])
+        let foreign = try b.run(["backup", "create", "--recovery-key", prefix + ".pub", "--out", b.v.scratch.path, "--json"])
         #expect(foreign.status == 0, "\(foreign.stderr)")
         let file = try #require((try foreign.json()["backup"] as? [String: Any])?["file"] as? String)
         let newKey = a.v.scratch.file("new.key")
@@ -181,7 +181,7 @@ struct BackupCommandTests {
         #expect(report["ok"] as? Bool == false && report["code"] as? String == "integrity")
         #expect((report["problem"] as? String)?.contains("made by vault \(b.v.vaultID)") == true, "\(report)")
         let target = a.v.scratch.file("recovered")
-        let restored = try CLI.run(["backup", "restore", file, "--to", target, "--recovery-key-file", prefix + ".key", "--new-key-file", newKey, "--no-ledger"])
+        let restored = try CLI.run(["backup", "restore", file, "--out", target, "--recovery-key-file", prefix + ".key", "--new-key-file", newKey, "--no-ledger"])
         #expect(restored.status == 69 && restored.stderr.contains("another vault"), "\(restored.stderr)")
         #expect(!FileManager.default.fileExists(atPath: target))
         // Nor does naming A's identity explicitly let it through.
@@ -189,7 +189,7 @@ struct BackupCommandTests {
         #expect(explicit.status == 69)
 
         // A's own backup passes with the same key.
-        let own = try a.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", a.v.scratch.path, "--json"])
+        let own = try a.run(["backup", "create", "--recovery-key", prefix + ".pub", "--out", a.v.scratch.path, "--json"])
         let ownFile = try #require((try own.json()["backup"] as? [String: Any])?["file"] as? String)
         #expect(try CLI.run(["backup", "verify", ownFile, "--recovery-key-file", prefix + ".key"]).status == 0)
     }
@@ -200,7 +200,7 @@ struct BackupCommandTests {
         let prefix = a.v.scratch.file("unpinned")
         let made = try CLI.run(["backup", "recovery-keypair", "--out", prefix])
         #expect(made.status == 0 && made.stderr.contains("not pinned"), "\(made.stderr)")
-        let created = try a.run(["backup", "create", "--recovery-key", prefix + ".pub", "--to", a.v.scratch.path, "--json"])
+        let created = try a.run(["backup", "create", "--recovery-key", prefix + ".pub", "--out", a.v.scratch.path, "--json"])
         let file = try #require((try created.json()["backup"] as? [String: Any])?["file"] as? String)
         let refused = try CLI.run(["backup", "verify", file, "--recovery-key-file", prefix + ".key"])
         #expect(refused.status == 65 && refused.stderr.contains("recovery-keypair --vault") && refused.stderr.contains("--expect-identity"), "\(refused.stderr)")

@@ -64,7 +64,7 @@ struct BadInputTests {
             _ = try run(["init", "--vault", s + "/vault", "--key-file", s + "/root.key"])
             _ = try run(["import", dir + "/small.csv"])
             _ = try run(["consent", "grant", "--subject", "S1", "--purpose", "marketing-email", "--channel", "app"])
-            _ = try run(["erase", "S3", "--reason", "request", "--receipt", s + "/receipt.json"])
+            _ = try run(["erase", "S3", "--reason", "request", "--out", s + "/receipt.json"])
             func id(_ arguments: [String], _ key: String) throws -> String {
                 let json = try run(arguments + ["--json"]).json()
                 guard let id = (json[key] as? [String: Any])?["id"] as? String else { throw SetupError(step: arguments.prefix(2).joined(separator: " "), stderr: "no \(key).id") }
@@ -77,7 +77,7 @@ struct BadInputTests {
             _ = try run(["export", "keypair", "--out", s + "/requester"])
             _ = try run(["export", "S1", "--out", s + "/sealed", "--seal-to", s + "/requester.pub"])
             try Data(try run(["consent", "receipt", "--subject", "S1"]).stdout.utf8).write(to: URL(fileURLWithPath: s + "/consent-receipt.json"))
-            _ = try run(["audit", "checkpoint", "--export", s + "/witness.jsonl"])
+            _ = try run(["audit", "checkpoint", "--out", s + "/witness.jsonl"])
         }
 
     }
@@ -244,7 +244,7 @@ struct BadInputTests {
         (.secret, ["backup", "create"]),
         (.vaultOnly, ["backup", "list"]),
         (.secret, ["backup", "verify", "$BACKUP"]),
-        (.secret, ["backup", "restore", "$BACKUP", "--to", "$S/restored"]),
+        (.secret, ["backup", "restore", "$BACKUP", "--out", "$S/restored"]),
         (.secret, ["backup", "prune", "--keep-days", "30"]),
         (.secret, ["backup", "export-ledger", "$S/ledger.json"]),
         (.secret, ["backup", "recovery-keypair", "--out", "$S/recovery"]),
@@ -360,24 +360,24 @@ struct BadInputTests {
         Row(arguments: ["erase", "verify-receipt", "$T/adir"], exit: Exit.invalidInput, names: ["$T/adir"]),
         // Documented: a receipt that does not verify exits 69, whatever is wrong with it.
         Row(arguments: ["erase", "verify-receipt", "$T/empty"], exit: Exit.integrity, names: ["receipt"]),
-        Row(arguments: ["erase", "S1", "--reason", "r", "--receipt", "$T/adir"], exit: Exit.invalidInput, names: ["--receipt", "$T/adir"]),
-        Row(arguments: ["erase", "S1", "--reason", "r", "--receipt", "$S/no-such-dir/r.json"], exit: Exit.notFound, names: ["--receipt", "$S/no-such-dir"]),
+        Row(arguments: ["erase", "S1", "--reason", "r", "--out", "$T/adir"], exit: Exit.invalidInput, names: ["--out", "$T/adir"]),
+        Row(arguments: ["erase", "S1", "--reason", "r", "--out", "$S/no-such-dir/r.json"], exit: Exit.notFound, names: ["--out", "$S/no-such-dir"]),
         Row(arguments: ["audit", "verify", "--against", "$T/adir"], exit: Exit.invalidInput, names: ["$T/adir", "directory"]),
         Row(arguments: ["audit", "verify", "--against", "$T/empty"], exit: Exit.invalidInput, names: ["$T/empty", "no checkpoint"]),
         Row(arguments: ["audit", "verify", "--against", "$S/missing"], exit: Exit.notFound, names: ["$S/missing"]),
         Row(arguments: ["audit", "verify", "--against", "$T/afile"], exit: Exit.invalidInput, names: ["$T/afile", "line 1"]),
         Row(arguments: ["backup", "export-ledger", "$T/adir"], exit: Exit.invalidInput, names: ["$T/adir", "directory"]),
-        Row(arguments: ["backup", "restore", "$BACKUP", "--to", "$S/r", "--ledger", "$T/empty"], exit: Exit.invalidInput, names: ["$T/empty"]),
+        Row(arguments: ["backup", "restore", "$BACKUP", "--out", "$S/r", "--ledger", "$T/empty"], exit: Exit.invalidInput, names: ["$T/empty"]),
 
         // Backups: a directory or an empty file for a backup, a file for a directory.
         Row(arguments: ["backup", "verify", "$T/adir"], exit: Exit.invalidInput, names: ["$T/adir", "directory"]),
         // A verification is audited, whatever its outcome.
         Row(arguments: ["backup", "verify", "$T/empty"], exit: Exit.integrity, names: ["$T/empty", "not a PrivacyKit backup"], storeMayChange: true),
         Row(arguments: ["backup", "verify", "bk-nosuch"], exit: Exit.notFound, names: ["bk-nosuch"]),
-        Row(arguments: ["backup", "restore", "$T/empty", "--to", "$S/r"], exit: Exit.integrity, names: ["$T/empty"]),
-        Row(arguments: ["backup", "restore", "$BACKUP", "--to", "$S/vault"], exit: Exit.alreadyExists, names: ["$S/vault"]),
-        Row(arguments: ["backup", "restore", "$BACKUP", "--to", "$T/afile"], exit: Exit.alreadyExists, names: ["$T/afile"]),
-        Row(arguments: ["backup", "create", "--to", "$T/afile"], exit: Exit.invalidInput, names: ["--to", "$T/afile"]),
+        Row(arguments: ["backup", "restore", "$T/empty", "--out", "$S/r"], exit: Exit.integrity, names: ["$T/empty"]),
+        Row(arguments: ["backup", "restore", "$BACKUP", "--out", "$S/vault"], exit: Exit.alreadyExists, names: ["$S/vault"]),
+        Row(arguments: ["backup", "restore", "$BACKUP", "--out", "$T/afile"], exit: Exit.alreadyExists, names: ["$T/afile"]),
+        Row(arguments: ["backup", "create", "--out", "$T/afile"], exit: Exit.invalidInput, names: ["--out", "$T/afile"]),
         Row(arguments: ["backup", "create", "--compress", "--compression-level", "99"], exit: Exit.invalidInput, names: ["compression level", "got 99"]),
         Row(arguments: ["backup", "create", "--recovery-key", "$T/adir"], exit: Exit.invalidInput, names: ["$T/adir"]),
         Row(arguments: ["backup", "verify", "$BACKUP", "--recovery-key-file", "$T/empty"], exit: Exit.invalidInput, names: ["$T/empty"]),
@@ -546,7 +546,7 @@ struct BadInputTests {
         try fill(leaving: 24 * 1024)
         for arguments in [["import", "$S/big.csv"], ["records", "put", "--subject", "S9", "--set", "email=s9@example.org"],
                           ["backup", "create"], ["export", "S1", "--out", disk + "/pkg"], ["keys", "rotate-root", "--new-key-file", "$S/new.key"],
-                          ["keys", "rotate-kek"], ["erase", "S2", "--reason", "request", "--receipt", disk + "/receipt.json"]] {
+                          ["keys", "rotate-kek"], ["erase", "S2", "--reason", "request", "--out", disk + "/receipt.json"]] {
             try check(arguments)
         }
         let left = try leftovers()

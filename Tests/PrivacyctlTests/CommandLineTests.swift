@@ -52,5 +52,62 @@ struct CommandLineTests {
             #expect(!withKey.stderr.contains("ignored"), "said only with --verbose")
         }
     }
+
+    /// One name per concept: --out for output paths, --after-seq for sequence numbers and
+    /// --since for times; the old names work for one release, noted on standard error.
+    @Test func renamedOptionsKeepTheirOldNamesForOneRelease() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = v.environment()
+        #expect(try CLI.run(["records", "put", "--subject", "S1", "--set", "email=a@example.org"], environment: env).status == 0)
+        let old = try CLI.run(["audit", "export", "--output", v.scratch.file("old.jsonl")], environment: env)
+        #expect(old.status == 0 && old.stderr.contains("--output is now --out"), "\(old.stderr)")
+        let both = try CLI.run(["audit", "export", "--output", v.scratch.file("a.jsonl"), "--out", v.scratch.file("b.jsonl")], environment: env)
+        #expect(both.status == 64 && both.stderr.contains("--output is the old name of --out"), "\(both.stderr)")
+        let lines = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n") ?? [] }
+        let after = try CLI.run(["audit", "export", "--after-seq", "2", "--out", v.scratch.file("after.jsonl")], environment: env)
+        #expect(after.status == 0 && !after.stderr.contains("now"))
+        let seqs = { (path: String) in
+            lines(path).compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.compactMap { $0["seq"] as? Int }
+        }
+        #expect(seqs(v.scratch.file("after.jsonl")).first == 3, "\(seqs(v.scratch.file("after.jsonl")))")
+        let oldSince = try CLI.run(["audit", "export", "--since", "3", "--out", v.scratch.file("since-seq.jsonl")], environment: env)
+        #expect(oldSince.stderr.contains("read as --after-seq 2") && seqs(v.scratch.file("since-seq.jsonl")).first == 3, "\(oldSince.stderr)")
+        let future = try CLI.run(["audit", "export", "--since", "2999-01-01", "--out", v.scratch.file("future.jsonl")], environment: env)
+        #expect(future.status == 0 && lines(v.scratch.file("future.jsonl")).isEmpty, "no event is that recent")
+        let badTime = try CLI.run(["audit", "export", "--since", "yesterday"], environment: env)
+        #expect(badTime.status == 65 && badTime.stderr.contains("--since"))
+    }
+
+    /// A signed receipt or a report is evidence: nothing overwrites one without --force. The
+    /// same subject's receipt again (erasing an erased subject) leaves the file as it is.
+    @Test func evidenceIsNeverOverwrittenWithoutForce() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = v.environment()
+        for id in ["S1", "S2"] {
+            #expect(try CLI.run(["records", "put", "--subject", id, "--set", "email=\(id)@example.org"], environment: env).status == 0)
+        }
+        let receipt = v.scratch.file("receipt.json")
+        let contents = { (path: String) in FileManager.default.contents(atPath: path) }
+        let text = { (path: String) in String(decoding: contents(path) ?? Data(), as: UTF8.self) }
+        #expect(try CLI.run(["erase", "S1", "--reason", "asked", "--out", receipt], environment: env).status == 0)
+        let first = contents(receipt)
+        let again = try CLI.run(["erase", "S1", "--reason", "asked", "--out", receipt], environment: env)
+        #expect(again.status == 0 && contents(receipt) == first, "\(again.stderr)")
+        let other = try CLI.run(["erase", "S2", "--reason", "asked", "--out", receipt], environment: env)
+        #expect(other.status == 72 && other.stderr.contains("--force"), "\(other.stderr)")
+        #expect(try CLI.run(["records", "get", "--subject", "S2"], environment: env).status == 0, "refused before erasing")
+        #expect(contents(receipt) == first)
+        let forced = try CLI.run(["erase", "S2", "--reason", "asked", "--out", receipt, "--force"], environment: env)
+        #expect(forced.status == 0 && contents(receipt) != first)
+        let oldName = try CLI.run(["erase", "S2", "--reason", "asked", "--receipt", v.scratch.file("old.json")], environment: env)
+        #expect(oldName.status == 0 && oldName.stderr.contains("--receipt is now --out"))
+
+        let report = v.scratch.file("report.html")
+        try Data("an earlier report".utf8).write(to: URL(fileURLWithPath: report))
+        let refused = try CLI.run(["report", "--out", report], environment: env)
+        #expect(refused.status == 72 && text(report) == "an earlier report", "\(refused.stderr)")
+        #expect(try CLI.run(["report", "--out", report, "--force"], environment: env).status == 0)
+        #expect(text(report).contains("<html"))
+    }
 }
 

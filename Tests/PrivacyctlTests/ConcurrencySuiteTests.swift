@@ -72,7 +72,7 @@ struct ConcurrencySuiteTests {
         loop("import-1", command(["import", "new.csv", "--batch-size", "25"]))
         loop("import-2", command(["import", "new.csv", "--batch-size", "40"]))
         loop("sweep", command(["sweep", "--now", "2026-06-01", "--batch-size", "16"]))
-        loop("backup", command(["backup", "create", "--to", "bk"]))
+        loop("backup", command(["backup", "create", "--out", "bk"]))
         loop("verify", command(["audit", "verify"]))
 
         let rootKey = try RootKey.keyFile(at: ws + "/root.key")
@@ -148,7 +148,7 @@ struct ConcurrencySuiteTests {
         // The newest backup restores and verifies.
         let backups = try FileManager.default.contentsOfDirectory(atPath: ws + "/bk").filter { $0.hasSuffix(".pkb") }.sorted()
         let newest = try #require(backups.last, "no backup was made")
-        let restored = try CrashSuiteTests.privacyctl(["backup", "restore", "bk/" + newest, "--to", "restored", "--json"], in: ws)
+        let restored = try CrashSuiteTests.privacyctl(["backup", "restore", "bk/" + newest, "--out", "restored", "--json"], in: ws)
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(((try? restored.json()["restore"] as? [String: Any]) ?? nil)?["audit_verified"] as? Bool == true)
         print("concurrency suite: \(Self.seconds) s: \(ran) commands, \(ledger.acknowledged.count) service subjects, \(ledger.sharedWrites) shared writes, \(ledger.reads) reads, \(backups.count) backups")

@@ -34,9 +34,9 @@ struct CrashSuiteTests {
         Operation(name: "rotate-kek", fixture: .populated, arguments: ["keys", "rotate-kek"]),
         Operation(name: "rotate-index", fixture: .populated, arguments: ["keys", "rotate-index"]),
         Operation(name: "erase", fixture: .populated,
-                  arguments: ["erase", "c00002", "--reason", "GDPR art. 17", "--request", "dsr-7", "--receipt", "receipt.json"]),
-        Operation(name: "backup-create", fixture: .populated, arguments: ["backup", "create", "--to", "bk"]),
-        Operation(name: "restore", fixture: .backedUp, arguments: ["backup", "restore", "@backup", "--to", "restored"]),
+                  arguments: ["erase", "c00002", "--reason", "GDPR art. 17", "--request", "dsr-7", "--out", "receipt.json"]),
+        Operation(name: "backup-create", fixture: .populated, arguments: ["backup", "create", "--out", "bk"]),
+        Operation(name: "restore", fixture: .backedUp, arguments: ["backup", "restore", "@backup", "--out", "restored"]),
     ]
 
     @Test(arguments: operations)
@@ -117,7 +117,7 @@ extension CrashSuiteTests {
         let imported = try privacyctl(["import", "crm.csv"], in: path)
         #expect(imported.status == 0, "\(imported.stderr)")
         if fixture == .backedUp {
-            let backup = try privacyctl(["backup", "create", "--to", "bk"], in: path)
+            let backup = try privacyctl(["backup", "create", "--out", "bk"], in: path)
             #expect(backup.status == 0, "\(backup.stderr)")
         }
     }

@@ -269,7 +269,7 @@ struct FixtureTests {
         // signs it, and the log verifies against all three.
         #expect(try f.run(["upgrade"]).status == 0)
         #expect(try f.run(["records", "get", "--subject", "fx-002", "--field", "city"]).status == 0)
-        #expect(try f.run(["audit", "checkpoint", "--export", f.path("witness.jsonl")]).status == 0)
+        #expect(try f.run(["audit", "checkpoint", "--out", f.path("witness.jsonl")]).status == 0)
         let after = try f.run(["audit", "verify", "--against", f.path("witness.jsonl"), "--json"])
         #expect(after.status == 0, "\(after.stderr)")
         #expect(try after.json()["witness_checkpoints_verified"] as? Int == 3)
@@ -375,14 +375,14 @@ struct FixtureTests {
     @Test func theBackupAfterTheErasureRestoresWithTheRootKey() throws {
         let f = try Copy()
         let target = f.scratch.file("restored")
-        let restored = try f.run(["backup", "restore", f.path("backups/root-after-erasure.pkb"), "--to", target, "--json"])
+        let restored = try f.run(["backup", "restore", f.path("backups/root-after-erasure.pkb"), "--out", target, "--json"])
         try expectRestored(target, keyFile: f.key, replayed: 0, restored)
     }
 
     @Test func theBackupBeforeTheErasureRestoresWithTheRootKeyReplayingIt() throws {
         let f = try Copy()
         let target = f.scratch.file("restored")
-        let restored = try f.run(["backup", "restore", f.path("backups/recovery-before-erasure.pkb"), "--to", target, "--json"])
+        let restored = try f.run(["backup", "restore", f.path("backups/recovery-before-erasure.pkb"), "--out", target, "--json"])
         try expectRestored(target, keyFile: f.key, replayed: 1, restored)
     }
 
@@ -393,7 +393,7 @@ struct FixtureTests {
         let target = f.scratch.file("recovered")
         // No vault and no root secret: the recovery key, a new root key, the signed ledger; the
         // backup predates vault identities, so it is accepted explicitly, and refused without.
-        let arguments = ["backup", "restore", f.path("backups/recovery-before-erasure.pkb"), "--to", target,
+        let arguments = ["backup", "restore", f.path("backups/recovery-before-erasure.pkb"), "--out", target,
                          "--recovery-key-file", f.path("fixture-recovery.key"), "--new-key-file", newKey,
                          "--ledger", f.path("erasure-ledger.json"), "--json"]
         let refused = try CLI.run(arguments)

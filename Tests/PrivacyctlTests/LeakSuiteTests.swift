@@ -128,8 +128,8 @@ struct LeakSuiteTests {
         // Init, import, consent.
         try w.run("generate-key-file", ["keys", "generate-key-file", w.keyFile])
         try w.run("init", ["init", "--vault", w.vault, "--key-file", w.keyFile])
-        try w.run("import", ["import", csvPath, "--consent-column", "marketing_consent=marketing-email", "--reject-report", w.scratch.file("out/rejects.csv")])
-        let summary = try w.run("import --json", ["import", csvPath, "--consent-column", "marketing_consent=marketing-email", "--json"]).json()
+        try w.run("import", ["import", csvPath, "--consent-column", "marketing_consent=marketing-email", "--reject-report", w.scratch.file("out/rejects.csv"), "--max-rejects", "100%"])
+        let summary = try w.run("import --json", ["import", csvPath, "--consent-column", "marketing_consent=marketing-email", "--max-rejects", "100%", "--json"]).json()
         #expect(summary["rejected"] as? Int == 2 && summary["unchanged"] as? Int == 6, "import summary counts")
         try w.run("consent grant", ["consent", "grant", "--subject", "A2", "--purpose", "marketing-email", "--channel", "web-form", "--note-file", notePath])
         try w.run("consent withdraw", ["consent", "withdraw", "--subject", "A3", "--purpose", "marketing-email"])
@@ -173,7 +173,7 @@ struct LeakSuiteTests {
         try w.run("sweep dry run", ["sweep", "--dry-run", "--now", "2026-12-01T00:00:00Z", "--json"])
         try w.run("sweep", ["sweep", "--now", "2026-12-01T00:00:00Z"])
         let receipt = w.scratch.file("out/erased.json")
-        try w.run("erase", ["erase", "A2", "--reason", "GDPR art. 17 request", "--receipt", receipt])
+        try w.run("erase", ["erase", "A2", "--reason", "GDPR art. 17 request", "--out", receipt])
         try w.run("erase list", ["erase", "list", "--json"])
 
         // Exports: one unsealed (explicit), one sealed and opened (the opened copy is explicit).
@@ -187,14 +187,14 @@ struct LeakSuiteTests {
 
         // Backups: create (plain and compressed), list, verify, ledger, restore.
         let backups = w.scratch.file("backups")
-        let created = try w.run("backup create", ["backup", "create", "--to", backups, "--json"]).json()
+        let created = try w.run("backup create", ["backup", "create", "--out", backups, "--json"]).json()
         let backupFile = try #require((created["backup"] as? [String: Any])?["file"] as? String)
         try w.run("backup create --compress", ["backup", "create", "--compress"])
         try w.run("backup list", ["backup", "list", "--dir", backups])
         try w.run("backup verify", ["backup", "verify", backupFile])
         try w.run("backup export-ledger", ["backup", "export-ledger", w.scratch.file("out/ledger.json")])
         let restored = w.scratch.file("restored")
-        try w.run("backup restore", ["backup", "restore", backupFile, "--to", restored])
+        try w.run("backup restore", ["backup", "restore", backupFile, "--out", restored])
         try w.run("audit verify restored", ["audit", "verify"], extra: ["PRIVACYKIT_VAULT": restored])
         try w.run("records list restored", ["records", "list", "--json"], extra: ["PRIVACYKIT_VAULT": restored])
 

@@ -257,7 +257,7 @@ struct PostgresCommandTests {
         let erased = try w.run(["erase", "b2", "--reason", "request"])
         #expect(erased.status == 0, "\(erased.stderr)")
         try FileManager.default.createDirectory(atPath: w.path + "/bk", withIntermediateDirectories: true)
-        let backup = try w.run(["backup", "create", "--to", "bk", "--json"])
+        let backup = try w.run(["backup", "create", "--out", "bk", "--json"])
         try #require(backup.status == 0, "\(backup.stderr)")
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: w.path + "/bk").first { $0.hasSuffix(".pkb") })
         // Erased after the backup: stays erased in both restores.
@@ -266,7 +266,7 @@ struct PostgresCommandTests {
 
         let target = w.server.freshStore()
         for (name, extra) in [("restored-sqlite", [String]()), ("restored-pg", ["--store", target])] {
-            let restored = try w.run(["backup", "restore", "bk/" + file, "--to", name, "--json"] + extra)
+            let restored = try w.run(["backup", "restore", "bk/" + file, "--out", name, "--json"] + extra)
             try #require(restored.status == 0, "\(name): \(restored.stderr)")
             #expect(FileManager.default.fileExists(atPath: w.path + "/\(name)/store.url") == !extra.isEmpty)
             let env = ["PRIVACYKIT_VAULT": name]
@@ -287,7 +287,7 @@ struct PostgresCommandTests {
         let sqliteBackup = try CLI.run(["backup", "create", "--vault", plain.vault, "--key-file", plain.keyFile, "--json"])
         try #require(sqliteBackup.status == 0, "\(sqliteBackup.stderr)")
         let backupFile = try #require((try sqliteBackup.json()["backup"] as? [String: Any])?["file"] as? String)
-        let onto = try CLI.run(["backup", "restore", backupFile, "--vault", plain.vault, "--key-file", plain.keyFile, "--to", plain.scratch.file("onto-pg"),
+        let onto = try CLI.run(["backup", "restore", backupFile, "--vault", plain.vault, "--key-file", plain.keyFile, "--out", plain.scratch.file("onto-pg"),
                                 "--store", w.server.freshStore(), "--json"], environment: ["PGPASSWORD": w.server.password])
         #expect(onto.status == 0, "\(onto.stderr)")
         let get = try CLI.run(["records", "get", "--vault", plain.scratch.file("onto-pg"), "--key-file", plain.keyFile, "--subject", "s1", "--json"],
@@ -299,9 +299,9 @@ struct PostgresCommandTests {
         let w = try Workspace()
         #expect(try w.run(["records", "put", "--subject", "live-1", "--set", "email=live1@pg.example"]).status == 0)
         try FileManager.default.createDirectory(atPath: w.path + "/bk", withIntermediateDirectories: true)
-        #expect(try w.run(["backup", "create", "--to", "bk"]).status == 0)
+        #expect(try w.run(["backup", "create", "--out", "bk"]).status == 0)
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: w.path + "/bk").first { $0.hasSuffix(".pkb") })
-        let refused = try w.run(["backup", "restore", "bk/" + file, "--to", "onto-live", "--store", w.store])
+        let refused = try w.run(["backup", "restore", "bk/" + file, "--out", "onto-live", "--store", w.store])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("already holds vault"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: w.path + "/onto-live"))

@@ -17,7 +17,7 @@ struct RecordsCommandTests {
             c3,Bad Row,not-an-email,,US,\r
 
             """.utf8).write(to: URL(fileURLWithPath: csv))
-        let imported = try CLI.run(["import", csv, "--json"], environment: env)
+        let imported = try CLI.run(["import", csv, "--max-rejects", "1", "--json"], environment: env)
         #expect(imported.status == 0, "\(imported.stderr)")
         let summary = try imported.json()
         #expect(summary["created"] as? Int == 2 && summary["rejected"] as? Int == 1)

@@ -158,7 +158,7 @@ struct RetentionCommandTests {
     @Test func anErasureReceiptWithADuplicateOrUnknownMemberDoesNotVerify() throws {
         let f = try Fixture(count: 4)
         let file = f.v.scratch.file("receipt.json")
-        #expect(try f.run(["erase", "c0001", "--reason", "GDPR art. 17", "--receipt", file]).status == 0)
+        #expect(try f.run(["erase", "c0001", "--reason", "GDPR art. 17", "--out", file]).status == 0)
         let issued = try String(contentsOfFile: file, encoding: .utf8)
         #expect(issued.contains("\"subject\" : \"c0001\""))
         let variants = [
@@ -179,7 +179,7 @@ struct RetentionCommandTests {
     @Test func eraseVerifyAndRestrictFromTheCommandLine() throws {
         let f = try Fixture(count: 4)
         let receipt = f.v.scratch.file("receipt.json")
-        let erased = try f.run(["erase", "c0003", "--reason", "GDPR art. 17", "--request", "dsr-1", "--receipt", receipt, "--json"])
+        let erased = try f.run(["erase", "c0003", "--reason", "GDPR art. 17", "--request", "dsr-1", "--out", receipt, "--json"])
         #expect(erased.status == 0, "\(erased.stderr)")
         let body = try erased.json()
         #expect(body["already_erased"] as? Bool == false)

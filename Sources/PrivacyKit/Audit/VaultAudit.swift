@@ -82,20 +82,25 @@ public struct VaultAudit: VaultCapability {
             }
     }
 
-    /// Streams every event after `afterSeq`, oldest first, to `handle` (for a SIEM). The
-    /// export is recorded first (`audit.export`), then read from one consistent snapshot.
+    /// Streams every event after `afterSeq` (and, given `since`, at or after that time, as
+    /// ``AuditQuery/since`` compares), oldest first, to `handle` (for a SIEM). The export
+    /// is recorded first (`audit.export`), then read from one consistent snapshot.
     ///
     /// - Returns: the number of events handed over.
     @discardableResult
     public func export(
-        afterSeq: Int64 = 0, context: AccessContext, _ handle: (AuditEvent) throws -> Void
+        afterSeq: Int64 = 0, since: String? = nil, context: AccessContext, _ handle: (AuditEvent) throws -> Void
     ) throws -> Int64 {
-        try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)")) }
+        try perform(context, AccessRequest(.audit, event: .auditExport)) { tx, _ in
+            tx.record(AuditEntry(.auditExport, reason: "after seq \(afterSeq)" + (since.map { ", since \($0)" } ?? "")))
+        }
         return try store.read { db in
                 var count: Int64 = 0
                 let cursor = try AuditTable(db: db).events(after: afterSeq)
                 while let row = try cursor.next() {
-                    try handle(AuditLog.event(from: row))
+                    let event = AuditLog.event(from: row)
+                    if let since, event.time < since { continue }
+                    try handle(event)
                     count += 1
                 }
                 return count

@@ -221,7 +221,8 @@ public struct VaultReports: VaultCapability {
     /// Writes a rendered report to `path`, or by default to
     /// `<vault>/Reports/compliance-<time>.html`; mode 0600 and atomic (whole or absent), as
     /// for every file privacyctl writes. Returns the path written.
-    public func writeComplianceReport(_ html: String, to path: String? = nil, now: Date = Date()) throws -> String {
+    /// - Parameter overwrite: replace a file already at `path` (else `.alreadyExists`).
+    public func writeComplianceReport(_ html: String, to path: String? = nil, now: Date = Date(), overwrite: Bool = false) throws -> String {
         let target: String
         if let path {
             target = path
@@ -233,7 +234,7 @@ public struct VaultReports: VaultCapability {
             let stamp = Timestamp.precise(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
             target = reports + "/compliance-\(stamp).html"
         }
-        try SecureFiles.writePrivate(Array(html.utf8), to: target, what: "the report file")
+        try SecureFiles.writeEvidence(Array(html.utf8), to: target, what: "the report file", overwrite: overwrite)
         return target
     }
 

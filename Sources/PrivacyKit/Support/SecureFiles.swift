@@ -168,6 +168,35 @@ package enum SecureFiles {
         try replace(bytes, at: path, mode: 0o600)
     }
 
+    /// ``writePrivate(_:to:what:)`` for evidence (a receipt, a report): unless `overwrite`,
+    /// an existing file is never replaced. One with the very same bytes is left as it is
+    /// (a command run again), any other is refused (`.alreadyExists`). The check and the
+    /// placing are one `link(2)`, so a file made meanwhile is not overwritten either, and a
+    /// crash leaves at most `path.new`, which the next write discards.
+    package static func writeEvidence(_ bytes: [UInt8], to path: String, what: String, overwrite: Bool) throws {
+        try checkWritableDestination(path, what: what)
+        if overwrite { return try replace(bytes, at: path, mode: 0o600) }
+        try checkNoOtherFile(at: path, holding: bytes, what: what)
+        let temp = pendingPath(for: path)
+        unlink(temp)
+        try createNew(bytes, at: temp)
+        guard link(temp, path) == 0 else {
+            let err = errno
+            unlink(temp)
+            if err == EEXIST { return try checkNoOtherFile(at: path, holding: bytes, what: what) }
+            throw PrivacyKitError(.io, "cannot create \(path): \(String(cString: strerror(err)))")
+        }
+        unlink(temp)
+        try syncDirectory(containing: path)
+    }
+
+    /// Refuses a file at `path` that holds anything but `bytes` (none is fine).
+    package static func checkNoOtherFile(at path: String, holding bytes: [UInt8]?, what: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        if let bytes, let existing = FileManager.default.contents(atPath: path), [UInt8](existing) == bytes { return }
+        throw PrivacyKitError(.alreadyExists, "\(what) \(path) already exists; refusing to overwrite it (give another file, or --force)")
+    }
+
     /// fsyncs the directory that holds `path`, so a rename or create in it is durable.
     static func syncDirectory(containing path: String) throws {
         try syncDirectory(parent(of: path))
