@@ -70,13 +70,23 @@ extension Privacyctl {
                 abstract: "Print one of the default policy files this build ships (the ones `init` copies into a vault).",
                 discussion: Examples.discussion("For a vault made by an older version whose policy files lack what this version needs (roles, purposes): review the default, then merge it into the vault's Policies/.", "policy default"))
             @Argument(help: ArgumentHelp("The file: \(PolicySet.requiredFiles.joined(separator: ", ")).", valueName: "name")) var name: String
+            @OptionGroup var output: OutputOptions
+
+            struct Result: Encodable {
+                let name: String
+                let contents: String
+            }
 
             func run() throws {
-                try Output.run(json: false) {
+                try Output.run(json: output.json) {
                     guard let file = PolicySet.defaultFiles.first(where: { $0.name == name }) else {
                         throw CLIError(.notFound, "no default policy file '\(name)' (there are \(PolicySet.defaultFiles.map(\.name).sorted().joined(separator: ", ")))")
                     }
-                    FileHandle.standardOutput.write(file.contents)
+                    if output.json {
+                        try Output.json(Result(name: file.name, contents: String(decoding: file.contents, as: UTF8.self)))
+                    } else {
+                        FileHandle.standardOutput.write(file.contents)
+                    }
                 }
             }
         }

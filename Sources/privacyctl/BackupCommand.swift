@@ -87,7 +87,18 @@ extension Privacyctl {
             @OptionGroup var ignoredSecret: IgnoredSecretOptions
             @OptionGroup var output: OutputOptions
 
-            struct Entry: Encodable { let file: String; let manifest: BackupManifest? }
+            /// A backup's id is `id` here as in `backup create`; the manifest in snake_case.
+            struct Entry: Encodable {
+                let file: String
+                let manifest: BackupManifest?
+                enum CodingKeys: String, CodingKey { case file, id, manifest }
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(file, forKey: .file)
+                    try c.encodeIfPresent(manifest?.backupID, forKey: .id)
+                    try c.encodeIfPresent(manifest.map(SnakeCaseKeys.init), forKey: .manifest)
+                }
+            }
             struct Result: Encodable { let ok: Bool; let backups: [Entry] }
 
             func run() throws {

@@ -219,11 +219,18 @@ extension Privacyctl.Consent {
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
         @Option(name: .long, help: ArgumentHelp("One purpose (default: every purpose that needs consent).", valueName: "purpose")) var purpose: String?
 
+        /// `--json`: the receipt inside the one-line answer. Its own keys are the Kantara
+        /// Consent Receipt's (a standard's names, kept as the standard spells them).
+        struct Result: Encodable {
+            let ok = true
+            let receipt: ConsentReceipt
+        }
+
         func run() throws {
-            // The receipt is JSON already, with or without --json.
             try Output.run(json: options.output.json) {
                 let receipt = try options.session { vault, context in try vault.consent.receipt(subject: subject, purpose: purpose, context: context) }
-                FileHandle.standardOutput.write(try receipt.json())
+                // Without --json, the receipt document itself: the file `verify-receipt` checks.
+                if options.output.json { try Output.json(Result(receipt: receipt)) } else { FileHandle.standardOutput.write(try receipt.json()) }
             }
         }
     }

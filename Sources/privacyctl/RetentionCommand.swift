@@ -121,6 +121,17 @@ extension Privacyctl {
                     case ok, receipt, scrub
                     case alreadyErased = "already_erased", walScrubbed = "wal_scrubbed"
                 }
+
+                /// The receipt member in snake_case, for reading: the signed file (--out) keeps
+                /// the receipt's own format, and is what `erase verify-receipt` checks.
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(ok, forKey: .ok)
+                    try c.encode(alreadyErased, forKey: .alreadyErased)
+                    try c.encode(walScrubbed, forKey: .walScrubbed)
+                    try c.encode(scrub, forKey: .scrub)
+                    try c.encode(SnakeCaseKeys(receipt), forKey: .receipt)
+                }
             }
 
             func run() throws {
@@ -173,7 +184,18 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(abstract: "List the tombstones of erased subjects (their receipts), oldest first.", discussion: Examples.section("erase list"))
             @OptionGroup var options: VaultCommandOptions
 
-            struct Result: Encodable { let ok: Bool; let erased: [ErasureReceipt] }
+            /// The receipts in snake_case, for reading (each tombstone's signed receipt keeps
+            /// its own format in the vault and in the files `erase --out` writes).
+            struct Result: Encodable {
+                let ok: Bool
+                let erased: [ErasureReceipt]
+                enum CodingKeys: String, CodingKey { case ok, erased }
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(ok, forKey: .ok)
+                    try c.encode(erased.map(SnakeCaseKeys.init), forKey: .erased)
+                }
+            }
 
             func run() throws {
                 try options.run({ vault, context in Result(ok: true, erased: try vault.retention.tombstones(context: context)) }, text: { result in

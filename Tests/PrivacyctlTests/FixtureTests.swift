@@ -144,13 +144,13 @@ struct FixtureTests {
         let rules = Dictionary(uniqueKeysWithValues: erased.compactMap { r in (r["subject"] as? String).map { ($0, r["rule"] as? String ?? "") } })
         #expect(rules == ["fx-005": "", "fx-007": "lead-inactive", "fx-008": "customer-tax-records"])
         let byRequest = try #require(erased.first { $0["subject"] as? String == "fx-005" })
-        #expect(byRequest["requestID"] as? String == (try f.expected("requests.erasure_closed")))
+        #expect(byRequest["request_id"] as? String == (try f.expected("requests.erasure_closed")))
         // Erasing again changes nothing and returns the stored receipt: the committed one.
         let receipt = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.path("receipts/erasure-fx-005.json")))) as? [String: Any]
         let again = try f.run(["erase", "fx-005", "--reason", "fixture test", "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try again.json()["already_erased"] as? Bool == true)
-        #expect((try again.json()["receipt"] as? [String: Any])?["receiptID"] as? String == receipt?["receiptID"] as? String)
+        #expect((try again.json()["receipt"] as? [String: Any])?["receipt_id"] as? String == receipt?["receiptID"] as? String)
         // A tombstoned id is never created again.
         #expect(try f.run(["records", "put", "--subject", "fx-007", "--set", "city=Anywhere"]).status == 65)
     }
@@ -330,7 +330,7 @@ struct FixtureTests {
             let report = try verified.json()
             #expect(report["ok"] as? Bool == true)
             let manifest = try #require(report["manifest"] as? [String: Any])
-            #expect(manifest["backupID"] as? String == facts["id"] as? String)
+            #expect(manifest["backup_id"] as? String == facts["id"] as? String)
             #expect(manifest["compressed"] as? Bool == facts["compressed"] as? Bool)
             #expect(manifest["tombstones"] as? Int == (facts["before_erasure"] as? Bool == true ? 2 : 3))
 

@@ -144,8 +144,8 @@ struct ReportCommandTests {
         // The last backup as `backup list` shows it.
         let manifest = try #require(backups.first?["manifest"] as? [String: Any])
         #expect(figures["backups"] == String(backups.count))
-        #expect(figures["backup:last-id"] == manifest["backupID"] as? String)
-        #expect(figures["backup:last-created"] == manifest["createdAt"] as? String)
+        #expect(figures["backup:last-id"] == manifest["backup_id"] as? String)
+        #expect(figures["backup:last-created"] == manifest["created_at"] as? String)
         #expect(figures["backup:last-subjects"] == "6")
 
         // Art. 30: every purpose of the vault's purposes.yaml with its lawful basis; the

@@ -183,7 +183,7 @@ struct RetentionCommandTests {
         #expect(erased.status == 0, "\(erased.stderr)")
         let body = try erased.json()
         #expect(body["already_erased"] as? Bool == false)
-        #expect((body["receipt"] as? [String: Any])?["requestID"] as? String == "dsr-1")
+        #expect((body["receipt"] as? [String: Any])?["request_id"] as? String == "dsr-1")
         let verified = try f.run(["erase", "verify-receipt", receipt, "--subject", "c0003", "--json"])
         let valid = try verified.json()["valid"] as? Bool
         #expect(verified.status == 0 && valid == true)

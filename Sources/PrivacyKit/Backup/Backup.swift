@@ -86,8 +86,9 @@ struct BackupHeader: Codable {
     let identity: BackupIdentity?
 }
 
-/// What `createBackup` made.
-public struct BackupSummary: Sendable, Codable {
+/// What `createBackup` made. Encoded with snake_case keys, the manifest's too (see
+/// ``SnakeCaseKeys``).
+public struct BackupSummary: Sendable, Encodable {
     public let id: String
     public let file: String
     public let createdAt: String
@@ -107,10 +108,25 @@ public struct BackupSummary: Sendable, Codable {
         case createdAt = "created_at", plaintextBytes = "plaintext_bytes", ciphertextBytes = "ciphertext_bytes"
         case recoverySealed = "recovery_sealed", snapshotSeconds = "snapshot_seconds", encryptSeconds = "encrypt_seconds"
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(file, forKey: .file)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(plaintextBytes, forKey: .plaintextBytes)
+        try c.encode(ciphertextBytes, forKey: .ciphertextBytes)
+        try c.encode(chunks, forKey: .chunks)
+        try c.encode(recoverySealed, forKey: .recoverySealed)
+        try c.encode(snapshotSeconds, forKey: .snapshotSeconds)
+        try c.encode(encryptSeconds, forKey: .encryptSeconds)
+        try c.encode(snapshot, forKey: .snapshot)
+        try c.encode(SnakeCaseKeys(manifest), forKey: .manifest)
+    }
 }
 
-/// What verifying a backup found.
-public struct BackupVerification: Sendable, Codable {
+/// What verifying a backup found (snake_case keys, the manifest's too).
+public struct BackupVerification: Sendable, Encodable {
     public let ok: Bool
     /// What is wrong and where (nil when ok).
     public let problem: String?
@@ -124,6 +140,17 @@ public struct BackupVerification: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case ok, problem, code, file, manifest
         case chunksRead = "chunks_read", plaintextBytes = "plaintext_bytes"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ok, forKey: .ok)
+        try c.encodeIfPresent(problem, forKey: .problem)
+        try c.encodeIfPresent(code, forKey: .code)
+        try c.encode(file, forKey: .file)
+        try c.encodeIfPresent(manifest.map(SnakeCaseKeys.init), forKey: .manifest)
+        try c.encode(chunksRead, forKey: .chunksRead)
+        try c.encode(plaintextBytes, forKey: .plaintextBytes)
     }
 }
 
