@@ -167,6 +167,25 @@ extension HelpTests {
         }
     }
 
+    /// The man page's EXIT STATUS lists every exit code with its JSON word, and its
+    /// ENVIRONMENT every PRIVACYKIT_ variable privacyctl and the library read (issue 22, point 8).
+    @Test func theManPageListsExitCodesAndTheEnvironment() throws {
+        let source = try String(contentsOfFile: Self.repository + "/docs/man/privacyctl.1", encoding: .utf8)
+        let status = try #require(source.range(of: ".Sh \"EXIT STATUS\"")).upperBound
+        let statusSection = String(source[status...].split(separator: ".Sh ", maxSplits: 1).first ?? "")
+        for code in ExitStatus.allCases {
+            #expect(statusSection.contains(".It \(code.rawValue)\n.Cm \(code.name) :"), "EXIT STATUS lacks \(code.rawValue) \(code.name)")
+        }
+        let environment = try #require(source.range(of: ".Sh ENVIRONMENT")).upperBound
+        let environmentSection = String(source[environment...].split(separator: ".Sh ", maxSplits: 1).first ?? "")
+        let read = try Self.shell("grep -rhoE 'PRIVACYKIT_[A-Z_]+' '\(Self.repository)/Sources/privacyctl' '\(Self.repository)/Sources/PrivacyKit' | sort -u")
+        let variables = read.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("PRIVACYKIT_TEST_") && $0 != "PRIVACYKIT_TOKEN" && $0 != "PRIVACYKIT_" }
+        #expect(variables.count >= 6, "\(variables)")
+        for variable in variables {
+            #expect(environmentSection.contains(".It Ev \(variable)\n"), "ENVIRONMENT lacks \(variable): add it to scripts/generate-man")
+        }
+    }
+
     /// Completion scripts come from the binary for bash, zsh and fish, are valid shell, and
     /// scripts/install-completions puts them (and the man page) where shells look.
     @Test func completionsAreGeneratedAndInstallable() throws {
