@@ -125,8 +125,9 @@ extension Privacyctl {
         struct Verify: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Read and authenticate every chunk and the manifest of a backup; restore nothing.",
-                discussion: Examples.discussion("Exit status 0 when the backup is whole, 69 (integrity) or 67 (wrong key) with what is wrong and where.", "backup verify"))
-            @Argument(help: ArgumentHelp("The backup file, or its id (in <vault>/Backups).", valueName: "id|file")) var backup: String
+                discussion: Examples.discussion("Exit status 0 when the backup is whole, 69 (integrity) or 67 (wrong key) with what is wrong and where. `latest` is the newest backup in --dir (default <vault>/Backups): what a nightly check verifies.", "backup verify"))
+            @Argument(help: ArgumentHelp("The backup file, its id (in --dir), or latest (the newest there).", valueName: "id|file|latest")) var backup: String
+            @Option(name: .long, help: ArgumentHelp("Where to look for an id or latest (default: <vault>/Backups).", valueName: "dir")) var dir: String?
             @OptionGroup var recovery: RecoveryOptions
             @OptionGroup var options: VaultCommandOptions
 
@@ -137,14 +138,14 @@ extension Privacyctl {
                     let report: (Int64, Int64) -> Void = { done, total in progress.update("\(done * 100 / max(total, 1))% of \(total / 1_000_000) MB") }
                     if let keyFile = recovery.recoveryKeyFile {
                         let key = try RecoveryKey.read(at: keyFile)
-                        result = VaultBackups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), recoveryKey: key,
+                        result = VaultBackups.verify(at: try BackupInfo.resolve(backup, vault: options.vault, dir: dir), recoveryKey: key,
                                                      expectedIdentity: try recovery.expected(), allowUnbound: recovery.allowUnbound, progress: report)
                     } else {
                         guard recovery.expectIdentity == nil, !recovery.allowUnbound else {
                             throw CLIError(.usage, "--expect-identity and --allow-unbound-backup go with --recovery-key-file: with the root secret, a vault checks its backups against its own identity")
                         }
                         result = try options.session { vault, context in
-                            try vault.backups.verify(at: try BackupInfo.resolve(backup, vault: options.vault), context: context, progress: report)
+                            try vault.backups.verify(at: try BackupInfo.resolve(backup, vault: options.vault, dir: dir), context: context, progress: report)
                         }
                     }
                     progress.finish()
@@ -318,16 +319,22 @@ extension Privacyctl {
 /// Backup ids and files on the command line.
 enum BackupInfo {
     /// A file path, or a backup id found in `<vault>/Backups`.
-    static func resolve(_ text: String, vault: VaultOptions) throws -> URL {
+    static func resolve(_ text: String, vault: VaultOptions, dir: String? = nil) throws -> URL {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory) {
             // A directory is a wrong argument, not a damaged backup (69).
             guard !isDirectory.boolValue else { throw CLIError(.invalidInput, "\(text) is a directory, not a backup file") }
             return URL(fileURLWithPath: text)
         }
+        let directory = dir ?? (try? vault.directory().path + "/" + VaultBackups.backupsDirectoryName)
+        if text == "latest" {
+            guard let directory, let newest = BackupFiles.list(in: directory).first else {
+                throw CLIError(.notFound, "no backup in \(directory ?? "the vault's Backups/") to verify as latest")
+            }
+            return URL(fileURLWithPath: newest)
+        }
         let isID = text.hasPrefix(BackupFiles.idPrefix)
-        if isID, let directory = try? vault.directory().path + "/" + VaultBackups.backupsDirectoryName,
-           let path = BackupFiles.find(id: text, in: directory) {
+        if isID, let directory, let path = BackupFiles.find(id: text, in: directory) {
             return URL(fileURLWithPath: path)
         }
         if isID { _ = try vault.existingDirectory() }

@@ -121,6 +121,10 @@ enum Examples {
             "privacyctl sweep --now 2026-06-01 --limit 1000",
         ],
         "retention report": ["privacyctl retention report", "privacyctl retention report --days 90 --json"],
+        "status": [
+            "privacyctl status",
+            "privacyctl status --witness /mnt/witness/crm.jsonl --max-backup-age PT26H --json",
+        ],
         "report": [
             "privacyctl report",
             "privacyctl report --out /srv/reports/vault-2026-12.html --days 30",

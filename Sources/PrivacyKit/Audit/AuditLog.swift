@@ -188,9 +188,13 @@ public struct AuditQuery: Sendable {
     public var until: String?
     public var afterSeq: Int64?
     public var limit: Int?
+    /// `allowed`, `denied` or `failed`.
+    public var outcome: String?
+    /// Newest first (with `limit: 1`, the last such event).
+    public var newestFirst = false
 
     public init(subjectID: String? = nil, actor: String? = nil, action: String? = nil, since: String? = nil,
-                until: String? = nil, afterSeq: Int64? = nil, limit: Int? = nil) {
+                until: String? = nil, afterSeq: Int64? = nil, limit: Int? = nil, outcome: String? = nil, newestFirst: Bool = false) {
         self.subjectID = subjectID
         self.actor = actor
         self.action = action
@@ -198,5 +202,7 @@ public struct AuditQuery: Sendable {
         self.until = until
         self.afterSeq = afterSeq
         self.limit = limit
+        self.outcome = outcome
+        self.newestFirst = newestFirst
     }
 }

@@ -60,7 +60,7 @@ public struct VaultAudit: VaultCapability {
             }
     }
 
-    /// Events matching `query`, oldest first. Reading the log is itself recorded
+    /// Events matching `query`, oldest first (newest first if it says so). Reading the log is itself recorded
     /// (`audit.query`).
     public func events(matching query: AuditQuery, context: AccessContext) throws -> [AuditEvent] {
         let subject = try query.subjectID.map { id -> String in
@@ -77,7 +77,7 @@ public struct VaultAudit: VaultCapability {
         return try store.read { db in
                 try AuditTable(db: db).events(
                     subject: subject, newestSeq: last, actor: query.actor, action: query.action, since: query.since, until: query.until,
-                    afterSeq: query.afterSeq, limit: query.limit
+                    afterSeq: query.afterSeq, limit: query.limit, outcome: query.outcome, newestFirst: query.newestFirst
                 ).map(AuditLog.event(from:))
             }
     }

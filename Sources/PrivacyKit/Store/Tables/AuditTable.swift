@@ -153,7 +153,8 @@ struct AuditTable {
     /// looked up in every seq segment of the subject index up to `newestSeq` (see the
     /// v2-audit migration); times are inclusive `since`, exclusive `until`.
     func events(
-        subject: String?, newestSeq: Int64, actor: String?, action: String?, since: String?, until: String?, afterSeq: Int64?, limit: Int?
+        subject: String?, newestSeq: Int64, actor: String?, action: String?, since: String?, until: String?, afterSeq: Int64?, limit: Int?,
+        outcome: String? = nil, newestFirst: Bool = false
     ) throws -> [StoreRow] {
         var conditions: [String] = []
         var arguments: [(any StoreValueConvertible)?] = []
@@ -167,9 +168,10 @@ struct AuditTable {
         if let since { conditions.append("time >= ?"); arguments.append(since) }
         if let until { conditions.append("time < ?"); arguments.append(until) }
         if let afterSeq { conditions.append("seq > ?"); arguments.append(afterSeq) }
+        if let outcome { conditions.append("outcome = ?"); arguments.append(outcome) }
         var sql = "SELECT \(eventColumns) FROM audit_events"
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        sql += " ORDER BY seq"
+        sql += newestFirst ? " ORDER BY seq DESC" : " ORDER BY seq"
         if let limit { sql += " LIMIT \(max(0, limit))" }
         return try StoreRow.fetchAll(db, sql: sql, arguments: StoreArguments(arguments))
     }
