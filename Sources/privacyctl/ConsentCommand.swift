@@ -126,9 +126,9 @@ extension Privacyctl.Consent {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "May a subject be processed for a purpose (now, or --at a time)? With the reason.",
-            discussion: Examples.discussion("Without --purpose: every purpose. Exit status 0 whatever the answer; read `allowed` in --json.", "consent status"))
+            discussion: Examples.discussion("Without --purpose: every purpose. Exit status 0 whatever the answer; read `allowed` in --json. Many subjects (--subject repeated, or --subjects-file) are answered in one read per purpose.", "consent status"))
         @OptionGroup var options: ConsentOptions
-        @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
+        @OptionGroup var subjectList: SubjectListOptions
         @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
         @Option(name: .long, help: ArgumentHelp("The time to answer for (ISO 8601; default: now).", valueName: "time")) var at: String?
 
@@ -138,11 +138,16 @@ extension Privacyctl.Consent {
         }
 
         func run() throws {
-            try options.run(prepare: { try CLITime.parse(at, option: "--at") }, { time, vault, context in
+            let batch = subjectList.isBatch
+            try options.run(prepare: { (try CLITime.parse(at, option: "--at"), try subjectList.subjects()) }, { input, vault, context in
                 let ids = purpose.map { [$0] } ?? vault.policies.purposes.ids
-                return Result(answers: try ids.map { try vault.consent.answer(subject: subject, purpose: $0, at: time, context: context) })
+                // Subject by subject, each subject's purposes together, as a single subject's are.
+                let byPurpose = try ids.map { try vault.consent.answer(subjects: input.1, purpose: $0, at: input.0, context: context) }
+                return Result(answers: input.1.indices.flatMap { index in byPurpose.map { $0[index] } })
             }, text: { result in
-                for a in result.answers { Output.standardOutput("\(a.purpose): \(a.allowed ? "allowed" : "not allowed") (\(a.state.rawValue)): \(a.reason)") }
+                for a in result.answers {
+                    Output.standardOutput("\(batch ? "\(a.subject) " : "")\(a.purpose): \(a.allowed ? "allowed" : "not allowed") (\(a.state.rawValue)): \(a.reason)")
+                }
             })
         }
     }

@@ -235,3 +235,28 @@ enum RenamedOption {
         return new ?? old
     }
 }
+
+/// One subject or many: `--subject` (repeat for more) and `--subjects-file` (one id per
+/// line, `-` for standard input), for the read commands that answer for many subjects in
+/// one call (one unlock, one transaction, one checkpoint; issue 22, point 6).
+struct SubjectListOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A subject id (repeat for more).", valueName: "id")) var subject: [String] = []
+    @Option(name: .customLong("subjects-file"), help: ArgumentHelp("Subject ids, one per line, from this file or - for standard input.", valueName: "file"))
+    var subjectsFile: String?
+
+    func validate() throws {
+        if subject.isEmpty && subjectsFile == nil { throw ValidationError("give --subject ID (repeat for more) or --subjects-file FILE") }
+    }
+
+    /// More than one subject may be asked for: the answer is a list.
+    var isBatch: Bool { subject.count > 1 || subjectsFile != nil }
+
+    func subjects() throws -> [String] {
+        var ids = subject
+        if let subjectsFile {
+            ids += try InputFile.text(subjectsFile, what: "--subjects-file").split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return ids
+    }
+}

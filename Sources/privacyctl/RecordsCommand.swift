@@ -70,9 +70,7 @@ extension Privacyctl.Records {
             abstract: "Decrypt and print subjects' fields.",
             discussion: Examples.discussion("With several subjects (--subject repeated, or --subjects-file), they are read in one transaction, one audit event each, and each answers on its own: its fields, or why not (not-found, denied). The command then exits 0; `error` per subject says what was refused.", "records get"))
         @OptionGroup var options: VaultCommandOptions
-        @Option(name: .long, help: ArgumentHelp("A subject id (repeat for more).", valueName: "id")) var subject: [String] = []
-        @Option(name: .customLong("subjects-file"), help: ArgumentHelp("Subject ids, one per line, from this file or - for standard input.", valueName: "file"))
-        var subjectsFile: String?
+        @OptionGroup var subjectList: SubjectListOptions
         @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"))
         var field: [String] = []
 
@@ -99,22 +97,10 @@ extension Privacyctl.Records {
             enum CodingKeys: String, CodingKey { case ok, subjects }
         }
 
-        func validate() throws {
-            if subject.isEmpty && subjectsFile == nil { throw ValidationError("give --subject ID (repeat for more) or --subjects-file FILE") }
-        }
-
-        func subjects() throws -> [String] {
-            var ids = subject
-            if let subjectsFile {
-                ids += try InputFile.text(subjectsFile, what: "--subjects-file").split(whereSeparator: \.isNewline)
-                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            }
-            return ids
-        }
-
         func run() throws {
             let fields = field.isEmpty ? nil : field
-            guard subject.count > 1 || subjectsFile != nil else {
+            let subject = subjectList.subject
+            guard subjectList.isBatch else {
                 return try options.run({ vault, context in
                     let values = try vault.records.get(subject: subject[0], fields: fields, context: context)
                     return Result(subject: subject[0], fields: values, order: vault.policies.schema.fields.map(\.name))
@@ -122,7 +108,7 @@ extension Privacyctl.Records {
                     for name in result.order { if let v = result.fields[name] { Output.standardOutput("\(name): \(v)") } }
                 })
             }
-            try options.run(prepare: subjects, { ids, vault, context in
+            try options.run(prepare: subjectList.subjects, { ids, vault, context in
                 let reads = try vault.records.get(subjects: ids, fields: fields, context: context)
                 return BatchResult(subjects: reads.map { read in
                     switch read.result {

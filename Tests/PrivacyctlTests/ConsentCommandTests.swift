@@ -23,6 +23,12 @@ struct ConsentCommandTests {
         #expect(answer["allowed"] as? Bool == true && answer["state"] as? String == "granted")
         let all = try CLI.run(["consent", "status", "--subject", "S2"], environment: env)
         #expect(all.status == 0 && all.stdout.contains("marketing-email: not allowed (never-asked)") && all.stdout.contains("order-fulfilment: allowed (not-required)"))
+        // Many subjects in one call, from a file: the same answers as one call each.
+        let list = v.scratch.file("subjects.txt")
+        try Data("S2\nS1\n".utf8).write(to: URL(fileURLWithPath: list))
+        let many = try CLI.run(["consent", "status", "--subjects-file", list, "--purpose", "marketing-email", "--json"], environment: env)
+        let answers = (try many.json()["answers"] as? [[String: Any]]) ?? []
+        #expect(answers.map { "\($0["subject"] as? String ?? "") \($0["allowed"] as? Bool ?? false)" } == ["S2 false", "S1 true"], "\(many.stdout)")
 
         let audience = try CLI.run(["consent", "audience", "--purpose", "marketing-email"], environment: env)
         #expect(audience.status == 0 && audience.stdout == "S1\n" && audience.stderr.contains("1 subjects"))
