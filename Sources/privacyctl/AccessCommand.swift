@@ -69,7 +69,8 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(
                 abstract: "Print one of the default policy files this build ships (the ones `init` copies into a vault).",
                 discussion: Examples.discussion("For a vault made by an older version whose policy files lack what this version needs (roles, purposes): review the default, then merge it into the vault's Policies/.", "policy default"))
-            @Argument(help: ArgumentHelp("The file: \(PolicySet.requiredFiles.joined(separator: ", ")).", valueName: "name")) var name: String
+            @Argument(help: ArgumentHelp("The file: \(PolicySet.requiredFiles.joined(separator: ", ")).", valueName: "name"), completion: VaultCompletions.policyFiles)
+            var name: String
             @OptionGroup var output: OutputOptions
 
             struct Result: Encodable {

@@ -33,7 +33,7 @@ struct ConsentOptions: ParsableArguments, OpensVault {
 /// The options of grant, withdraw and object.
 struct ConsentChangeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
-    @Option(name: .long, help: ArgumentHelp("The purpose (purposes.yaml).", valueName: "purpose")) var purpose: String?
+    @Option(name: .long, help: ArgumentHelp("The purpose (purposes.yaml).", valueName: "purpose"), completion: VaultCompletions.purposes) var purpose: String?
     @Option(name: .long, help: ArgumentHelp("Where it came from: \(ConsentChannel.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "channel"))
     var channel: String = ConsentChannel.api.rawValue
     @Option(name: .customLong("notice-version"), help: ArgumentHelp("The notice version shown (default: the one in force).", valueName: "version"))
@@ -129,7 +129,7 @@ extension Privacyctl.Consent {
             discussion: Examples.discussion("Without --purpose: every purpose. Exit status 0 whatever the answer; read `allowed` in --json. Many subjects (--subject repeated, or --subjects-file) are answered in one read per purpose.", "consent status"))
         @OptionGroup var options: ConsentOptions
         @OptionGroup var subjectList: SubjectListOptions
-        @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
+        @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose"), completion: VaultCompletions.purposes) var purpose: String?
         @Option(name: .long, help: ArgumentHelp("The time to answer for (ISO 8601; default: now).", valueName: "time")) var at: String?
 
         struct Result: Encodable {
@@ -156,7 +156,7 @@ extension Privacyctl.Consent {
         static let configuration = CommandConfiguration(abstract: "Every consent event of a subject, oldest first.", discussion: Examples.section("consent history"))
         @OptionGroup var options: ConsentOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
-        @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose")) var purpose: String?
+        @Option(name: .long, help: ArgumentHelp("One purpose (default: all).", valueName: "purpose"), completion: VaultCompletions.purposes) var purpose: String?
 
         func run() throws {
             try options.run({ vault, context in
@@ -170,7 +170,7 @@ extension Privacyctl.Consent {
             abstract: "Every subject that may be processed for a purpose now, one id per line (streamed).",
             discussion: Examples.discussion("With --json, one JSON object per line ({\"subject\": …}), then a summary line.", "consent audience"))
         @OptionGroup var options: ConsentOptions
-        @Option(name: .long, help: ArgumentHelp("The purpose.", valueName: "purpose")) var purpose: String
+        @Option(name: .long, help: ArgumentHelp("The purpose.", valueName: "purpose"), completion: VaultCompletions.purposes) var purpose: String
 
         struct Line: Encodable { let subject: String }
         struct Summary: Encodable {
@@ -222,7 +222,7 @@ extension Privacyctl.Consent {
             discussion: Examples.discussion("Every purpose that needs consent, or --purpose. Signed with the vault's Ed25519 audit key; check it with `consent verify-receipt`.", "consent receipt"))
         @OptionGroup var options: ConsentOptions
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
-        @Option(name: .long, help: ArgumentHelp("One purpose (default: every purpose that needs consent).", valueName: "purpose")) var purpose: String?
+        @Option(name: .long, help: ArgumentHelp("One purpose (default: every purpose that needs consent).", valueName: "purpose"), completion: VaultCompletions.purposes) var purpose: String?
 
         /// `--json`: the receipt inside the one-line answer. Its own keys are the Kantara
         /// Consent Receipt's (a standard's names, kept as the standard spells them).

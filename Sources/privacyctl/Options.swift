@@ -100,10 +100,12 @@ struct ContextOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Who is acting, as recorded in the audit log (default: $PRIVACYKIT_ACTOR, else the OS user).", valueName: "name"))
     var actor: String?
 
-    @Option(name: .long, help: ArgumentHelp("The role acted in, from the vault's access.yaml (default: the vault's privacyctl.yaml, else admin).", valueName: "role"))
+    @Option(name: .long, help: ArgumentHelp("The role acted in, from the vault's access.yaml (default: the vault's privacyctl.yaml, else admin).", valueName: "role"),
+            completion: VaultCompletions.roles)
     var role: String?
 
-    @Option(name: .long, help: ArgumentHelp("The purpose acted for, from purposes.yaml (default: the vault's privacyctl.yaml); reading or writing customer data needs one.", valueName: "purpose"))
+    @Option(name: .long, help: ArgumentHelp("The purpose acted for, from purposes.yaml (default: the vault's privacyctl.yaml); reading or writing customer data needs one.", valueName: "purpose"),
+            completion: VaultCompletions.purposes)
     var purpose: String?
 
     /// The identity of this command: the options, else the vault's defaults file, else the

@@ -71,7 +71,7 @@ extension Privacyctl.Records {
             discussion: Examples.discussion("With several subjects (--subject repeated, or --subjects-file), they are read in one transaction, one audit event each, and each answers on its own: its fields, or why not (not-found, denied). The command then exits 0; `error` per subject says what was refused.", "records get"))
         @OptionGroup var options: VaultCommandOptions
         @OptionGroup var subjectList: SubjectListOptions
-        @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"))
+        @Option(name: .long, help: ArgumentHelp("A field to print (repeat for more; default: all).", valueName: "field"), completion: VaultCompletions.fields)
         var field: [String] = []
 
         struct Result: Encodable {
@@ -131,7 +131,7 @@ extension Privacyctl.Records {
             abstract: "Find subjects by a field's value (through its blind index, exactly).",
             discussion: Examples.discussion("A value given with --value is visible to other users of this machine (ps) and stays in the shell's history: pass personal data with --value-file FILE, or --value-file - to read it from standard input. The file holds the value alone; one final newline (LF or CRLF) is dropped, anything else counts.", "records find"))
         @OptionGroup var options: VaultCommandOptions
-        @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field")) var field: String
+        @Option(name: .long, help: ArgumentHelp("The field.", valueName: "field"), completion: VaultCompletions.fields) var field: String
         @Option(name: .long, help: ArgumentHelp("The value (normalized like stored values); visible in ps: prefer --value-file.", valueName: "value")) var value: String?
         @Option(name: .customLong("value-file"), help: ArgumentHelp("Read the value from this file, or - for standard input (not visible in ps); one final newline is dropped.", valueName: "file"))
         var valueFile: String?

@@ -186,6 +186,25 @@ extension HelpTests {
         }
     }
 
+    /// Roles, purposes and fields complete from the policies of the vault on the command line
+    /// (or PRIVACYKIT_VAULT), read without a secret; policy files from the build's defaults.
+    @Test func completionsComeFromTheVault() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        func complete(_ path: [String], _ option: String, environment: [String: String] = [:]) throws -> [String] {
+            let words = ["privacyctl"] + path + (environment.isEmpty ? ["--vault", v.vault] : []) + [option, ""]
+            let result = try CLI.run(["---completion"] + path + ["--", option, String(words.count - 1), "0"] + words, environment: environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").map(String.init)
+        }
+        #expect(try complete(["records", "get"], "--role").contains("support-agent"))
+        #expect(try complete(["records", "get"], "--purpose", environment: ["PRIVACYKIT_VAULT": v.vault]).contains("marketing-email"))
+        let fields = try complete(["records", "get"], "--field")
+        #expect(fields.first == "full_name" && fields.contains("national_id"), "\(fields)")
+        #expect(try complete(["consent", "status"], "--purpose").contains("sale-or-sharing"))
+        let files = try CLI.run(["--generate-completion-script", "bash"]).stdout
+        #expect(files.contains("access.yaml") && files.contains("purposes.yaml"), "policy default completes its files")
+    }
+
     /// Completion scripts come from the binary for bash, zsh and fish, are valid shell, and
     /// scripts/install-completions puts them (and the man page) where shells look.
     @Test func completionsAreGeneratedAndInstallable() throws {
