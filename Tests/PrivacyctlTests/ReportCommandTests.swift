@@ -108,7 +108,14 @@ struct ReportCommandTests {
         for bar in Self.matches(#"<g class="bar-group" data-purpose="([^"]+)">(.*?)</g>"#, in: dom) {
             let rects = Dictionary(uniqueKeysWithValues: Self.matches(#"<rect data-state="([^"]+)" data-count="(\d+)""#, in: bar[1]).map { ($0[0], Int($0[1])!) })
             #expect(rects == consent[bar[0]]?.filter { $0.value > 0 }, "bars of \(bar[0])")
+            // Labelled: each bar says how many subjects it stands for.
+            let total = consent[bar[0]]?.values.reduce(0, +) ?? -1
+            #expect(bar[1].contains(#"<text class="bar-total""#) && bar[1].contains(">\(total) subjects</text>"), "the total of \(bar[0])")
         }
+        #expect(dom.contains("<figcaption>Subjects in each consent state, per purpose"))
+        // The policy in words a DPO reads, not ISO durations and event names.
+        #expect(dom.contains("Erase the customer 2 years after the last interaction"), "the retention rules in words")
+        #expect(dom.contains("3 years after the account was closed") && !dom.contains("P2Y after") && !dom.contains("after last_interaction"))
 
         // Retention: due now, held and due soon per rule, as `retention report --days 90`.
         #expect(!retention.isEmpty)

@@ -40,8 +40,9 @@ public enum ComplianceReportHTML {
         }
         html += section("Retention: due now and in the next \(report.horizonDays) days", id: "retention") {
             report.retention.isEmpty ? "<p>retention.yaml has no rules: nothing is ever due.</p>\n"
-                : table(["Rule", "Category", "Action", "Due now", "Held", "Due in \(report.horizonDays) days"], report.retention.map { r in
-                    [e(r.rule), e(r.category), e("\(r.action.rawValue) \(r.period) after \(r.from)"),
+                : table(["What happens", "Category", "Rule", "Due now", "Held", "Due in \(report.horizonDays) days"], report.retention.map { r in
+                    [e(ReportWords.rule(action: r.action.rawValue, period: r.period, from: r.from)), e(r.category),
+                     "<code>\(e(r.rule))</code>",
                      figure("retention:\(r.rule):due-now", r.dueNow), figure("retention:\(r.rule):held", r.heldNow),
                      figure("retention:\(r.rule):due-soon", r.dueSoon)]
                 })
@@ -89,8 +90,8 @@ public enum ComplianceReportHTML {
                 ["<span data-figure=\"art30:\(e(p.purpose))\">\(e(p.purpose))</span>", e(p.description), figure("art30:\(p.purpose):lawful-basis", p.lawfulBasis),
                  e(p.consent), figure("art30:\(p.purpose):categories", p.dataCategories.joined(separator: ", ")), e(p.roles.joined(separator: ", "))]
             }) + "<h3>Time limits for erasure (art. 30(1)(f))</h3>\n"
-                + table(["Rule", "Category", "Period", "From", "Action", "Legal reason"], report.erasureLimits.map { l in
-                    [e(l.rule), e(l.category), e(l.period), e(l.from), e(l.action), e(l.legalReason)]
+                + table(["Time limit", "Category", "Legal reason", "Rule"], report.erasureLimits.map { l in
+                    [e(ReportWords.rule(action: l.action, period: l.period, from: l.from)), e(l.category), e(l.legalReason), "<code>\(e(l.rule))</code>"]
                 })
         }
         return html + "</body></html>\n"
@@ -103,11 +104,14 @@ public enum ComplianceReportHTML {
         "withdrawn": "#ef6c00", "objected": "#c62828", "expired": "#8d6e63", "notice-changed": "#f9a825", "restricted": "#6a1b9a",
     ]
 
-    /// A horizontal stacked bar per purpose: the share of subjects in each state.
+    /// A horizontal stacked bar per purpose: the share of subjects in each state, each
+    /// segment labelled with its count where it is wide enough, each bar with its total,
+    /// under a caption and over a legend.
     static func consentChart(_ report: ComplianceReport) -> String {
-        let labelWidth = 170.0, barWidth = 460.0, rowHeight = 28.0
+        let labelWidth = 170.0, barWidth = 460.0, rowHeight = 28.0, totalWidth = 110.0
         let height = Double(report.consent.count) * rowHeight + 36
-        var svg = "<svg id=\"consent-chart\" role=\"img\" aria-label=\"Consent states per purpose\" width=\"\(Int(labelWidth + barWidth + 20))\" height=\"\(Int(height))\">\n"
+        var svg = "<figure><figcaption>Subjects in each consent state, per purpose (each bar is all subjects; numbers are subjects)</figcaption>\n"
+            + "<svg id=\"consent-chart\" role=\"img\" aria-label=\"Consent states per purpose\" width=\"\(Int(labelWidth + barWidth + totalWidth))\" height=\"\(Int(height))\">\n"
         for (row, c) in report.consent.enumerated() {
             let y = Double(row) * rowHeight
             let total = max(c.states.values.reduce(0, +), 1)
@@ -117,8 +121,12 @@ public enum ComplianceReportHTML {
                 let count = c.states[state]!
                 let width = barWidth * Double(count) / Double(total)
                 svg += "<rect data-state=\"\(e(state))\" data-count=\"\(count)\" x=\"\(fmt(x))\" y=\"\(y + 4)\" width=\"\(fmt(width))\" height=\"\(rowHeight - 8)\" fill=\"\(stateColours[state] ?? "#9e9e9e")\"><title>\(e(c.purpose)): \(e(state)) \(count)</title></rect>"
+                if width >= Double(String(count).count) * 7 + 8 {
+                    svg += "<text class=\"segment-label\" x=\"\(fmt(x + width / 2))\" y=\"\(y + 18)\" text-anchor=\"middle\">\(count)</text>"
+                }
                 x += width
             }
+            svg += "<text class=\"bar-total\" x=\"\(fmt(labelWidth + barWidth + 8))\" y=\"\(y + 17)\">\(c.states.values.reduce(0, +)) subjects</text>"
             svg += "</g>\n"
         }
         var x = 0.0
@@ -127,7 +135,7 @@ public enum ComplianceReportHTML {
             svg += "<rect x=\"\(fmt(x))\" y=\"\(legendY)\" width=\"12\" height=\"12\" fill=\"\(stateColours[state] ?? "#9e9e9e")\"/><text x=\"\(fmt(x + 16))\" y=\"\(legendY + 11)\">\(e(state))</text>"
             x += 24 + Double(state.count) * 7
         }
-        return svg + "</svg>\n"
+        return svg + "</svg></figure>\n"
     }
 
     static func section(_ title: String, id: String, _ body: () -> String) -> String {
@@ -171,7 +179,8 @@ public enum ComplianceReportHTML {
         table{border-collapse:collapse;margin:.6em 0 1em}th,td{border:1px solid #e0e0e0;padding:.3em .6em;text-align:left;vertical-align:top}
         th{background:#f5f5f5}td span[data-figure]{font-variant-numeric:tabular-nums}
         .big{font-size:1.6em;font-weight:600}.meta{color:#616161}.bad{color:#c62828}.good{color:#2e7d32}
-        svg text{font:12px system-ui,sans-serif;fill:#424242}code{background:#f5f5f5;padding:0 .2em}
+        svg text{font:12px system-ui,sans-serif;fill:#424242}svg text.segment-label{fill:#fff;font-weight:600}code{background:#f5f5f5;padding:0 .2em}
+        figure{margin:.6em 0}figcaption{color:#616161;margin-bottom:.3em}
         @media print{body{margin:0}section{break-inside:avoid}}
         """
 }
