@@ -221,7 +221,13 @@ public struct VaultReports: VaultCapability {
     /// Writes a rendered report to `path`, or by default to
     /// `<vault>/Reports/compliance-<time>.html`; mode 0600 and atomic (whole or absent), as
     /// for every file privacyctl writes. Returns the path written.
-    /// - Parameter overwrite: replace a file already at `path` (else `.alreadyExists`).
+    ///
+    /// - Parameters:
+    ///   - html: the report, from ``ComplianceReportHTML``.
+    ///   - path: where to write it (nil: the vault's `Reports/`, named by `now`).
+    ///   - now: the time in the default file name.
+    ///   - overwrite: replace a file already at `path` (else `.alreadyExists`: a report is
+    ///     evidence).
     public func writeComplianceReport(_ html: String, to path: String? = nil, now: Date = Date(), overwrite: Bool = false) throws -> String {
         let target: String
         if let path {
