@@ -55,7 +55,8 @@ extension Privacyctl {
         func run() throws {
             try Output.run(json: options.output.json) {
                 let clock = try CLITime.parse(now, option: "--now") ?? Date()
-                let limits = try [maxSweepAge, maxBackupAge, maxVerifiedBackupAge, maxCheckpointAge, maxKeyAge].map(Self.duration)
+                let limits = try [("--max-sweep-age", maxSweepAge), ("--max-backup-age", maxBackupAge), ("--max-verified-backup-age", maxVerifiedBackupAge),
+                                  ("--max-checkpoint-age", maxCheckpointAge), ("--max-key-age", maxKeyAge)].map { try Self.duration($1, option: $0) }
                 let witnessTime = try witness.map { path in try AuditCheckpoint.readWitnessFile(at: path).last?.time }
                 let checks = try options.session { vault, context -> [Check] in
                     func lastEvent(_ action: String, where accept: (AuditEvent) -> Bool = { _ in true }) throws -> String? {
@@ -90,9 +91,9 @@ extension Privacyctl {
             }
         }
 
-        static func duration(_ text: String) throws -> ISODuration {
+        static func duration(_ text: String, option: String) throws -> ISODuration {
             guard let duration = ISODuration(text), !duration.isZero else {
-                throw CLIError(.invalidInput, "a --max-…-age takes an ISO 8601 duration such as PT26H, P8D or P1Y (got '\(text)')")
+                throw CLIError(.invalidInput, "\(option) takes an ISO 8601 duration such as PT26H, P8D or P1Y (got '\(text)')")
             }
             return duration
         }

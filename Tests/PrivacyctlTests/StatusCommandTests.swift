@@ -35,6 +35,6 @@ struct StatusCommandTests {
         let looser = try CLI.run(["status", "--now", later, "--max-sweep-age", "P2D", "--max-backup-age", "P2D"], environment: env)
         #expect(looser.status == 0, "\(looser.stdout)")
         let bad = try CLI.run(["status", "--max-sweep-age", "a day"], environment: env)
-        #expect(bad.status == 65 && bad.stderr.contains("ISO 8601 duration"))
+        #expect(bad.status == 65 && bad.stderr.contains("--max-sweep-age takes an ISO 8601 duration"))
     }
 }
