@@ -44,25 +44,42 @@ public struct VaultRecords: VaultCapability {
             guard let stored = try store.load(tx.db, subjectID: subject) else {
                 throw PrivacyKitError(.notFound, "no subject \(subject)")
             }
-            return try read(stored, subject: subject, grant: grant, cipher: cipher, tx: tx)
+            return try read(stored, subject: subject, plan: readPlan(grant), cipher: cipher, tx: tx)
         }
     }
 
-    /// The fields of a loaded record the grant lets the caller see, as it may see them,
+    /// The schema's fields a grant lets its caller see, in schema order, with how: decided
+    /// once per call, so a batch does not ask the grant again for every subject.
+    func readPlan(_ grant: AccessGrant) -> [(spec: FieldSpec, view: FieldView)] {
+        schema.fields.compactMap { spec in grant.view(spec.name).map { (spec, $0) } }
+    }
+
+    /// The fields of a loaded record the plan lets the caller see, as it may see them,
     /// with the read's audit event (the fields, and which came back masked).
-    func read(_ stored: RecordStore.Stored, subject: String, grant: AccessGrant, cipher: FieldCipher, tx: AuditedTransaction) throws -> [String: String] {
+    func read(_ stored: RecordStore.Stored, subject: String, plan: [(spec: FieldSpec, view: FieldView)], cipher: FieldCipher,
+              tx: AuditedTransaction) throws -> [String: String] {
         var result: [String: String] = [:]
+        result.reserveCapacity(plan.count)
         var masked: [String] = []
-        let wanted = schema.fields.filter { grant.view($0.name) != nil && (stored.sealed[$0.name] != nil || stored.plain[$0.name] != nil) }
-        if wanted.contains(where: { stored.sealed[$0.name] != nil }) {
+        if plan.contains(where: { stored.sealed[$0.spec.name] != nil }) {
             try RecordStore(core: core).unlock(stored, subjectID: subject, cipher: cipher)
         }
         defer { cipher.wipe() }
-        for spec in wanted {
-            let value = try stored.open(spec.name, subjectID: subject, cipher: cipher) ?? stored.plain[spec.name]
-            guard let value else { continue }
-            result[spec.name] = grant.present(value, field: spec)
-            if grant.view(spec.name) == .masked { masked.append(spec.name) }
+        for (spec, view) in plan {
+            let value: String
+            if let envelope = stored.sealed[spec.name] {
+                value = try cipher.open(envelope, field: spec.name, subjectID: subject, key: stored.fieldKeys[spec.name])
+            } else if let plain = stored.plain[spec.name] {
+                value = plain
+            } else {
+                continue
+            }
+            switch view {
+            case .full: result[spec.name] = value
+            case .masked:
+                result[spec.name] = Masking.mask(value, rule: spec.mask)
+                masked.append(spec.name)
+            }
         }
         tx.record(AuditEntry(.recordRead, subjectID: subject, fields: result.keys.sorted(),
                              reason: masked.isEmpty ? nil : "masked: \(masked.joined(separator: ","))"))

@@ -63,12 +63,13 @@ extension VaultRecords {
         let results = try perform(context, request) { tx, grant -> [String: Result<[String: String], PrivacyKitError>] in
             let store = RecordStore(core: core)
             let decided = try core.readDecisions(tx.db, subjects: subjects, context: context)
+            let plan = readPlan(grant)
             var results: [String: Result<[String: String], PrivacyKitError>] = [:]
             for subject in subjects where results[subject] == nil {
                 if let refusal = decided.refusals[subject] {
                     results[subject] = .failure(refused(subject, refusal, fields: fields ?? [], context: context, tx: tx))
                 } else if let row = decided.records[subject] {
-                    results[subject] = .success(try read(try store.decode(row, subjectID: subject), subject: subject, grant: grant, cipher: cipher, tx: tx))
+                    results[subject] = .success(try read(try store.decode(row, subjectID: subject), subject: subject, plan: plan, cipher: cipher, tx: tx))
                 } else {
                     results[subject] = .failure(PrivacyKitError(.notFound, "no subject \(subject)"))
                 }
