@@ -20,7 +20,7 @@ enum VaultCompletions {
     static func names(_ words: [String], _ read: (String) throws -> [String]) -> [String] {
         let given = words.firstIndex(of: "--vault").flatMap { words.indices.contains($0 + 1) ? words[$0 + 1] : nil }
             ?? words.first { $0.hasPrefix("--vault=") }.map { String($0.dropFirst("--vault=".count)) }
-        guard let vault = given ?? ProcessInfo.processInfo.environment["PRIVACYKIT_VAULT"] else { return [] }
+        guard let vault = given ?? Environment.value("PRIVACYKIT_VAULT") else { return [] }
         return (try? read(vault + "/" + VaultLayout.policiesDirectoryName)) ?? []
     }
 }

@@ -140,6 +140,12 @@ enum Environment {
         guard let value = getenv(name), value.pointee != 0 else { return nil }
         return String(cString: value)
     }
+
+    /// Whether a variable is set and non-empty, without copying its value.
+    static func isSet(_ name: String) -> Bool {
+        guard let value = getenv(name) else { return false }
+        return value.pointee != 0
+    }
 }
 
 /// A small file named on the command line (values, notes, summaries, receipts), read
@@ -218,10 +224,8 @@ struct IgnoredSecretOptions: ParsableArguments {
     /// With `--verbose`, names the secret given (option or variable) that `command` ignores.
     func noteIgnored(by command: String) {
         guard verbose else { return }
-        let environment = ProcessInfo.processInfo.environment
-        let given = [keyFile.map { _ in "--key-file" }, passphraseFile.map { _ in "--passphrase-file" },
-                     environment["PRIVACYKIT_KEY_FILE"].map { _ in "PRIVACYKIT_KEY_FILE" },
-                     environment["PRIVACYKIT_PASSPHRASE"].map { _ in "PRIVACYKIT_PASSPHRASE" }].compactMap { $0 }
+        let given = [keyFile.map { _ in "--key-file" }, passphraseFile.map { _ in "--passphrase-file" }].compactMap { $0 }
+            + ["PRIVACYKIT_KEY_FILE", "PRIVACYKIT_PASSPHRASE"].filter(Environment.isSet)
         guard !given.isEmpty else { return }
         Output.standardError("privacyctl: \(command) needs no root secret: \(given.joined(separator: ", ")) ignored")
     }
