@@ -40,7 +40,8 @@ public enum CSVEncoding: String, Sendable, CaseIterable, Codable {
 /// Every diagnosis names the file and a line, never a byte of a value.
 struct CSVSniffer {
     static let sampleBytes = 256 * 1024
-    static let delimiters: [(byte: UInt8, name: String)] = [(0x2C, ","), (0x3B, ";"), (0x09, "tab")]
+    /// The separators a header line is read for (`|` only when asked for).
+    static let detected: [CSVDelimiter] = [.comma, .semicolon, .tab]
 
     let sample: [UInt8]
     let path: String
@@ -80,16 +81,16 @@ struct CSVSniffer {
 
     /// The separator of the header line: the most frequent of `,`, `;` and tab outside
     /// quotes (`,` when none appears, or on a tie with it).
-    func delimiter() -> UInt8 {
+    func delimiter() -> CSVDelimiter {
         var counts = [UInt8: Int]()
         var quoted = false
         for byte in sample {
             if byte == 0x22 { quoted.toggle() }
             if !quoted && (byte == 0x0A || byte == 0x0D) { break }
-            if !quoted && Self.delimiters.contains(where: { $0.byte == byte }) { counts[byte, default: 0] += 1 }
+            if !quoted && Self.detected.contains(where: { $0.byte == byte }) { counts[byte, default: 0] += 1 }
         }
-        let best = Self.delimiters.max { (counts[$0.byte] ?? 0) < (counts[$1.byte] ?? 0) }!
-        return (counts[best.byte] ?? 0) > (counts[0x2C] ?? 0) ? best.byte : 0x2C
+        let best = Self.detected.max { (counts[$0.byte] ?? 0) < (counts[$1.byte] ?? 0) }!
+        return (counts[best.byte] ?? 0) > (counts[CSVDelimiter.comma.byte] ?? 0) ? best : .comma
     }
 
     /// Refuses a file read as UTF-8 that is written in another encoding, naming what its
@@ -128,7 +129,7 @@ struct CSVSniffer {
     /// characters it puts at 0x80–0x9F.
     func likelyEncoding() -> Likely {
         var high = 0, inRuns = 0, c1 = 0, run = 0
-        for byte in sample + [0] {
+        for byte in sample {
             if byte >= 0x80 {
                 high += 1
                 run += 1
@@ -138,6 +139,7 @@ struct CSVSniffer {
                 run = 0
             }
         }
+        if run >= 2 { inRuns += run }
         if high > 0 && inRuns * 10 >= high * 6 { return .doubleByte }
         return c1 > 0 ? .cp1252 : .latin1
     }

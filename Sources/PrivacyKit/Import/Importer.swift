@@ -57,11 +57,6 @@ public enum CSVDelimiter: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    init?(byte: UInt8) {
-        guard let match = Self.allCases.first(where: { $0.byte == byte }) else { return nil }
-        self = match
-    }
-
     var byte: UInt8 {
         switch self {
         case .comma: 0x2C
@@ -174,7 +169,7 @@ extension VaultRecords {
         let sniffer = CSVSniffer(path: path)
         try sniffer.checkIsText()
         try sniffer.checkEncoding(options.encoding)
-        let delimiter = options.delimiter ?? CSVDelimiter(byte: sniffer.delimiter()) ?? .comma
+        let delimiter = options.delimiter ?? sniffer.delimiter()
         let reader = try CSVReader(path: path, delimiter: delimiter.byte, encoding: options.encoding)
         guard let headerRow = try reader.next() else {
             throw PrivacyKitError(.invalidInput, "\(path) is empty: it needs a header row")
