@@ -57,7 +57,7 @@ extension Privacyctl {
                 let clock = try CLITime.parse(now, option: "--now") ?? Date()
                 let limits = try [("--max-sweep-age", maxSweepAge), ("--max-backup-age", maxBackupAge), ("--max-verified-backup-age", maxVerifiedBackupAge),
                                   ("--max-checkpoint-age", maxCheckpointAge), ("--max-key-age", maxKeyAge)].map { try Self.duration($1, option: $0) }
-                let witnessTime = try witness.map { path in try AuditCheckpoint.readWitnessFile(at: path).last?.time }
+                let witnessTime = try witness.flatMap { path in try AuditCheckpoint.readWitnessFile(at: path).last?.time }
                 let checks = try options.session { vault, context -> [Check] in
                     func lastEvent(_ action: String, where accept: (AuditEvent) -> Bool = { _ in true }) throws -> String? {
                         try vault.audit.events(matching: AuditQuery(action: action, limit: 50, outcome: "allowed", newestFirst: true), context: context)
@@ -70,7 +70,7 @@ extension Privacyctl {
                         ("backup", try lastEvent("backup.create"), limits[1]),
                         ("verified-backup", try lastEvent("backup.verify"), limits[2]),
                     ]
-                    if witness != nil { found.append(("exported-checkpoint", witnessTime ?? nil, limits[3])) }
+                    if witness != nil { found.append(("exported-checkpoint", witnessTime, limits[3])) }
                     found.append(("kek", newest(.kek), limits[4]))
                     found.append(("index-key", newest(.blindIndexRoot), limits[4]))
                     return found.map { name, last, limit in Self.check(name, last: last, limit: limit, now: clock) }

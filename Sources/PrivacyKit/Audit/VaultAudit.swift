@@ -96,11 +96,9 @@ public struct VaultAudit: VaultCapability {
         }
         return try store.read { db in
                 var count: Int64 = 0
-                let cursor = try AuditTable(db: db).events(after: afterSeq)
+                let cursor = try AuditTable(db: db).events(after: afterSeq, since: since)
                 while let row = try cursor.next() {
-                    let event = AuditLog.event(from: row)
-                    if let since, event.time < since { continue }
-                    try handle(event)
+                    try handle(AuditLog.event(from: row))
                     count += 1
                 }
                 return count

@@ -145,8 +145,11 @@ struct AuditTable {
     }
 
     /// Every event after `afterSeq`, oldest first, streamed (an export).
-    func events(after afterSeq: Int64) throws -> StoreCursor<StoreRow> {
-        try StoreRow.fetchCursor(db, sql: "SELECT \(eventColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+    func events(after afterSeq: Int64, since: String? = nil) throws -> StoreCursor<StoreRow> {
+        guard let since else {
+            return try StoreRow.fetchCursor(db, sql: "SELECT \(eventColumns) FROM audit_events WHERE seq > ? ORDER BY seq", arguments: [afterSeq])
+        }
+        return try StoreRow.fetchCursor(db, sql: "SELECT \(eventColumns) FROM audit_events WHERE seq > ? AND time >= ? ORDER BY seq", arguments: [afterSeq, since])
     }
 
     /// The events matching every filter given, oldest first. `subject` is a pseudonym,
