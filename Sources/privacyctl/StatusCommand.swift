@@ -9,7 +9,8 @@ extension Privacyctl {
         static let configuration = CommandConfiguration(
             abstract: "Check that the scheduled jobs keep running: the age of the last sweep, backup, verified backup, exported checkpoint and keys.",
             discussion: Examples.discussion("""
-                Each check compares the age of what was last done, read from the audit log (a \
+                Each check compares the age of what was last done, read from the audit log once \
+                it verifies with the vault's keys (a \
                 finished sweep, a backup made, a backup verified), the witness file (--witness: \
                 the last checkpoint exported there) and the keyring (the newest KEK and index \
                 key), with its limit, an ISO 8601 duration. Exits 0 when nothing is stale, 1 when \
@@ -59,6 +60,11 @@ extension Privacyctl {
                                   ("--max-checkpoint-age", maxCheckpointAge), ("--max-key-age", maxKeyAge)].map { try Self.duration($1, option: $0) }
                 let witnessTime = try witness.flatMap { path in try AuditCheckpoint.readWitnessFile(at: path).last?.time }
                 let checks = try options.session { vault, context -> [Check] in
+                    // The ages come from the log: only a log whose every event's chain and MAC
+                    // verify is trusted, so a store writer cannot make a stopped job look fresh.
+                    if let problem = try vault.audit.verify().problem {
+                        throw PrivacyKitError(.integrity, "the audit log fails verification at seq \(problem.seq.map(String.init) ?? "?") (\(problem.message)): the ages status reads from it cannot be trusted")
+                    }
                     func lastEvent(_ action: String, where accept: (AuditEvent) -> Bool = { _ in true }) throws -> String? {
                         try vault.audit.events(matching: AuditQuery(action: action, limit: 50, outcome: "allowed", newestFirst: true), context: context)
                             .first(where: accept)?.time

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 /// `privacyctl status` (issue 22, point 4): a monitor learns from the exit status alone that
@@ -37,4 +38,24 @@ struct StatusCommandTests {
         let bad = try CLI.run(["status", "--max-sweep-age", "a day"], environment: env)
         #expect(bad.status == 65 && bad.stderr.contains("--max-sweep-age takes an ISO 8601 duration"))
     }
+
+    /// A store writer without keys makes a stopped sweep look fresh by editing the time of
+    /// the last one in the log: status refuses the log (69) instead of answering from it.
+    @Test func aForgedSweepTimeIsRefusedNotBelieved() throws {
+        let v = try PrivacyctlTests.KeyFileVault()
+        let env = v.environment()
+        #expect(try CLI.run(["sweep"], environment: env).status == 0)
+        #expect(try CLI.run(["status", "--max-backup-age", "P100Y", "--max-verified-backup-age", "P100Y"], environment: env).status == 1, "no backup yet")
+        let later = ISO8601DateFormatter().string(from: Date().addingTimeInterval(10 * 86400))
+        let queue = try DatabaseQueue(path: v.vault + "/vault.sqlite")
+        try queue.write { db in
+            try db.execute(sql: "DROP TRIGGER IF EXISTS audit_events_no_update")
+            try db.execute(sql: "UPDATE audit_events SET time = ? WHERE seq = (SELECT MAX(seq) FROM audit_events WHERE action = 'retention.sweep' AND reason LIKE '% finished:%')",
+                           arguments: [later])
+        }
+        try queue.close()
+        let forged = try CLI.run(["status", "--now", later, "--json"], environment: env)
+        #expect(forged.status == 69 && forged.stderr.contains("fails verification"), "\(forged.stdout) \(forged.stderr)")
+    }
 }
+
