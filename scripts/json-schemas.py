@@ -90,6 +90,7 @@ def scenario(run, tmp):
     yield "backup export-ledger", [os.path.join(tmp, "ledger.json")]
     yield "backup restore", [run_latest(tmp), "--out", os.path.join(tmp, "restored")]
     yield "report", ["--out", os.path.join(tmp, "report.html")]
+    yield "ropa", ["--format", "csv", "--out", os.path.join(tmp, "ropa.csv")]
     yield "clients add", ["shop", "--role", "service", "--purpose", "order-fulfilment"]
     yield "clients list", []
     yield "clients rotate", ["shop"]

@@ -69,7 +69,7 @@ extension Privacyctl {
             static let configuration = CommandConfiguration(
                 abstract: "Print one of the default policy files this build ships (the ones `init` copies into a vault).",
                 discussion: Examples.discussion("For a vault made by an older version whose policy files lack what this version needs (roles, purposes): review the default, then merge it into the vault's Policies/.", "policy default"))
-            @Argument(help: ArgumentHelp("The file: \(PolicySet.requiredFiles.joined(separator: ", ")).", valueName: "name"), completion: VaultCompletions.policyFiles)
+            @Argument(help: ArgumentHelp("The file: \(PolicySet.defaultFiles.map(\.name).sorted().joined(separator: ", ")).", valueName: "name"), completion: VaultCompletions.policyFiles)
             var name: String
             @OptionGroup var output: OutputOptions
 
@@ -107,6 +107,8 @@ extension Privacyctl {
                 let ok: Bool
                 let directory: String
                 let errors: [String]
+                /// What is worth knowing but not wrong: an optional file that is missing.
+                let notes: [String]
             }
 
             func run() throws {
@@ -121,11 +123,14 @@ extension Privacyctl {
                         let access = try AccessPolicy.load(from: path, schema: schema, purposes: purposes)
                         errors += OperatorDefaults.check(vaultDirectory: vaultDirectory, access: access)
                     }
+                    let notes = PolicySet.notes(directory: path)
                     if output.json {
-                        try Output.json(Result(ok: errors.isEmpty, directory: path, errors: errors.map(\.message)))
+                        try Output.json(Result(ok: errors.isEmpty, directory: path, errors: errors.map(\.message), notes: notes))
                     } else if errors.isEmpty {
+                        for note in notes { Output.standardError("note: \(note)") }
                         Output.standardOutput("\(path): every policy file is valid")
                     } else {
+                        for note in notes { Output.standardError("note: \(note)") }
                         for error in errors { Output.standardError(error.message) }
                         Output.standardError("\(errors.count) error\(errors.count == 1 ? "" : "s") in \(path)")
                     }

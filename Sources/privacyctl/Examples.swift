@@ -130,6 +130,11 @@ enum Examples {
             "privacyctl report --out /srv/reports/vault-2026-12.html --days 30",
             "privacyctl report --now 2026-12-31T23:59:59Z --json",
         ],
+        "ropa": [
+            "privacyctl ropa",
+            "privacyctl ropa --format csv --out /srv/reports/ropa-2026.csv",
+            "privacyctl ropa --format json --out ropa.json --force --json",
+        ],
         "requests open": [
             "privacyctl requests open --type access --subject c-1042 --regime gdpr",
             "privacyctl requests open --type erasure --subject c-1042 --regime ccpa --received 2026-11-30 --reference ticket-5521",

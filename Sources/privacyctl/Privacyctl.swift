@@ -17,7 +17,7 @@ struct Privacyctl: ParsableCommand {
         subcommands: [
             Init.self, Keys.self, Import.self, Records.self, Quality.self, Consent.self, Audit.self, Access.self, Policy.self,
             Holds.self, Erase.self, Restrict.self, Sweep.self, Retention.self, Requests.self, Export.self, Breach.self, Backup.self,
-            Report.self, Upgrade.self, Clients.self, Status.self,
+            Report.self, Ropa.self, Upgrade.self, Clients.self, Status.self,
         ]
     )
 

@@ -250,6 +250,7 @@ struct BadInputTests {
         (.secret, ["backup", "export-ledger", "$S/ledger.json"]),
         (.secret, ["backup", "recovery-keypair", "--out", "$S/recovery"]),
         (.secret, ["report", "--out", "$S/report.html"]),
+        (.secret, ["ropa", "--format", "csv", "--out", "$S/ropa.csv"]),
     ]
 
     /// One broken invocation and what it must give.
@@ -323,6 +324,10 @@ struct BadInputTests {
         Row(arguments: ["report", "--out", "$S/report.html", "--days", "5000"], exit: Exit.invalidInput, names: ["--days", "5000"]),
         Row(arguments: ["report", "--out", "$T/adir"], exit: Exit.invalidInput, names: ["--out", "$T/adir", "directory"]),
         Row(arguments: ["report", "--out", "$S/no-such-dir/r.html"], exit: Exit.notFound, names: ["--out", "$S/no-such-dir"]),
+        Row(arguments: ["ropa", "--format", "xlsx"], exit: Exit.usage, names: ["--format", "xlsx"]),
+        Row(arguments: ["ropa", "--out", "$T/adir"], exit: Exit.invalidInput, names: ["--out", "$T/adir", "directory"]),
+        Row(arguments: ["ropa", "--out", "$S/no-such-dir/r.html"], exit: Exit.notFound, names: ["--out", "$S/no-such-dir"]),
+        Row(arguments: ["ropa", "--now", "2026-02-30"], exit: Exit.invalidInput, names: ["--now", "2026-02-30"]),
 
         // CSV imports: empty, a directory, missing, a 20 MB header, not UTF-8.
         Row(arguments: ["import", "$T/empty"], exit: Exit.invalidInput, names: ["$T/empty", "empty"]),

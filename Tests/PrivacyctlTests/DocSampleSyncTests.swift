@@ -134,7 +134,7 @@ enum DocFiles {
                 #expect(defaults.role != nil || defaults.purpose != nil || defaults.actor != nil, "\(block.file):\(block.line): empty")
                 continue
             }
-            #expect(PolicySet.requiredFiles.contains(name), "\(block.file):\(block.line): \(name) is not a policy file")
+            #expect((PolicySet.requiredFiles + PolicySet.optionalFiles).contains(name), "\(block.file):\(block.line): \(name) is not a policy file")
             sets[parts.count > 1 ? parts[0] : "\(block.file):\(block.line)", default: []].append((name, block))
         }
         for (set, files) in sets {

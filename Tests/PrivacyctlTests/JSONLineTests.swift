@@ -40,7 +40,7 @@ struct JSONLineTests {
             ["import", csv], ["records", "get", "--subject", "c1"], ["records", "get", "--subject", "c1", "--subject", "c2"],
             ["consent", "grant", "--subject", "c1", "--purpose", "marketing-email", "--channel", "web-form"],
             ["consent", "history", "--subject", "c1"], ["backup", "create"], ["backup", "list"], ["keys", "status"],
-            ["audit", "verify"], ["audit", "checkpoint"], ["report"], ["sweep", "--dry-run"], ["retention", "report"], ["quality", "report"],
+            ["audit", "verify"], ["audit", "checkpoint"], ["report"], ["ropa"], ["sweep", "--dry-run"], ["retention", "report"], ["quality", "report"],
             ["holds", "list"], ["requests", "list"], ["clients", "list"], ["policy", "validate"], ["policy", "default", "access.yaml"],
             ["audit", "query", "--limit", "3"], ["erase", "c2", "--reason", "asked"], ["erase", "list"],
         ]

@@ -326,9 +326,7 @@ public struct AccessPolicy: Sendable {
     }
 
     private static func list(_ node: Node?, key: String, reader: PolicyReader) throws -> [Node] {
-        guard let node else { return [] }
-        guard let sequence = node.sequence else { throw reader.error(node, key: key, "must be a list") }
-        return Array(sequence)
+        try reader.list(node, key: key)
     }
 
     static func isValidName(_ name: String) -> Bool {

@@ -45,6 +45,9 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case breachClose = "breach.close"
     /// Listing the subjects a breach affected (reads the log, maps pseudonyms to ids).
     case breachAffected = "breach.affected"
+    /// The record of processing activities (GDPR art. 30) exported (`privacyctl ropa`):
+    /// the format and the digest of what was written.
+    case ropaExport = "ropa.export"
     // Backups
     case backupCreate = "backup.create"
     case backupVerify = "backup.verify"

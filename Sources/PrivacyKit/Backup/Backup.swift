@@ -297,6 +297,9 @@ public struct VaultBackups: VaultCapability {
         }
         var policies: [String: String] = [:]
         for name in PolicySet.requiredFiles { policies[name] = Base64URL.encode([UInt8](try PolicySet.read(policiesPath, name))) }
+        for name in PolicySet.optionalFiles {
+            if let data = FileManager.default.contents(atPath: policiesPath + "/" + name) { policies[name] = Base64URL.encode([UInt8](data)) }
+        }
         let header = BackupHeader(
             format: BackupManifest.formatVersion, backupID: backupID, vaultID: id.hex, createdAt: createdAt, chunkSize: BackupFile.chunkSize,
             compression: compression == nil ? nil : BackupCompression.name, backupKeyVersion: backupKeyEntry.info.version, wrappedKey: Base64URL.encode(wrapped.combined), recovery: recovery,

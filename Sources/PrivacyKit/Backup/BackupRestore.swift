@@ -164,7 +164,7 @@ extension VaultBackups {
         // Only now, from the header that the stream and the signed manifest authenticated.
         let header = opened.header
         for (name, text) in header.policies {
-            guard PolicySet.requiredFiles.contains(name), let bytes = try? Base64URL.decode(text) else {
+            guard (PolicySet.requiredFiles + PolicySet.optionalFiles).contains(name), let bytes = try? Base64URL.decode(text) else {
                 throw PrivacyKitError(.integrity, "the backup header's policy file \(name) is not valid")
             }
             try SecureFiles.replace(bytes, at: staging + "/" + VaultLayout.policiesDirectoryName + "/" + name, mode: 0o644)

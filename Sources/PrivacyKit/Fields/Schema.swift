@@ -163,6 +163,32 @@ struct PolicyReader {
         return value
     }
 
+    /// The items of a list; an absent key is an empty list.
+    func list(_ node: Node?, key: String) throws -> [Node] {
+        guard let node else { return [] }
+        guard let sequence = node.sequence else { throw error(node, key: key, "must be a list") }
+        return Array(sequence)
+    }
+
+    /// A list of distinct, non-empty strings. `required`: the key must be there with at least
+    /// one item; otherwise an absent key is an empty list.
+    func strings(_ node: Node?, key: String, parent: Node, required: Bool) throws -> [String] {
+        guard let node else {
+            if required { throw error(parent, key: key, "is missing") }
+            return []
+        }
+        guard let items = node.sequence, !(required && items.isEmpty) else {
+            throw error(node, key: key, required ? "must be a non-empty list" : "must be a list")
+        }
+        var out: [String] = []
+        for item in items {
+            guard let text = item.string, !text.isEmpty else { throw error(item, key: key, "must list strings") }
+            guard !out.contains(text) else { throw error(item, key: key, "lists '\(text)' twice") }
+            out.append(text)
+        }
+        return out
+    }
+
     func required<T>(_ value: T?, key: String, node: Node) throws -> T {
         guard let value else { throw error(node, key: key, "is missing") }
         return value

@@ -106,6 +106,15 @@ public struct ComplianceReport: Sendable, Codable {
             case rule, category, period, from, action
             case legalReason = "legal_reason"
         }
+
+        init(_ rule: RetentionRule) {
+            self.rule = rule.name
+            category = rule.category ?? RetentionPolicy.anyCategory
+            period = rule.period.description
+            from = rule.from.description
+            action = rule.action.rawValue
+            legalReason = rule.legalReason
+        }
     }
 
     public let vaultID: String
@@ -209,10 +218,7 @@ public struct VaultReports: VaultCapability {
                 consent: consent, retention: try VaultRetention(core: core).retentionRules(db, now: now, horizonDays: horizonDays),
                 openRequests: requests, openBreaches: breaches, audit: audit, backups: backups.count,
                 lastBackup: last.map { .init(id: $0.1.backupID, createdAt: $0.1.createdAt, subjects: $0.1.subjects, file: $0.0) },
-                processingActivities: processingActivities(), erasureLimits: retention.rules.map {
-                    .init(rule: $0.name, category: $0.category ?? RetentionPolicy.anyCategory, period: $0.period.description,
-                          from: $0.from.description, action: $0.action.rawValue, legalReason: $0.legalReason)
-                })
+                processingActivities: processingActivities(), erasureLimits: retention.rules.map(ComplianceReport.ErasureLimit.init))
             tx.record(AuditEntry(.recordLookup, reason: "compliance report at \(clock): \(subjects) subjects, \(requests.count) open requests, \(breaches.count) open breaches"))
             return report
         }
@@ -229,19 +235,20 @@ public struct VaultReports: VaultCapability {
     ///   - overwrite: replace a file already at `path` (else `.alreadyExists`: a report is
     ///     evidence).
     public func writeComplianceReport(_ html: String, to path: String? = nil, now: Date = Date(), overwrite: Bool = false) throws -> String {
-        let target: String
-        if let path {
-            target = path
-        } else {
-            let reports = directory.path + "/Reports"
-            if !FileManager.default.fileExists(atPath: reports) {
-                do { try SecureFiles.makeDirectory(reports, mode: 0o700) } catch let error as PrivacyKitError where error.code == .alreadyExists {}
-            }
-            let stamp = Timestamp.precise(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-            target = reports + "/compliance-\(stamp).html"
-        }
+        let target = try path ?? defaultReportPath(name: "compliance", fileExtension: "html", now: now)
         try SecureFiles.writeEvidence(Array(html.utf8), to: target, what: "the report file", overwrite: overwrite)
         return target
+    }
+
+    /// `<vault>/Reports/NAME-TIME.EXT` (the directory made, mode 0700, if need be): where a
+    /// report goes when no path is given.
+    func defaultReportPath(name: String, fileExtension: String, now: Date) throws -> String {
+        let reports = directory.path + "/Reports"
+        if !FileManager.default.fileExists(atPath: reports) {
+            do { try SecureFiles.makeDirectory(reports, mode: 0o700) } catch let error as PrivacyKitError where error.code == .alreadyExists {}
+        }
+        let stamp = Timestamp.precise(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        return reports + "/\(name)-\(stamp).\(fileExtension)"
     }
 
     /// The record of processing activities drawn from the policies: each purpose with its

@@ -307,14 +307,6 @@ public struct RetentionPolicy: Sendable {
     }
 
     private static func stringList(_ node: Node?, key: String, parent: Node, reader: PolicyReader) throws -> [String] {
-        guard let node else { throw reader.error(parent, key: key, "is missing") }
-        guard let items = node.sequence, !items.isEmpty else { throw reader.error(node, key: key, "must be a non-empty list") }
-        var out: [String] = []
-        for item in items {
-            guard let text = item.string, !text.isEmpty else { throw reader.error(item, key: key, "must list strings") }
-            guard !out.contains(text) else { throw reader.error(item, key: key, "lists '\(text)' twice") }
-            out.append(text)
-        }
-        return out
+        try reader.strings(node, key: key, parent: parent, required: true)
     }
 }

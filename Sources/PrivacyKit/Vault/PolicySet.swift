@@ -10,6 +10,8 @@ import Yams
 public enum PolicySet {
     /// The files every vault has.
     public static let requiredFiles = ["access.yaml", "purposes.yaml", "retention.yaml", "schema.yaml"]
+    /// Files a vault may have: checked, backed up and restored when present.
+    public static let optionalFiles = [ProcessingPolicy.fileName]
 
     /// The default policy files: name and bytes.
     public static var defaultFiles: [(name: String, contents: Data)] {
@@ -61,15 +63,22 @@ public enum PolicySet {
         guard errors.isEmpty else { return errors }
         let schema = attempt { try Schema.load(from: directory) }
         let purposes = attempt { try PurposeSet.load(from: directory) }
+        var retention: RetentionPolicy?
         if let schema, let purposes, let data = attempt({ try read(directory, "access.yaml") }) {
             errors += AccessPolicy.check(data, name: directory + "/access.yaml", schema: schema, purposes: purposes).1
-            _ = attempt { try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes) }
+            retention = attempt { try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes) }
         } else {
             for name in ["access.yaml", "retention.yaml"] {
                 errors.append(PrivacyKitError(.invalidInput, "\(directory)/\(name): not checked, because it refers to schema.yaml and purposes.yaml, which have errors"))
             }
         }
+        errors += ProcessingPolicy.checkFile(in: directory, schema: schema, purposes: purposes, retention: retention)
         return errors
+    }
+
+    /// What `policy validate` notes without failing: optional files a directory lacks.
+    public static func notes(directory: String) -> [String] {
+        [ProcessingPolicy.note(directory: directory)].compactMap { $0 }
     }
 
     /// A digest of every `.yaml` file of a policy directory (names and contents): what the
