@@ -65,15 +65,19 @@ def scenario(run, tmp):
     request = json.loads(run("requests open", ["--type", "access", "--subject", "c1", "--regime", "gdpr"])).get("request", {}).get("id", "")
     yield "requests list", []
     yield "requests show", [request]
-    yield "requests verify-identity", [request, "--verified-at", "now"]
+    yield "requests verify-identity", [request, "--verified-at", "now", "--method", "account-login", "--degree", "reasonable"]
     yield "requests extend", [request, "--reason", "complex"]
+    yield "export keypair", ["--out", os.path.join(tmp, "requester")]
+    yield "export subject", ["c1", "--out", os.path.join(tmp, "package"), "--seal-to", os.path.join(tmp, "requester.pub"), "--request", request]
     yield "requests close", [request, "--outcome", "completed"]
+    erasure = json.loads(run("requests open", ["--type", "erasure", "--subject", "c3", "--regime", "gdpr"])).get("request", {}).get("id", "")
     yield "requests open", ["--type", "erasure", "--subject", "c3", "--regime", "gdpr"]
-    yield "erase subject", ["c3", "--reason", "asked", "--out", os.path.join(tmp, "erasure.json")]
+    yield "erase subject", ["c3", "--reason", "asked", "--out", os.path.join(tmp, "erasure.json"), "--request", erasure]
+    yield "requests verify-identity", [erasure, "--verified-at", "now", "--method", "in-person", "--degree", "high"]
+    yield "requests close", [erasure, "--outcome", "completed"]
+    yield "requests list", []
     yield "erase verify-receipt", [os.path.join(tmp, "erasure.json")]
     yield "erase list", []
-    yield "export keypair", ["--out", os.path.join(tmp, "requester")]
-    yield "export subject", ["c1", "--out", os.path.join(tmp, "package"), "--seal-to", os.path.join(tmp, "requester.pub")]
     yield "export open", [os.path.join(tmp, "package"), "--secret-key", os.path.join(tmp, "requester.key"), "--out", os.path.join(tmp, "opened")]
     yield "breach open", ["--detected-at", "2026-12-01T10:00:00Z", "--summary", "lost laptop"]
     breach = json.loads(run("breach list", [])).get("breaches", [{}])[0].get("id", "")
@@ -161,7 +165,7 @@ def main():
         def run(path, arguments, json_flag=True):
             result = subprocess.run([args.bin] + path.split() + arguments + (["--json"] if json_flag else []), env=env, capture_output=True, text=True)
             return result.stdout
-        seen, paths = {"init": json.loads(made.stdout)}, ["init"]
+        seen, paths, request_samples = {"init": json.loads(made.stdout)}, ["init"], []
         # Run as yielded: later steps read ids from what earlier ones made.
         for path, arguments in scenario(run, tmp):
             paths.append(path)
@@ -177,12 +181,20 @@ def main():
                 problems.append(f"{path}: failed in the scenario (exit {result.returncode}): {lines[0][:300]}")
                 continue
             seen[path] = answer
+            # A request's members depend on its state: its schema is the union of every one seen.
+            for request in [answer.get("request")] + answer.get("requests", []) if path.startswith("requests ") else []:
+                if request: request_samples.append(infer(request))
         name = lambda path: os.path.join(schemas, path.replace(" ", "-") + ".schema.json")
         if args.write:
             os.makedirs(schemas, exist_ok=True)
             for path, answer in seen.items():
                 schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"privacyctl {path} --json"}
                 schema.update(infer(answer))
+                if path.startswith("requests ") and request_samples:
+                    merged = merge(request_samples)
+                    members = schema["properties"]
+                    if "request" in members: members["request"] = merged
+                    if "requests" in members: members["requests"] = {"type": "array", "items": merged}
                 with open(name(path), "w") as f:
                     json.dump(schema, f, indent=2, sort_keys=True)
                     f.write("\n")

@@ -56,6 +56,25 @@ enum PostgresSchema {
                 revoked_by TEXT COLLATE "C"
             );
             """),
+        // Twin of SQLiteStore.migrator's v10-request-regimes (PDPA-TW and PIPL requests,
+        // identity verification, the controller's own deadline, the proof of completion).
+        ("v4-request-regimes", """
+            ALTER TABLE subject_requests
+                DROP CONSTRAINT subject_requests_type_check,
+                DROP CONSTRAINT subject_requests_regime_check,
+                ADD CONSTRAINT subject_requests_type_check
+                    CHECK (type IN ('access', 'export', 'rectification', 'restriction', 'objection', 'erasure', 'limit')),
+                ADD CONSTRAINT subject_requests_regime_check CHECK (regime IN ('gdpr', 'ccpa', 'pdpa-tw', 'pipl')),
+                ADD COLUMN identity_method TEXT COLLATE "C",
+                ADD COLUMN identity_degree TEXT COLLATE "C" CHECK (identity_degree IN ('none', 'reasonable', 'high')),
+                ADD COLUMN own_days BIGINT CHECK (own_days > 0),
+                ADD COLUMN own_extension_days BIGINT CHECK (own_extension_days > 0),
+                ADD COLUMN proof TEXT COLLATE "C",
+                ADD CHECK ((identity_method IS NULL) = (identity_degree IS NULL)),
+                ADD CHECK (identity_method IS NULL OR identity_verified_at IS NOT NULL),
+                ADD CHECK (regime <> 'pipl' OR own_days IS NOT NULL),
+                ADD CHECK (proof IS NULL OR outcome = 'completed');
+            """),
     ]
 
     private static let v1 = """

@@ -138,12 +138,18 @@ enum Examples {
         "requests open": [
             "privacyctl requests open --type access --subject c-1042 --regime gdpr",
             "privacyctl requests open --type erasure --subject c-1042 --regime ccpa --received 2026-11-30 --reference ticket-5521",
+            "privacyctl requests open --type access --subject c-2077 --regime pdpa-tw",
         ],
         "requests list": ["privacyctl requests list --open", "privacyctl requests list --overdue --json"],
         "requests show": ["privacyctl requests show req-7c1e20"],
-        "requests verify-identity": ["privacyctl requests verify-identity req-7c1e20 --verified-at 2026-12-01"],
+        "requests verify-identity": [
+            "privacyctl requests verify-identity req-7c1e20 --verified-at 2026-12-01 --method account-login --degree reasonable",
+        ],
         "requests extend": ["privacyctl requests extend req-7c1e20 --reason 'complex request: several systems'"],
-        "requests close": ["privacyctl requests close req-7c1e20 --outcome completed"],
+        "requests close": [
+            "privacyctl erase c-1042 --reason 'erasure request' --request req-7c1e20",
+            "privacyctl requests close req-7c1e20 --outcome completed",
+        ],
         "export subject": [
             "privacyctl export c-1042 --out ./c-1042-export",
             "privacyctl export c-1042 --out ./c-1042-export --seal-to subject.pub",

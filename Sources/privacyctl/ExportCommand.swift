@@ -31,10 +31,11 @@ extension Privacyctl.Export {
             "Seal every file to this X25519 public key (a file: base64url or hex text, as `export keypair` writes); no plaintext is written.",
             valueName: "file"))
         var sealTo: String?
+        @Option(name: .long, help: ArgumentHelp("The data-subject request id it answers (access or portability).", valueName: "id")) var request: String?
 
         func run() throws {
             // The key first: a bad key file is reported before the vault is opened.
-            try options.run(prepare: { try sealTo.map(SubjectExport.readPublicKey(at:)) }, { recipient, vault, context in
+            try options.run(request: request, prepare: { try sealTo.map(SubjectExport.readPublicKey(at:)) }, { recipient, vault, context in
                 ExportOutput(try vault.requests.exportSubject(subject, to: URL(fileURLWithPath: out), sealedTo: recipient, context: context))
             }, text: { result in
                 let summary = result.body

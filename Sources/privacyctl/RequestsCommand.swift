@@ -7,10 +7,16 @@ extension Privacyctl {
         static let configuration = CommandConfiguration(
             abstract: "Track data-subject requests (access, export, rectification, restriction, objection, erasure) and their legal deadlines.",
             discussion: """
-                GDPR: one calendar month from receipt (UTC), three once extended; paused while identity \
-                verification is awaited. CCPA: 45 days, 90 once extended, not paused; opt-out (objection) \
-                and limit (restriction) requests: 15 business days, no extension. Times are ISO 8601 \
-                (2026-01-31T09:00:00Z), a date (midnight UTC) or `now`.
+                GDPR (art. 12(3)): one calendar month from receipt (UTC), three once extended; paused while \
+                identity verification is awaited. CCPA (§ 1798.130): 45 days, 90 once extended, not paused; \
+                opt-out (objection) and limit (restriction) requests: 15 business days in California, no \
+                extension. Taiwan's PDPA (art. 13): 15 days for access and copies, 30 for correction, deletion \
+                and cessation, each extendable once by as many, counted in Taiwan's days. PIPL sets no \
+                deadline (art. 50): the controller's own from Policies/regimes.yaml, labelled non-statutory. \
+                A request is completed only with the identity verified to the degree its regime asks for \
+                (verify-identity) and the vault's proof that it was carried out (an erasure receipt, an \
+                export, a write, a restriction, an objection). Times are ISO 8601 (2026-01-31T09:00:00Z), \
+                a date (midnight UTC) or `now`. See docs/regimes.md.
                 """,
             subcommands: [Open.self, List.self, Show.self, VerifyIdentity.self, Extend.self, Close.self]
         )
@@ -45,17 +51,24 @@ enum RequestsOutput {
 
     static func summary(_ r: DataSubjectRequest) -> String {
         "\(r.id)  \(r.type.rawValue)  \(r.regime.rawValue)  subject \(r.subject)\(r.subjectState == .live ? "" : " (\(r.subjectState.rawValue))")  "
-            + "\(r.status.rawValue)  deadline \(ISOTime.preciseString(r.deadline))\(r.overdue ? "  OVERDUE" : "")"
+            + "\(r.status.rawValue)  deadline \(ISOTime.preciseString(r.deadline))\(r.rule.statutory ? "" : " (non-statutory)")\(r.overdue ? "  OVERDUE" : "")"
     }
 
     static func detail(_ one: One) -> [String] {
         let r = one.request
-        var lines = [summary(r), "  received \(ISOTime.preciseString(r.receivedAt)), opened by \(r.openedBy) at \(ISOTime.preciseString(r.openedAt))"]
+        var lines = [summary(r), "  received \(ISOTime.preciseString(r.receivedAt)), opened by \(r.openedBy) at \(ISOTime.preciseString(r.openedAt))",
+                     "  deadline under \(r.rule.citation): \(r.rule.period)\(r.rule.extended.map { ", \($0) once extended" } ?? ", no extension")"]
         if let reference = r.reference { lines.append("  reference \(reference)") }
         if r.identityRequestedAt != nil || r.identityVerifiedAt != nil {
             lines.append("  identity asked for \(r.identityRequestedAt.map(ISOTime.preciseString) ?? "-"), verified \(r.identityVerifiedAt.map(ISOTime.preciseString) ?? "not yet")"
                          + String(format: " (%.2f days waited)", r.daysWaitingForIdentity))
         }
+        if let method = r.identityMethod, let degree = r.identityDegree {
+            lines.append("  identity: \(method.rawValue), \(degree.rawValue) degree (needed: \(r.identityRequired.rawValue))")
+        } else if r.closedAt == nil {
+            lines.append("  identity: not recorded (needed to complete: \(r.identityRequired.rawValue) degree)")
+        }
+        if let proof = r.proof { lines.append("  completed on \(proof.kind.rawValue)\(proof.auditSeq.map { ", audit event \($0)" } ?? "")\(proof.receiptID.map { ", receipt \($0)" } ?? "")") }
         if let extended = r.extendedAt { lines.append("  extended at \(ISOTime.preciseString(extended)): \(r.extensionReason ?? "")") }
         if let closed = r.closedAt {
             lines.append("  closed at \(ISOTime.preciseString(closed)) by \(r.closedBy ?? "?"): \(r.outcome?.rawValue ?? "?")\(r.closeReason.map { ", \($0)" } ?? "")"
@@ -76,7 +89,7 @@ extension Privacyctl.Requests {
         @OptionGroup var options: VaultCommandOptions
         @Option(name: .long, help: ArgumentHelp("access, export, rectification, restriction, objection or erasure.", valueName: "type")) var type: String
         @Option(name: .long, help: ArgumentHelp("The subject id.", valueName: "id")) var subject: String
-        @Option(name: .long, help: ArgumentHelp("gdpr or ccpa.", valueName: "regime")) var regime: String
+        @Option(name: .long, help: ArgumentHelp("gdpr, ccpa, pdpa-tw or pipl.", valueName: "regime")) var regime: String
         @Option(name: .long, help: ArgumentHelp("When the request was received (default: now).", valueName: "time")) var received: String?
         @Option(name: .long, help: ArgumentHelp("A ticket number in another system (no personal data).", valueName: "ref")) var reference: String?
         @Option(name: .long, help: ArgumentHelp("A note, stored encrypted under the subject's key (visible in ps: prefer --note-file).", valueName: "text"))
@@ -130,29 +143,40 @@ extension Privacyctl.Requests {
     struct VerifyIdentity: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify-identity",
-            abstract: "Record when identity verification was asked for (--requested-at) and when it arrived (--verified-at).",
-            discussion: Examples.discussion("Under GDPR the deadline is paused in between. Each time is recorded once.", "requests verify-identity"))
+            abstract: "Record when identity verification was asked for (--requested-at) and when it arrived (--verified-at), how and how surely.",
+            discussion: Examples.discussion("""
+                Under GDPR the deadline is paused in between. Each time is recorded once. --verified-at needs \
+                --method (\(IdentityMethod.allCases.map(\.rawValue).joined(separator: ", "))) and --degree (none, \
+                reasonable, high); a request is completed only once the degree reaches what its regime asks for \
+                (CCPA regulations §§ 7060-7062: high to hand over specific pieces; none for opt-outs).
+                """, "requests verify-identity"))
         @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .customLong("requested-at"), help: ArgumentHelp("When verification was asked for.", valueName: "time")) var requestedAt: String?
         @Option(name: .customLong("verified-at"), help: ArgumentHelp("When the identity was verified.", valueName: "time")) var verifiedAt: String?
+        @Option(name: .long, help: ArgumentHelp("How it was verified (with --verified-at).", valueName: "method")) var method: String?
+        @Option(name: .long, help: ArgumentHelp("How sure: none, reasonable or high (with --verified-at).", valueName: "degree")) var degree: String?
 
         func validate() throws {
             if requestedAt == nil && verifiedAt == nil { throw ValidationError("give --requested-at, --verified-at or both (a time, or now)") }
+            if verifiedAt != nil && (method == nil || degree == nil) { throw ValidationError("--verified-at needs --method and --degree") }
+            if verifiedAt == nil && (method != nil || degree != nil) { throw ValidationError("--method and --degree go with --verified-at") }
         }
 
         func run() throws {
             try options.run({ vault, context in
                 RequestsOutput.One(request: try vault.requests.recordIdentity(
                     id, requestedAt: try CLITime.parse(requestedAt, option: "--requested-at"),
-                    verifiedAt: try CLITime.parse(verifiedAt, option: "--verified-at"), context: context))
+                    verifiedAt: try CLITime.parse(verifiedAt, option: "--verified-at"),
+                    method: try method.map(IdentityMethod.init(parsing:)), degree: try degree.map(IdentityDegree.init(parsing:)),
+                    context: context))
             }, text: { Output.standardOutput(lines: RequestsOutput.detail($0)) })
         }
     }
 
     struct Extend: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Extend a request's deadline once (GDPR: by two months; CCPA: by 45 days), before it passes.", discussion: Examples.section("requests extend"))
+            abstract: "Extend a request's deadline once (GDPR: by two months; CCPA: by 45 days; PDPA: by 15 or 30 days), before it passes.", discussion: Examples.section("requests extend"))
         @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("Why (stored with the request; no personal data).", valueName: "text")) var reason: String
@@ -166,7 +190,9 @@ extension Privacyctl.Requests {
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a request: completed, refused (needs --reason) or withdrawn.", discussion: Examples.section("requests close"))
+        static let configuration = CommandConfiguration(
+            abstract: "Close a request: completed (needs the identity verified and the proof it was done), refused (needs --reason) or withdrawn.",
+            discussion: Examples.section("requests close"))
         @OptionGroup var options: VaultCommandOptions
         @Argument(help: ArgumentHelp("The request id (dsr-…).", valueName: "id")) var id: String
         @Option(name: .long, help: ArgumentHelp("completed, refused or withdrawn.", valueName: "outcome")) var outcome: String

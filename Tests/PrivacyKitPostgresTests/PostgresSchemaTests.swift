@@ -36,7 +36,7 @@ struct PostgresSchemaTests {
             let tables = try values(c, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [.text(schema)])
             #expect(tables == Self.tables.map { .text($0) })
             try PostgresSchema.migrate(c)
-            #expect(try values(c, "SELECT name FROM schema_migrations ORDER BY 1") == [.text("v1-privacykit"), .text("v2-integrity"), .text("v3-clients")])
+            #expect(try values(c, "SELECT name FROM schema_migrations ORDER BY 1") == [.text("v1-privacykit"), .text("v2-integrity"), .text("v3-clients"), .text("v4-request-regimes")])
             let appliedAt = try values(c, "SELECT applied_at FROM schema_migrations")
             guard case .text(let time)? = appliedAt.first else { Issue.record("no applied_at"); return }
             #expect(time.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "\(time)")

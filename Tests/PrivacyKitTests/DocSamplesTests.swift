@@ -343,7 +343,9 @@ private struct SampleVault {
 
         // Work done for a request carries its id into the audit log and the receipt.
         let acting = AccessContext(actor: "dpo", role: "privacy-officer", purpose: "privacy-compliance", requestID: request.id)
+        try vault.requests.identityVerified(request.id, method: .accountLogin, degree: .reasonable, context: officer)
         _ = try vault.retention.erase(subject: "cust-42", reason: "GDPR art. 17 request", context: acting)
+        // Completed only on the evidence: here the erasure receipt, named in the close event.
         try vault.requests.close(request.id, outcome: .completed, context: officer)
         // end-doc-sample
         #expect(try vault.requests.get(request.id, context: officer).outcome == .completed)

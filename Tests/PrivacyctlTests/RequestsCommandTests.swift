@@ -65,25 +65,38 @@ struct RequestsCommandTests {
         let twice = try f.json(["requests", "extend", id, "--reason", "again", "--at", "2025-02-11T00:00:00Z"])
         #expect(twice.status == Exit.invalidInput && twice.object["ok"] as? Bool == false && Fixture.code(twice.object) == "invalid-input")
 
-        let verify = try f.json(["requests", "verify-identity", id, "--requested-at", "2025-02-01T00:00:00Z", "--verified-at", "2025-02-04T00:00:00Z"])
+        // The arrival of the identity needs how and how surely.
+        #expect(try f.run(["requests", "verify-identity", id, "--verified-at", "2025-02-04T00:00:00Z"]).status == Exit.usage)
+        let badMethod = try f.run(["requests", "verify-identity", id, "--verified-at", "2025-02-04T00:00:00Z", "--method", "selfie", "--degree", "high"])
+        #expect(badMethod.status == Exit.invalidInput && badMethod.stderr.contains("unknown identity method 'selfie'"))
+        let verify = try f.json(["requests", "verify-identity", id, "--requested-at", "2025-02-01T00:00:00Z", "--verified-at", "2025-02-04T00:00:00Z",
+                                 "--method", "matching-data-points", "--degree", "reasonable"])
         let verified = try #require(verify.object["request"] as? [String: Any])
         #expect(verify.status == 0 && verified["days_waiting_for_identity"] as? Double == 3 && verified["deadline"] as? String == "2025-05-03T10:00:00.000Z")
+        #expect(verified["identity_method"] as? String == "matching-data-points" && verified["identity_degree"] as? String == "reasonable")
+        #expect(verified["identity_required"] as? String == "reasonable" && verified["deadline_basis"] as? String == "GDPR art. 12(3)")
         #expect(try f.run(["requests", "verify-identity", id]).status == Exit.usage)
 
         let refused = try f.json(["requests", "close", id, "--outcome", "refused", "--at", "2025-03-01T00:00:00Z"])
         #expect(refused.status == Exit.invalidInput && Fixture.code(refused.object) == "invalid-input")
-        let closed = try f.json(["requests", "close", id, "--outcome", "completed", "--at", "2025-03-01T00:00:00Z"])
+        // Completed, while the subject is still stored: refused, and it says what to do.
+        let early = try f.run(["requests", "close", id, "--outcome", "completed"])
+        #expect(early.status == Exit.invalidInput && early.stderr.contains("subject S1 is still stored") && early.stderr.contains("privacyctl erase S1 --request \(id)"))
+        #expect(try f.run(["erase", "S1", "--reason", "GDPR art. 17", "--request", id]).status == 0)
+        let closed = try f.json(["requests", "close", id, "--outcome", "completed"])
         let done = try #require(closed.object["request"] as? [String: Any])
-        #expect(closed.status == 0 && done["status"] as? String == "closed" && done["outcome"] as? String == "completed" && done["answered_late"] as? Bool == false)
+        #expect(closed.status == 0 && done["status"] as? String == "closed" && done["outcome"] as? String == "completed" && done["answered_late"] as? Bool == true)
+        #expect((done["proof"] as? [String: Any])?["kind"] as? String == "erasure-receipt")
 
         let shown = try f.run(["requests", "show", id])
-        #expect(shown.status == 0 && shown.stdout.contains("\(id)  erasure  gdpr  subject S1") && shown.stdout.contains("reference T-42"))
+        #expect(shown.status == 0 && shown.stdout.contains("\(id)  erasure  gdpr  subject S1 (erased)") && shown.stdout.contains("reference T-42"))
+        #expect(shown.stdout.contains("completed on erasure-receipt, audit event") && shown.stdout.contains("deadline under GDPR art. 12(3): 1 month, 3 months once extended"))
         let listed = try f.run(["requests", "list", "--open"])
         #expect(listed.status == 0 && listed.stdout == "0 requests\n")
         // Every change is in the audit log under the request's id, and the log still verifies.
         let events = try f.json(["audit", "query", "--subject", "S1"])
         let actions = (events.object["events"] as? [[String: Any]])?.filter { $0["request_id"] as? String == id }.compactMap { $0["action"] as? String }
-        #expect(actions == ["request.open", "request.update", "request.update", "request.close", "record.read"])
+        #expect(actions == ["request.open", "request.update", "request.update", "record.erase", "request.close", "record.read"])
         #expect(try f.json(["audit", "verify"]).object["ok"] as? Bool == true)
     }
 
@@ -94,7 +107,7 @@ struct RequestsCommandTests {
         #expect(type.status == Exit.invalidInput && Fixture.code(type.object) == "invalid-input")
         #expect(((type.object["error"] as? [String: Any])?["message"] as? String)?.contains("unknown request type 'complaint'") == true)
         let regime = try f.run(["requests", "open", "--type", "access", "--subject", "S1", "--regime", "lgpd"])
-        #expect(regime.status == Exit.invalidInput && regime.stderr.contains("unknown regime 'lgpd' (one of gdpr, ccpa)"))
+        #expect(regime.status == Exit.invalidInput && regime.stderr.contains("unknown regime 'lgpd' (one of gdpr, ccpa, pdpa-tw, pipl)"))
         let time = try f.run(["requests", "open", "--type", "access", "--subject", "S1", "--regime", "gdpr", "--received", "yesterday"])
         #expect(time.status == Exit.invalidInput && time.stderr.contains("--received takes an ISO 8601 time"))
         let subject = try f.run(["requests", "open", "--type", "access", "--subject", "S9", "--regime", "gdpr"])

@@ -27,6 +27,14 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
     public let closedBy: String?
     public let outcome: DataSubjectRequestOutcome?
     public let closeReason: String?
+    /// How the requester's identity was verified, and to what degree (recorded with
+    /// ``identityVerifiedAt``; nil for requests verified before they were recorded).
+    public let identityMethod: IdentityMethod?
+    public let identityDegree: IdentityDegree?
+    /// What a request closed as completed rested on.
+    public let proof: RequestProof?
+    /// The regime's rule for this type: the deadline's period, extension and citation.
+    public let rule: RequestDeadline.Rule
     /// The time the computed values below are for.
     public let asOf: Date
 
@@ -34,8 +42,16 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
     var clock: Date { closedAt ?? asOf }
 
     public var deadline: Date {
-        RequestDeadline.deadline(regime: regime, type: type, receivedAt: receivedAt, extended: extendedAt != nil,
+        RequestDeadline.deadline(rule, receivedAt: receivedAt, extended: extendedAt != nil,
                                  identityRequestedAt: identityRequestedAt, identityVerifiedAt: identityVerifiedAt, asOf: clock)
+    }
+
+    /// The least identity degree the request must be verified to before it is completed.
+    public var identityRequired: IdentityDegree { IdentityDegree.required(regime: regime, type: type).degree }
+
+    /// Whether the recorded verification is enough to complete the request.
+    public var identitySufficient: Bool {
+        identityRequired == .none || (identityDegree.map { $0 >= identityRequired } ?? false)
     }
 
     public var daysWaitingForIdentity: Double {
@@ -60,6 +76,8 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
         case identityRequestedAt = "identity_requested_at", identityVerifiedAt = "identity_verified_at"
         case daysWaitingForIdentity = "days_waiting_for_identity", extendedAt = "extended_at", extensionReason = "extension_reason"
         case closedAt = "closed_at", closedBy = "closed_by", closeReason = "close_reason", answeredLate = "answered_late", asOf = "as_of"
+        case identityMethod = "identity_method", identityDegree = "identity_degree", identityRequired = "identity_required"
+        case proof, deadlineBasis = "deadline_basis", deadlineStatutory = "deadline_statutory"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -68,6 +86,8 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
             (.id, id), (.type, type.rawValue), (.regime, regime.rawValue), (.subject, subject), (.subjectState, subjectState.rawValue),
             (.reference, reference), (.note, note), (.openedBy, openedBy), (.extensionReason, extensionReason), (.closedBy, closedBy),
             (.outcome, outcome?.rawValue), (.closeReason, closeReason), (.status, status.rawValue),
+            (.identityMethod, identityMethod?.rawValue), (.identityDegree, identityDegree?.rawValue),
+            (.identityRequired, identityRequired.rawValue), (.deadlineBasis, rule.citation),
         ]
         let times: [(CodingKeys, Date?)] = [
             (.receivedAt, receivedAt), (.openedAt, openedAt), (.identityRequestedAt, identityRequestedAt), (.identityVerifiedAt, identityVerifiedAt),
@@ -79,6 +99,8 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
         try c.encode(daysWaitingForIdentity, forKey: .daysWaitingForIdentity)
         try c.encode(overdue, forKey: .overdue)
         try c.encodeIfPresent(answeredLate, forKey: .answeredLate)
+        try c.encode(rule.statutory, forKey: .deadlineStatutory)
+        try c.encodeIfPresent(proof, forKey: .proof)
     }
 
     /// From a stored row (``RequestsTable``): kinds and times checked.
@@ -105,6 +127,19 @@ public struct DataSubjectRequest: Sendable, Equatable, Encodable {
         closedBy = row.closedBy
         outcome = row.outcome.flatMap(DataSubjectRequestOutcome.init(rawValue:))
         closeReason = row.closeReason
+        identityMethod = row.identityMethod.flatMap(IdentityMethod.init(rawValue:))
+        identityDegree = row.identityDegree.flatMap(IdentityDegree.init(rawValue:))
+        proof = try row.proof.map { text in
+            guard let proof = try? JSONDecoder().decode(RequestProof.self, from: Data(text.utf8)) else {
+                throw PrivacyKitError(.integrity, "data-subject request \(row.id) has a damaged proof of completion")
+            }
+            return proof
+        }
+        let own = row.ownDays.map { RequestDeadline.OwnDeadline(days: $0, extensionDays: row.ownExtensionDays) }
+        guard let rule = try? RequestDeadline.rule(regime: regime, type: type, own: own) else {
+            throw PrivacyKitError(.integrity, "data-subject request \(row.id) is under \(regime.rawValue) but holds no deadline of the controller's own")
+        }
+        self.rule = rule
         self.asOf = asOf
     }
 }

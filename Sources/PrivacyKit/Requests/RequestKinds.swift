@@ -41,11 +41,80 @@ public enum DataSubjectRequestType: String, Sendable, Codable, TrackerChoice {
     public static let choiceName = "request type"
 }
 
-/// The law a request is answered under: it sets the deadline.
+/// The law a request is answered under: it sets the deadline (``RequestDeadline``) and how
+/// sure the requester's identity must be (``IdentityDegree/required(regime:type:)``).
 public enum PrivacyRegime: String, Sendable, Codable, TrackerChoice {
-    case gdpr, ccpa
+    /// The EU General Data Protection Regulation.
+    case gdpr
+    /// The California Consumer Privacy Act as amended by the CPRA, with its regulations.
+    case ccpa
+    /// Taiwan's Personal Data Protection Act (個人資料保護法).
+    case pdpaTW = "pdpa-tw"
+    /// China's Personal Information Protection Law (个人信息保护法).
+    case pipl
 
     public static let choiceName = "regime"
+}
+
+/// How sure the controller is that the requester is the person the request is about.
+public enum IdentityDegree: String, Sendable, Codable, TrackerChoice, Comparable {
+    /// No verification: the law forbids asking for it (opt-outs, refusals of marketing).
+    case none
+    /// A reasonable degree of certainty (CCPA regulations § 7062(b), (d); GDPR art. 12(6)).
+    case reasonable
+    /// A reasonably high degree (CCPA regulations § 7062(c): specific pieces of information).
+    case high
+
+    public static let choiceName = "identity degree"
+
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+    private var rank: Int { self == .none ? 0 : self == .reasonable ? 1 : 2 }
+
+    /// The least degree a request must have been verified to before it is completed, and
+    /// the rule that says so.
+    ///
+    /// - Opt-outs of sale or sharing and limits on sensitive data (CCPA regulations
+    ///   §§ 7026(d), 7027(e)) and objections to marketing (GDPR art. 21(2)–(3); Taiwan PDPA
+    ///   art. 20(2); PIPL art. 24(2)) need none: asking for proof would burden the right.
+    /// - CCPA: a reasonably high degree to hand over specific pieces of information (access,
+    ///   export: § 7062(c)); a reasonable degree otherwise (§§ 7060–7062).
+    /// - GDPR (art. 12(2), 12(6)), Taiwan's PDPA (art. 10, 11: the person's own data) and
+    ///   PIPL (art. 50): a reasonable degree.
+    public static func required(regime: PrivacyRegime, type: DataSubjectRequestType) -> (degree: IdentityDegree, citation: String) {
+        switch (regime, type) {
+        case (.ccpa, .objection): return (.none, "CCPA regulations § 7026(d)")
+        case (.ccpa, .restriction): return (.none, "CCPA regulations § 7027(e)")
+        case (.gdpr, .objection): return (.none, "GDPR art. 21(2)-(3)")
+        case (.pdpaTW, .objection): return (.none, "PDPA (Taiwan) art. 20(2)")
+        case (.pipl, .objection): return (.none, "PIPL art. 24(2)")
+        case (.ccpa, .access), (.ccpa, .export): return (.high, "CCPA regulations § 7062(c)")
+        case (.ccpa, _): return (.reasonable, "CCPA regulations §§ 7060-7062")
+        case (.gdpr, _): return (.reasonable, "GDPR art. 12(2), 12(6)")
+        case (.pdpaTW, _): return (.reasonable, "PDPA (Taiwan) art. 10, 11")
+        case (.pipl, _): return (.reasonable, "PIPL art. 50")
+        }
+    }
+}
+
+/// How the requester's identity was verified.
+public enum IdentityMethod: String, Sendable, Codable, TrackerChoice {
+    /// Nothing was asked for (the request needs no verification).
+    case notRequired = "not-required"
+    /// Signed in to an existing password-protected account (CCPA regulations § 7061).
+    case accountLogin = "account-login"
+    /// Answered from the e-mail address or phone number on file.
+    case contactConfirmation = "contact-confirmation"
+    /// Matched data points the controller holds (two: reasonable; three and a signed
+    /// declaration: reasonably high, § 7062(b)–(c)).
+    case matchingDataPoints = "matching-data-points"
+    /// An identity document was checked (and not kept beyond the check).
+    case identityDocument = "identity-document"
+    /// In person, at a counter.
+    case inPerson = "in-person"
+    /// An authorised agent with the person's signed permission (§ 7063).
+    case authorizedAgent = "authorized-agent"
+
+    public static let choiceName = "identity method"
 }
 
 public enum DataSubjectRequestStatus: String, Sendable, Codable, CaseIterable {
@@ -71,98 +140,4 @@ public enum RequestSubjectState: String, Sendable, Codable, CaseIterable {
     case erased
     /// Neither stored nor erased (opened with `unknownSubject`).
     case unknown
-}
-
-// MARK: - Deadlines
-
-/// The legal deadline of a data-subject request: pure functions of the times involved
-/// (no clock), in the Gregorian calendar in UTC.
-///
-/// - GDPR (art. 12(3)): one calendar month from receipt (31 January → 28 or 29 February),
-///   three months once extended. The clock is paused while identity verification is awaited
-///   (EDPB Guidelines 01/2022), if it was asked for before the deadline: the months are
-///   counted from receipt plus the time waited.
-/// - CCPA (Cal. Civ. Code 1798.130): 45 days from receipt, 90 once extended, whatever the
-///   identity verification takes. Opt-out of sale or sharing (`objection`) and limiting the
-///   use of sensitive data (`restriction`) must be honoured within 15 business days
-///   (CCPA regulations 7026(f), 7027(g)) and cannot be extended; business days are Monday to
-///   Friday in UTC (public holidays are not known here, so that deadline can only come early).
-public enum RequestDeadline {
-    /// A length of time in calendar terms.
-    public enum Period: Sendable, Equatable, CustomStringConvertible {
-        case months(Int), days(Int), businessDays(Int)
-
-        public var description: String {
-            switch self {
-            case .months(let n): "\(n) month\(n == 1 ? "" : "s")"
-            case .days(let n): "\(n) days"
-            case .businessDays(let n): "\(n) business days"
-            }
-        }
-    }
-
-    static let calendar: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? TimeZone(secondsFromGMT: 0)!
-        return calendar
-    }()
-
-    /// Whether a request may be extended at all.
-    public static func canExtend(regime: PrivacyRegime, type: DataSubjectRequestType) -> Bool {
-        !(regime == .ccpa && (type == .objection || type == .restriction))
-    }
-
-    /// The time allowed from (paused) receipt to the answer.
-    public static func period(regime: PrivacyRegime, type: DataSubjectRequestType, extended: Bool) -> Period {
-        switch regime {
-        case .gdpr: return .months(extended ? 3 : 1)
-        case .ccpa: return canExtend(regime: regime, type: type) ? .days(extended ? 90 : 45) : .businessDays(15)
-        }
-    }
-
-    /// `date` moved forward by `period`.
-    public static func add(_ period: Period, to date: Date) -> Date {
-        switch period {
-        case .months(let n): return calendar.date(byAdding: .month, value: n, to: date) ?? date.addingTimeInterval(Double(n) * 31 * 86_400)
-        case .days(let n): return calendar.date(byAdding: .day, value: n, to: date) ?? date.addingTimeInterval(Double(n) * 86_400)
-        case .businessDays(let n):
-            var day = date
-            var counted = 0
-            while counted < n {
-                day = calendar.date(byAdding: .day, value: 1, to: day) ?? day.addingTimeInterval(86_400)
-                if !calendar.isDateInWeekend(day) { counted += 1 }
-            }
-            return day
-        }
-    }
-
-    /// How long the deadline is paused for identity verification as of `asOf`: under GDPR,
-    /// from when it was asked for until it arrived (or until `asOf` while it has not), if
-    /// it was asked for before the deadline; under CCPA, never.
-    public static func pause(
-        regime: PrivacyRegime, type: DataSubjectRequestType, receivedAt: Date, extended: Bool,
-        identityRequestedAt: Date?, identityVerifiedAt: Date?, asOf: Date
-    ) -> TimeInterval {
-        guard regime == .gdpr, let requested = identityRequestedAt else { return 0 }
-        guard requested <= add(period(regime: regime, type: type, extended: extended), to: receivedAt) else { return 0 }
-        return max(0, (identityVerifiedAt ?? asOf).timeIntervalSince(requested))
-    }
-
-    /// The time identity verification has been awaited as of `asOf` (reported under both
-    /// regimes, whether or not it pauses the deadline).
-    public static func identityWait(identityRequestedAt: Date?, identityVerifiedAt: Date?, asOf: Date) -> TimeInterval {
-        guard let requested = identityRequestedAt else { return 0 }
-        return max(0, (identityVerifiedAt ?? asOf).timeIntervalSince(requested))
-    }
-
-    /// The deadline as of `asOf` (which matters only while a GDPR request awaits identity:
-    /// the deadline moves with the pause).
-    public static func deadline(
-        regime: PrivacyRegime, type: DataSubjectRequestType, receivedAt: Date, extended: Bool,
-        identityRequestedAt: Date? = nil, identityVerifiedAt: Date? = nil, asOf: Date
-    ) -> Date {
-        let paused = pause(regime: regime, type: type, receivedAt: receivedAt, extended: extended,
-                           identityRequestedAt: identityRequestedAt, identityVerifiedAt: identityVerifiedAt, asOf: asOf)
-        return add(period(regime: regime, type: type, extended: extended), to: receivedAt.addingTimeInterval(paused))
-    }
 }

@@ -11,7 +11,9 @@ public struct VaultRequests: VaultCapability {
     ///
     /// - Parameters:
     ///   - type: access, export, rectification, restriction, objection or erasure.
-    ///   - regime: GDPR or CCPA, which sets the deadline and its extension.
+    ///   - regime: GDPR, CCPA, Taiwan's PDPA or PIPL, which sets the deadline and its
+    ///     extension (``RequestDeadline/rule(regime:type:own:)``); for PIPL, which sets none,
+    ///     the controller's own from `regimes.yaml`, kept with the request.
     ///   - subject: the subject id the request is about.
     ///   - receivedAt: when the request reached the organisation (the clock starts then).
     ///   - reference: a reference in another system (a ticket number): 1 to 64 of
@@ -23,7 +25,8 @@ public struct VaultRequests: VaultCapability {
     ///   - context: who opens it (a role with the `requests` action).
     /// - Throws: `.notFound` for a subject that is neither stored nor erased (unless
     ///   `unknownSubject`); `.invalidInput` for a received time in the future, a malformed
-    ///   reference or note, or a note for a subject without a key.
+    ///   reference or note, a note for a subject without a key, or a PIPL request while
+    ///   `regimes.yaml` sets no deadline for it.
     @discardableResult
     public func open(
         _ type: DataSubjectRequestType, regime: PrivacyRegime, subject: String, receivedAt: Date = Date(),
@@ -33,6 +36,8 @@ public struct VaultRequests: VaultCapability {
         let received = try Tracking.past(receivedAt, "the received time")
         let reference = try reference.map(Tracking.reference)
         let note = try note.flatMap { $0.isEmpty ? nil : try Tracking.text($0, "the note", limit: 4000, lines: true) }
+        let own = core.policies.regimes.ownDeadlines[regime]
+        let rule = try RequestDeadline.rule(regime: regime, type: type, own: own)
         let id = Tracking.newID("dsr")
         var acting = context
         acting.requestID = id
@@ -55,10 +60,10 @@ public struct VaultRequests: VaultCapability {
             let now = Date()
             try RequestsTable(db: tx.db).insert(
                 id: id, type: type.rawValue, regime: regime.rawValue, subjectID: subject, receivedAt: received, reference: reference,
-                note: sealed, openedAt: Timestamp.precise(now), openedBy: context.actor)
+                note: sealed, openedAt: Timestamp.precise(now), openedBy: context.actor, own: rule.statutory ? nil : own)
             let request = try loadRequest(tx.db, id, asOf: now)
             tx.record(AuditEntry(.requestOpen, subjectID: subject,
-                                 reason: "\(id): \(type.rawValue) under \(regime.rawValue), received \(received), deadline \(Timestamp.precise(request.deadline))"))
+                                 reason: "\(id): \(type.rawValue) under \(regime.rawValue), received \(received), deadline \(Timestamp.precise(request.deadline)) (\(rule.citation))"))
             return request
         }
     }
@@ -121,22 +126,41 @@ public struct VaultRequests: VaultCapability {
         try recordIdentity(id, requestedAt: requestedAt, verifiedAt: nil, context: context)
     }
 
-    /// Records that the requester's identity was verified at `verifiedAt` (default: now).
+    /// Records that the requester's identity was verified at `verifiedAt` (default: now),
+    /// how, and to what degree.
     @discardableResult
-    public func identityVerified(_ id: String, verifiedAt: Date = Date(), context: AccessContext) throws -> DataSubjectRequest {
-        try recordIdentity(id, requestedAt: nil, verifiedAt: verifiedAt, context: context)
+    public func identityVerified(
+        _ id: String, verifiedAt: Date = Date(), method: IdentityMethod, degree: IdentityDegree, context: AccessContext
+    ) throws -> DataSubjectRequest {
+        try recordIdentity(id, requestedAt: nil, verifiedAt: verifiedAt, method: method, degree: degree, context: context)
     }
 
     /// Records when identity verification was asked for and/or when it arrived, in one
     /// `request.update`. Each is recorded once; neither may be in the future, before
-    /// receipt, or (arrival) before the asking.
+    /// receipt, or (arrival) before the asking. The arrival comes with how the identity was
+    /// verified and to what degree (GDPR art. 12(6); CCPA regulations §§ 7060–7062): a
+    /// request is completed only once that degree reaches ``IdentityDegree/required(regime:type:)``.
     ///
-    /// - Throws: `.invalidInput` for a closed request, a time already recorded, or times in
-    ///   the wrong order; `.notFound` for an unknown id.
+    /// - Throws: `.invalidInput` for a closed request, a time already recorded, times in
+    ///   the wrong order, an arrival without its method and degree (or those without an
+    ///   arrival), or `not-required` with a degree other than `none`; `.notFound` for an
+    ///   unknown id.
     @discardableResult
-    public func recordIdentity(_ id: String, requestedAt: Date?, verifiedAt: Date?, context: AccessContext) throws -> DataSubjectRequest {
+    public func recordIdentity(
+        _ id: String, requestedAt: Date?, verifiedAt: Date?, method: IdentityMethod? = nil, degree: IdentityDegree? = nil,
+        context: AccessContext
+    ) throws -> DataSubjectRequest {
         guard requestedAt != nil || verifiedAt != nil else {
             throw PrivacyKitError(.invalidInput, "give when identity verification was asked for, when it arrived, or both")
+        }
+        if verifiedAt != nil && (method == nil || degree == nil) {
+            throw PrivacyKitError(.invalidInput, "a verified identity needs its method and degree (how it was verified, and how sure that is)")
+        }
+        if verifiedAt == nil && (method != nil || degree != nil) {
+            throw PrivacyKitError(.invalidInput, "a method and degree are recorded with the time the identity was verified")
+        }
+        if (method == .notRequired) != (degree == IdentityDegree.none) && method != nil {
+            throw PrivacyKitError(.invalidInput, "method not-required goes with degree none, and degree none with method not-required")
         }
         let requested = try requestedAt.map { try Tracking.past($0, "the identity request time") }
         let verified = try verifiedAt.map { try Tracking.past($0, "the identity verification time") }
@@ -158,23 +182,29 @@ public struct VaultRequests: VaultCapability {
                 }
                 let asked = try requested.map { try Tracking.date($0) } ?? request.identityRequestedAt
                 try Tracking.notBefore(verified, "the identity verification time", asked ?? request.receivedAt, asked == nil ? "receipt" : "the identity request")
-                try RequestsTable(db: db).setIdentityVerified(id: id, at: verified)
+                if degree == IdentityDegree.none && request.identityRequired != .none {
+                    throw PrivacyKitError(.invalidInput, "request \(id): a \(request.regime.rawValue) \(request.type.rawValue) request needs identity verified to a \(request.identityRequired.rawValue) degree (\(IdentityDegree.required(regime: request.regime, type: request.type).citation))")
+                }
+                try RequestsTable(db: db).setIdentityVerified(id: id, at: verified, method: method?.rawValue ?? "", degree: degree?.rawValue ?? "")
             }
         } describe: { _, after in
             var parts: [String] = []
             if let requested { parts.append("identity asked for at \(requested)") }
-            if let verified { parts.append("identity verified at \(verified)") }
+            if let verified { parts.append("identity verified at \(verified) (\(method?.rawValue ?? "?"), \(degree?.rawValue ?? "?") degree)") }
             return parts.joined(separator: ", ") + String(format: ", waited %.2f days; deadline ", after.daysWaitingForIdentity) + Timestamp.precise(after.deadline)
         }
     }
 
     /// Extends the deadline once, for `reason` (required; stored, shown with the request,
-    /// never in the audit log: it is operator text): GDPR by two months, CCPA by 45 days.
-    /// The extension must be decided before the first deadline passes.
+    /// never in the audit log: it is operator text): GDPR by two months, CCPA by 45 days,
+    /// Taiwan's PDPA by 15 or 30 days (the written notice of the reason art. 13 asks for),
+    /// PIPL by the controller's own extension. The extension must be decided before the
+    /// first deadline passes.
     ///
     /// - Throws: `.invalidInput` for a second extension, a request past its deadline, a
-    ///   CCPA opt-out or limit request (15 business days, no extension), a closed request, or
-    ///   an empty reason; `.notFound` for an unknown id.
+    ///   request whose rule allows none (CCPA opt-out or limit: 15 business days; PIPL
+    ///   without `extension_days`), a closed request, or an empty reason; `.notFound` for an
+    ///   unknown id.
     @discardableResult
     public func extend(_ id: String, reason: String, at time: Date = Date(), context: AccessContext) throws -> DataSubjectRequest {
         let reason = try Tracking.text(reason, "the extension reason")
@@ -183,8 +213,8 @@ public struct VaultRequests: VaultCapability {
             if let extended = request.extendedAt {
                 throw PrivacyKitError(.invalidInput, "request \(id) was already extended on \(Timestamp.precise(extended)); \(request.regime.rawValue.uppercased()) allows one extension")
             }
-            guard RequestDeadline.canExtend(regime: request.regime, type: request.type) else {
-                throw PrivacyKitError(.invalidInput, "request \(id): a CCPA \(request.type.rawValue) request must be honoured within 15 business days and cannot be extended")
+            guard request.rule.canExtend else {
+                throw PrivacyKitError(.invalidInput, "request \(id): a \(request.regime.rawValue) \(request.type.rawValue) request must be answered within \(request.rule.period) and cannot be extended (\(request.rule.citation))")
             }
             try Tracking.notBefore(at, "the extension time", request.receivedAt, "receipt")
             guard try Tracking.date(at) <= request.deadline else {
@@ -192,15 +222,22 @@ public struct VaultRequests: VaultCapability {
             }
             try RequestsTable(db: db).setExtended(id: id, at: at, reason: reason)
         } describe: { before, after in
-            "extended by \(RequestDeadline.period(regime: after.regime, type: after.type, extended: true)) in all; deadline \(Timestamp.precise(before.deadline)) -> \(Timestamp.precise(after.deadline))"
+            "extended to \(RequestDeadline.period(after.rule, extended: true)) in all; deadline \(Timestamp.precise(before.deadline)) -> \(Timestamp.precise(after.deadline))"
         }
     }
 
     /// Closes a request (`request.close`) with its outcome. A refusal needs a reason (the
     /// requester must be told why); the reason is stored, not put in the audit log.
     ///
-    /// - Throws: `.invalidInput` for a closed request, a refusal without a reason, or a
-    ///   closing time before receipt; `.notFound` for an unknown id.
+    /// Completing a request is bound to its execution: it needs the requester's identity
+    /// recorded to the degree the regime asks for, and the vault's evidence that the thing
+    /// asked for was done since receipt (``RequestProof``: the erasure receipt, the export's
+    /// `record.export` event, the write, the restriction, the objection), which the request
+    /// and its `request.close` event then name.
+    ///
+    /// - Throws: `.invalidInput` for a closed request, a refusal without a reason, a closing
+    ///   time before receipt, or a completion without its identity verification or its
+    ///   proof; `.notFound` for an unknown id.
     @discardableResult
     public func close(
         _ id: String, outcome: DataSubjectRequestOutcome, reason: String? = nil, at time: Date = Date(), context: AccessContext
@@ -212,9 +249,21 @@ public struct VaultRequests: VaultCapability {
         let at = try Tracking.past(time, "the closing time")
         return try changeRequest(id, .requestClose, at: time, context: context) { db, request in
             try Tracking.notBefore(at, "the closing time", [request.receivedAt, request.identityRequestedAt, request.identityVerifiedAt, request.extendedAt].compactMap { $0 }.max(), "the request's last recorded time")
-            try RequestsTable(db: db).close(id: id, at: at, by: context.actor, outcome: outcome.rawValue, reason: reason)
+            var proofText: String?
+            if outcome == .completed {
+                guard request.identitySufficient else {
+                    let (degree, citation) = IdentityDegree.required(regime: request.regime, type: request.type)
+                    throw PrivacyKitError(.invalidInput, "request \(id): the requester's identity must be verified to a \(degree.rawValue) degree before it is completed (\(citation)); record it with verify-identity --verified-at, --method and --degree")
+                }
+                let proof = try self.proof(of: request, db)
+                if let done = proof.at, done > at {
+                    throw PrivacyKitError(.invalidInput, "request \(id): the closing time \(at) is before the \(proof.kind.rawValue) it rests on (\(done))")
+                }
+                proofText = String(decoding: try JSONEncoder().encode(proof), as: UTF8.self)
+            }
+            try RequestsTable(db: db).close(id: id, at: at, by: context.actor, outcome: outcome.rawValue, reason: reason, proof: proofText)
         } describe: { _, after in
-            "\(outcome.rawValue) at \(at); deadline \(Timestamp.precise(after.deadline)), \(after.answeredLate == true ? "late" : "on time")"
+            "\(outcome.rawValue) at \(at)\(after.proof.map { " on \($0.summary)" } ?? ""); deadline \(Timestamp.precise(after.deadline)), \(after.answeredLate == true ? "late" : "on time")"
         }
     }
 

@@ -284,6 +284,53 @@ public final class SQLiteStore: Store {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v10-request-regimes") { db in
+            // Requests under Taiwan's PDPA and PIPL, the CPRA limit request, how identity was
+            // verified, the controller's own deadline where a statute sets none, and what a
+            // completed request rested on (Requests/VaultRequests.swift). SQLite cannot alter
+            // a CHECK, so the table is rebuilt; the PostgreSQL twin is PostgresSchema's
+            // v4-request-regimes. Applied on open: old rows keep NULL in the new columns.
+            try db.execute(sql: """
+                CREATE TABLE subject_requests_v10 (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    type TEXT NOT NULL CHECK (type IN ('access', 'export', 'rectification', 'restriction', 'objection', 'erasure', 'limit')),
+                    regime TEXT NOT NULL CHECK (regime IN ('gdpr', 'ccpa', 'pdpa-tw', 'pipl')),
+                    subject_id TEXT NOT NULL,
+                    received_at TEXT NOT NULL,
+                    reference TEXT,
+                    note BLOB,
+                    opened_at TEXT NOT NULL,
+                    opened_by TEXT NOT NULL,
+                    identity_requested_at TEXT,
+                    identity_verified_at TEXT,
+                    extended_at TEXT,
+                    extension_reason TEXT,
+                    closed_at TEXT,
+                    closed_by TEXT,
+                    outcome TEXT CHECK (outcome IN ('completed', 'refused', 'withdrawn')),
+                    close_reason TEXT,
+                    identity_method TEXT,
+                    identity_degree TEXT CHECK (identity_degree IN ('none', 'reasonable', 'high')),
+                    own_days INTEGER CHECK (own_days > 0),
+                    own_extension_days INTEGER CHECK (own_extension_days > 0),
+                    proof TEXT,
+                    CHECK ((extended_at IS NULL) = (extension_reason IS NULL)),
+                    CHECK ((closed_at IS NULL) = (outcome IS NULL) AND (closed_at IS NULL) = (closed_by IS NULL)),
+                    CHECK ((identity_method IS NULL) = (identity_degree IS NULL)),
+                    CHECK (identity_method IS NULL OR identity_verified_at IS NOT NULL),
+                    CHECK (regime <> 'pipl' OR own_days IS NOT NULL),
+                    CHECK (proof IS NULL OR outcome = 'completed')
+                ) WITHOUT ROWID;
+                INSERT INTO subject_requests_v10 (id, type, regime, subject_id, received_at, reference, note, opened_at, opened_by,
+                    identity_requested_at, identity_verified_at, extended_at, extension_reason, closed_at, closed_by, outcome, close_reason)
+                SELECT id, type, regime, subject_id, received_at, reference, note, opened_at, opened_by,
+                    identity_requested_at, identity_verified_at, extended_at, extension_reason, closed_at, closed_by, outcome, close_reason
+                FROM subject_requests;
+                DROP TABLE subject_requests;
+                ALTER TABLE subject_requests_v10 RENAME TO subject_requests;
+                CREATE INDEX subject_requests_subject ON subject_requests(subject_id);
+                """)
+        }
         return migrator
     }
 

@@ -11,7 +11,7 @@ public enum PolicySet {
     /// The files every vault has.
     public static let requiredFiles = ["access.yaml", "purposes.yaml", "retention.yaml", "schema.yaml"]
     /// Files a vault may have: checked, backed up and restored when present.
-    public static let optionalFiles = [ProcessingPolicy.fileName]
+    public static let optionalFiles = [ProcessingPolicy.fileName, RegimePolicy.fileName]
 
     /// The default policy files: name and bytes.
     public static var defaultFiles: [(name: String, contents: Data)] {
@@ -73,6 +73,7 @@ public enum PolicySet {
             }
         }
         errors += ProcessingPolicy.checkFile(in: directory, schema: schema, purposes: purposes, retention: retention)
+        _ = attempt { try RegimePolicy.load(from: directory) }
         return errors
     }
 

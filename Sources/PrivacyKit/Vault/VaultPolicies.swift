@@ -9,6 +9,8 @@ public struct VaultPolicies: Sendable {
     public let access: AccessPolicy
     /// Categories and rules, from `retention.yaml`: what sweeps apply.
     public let retention: RetentionPolicy
+    /// What the controller sets where the laws leave it open, from `regimes.yaml` (optional).
+    public let regimes: RegimePolicy
 
     /// The record of processing activities, from `processing.yaml`: nil when the vault has
     /// none or it does not load (``processingProblem`` says which). Nothing the vault
@@ -25,5 +27,6 @@ public struct VaultPolicies: Sendable {
         access = try AccessPolicy.load(from: directory, schema: schema, purposes: purposes)
         retention = try RetentionPolicy.load(from: directory, schema: schema, purposes: purposes)
         (processing, processingProblem) = ProcessingPolicy.loadForVault(from: directory, schema: schema, purposes: purposes, retention: retention)
+        regimes = try RegimePolicy.load(from: directory)
     }
 }

@@ -189,6 +189,22 @@ struct AuditTable {
             """, arguments: [pseudonym])
     }
 
+    /// The newest allowed event naming the subject `pseudonym` with one of `actions`, at or
+    /// after `since` (what a completed data-subject request rests on).
+    func newestAllowedSubjectEvent(
+        _ pseudonym: String, actions: [String], since: String
+    ) throws -> (seq: Int64, action: String, time: String)? {
+        guard let newest = try head()?.seq else { return nil }
+        let segments = (0...(newest / Self.subjectSegment)).map(String.init).joined(separator: ",")
+        let row = try StoreRow.fetchOne(db, sql: """
+            SELECT seq, action, time FROM audit_events
+            WHERE seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ? AND outcome = 'allowed' AND time >= ?
+              AND action IN (\(actions.map { _ in "?" }.joined(separator: ", ")))
+            ORDER BY seq DESC LIMIT 1
+            """, arguments: StoreArguments([pseudonym, since] + actions))
+        return row.map { ($0[0], $0[1], $0[2]) }
+    }
+
     /// The allowed events naming a subject with one of `actions` and `since <= time <
     /// until` (optionally by `actor`), streamed as (action, subject pseudonym, fields).
     func allowedSubjectEvents(
