@@ -147,8 +147,8 @@ enum Examples {
         ],
         "requests extend": ["privacyctl requests extend req-7c1e20 --reason 'complex request: several systems'"],
         "requests close": [
-            "privacyctl erase c-1042 --reason 'erasure request' --request req-7c1e20",
             "privacyctl requests close req-7c1e20 --outcome completed",
+            "privacyctl requests close req-7c1e20 --outcome refused --reason 'invoices kept for tax law'",
         ],
         "export subject": [
             "privacyctl export c-1042 --out ./c-1042-export",

@@ -10,7 +10,7 @@ enum DefaultPolicy {
     static let fields = ["full_name", "email", "phone", "birth_date", "national_id", "address", "city", "country",
                          "created_at", "last_interaction", "closed_at", "segment"]
     static let purposes = ["customer-support", "order-fulfilment", "marketing-email", "marketing-sms", "profiling",
-                           "sale-or-sharing", "legal-obligation", "privacy-compliance", "legal-claims"]
+                           "sale-or-sharing", "legal-obligation", "privacy-compliance", "legal-claims", "sensitive-data-use"]
     struct RoleRow {
         let actions: Set<AccessAction>
         let full: Set<String>
@@ -89,7 +89,7 @@ struct AccessTests {
             }
         }
         #expect(checked == DefaultPolicy.roles.count * AccessAction.allCases.count * (DefaultPolicy.fields.count + 1) * (DefaultPolicy.purposes.count + 1))
-        #expect(checked == 7 * 15 * 13 * 10)
+        #expect(checked == 7 * 15 * 13 * 11)
     }
 
     /// Through the library: every role reading every field for every purpose gets the full

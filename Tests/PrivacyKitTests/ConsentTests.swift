@@ -226,7 +226,7 @@ struct ConsentReceiptTests {
         try s.record(.withdraw, "marketing-sms", at: ConsentTests.t0)
         let receipt = try s.vault.consent.receipt(subject: "s1", context: ConsentTests.admin)
         #expect(receipt.piiPrincipalId == "s1" && receipt.version == "KI-CR-v1.1.0")
-        #expect(receipt.privacykit.purposes.map(\.purpose) == ["marketing-email", "marketing-sms", "profiling", "sale-or-sharing"])
+        #expect(receipt.privacykit.purposes.map(\.purpose) == ["marketing-email", "marketing-sms", "profiling", "sale-or-sharing", "sensitive-data-use"])
         let email = try #require(receipt.privacykit.purposes.first)
         #expect(email.state == "granted" && email.events.count == 1 && email.events[0].auditHash.count == 64)
         #expect(receipt.consentTimestamp == Int64(ConsentTests.t0.timeIntervalSince1970) && receipt.collectionMethod == "web-form")

@@ -104,7 +104,7 @@ struct RecordsOfProcessingTests {
           everything:
             name: "<script>alert(1)</script> & co"
             description: "-2+3 line one\\nline two"
-            purposes: [customer-support, order-fulfilment, marketing-email, marketing-sms, profiling, sale-or-sharing, legal-obligation, privacy-compliance, legal-claims]
+            purposes: [customer-support, order-fulfilment, marketing-email, marketing-sms, profiling, sale-or-sharing, legal-obligation, privacy-compliance, legal-claims, sensitive-data-use]
             data_subjects: ["@customers", "leads, old"]
             data_categories: [contact, identity, demographic, location, account, behavioural]
             recipients:

@@ -46,6 +46,8 @@ struct RequestCompletionTests {
                 try vault.consent.record(ConsentChange(.object, purpose: "sale-or-sharing", channel: .webForm), subject: "s1", context: acting)
             case .erasure:
                 return try vault.retention.erase(subject: "s1", reason: "erasure request", context: acting).receipt.auditSeq
+            case .limit:
+                try vault.consent.record(ConsentChange(.object, purpose: "sensitive-data-use", channel: .webForm), subject: "s1", context: acting)
             }
             return try vault.store.read { try Int64.fetchOne($0, sql: "SELECT MAX(seq) FROM audit_events WHERE action NOT LIKE 'request.%'") ?? 0 }
         }

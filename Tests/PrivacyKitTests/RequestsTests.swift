@@ -269,7 +269,7 @@ struct RequestsTests {
         let s = try Setup()
         let before = try s.eventCount()
         let type = expectError(.invalidInput) { try DataSubjectRequestType(parsing: "complaint") }
-        #expect(type?.message == "unknown request type 'complaint' (one of access, export, rectification, restriction, objection, erasure)")
+        #expect(type?.message == "unknown request type 'complaint' (one of access, export, rectification, restriction, objection, erasure, limit)")
         #expect(try PrivacyRegime(parsing: "gdpr") == .gdpr)
         #expect(expectError(.invalidInput) { try PrivacyRegime(parsing: "lgpd") }?.message.contains("'lgpd'") == true)
         let unknown = expectError(.notFound) { try s.vault.requests.close("dsr-0000000000000000", outcome: .completed, context: Self.officer) }

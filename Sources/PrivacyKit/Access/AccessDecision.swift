@@ -21,21 +21,29 @@ extension VaultCore {
             // must be the ones the audit chain commits to (fail closed); whether it was erased
             // (it stays erased even if a store writer put its row back); its restriction and
             // consent, applied below once the fields are decided.
-            var subjectState: (restricted: Bool, consent: ConsentAnswer?)?
+            var subjectState: (restricted: Bool, consent: ConsentAnswer?, limited: Bool)?
             if action == .read || action == .export, let subject = request.subject {
                 let mayProcessRestricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
-                let (erasedAt, restricted, consent) = try store.read { db in
+                let limit = sensitiveLimit(context)
+                let (erasedAt, restricted, consent, limited) = try store.read { db in
                     try checkDecisionState(db, .subject(subject))
                     return (try db.decisions.tombstones.erasedAt(subject: subject),
                             try !mayProcessRestricted && isRestricted(subject, db: db),
-                            try consentCheck(subject: subject, purpose: context.purpose, db: db))
+                            try consentCheck(subject: subject, purpose: context.purpose, db: db),
+                            try limit.map { try consentCheck(subject: subject, purpose: $0.id, db: db)?.allowed == false } ?? false)
                 }
                 if let erasedAt { throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt)") }
-                subjectState = (restricted, consent)
+                subjectState = (restricted, consent, limited)
             }
             if action == .read || action == .export {
                 let names = request.fields ?? (request.allReadableFields ? policies.schema.fields.map(\.name) : [])
                 for name in names {
+                    // A subject that limited its sensitive data: those fields are not used
+                    // for this purpose (CPRA § 1798.121), whatever the role may see.
+                    if subjectState?.limited == true, policies.schema[name]?.sensitive == true, let subject = request.subject {
+                        if request.fields != nil { throw deny(request, context: context, fields: [name], rule: Self.limitedRule(subject, purpose: context.purpose)) }
+                        continue
+                    }
                     let decision = try policies.access.decide(role: context.role, action: action, field: name, purpose: context.purpose)
                     switch decision.outcome {
                     case .allowed: views[name] = .full
@@ -72,6 +80,19 @@ extension VaultCore {
         "processing of subject \(subject) is restricted (GDPR art. 18); only restricted.roles acting for restricted.purposes may read it"
     }
 
+    /// The rule a read of a sensitive field is refused under once the subject limited its use.
+    static func limitedRule(_ subject: String, purpose: String?) -> String {
+        "subject \(subject) limited the use of its sensitive personal information (CPRA § 1798.121); purpose \(purpose ?? "(none)") is not one the policy allows after a limit (sensitive_after_limit)"
+    }
+
+    /// The limit purpose whose objection withholds sensitive fields from `context`'s
+    /// purpose; nil when the policy has none or the purpose is allowed after a limit.
+    func sensitiveLimit(_ context: AccessContext) -> Purpose? {
+        guard let limit = policies.purposes.limitPurpose else { return nil }
+        if let purpose = context.purpose.flatMap({ policies.purposes[$0] }), purpose.sensitiveAfterLimit { return nil }
+        return limit
+    }
+
     /// The rule a read is refused under when the purpose's consent is not live.
     static func consentRule(_ answer: ConsentAnswer) -> String { "consent of the subject for \(answer.purpose): \(answer.reason)" }
 
@@ -87,10 +108,12 @@ extension VaultCore {
     /// transaction that reads them: their leaf rows, record included, read in one statement
     /// and proven together (fail closed), then for each whether it was erased, is
     /// restricted for this role and purpose, or lacks the consent the purpose rests on —
-    /// the same rules ``authorize(_:context:)`` applies to one subject. Returns each
-    /// subject's record row (absent: no record) and the refusals.
-    func readDecisions(_ db: StoreDatabase, subjects: [String], context: AccessContext) throws
-        -> (records: [String: SubjectRow], refusals: [String: SubjectRefusal])
+    /// the same rules ``authorize(_:context:)`` applies to one subject. A subject that
+    /// limited its sensitive data is refused when `fields` names a sensitive one, and
+    /// listed in `limited` (its sensitive fields left out) when `fields` is nil (all).
+    /// Returns each subject's record row (absent: no record) and the refusals.
+    func readDecisions(_ db: StoreDatabase, subjects: [String], fields: [String]?, context: AccessContext) throws
+        -> (records: [String: SubjectRow], refusals: [String: SubjectRefusal], limited: Set<String>)
     {
         let leaves = try provenLeafRows(db, subjects: subjects, allRecords: true)
         let mayProcessRestricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
@@ -98,6 +121,9 @@ extension VaultCore {
         let now = Timestamp.precise(Date())
         var records: [String: SubjectRow] = [:]
         var refusals: [String: SubjectRefusal] = [:]
+        var limited: Set<String> = []
+        let limit = sensitiveLimit(context)
+        let namesSensitive = fields?.contains { policies.schema[$0]?.sensitive == true } ?? false
         for (subject, leaf) in leaves {
             if let erasedAt = leaf.erasedAt {
                 refusals[subject] = .erased(at: erasedAt)
@@ -114,9 +140,16 @@ extension VaultCore {
                     continue
                 }
             }
+            if let limit, !ConsentRules.answer(subject: subject, purpose: limit, last: leaf.consent(purpose: limit.id), at: now).allowed {
+                if namesSensitive {
+                    refusals[subject] = .denied(rule: Self.limitedRule(subject, purpose: context.purpose))
+                    continue
+                }
+                if fields == nil { limited.insert(subject) }
+            }
             records[subject] = try leaf.record()
         }
-        return (records, refusals)
+        return (records, refusals, limited)
     }
 
     /// Subject ids as the caller's role may see them: the ids, or for a role with

@@ -63,6 +63,12 @@ public struct Purpose: Sendable, Equatable {
     public let noticeVersion: String?
     /// Whether a grant under an older notice version stops counting.
     public let reconsentOnNoticeChange: Bool
+    /// An objection to this (opt-out) purpose is a subject's limit on the use of its
+    /// sensitive personal information (CPRA § 1798.121): at most one purpose says so.
+    public var limitsSensitive = false
+    /// One of the uses CCPA regulations § 7027(m) still allow after a limit: sensitive
+    /// fields stay readable for it.
+    public var sensitiveAfterLimit = false
 }
 
 /// The purposes personal data is processed for (`Policies/purposes.yaml`).
@@ -70,6 +76,9 @@ public struct PurposeSet: Sendable {
     public let purposes: [String: Purpose]
 
     public subscript(id: String) -> Purpose? { purposes[id] }
+
+    /// The purpose whose objection limits the use of sensitive data, if the policy has one.
+    public var limitPurpose: Purpose? { purposes.values.first { $0.limitsSensitive } }
 
     /// The purpose `id`, or an error naming it and the purposes there are.
     public func require(_ id: String) throws -> Purpose {
@@ -101,8 +110,8 @@ public struct PurposeSet: Sendable {
             }
             let path = "purposes.\(id)"
             let spec = try reader.mapping(specNode, key: path)
-            try reader.onlyKeys(spec, ["description", "lawful_basis", "consent", "valid_for_days", "notice_version", "reconsent_on_notice_change"],
-                                at: path, node: specNode)
+            try reader.onlyKeys(spec, ["description", "lawful_basis", "consent", "valid_for_days", "notice_version", "reconsent_on_notice_change",
+                                       "limits_sensitive", "sensitive_after_limit"], at: path, node: specNode)
             let description = try reader.string(spec["description"], key: "\(path).description", node: specNode) ?? ""
             let basis: LawfulBasis = try reader.choice(spec["lawful_basis"], key: "\(path).lawful_basis", node: specNode)
             let consent: ConsentModel = try reader.choice(
@@ -125,8 +134,16 @@ public struct PurposeSet: Sendable {
             if reconsent && notice == nil {
                 throw reader.error(spec["reconsent_on_notice_change"] ?? specNode, key: "\(path).reconsent_on_notice_change", "needs a notice_version")
             }
+            let limits = try reader.bool(spec["limits_sensitive"], key: "\(path).limits_sensitive", node: specNode) ?? false
+            if limits && consent != .optOut {
+                throw reader.error(spec["limits_sensitive"] ?? specNode, key: "\(path).limits_sensitive", "needs consent: opt-out (the use is allowed until the subject limits it)")
+            }
+            if limits, let other = purposes.values.first(where: { $0.limitsSensitive }) {
+                throw reader.error(spec["limits_sensitive"] ?? specNode, key: "\(path).limits_sensitive", "only one purpose limits sensitive data (\(other.id) already does)")
+            }
+            let afterLimit = try reader.bool(spec["sensitive_after_limit"], key: "\(path).sensitive_after_limit", node: specNode) ?? false
             purposes[id] = Purpose(id: id, description: description, lawfulBasis: basis, consent: consent, validForDays: days,
-                                   noticeVersion: notice, reconsentOnNoticeChange: reconsent)
+                                   noticeVersion: notice, reconsentOnNoticeChange: reconsent, limitsSensitive: limits, sensitiveAfterLimit: afterLimit)
         }
         guard !purposes.isEmpty else { throw reader.error(list, key: "purposes", "must list at least one purpose") }
         return PurposeSet(purposes: purposes)

@@ -206,10 +206,12 @@ public struct VaultConsent: VaultCapability {
         try record([change], subject: subject, at: time, context: context)[0]
     }
 
-    /// A Global Privacy Control signal: an objection to every opt-out purpose.
+    /// A Global Privacy Control signal: an objection to every opt-out purpose but the
+    /// sensitive-data limit (the signal opts out of sale and sharing, CCPA regulations
+    /// § 7025; a limit is its own request, § 7027).
     @discardableResult
     public func recordGPC(subject: String, at time: Date = Date(), context: AccessContext) throws -> [ConsentEvent] {
-        let changes = purposes.purposes.values.filter { $0.consent == .optOut }.sorted { $0.id < $1.id }
+        let changes = purposes.purposes.values.filter { $0.consent == .optOut && !$0.limitsSensitive }.sorted { $0.id < $1.id }
             .map { ConsentChange(.object, purpose: $0.id, channel: .gpc) }
         return try record(changes, subject: subject, at: time, context: context)
     }

@@ -39,6 +39,9 @@ public struct ConsentReceipt: Codable, Sendable, Equatable {
 
         public struct PurposeState: Codable, Sendable, Equatable {
             public let purpose: String
+            /// The purpose's lawful basis (GDPR arts. 6(1), 13(1)(c)); absent in receipts
+            /// issued before it was recorded, which still verify.
+            public let lawfulBasis: String?
             public let state: String
             public let allowed: Bool
             public let reason: String
@@ -233,7 +236,8 @@ extension VaultConsent {
                 let events = try rows.consent.receiptEvents(pseudonym: pseudonym, purpose: purpose.id)
                 let last = try lastConsent(tx.db, subject: subject, purpose: purpose.id, at: nil)
                 let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: issued)
-                states.append(.init(purpose: purpose.id, state: answer.state.rawValue, allowed: answer.allowed, reason: answer.reason, events: events))
+                states.append(.init(purpose: purpose.id, lawfulBasis: purpose.lawfulBasis.rawValue, state: answer.state.rawValue, allowed: answer.allowed,
+                                    reason: answer.reason, events: events))
                 if let grant = events.last(where: { $0.kind == "grant" }) {
                     if firstGrant == nil || grant.time < firstGrant!.time { firstGrant = grant; channel = grant.channel }
                 }
@@ -242,11 +246,14 @@ extension VaultConsent {
                                      termination: last?.expiresAt.map { "expires \($0)" } ?? "until withdrawn",
                                      thirdPartyDisclosure: purpose.id == "sale-or-sharing"))
             }
+            // The schema's sensitive fields (Kantara's sensitive PII categories).
+            let sensitiveFields = schema.fields.filter(\.sensitive).map(\.name)
             let timestamp = firstGrant.flatMap { ISOTime.parsePrecise($0.time) } ?? now
             var receipt = ConsentReceipt(
                 version: "KI-CR-v1.1.0", consentReceiptID: UUID().uuidString.lowercased(), consentTimestamp: Int64(timestamp.timeIntervalSince1970),
                 collectionMethod: channel, piiPrincipalId: subject, publicKey: Base64URL.encode(signer.publicKey.bytes),
-                services: [.init(service: "PrivacyKit vault \(id.hex)", purposes: entries)], sensitive: false, spiCat: [],
+                services: [.init(service: "PrivacyKit vault \(id.hex)", purposes: entries)],
+                sensitive: !sensitiveFields.isEmpty, spiCat: sensitiveFields,
                 privacykit: .init(vaultID: id.hex, subjectPseudonym: pseudonym, issuedAt: issued, purposes: states), signature: nil)
             try receipt.sign(with: signer)
             tx.record(AuditEntry(.recordRead, subjectID: subject, reason: "consent receipt \(receipt.consentReceiptID)"))

@@ -24,6 +24,9 @@ public struct FieldSpec: Sendable, Equatable {
     /// Size of the blind index in bits, or nil when the field has none.
     public let blindIndexBits: Int?
     public let mask: MaskRule
+    /// Sensitive personal information (CPRA § 1798.140(ae); GDPR art. 9; PIPL art. 28): used
+    /// after a subject's limit only for the purposes marked `sensitive_after_limit`.
+    public var sensitive = false
 }
 
 /// The record schema (`Policies/schema.yaml`): the fields of a customer record and how
@@ -79,7 +82,7 @@ public struct Schema: Sendable {
             }
             let path = "fields.\(fieldName)"
             let spec = try reader.mapping(specNode, key: path)
-            try reader.onlyKeys(spec, ["category", "encrypted", "normalizer", "validation", "blind_index", "mask"], at: path, node: specNode)
+            try reader.onlyKeys(spec, ["category", "encrypted", "normalizer", "validation", "blind_index", "mask", "sensitive"], at: path, node: specNode)
             let category = try reader.required(reader.string(spec["category"], key: "\(path).category", node: specNode), key: "\(path).category", node: specNode)
             guard categories.contains(category) else {
                 throw reader.error(spec["category"] ?? specNode, key: "\(path).category", "unknown category '\(category)' (one of \(categories.joined(separator: ", ")))")
@@ -101,9 +104,13 @@ public struct Schema: Sendable {
             if bits != nil && !encrypted {
                 throw reader.error(spec["blind_index"] ?? specNode, key: "\(path).blind_index", "only encrypted fields get a blind index (a plain field is searchable as it is)")
             }
+            let sensitive = try reader.bool(spec["sensitive"], key: "\(path).sensitive", node: specNode) ?? false
+            if sensitive && !encrypted {
+                throw reader.error(spec["sensitive"] ?? specNode, key: "\(path).sensitive", "a sensitive field must be encrypted")
+            }
             byName[fieldName] = fields.count
             fields.append(FieldSpec(name: fieldName, category: category, encrypted: encrypted, kind: kind,
-                                    validation: validation, blindIndexBits: bits, mask: mask))
+                                    validation: validation, blindIndexBits: bits, mask: mask, sensitive: sensitive))
         }
         if let regionField {
             guard let field = byName[regionField].map({ fields[$0] }) else {

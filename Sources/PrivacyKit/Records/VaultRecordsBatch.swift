@@ -62,14 +62,16 @@ extension VaultRecords {
         let request = AccessRequest(.read, event: .recordRead, fields: fields, allReadableFields: fields == nil)
         let results = try perform(context, request) { tx, grant -> [String: Result<[String: String], PrivacyKitError>] in
             let store = RecordStore(core: core)
-            let decided = try core.readDecisions(tx.db, subjects: subjects, context: context)
+            let decided = try core.readDecisions(tx.db, subjects: subjects, fields: fields, context: context)
             let plan = readPlan(grant)
+            let limitedPlan = decided.limited.isEmpty ? plan : plan.filter { !$0.spec.sensitive }
             var results: [String: Result<[String: String], PrivacyKitError>] = [:]
             for subject in subjects where results[subject] == nil {
                 if let refusal = decided.refusals[subject] {
                     results[subject] = .failure(refused(subject, refusal, fields: fields ?? [], context: context, tx: tx))
                 } else if let row = decided.records[subject] {
-                    results[subject] = .success(try read(try store.decode(row, subjectID: subject), subject: subject, plan: plan, cipher: cipher, tx: tx))
+                    results[subject] = .success(try read(try store.decode(row, subjectID: subject), subject: subject,
+                                                         plan: decided.limited.contains(subject) ? limitedPlan : plan, cipher: cipher, tx: tx))
                 } else {
                     results[subject] = .failure(PrivacyKitError(.notFound, "no subject \(subject)"))
                 }
@@ -100,7 +102,8 @@ extension VaultRecords {
         return try perform(context, AccessRequest(.read, event: .recordRead, fields: fields)) { tx, grant in
             let store = RecordStore(core: core)
             let subjects = items.map(\.subject)
-            let decided = try core.readDecisions(tx.db, subjects: subjects, context: context)
+            // Fields per subject differ: a limit is applied below to each subject's own items.
+            let decided = try core.readDecisions(tx.db, subjects: subjects, fields: nil, context: context)
             var results = [Result<String, PrivacyKitError>?](repeating: nil, count: items.count)
             let bySubject = Dictionary(grouping: items.indices, by: { items[$0].subject })
             for subject in subjects where results[bySubject[subject]![0]] == nil {
@@ -111,15 +114,21 @@ extension VaultRecords {
                     for index in indices { results[index] = .failure(error) }
                     continue
                 }
+                let sensitive = decided.limited.contains(subject) ? asked.filter { schema[$0]?.sensitive == true } : []
+                if !sensitive.isEmpty {
+                    let error = refused(subject, .denied(rule: VaultCore.limitedRule(subject, purpose: context.purpose)), fields: sensitive, context: context, tx: tx)
+                    for index in indices where sensitive.contains(items[index].field) { results[index] = .failure(error) }
+                    if indices.allSatisfy({ results[$0] != nil }) { continue }
+                }
                 guard let row = decided.records[subject] else {
-                    for index in indices { results[index] = .failure(PrivacyKitError(.notFound, "no key for subject \(subject) (unknown or erased)")) }
+                    for index in indices where results[index] == nil { results[index] = .failure(PrivacyKitError(.notFound, "no key for subject \(subject) (unknown or erased)")) }
                     continue
                 }
                 let stored = try store.decode(row, subjectID: subject)
                 try store.unlock(stored, subjectID: subject, cipher: cipher)
                 defer { cipher.wipe() }
                 var masked = false
-                for index in indices {
+                for index in indices where results[index] == nil {
                     let item = items[index]
                     results[index] = Result {
                         let value = try cipher.open(try FieldCipher.binary(fromText: item.envelope), field: item.field, subjectID: subject,
@@ -128,8 +137,9 @@ extension VaultRecords {
                         return grant.present(value, field: schema[item.field]!) ?? Masking.mask(value, rule: .hidden)
                     }.mapError { $0 as? PrivacyKitError ?? PrivacyKitError(.integrity, "field \(item.field) of subject \(subject): the envelope does not open") }
                 }
-                tx.record(AuditEntry(.recordRead, subjectID: subject, fields: asked,
-                                     reason: "decrypted \(indices.count) for a service" + (masked ? " (masked)" : "")))
+                let opened = indices.filter { !sensitive.contains(items[$0].field) }
+                tx.record(AuditEntry(.recordRead, subjectID: subject, fields: asked.filter { !sensitive.contains($0) },
+                                     reason: "decrypted \(opened.count) for a service" + (masked ? " (masked)" : "")))
             }
             return results.map { $0! }
         }

@@ -89,7 +89,7 @@ public enum RequestDeadline {
             case .objection:
                 return Rule(period: .businessDays(15), extended: nil, citation: "CCPA regulations § 7026(f)(1)", statutory: true,
                             pausesForIdentity: false, timeZone: zone("America/Los_Angeles"))
-            case .restriction:
+            case .restriction, .limit:
                 return Rule(period: .businessDays(15), extended: nil, citation: "CCPA regulations § 7027(g)(1)", statutory: true,
                             pausesForIdentity: false, timeZone: zone("America/Los_Angeles"))
             default:
@@ -105,7 +105,7 @@ public enum RequestDeadline {
             case .objection:
                 return Rule(period: .calendarDays(30), extended: .calendarDays(60), citation: "PDPA (Taiwan) art. 20(2)-(3), art. 13(2)",
                             statutory: true, pausesForIdentity: false, timeZone: taipei)
-            case .rectification, .erasure, .restriction:
+            case .rectification, .erasure, .restriction, .limit:
                 return Rule(period: .calendarDays(30), extended: .calendarDays(60), citation: "PDPA (Taiwan) art. 13(2)", statutory: true,
                             pausesForIdentity: false, timeZone: taipei)
             }

@@ -37,6 +37,9 @@ public enum DataSubjectRequestType: String, Sendable, Codable, TrackerChoice {
     case objection
     /// Erasure (GDPR art. 17; CCPA right to delete).
     case erasure
+    /// Limit the use of sensitive personal information (CPRA § 1798.121; CCPA only):
+    /// answered by the subject's objection to the policy's `limits_sensitive` purpose.
+    case limit
 
     public static let choiceName = "request type"
 }
@@ -83,7 +86,7 @@ public enum IdentityDegree: String, Sendable, Codable, TrackerChoice, Comparable
     public static func required(regime: PrivacyRegime, type: DataSubjectRequestType) -> (degree: IdentityDegree, citation: String) {
         switch (regime, type) {
         case (.ccpa, .objection): return (.none, "CCPA regulations § 7026(d)")
-        case (.ccpa, .restriction): return (.none, "CCPA regulations § 7027(e)")
+        case (.ccpa, .restriction), (.ccpa, .limit): return (.none, "CCPA regulations § 7027(e)")
         case (.gdpr, .objection): return (.none, "GDPR art. 21(2)-(3)")
         case (.pdpaTW, .objection): return (.none, "PDPA (Taiwan) art. 20(2)")
         case (.pipl, .objection): return (.none, "PIPL art. 24(2)")

@@ -21,6 +21,7 @@ public struct RequestProof: Sendable, Equatable, Codable {
         case write
         case restriction
         case objection
+        case limit
         case nothingHeld = "nothing-held"
     }
 
@@ -55,6 +56,7 @@ public struct RequestProof: Sendable, Equatable, Codable {
         case .restriction: (.restriction, [.recordRestrict])
         case .objection: (.objection, [.consentObject, .consentWithdraw])
         case .erasure: (.erasureReceipt, [.recordErase])
+        case .limit: (.limit, [.consentObject])
         }
     }
 }
@@ -75,6 +77,18 @@ extension VaultRequests {
             return RequestProof(kind: .erasureReceipt, auditSeq: receipt.auditSeq, receiptID: receipt.receiptID, at: receipt.erasedAt)
         case .live where request.type == .erasure:
             throw PrivacyKitError(.invalidInput, "request \(request.id): subject \(subject) is still stored; \(Self.howTo(.erasure, subject: subject, id: request.id)), or close the request as refused with a reason")
+        case .live where request.type == .limit:
+            // The limit is the subject's objection to the limit purpose, in the ledger now.
+            guard let purpose = core.policies.purposes.limitPurpose else {
+                throw PrivacyKitError(.invalidInput, "request \(request.id): purposes.yaml has no purpose with limits_sensitive: true, so no limit can be recorded")
+            }
+            let since = Timestamp.precise(request.receivedAt)
+            guard let last = try lastConsent(db, subject: subject, purpose: purpose.id, at: nil), last.kind == .object, last.time >= since,
+                  let event = try AuditTable(db: db).newestAllowedSubjectEvent(try subjectPseudonym(subject), actions: [AuditAction.consentObject.rawValue], since: since)
+            else {
+                throw PrivacyKitError(.invalidInput, "request \(request.id): subject \(subject) has not objected to \(purpose.id) since the request was received; \(Self.howTo(.limit, subject: subject, id: request.id)), or close the request as refused with a reason")
+            }
+            return RequestProof(kind: .limit, auditSeq: event.seq, receiptID: nil, at: last.time)
         case .live, .erased:
             let (kind, actions) = RequestProof.evidence(for: request.type)
             let found = try AuditTable(db: db).newestAllowedSubjectEvent(
@@ -93,6 +107,7 @@ extension VaultRequests {
         case .restriction: "restrict the subject first (privacyctl restrict \(subject) --request \(id))"
         case .objection: "record the objection first (privacyctl consent object)"
         case .erasure: "erase the subject first (privacyctl erase \(subject) --request \(id))"
+        case .limit: "record the limit first (privacyctl consent object --subject \(subject) --purpose <the limits_sensitive purpose>)"
         }
     }
 }
