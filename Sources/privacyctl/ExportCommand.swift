@@ -8,8 +8,10 @@ extension Privacyctl {
             abstract: "Export a subject's access / portability package, optionally sealed to the requester's public key.",
             discussion: """
                 `privacyctl export SUBJECT --out DIR` writes the subject's fields, consent history and \
-                every access to its data (JSON and CSV), a SHA-256 manifest and SHA256SUMS into a new \
-                directory. With --seal-to KEY.pub every file is sealed to the requester's key: they \
+                every access to its data (JSON and CSV), what is done with its data under GDPR art. 15(1)-(2) \
+                (about.json and about.txt: purposes and lawful basis, recipients, transfers, retention and \
+                until when, rights, sources, automated decisions, from processing.yaml), a SHA-256 manifest \
+                and SHA256SUMS into a new directory. With --seal-to KEY.pub every file is sealed to the requester's key: they \
                 make it with `export keypair` and open the package with `export open`. Exports are \
                 audited and need a role that holds `export`.
                 """,
@@ -47,6 +49,11 @@ extension Privacyctl.Export {
                 if !manifest.withheld.isEmpty { fields += "; withheld (not readable by role \(try options.accessContext().role)): \(manifest.withheld.joined(separator: ", "))" }
                 Output.standardOutput(fields)
                 Output.standardOutput("\(summary.consentEvents) consent events, \(summary.accessEvents) access events (audit event #\(manifest.auditSeq))")
+                // The package is still an answer, but not a complete one under GDPR art. 15(1): the operator must know before sending it.
+                if !summary.processingDescribed {
+                    Output.standardError("privacyctl: warning: about.json says the controller has not described its processing "
+                        + "(no purposes, recipients, transfers, sources or automated decisions): \(summary.processingProblem ?? "no valid processing.yaml")")
+                }
             })
         }
     }

@@ -131,13 +131,13 @@ struct ExportTests {
         #expect(own["action"] as? String == "record.export" && own["actor"] as? String == "dpo" && own["outcome"] as? String == "allowed")
         let logCSV = try Self.csv(out + "/access-log.csv")
         #expect(logCSV.first == ["seq", "time", "actor", "role", "action", "purpose", "fields", "outcome", "reason"])
-        #expect(logCSV.last?.last == "subject export (8 files, plain)")
+        #expect(logCSV.last?.last == "subject export (10 files, plain)")
         #expect(logCSV.dropFirst().map { Int64($0[0]) } == seqs)
 
         // One export event: the fields exported, never a value.
         let event = try s.event(seq: summary.manifest.auditSeq)
         #expect(event.action == "record.export" && event.outcome == "allowed")
-        #expect(event.reason == "subject export (8 files, plain)")
+        #expect(event.reason == "subject export (10 files, plain)")
         for name in order { #expect(event.fields.contains(name)) }
         for canary in Self.canaries { #expect(!event.fields.contains(canary) && !(event.reason ?? "").contains(canary)) }
         #expect(summary.consentEvents == 2 && summary.accessEvents == seqs.count)
@@ -234,7 +234,7 @@ struct ExportTests {
             for secret in ["Quixotic", "524719036", "1990-04-01", "gold"] { #expect(!text.contains(secret), "\(secret) in \(name)") }
         }
         let event = try s.event(seq: summary.manifest.auditSeq)
-        #expect(event.reason == "subject export (8 files, plain); masked: full_name,national_id; withheld: birth_date,segment")
+        #expect(event.reason == "subject export (10 files, plain); masked: full_name,national_id; withheld: birth_date,segment")
     }
 
     @Test func unknownAndErasedSubjectsAreNotFoundAndNothingIsWritten() throws {
@@ -266,7 +266,7 @@ struct ExportTests {
         let empty = s.out("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: false)
         let summary = try s.vault.requests.exportSubject("c1", to: empty, context: Self.admin)
-        #expect(try summary.written.count == 8 && mode(empty.path) == 0o700)
+        #expect(try summary.written.count == 10 && mode(empty.path) == 0o700)
         #expect(try s.entries() == ["root.key", "vault", "full", "file", "empty"])
     }
 
@@ -303,7 +303,7 @@ struct ExportTests {
         }
         let readme = try String(contentsOfFile: out + "/README.txt", encoding: .utf8)
         #expect(readme.contains("Sealed to public key (fingerprint): \(requester.keys.fingerprint)") && readme.contains("privacyctl export open"))
-        #expect(try s.event(seq: summary.manifest.auditSeq).reason == "subject export (9 files, sealed)")
+        #expect(try s.event(seq: summary.manifest.auditSeq).reason == "subject export (11 files, sealed)")
 
         let opened = s.out("opened")
         let manifest = try SubjectExport.openSealed(s.out(), keyPair: requester.keyPair, to: opened)
@@ -319,7 +319,7 @@ struct ExportTests {
         let values = try #require(try Self.json(opened.path + "/record.json")["fields"] as? [[String: Any]])
         #expect(values.first { $0["field"] as? String == "full_name" }?["value"] as? String == "Zelda Quixotic")
         let sums = try String(contentsOfFile: opened.path + "/SHA256SUMS", encoding: .utf8)
-        #expect(sums.split(separator: "\n").count == 7 && sums.contains("  manifest.json\n"))
+        #expect(sums.split(separator: "\n").count == 9 && sums.contains("  manifest.json\n"))
     }
 
     @Test func aWrongKeyOrATamperedPackageFailsAndWritesNothing() throws {

@@ -42,14 +42,16 @@ struct ExportCommandTests {
         let run = try CLI.run(["export", "S1", "--out", s.path("pkg"), "--json"], environment: s.env)
         #expect(run.status == 0, "\(run.stderr)")
         let json = try run.json()
-        #expect(Set(json.keys) == ["ok", "directory", "sealed", "manifest", "written", "bytes", "consent_events", "access_events"])
+        #expect(Set(json.keys) == ["ok", "directory", "sealed", "manifest", "written", "bytes", "consent_events", "access_events",
+                                   "processing_described", "processing_problem"])
+        #expect(json["processing_described"] as? Bool == true && json["processing_problem"] is NSNull)
         #expect(json["ok"] as? Bool == true && json["sealed"] as? Bool == false && json["directory"] as? String == s.path("pkg"))
         let manifest = try #require(json["manifest"] as? [String: Any])
         #expect(manifest["subject"] as? String == "S1" && manifest["vault_id"] as? String == s.v.vaultID && manifest["sealed_to"] == nil)
         #expect(manifest["fields"] as? [String] == ["full_name", "email", "address", "country"])
         #expect(json["consent_events"] as? Int == 1 && manifest["masked"] as? [String] == [] && manifest["withheld"] as? [String] == [])
         let files = try #require(manifest["files"] as? [[String: Any]])
-        #expect(files.compactMap { $0["name"] as? String } == ["record.json", "record.csv", "consent.json", "consent.csv", "access-log.json", "access-log.csv"])
+        #expect(files.compactMap { $0["name"] as? String } == ["record.json", "record.csv", "consent.json", "consent.csv", "access-log.json", "access-log.csv", "about.json", "about.txt"])
         #expect(json["written"] as? [String] == files.compactMap { $0["name"] as? String } + ["manifest.json", "SHA256SUMS"])
         let onDisk = try (json["written"] as? [String] ?? []).reduce(0) { $0 + (try s.v.scratch.bytes("pkg/" + $1)).count }
         #expect(json["bytes"] as? Int == onDisk)
@@ -58,10 +60,25 @@ struct ExportCommandTests {
 
         // Text: a summary, no values.
         let text = try CLI.run(["export", "subject", "S1", "--out", s.path("pkg2")], environment: s.env)
-        #expect(text.status == 0 && text.stdout.contains("exported S1 to \(s.path("pkg2")): 8 files") && text.stdout.contains("not sealed"))
-        #expect(text.stdout.contains("fields: full_name, email, address, country"))
+        #expect(text.status == 0 && text.stdout.contains("exported S1 to \(s.path("pkg2")): 10 files") && text.stdout.contains("not sealed"))
+        #expect(text.stdout.contains("fields: full_name, email, address, country") && !text.stderr.contains("warning"))
         for canary in Self.canaries { #expect(!text.stdout.contains(canary) && !text.stderr.contains(canary)) }
         #expect(try CLI.run(["audit", "verify", "--json"], environment: s.env).json()["ok"] as? Bool == true)
+    }
+
+    @Test func withoutProcessingYAMLTheExportSucceedsAndWarns() throws {
+        let s = try Setup()
+        try FileManager.default.removeItem(atPath: s.v.vault + "/Policies/processing.yaml")
+        let text = try CLI.run(["export", "S1", "--out", s.path("pkg")], environment: s.env)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stderr.contains("warning: about.json says the controller has not described its processing") && text.stderr.contains("processing.yaml"))
+        let about = String(decoding: try s.v.scratch.bytes("pkg/about.json"), as: UTF8.self)
+        #expect(about.contains("\"described\" : false") && about.contains("has not described its processing"))
+        let json = try CLI.run(["export", "S1", "--out", s.path("pkg2"), "--json"], environment: s.env)
+        #expect(json.status == 0 && !json.stderr.contains("warning: about.json"), "\(json.stderr)")
+        let object = try json.json()
+        #expect(object["processing_described"] as? Bool == false && (object["processing_problem"] as? String)?.contains("processing.yaml is missing") == true)
+        for canary in Self.canaries { #expect(!text.stdout.contains(canary) && !text.stderr.contains(canary) && !about.contains(canary)) }
     }
 
     @Test func failuresHaveTheirExitCodesAndLeaveNothing() throws {

@@ -58,12 +58,34 @@ public struct SubjectExportSummary: Sendable, Encodable, Equatable {
     public let bytes: Int
     public let consentEvents: Int
     public let accessEvents: Int
+    /// Whether `about.json` draws on the vault's record of processing activities
+    /// (`processing.yaml`); false when the vault has none or it does not load, and the file
+    /// then says that the controller has not described its processing.
+    public let processingDescribed: Bool
+    /// Why the processing is not described (the policy problem, naming the file, never a
+    /// subject); nil when it is.
+    public let processingProblem: String?
 
     public var subject: String { manifest.subject }
 
     enum CodingKeys: String, CodingKey {
         case directory, sealed, manifest, written, bytes
         case consentEvents = "consent_events", accessEvents = "access_events"
+        case processingDescribed = "processing_described", processingProblem = "processing_problem"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(directory, forKey: .directory)
+        try c.encode(sealed, forKey: .sealed)
+        try c.encode(manifest, forKey: .manifest)
+        try c.encode(written, forKey: .written)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(consentEvents, forKey: .consentEvents)
+        try c.encode(accessEvents, forKey: .accessEvents)
+        try c.encode(processingDescribed, forKey: .processingDescribed)
+        // Always present (null when described), so a script need not test for the key.
+        try c.encode(processingProblem, forKey: .processingProblem)
     }
 }
 
@@ -83,8 +105,16 @@ public struct SubjectExportKeyFiles: Sendable, Encodable, Equatable {
 extension VaultRequests {
     /// Writes the access / portability package of `subject` into `directory`: its
     /// decrypted fields, consent history and every audit event about it (who, when, for
-    /// what purpose — this export's own event included), as JSON and CSV, with a SHA-256
+    /// what purpose — this export's own event included), as JSON and CSV, what GDPR art.
+    /// 15(1)–(2) says the person is told about the processing of their data (`about.json`,
+    /// `about.txt`: purposes and lawful basis, categories, recipients, transfers, retention
+    /// and until when, rights, complaint, sources, automated decisions), with a SHA-256
     /// manifest and `SHA256SUMS`.
+    ///
+    /// `about.json` is drawn up from the vault's policies and this subject's fields,
+    /// retention dates and consent state, read in the export's transaction. A vault without
+    /// a valid `processing.yaml` still exports: the file then says that the controller has
+    /// not described its processing, and ``SubjectExportSummary/processingDescribed`` is false.
     ///
     /// The role must hold `export` for the context's purpose. Fields it may read only
     /// masked come out masked; fields it may not read are left out and listed as withheld.
@@ -113,14 +143,26 @@ extension VaultRequests {
             if let erasedAt = try rows.tombstones.erasedAt(subject: subject) {
                 throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt); there is nothing to export")
             }
-            let record = try exportedRecord(tx.db, subject: subject, grant: grant, cipher: cipher)
+            let store = RecordStore(core: core)
+            guard let stored = try store.load(tx.db, subjectID: subject) else {
+                throw PrivacyKitError(.notFound, "no subject \(subject)")
+            }
+            let record = try exportedRecord(stored, subject: subject, grant: grant, cipher: cipher, store: store)
             let consent = try rows.consent.history(pseudonym: pseudonym, purpose: nil)
+            let now = Date()
+            let about = try SubjectExportAbout(
+                subject: subject, at: now, policies: core.policies, held: schema.fields.filter { stored.sealed[$0.name] != nil || stored.plain[$0.name] != nil },
+                plain: stored.plain, createdAt: stored.row.createdAt, retentionCategory: retentionCategory(plain: stored.plain),
+                restricted: try restrictedSubjects(tx.db, among: [subject]).contains(subject),
+                lastConsent: { try lastConsent(tx.db, subject: subject, purpose: $0, at: nil) })
 
             // The export's own event goes in first, so the access log it writes lists it.
             let fileCount = SubjectExport.dataFileNames.count + 2 + (recipient == nil ? 0 : 1)
             var reason = "subject export (\(fileCount) files, \(recipient == nil ? "plain" : "sealed"))"
             if !record.masked.isEmpty { reason += "; masked: \(record.masked.joined(separator: ","))" }
             if !record.withheld.isEmpty { reason += "; withheld: \(record.withheld.joined(separator: ","))" }
+            // The log shows that this answer lacked the art. 15 sections, and that it was not the vault's fault.
+            if !about.described { reason += "; about.json: processing not described" }
             let entry = AuditEntry(.recordExport, subjectID: subject, fields: record.fields.map(\.field), reason: reason)
             guard let seq = try audit.append([entry], context: context, db: tx.db)?.lowerBound else {
                 throw PrivacyKitError(.internal, "no audit event for a subject export")
@@ -128,27 +170,26 @@ extension VaultRequests {
             let events = try AuditTable(db: tx.db).subjectEvents(pseudonym, newestSeq: seq).map(AuditLog.event(from:))
 
             let package = SubjectExport.Package(
-                subject: subject, record: record, consent: consent, accessLog: events)
+                subject: subject, record: record, consent: consent, accessLog: events, about: about)
             let manifest = SubjectExportManifest(
                 format: SubjectExport.format, formatVersion: SubjectExport.formatVersion, vaultID: id.hex, subject: subject,
-                createdAt: Timestamp.now(), auditSeq: seq, sealedTo: recipient.map(SubjectExport.fingerprint),
+                createdAt: Timestamp.string(now), auditSeq: seq, sealedTo: recipient.map(SubjectExport.fingerprint),
                 fields: record.fields.map(\.field), masked: record.masked, withheld: record.withheld,
                 files: package.files.map { SubjectExportFile(name: $0.name, bytes: $0.bytes.count, sha256: Hex.encode(SHA256.hash($0.bytes))) })
             let written = try staging.write(try SubjectExport.diskFiles(package.files, manifest: manifest, sealedTo: recipient))
             return SubjectExportSummary(
                 directory: staging.target, sealed: recipient != nil, manifest: manifest, written: written.map(\.name),
-                bytes: written.reduce(0) { $0 + $1.bytes }, consentEvents: consent.count, accessEvents: events.count)
+                bytes: written.reduce(0) { $0 + $1.bytes }, consentEvents: consent.count, accessEvents: events.count,
+                processingDescribed: about.described, processingProblem: about.described ? nil : core.policies.processingProblem?.message)
         }
         try staging.finish()
         return summary
     }
 
     /// The subject's fields as `grant` lets the caller see them, in schema order.
-    private func exportedRecord(_ db: StoreDatabase, subject: String, grant: AccessGrant, cipher: FieldCipher) throws -> SubjectExport.Record {
-        let store = RecordStore(core: core)
-        guard let stored = try store.load(db, subjectID: subject) else {
-            throw PrivacyKitError(.notFound, "no subject \(subject)")
-        }
+    private func exportedRecord(
+        _ stored: RecordStore.Stored, subject: String, grant: AccessGrant, cipher: FieldCipher, store: RecordStore
+    ) throws -> SubjectExport.Record {
         let present = schema.fields.filter { stored.sealed[$0.name] != nil || stored.plain[$0.name] != nil }
         if present.contains(where: { stored.sealed[$0.name] != nil && grant.view($0.name) != nil }) {
             try store.unlock(stored, subjectID: subject, cipher: cipher)

@@ -8,13 +8,19 @@ public import Sodium
 
 public enum SubjectExport {
     public static let format = "privacykit-subject-export"
+    /// Version 1 throughout: files are only ever added (`about.json` and `about.txt` were),
+    /// each listed in the manifest, and a reader takes the file list from the manifest, so an
+    /// older PrivacyKit still opens a newer package and this one opens packages without them.
+    /// A change to an existing file's meaning, or a file a reader must have, needs version 2.
     public static let formatVersion = 1
     public static let manifestName = "manifest.json"
     public static let sumsName = "SHA256SUMS"
     public static let readmeName = "README.txt"
     public static let sealedSuffix = ".sealed"
     /// The data files, in the order they are written and listed.
-    public static let dataFileNames = ["record.json", "record.csv", "consent.json", "consent.csv", "access-log.json", "access-log.csv"]
+    public static let dataFileNames = [
+        "record.json", "record.csv", "consent.json", "consent.csv", "access-log.json", "access-log.csv", "about.json", "about.txt",
+    ]
 
     /// Hex BLAKE2b-128 of the key bytes (as the vault's own key fingerprints).
     public static func fingerprint(_ key: SealedBox.PublicKey) -> String {
@@ -38,7 +44,7 @@ public enum SubjectExport {
     struct Package {
         let files: [(name: String, bytes: [UInt8])]
 
-        init(subject: String, record: Record, consent: [ConsentEvent], accessLog: [AuditEvent]) {
+        init(subject: String, record: Record, consent: [ConsentEvent], accessLog: [AuditEvent], about: SubjectExportAbout) {
             struct RecordDocument: Encodable {
                 let subject: String
                 let fields: [Record.Field]
@@ -61,6 +67,8 @@ public enum SubjectExport {
                     rows: accessLog.map {
                         [String($0.seq), $0.time, $0.actor, $0.role, $0.action, $0.purpose ?? "", $0.fields.joined(separator: " "), $0.outcome, $0.reason ?? ""]
                     })),
+                ("about.json", SubjectExport.json(about)),
+                ("about.txt", Array(about.plainText.utf8)),
             ]
         }
     }
@@ -120,6 +128,12 @@ public enum SubjectExport {
         (X25519, XSalsa20-Poly1305) to the public key above (the fingerprint is the hex
         BLAKE2b-128 of its 32 bytes). Only the holder of the matching secret key can open
         them; nothing here is readable without it.
+
+        Inside: your fields (record), your consent history (consent), every access to
+        your data (access-log), as JSON and CSV, and about.json with about.txt: what is done
+        with your data and why (purposes and lawful basis, recipients, transfers abroad,
+        how long it is kept, where it came from, automated decisions), your rights and
+        whom to complain to.
 
         To open the package:
 
