@@ -84,6 +84,8 @@ def scenario(run, tmp):
     yield "breach list", []
     yield "breach show", [breach]
     yield "breach affected", ["--since", "2026-01-01", "--until", "2030-01-01"]
+    yield "breach notify", [breach, "--regime", "gdpr", "--regime", "pipl", "--since", "2026-01-01", "--until", "2030-01-01", "--consequences", "phishing risk",
+                            "--measures", "passwords reset", "--persons", "csv", "--out", os.path.join(tmp, "notices")]
     yield "breach close", [breach, "--reason", "contained"]
     yield "backup recovery-keypair", ["--out", os.path.join(tmp, "recovery")]
     os.makedirs(os.path.join(tmp, "backups"), exist_ok=True)

@@ -171,6 +171,10 @@ enum Examples {
             "privacyctl breach affected --since 2026-11-29 --until 2026-11-30 --breach br-19ab44",
             "privacyctl breach affected --since 2026-11-29 --until 2026-11-30 --actor svc-orders --json",
         ],
+        "breach notify": [
+            "privacyctl breach notify br-19ab44 --regime gdpr --regime pipl --since 2026-11-29 --until 2026-11-30 --consequences-file consequences.txt --measures-file measures.txt --persons sealed --seal-to mailer.pub --out /secure/br-19ab44-notices",
+            "privacyctl breach notify br-19ab44 --regime pdpa-tw --since 2026-11-29 --until 2026-11-30 --actor svc-orders --consequences-file c.txt --measures-file m.txt --persons csv --out notices --json",
+        ],
         "backup create": [
             "privacyctl backup create",
             "privacyctl backup create --out /var/backups/privacykit --recovery-key recovery.pub --compress",

@@ -88,4 +88,65 @@ struct BreachCommandTests {
         let after = try f.counts("breaches")
         #expect(after.rows == before.rows && after.events == before.events + 1)
     }
+
+    @Test func notifyDraftsTheAuthorityAndPersonsAndAuditsEveryAddressRead() throws {
+        let f = try Fixture()
+        #expect(try f.run(["records", "put", "--subject", "S2", "--set", "email=s2@example.com", "--set", "phone=+44 20 7946 0958"]).status == 0)
+        let since = Self.now()
+        for subject in ["S1", "S2"] {
+            #expect(try f.run(["records", "get", "--subject", subject, "--field", "email", "--actor", "A"]).status == 0)
+        }
+        let until = Self.now()
+        let opened = try f.json(["breach", "open", "--detected-at", "now", "--summary", "Backup tape lost"])
+        let id = try #require((opened.object["breach"] as? [String: Any])?["id"] as? String)
+        let consequences = f.v.scratch.file("consequences.txt")
+        try Data("Phishing is likely.\n".utf8).write(to: URL(fileURLWithPath: consequences))
+        let base = ["breach", "notify", id, "--regime", "gdpr", "--regime", "pipl", "--since", since, "--until", until, "--actor", "A",
+                    "--consequences-file", consequences, "--measures", "Passwords reset"]
+        func files(_ directory: String) throws -> String {
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map {
+                String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)), as: UTF8.self)
+            }.joined(separator: "\n")
+        }
+
+        let plainDir = f.v.scratch.file("plain")
+        let plain = try f.json(base + ["--persons", "csv", "--out", plainDir])
+        #expect(plain.status == 0 && plain.object["directory"] as? String == plainDir)
+        let manifest = try #require(plain.object["manifest"] as? [String: Any])
+        #expect((manifest["counts"] as? [String: Any])?["subjects"] as? Int == 2 && manifest["regimes"] as? [String] == ["gdpr", "pipl"])
+        #expect(plain.object["written"] as? [String] == ["authority.json", "authority.txt", "person-notice.txt", "persons.csv", "manifest.json"])
+        #expect(try String(contentsOfFile: plainDir + "/persons.csv", encoding: .utf8) == "subject,status,channels,regimes\r\nS1,ok,email,gdpr pipl\r\nS2,ok,email phone,gdpr pipl\r\n")
+        #expect(try !files(plainDir).contains("s1@example.com") && files(plainDir).contains("GDPR art. 33(3)(a)"))
+
+        // Plaintext addresses only when asked, each read audited: one per person and the draft.
+        let before = try f.counts("breaches")
+        let addressDir = f.v.scratch.file("addresses")
+        let addresses = try f.run(base + ["--persons", "csv", "--include-addresses", "--out", addressDir])
+        #expect(addresses.status == 0 && addresses.stdout.contains("persons.csv holds contact values in plaintext"), "\(addresses.stderr)")
+        #expect(try String(contentsOfFile: addressDir + "/persons.csv", encoding: .utf8).contains("S2,ok,email phone,gdpr pipl,s2@example.com,+442079460958"))
+        #expect(try f.counts("breaches").events == before.events + 3)
+        let reads = try f.json(["audit", "query", "--action", "record.read", "--since", until])
+        #expect((reads.object["events"] as? [[String: Any]])?.count == 2, "\(reads.object)")
+
+        // Sealed to a mail tool's key: no address in plaintext; the key opens each notice.
+        #expect(try f.run(["export", "keypair", "--out", f.v.scratch.file("mailer")]).status == 0)
+        let sealedDir = f.v.scratch.file("sealed")
+        let sealed = try f.run(base + ["--persons", "sealed", "--seal-to", f.v.scratch.file("mailer.pub"), "--out", sealedDir])
+        #expect(sealed.status == 0 && sealed.stdout.contains("2 persons: 2 reachable") && sealed.stdout.contains("notices sealed to key"), "\(sealed.stderr)")
+        #expect(try FileManager.default.fileExists(atPath: sealedDir + "/notice-0002.sealed") && !files(sealedDir).contains("s2@example.com"))
+
+        // Refused and unknown: named, non-zero, nothing written.
+        let denied = try f.run(base + ["--persons", "csv", "--out", f.v.scratch.file("denied"), "--role", "support-agent", "--purpose", "customer-support"])
+        #expect(denied.status == Exit.denied && !FileManager.default.fileExists(atPath: f.v.scratch.file("denied")))
+        let unknown = try f.json(["breach", "notify", "breach-ffffffffffffffff"] + base.dropFirst(3) + ["--persons", "csv", "--out", f.v.scratch.file("unknown")])
+        #expect(unknown.status == Exit.notFound && Fixture.code(unknown.object) == "not-found")
+        #expect(!FileManager.default.fileExists(atPath: f.v.scratch.file("unknown")))
+        let again = try f.run(base + ["--persons", "csv", "--out", plainDir])
+        #expect(again.status == Exit.alreadyExists && again.stderr.contains(plainDir))
+
+        // The audit log holds the counts, never the texts or the addresses.
+        let log = try f.run(["audit", "export"])
+        #expect(log.stdout.contains("\"action\":\"breach.notify\"") && !log.stdout.contains("Phishing") && !log.stdout.contains("Passwords"))
+        #expect(!log.stdout.contains("s1@example.com") && !log.stdout.contains("s2@example.com") && !log.stdout.contains("tape"))
+    }
 }

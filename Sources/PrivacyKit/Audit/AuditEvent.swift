@@ -45,6 +45,9 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case breachClose = "breach.close"
     /// Listing the subjects a breach affected (reads the log, maps pseudonyms to ids).
     case breachAffected = "breach.affected"
+    /// Breach notices drafted (`breach notify`): the breach id, regimes and counts; never
+    /// the operator's text or a contact value (the reads are their own `record.read`s).
+    case breachNotify = "breach.notify"
     /// The record of processing activities (GDPR art. 30) exported (`privacyctl ropa`):
     /// the format and the digest of what was written.
     case ropaExport = "ropa.export"

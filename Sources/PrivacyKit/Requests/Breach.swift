@@ -212,59 +212,68 @@ public struct VaultBreaches: VaultCapability {
     public func affected(
         since: Date, until: Date, actor: String? = nil, kekVersion: Int? = nil, breach: String? = nil, context: AccessContext
     ) throws -> BreachImpact {
+        try Self.checkWindow(since: since, until: until, actor: actor, kekVersion: kekVersion)
+        var acting = context
+        acting.requestID = breach ?? context.requestID
+        return try perform(acting, AccessRequest(.breach, event: .breachAffected)) { tx, _ in
+            if let breach { _ = try loadBreach(tx.db, breach, asOf: Date()) }
+            let impact = try self.impact(tx.db, since: since, until: until, actor: actor, kekVersion: kekVersion, breach: breach)
+            var window = "\(Timestamp.precise(since)) to \(Timestamp.precise(until))"
+            if let actor { window += ", actor \(actor)" }
+            if let kekVersion { window += ", KEK v\(kekVersion)" }
+            tx.record(AuditEntry(.breachAffected, reason: "\(breach.map { "\($0): " } ?? "")affected subjects \(window): "
+                                 + "\(impact.subjects.count) subjects (\(impact.subjects.filter(\.erased).count) erased), \(impact.events) events, \(impact.unresolved.count) unresolved"))
+            return impact
+        }
+    }
+
+    static func checkWindow(since: Date, until: Date, actor: String?, kekVersion: Int?) throws {
         guard since < until else {
             throw PrivacyKitError(.invalidInput, "the window is empty: since \(Timestamp.precise(since)) is not before until \(Timestamp.precise(until))")
         }
         if actor?.isEmpty == true { throw PrivacyKitError(.invalidInput, "the actor is empty") }
         if let kekVersion, kekVersion < 1 { throw PrivacyKitError(.invalidInput, "a KEK version is 1 or more") }
+    }
+
+    /// The impact of a window, computed inside the caller's transaction (which records it).
+    func impact(_ db: StoreDatabase, since: Date, until: Date, actor: String?, kekVersion: Int?, breach: String?) throws -> BreachImpact {
         let macKeys = keyring.versions(.auditMAC).compactMap { keyring.key(.auditMAC, version: $0)?.secret }
-        var acting = context
-        acting.requestID = breach ?? context.requestID
-        return try perform(acting, AccessRequest(.breach, event: .breachAffected)) { tx, _ in
-            if let breach { _ = try loadBreach(tx.db, breach, asOf: Date()) }
-            var tallies = try tallyEvents(tx.db, since: since, until: until, actor: actor)
-            // Pseudonym -> (id, erased, KEK version), streaming every subject and tombstone;
-            // memory holds only the subjects found in the window.
-            var found: [String: (id: String, erased: Bool, kek: Int?)] = [:]
-            for erased in [false, true] {
-                let cursor = erased ? try tx.db.decisions.tombstones.erasedIDs() : try tx.db.decisions.subjects.idsAndKEKVersions()
-                while found.count < tallies.count, let (id, kek) = try cursor.next() {
-                    for key in macKeys {
-                        let pseudonym = try AuditChain.pseudonym(subjectID: id, key: key)
-                        if tallies[pseudonym] != nil && found[pseudonym] == nil { found[pseudonym] = (id, erased, kek) }
-                    }
+        var tallies = try tallyEvents(db, since: since, until: until, actor: actor)
+        // Pseudonym -> (id, erased, KEK version), streaming every subject and tombstone;
+        // memory holds only the subjects found in the window.
+        var found: [String: (id: String, erased: Bool, kek: Int?)] = [:]
+        for erased in [false, true] {
+            let cursor = erased ? try db.decisions.tombstones.erasedIDs() : try db.decisions.subjects.idsAndKEKVersions()
+            while found.count < tallies.count, let (id, kek) = try cursor.next() {
+                for key in macKeys {
+                    let pseudonym = try AuditChain.pseudonym(subjectID: id, key: key)
+                    if tallies[pseudonym] != nil && found[pseudonym] == nil { found[pseudonym] = (id, erased, kek) }
                 }
             }
-            var subjects: [BreachImpact.Subject] = []
-            var unresolved: [String] = []
-            for (pseudonym, tally) in tallies {
-                guard let match = found[pseudonym] else {
-                    if kekVersion == nil { unresolved.append(pseudonym) }
-                    continue
-                }
-                if let kekVersion, match.kek != kekVersion { continue }
-                subjects.append(.init(subject: match.id, erased: match.erased, events: tally.events, actions: tally.actions, categories: tally.categories))
-            }
-            tallies.removeAll()
-            subjects.sort { $0.subject < $1.subject }
-            var totals: [String: (subjects: Int, values: Int)] = [:]
-            for subject in subjects {
-                for (category, values) in subject.categories {
-                    totals[category, default: (0, 0)].subjects += 1
-                    totals[category, default: (0, 0)].values += values
-                }
-            }
-            let impact = BreachImpact(
-                since: since, until: until, actor: actor, kekVersion: kekVersion, breach: breach, subjects: subjects,
-                totals: totals.mapValues { .init(subjects: $0.subjects, values: $0.values) },
-                events: subjects.reduce(0) { $0 + $1.events }, unresolved: unresolved.sorted())
-            var window = "\(Timestamp.precise(since)) to \(Timestamp.precise(until))"
-            if let actor { window += ", actor \(actor)" }
-            if let kekVersion { window += ", KEK v\(kekVersion)" }
-            tx.record(AuditEntry(.breachAffected, reason: "\(breach.map { "\($0): " } ?? "")affected subjects \(window): "
-                                 + "\(impact.subjects.count) subjects (\(impact.subjects.filter(\.erased).count) erased), \(impact.events) events, \(unresolved.count) unresolved"))
-            return impact
         }
+        var subjects: [BreachImpact.Subject] = []
+        var unresolved: [String] = []
+        for (pseudonym, tally) in tallies {
+            guard let match = found[pseudonym] else {
+                if kekVersion == nil { unresolved.append(pseudonym) }
+                continue
+            }
+            if let kekVersion, match.kek != kekVersion { continue }
+            subjects.append(.init(subject: match.id, erased: match.erased, events: tally.events, actions: tally.actions, categories: tally.categories))
+        }
+        tallies.removeAll()
+        subjects.sort { $0.subject < $1.subject }
+        var totals: [String: (subjects: Int, values: Int)] = [:]
+        for subject in subjects {
+            for (category, values) in subject.categories {
+                totals[category, default: (0, 0)].subjects += 1
+                totals[category, default: (0, 0)].values += values
+            }
+        }
+        return BreachImpact(
+            since: since, until: until, actor: actor, kekVersion: kekVersion, breach: breach, subjects: subjects,
+            totals: totals.mapValues { .init(subjects: $0.subjects, values: $0.values) },
+            events: subjects.reduce(0) { $0 + $1.events }, unresolved: unresolved.sorted())
     }
 
     private struct Tally {
@@ -290,7 +299,7 @@ public struct VaultBreaches: VaultCapability {
         return tallies
     }
 
-    private func loadBreach(_ db: StoreDatabase, _ id: String, asOf: Date) throws -> BreachRecord {
+    func loadBreach(_ db: StoreDatabase, _ id: String, asOf: Date) throws -> BreachRecord {
         guard let row = try BreachesTable(db: db).breach(id: id) else {
             throw PrivacyKitError(.notFound, "no breach \(id) (ids look like breach- and 16 hex digits)")
         }
