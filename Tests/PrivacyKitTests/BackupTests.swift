@@ -62,6 +62,22 @@ struct BackupTests {
         #expect(try restored.audit.verify().ok)
     }
 
+    /// The optional policy files (processing.yaml, regimes.yaml) travel with the backup: a
+    /// restored vault answers PIPL deadlines and the record of processing as the original.
+    @Test func theOptionalPolicyFilesAreBackedUpAndRestored() throws {
+        let s = try Setup(subjects: 1)
+        let policies = s.vault.core.policiesPath
+        let regimes = "version: 1\nown_deadlines:\n  pipl:\n    days: 20\n"
+        try Data(regimes.utf8).write(to: URL(fileURLWithPath: policies + "/regimes.yaml"))
+        let processing = try Data(contentsOf: URL(fileURLWithPath: policies + "/processing.yaml"))
+        let backup = try s.backup()
+        let (_, restored) = try s.restore(backup.file, to: "restored")
+        let restoredPolicies = restored.core.policiesPath
+        #expect(try Data(contentsOf: URL(fileURLWithPath: restoredPolicies + "/regimes.yaml")) == Data(regimes.utf8))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: restoredPolicies + "/processing.yaml")) == processing)
+        #expect(restored.core.policies.regimes.ownDeadlines[.pipl]?.days == 20 && restored.core.policies.processing != nil)
+    }
+
     /// Every record, consent history and finds, as one comparable value.
     static func answers(_ vault: Vault) throws -> [String] {
         var out: [String] = []
