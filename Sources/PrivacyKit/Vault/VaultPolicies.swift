@@ -13,7 +13,7 @@ public struct VaultPolicies: Sendable {
     public let regimes: RegimePolicy
 
     /// The record of processing activities, from `processing.yaml`: nil when the vault has
-    /// none or it does not load (``processingProblem`` says which). Nothing the vault
+    /// none or it does not load (`processingProblem` says which). Nothing the vault
     /// decides depends on it, so it never stops a vault from opening; `ropa` needs it.
     public let processing: ProcessingPolicy?
     /// Why ``processing`` is nil: `.notFound` for a vault without the file, else the file's
