@@ -71,6 +71,21 @@ struct SensitiveDataTests {
         if case .failure(let error) = opened[1] { #expect(error.code == .denied) }
     }
 
+    @Test func findsAndDuplicateClustersOnASensitiveFieldLeaveLimitedSubjectsOut() throws {
+        try vault.records.put(subject: "s3", values: ["email": "s1@example.com", "national_id": "A123456781"], context: Self.admin)
+        #expect(try Set(vault.records.find(field: "national_id", value: "a123456781", context: Self.sharing)) == ["s1", "s3"])
+        try limit("s1")
+        #expect(try vault.records.find(field: "national_id", value: "a123456781", context: Self.sharing) == ["s3"])
+        // A find on a field that is not sensitive still finds the limited subject.
+        #expect(try Set(vault.records.find(field: "email", value: "s1@example.com", context: Self.sharing)) == ["s1", "s3"])
+        // Allowed after a limit: found.
+        #expect(try Set(vault.records.find(field: "national_id", value: "a123456781", context: Self.admin)) == ["s1", "s3"])
+        // The national-id cluster {s1, s3} falls below two for sharing; the e-mail one stays.
+        let clusters = try vault.records.duplicates(context: Self.sharing)
+        #expect(!clusters.contains { $0.field == "national_id" } && clusters.contains { $0.field == "email" && Set($0.subjects) == ["s1", "s3"] })
+        #expect(try vault.records.duplicates(context: Self.admin).contains { $0.field == "national_id" })
+    }
+
     @Test func aGlobalPrivacyControlSignalIsNotALimit() throws {
         _ = try vault.consent.recordGPC(subject: "s1", context: Self.admin)
         #expect(try vault.consent.answer(subject: "s1", purpose: "sensitive-data-use", context: Self.admin).allowed)

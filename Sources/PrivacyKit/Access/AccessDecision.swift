@@ -171,6 +171,14 @@ extension VaultCore {
         })
     }
 
+    /// The subjects among `ids` that limited their sensitive data, for a purpose not
+    /// allowed after a limit: a find or duplicate cluster on a sensitive field leaves them
+    /// out, as a read of that field would refuse them.
+    func limitedSubjects(_ db: StoreDatabase, among ids: [String], context: AccessContext) throws -> Set<String> {
+        guard let limit = sensitiveLimit(context) else { return [] }
+        return try Set(ids.filter { try consentCheck(subject: $0, purpose: limit.id, db: db)?.allowed == false })
+    }
+
     /// The consent answer when `purpose` needs consent; nil when it does not.
     func consentCheck(subject: String, purpose purposeID: String?, db: StoreDatabase? = nil) throws -> ConsentAnswer? {
         guard let purposeID, let purpose = policies.purposes[purposeID], purpose.consent != .notRequired else { return nil }

@@ -80,8 +80,15 @@ extension VaultRecords {
         let fields = field.map { [$0] } ?? schema.indexedFields.map(\.name)
         return try perform(context, AccessRequest(.read, event: .recordLookup, fields: fields, matchesValues: true)) { tx, _ in
             let found = try duplicateClusters(db: tx.db, field: field)
-            let withheld = try core.withheldSubjects(tx.db, among: Array(Set(found.flatMap(\.subjects))), context: context)
-            let clusters = found.map { DuplicateCluster(field: $0.field, subjects: $0.subjects.filter { !withheld.contains($0) }) }
+            let subjects = Array(Set(found.flatMap(\.subjects)))
+            let withheld = try core.withheldSubjects(tx.db, among: subjects, context: context)
+            // Clusters on a sensitive field also leave out the subjects that limited its use.
+            let limited = found.contains { schema[$0.field]?.sensitive == true } ? try core.limitedSubjects(tx.db, among: subjects, context: context) : []
+            let clusters = found.map { cluster in
+                DuplicateCluster(field: cluster.field, subjects: cluster.subjects.filter {
+                    !withheld.contains($0) && !(schema[cluster.field]?.sensitive == true && limited.contains($0))
+                })
+            }
                 .filter { $0.subjects.count > 1 }
             tx.record(AuditEntry(.recordLookup, fields: field.map { [$0] } ?? [],
                                  reason: "duplicates: \(clusters.count) clusters" + (withheld.isEmpty ? "" : ", \(withheld.count) subjects without consent or restricted left out")))

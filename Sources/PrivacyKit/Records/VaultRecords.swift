@@ -143,7 +143,8 @@ public struct VaultRecords: VaultCapability {
                     }
                 }
             }
-            let withheld = try core.withheldSubjects(tx.db, among: matches, context: context)
+            var withheld = try core.withheldSubjects(tx.db, among: matches, context: context)
+            if spec.sensitive { withheld.formUnion(try core.limitedSubjects(tx.db, among: matches, context: context)) }
             matches.removeAll { withheld.contains($0) }
             tx.record(AuditEntry(.recordLookup, fields: [field], reason: "\(matches.count) matches" + (withheld.isEmpty ? "" : ", \(withheld.count) without consent or restricted left out")))
             return try visibleIDs(matches, context: context)
