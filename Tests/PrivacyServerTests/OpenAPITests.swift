@@ -51,6 +51,16 @@ struct OpenAPITests {
         #expect(result.status == 0 && result.stdout.contains("valid"), "\(result.stderr)")
     }
 
+    /// The request types and regimes a service may open a request under are the library's.
+    @Test func theRequestEnumsAreTheLibrarys() throws {
+        let paths = try #require(try Self.document()["paths"] as? [String: [String: Any]])
+        let open = try #require(paths["/v1/requests/open"]?["post"] as? [String: Any])
+        let body = try #require((((open["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any])
+        let properties = try #require(body["properties"] as? [String: [String: Any]])
+        #expect(properties["type"]?["enum"] as? [String] == DataSubjectRequestType.allCases.map(\.rawValue))
+        #expect(properties["regime"]?["enum"] as? [String] == PrivacyRegime.allCases.map(\.rawValue))
+    }
+
     @Test func noRouteTakesAnythingInItsPathOrQuery() throws {
         let document = try Self.document()
         let paths = try #require(document["paths"] as? [String: [String: Any]])
