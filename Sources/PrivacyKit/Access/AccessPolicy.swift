@@ -69,6 +69,33 @@ public struct Purpose: Sendable, Equatable {
     /// One of the uses CCPA regulations § 7027(m) still allow after a limit: sensitive
     /// fields stay readable for it.
     public var sensitiveAfterLimit = false
+    /// The PIPL cases that make this purpose need a separate consent (单独同意): a grant
+    /// given for it alone, never together with other purposes.
+    public var separateConsent: [SeparateConsentCase] = []
+}
+
+/// Where PIPL asks for a separate consent (单独同意).
+public enum SeparateConsentCase: String, Sendable, Codable, CaseIterable {
+    /// Providing the data to another processor (art. 23).
+    case provisionToOthers = "provision-to-others"
+    /// Publishing it (art. 25).
+    case publication
+    /// Images and identity data collected in public places, used for another purpose (art. 26).
+    case publicPlaceImages = "public-place-images"
+    /// Sensitive personal information (art. 29).
+    case sensitive
+    /// Providing it outside the People's Republic of China (art. 39).
+    case abroad
+
+    public var article: String {
+        switch self {
+        case .provisionToOthers: "PIPL art. 23"
+        case .publication: "PIPL art. 25"
+        case .publicPlaceImages: "PIPL art. 26"
+        case .sensitive: "PIPL art. 29"
+        case .abroad: "PIPL art. 39"
+        }
+    }
 }
 
 /// The purposes personal data is processed for (`Policies/purposes.yaml`).
@@ -111,7 +138,7 @@ public struct PurposeSet: Sendable {
             let path = "purposes.\(id)"
             let spec = try reader.mapping(specNode, key: path)
             try reader.onlyKeys(spec, ["description", "lawful_basis", "consent", "valid_for_days", "notice_version", "reconsent_on_notice_change",
-                                       "limits_sensitive", "sensitive_after_limit"], at: path, node: specNode)
+                                       "limits_sensitive", "sensitive_after_limit", "separate_consent"], at: path, node: specNode)
             let description = try reader.string(spec["description"], key: "\(path).description", node: specNode) ?? ""
             let basis: LawfulBasis = try reader.choice(spec["lawful_basis"], key: "\(path).lawful_basis", node: specNode)
             let consent: ConsentModel = try reader.choice(
@@ -142,8 +169,22 @@ public struct PurposeSet: Sendable {
                 throw reader.error(spec["limits_sensitive"] ?? specNode, key: "\(path).limits_sensitive", "only one purpose limits sensitive data (\(other.id) already does)")
             }
             let afterLimit = try reader.bool(spec["sensitive_after_limit"], key: "\(path).sensitive_after_limit", node: specNode) ?? false
+            var separate: [SeparateConsentCase] = []
+            if let node = spec["separate_consent"] {
+                let names = SeparateConsentCase.allCases.map(\.rawValue)
+                for name in try reader.strings(node, key: "\(path).separate_consent", parent: specNode, required: true) {
+                    guard let value = SeparateConsentCase(rawValue: name) else {
+                        throw reader.error(node, key: "\(path).separate_consent", "'\(name)' is not a PIPL separate-consent case (one of \(names.joined(separator: ", ")))")
+                    }
+                    separate.append(value)
+                }
+                guard consent == .optIn || separate.isEmpty else {
+                    throw reader.error(node, key: "\(path).separate_consent", "needs consent: opt-in (a separate consent is a grant)")
+                }
+            }
             purposes[id] = Purpose(id: id, description: description, lawfulBasis: basis, consent: consent, validForDays: days,
-                                   noticeVersion: notice, reconsentOnNoticeChange: reconsent, limitsSensitive: limits, sensitiveAfterLimit: afterLimit)
+                                   noticeVersion: notice, reconsentOnNoticeChange: reconsent, limitsSensitive: limits, sensitiveAfterLimit: afterLimit,
+                                   separateConsent: separate)
         }
         guard !purposes.isEmpty else { throw reader.error(list, key: "purposes", "must list at least one purpose") }
         return PurposeSet(purposes: purposes)

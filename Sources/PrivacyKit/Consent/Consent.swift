@@ -226,6 +226,11 @@ public struct VaultConsent: VaultCapability {
             if let hash = change.evidenceHash, !(16...128).contains(hash.count) || !hash.allSatisfy(\.isHexDigit) {
                 throw PrivacyKitError(.invalidInput, "the evidence hash must be 16 to 128 hex digits")
             }
+            // A separate consent is given for its purpose alone: bundled with others it is
+            // not one, so the ledger never holds a bundled grant for such a purpose.
+            if change.kind == .grant, let first = purpose.separateConsent.first, changes.count > 1 {
+                throw PrivacyKitError(.invalidInput, "purpose \(purpose.id) needs a separate consent (\(first.article)): grant it on its own, not together with other purposes")
+            }
         }
         guard let first = changes.first else { return [] }
         let cipher = try borrowCipher()

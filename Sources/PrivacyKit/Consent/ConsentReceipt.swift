@@ -42,6 +42,9 @@ public struct ConsentReceipt: Codable, Sendable, Equatable {
             /// The purpose's lawful basis (GDPR arts. 6(1), 13(1)(c)); absent in receipts
             /// issued before it was recorded, which still verify.
             public let lawfulBasis: String?
+            /// The PIPL cases that make the purpose need a separate consent, with their
+            /// articles (absent: none).
+            public let separateConsent: [String]?
             public let state: String
             public let allowed: Bool
             public let reason: String
@@ -236,7 +239,9 @@ extension VaultConsent {
                 let events = try rows.consent.receiptEvents(pseudonym: pseudonym, purpose: purpose.id)
                 let last = try lastConsent(tx.db, subject: subject, purpose: purpose.id, at: nil)
                 let answer = ConsentRules.answer(subject: subject, purpose: purpose, last: last, at: issued)
-                states.append(.init(purpose: purpose.id, lawfulBasis: purpose.lawfulBasis.rawValue, state: answer.state.rawValue, allowed: answer.allowed,
+                let separate = purpose.separateConsent.map { "\($0.rawValue) (\($0.article))" }
+                states.append(.init(purpose: purpose.id, lawfulBasis: purpose.lawfulBasis.rawValue, separateConsent: separate.isEmpty ? nil : separate,
+                                    state: answer.state.rawValue, allowed: answer.allowed,
                                     reason: answer.reason, events: events))
                 if let grant = events.last(where: { $0.kind == "grant" }) {
                     if firstGrant == nil || grant.time < firstGrant!.time { firstGrant = grant; channel = grant.channel }

@@ -45,6 +45,10 @@ struct ImportPlan: Sendable {
             guard purpose.consent != .notRequired else {
                 throw PrivacyKitError(.invalidInput, "--consent-column \(column)=\(purposeID): purpose \(purposeID) needs no consent")
             }
+            // A CSV column cannot show that a grant was given on its own.
+            if let first = purpose.separateConsent.first {
+                throw PrivacyKitError(.invalidInput, "--consent-column \(column)=\(purposeID): purpose \(purposeID) needs a separate consent (\(first.article)), which an imported column cannot show; record each grant with consent grant")
+            }
             consentColumns.append((index, column, purposeID))
         }
         self.consentColumns = consentColumns
