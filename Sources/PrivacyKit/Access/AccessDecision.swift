@@ -24,13 +24,12 @@ extension VaultCore {
             var subjectState: (restricted: Bool, consent: ConsentAnswer?, limited: Bool)?
             if action == .read || action == .export, let subject = request.subject {
                 let mayProcessRestricted = policies.access.mayProcessRestricted(role: context.role, purpose: context.purpose)
-                let limit = sensitiveLimit(context)
                 let (erasedAt, restricted, consent, limited) = try store.read { db in
                     try checkDecisionState(db, .subject(subject))
                     return (try db.decisions.tombstones.erasedAt(subject: subject),
                             try !mayProcessRestricted && isRestricted(subject, db: db),
                             try consentCheck(subject: subject, purpose: context.purpose, db: db),
-                            try limit.map { try consentCheck(subject: subject, purpose: $0.id, db: db)?.allowed == false } ?? false)
+                            try !limitedSubjects(db, among: [subject], context: context).isEmpty)
                 }
                 if let erasedAt { throw PrivacyKitError(.notFound, "subject \(subject) was erased on \(erasedAt)") }
                 subjectState = (restricted, consent, limited)

@@ -207,25 +207,12 @@ enum BreachNotice {
 
     struct AuthorityRegime: Encodable {
         let regime: PrivacyRegime
-        /// The duty to notify an authority; nil: none under this regime.
-        let authority: BreachObligation?
-        let recipient: String?
+        /// The duty to notify an authority; null (not absent) where the regime has none.
+        @ExplicitNull var authority: BreachObligation?
+        @ExplicitNull var recipient: String?
         let persons: [BreachObligation]
         let items: [AuthorityItem]
         let notes: [String]
-
-        enum CodingKeys: String, CodingKey { case regime, authority, recipient, persons, items, notes }
-
-        /// `authority` and `recipient` are null, not absent, where the regime has no duty.
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(regime, forKey: .regime)
-            try c.encode(authority, forKey: .authority)
-            try c.encode(recipient, forKey: .recipient)
-            try c.encode(persons, forKey: .persons)
-            try c.encode(items, forKey: .items)
-            try c.encode(notes, forKey: .notes)
-        }
     }
 
     struct Authority: Encodable {

@@ -79,8 +79,12 @@ public enum RequestDeadline {
     /// The rule for `type` under `regime`; `own` is the controller's deadline for regimes
     /// that set none.
     ///
-    /// - Throws: `.invalidInput` for PIPL without `own` (a deadline is never invented).
+    /// - Throws: `.invalidInput` for PIPL without `own` (a deadline is never invented), and
+    ///   for a limit request outside the CCPA (the right exists only there).
     public static func rule(regime: PrivacyRegime, type: DataSubjectRequestType, own: OwnDeadline? = nil) throws -> Rule {
+        if type == .limit && regime != .ccpa {
+            throw PrivacyKitError(.invalidInput, "a limit request is a CPRA right (§ 1798.121): open it under ccpa; under \(regime.rawValue) use restriction or objection")
+        }
         switch regime {
         case .gdpr:
             return Rule(period: .months(1), extended: .months(3), citation: "GDPR art. 12(3)", statutory: true, pausesForIdentity: true, timeZone: utc)
@@ -105,7 +109,7 @@ public enum RequestDeadline {
             case .objection:
                 return Rule(period: .calendarDays(30), extended: .calendarDays(60), citation: "PDPA (Taiwan) art. 20(2)-(3), art. 13(2)",
                             statutory: true, pausesForIdentity: false, timeZone: taipei)
-            case .rectification, .erasure, .restriction, .limit:
+            case .rectification, .erasure, .restriction, .limit:  // .limit: refused above
                 return Rule(period: .calendarDays(30), extended: .calendarDays(60), citation: "PDPA (Taiwan) art. 13(2)", statutory: true,
                             pausesForIdentity: false, timeZone: taipei)
             }

@@ -67,7 +67,8 @@ extension VaultRequests {
     /// - Throws: `.invalidInput` naming what is missing and how to produce it.
     func proof(of request: DataSubjectRequest, _ db: StoreDatabase) throws -> RequestProof {
         let subject = request.subject
-        switch try Tracking.subjectState(db, subject) {
+        // The state the request was just loaded with, in this same transaction.
+        switch request.subjectState {
         case .unknown:
             return RequestProof(kind: .nothingHeld, auditSeq: nil, receiptID: nil, at: nil)
         case .erased where request.type == .erasure:

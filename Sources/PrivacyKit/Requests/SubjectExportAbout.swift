@@ -14,20 +14,6 @@ import Foundation
 /// `processing.yaml` the sections that only it can give are null and `note` says that the
 /// controller has not described its processing.
 struct SubjectExportAbout: Encodable {
-    /// An optional encoded as `null` when absent (synthesized `Encodable` would leave the key
-    /// out): "not described" must not read like "none", nor a missing date like a bug.
-    @propertyWrapper
-    struct ExplicitNull<Value: Encodable>: Encodable {
-        var wrappedValue: Value?
-
-        init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.singleValueContainer()
-            if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
-        }
-    }
-
     struct Activity: Encodable {
         let id: String
         let name: String

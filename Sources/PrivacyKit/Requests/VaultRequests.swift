@@ -36,9 +36,6 @@ public struct VaultRequests: VaultCapability {
         let received = try Tracking.past(receivedAt, "the received time")
         let reference = try reference.map(Tracking.reference)
         let note = try note.flatMap { $0.isEmpty ? nil : try Tracking.text($0, "the note", limit: 4000, lines: true) }
-        if type == .limit && regime != .ccpa {
-            throw PrivacyKitError(.invalidInput, "a limit request is a CPRA right (§ 1798.121): open it under ccpa; under \(regime.rawValue) use restriction or objection")
-        }
         let own = core.policies.regimes.ownDeadlines[regime]
         let rule = try RequestDeadline.rule(regime: regime, type: type, own: own)
         let id = Tracking.newID("dsr")

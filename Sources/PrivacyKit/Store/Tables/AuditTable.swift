@@ -70,6 +70,12 @@ struct AuditTable {
     /// Events per segment of the subject index (`seq / 65536`): must match the migration.
     static let subjectSegment: Int64 = 65536
 
+    /// The subject index's segments up to `seq`, as an SQL list: naming them lets the
+    /// `(seq / 65536, subject)` index serve a query by subject.
+    static func segments(upTo seq: Int64) -> String {
+        (0...(seq / subjectSegment)).map(String.init).joined(separator: ",")
+    }
+
     static let headSQL = "SELECT \(AuditHead.columns) FROM audit_events ORDER BY seq DESC LIMIT 1"
     /// Binds the columns of ``eventColumnsV2``, in that order.
     static let insertSQL = """
@@ -162,8 +168,7 @@ struct AuditTable {
         var conditions: [String] = []
         var arguments: [(any StoreValueConvertible)?] = []
         if let subject {
-            let segments = (0...(newestSeq / Self.subjectSegment)).map(String.init).joined(separator: ",")
-            conditions.append("seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ?")
+            conditions.append("seq / \(Self.subjectSegment) IN (\(Self.segments(upTo: newestSeq))) AND subject = ?")
             arguments.append(subject)
         }
         if let actor { conditions.append("actor = ?"); arguments.append(actor) }
@@ -182,10 +187,9 @@ struct AuditTable {
     /// One subject's events (by pseudonym) up to `newestSeq`, oldest first: a subject
     /// export's access log.
     func subjectEvents(_ pseudonym: String, newestSeq: Int64) throws -> [StoreRow] {
-        let segments = (0...(newestSeq / Self.subjectSegment)).map(String.init).joined(separator: ",")
-        return try StoreRow.fetchAll(db, sql: """
+        try StoreRow.fetchAll(db, sql: """
             SELECT \(eventColumns) FROM audit_events
-            WHERE seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ? ORDER BY seq
+            WHERE seq / \(Self.subjectSegment) IN (\(Self.segments(upTo: newestSeq))) AND subject = ? ORDER BY seq
             """, arguments: [pseudonym])
     }
 
@@ -195,10 +199,9 @@ struct AuditTable {
         _ pseudonym: String, actions: [String], since: String
     ) throws -> (seq: Int64, action: String, time: String)? {
         guard let newest = try head()?.seq else { return nil }
-        let segments = (0...(newest / Self.subjectSegment)).map(String.init).joined(separator: ",")
         let row = try StoreRow.fetchOne(db, sql: """
             SELECT seq, action, time FROM audit_events
-            WHERE seq / \(Self.subjectSegment) IN (\(segments)) AND subject = ? AND outcome = 'allowed' AND time >= ?
+            WHERE seq / \(Self.subjectSegment) IN (\(Self.segments(upTo: newest))) AND subject = ? AND outcome = 'allowed' AND time >= ?
               AND action IN (\(actions.map { _ in "?" }.joined(separator: ", ")))
             ORDER BY seq DESC LIMIT 1
             """, arguments: StoreArguments([pseudonym, since] + actions))
